@@ -1,0 +1,25 @@
+# The two commands that do everything on a fresh machine:
+#   make demo   set up .venv, simulate a capture in the virtual studio and run the pipeline
+#   make test   set up .venv (and the Blender venv when the tests need it), run the test suite
+VENV := .venv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench setup clean
+
+$(STAMP): pyproject.toml scripts/setup_venv.sh
+	bash scripts/setup_venv.sh
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/mocap demo --out out/demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	for b in benchmarks/*.py; do $(VENV)/bin/python $$b || exit 1; done
+
+clean:
+	rm -rf out .pytest_cache

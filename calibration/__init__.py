@@ -1,0 +1,68 @@
+"""Camera calibration: the immutable :class:`Camera` and :class:`Rig`, their projection
+functions and their files. Knows nothing of people.
+
+Conventions (stated once here, repeated in names):
+
+- World frame: right-handed, Z up, metres.
+- Camera frame: OpenCV, x right, y down, z forward (the optical axis).
+- Extrinsics go world -> camera: ``X_cam = R_cam_from_world @ X_world + t_cam_from_world``,
+  ``t_cam_from_world`` in metres; the camera centre is ``-R_cam_from_world.T @ t_cam_from_world``.
+  In files the rotation is a Rodrigues vector (axis * angle, radians).
+- Pixels: (0, 0) is the centre of the top-left pixel (as in OpenCV); ``size_wh`` is
+  (width, height). ``K`` is OpenCV's intrinsic matrix with zero skew.
+- Distortion: ``"pinhole"`` uses OpenCV's coefficient order ``(k1, k2, p1, p2[, k3[, k4, k5,
+  k6]])``; ``"fisheye"`` is OpenCV's separate ``cv2.fisheye`` model ``(k1, k2, k3, k4)``.
+- Points behind a camera (depth <= 0) project to NaN; missing data is NaN, never 0.
+- Camera order is the rig's (the file's) order, never a sort.
+
+Modules: :mod:`calibration.camera` (pure projection functions and :class:`Camera`),
+:mod:`calibration.rig` (:class:`Rig`), :mod:`calibration.formats` (anipose and Pose2Sim TOML),
+:mod:`calibration.errors` (typed errors).
+"""
+from calibration.camera import (
+    CAMERA_MODELS,
+    FISHEYE,
+    PINHOLE,
+    Camera,
+    distort_normalized,
+    normalized_to_pixels,
+    pixels_to_normalized,
+    project_points,
+    rotmat_to_rotvec,
+    rotvec_to_rotmat,
+    undistort_normalized,
+    world_to_cam,
+)
+from calibration.errors import (
+    CalibrationError,
+    CalibrationFileError,
+    CameraError,
+    ShapeError,
+    UnknownCameraError,
+)
+from calibration.formats import RigMetadata, read_calibration, write_calibration
+from calibration.rig import Rig
+
+__all__ = [
+    "CAMERA_MODELS",
+    "FISHEYE",
+    "PINHOLE",
+    "CalibrationError",
+    "CalibrationFileError",
+    "Camera",
+    "CameraError",
+    "Rig",
+    "RigMetadata",
+    "ShapeError",
+    "UnknownCameraError",
+    "distort_normalized",
+    "normalized_to_pixels",
+    "pixels_to_normalized",
+    "project_points",
+    "read_calibration",
+    "rotmat_to_rotvec",
+    "rotvec_to_rotmat",
+    "undistort_normalized",
+    "world_to_cam",
+    "write_calibration",
+]

@@ -1,0 +1,226 @@
+"""Procedural ground-truth motions for the virtual studio.
+
+A motion is a pure function of time (seconds) and a random generator that returns joint
+angles; :func:`animate` turns them into rotations, places the body so that its soles touch the
+floor (z = 0) except in flight phases, and returns world joints and landmarks.
+
+Angle conventions (body frame: x forward, y left, z up; degrees in the tables, radians in
+code): hip/shoulder *flexion* swings the limb forward, knee flexion folds the shank back, elbow
+flexion folds the forearm forward, ankle dorsiflexion lifts the toes, abduction moves a limb
+away from the midline, spine flexion bends the trunk forward.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ..errors import SimulationError
+from .body import JOINT_NAMES, LANDMARK_NAMES, SOLE_LANDMARKS, Body
+
+__all__ = ["MOTIONS", "Pose", "animate", "motion_names"]
+
+D = np.pi / 180.0
+
+
+@dataclass
+class Pose:
+    """Angles per frame (radians, (F,) arrays) plus where the body is on the floor.
+
+    ``path_xy`` (F, 2) metres and ``heading`` (F,) radians place the pelvis on the floor plan;
+    ``flight`` (F,) metres lifts the body above floor contact; ``anchor_feet`` keeps the
+    midpoint of the ankles at ``path_xy`` instead of the pelvis (in-place motions).
+    """
+
+    angles: dict
+    path_xy: np.ndarray
+    heading: np.ndarray
+    flight: np.ndarray
+    anchor_feet: bool = False
+
+
+def _sides(angles: dict, name: str, left, right) -> None:
+    angles[f"left_{name}"] = left
+    angles[f"right_{name}"] = right
+
+
+def walk(t, rng, duration):
+    f = 0.95 * rng.uniform(0.93, 1.07)
+    speed = 1.3 * rng.uniform(0.9, 1.1)
+    ph = 2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)
+    a = {}
+    _sides(a, "hip_flex", (25 * np.sin(ph) + 5) * D, (25 * np.sin(ph + np.pi) + 5) * D)
+    _sides(a, "knee_flex", (5 + 55 * np.clip(np.sin(ph + 1.2), 0, None) ** 2) * D,
+           (5 + 55 * np.clip(np.sin(ph + np.pi + 1.2), 0, None) ** 2) * D)
+    _sides(a, "ankle_dorsi", 10 * np.sin(ph - 1.0) * D, 10 * np.sin(ph + np.pi - 1.0) * D)
+    _sides(a, "shoulder_flex", -20 * np.sin(ph) * D, 20 * np.sin(ph) * D)
+    _sides(a, "shoulder_abd", np.full_like(t, 8 * D), np.full_like(t, 8 * D))
+    _sides(a, "elbow_flex", (20 - 10 * np.sin(ph)) * D, (20 + 10 * np.sin(ph)) * D)
+    a["pelvis_yaw"] = 5 * np.sin(ph) * D
+    a["spine_yaw"] = -5 * np.sin(ph) * D
+    heading0 = rng.uniform(0, 2 * np.pi)
+    if speed * duration <= 3.6:  # a straight pass through the middle of the volume
+        d = speed * (t - duration / 2)
+        xy = d[:, None] * np.array([np.cos(heading0), np.sin(heading0)])
+        heading = np.full_like(t, heading0)
+    else:  # long takes walk a 1.7 m circle so that the actor stays in view
+        theta = speed * t / 1.7 + heading0
+        xy = 1.7 * np.stack([np.cos(theta), np.sin(theta)], -1)
+        heading = theta + np.pi / 2
+    return Pose(a, xy, heading, np.zeros_like(t))
+
+
+def jog_circle(t, rng, duration):
+    f = 1.4 * rng.uniform(0.95, 1.05)
+    radius = 1.6 * rng.uniform(0.9, 1.1)
+    speed = 2.4 * rng.uniform(0.9, 1.1)
+    ph = 2 * np.pi * f * t
+    theta = speed * t / radius + rng.uniform(0, 2 * np.pi)
+    a = {}
+    _sides(a, "hip_flex", (35 * np.sin(ph) + 10) * D, (35 * np.sin(ph + np.pi) + 10) * D)
+    _sides(a, "knee_flex", (15 + 80 * np.clip(np.sin(ph + 1.3), 0, None) ** 1.5) * D,
+           (15 + 80 * np.clip(np.sin(ph + np.pi + 1.3), 0, None) ** 1.5) * D)
+    _sides(a, "ankle_dorsi", 15 * np.sin(ph - 1.0) * D, 15 * np.sin(ph + np.pi - 1.0) * D)
+    _sides(a, "shoulder_flex", -35 * np.sin(ph) * D, 35 * np.sin(ph) * D)
+    _sides(a, "shoulder_abd", np.full_like(t, 12 * D), np.full_like(t, 12 * D))
+    _sides(a, "elbow_flex", np.full_like(t, 85 * D), np.full_like(t, 85 * D))
+    a["spine_flex"] = np.full_like(t, 8 * D)
+    a["body_roll"] = np.full_like(t, -8 * D)  # lean into the circle
+    xy = radius * np.stack([np.cos(theta), np.sin(theta)], -1)
+    flight = 0.05 * np.clip(np.sin(2 * ph - 0.5), 0, None)
+    return Pose(a, xy, theta + np.pi / 2, flight)
+
+
+def squat(t, rng, duration):
+    period = 3.0 * rng.uniform(0.9, 1.1)
+    s = 0.5 * (1 - np.cos(2 * np.pi * t / period)) * rng.uniform(0.85, 1.0)
+    h, k = 85 * s * D, 115 * s * D
+    a = {}
+    _sides(a, "hip_flex", h, h)
+    _sides(a, "knee_flex", k, k)
+    _sides(a, "ankle_dorsi", k - h, k - h)  # keeps the feet flat on the floor
+    _sides(a, "hip_abd", 8 * D + 0 * t, 8 * D + 0 * t)
+    _sides(a, "shoulder_flex", 85 * s * D, 85 * s * D)
+    _sides(a, "elbow_flex", 10 * D + 0 * t, 10 * D + 0 * t)
+    a["spine_flex"] = 35 * s * D
+    heading = np.full_like(t, rng.uniform(0, 2 * np.pi))
+    return Pose(a, np.zeros((len(t), 2)), heading, np.zeros_like(t), anchor_feet=True)
+
+
+def jumping_jacks(t, rng, duration):
+    period = 1.2 * rng.uniform(0.92, 1.08)
+    ph = 2 * np.pi * t / period
+    s = 0.5 * (1 - np.cos(ph))
+    a = {}
+    _sides(a, "shoulder_abd", (10 + 150 * s) * D, (10 + 150 * s) * D)
+    _sides(a, "elbow_flex", (15 - 10 * s) * D, (15 - 10 * s) * D)
+    _sides(a, "hip_abd", (2 + 16 * s) * D, (2 + 16 * s) * D)
+    _sides(a, "knee_flex", (10 + 15 * np.abs(np.sin(ph))) * D, (10 + 15 * np.abs(np.sin(ph))) * D)
+    _sides(a, "hip_flex", (5 + 8 * np.abs(np.sin(ph))) * D, (5 + 8 * np.abs(np.sin(ph))) * D)
+    _sides(a, "ankle_dorsi", 0 * t, 0 * t)
+    flight = 0.08 * np.abs(np.sin(ph))
+    heading = np.full_like(t, rng.uniform(0, 2 * np.pi))
+    return Pose(a, np.zeros((len(t), 2)), heading, flight, anchor_feet=True)
+
+
+def turn(t, rng, duration):
+    u = np.clip(t / max(duration, 1e-6), 0, 1)
+    yaw = 2 * np.pi * (3 * u ** 2 - 2 * u ** 3) * rng.choice([-1, 1]) + rng.uniform(0, 2 * np.pi)
+    ph = 2 * np.pi * 1.6 * t
+    step = np.clip(np.sin(ph), 0, None)
+    a = {}
+    _sides(a, "hip_flex", 18 * step * D, 18 * np.clip(-np.sin(ph), 0, None) * D)
+    _sides(a, "knee_flex", 35 * step * D, 35 * np.clip(-np.sin(ph), 0, None) * D)
+    _sides(a, "ankle_dorsi", 0 * t, 0 * t)
+    _sides(a, "shoulder_abd", 15 * D + 0 * t, 15 * D + 0 * t)
+    _sides(a, "elbow_flex", 30 * D + 0 * t, 30 * D + 0 * t)
+    return Pose(a, np.zeros((len(t), 2)), yaw, np.zeros_like(t), anchor_feet=True)
+
+
+def bend_and_reach(t, rng, duration):
+    period = 4.0 * rng.uniform(0.9, 1.1)
+    ph = 2 * np.pi * t / period
+    down = np.clip(np.sin(ph), 0, None)   # first half: bend forward and reach to the floor
+    up = np.clip(-np.sin(ph), 0, None)    # second half: stretch and reach overhead
+    a = {}
+    a["spine_flex"] = (60 * down - 10 * up) * D
+    a["pelvis_tilt"] = 35 * down * D
+    _sides(a, "hip_flex", 35 * down * D, 35 * down * D)  # legs stay vertical under the tilt
+    _sides(a, "knee_flex", 12 * down * D, 12 * down * D)
+    _sides(a, "ankle_dorsi", 12 * down * D, 12 * down * D)
+    _sides(a, "shoulder_flex", (70 * down + 165 * up) * D, (70 * down + 140 * up) * D)
+    _sides(a, "shoulder_abd", 10 * D + 0 * t, (10 + 20 * up) * D)
+    _sides(a, "elbow_flex", (10 + 0 * t) * D, (10 + 15 * up) * D)
+    heading = np.full_like(t, rng.uniform(0, 2 * np.pi))
+    return Pose(a, np.zeros((len(t), 2)), heading, np.zeros_like(t), anchor_feet=True)
+
+
+MOTIONS = {"walk": walk, "jog_circle": jog_circle, "squat": squat,
+           "jumping_jacks": jumping_jacks, "turn": turn, "bend_and_reach": bend_and_reach}
+
+
+def motion_names() -> tuple[str, ...]:
+    return tuple(MOTIONS)
+
+
+def _R(axis: str, angle: np.ndarray) -> np.ndarray:
+    return Rotation.from_euler(axis, np.asarray(angle, float).reshape(-1, 1)).as_matrix()
+
+
+def _local_rotations(a: dict, F: int) -> np.ndarray:
+    """(F, J, 3, 3) local rotations from the named angles (missing angles are zero)."""
+    z = np.zeros(F)
+    g = lambda k: np.broadcast_to(a.get(k, z), (F,))  # noqa: E731
+    R = np.tile(np.eye(3), (F, len(JOINT_NAMES), 1, 1))
+    J = {n: i for i, n in enumerate(JOINT_NAMES)}
+    R[:, J["pelvis"]] = _R("z", g("pelvis_yaw")) @ _R("y", g("pelvis_tilt"))
+    for n in ("spine1", "spine2", "spine3"):
+        R[:, J[n]] = _R("y", g("spine_flex") / 3) @ _R("z", g("spine_yaw") / 3)
+    for side, sgn in (("left", 1.0), ("right", -1.0)):
+        R[:, J[f"{side}_hip"]] = _R("x", sgn * g(f"{side}_hip_abd")) @ _R("y", -g(f"{side}_hip_flex"))
+        R[:, J[f"{side}_knee"]] = _R("y", g(f"{side}_knee_flex"))
+        R[:, J[f"{side}_ankle"]] = _R("y", -g(f"{side}_ankle_dorsi"))
+        R[:, J[f"{side}_shoulder"]] = (_R("x", sgn * g(f"{side}_shoulder_abd"))
+                                       @ _R("y", -g(f"{side}_shoulder_flex")))
+        R[:, J[f"{side}_elbow"]] = _R("y", -g(f"{side}_elbow_flex"))
+    return R
+
+
+def animate(body: Body, motion: str, num_frames: int, fps: float, seed: int = 0,
+            start_frame: int = 0, xy_offset=(0.0, 0.0)) -> dict:
+    """Move ``body`` through a named motion.
+
+    Args:
+        body: the person. motion: one of :data:`MOTIONS`.
+        num_frames, fps: length and rate of the take; ``start_frame`` shifts time (used for
+            cameras that run early or late), in frames.
+        seed: varies speed, amplitude, phase and facing direction reproducibly.
+        xy_offset: (2,) metres added to the path on the floor plan.
+    Returns:
+        dict with ``joints`` (F, J, 3) and ``landmarks`` (F, L, 3) metres in the world frame,
+        ``joint_names``, ``landmark_names``, ``local_R`` (F, J, 3, 3), ``root_R`` (F, 3, 3),
+        ``root_pos`` (F, 3).
+    """
+    if motion not in MOTIONS:
+        raise SimulationError(f"unknown motion {motion!r}; expected one of {', '.join(MOTIONS)}")
+    duration = num_frames / fps
+    t = (np.arange(num_frames) + start_frame) / fps
+    pose = MOTIONS[motion](t, np.random.default_rng(seed), duration)
+    F = num_frames
+    local_R = _local_rotations(pose.angles, F)
+    roll = np.broadcast_to(pose.angles.get("body_roll", np.zeros(F)), (F,))
+    root_R = _R("z", pose.heading) @ _R("x", roll)
+    zero = np.zeros((F, 3))
+    joints, marks = body.pose(local_R, root_R, zero)
+    sole = [LANDMARK_NAMES.index(n) for n in SOLE_LANDMARKS]
+    root_pos = np.zeros((F, 3))
+    root_pos[:, :2] = pose.path_xy + np.asarray(xy_offset, float)
+    if pose.anchor_feet:
+        ankles = [JOINT_NAMES.index("left_ankle"), JOINT_NAMES.index("right_ankle")]
+        root_pos[:, :2] -= joints[:, ankles, :2].mean(1)
+    root_pos[:, 2] = -marks[:, sole, 2].min(1) + pose.flight
+    joints, marks = body.pose(local_R, root_R, root_pos)
+    return dict(joints=joints, landmarks=marks, joint_names=JOINT_NAMES,
+                landmark_names=LANDMARK_NAMES, local_R=local_R, root_R=root_R,
+                root_pos=root_pos)

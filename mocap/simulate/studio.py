@@ -1,0 +1,194 @@
+"""The virtual studio: people moving in front of a rig, and what every camera detects.
+
+``simulate_take`` is pure (seeded, deterministic): rig + people + error model -> detections and
+ground truth. ``write_session`` lays the result out as a session folder that ``mocap run`` reads
+exactly as it reads a real capture.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tomli_w
+
+from calibration import Rig
+
+from ..errors import SimulationError
+from ..keypoints import get_format
+from ..openpose import write_openpose_frame
+from ..types import Detections2D, save_npz
+from .body import LANDMARK_NAMES, Body
+from .motions import animate
+from .observe import ErrorModel, heatmap_crops, observe, occluded, render_heatmaps
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Actor", "Take", "simulate_take", "write_session"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """One simulated person.
+
+    Attributes:
+        motion: a motion name (see :mod:`.motions`).
+        height_m: standing height in metres.
+        seed: varies proportions and the motion's speed, phase and direction.
+        xy_offset_m: where the motion is centred on the floor plan, metres.
+    """
+
+    motion: str = "walk"
+    height_m: float = 1.75
+    seed: int = 0
+    xy_offset_m: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def body(self) -> Body:
+        return Body(height_m=self.height_m, seed=self.seed)
+
+
+@dataclass
+class Take:
+    """A simulated take: the detections every camera made and the ground truth.
+
+    Attributes:
+        detections: what the cameras saw (see :class:`mocap.types.Detections2D`).
+        gt_xyz: (F, P, J, 3) true keypoints of the take's format, world metres.
+        gt_joints: (F, P, Jb, 3) true joints of the kinematic body, world metres.
+        gt_local_R: (F, P, Jb, 3, 3) true local joint rotations; gt_root_R (F, P, 3, 3);
+        gt_root_pos: (F, P, 3).
+        camera_offsets: (C,) frames by which each camera runs late (frame f of camera c shows
+            the instant of reference frame f + offset).
+        truth: per-camera diagnostics: outlier (F, P, J), swapped (F, P), hidden (F, P, J),
+            missing (F, P) booleans, keyed by camera name.
+    """
+
+    detections: Detections2D
+    gt_xyz: np.ndarray
+    gt_joints: np.ndarray
+    gt_local_R: np.ndarray
+    gt_root_R: np.ndarray
+    gt_root_pos: np.ndarray
+    camera_offsets: np.ndarray
+    actors: tuple[Actor, ...]
+    truth: dict = field(default_factory=dict)
+
+
+def _animate_all(actors, F, fps, start):
+    return [animate(a.body, a.motion, F, fps, seed=a.seed, start_frame=start,
+                    xy_offset=a.xy_offset_m) for a in actors]
+
+
+def simulate_take(rig: Rig, actors: "list[Actor] | tuple[Actor, ...]", num_frames: int,
+                  fps: float = 30.0, fmt: str = "body25",
+                  error_model: ErrorModel = ErrorModel(), seed: int = 0,
+                  camera_offsets: "list[int] | None" = None, heatmaps: bool = False,
+                  heatmap_size: int = 64) -> Take:
+    """Simulate a take.
+
+    Args:
+        rig: calibrated cameras. actors: the people (P of them).
+        num_frames, fps: length and rate. fmt: keypoint format the detector reports.
+        error_model: the detector's errors. seed: the detector's random draws.
+        camera_offsets: (C,) integer frame offsets per camera (default zeros).
+        heatmaps: also render (C, F, P, J, h, w) heatmaps (memory: C*F*P*J*h*w*2 bytes).
+    """
+    if num_frames < 1 or fps <= 0:
+        raise SimulationError(f"need num_frames >= 1 and fps > 0, found {num_frames}, {fps}")
+    if not actors:
+        raise SimulationError("need at least one actor")
+    kf = get_format(fmt)
+    C, P, J = len(rig), len(actors), kf.num_joints
+    offsets = np.zeros(C, int) if camera_offsets is None else np.asarray(camera_offsets, int)
+    if offsets.shape != (C,):
+        raise SimulationError(f"camera_offsets must have {C} entries, found {offsets.shape}")
+    lm_idx = np.array([LANDMARK_NAMES.index(n) for n in kf.joint_names])
+    ref = _animate_all(actors, num_frames, fps, 0)
+    rng = np.random.default_rng(seed)
+    xy = np.full((C, num_frames, P, J, 2), np.nan)
+    conf = np.zeros((C, num_frames, P, J), np.float32)
+    hms = np.zeros((C, num_frames, P, J, heatmap_size, heatmap_size), np.float16) if heatmaps else None
+    aff = np.zeros((C, num_frames, P, 2, 3)) if heatmaps else None
+    truth = {}
+    by_offset = {0: ref}
+    for c, cam in enumerate(rig):
+        o = int(offsets[c])
+        if o not in by_offset:
+            by_offset[o] = _animate_all(actors, num_frames, fps, o)
+        anim = by_offset[o]
+        marks = np.stack([a["landmarks"][:, lm_idx] for a in anim], 1)       # (F, P, J, 3)
+        uv, depth = cam.project(marks, return_depth=True)
+        caps = [a.body.capsules() for a in actors]
+        cap_a = np.concatenate([an["joints"][:, ca] for an, (ca, _, _) in zip(anim, caps)], 1)
+        cap_b = np.concatenate([an["joints"][:, cb] for an, (_, cb, _) in zip(anim, caps)], 1)
+        cap_r = np.concatenate([cr for _, _, cr in caps])
+        hidden = occluded(cam.center, marks.reshape(num_frames, P * J, 3), cap_a, cap_b,
+                          cap_r).reshape(num_frames, P, J)
+        pelvis = np.stack([an["joints"][:, 0] for an in anim], 1)            # (F, P, 3)
+        z_pelvis = cam.world_to_cam(pelvis)[..., 2]
+        heights = np.array([a.height_m for a in actors])
+        person_px = cam.K[1, 1] * heights / np.maximum(z_pelvis, 0.1)
+        obs = observe(uv, depth, hidden, cam.size_wh, person_px, error_model,
+                      kf.flip_permutation, rng)
+        xy[c], conf[c] = obs["xy"], obs["conf"]
+        truth[cam.name] = dict(outlier=obs["outlier"], swapped=obs["swapped"], hidden=hidden,
+                               missing=obs["missing"])
+        if heatmaps:
+            aff[c] = heatmap_crops(uv, heatmap_size)
+            for s in range(0, num_frames, 32):
+                part = {k: v[s:s + 32] for k, v in obs.items()}
+                hms[c, s:s + 32] = render_heatmaps(part, aff[c, s:s + 32], heatmap_size)
+        log.debug("camera %s simulated", cam.name)
+    det = Detections2D(xy=xy, conf=conf, format=kf.name, camera_names=rig.names, fps=fps,
+                       heatmaps=hms, heatmap_affine=aff)
+    return Take(
+        detections=det,
+        gt_xyz=np.stack([a["landmarks"][:, lm_idx] for a in ref], 1),
+        gt_joints=np.stack([a["joints"] for a in ref], 1),
+        gt_local_R=np.stack([a["local_R"] for a in ref], 1),
+        gt_root_R=np.stack([a["root_R"] for a in ref], 1),
+        gt_root_pos=np.stack([a["root_pos"] for a in ref], 1),
+        camera_offsets=offsets, actors=tuple(actors), truth=truth)
+
+
+def write_session(folder: "str | Path", rig: Rig, take: Take, settings: "dict | None" = None,
+                  info: "dict | None" = None) -> Path:
+    """Write a take as a session folder.
+
+    Layout: ``calibration.toml`` (anipose style), ``pose/<cam>/<cam>_<frame>_keypoints.json``
+    (OpenPose JSON), ``heatmaps/<cam>.npz`` when the take has heatmaps, ``session.toml``
+    (fps, keypoint format, and the simulation's description under ``[simulate]``) and
+    ``gt.npz`` (ground truth; never read by the pipeline, only by evaluation).
+    """
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    det = take.detections
+    rig.save(root / "calibration.toml")
+    for c, name in enumerate(det.camera_names):
+        cam_dir = root / "pose" / name
+        cam_dir.mkdir(parents=True, exist_ok=True)
+        for f in range(det.num_frames):
+            write_openpose_frame(cam_dir / f"{name}_{f:012d}_keypoints.json", det.xy[c, f],
+                                 det.conf[c, f])
+        if det.heatmaps is not None:
+            save_npz(root / "heatmaps" / f"{name}.npz", heatmaps=det.heatmaps[c],
+                     affine=det.heatmap_affine[c])
+    doc = {"take": {"fps": float(det.fps)}, "detect": {"format": det.format}}
+    for k, v in (settings or {}).items():
+        doc.setdefault(k, {}).update(v)
+    sim = {"actors": json.dumps([asdict(a) for a in take.actors]),
+           "camera_offsets": [int(o) for o in take.camera_offsets]}
+    sim.update(info or {})
+    doc["simulate"] = sim
+    with open(root / "session.toml", "wb") as fh:
+        tomli_w.dump(doc, fh)
+    fmt = get_format(det.format)
+    save_npz(root / "gt.npz", xyz=take.gt_xyz, joint_names=np.array(fmt.joint_names),
+             fps=np.array(det.fps), joints=take.gt_joints, local_R=take.gt_local_R,
+             root_R=take.gt_root_R, root_pos=take.gt_root_pos,
+             camera_offsets=take.camera_offsets, camera_names=np.array(det.camera_names),
+             heights_m=np.array([a.height_m for a in take.actors]))
+    return root

@@ -1,0 +1,110 @@
+"""Fixtures of the calibration tests: lenses, synthetic rigs and scenes with known truth."""
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calibration import Camera, Rig
+
+REPO = Path(__file__).resolve().parents[2]
+K_HD = np.array([[1000.0, 0.0, 959.5], [0.0, 1010.0, 539.5], [0.0, 0.0, 1.0]])
+
+#: Wide-angle pinhole lenses, by number of OpenCV coefficients (k1, k2, p1, p2[, k3[, k4..k6]]).
+PINHOLE_DISTS = {
+    4: np.array([-0.30, 0.09, 0.0012, -0.0008]),
+    5: np.array([-0.30, 0.09, 0.0012, -0.0008, -0.012]),
+    8: np.array([-0.30, 0.09, 0.0012, -0.0008, -0.012, 0.02, 0.004, 0.001]),
+}
+FISHEYE_DIST = np.array([0.08, -0.02, 0.004, -0.0006])
+
+POSE2SIM_DEMO = "Pose2Sim/Demo/calibration/Calib_qualisys.toml"
+POSE2SIM_WHEEL = "pose2sim-0.4.15-py3-none-any.whl"
+
+
+def ring_rig(n: int = 4, radius_m: float = 4.0, height_m: float = 2.0, dist=None, model="pinhole") -> Rig:
+    """``n`` cameras on a circle around the origin, all looking at (0, 0, 1) m."""
+    dist = PINHOLE_DISTS[5] if dist is None else dist
+    cams = []
+    for i in range(n):
+        a = 2 * np.pi * i / n
+        eye = (radius_m * np.cos(a), radius_m * np.sin(a), height_m)
+        cams.append(Camera.look_at(f"cam{i}", (1920, 1080), K_HD, dist, eye, (0.0, 0.0, 1.0), model=model))
+    return Rig(tuple(cams))
+
+
+@pytest.fixture
+def rig() -> Rig:
+    return ring_rig()
+
+
+@pytest.fixture
+def make_rig():
+    """The :func:`ring_rig` factory."""
+    return ring_rig
+
+
+@pytest.fixture
+def pinhole_dists() -> dict[int, np.ndarray]:
+    return PINHOLE_DISTS
+
+
+@pytest.fixture
+def fisheye_dist() -> np.ndarray:
+    return FISHEYE_DIST
+
+
+@pytest.fixture
+def K() -> np.ndarray:
+    return K_HD.copy()
+
+
+@pytest.fixture
+def cameras_equal():
+    """The :func:`assert_cameras_equal` check."""
+    return assert_cameras_equal
+
+
+@pytest.fixture
+def camera() -> Camera:
+    """A pinhole camera 3 m from the origin with a wide-angle 5-coefficient lens."""
+    return Camera.from_rvec("front", (1920, 1080), K_HD, PINHOLE_DISTS[5], [0.1, -0.2, 0.05], [0.1, -0.2, 3.0])
+
+
+@pytest.fixture
+def scene_points() -> np.ndarray:
+    """(200, 3) world points, metres, in a 2 m box around (0, 0, 1)."""
+    rng = np.random.default_rng(7)
+    return rng.uniform(-1.0, 1.0, (200, 3)) + [0.0, 0.0, 1.0]
+
+
+def assert_cameras_equal(a: Camera, b: Camera, atol: float = 0.0) -> None:
+    assert a.name == b.name and a.size_wh == b.size_wh and a.model == b.model
+    for field in ("K", "dist", "R_cam_from_world", "t_cam_from_world"):
+        np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=0, atol=atol, err_msg=field)
+
+
+def _cache_dirs() -> list[Path]:
+    dirs = [Path(os.environ["MOCAP_CACHE_DIR"])] if os.environ.get("MOCAP_CACHE_DIR") else []
+    return dirs + [REPO / ".cache"]
+
+
+@pytest.fixture
+def pose2sim_demo_calib(tmp_path) -> Path:
+    """Pose2Sim 0.4.15's demo calibration file, from the cache (extracted or as the wheel).
+
+    Skips when the cache does not have it; the pinned fetch into the cache comes later.
+    """
+    for d in filter(Path.is_dir, _cache_dirs()):
+        for found in d.rglob("Calib_qualisys.toml"):
+            if found.as_posix().endswith(POSE2SIM_DEMO):
+                return found
+        for wheel in d.rglob(POSE2SIM_WHEEL):
+            with zipfile.ZipFile(wheel) as z:
+                target = tmp_path / "Calib_qualisys.toml"
+                target.write_bytes(z.read(POSE2SIM_DEMO))
+                return target
+    pytest.skip(f"{POSE2SIM_DEMO} (from {POSE2SIM_WHEEL}) is not in the cache {[str(d) for d in _cache_dirs()]}")
