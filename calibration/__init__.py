@@ -19,6 +19,7 @@ Modules: :mod:`calibration.camera` (pure projection functions and :class:`Camera
 :mod:`calibration.rig` (:class:`Rig`), :mod:`calibration.formats` (anipose and Pose2Sim TOML),
 :mod:`calibration.errors` (typed errors).
 """
+
 from calibration.camera import (
     CAMERA_MODELS,
     FISHEYE,

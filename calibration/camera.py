@@ -18,6 +18,7 @@ Distortion models, named as OpenCV names them:
   ``(k1, k2, p1, p2[, k3[, k4, k5, k6]])`` (0, 4, 5 or 8 of them).
 - ``"fisheye"``: OpenCV's ``cv2.fisheye`` (equidistant) model, coefficients ``(k1, k2, k3, k4)``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -328,12 +329,18 @@ def project_points(
     Returns:
         ``(xy_px, depth)``: (..., 2) pixels, NaN where ``depth <= 0`` (behind the camera);
         (...) depth ``z`` in the camera frame, metres.
+
+    As in ``cv2.projectPoints``, a pinhole lens model is evaluated even far outside the field
+    of view, where strong barrel distortion folds back; compare with ``size_wh`` (or check
+    that :func:`undistort_normalized` recovers the point) where that matters.
     """
     X_cam = world_to_cam(X_world, R_cam_from_world, t_cam_from_world)
     depth = X_cam[..., 2]
     with np.errstate(all="ignore"):
         in_front = (depth > 0)[..., None]
-        xy_n = np.where(in_front, X_cam[..., :2] / np.where(in_front, depth[..., None], 1.0), np.nan)
+        xy_n = np.where(
+            in_front, X_cam[..., :2] / np.where(in_front, depth[..., None], 1.0), np.nan
+        )
     xy_d = distort_normalized(xy_n, dist, model)
     return normalized_to_pixels(xy_d, K), depth
 
@@ -397,12 +404,18 @@ def _as_size(name: str, value: Any) -> tuple[int, int]:
 def _check_K(name: str, K: np.ndarray) -> None:
     """Upper-triangular OpenCV intrinsics: positive focals, zero skew, last row (0, 0, 1)."""
     if K[0, 0] <= 0 or K[1, 1] <= 0:
-        raise CameraError(name, "K", f"expected positive focal lengths, found fx={K[0, 0]}, fy={K[1, 1]}")
+        raise CameraError(
+            name, "K", f"expected positive focal lengths, found fx={K[0, 0]}, fy={K[1, 1]}"
+        )
     if K[0, 1] != 0:
-        raise CameraError(name, "K", f"expected zero skew K[0,1] (OpenCV ignores it), found {K[0, 1]}")
+        raise CameraError(
+            name, "K", f"expected zero skew K[0,1] (OpenCV ignores it), found {K[0, 1]}"
+        )
     if K[1, 0] != 0 or not np.array_equal(K[2], [0.0, 0.0, 1.0]):
         raise CameraError(
-            name, "K", f"expected K[1,0] = 0 and last row (0, 0, 1), found {K[1, 0]} and {K[2].tolist()}"
+            name,
+            "K",
+            f"expected K[1,0] = 0 and last row (0, 0, 1), found {K[1, 0]} and {K[2].tolist()}",
         )
 
 
@@ -442,14 +455,18 @@ class Camera:
     model: str = PINHOLE
     # The Rodrigues vector this camera was built from (from_rvec), kept so that a file read
     # and written again keeps its rotation digits; None when built from a matrix.
-    _rvec: np.ndarray | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
+    _rvec: np.ndarray | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         name = self.name
         if not isinstance(name, str) or not name:
             raise CameraError(repr(name), "name", f"expected a non-empty string, found {name!r}")
         if self.model not in CAMERA_MODELS:
-            raise CameraError(name, "model", f"expected one of {list(CAMERA_MODELS)}, found {self.model!r}")
+            raise CameraError(
+                name, "model", f"expected one of {list(CAMERA_MODELS)}, found {self.model!r}"
+            )
         K = _as_array(name, "K", self.K, (3, 3))
         _check_K(name, K)
         dist = _as_array(name, "dist", self.dist, None)
@@ -464,7 +481,12 @@ class Camera:
         _check_rotation(name, R)
         t = _as_array(name, "t_cam_from_world", self.t_cam_from_world, (3,))
         object.__setattr__(self, "size_wh", _as_size(name, self.size_wh))
-        for field, value in (("K", K), ("dist", dist), ("R_cam_from_world", R), ("t_cam_from_world", t)):
+        for field, value in (
+            ("K", K),
+            ("dist", dist),
+            ("R_cam_from_world", R),
+            ("t_cam_from_world", t),
+        ):
             object.__setattr__(self, field, _frozen(value))
 
     # -- construction
@@ -509,12 +531,19 @@ class Camera:
         up_w = _as_array(name, "up", up, (3,))
         norm_f = np.linalg.norm(forward)
         if norm_f == 0:
-            raise CameraError(name, "target", f"expected a point other than eye, found {eye_w.tolist()}")
+            raise CameraError(
+                name, "target", f"expected a point other than eye, found {eye_w.tolist()}"
+            )
         z = forward / norm_f
         right = np.cross(z, up_w)
         norm_r = np.linalg.norm(right)
         if norm_r < 1e-9 * max(np.linalg.norm(up_w), 1e-300):
-            raise CameraError(name, "up", f"expected a direction not parallel to the view {z.tolist()}, found {up_w.tolist()}")
+            raise CameraError(
+                name,
+                "up",
+                f"expected a direction not parallel to the view {z.tolist()}, "
+                f"found {up_w.tolist()}",
+            )
         x = right / norm_r
         y = np.cross(z, x)
         R = np.stack([x, y, z])  # rows: camera axes written in the world frame
@@ -529,7 +558,15 @@ class Camera:
 
     def __reduce__(self):
         # Rebuild through __init__ so that unpickled arrays are read-only and validated again.
-        fields = (self.name, self.size_wh, self.K, self.dist, self.R_cam_from_world, self.t_cam_from_world, self.model)
+        fields = (
+            self.name,
+            self.size_wh,
+            self.K,
+            self.dist,
+            self.R_cam_from_world,
+            self.t_cam_from_world,
+            self.model,
+        )
         return (_rebuild_camera, (fields, self._rvec))
 
     # -- derived quantities

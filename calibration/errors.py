@@ -5,6 +5,7 @@ Every error raised for a user's mistake derives from :class:`CalibrationError` (
 expected and what was found. The structured parts are kept as attributes, and every error
 pickles (so it survives a process pool).
 """
+
 from __future__ import annotations
 
 import os

@@ -19,13 +19,13 @@ reading (it must then be a rotation). Every malformed input raises
 expected and what was found. Writes are atomic: a temporary file in the same folder, then
 ``os.replace``.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import os
 import re
-import tomllib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import tomli_w
+import tomllib
 
 from calibration.camera import FISHEYE, PINHOLE, ROTATION_TOL, Camera
 from calibration.errors import CalibrationError, CalibrationFileError, CameraError
@@ -91,7 +92,9 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as e:
         raise CalibrationFileError(p, f"expected valid TOML, found a syntax error: {e}") from None
     except UnicodeDecodeError as e:
-        raise CalibrationFileError(p, f"expected UTF-8 TOML text, found undecodable bytes: {e}") from None
+        raise CalibrationFileError(
+            p, f"expected UTF-8 TOML text, found undecodable bytes: {e}"
+        ) from None
 
 
 def camera_tables(path: str | os.PathLike, doc: dict[str, Any]) -> list[str]:
@@ -111,7 +114,8 @@ def camera_tables(path: str | os.PathLike, doc: dict[str, Any]) -> list[str]:
 
 
 def detect_format(path: str | os.PathLike, doc: dict[str, Any]) -> str:
-    """``"anipose"`` if the camera tables are ``cam_0 .. cam_{n-1}`` in order, else ``"pose2sim"``."""
+    """``"anipose"`` if the camera tables are ``cam_0 .. cam_{n-1}`` in order, else
+    ``"pose2sim"``."""
     tables = camera_tables(path, doc)
     matches = [_ANIPOSE_TABLE.fullmatch(t) for t in tables]
     if all(matches) and [int(m.group(1)) for m in matches] == list(range(len(tables))):
@@ -139,7 +143,8 @@ def read_calibration(
         raise CalibrationFileError(path, f"expected a format in {list(FORMATS)}, found {fmt!r}")
     tables = camera_tables(path, doc)
     cameras = tuple(
-        camera_from_table(path, t, doc[t], default_name=t if fmt == POSE2SIM else None) for t in tables
+        camera_from_table(path, t, doc[t], default_name=t if fmt == POSE2SIM else None)
+        for t in tables
     )
     metadata = metadata_from_table(path, doc.get(METADATA, {}), len(cameras))
     log.debug("read %d cameras from %s (%s)", len(cameras), path, fmt)
@@ -152,20 +157,28 @@ def camera_from_table(
     """Build a :class:`Camera` from one camera table; ``default_name`` stands in for ``name``."""
     if not any(k in t for k in _REQUIRED):
         raise CalibrationFileError(
-            path, f"expected a camera table with keys {list(CAMERA_KEYS)}, found keys {list(t)}", table
+            path,
+            f"expected a camera table with keys {list(CAMERA_KEYS)}, found keys {list(t)}",
+            table,
         )
     for key in _REQUIRED + (() if default_name is not None else ("name",)):
         if key not in t:
-            raise CalibrationFileError(path, f"expected key {key!r}, found keys {list(t)}", table, key)
+            raise CalibrationFileError(
+                path, f"expected key {key!r}, found keys {list(t)}", table, key
+            )
     unknown = [k for k in t if k not in CAMERA_KEYS]
     if unknown:
         log.debug("%s [%s]: ignoring keys %s", path, table, unknown)
     name = t.get("name", default_name)
     if not isinstance(name, str) or not name:
-        raise CalibrationFileError(path, f"expected a non-empty string, found {_show(name)}", table, "name")
+        raise CalibrationFileError(
+            path, f"expected a non-empty string, found {_show(name)}", table, "name"
+        )
     fisheye = t.get("fisheye", False)
     if not isinstance(fisheye, bool):
-        raise CalibrationFileError(path, f"expected true or false, found {_show(fisheye)}", table, "fisheye")
+        raise CalibrationFileError(
+            path, f"expected true or false, found {_show(fisheye)}", table, "fisheye"
+        )
     translation = _numbers(path, table, "translation", t["translation"], (3,))
     _warn_if_millimetres(path, table, translation)
     size_wh = _size(path, table, t["size"])
@@ -178,7 +191,9 @@ def camera_from_table(
             return Camera.from_rvec(name, size_wh, K, dist, rotation, translation, model)
         return Camera(name, size_wh, K, dist, rotation, translation, model)
     except CameraError as e:
-        raise CalibrationFileError(path, e.problem, table, _FIELD_TO_KEY.get(e.field, e.field)) from None
+        raise CalibrationFileError(
+            path, e.problem, table, _FIELD_TO_KEY.get(e.field, e.field)
+        ) from None
 
 
 def metadata_from_table(path: str | os.PathLike, m: dict[str, Any], n_cameras: int) -> RigMetadata:
@@ -186,10 +201,14 @@ def metadata_from_table(path: str | os.PathLike, m: dict[str, Any], n_cameras: i
     ``error_per_camera`` (one per camera), ``units`` (must be ``"m"`` when present)."""
     units = m.get("units", "m")
     if units != "m":
-        raise CalibrationFileError(path, f'expected "m" (metres), found {_show(units)}', METADATA, "units")
+        raise CalibrationFileError(
+            path, f'expected "m" (metres), found {_show(units)}', METADATA, "units"
+        )
     adjusted = m.get("adjusted", False)
     if not isinstance(adjusted, bool):
-        raise CalibrationFileError(path, f"expected true or false, found {_show(adjusted)}", METADATA, "adjusted")
+        raise CalibrationFileError(
+            path, f"expected true or false, found {_show(adjusted)}", METADATA, "adjusted"
+        )
     error_px, per_camera = None, None
     for key in ("error", "error_per_camera"):
         if key not in m:
@@ -198,7 +217,14 @@ def metadata_from_table(path: str | os.PathLike, m: dict[str, Any], n_cameras: i
         if key == "error" and _is_number(value):
             error_px = _finite_or_fail(path, key, float(value))
         else:
-            arr = _numbers(path, METADATA, key, value, (n_cameras,), what=f"{n_cameras} numbers (one per camera)")
+            arr = _numbers(
+                path,
+                METADATA,
+                key,
+                value,
+                (n_cameras,),
+                what=f"{n_cameras} numbers (one per camera)",
+            )
             per_camera = tuple(float(v) for v in arr)
     return RigMetadata(adjusted=adjusted, error_px=error_px, error_px_per_camera=per_camera)
 
@@ -241,9 +267,13 @@ def _numbers(
     bad_shape = arr is None or (arr.ndim != 1 if shape is None else arr.shape != shape)
     if bad_shape:
         found = "" if arr is None else f" (shape {arr.shape})"
-        raise CalibrationFileError(path, f"expected {what}, found {_show(value)}{found}", table, key)
+        raise CalibrationFileError(
+            path, f"expected {what}, found {_show(value)}{found}", table, key
+        )
     if not np.all(np.isfinite(arr)):
-        raise CalibrationFileError(path, f"expected finite numbers, found {_show(value)}", table, key)
+        raise CalibrationFileError(
+            path, f"expected finite numbers, found {_show(value)}", table, key
+        )
     return arr
 
 
@@ -252,18 +282,28 @@ def _size(path, table: str, value: Any) -> tuple[int, int]:
     ok = (
         isinstance(value, list)
         and len(value) == 2
-        and all(_is_number(v) and math.isfinite(v) and v > 0 and float(v).is_integer() for v in value)
+        and all(
+            _is_number(v) and math.isfinite(v) and v > 0 and float(v).is_integer() for v in value
+        )
     )
     if not ok:
         raise CalibrationFileError(
-            path, f"expected 2 positive whole numbers [width, height], found {_show(value)}", table, "size"
+            path,
+            f"expected 2 positive whole numbers [width, height], found {_show(value)}",
+            table,
+            "size",
         )
     return (int(value[0]), int(value[1]))
 
 
 def _rotation(path, table: str, value: Any) -> np.ndarray:
     """A Rodrigues vector (3,), or a checked rotation matrix (3, 3)."""
-    if _is_numeric_tree(value) and isinstance(value, list) and len(value) == 3 and isinstance(value[0], list):
+    if (
+        _is_numeric_tree(value)
+        and isinstance(value, list)
+        and len(value) == 3
+        and isinstance(value[0], list)
+    ):
         R = _numbers(path, table, "rotation", value, (3, 3))
         off = float(np.max(np.abs(R @ R.T - np.eye(3))))
         det = float(np.linalg.det(R))
@@ -276,14 +316,24 @@ def _rotation(path, table: str, value: Any) -> np.ndarray:
                 "rotation",
             )
         return R
-    return _numbers(path, table, "rotation", value, (3,), what="a Rodrigues vector of 3 numbers (or a 3x3 matrix)")
+    return _numbers(
+        path,
+        table,
+        "rotation",
+        value,
+        (3,),
+        what="a Rodrigues vector of 3 numbers (or a 3x3 matrix)",
+    )
 
 
 def _warn_if_millimetres(path, table: str, translation: np.ndarray) -> None:
     norm = float(np.linalg.norm(translation))
     if norm > _SUSPICIOUS_TRANSLATION_M:
         log.warning(
-            "%s [%s] translation: expected metres, found a %.1f m offset (millimetres?)", path, table, norm
+            "%s [%s] translation: expected metres, found a %.1f m offset (millimetres?)",
+            path,
+            table,
+            norm,
         )
 
 
@@ -323,25 +373,33 @@ def _metadata_entries(metadata: RigMetadata, n_cameras: int, units: bool) -> dic
     return out
 
 
-def anipose_document(cameras: Sequence[Camera], metadata: RigMetadata = RigMetadata()) -> dict[str, Any]:
+def anipose_document(
+    cameras: Sequence[Camera], metadata: RigMetadata = RigMetadata()
+) -> dict[str, Any]:
     """The anipose TOML document (a dict) of ``cameras`` in order: ``cam_0``, ``cam_1``, ...
 
     Indices are zero-padded to equal width from 11 cameras on, so that aniposelib's sorted
     load order is the rig's order.
     """
     width = len(str(max(len(cameras) - 1, 0)))
-    doc: dict[str, Any] = {f"cam_{i:0{width}d}": _camera_entries(c, False) for i, c in enumerate(cameras)}
+    doc: dict[str, Any] = {
+        f"cam_{i:0{width}d}": _camera_entries(c, False) for i, c in enumerate(cameras)
+    }
     doc[METADATA] = _metadata_entries(metadata, len(cameras), units=True)
     return doc
 
 
-def pose2sim_document(cameras: Sequence[Camera], metadata: RigMetadata = RigMetadata()) -> dict[str, Any]:
+def pose2sim_document(
+    cameras: Sequence[Camera], metadata: RigMetadata = RigMetadata()
+) -> dict[str, Any]:
     """The Pose2Sim TOML document (a dict): one table per camera, named after it, in order."""
     doc: dict[str, Any] = {}
     for cam in cameras:
         if cam.name == METADATA:
             raise CameraError(
-                cam.name, "name", f"expected a name other than {METADATA!r} (reserved in Pose2Sim files)"
+                cam.name,
+                "name",
+                f"expected a name other than {METADATA!r} (reserved in Pose2Sim files)",
             )
         doc[cam.name] = _camera_entries(cam, True)
     doc[METADATA] = _metadata_entries(metadata, len(cameras), units=False)
@@ -354,7 +412,8 @@ def write_calibration(
     metadata: RigMetadata = RigMetadata(),
     fmt: str = ANIPOSE,
 ) -> None:
-    """Write ``cameras`` (rig order) to ``path`` as anipose (default) or Pose2Sim TOML, atomically."""
+    """Write ``cameras`` (rig order) to ``path`` as anipose (default) or Pose2Sim TOML,
+    atomically."""
     if fmt == ANIPOSE:
         doc = anipose_document(cameras, metadata)
     elif fmt == POSE2SIM:

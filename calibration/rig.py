@@ -4,6 +4,7 @@ Camera order is explicit: the order the cameras were given in, or the order of t
 the file they were loaded from; it is never a sort. Every (C, ...) array a rig returns follows
 that order.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,11 +43,15 @@ class Rig:
             raise CalibrationError("rig cameras: expected at least one camera, found none")
         for i, cam in enumerate(cams):
             if not isinstance(cam, Camera):
-                raise CalibrationError(f"rig camera {i}: expected a Camera, found {type(cam).__name__}")
+                raise CalibrationError(
+                    f"rig camera {i}: expected a Camera, found {type(cam).__name__}"
+                )
         names = [c.name for c in cams]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise CalibrationError(f"rig cameras: expected unique names, found {dupes} more than once in {names}")
+            raise CalibrationError(
+                f"rig cameras: expected unique names, found {dupes} more than once in {names}"
+            )
         per_camera = self.metadata.error_px_per_camera
         if per_camera is not None and len(per_camera) != len(cams):
             raise CalibrationError(
@@ -79,7 +84,9 @@ class Rig:
                 f"rig key: expected a camera index or name, found {type(key).__name__} {key!r}"
             ) from None
         if not -len(self) <= i < len(self):
-            raise CalibrationError(f"rig index: expected -{len(self)} <= index < {len(self)}, found {i}")
+            raise CalibrationError(
+                f"rig index: expected -{len(self)} <= index < {len(self)}, found {i}"
+            )
         return self.cameras[i]
 
     def index(self, name: str) -> int:
@@ -96,7 +103,9 @@ class Rig:
         rig, is dropped.
         """
         if isinstance(names, str):
-            raise CalibrationError(f"subset names: expected a sequence of camera names, found the string {names!r}")
+            raise CalibrationError(
+                f"subset names: expected a sequence of camera names, found the string {names!r}"
+            )
         idx = [self.index(n) for n in names]
         per_camera = self.metadata.error_px_per_camera
         metadata = dataclasses.replace(
@@ -121,14 +130,23 @@ class Rig:
 
     @classmethod
     def load(cls, path: str | os.PathLike, fmt: str | None = None) -> "Rig":
-        """Load an anipose or Pose2Sim TOML file (``fmt`` None: detect it), cameras in file order."""
+        """Load an anipose or Pose2Sim TOML file (``fmt`` None: detect it); cameras in file
+        order."""
         p = Path(path)
         if p.suffix.lower() != ".toml":
             raise CalibrationFileError(
-                p, f"expected a .toml calibration file (anipose or Pose2Sim), found suffix {p.suffix!r}"
+                p,
+                "expected a .toml calibration file (anipose or Pose2Sim), "
+                f"found suffix {p.suffix!r}",
             )
         found, cameras, metadata = read_calibration(p, fmt)
-        log.info("loaded %d cameras %s from %s (%s format)", len(cameras), [c.name for c in cameras], p, found)
+        log.info(
+            "loaded %d cameras %s from %s (%s format)",
+            len(cameras),
+            [c.name for c in cameras],
+            p,
+            found,
+        )
         return cls(cameras, metadata)
 
     def save(self, path: str | os.PathLike, fmt: str = ANIPOSE) -> None:

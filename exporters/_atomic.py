@@ -37,11 +37,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: A
         raise ValueError(f"atomic_write: mode must be 'w' or 'wb', found {mode!r}")
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # claim the name, umask applies
     try:
-        handle = open(fd, mode, **open_kwargs)  # noqa: SIM115 (closed by the with below)
+        handle = open(tmp, mode, **open_kwargs)  # noqa: SIM115 (closed by the with below)
     except BaseException:
-        os.close(fd)
         os.unlink(tmp)
         raise
     try:

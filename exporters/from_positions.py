@@ -11,7 +11,9 @@ children from where FK has put it, so residuals do not add up along a chain.
 
 - one child: the global rotation is the parent's global rotation followed by the minimal
   (swing) rotation that turns the rest offset (as carried by the parent) onto the target
-  vector. Twist about the bone is inherited from the parent and never flips.
+  vector. Twist about the bone is inherited from the parent and does not flip (except
+  where a bone turns by nearly 180 degrees from its parent-carried rest direction: there the
+  minimal rotation itself jumps, as any choice must).
 - two or more children: weighted orthogonal Procrustes (Kabsch): the rotation ``R`` minimising
   ``sum_c w_c |R @ offsets[c] - target_c|^2``, computed by SVD with the determinant fixed to
   +1. When the children's offsets (or targets) are collinear the twist about that line is
@@ -24,12 +26,17 @@ Local rotation = ``parent_global^T @ global``; the root's parent_global is the i
 What is reproduced (FK of the result against the input):
 
 - the root position, always exactly (it is the root translation);
-- every joint on a chain whose joints have one child each (and the first child on it),
-  exactly when its bone length equals the skeleton's; otherwise its direction from ``P[j]``
-  is exact and its position is off by the length difference along the bone;
-- the children of a branching joint in the least-squares sense above; exactly when the
-  observed child positions are a rigid rotation of the rest offsets (e.g. positions made by
-  FK of the same skeleton).
+- the only child ``c`` of a joint ``j``: always exactly in direction from ``P[j]``; its
+  distance error is ``| |observed[c] - P[j]| - |offsets[c]| |``. So a chain whose joints have
+  one child each is reproduced exactly (to rounding, 1e-9 m in the tests) when its bone lengths
+  equal the skeleton's, and a wrong bone length moves only the joint at its end along that
+  bone; later joints are never further off than that (errors do not add up);
+- the children of a joint with two or more children: in the least-squares sense above (the
+  rotation is the exact minimiser; their positions are not exact in general). They are exact
+  when the observed child vectors are a rigid rotation of the rest offsets (for instance
+  positions made by FK of the same skeleton). With Gaussian noise of sigma per coordinate on
+  every joint the per-joint RMS distance to the input is measured at 1.3 to 2.3 sigma and
+  tested below 2.6 sigma (tests/exporters/test_from_positions.py).
 """
 
 from __future__ import annotations

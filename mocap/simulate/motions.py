@@ -119,7 +119,7 @@ def jumping_jacks(t, rng, duration):
     _sides(a, "knee_flex", (10 + 15 * np.abs(np.sin(ph))) * D, (10 + 15 * np.abs(np.sin(ph))) * D)
     _sides(a, "hip_flex", (5 + 8 * np.abs(np.sin(ph))) * D, (5 + 8 * np.abs(np.sin(ph))) * D)
     _sides(a, "ankle_dorsi", 0 * t, 0 * t)
-    flight = 0.08 * np.abs(np.sin(ph))
+    flight = 0.07 * np.clip((np.abs(np.sin(ph)) - 0.5) / 0.5, 0, 1)  # airborne a third of the time
     heading = np.full_like(t, rng.uniform(0, 2 * np.pi))
     return Pose(a, np.zeros((len(t), 2)), heading, flight, anchor_feet=True)
 

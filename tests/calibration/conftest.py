@@ -1,4 +1,5 @@
 """Fixtures of the calibration tests: lenses, synthetic rigs and scenes with known truth."""
+
 from __future__ import annotations
 
 import os
@@ -25,14 +26,18 @@ POSE2SIM_DEMO = "Pose2Sim/Demo/calibration/Calib_qualisys.toml"
 POSE2SIM_WHEEL = "pose2sim-0.4.15-py3-none-any.whl"
 
 
-def ring_rig(n: int = 4, radius_m: float = 4.0, height_m: float = 2.0, dist=None, model="pinhole") -> Rig:
+def ring_rig(
+    n: int = 4, radius_m: float = 4.0, height_m: float = 2.0, dist=None, model="pinhole"
+) -> Rig:
     """``n`` cameras on a circle around the origin, all looking at (0, 0, 1) m."""
     dist = PINHOLE_DISTS[5] if dist is None else dist
     cams = []
     for i in range(n):
         a = 2 * np.pi * i / n
         eye = (radius_m * np.cos(a), radius_m * np.sin(a), height_m)
-        cams.append(Camera.look_at(f"cam{i}", (1920, 1080), K_HD, dist, eye, (0.0, 0.0, 1.0), model=model))
+        cams.append(
+            Camera.look_at(f"cam{i}", (1920, 1080), K_HD, dist, eye, (0.0, 0.0, 1.0), model=model)
+        )
     return Rig(tuple(cams))
 
 
@@ -71,7 +76,9 @@ def cameras_equal():
 @pytest.fixture
 def camera() -> Camera:
     """A pinhole camera 3 m from the origin with a wide-angle 5-coefficient lens."""
-    return Camera.from_rvec("front", (1920, 1080), K_HD, PINHOLE_DISTS[5], [0.1, -0.2, 0.05], [0.1, -0.2, 3.0])
+    return Camera.from_rvec(
+        "front", (1920, 1080), K_HD, PINHOLE_DISTS[5], [0.1, -0.2, 0.05], [0.1, -0.2, 3.0]
+    )
 
 
 @pytest.fixture
@@ -84,7 +91,9 @@ def scene_points() -> np.ndarray:
 def assert_cameras_equal(a: Camera, b: Camera, atol: float = 0.0) -> None:
     assert a.name == b.name and a.size_wh == b.size_wh and a.model == b.model
     for field in ("K", "dist", "R_cam_from_world", "t_cam_from_world"):
-        np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=0, atol=atol, err_msg=field)
+        np.testing.assert_allclose(
+            getattr(a, field), getattr(b, field), rtol=0, atol=atol, err_msg=field
+        )
 
 
 def _cache_dirs() -> list[Path]:
@@ -107,4 +116,7 @@ def pose2sim_demo_calib(tmp_path) -> Path:
                 target = tmp_path / "Calib_qualisys.toml"
                 target.write_bytes(z.read(POSE2SIM_DEMO))
                 return target
-    pytest.skip(f"{POSE2SIM_DEMO} (from {POSE2SIM_WHEEL}) is not in the cache {[str(d) for d in _cache_dirs()]}")
+    pytest.skip(
+        f"{POSE2SIM_DEMO} (from {POSE2SIM_WHEEL}) is not in the cache "
+        f"{[str(d) for d in _cache_dirs()]}"
+    )

@@ -1,4 +1,5 @@
 """Camera projection: agreement with OpenCV, P, look_at, NaN behind the camera, immutability."""
+
 from __future__ import annotations
 
 import pickle
@@ -100,7 +101,12 @@ def test_project_points_rejects_bad_shapes(K):
 
 @pytest.mark.parametrize(
     "eye, target",
-    [((4, 0, 2), (0, 0, 1)), ((-3, -3, 0.5), (0.2, 0.1, 1.7)), ((0.1, 5, 8), (0, 0, 0)), ((0, -6, 1), (0, 0, 1))],
+    [
+        ((4, 0, 2), (0, 0, 1)),
+        ((-3, -3, 0.5), (0.2, 0.1, 1.7)),
+        ((0.1, 5, 8), (0, 0, 0)),
+        ((0, -6, 1), (0, 0, 1)),
+    ],
 )
 def test_look_at_puts_target_at_principal_point(eye, target, K):
     cam = Camera.look_at("c", (1920, 1080), K, np.zeros(5), eye, target)
@@ -123,7 +129,7 @@ def test_look_at_rejects_up_parallel_to_view(K):
         Camera.look_at("c", (640, 480), K, np.zeros(4), (1, 2, 3), (1, 2, 3))
 
 
-# ----------------------------------------------------------------------------- rotations, immutability
+# ----------------------------------------------------------------------------- immutability
 
 
 def test_rvec_round_trip_and_opencv_rodrigues(K):

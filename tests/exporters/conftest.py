@@ -69,7 +69,8 @@ def random_rotations(rng: np.random.Generator) -> Callable[..., np.ndarray]:
             matrices = Rotation.random(count, random_state=rng).as_matrix()
         else:
             vectors = rng.normal(size=(count, 3))
-            vectors *= np.deg2rad(max_deg) * rng.uniform(0, 1, size=(count, 1)) / np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors *= np.deg2rad(max_deg) * rng.uniform(0, 1, size=(count, 1))
             matrices = Rotation.from_rotvec(vectors).as_matrix()
         return matrices.reshape(*shape, 3, 3)
 

@@ -127,7 +127,11 @@ def test_motion_rejects_nan_rotation_naming_frame_and_joint(humanoid: Skeleton, 
 @pytest.mark.parametrize("bad", ["scaled", "reflection", "shear"])
 def test_motion_rejects_non_rotations(bad: str) -> None:
     rotations = np.broadcast_to(np.eye(3), (3, 2, 3, 3)).copy()
-    rotations[2, 1] = {"scaled": 1.01 * np.eye(3), "reflection": np.diag([1.0, 1.0, -1.0]), "shear": np.eye(3) + np.eye(3, k=1) * 0.1}[bad]
+    rotations[2, 1] = {
+        "scaled": 1.01 * np.eye(3),
+        "reflection": np.diag([1.0, 1.0, -1.0]),
+        "shear": np.eye(3) + np.eye(3, k=1) * 0.1,
+    }[bad]
     with pytest.raises(MotionError, match=r"rotations\[frame 2, joint 1\]: expected a proper rotation"):
         Motion(rotations, np.zeros((3, 3)), 30.0)
 

@@ -1,0 +1,18 @@
+"""``mocap run``: the whole pipeline on a session folder."""
+from __future__ import annotations
+
+
+def run(args) -> int:
+    from ..pipeline import run as run_pipeline
+    manifest = run_pipeline(args.session)
+    print(f"outputs in {manifest['out']} (see manifest.json)")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="run the whole pipeline on a session folder",
+                       description="Read SESSION (calibration.toml, pose/<cam>/*.json, "
+                                   "session.toml), triangulate, filter, build a skeleton and "
+                                   "write SESSION/out/ (points3d.npz, BVH, manifest.json).")
+    p.add_argument("session", help="session folder")
+    p.set_defaults(func=run)

@@ -1,0 +1,106 @@
+"""Real external data, fetched from PyPI wheels pinned by version and sha256, kept in a cache.
+
+The Pose2Sim demo ships inside the ``pose2sim`` wheel: version 0.4.15 has OpenPose BODY_25B
+JSON of 4 cameras, a Qualisys calibration (anipose-style TOML and ``.qca.txt``) and reference
+``.trc`` files; version 0.10.49 has the SinglePerson demo videos and checkerboard images. They
+are fetched with ``pip download --no-deps`` (the registry is the only network allowed), checked
+against the pinned hash, and unpacked once into ``$MOCAP_CACHE_DIR`` (default
+``~/.cache/mocap``).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from .errors import MocapError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["cache_dir", "fetch_wheel", "pose2sim_demo", "PINNED_WHEELS"]
+
+#: (distribution, version) -> sha256 of the wheel file.
+PINNED_WHEELS = {
+    ("pose2sim", "0.4.15"): "9325774a2789355229acb5753ff468e8f9dd57bd2e396a192a5e2a0c1d10008c",
+    ("pose2sim", "0.10.49"): "403e0dc4065898ba6a595e72a8970950310979253d60e24c2e00b16b36bf21e1",
+}
+
+
+class DataFetchError(MocapError):
+    """External data could not be fetched or did not match its pinned hash."""
+
+
+def cache_dir() -> Path:
+    """The cache folder (``$MOCAP_CACHE_DIR``, default ``~/.cache/mocap``), created."""
+    root = Path(os.environ.get("MOCAP_CACHE_DIR", Path.home() / ".cache" / "mocap"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch_wheel(name: str, version: str) -> Path:
+    """The pinned wheel file, downloaded into the cache on first use.
+
+    Raises:
+        DataFetchError: not pinned, the download failed (offline), or the hash differs.
+    """
+    if (name, version) not in PINNED_WHEELS:
+        raise DataFetchError(f"{name}=={version} is not a pinned data wheel; pinned: "
+                             f"{sorted(PINNED_WHEELS)}")
+    want = PINNED_WHEELS[(name, version)]
+    folder = cache_dir() / "wheels"
+    folder.mkdir(exist_ok=True)
+    found = [p for p in folder.glob(f"{name}-{version}-*.whl") if _sha256(p) == want]
+    if found:
+        return found[0]
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "-q", "-d", tmp, f"{name}=={version}"]
+        log.info("fetching %s==%s from the package registry", name, version)
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if res.returncode != 0 or not wheels:
+            raise DataFetchError(f"could not download {name}=={version} "
+                                 f"({res.stderr.strip().splitlines()[-1:] or 'no wheel'}); "
+                                 f"run `pip download --no-deps {name}=={version}` when online")
+        got = _sha256(wheels[0])
+        if got != want:
+            raise DataFetchError(f"{wheels[0].name}: sha256 {got} differs from the pinned {want}")
+        dest = folder / wheels[0].name
+        shutil.move(str(wheels[0]), dest)
+    return dest
+
+
+def pose2sim_demo(version: str = "0.4.15") -> Path:
+    """The unpacked ``Pose2Sim/`` folder of a pinned pose2sim wheel (its ``Demo*`` folders).
+
+    Returns:
+        e.g. ``<cache>/pose2sim-0.4.15/Pose2Sim`` holding ``Demo/`` (0.4.15) or
+        ``Demo_SinglePerson/`` etc. (0.10.49).
+    """
+    root = cache_dir() / f"pose2sim-{version}"
+    done = root / ".complete"
+    if not done.is_file():
+        wheel = fetch_wheel("pose2sim", version)
+        tmp = Path(tempfile.mkdtemp(dir=cache_dir(), prefix=f".pose2sim-{version}-"))
+        with zipfile.ZipFile(wheel) as z:
+            members = [n for n in z.namelist() if n.startswith("Pose2Sim/Demo")]
+            z.extractall(tmp, members)
+        (tmp / ".complete").write_text(PINNED_WHEELS[("pose2sim", version)])
+        if root.exists():
+            shutil.rmtree(root)
+        os.replace(tmp, root)
+    return root / "Pose2Sim"

@@ -1,0 +1,31 @@
+"""Shared synthetic scenes for the mocap tests (built once per session, all seeded)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take
+
+
+@pytest.fixture(scope="session")
+def studio4():
+    return load_rig_template("studio4")
+
+
+@pytest.fixture(scope="session")
+def clean_take(studio4):
+    """60 frames of walking, a perfect detector."""
+    return simulate_take(studio4, [Actor("walk", seed=3)], 60, 30.0, "body25",
+                         ErrorModel.perfect(), seed=0)
+
+
+@pytest.fixture(scope="session")
+def noisy_take(studio4):
+    """90 frames of walking with the default error model and heatmaps."""
+    return simulate_take(studio4, [Actor("walk", seed=1)], 90, 30.0, "body25", ErrorModel(),
+                         seed=7, heatmaps=True)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

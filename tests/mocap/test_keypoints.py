@@ -1,0 +1,80 @@
+"""Keypoint format tables: consistent names, bones, symmetric pairs, a tree for export."""
+import numpy as np
+import pytest
+
+from mocap.errors import KeypointFormatError
+from mocap.keypoints import FORMATS, convert_keypoints, get_format
+from mocap.simulate.body import LANDMARK_NAMES
+
+REQUIRED = ("coco17", "body25", "body25b", "halpe26", "blazepose33", "h36m17", "smpl24")
+SIZES = {"coco17": 17, "body25": 25, "body25b": 25, "halpe26": 26, "blazepose33": 33,
+         "h36m17": 17, "smpl24": 24}
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_format_sizes(name):
+    assert get_format(name).num_joints == SIZES[name]
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_bones_name_real_or_virtual_joints(name):
+    f = get_format(name)
+    known = set(f.joint_names) | set(f.virtual)
+    for a, b in f.bones:
+        assert a in known and b in known, (name, a, b)
+    for v, (a, b) in f.virtual.items():
+        assert a in f.joint_names and b in f.joint_names
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_left_right_pairs_are_symmetric(name):
+    f = get_format(name)
+    perm = f.flip_permutation
+    assert np.array_equal(perm[perm], np.arange(f.num_joints))
+    for a, b in f.lr_pairs:
+        assert f.joint_names[a].replace("left_", "") == f.joint_names[b].replace("right_", "")
+    lefts = [n for n in f.joint_names if n.startswith("left_")]
+    assert len(lefts) == len(f.lr_pairs)
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_tree_is_connected_with_one_root(name):
+    f = get_format(name)
+    names, parents = f.tree
+    assert parents[0] == -1 and (parents[1:] >= 0).all()
+    assert all(parents[j] < j for j in range(1, len(parents)))
+    assert set(f.joint_names) <= set(names)
+    assert names[0] == f.root
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_every_joint_exists_in_the_virtual_studio(name):
+    assert set(get_format(name).joint_names) <= set(LANDMARK_NAMES)
+
+
+def test_native_names_of_openpose_body25():
+    f = get_format("body25")
+    assert f.native_names[:9] == ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder",
+                                  "LElbow", "LWrist", "MidHip")
+    assert f.index("LHeel") == 21 and f.index("left_heel") == 21
+
+
+def test_convert_keeps_shared_joints_and_fills_the_rest():
+    src = get_format("body25")
+    x = np.arange(25 * 2, dtype=float).reshape(25, 2)
+    y = convert_keypoints(x, "body25", "coco17")
+    dst = get_format("coco17")
+    for j, n in enumerate(dst.joint_names):
+        assert np.array_equal(y[j], x[src.joint_names.index(n)])
+    back = convert_keypoints(y, "coco17", "body25")
+    assert np.isnan(back[src.index("MidHip")]).all()
+
+
+def test_unknown_format_names_the_choices():
+    with pytest.raises(KeypointFormatError, match="unknown keypoint format 'body26'.*body25"):
+        get_format("body26")
+
+
+def test_aliases():
+    assert get_format("BODY_25B") is FORMATS["body25b"]
+    assert get_format("coco").name == "coco17"
