@@ -75,3 +75,84 @@ class CalibrationFileError(CalibrationError):
 
     def __reduce__(self):
         return (type(self), (self.path, self.problem, self.table, self.key))
+
+
+class BoardSpecError(CalibrationError):
+    """A calibration-board specification is invalid (kind, size, lengths, dictionary).
+
+    The message reads ``<source> <key>: <expected ..., found ...>``; ``source`` names the file
+    or table the spec came from (``"board"`` when built in code).
+    """
+
+    def __init__(self, source: str, key: str, problem: str):
+        self.source = source
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{source} {key}: {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.key, self.problem))
+
+
+class BoardNotFoundError(CalibrationError):
+    """A camera never found the board, or found corners that do not fit the board spec.
+
+    ``suggestion`` is what trying the common misconfigurations found (a spec that does detect
+    the board), or None when nothing did.
+    """
+
+    def __init__(self, camera: str, source: str, problem: str, suggestion: str | None = None):
+        self.camera = camera
+        self.source = source
+        self.problem = problem
+        self.suggestion = suggestion
+        tail = f"; {suggestion}" if suggestion else ""
+        super().__init__(f"camera {camera!r} ({source}): {problem}{tail}")
+
+    def __reduce__(self):
+        return (type(self), (self.camera, self.source, self.problem, self.suggestion))
+
+
+class DisconnectedCamerasError(CalibrationError):
+    """Some cameras share no board view (directly or through other cameras) with the rest.
+
+    ``cameras`` are the cameras cut off from the first group (the one holding the rig's first
+    camera); ``connected`` the cameras of that group.
+    """
+
+    def __init__(self, cameras: tuple[str, ...], connected: tuple[str, ...], detail: str):
+        self.cameras = tuple(cameras)
+        self.connected = tuple(connected)
+        self.detail = detail
+        super().__init__(
+            f"cameras {list(self.cameras)} share no board view with cameras "
+            f"{list(self.connected)}: expected every camera linked to the others through frames "
+            f"where two cameras see the board at the same time, found {detail}"
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.cameras, self.connected, self.detail))
+
+
+class VideoError(CalibrationError):
+    """A video or image file cannot be opened or decoded."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.problem))
+
+
+class InsufficientDataError(CalibrationError):
+    """Too few board views (or keypoints) to estimate what was asked, for a named camera."""
+
+    def __init__(self, camera: str, problem: str):
+        self.camera = camera
+        self.problem = problem
+        super().__init__(f"camera {camera!r}: {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.camera, self.problem))

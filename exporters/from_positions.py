@@ -303,7 +303,7 @@ def _solve_global(
 
 
 def motion_from_positions(
-    skeleton: Skeleton, positions: np.ndarray, fps: float, joint_weights: np.ndarray | None = None
+    skeleton: Skeleton, positions: np.ndarray, fps: float, *, joint_weights: np.ndarray | None = None
 ) -> Motion:
     """Local rotations and root translation that make FK of ``skeleton`` follow ``positions``.
 

@@ -23,12 +23,20 @@ from .errors import MocapError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["cache_dir", "fetch_wheel", "pose2sim_demo", "PINNED_WHEELS"]
+__all__ = ["cache_dir", "fetch_wheel", "pose2sim_demo", "PINNED_WHEELS", "WHEEL_TARGETS"]
 
 #: (distribution, version) -> sha256 of the wheel file.
 PINNED_WHEELS = {
     ("pose2sim", "0.4.15"): "9325774a2789355229acb5753ff468e8f9dd57bd2e396a192a5e2a0c1d10008c",
     ("pose2sim", "0.10.49"): "403e0dc4065898ba6a595e72a8970950310979253d60e24c2e00b16b36bf21e1",
+    # BlazePose model files (see mocap.models); never installed, only unpacked.
+    ("mediapipe", "0.10.21"): "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3",
+}
+
+#: (distribution, version) -> (platform tag, python version) of a binary wheel, so that the
+#: same pinned file is downloaded whatever machine asks for it.
+WHEEL_TARGETS = {
+    ("mediapipe", "0.10.21"): ("manylinux_2_28_x86_64", "3.11"),
 }
 
 
@@ -69,6 +77,9 @@ def fetch_wheel(name: str, version: str) -> Path:
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "-q", "-d", tmp, f"{name}=={version}"]
+        if (name, version) in WHEEL_TARGETS:
+            platform, python = WHEEL_TARGETS[(name, version)]
+            cmd += ["--platform", platform, "--python-version", python]
         log.info("fetching %s==%s from the package registry", name, version)
         res = subprocess.run(cmd, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))

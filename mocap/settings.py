@@ -40,13 +40,56 @@ class TriangulateSettings:
     """3D reconstruction of keypoints."""
 
     method: str = "algebraic"
-    """``algebraic`` (confidence-weighted DLT with view rejection)."""
+    """``algebraic`` (confidence-weighted DLT with robust view selection) or ``volumetric``
+    (heatmaps unprojected into a voxel grid around each person, aggregated across views,
+    3D soft-argmax, coarse to fine; needs heatmaps)."""
     min_conf: float = 0.2
     """Detections below this confidence are ignored."""
     min_views: int = 2
-    """Fewest cameras a joint must be seen by to be triangulated."""
+    """Fewest agreeing cameras a joint must be seen by to be triangulated."""
     reproj_threshold_px: float = 15.0
-    """Views whose reprojection error exceeds this are dropped, worst first."""
+    """A view whose reprojection error exceeds this (pixels) is an outlier for that joint."""
+    view_selection: str = "robust"
+    """``robust`` (view-pair hypotheses scored by confidence-weighted inliers, then iterative
+    reweighting) or ``all`` (every detection above ``min_conf``, no rejection)."""
+    robust_pair_views: int = 6
+    """Hypotheses come from pairs among this many most confident views of a joint (15 pairs
+    for 6), so the cost grows linearly with the number of cameras."""
+    robust_iterations: int = 3
+    """Iteratively reweighted least-squares passes (Tukey weights) after the best hypothesis."""
+    refine_iterations: int = 1
+    """Re-solves weighting each view by confidence x pixels-per-unit / depth, which makes the
+    linear solution minimise the weighted reprojection error in pixels (0 = plain DLT)."""
+    repair_swaps: bool = True
+    """Test each view's left/right labelling against the other views and relabel swapped
+    pairs before the final triangulation (robust view selection only)."""
+    min_ray_angle_deg: float = 2.0
+    """Points whose agreeing rays span less than this angle (coincident or collinear cameras)
+    are flagged and left missing: their depth is not determined."""
+    backend: str = "numpy"
+    """``numpy`` or ``torch`` (batched on the GPU when present, see ``device``)."""
+    device: str = "auto"
+    """Torch device for the torch backend and the volumetric method: ``auto`` (GPU when
+    present, else CPU), ``cpu``, ``cuda``, ``cuda:1``..."""
+    volume_aggregation: str = "product"
+    """How per-view heatmaps are combined in each voxel: ``product`` (of likelihoods, i.e. a
+    sum of logs), ``softmax`` (views weighted by a softmax of their values) or ``mean``."""
+    volume_size_m: float = 2.4
+    """Side of the coarse cube around each person (centred on the algebraic result), metres."""
+    volume_grid: int = 16
+    """Voxels per side of the coarse cube."""
+    volume_refine_grid: int = 8
+    """Voxels per side of each finer per-joint cube (3 coarse voxels wide)."""
+    volume_voxel_mm: float = 5.0
+    """Refinement stops once the voxel is smaller than this, millimetres."""
+    volume_floor: float = 0.001
+    """Likelihood floor added to heatmaps before logs: bounds the penalty one view can give a
+    voxel, so a view whose heatmap misses the joint cannot veto it."""
+    volume_frames_per_batch: int = 8
+    """Frames processed at once (bounds memory: heatmaps are read chunk by chunk)."""
+    v2v_weights: str = ""
+    """Optional path to weights of the learned V2V-style 3D refinement (a torch state dict);
+    empty = none (no weights are shipped)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +102,26 @@ class FilterSettings:
     """Zero-phase Butterworth low-pass cut-off frequency in Hz (0 disables the filter)."""
     order: int = 4
     """Order of the Butterworth filter (applied forwards and backwards)."""
+    smoother: str = "butterworth"
+    """``butterworth`` (zero phase, ``cutoff_hz``), ``one_euro`` (causal, adaptive) or
+    ``none``."""
+    one_euro_min_cutoff_hz: float = 1.5
+    """One-euro filter: cut-off at rest, Hz."""
+    one_euro_beta: float = 1.0
+    """One-euro filter: cut-off increase per metre/second of speed, Hz s/m."""
+    one_euro_d_cutoff_hz: float = 1.0
+    """One-euro filter: cut-off of the speed estimate, Hz."""
+    hampel_window_s: float = 0.2
+    """Spike removal: samples further than ``hampel_n_sigmas`` robust deviations from the
+    median of this window (seconds, centred) become missing, then are filled; 0 disables."""
+    hampel_n_sigmas: float = 3.0
+    """Spike removal threshold, in robust standard deviations (1.4826 MAD)."""
+    hampel_min_deviation_m: float = 0.02
+    """Spike removal never flags deviations smaller than this, metres."""
+    bone_lengths: bool = True
+    """Enforce one length per bone and person (median over the take) on the filtered points."""
+    bone_length_iterations: int = 10
+    """Constraint-projection sweeps over the bones when enforcing lengths."""
 
 
 @dataclass(frozen=True)
