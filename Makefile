@@ -5,17 +5,22 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench setup setup-blender clean
 
 $(STAMP): pyproject.toml scripts/setup_venv.sh
 	bash scripts/setup_venv.sh
 
 setup: $(STAMP)
 
+# Blender (bpy, pinned) in its own environment .venv-blender, for the exporter tests that
+# import our BVH and FBX files into Blender; the script is idempotent (a stamp file).
+setup-blender:
+	bash scripts/setup_blender.sh
+
 demo: $(STAMP)
 	$(VENV)/bin/mocap demo --out out/demo
 
-test: $(STAMP)
+test: $(STAMP) setup-blender
 	$(VENV)/bin/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -6,7 +6,10 @@ What ``write_bvh`` writes (BVH has no comments, so it is stated here):
   ((x, y, z) -> (x, z, -y), see ``exporters.axes``): the file imports into Blender with the
   default options (forward -Z, up Y) at the same coordinates as our world. ``up="z"`` writes
   the internal axes unchanged.
-- Units: ``units="cm"`` (default), ``"m"`` or ``"mm"`` for OFFSETs and root positions.
+- Units: ``units="m"`` (default), ``"cm"`` or ``"mm"`` for OFFSETs and root positions. BVH
+  has no unit field and Blender's importer maps one file unit to one Blender unit (its default
+  ``global_scale`` 1.0), so metres, Y up, give a default Blender import in metres, Z up, at our
+  world coordinates (checked in Blender by tests/exporters/test_export_blender.py).
 - Joints in depth-first order from the root (children by increasing index). When the
   skeleton's order is already depth first (the usual case), ``read_bvh`` gives back the same
   order; otherwise joints come back in depth-first order, with the same names.
@@ -180,7 +183,7 @@ def _end_site_m(skeleton: Skeleton, j: int) -> np.ndarray:
 
 
 def skeleton_motion_to_bvh(
-    skeleton: Skeleton, motion: Motion, *, up: str = "y", units: str = "cm", euler_order: str = "ZXY"
+    skeleton: Skeleton, motion: Motion, *, up: str = "y", units: str = "m", euler_order: str = "ZXY"
 ) -> BvhDocument:
     """The ``BvhDocument`` that ``write_bvh`` writes (see the module docstring)."""
     motion.check_matches(skeleton)
@@ -215,7 +218,7 @@ def write_bvh(
     motion: Motion,
     *,
     up: str = "y",
-    units: str = "cm",
+    units: str = "m",
     euler_order: str = "ZXY",
 ) -> None:
     """Write ``skeleton`` + ``motion`` as a BVH file (axes, units and layout: module docstring).
@@ -226,7 +229,7 @@ def write_bvh(
         skeleton: J joints, offsets in metres, internal Z-up world frame.
         motion: F frames of local rotations and root positions (metres, Z up) for ``skeleton``.
         up: "y" (Blender/FBX convention, default) or "z" (internal axes).
-        units: "cm" (default), "m" or "mm".
+        units: "m" (default), "cm" or "mm".
         euler_order: one of ``EULER_ORDERS``; the rotation channels' order (default "ZXY").
 
     Raises:
@@ -273,7 +276,7 @@ def _root_positions(joint: BvhJoint, values: np.ndarray) -> np.ndarray:
     return positions
 
 
-def bvh_to_skeleton_motion(doc: BvhDocument, *, up: str = "y", units: str = "cm") -> tuple[Skeleton, Motion]:
+def bvh_to_skeleton_motion(doc: BvhDocument, *, up: str = "y", units: str = "m") -> tuple[Skeleton, Motion]:
     """Map a parsed BVH document to a Skeleton and Motion in the internal Z-up metres frame.
 
     Args:
@@ -300,13 +303,13 @@ def bvh_to_skeleton_motion(doc: BvhDocument, *, up: str = "y", units: str = "cm"
     return skeleton, motion
 
 
-def read_bvh(path: str | os.PathLike[str], *, up: str = "y", units: str = "cm") -> tuple[Skeleton, Motion]:
+def read_bvh(path: str | os.PathLike[str], *, up: str = "y", units: str = "m") -> tuple[Skeleton, Motion]:
     """Read a BVH file into the internal Z-up metres frame.
 
     Args:
         path: the file.
         up: the file's up axis, "y" (default, as ``write_bvh`` writes) or "z".
-        units: the file's units, "cm" (default), "m" or "mm".
+        units: the file's units, "m" (default), "cm" or "mm".
 
     Returns:
         skeleton: joints in file (depth-first) order; offsets in metres, Z up.

@@ -5,12 +5,16 @@ fill them, and then it says how far it may reach.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from .errors import MocapError
 
-__all__ = ["fill_gaps", "butterworth_zero_phase", "hold_nearest", "runs"]
+__all__ = ["fill_gaps", "butterworth_zero_phase", "hold_nearest", "runs", "one_euro",
+           "hampel_outliers", "hampel", "bone_lengths", "robust_bone_lengths",
+           "enforce_bone_lengths"]
 
 
 def runs(valid: np.ndarray) -> list[tuple[int, int]]:
@@ -98,4 +102,160 @@ def hold_nearest(x: np.ndarray) -> np.ndarray:
         left, right = idx[pos - 1], idx[pos]
         nearest = np.where(np.abs(t - left) <= np.abs(right - t), left, right)
         flat[:, k] = s[nearest]
+    return out
+
+
+def one_euro(x: np.ndarray, fps: float, min_cutoff_hz: float = 1.5, beta: float = 1.0,
+             d_cutoff_hz: float = 1.0) -> np.ndarray:
+    """One-euro filter (Casiez et al., CHI 2012): causal low-pass whose cut-off rises with
+    speed, so slow motion is smoothed hard and fast motion lags little.
+
+    Args:
+        x: (F, ...) values over time (metres for 3D points), NaN = missing; every series is
+            filtered on its own and restarts after a gap.
+        fps: the take's frame rate. min_cutoff_hz: cut-off at rest, Hz. beta: cut-off increase
+            per unit of speed (Hz per metre/second for points). d_cutoff_hz: cut-off of the
+            speed estimate, Hz.
+    Returns:
+        the filtered copy (NaN where ``x`` is NaN).
+    """
+    if not (fps > 0 and min_cutoff_hz > 0 and d_cutoff_hz > 0 and beta >= 0):
+        raise MocapError(f"[filter] one-euro needs fps, min_cutoff_hz, d_cutoff_hz > 0 and "
+                         f"beta >= 0, found {fps}, {min_cutoff_hz}, {d_cutoff_hz}, {beta}")
+    x = np.asarray(x, dtype=np.float64)
+    flat = x.reshape(x.shape[0], -1)
+    out = np.full_like(flat, np.nan)
+
+    def alpha(cutoff):
+        tau = 1.0 / (2 * np.pi * cutoff)
+        return 1.0 / (1.0 + tau * fps)
+
+    a_d = alpha(d_cutoff_hz)
+    prev = np.full(flat.shape[1], np.nan)
+    dprev = np.zeros(flat.shape[1])
+    for f in range(flat.shape[0]):
+        v = flat[f]
+        ok = np.isfinite(v)
+        fresh = ok & ~np.isfinite(prev)
+        dx = np.where(ok & ~fresh, (v - prev) * fps, 0.0)
+        dhat = np.where(fresh, 0.0, a_d * dx + (1 - a_d) * dprev)
+        a = alpha(min_cutoff_hz + beta * np.abs(dhat))
+        xhat = np.where(fresh, v, a * v + (1 - a) * prev)
+        out[f] = np.where(ok, xhat, np.nan)
+        prev = np.where(ok, xhat, np.nan)
+        dprev = np.where(ok, dhat, 0.0)
+    return out.reshape(x.shape)
+
+
+def hampel_outliers(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
+                    min_deviation: float = 0.0) -> np.ndarray:
+    """Spikes found by the Hampel identifier: samples further from the median of a centred
+    window than ``n_sigmas`` robust standard deviations (1.4826 x the window's MAD).
+
+    Args:
+        x: (F, ...) values over time, NaN = missing (ignored in the window statistics).
+        half_window: window half-width in frames (window = 2 h + 1).
+        n_sigmas: threshold in robust standard deviations.
+        min_deviation: deviations below this (units of x) are never spikes, so that a
+            perfectly smooth stretch (MAD near 0) does not flag its noise.
+    Returns:
+        (F, ...) bool, True at spikes.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+    x = np.asarray(x, dtype=np.float64)
+    h = int(half_window)
+    if h < 1:
+        return np.zeros(x.shape, bool)
+    flat = x.reshape(x.shape[0], -1)
+    pad = np.pad(flat, ((h, h), (0, 0)), constant_values=np.nan)
+    win = sliding_window_view(pad, 2 * h + 1, axis=0)                    # (F, N, W)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)                   # all-NaN windows
+        med = np.nanmedian(win, axis=-1)
+        mad = np.nanmedian(np.abs(win - med[..., None]), axis=-1)
+    dev = np.abs(flat - med)
+    with np.errstate(invalid="ignore"):
+        spike = (dev > n_sigmas * 1.4826 * mad) & (dev > min_deviation)
+    return spike.reshape(x.shape)
+
+
+def hampel(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
+           min_deviation: float = 0.0, vector_axis: bool = True) -> np.ndarray:
+    """Remove spikes: Hampel outliers become NaN (missing), to be filled by :func:`fill_gaps`.
+
+    Args:
+        x: (F, ..., D) values over time; with ``vector_axis`` the last axis is one vector (a
+            3D point), which is removed whole when any of its components is a spike.
+        half_window, n_sigmas, min_deviation: see :func:`hampel_outliers`.
+    Returns:
+        a copy with the spikes set to NaN.
+    """
+    out = np.array(x, dtype=np.float64, copy=True)
+    spike = hampel_outliers(out, half_window, n_sigmas, min_deviation)
+    if vector_axis:
+        spike = np.broadcast_to(spike.any(-1, keepdims=True), out.shape)
+    out[spike] = np.nan
+    return out
+
+
+def bone_lengths(xyz: np.ndarray, bones: np.ndarray) -> np.ndarray:
+    """Lengths of bones.
+
+    Args:
+        xyz: (..., J, 3) points, metres. bones: (B, 2) (parent, child) joint indices.
+    Returns:
+        (..., B) metres, NaN where an end is missing.
+    """
+    b = np.asarray(bones, int).reshape(-1, 2)
+    return np.linalg.norm(xyz[..., b[:, 1], :] - xyz[..., b[:, 0], :], axis=-1)
+
+
+def robust_bone_lengths(xyz: np.ndarray, bones: np.ndarray) -> np.ndarray:
+    """One length per bone and person: the median over the frames where both ends exist.
+
+    Args:
+        xyz: (F, ..., J, 3) points over time, metres (e.g. (F, P, J, 3)).
+        bones: (B, 2) joint indices.
+    Returns:
+        (..., B) metres, NaN for a bone never seen whole.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(bone_lengths(xyz, bones), axis=0)
+
+
+def enforce_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarray,
+                         conf: "np.ndarray | None" = None, iterations: int = 10,
+                         ) -> np.ndarray:
+    """Move joints so that every bone has its given length (constraint projection).
+
+    Each sweep visits the bones in order and moves both ends along the bone to restore its
+    length, the less confident end moving more (shares ``1 - c_a / (c_a + c_b)``, equal
+    without ``conf``); repeated sweeps converge on a tree. Missing joints stay missing and
+    their bones are skipped.
+
+    Args:
+        xyz: (..., J, 3) points, metres. bones: (B, 2) indices.
+        lengths: (B,) or broadcastable to (..., B) target lengths, metres (NaN = leave).
+        conf: optional (..., J) confidences in [0, 1].
+        iterations: number of sweeps.
+    Returns:
+        the adjusted copy.
+    """
+    out = np.array(xyz, dtype=np.float64, copy=True)
+    b = np.asarray(bones, int).reshape(-1, 2)
+    L = np.broadcast_to(np.asarray(lengths, float), out.shape[:-2] + (len(b),))
+    c = np.ones(out.shape[:-1]) if conf is None else np.clip(np.asarray(conf, float), 0, 1) + 1e-3
+    for _ in range(int(iterations)):
+        for k, (i, j) in enumerate(b):
+            d = out[..., j, :] - out[..., i, :]
+            n = np.linalg.norm(d, axis=-1)
+            ok = np.isfinite(n) & (n > 1e-9) & np.isfinite(L[..., k])
+            if not ok.any():
+                continue
+            with np.errstate(invalid="ignore", divide="ignore"):
+                corr = np.where(ok, (n - L[..., k]) / np.where(ok, n, 1.0), 0.0)[..., None] * d
+            share_i = (c[..., j] / (c[..., i] + c[..., j]))[..., None]
+            out[..., i, :] += np.where(ok[..., None], share_i * corr, 0.0)
+            out[..., j, :] -= np.where(ok[..., None], (1 - share_i) * corr, 0.0)
     return out

@@ -254,9 +254,21 @@ SMPL24 = _fmt("smpl24", [
         (f"{s}_shoulder", f"{s}_elbow"), (f"{s}_elbow", f"{s}_wrist"), (f"{s}_wrist", f"{s}_hand"))],
     description="SMPL 24 joints (kinematic tree of the SMPL body model)")
 
+COCO18 = _fmt("coco18", [
+    ("Nose", "nose"), ("Neck", "neck"), ("RShoulder", "right_shoulder"),
+    ("RElbow", "right_elbow"), ("RWrist", "right_wrist"), ("LShoulder", "left_shoulder"),
+    ("LElbow", "left_elbow"), ("LWrist", "left_wrist"), ("RHip", "right_hip"),
+    ("RKnee", "right_knee"), ("RAnkle", "right_ankle"), ("LHip", "left_hip"),
+    ("LKnee", "left_knee"), ("LAnkle", "left_ankle"), ("REye", "right_eye"),
+    ("LEye", "left_eye"), ("REar", "right_ear"), ("LEar", "left_ear")],
+    _limbs("pelvis", "neck") + [("pelvis", "neck"), ("neck", "nose")] + _face("nose"),
+    virtual={"pelvis": ("left_hip", "right_hip")},
+    description="OpenPose COCO 18 (COCO 17 plus the neck, in OpenPose's order)")
+
 FORMATS: dict[str, KeypointFormat] = {f.name: f for f in (
-    COCO17, BODY25, BODY25B, HALPE26, BLAZEPOSE33, H36M17, SMPL24)}
-_ALIASES = {"coco": "coco17", "body_25": "body25", "body_25b": "body25b", "halpe": "halpe26",
+    COCO17, COCO18, BODY25, BODY25B, HALPE26, BLAZEPOSE33, H36M17, SMPL24)}
+_ALIASES = {"coco": "coco17", "coco_18": "coco18", "openpose_coco": "coco18",
+            "body_25": "body25", "body_25b": "body25b", "halpe": "halpe26",
             "halpe_26": "halpe26", "blazepose": "blazepose33", "mediapipe": "blazepose33",
             "h36m": "h36m17", "smpl": "smpl24"}
 

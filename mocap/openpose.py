@@ -19,7 +19,8 @@ from .keypoints import get_format
 
 log = logging.getLogger(__name__)
 
-__all__ = ["list_frames", "read_openpose_folder", "write_openpose_frame", "openpose_frame_dict"]
+__all__ = ["list_frames", "read_openpose_folder", "write_openpose_frame", "openpose_frame_dict",
+           "guess_openpose_format", "OPENPOSE_FORMATS"]
 
 _NUM = re.compile(r"(\d+)(?!.*\d)")
 
@@ -51,16 +52,77 @@ def _read_people(path: Path, num_joints: int, fmt_name: str) -> list[np.ndarray]
         raise DetectionsError(f"{path}: expected an object with a 'people' list")
     people = []
     for i, person in enumerate(data["people"]):
-        kp = person.get("pose_keypoints_2d") if isinstance(person, dict) else None
+        kp = _keypoints_of(person)
         if kp is None:
             raise DetectionsError(f"{path}: person {i} has no 'pose_keypoints_2d'")
         arr = np.asarray(kp, dtype=np.float64)
         if arr.size != 3 * num_joints:
             raise DetectionsError(
                 f"{path}: person {i} has {arr.size // 3} keypoints, format {fmt_name!r} "
-                f"expects {num_joints} (set [detect] format in session.toml)")
+                f"expects {num_joints} (set [detect] format in session.toml; "
+                f"{_formats_with(arr.size // 3)})")
         people.append(arr.reshape(num_joints, 3))
     return people
+
+
+def _keypoints_of(person) -> "list | None":
+    """A person's flat (x, y, c) list: ``pose_keypoints_2d`` (OpenPose >= 1.2) or
+    ``pose_keypoints`` (older releases)."""
+    if not isinstance(person, dict):
+        return None
+    kp = person.get("pose_keypoints_2d")
+    return person.get("pose_keypoints") if kp is None else kp
+
+
+#: OpenPose's body models by keypoint count.
+OPENPOSE_FORMATS = {18: ("coco18",), 25: ("body25", "body25b")}
+
+
+def _formats_with(count: int) -> str:
+    names = OPENPOSE_FORMATS.get(count)
+    if not names:
+        return f"no OpenPose model writes {count} keypoints"
+    return f"{count} keypoints is OpenPose " + " or ".join(names)
+
+
+def guess_openpose_format(folder: "str | os.PathLike", max_files: int = 50) -> str:
+    """The OpenPose body model a JSON folder was written with: ``coco18``, ``body25`` or
+    ``body25b``.
+
+    COCO-18 has 18 keypoints. BODY_25 and BODY_25B both have 25: BODY_25's point 1 is the
+    neck, midway between the shoulders (points 2 and 5), while BODY_25B's point 1 is the left
+    eye, far from the midpoint of the right eye (2) and left shoulder (5). The median ratio of
+    that distance to the distance between points 2 and 5 decides (below 0.25: BODY_25).
+
+    Raises:
+        DetectionsError: no person in the first files, or a count no OpenPose model writes.
+    """
+    frames = list_frames(folder)
+    ratios, count = [], None
+    for _, path in frames[:max_files]:
+        try:
+            people = json.loads(path.read_text()).get("people", [])
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            raise DetectionsError(f"{path}: not a readable OpenPose JSON file") from None
+        for person in people:
+            kp = _keypoints_of(person)
+            if kp is None:
+                continue
+            arr = np.asarray(kp, dtype=np.float64).reshape(-1, 3)
+            count = len(arr)
+            if count == 25 and (arr[[1, 2, 5], 2] > 0).all():
+                span = np.linalg.norm(arr[2, :2] - arr[5, :2])
+                mid = 0.5 * (arr[2, :2] + arr[5, :2])
+                if span > 0:
+                    ratios.append(np.linalg.norm(arr[1, :2] - mid) / span)
+    if count is None:
+        raise DetectionsError(f"{folder}: no person in the first {max_files} files to tell "
+                              f"the keypoint format from")
+    if count == 18:
+        return "coco18"
+    if count == 25 and ratios:
+        return "body25" if float(np.median(ratios)) < 0.25 else "body25b"
+    raise DetectionsError(f"{folder}: {_formats_with(count)}; cannot tell the format")
 
 
 def read_openpose_folder(folder: "str | os.PathLike", fmt: str,
@@ -70,12 +132,15 @@ def read_openpose_folder(folder: "str | os.PathLike", fmt: str,
 
     Args:
         folder: the folder of per-frame JSON files.
-        fmt: keypoint format name of the files (e.g. ``"body25"``).
+        fmt: keypoint format name of the files (e.g. ``"body25"``, ``"coco18"``), or
+            ``"auto"`` (see :func:`guess_openpose_format`).
         num_frames: pad or check the number of frames (None: from the files).
     Returns:
         xy: (F, P, J, 2) pixels, NaN where missing; conf: (F, P, J) in [0, 1];
         frame_numbers: (F,) the number in each file name (frame index = position).
     """
+    if str(fmt).lower() == "auto":
+        fmt = guess_openpose_format(folder)
     kf = get_format(fmt)
     frames = list_frames(folder)
     if not frames:

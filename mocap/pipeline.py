@@ -1,7 +1,8 @@
 """The pipeline: a short composition of stages, each from one artifact to the next.
 
-``run(session)``: 2D detections -> triangulation -> temporal filter -> keypoint skeleton ->
-BVH, writing ``out/points3d.npz`` and listing every file in ``out/manifest.json``.
+``run(session)``: 2D detections -> association and tracking (P = identity) -> triangulation
+-> temporal filter -> keypoint skeleton -> BVH/FBX/TRC/C3D/npz (``[export] formats``),
+writing ``out/points3d.npz`` and listing every file in ``out/manifest.json``.
 """
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters import write_bvh
-
+from .errors import MocapError
 from .filter import butterworth_zero_phase, fill_gaps
+from .keypoints import get_format
 from .session import Session
 from .settings import FilterSettings, Settings
-from .skeleton import keypoint_skeleton
+from .sync import synchronise
+from .track import identify_people
 from .triangulate import triangulate
 from .types import Points3D
 
@@ -25,37 +27,48 @@ __all__ = ["filter_points", "run", "export_people"]
 
 
 def filter_points(points: Points3D, settings: FilterSettings) -> Points3D:
-    """Fill short gaps and low-pass the trajectories.
+    """Remove spikes, fill short gaps, smooth, then make bone lengths constant.
 
-    Filled samples get half the confidence interpolated from their neighbours; samples that
-    stay missing keep NaN and confidence 0.
+    Steps (each off when its setting says so): Hampel spike removal (spikes become missing),
+    linear gap filling up to ``max_gap_s``, the smoother (zero-phase Butterworth or one-euro,
+    at the take's fps), and bone-length consistency (one median length per bone and person,
+    enforced by constraint projection). Filled samples get half the confidence interpolated
+    from their neighbours; samples that stay missing keep NaN and confidence 0.
     """
-    max_gap = int(round(settings.max_gap_s * points.fps))
-    xyz = fill_gaps(points.xyz, max_gap)
-    xyz = butterworth_zero_phase(xyz, settings.cutoff_hz, points.fps, settings.order)
-    seen = np.isfinite(points.xyz).all(-1)
+    from .filter import enforce_bone_lengths, hampel, one_euro, robust_bone_lengths
+    if settings.smoother not in ("butterworth", "one_euro", "none"):
+        raise MocapError(f"[filter] smoother = {settings.smoother!r}; expected 'butterworth', "
+                         f"'one_euro' or 'none'")
+    fps = points.fps
+    xyz = points.xyz
+    if settings.hampel_window_s > 0:
+        xyz = hampel(xyz, int(round(settings.hampel_window_s * fps / 2)),
+                     settings.hampel_n_sigmas, settings.hampel_min_deviation_m)
+    seen = np.isfinite(xyz).all(-1)
+    max_gap = int(round(settings.max_gap_s * fps))
+    xyz = fill_gaps(xyz, max_gap)
+    if settings.smoother == "butterworth":
+        xyz = butterworth_zero_phase(xyz, settings.cutoff_hz, fps, settings.order)
+    elif settings.smoother == "one_euro":
+        xyz = one_euro(xyz, fps, settings.one_euro_min_cutoff_hz, settings.one_euro_beta,
+                       settings.one_euro_d_cutoff_hz)
     conf_nan = np.where(seen, points.conf, np.nan)
     conf_filled = 0.5 * np.nan_to_num(fill_gaps(conf_nan, max_gap), nan=0.0)
     conf = np.where(seen, points.conf, conf_filled)
+    if settings.bone_lengths and points.format:
+        bones = get_format(points.format).bone_indices
+        if len(bones):
+            xyz = enforce_bone_lengths(xyz, bones, robust_bone_lengths(xyz, bones), conf,
+                                       settings.bone_length_iterations)
     conf = np.where(np.isfinite(xyz).all(-1), conf, 0.0).astype(np.float32)
     return points.replace(xyz=xyz, conf=conf)
 
 
 def export_people(points: Points3D, out: Path, settings: Settings) -> list[dict]:
-    """Write one BVH per person that was seen; return the manifest entries."""
-    people = []
-    for p in range(points.xyz.shape[1]):
-        xyz = points.xyz[:, p]
-        if not np.isfinite(xyz).all(-1).any():
-            continue
-        entry = {"id": p, "frames_seen": int(np.isfinite(xyz).all(-1).any(-1).sum())}
-        if "bvh" in settings.export.formats:
-            skel, motion = keypoint_skeleton(xyz, points.format, points.fps)
-            name = f"person{p}.bvh"
-            write_bvh(out / name, skel, motion, up=settings.export.up_axis, units="m")
-            entry["bvh"] = name
-        people.append(entry)
-    return people
+    """Write each seen person's files in ``[export] formats`` (see :mod:`mocap.export`);
+    return the manifest entries (``files`` lists every file written)."""
+    from .export import export_people as export_stage
+    return export_stage(points, out, settings.export)
 
 
 def run(session_dir: "str | Path", settings: "Settings | None" = None) -> dict:
@@ -64,22 +77,27 @@ def run(session_dir: "str | Path", settings: "Settings | None" = None) -> dict:
     Returns:
         the manifest (also written to ``out/manifest.json``).
     """
+    from .detect import session_detections
     session = Session(Path(session_dir))
     settings = settings or session.settings()
     rig = session.rig()
     log.info("session %s: %d cameras (%s)", session.root, len(rig), ", ".join(rig.names))
-    det = session.detections(rig, settings)
+    det = session_detections(session, rig, settings)     # pose files, else detect on videos
+    det, _sync = synchronise(det, settings.sync, report=session.out / "sync.json")
+    det, identities = identify_people(det, rig, settings.associate)   # P axis = identity
     C, F, P, J = det.shape
     log.info("detections: %d frames, %d people, %d joints (%s) at %g fps", F, P, J, det.format,
              det.fps)
     raw = triangulate(det, rig, settings.triangulate)
     points = filter_points(raw, settings.filter)
     session.out.mkdir(parents=True, exist_ok=True)
+    identities.save(session.out / "identities.npz")
     raw.save(session.out / "points3d_raw.npz")
     points.save(session.out / "points3d.npz")
     people = export_people(points, session.out, settings)
-    manifest_people = [{**p, "files": [p[k] for k in ("bvh",) if k in p]} for p in people]
-    artifacts = {"points3d": "points3d.npz", "points3d_raw": "points3d_raw.npz"}
+    manifest_people = people
+    artifacts = {"points3d": "points3d.npz", "points3d_raw": "points3d_raw.npz",
+                 "identities": "identities.npz"}
     session.write_manifest(artifacts, manifest_people)
     log.info("wrote %s", session.out / "manifest.json")
     return {"artifacts": artifacts, "people": manifest_people, "out": str(session.out)}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import SettingsError
 
-__all__ = ["TakeSettings", "DetectSettings", "TriangulateSettings", "FilterSettings",
+__all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings", "TriangulateSettings", "FilterSettings",
            "ExportSettings", "Settings", "load_settings"]
 
 
@@ -31,8 +31,95 @@ class DetectSettings:
     """2D detections."""
 
     format: str = "body25"
-    """Keypoint layout of imported 2D detections (coco17, body25, body25b, halpe26,
+    """Keypoint layout of imported 2D detections (coco17, coco18, body25, body25b, halpe26,
     blazepose33, h36m17, smpl24)."""
+    backend: str = "blazepose"
+    """Detector run on ``videos/<cam>.<ext>`` when the session has no ``pose/`` folder:
+    ``blazepose`` (LiteRT; model files fetched once by ``mocap models fetch``) or ``onnx`` (a
+    top-down heatmap or SimCC model given by ``model``)."""
+    model: str = ""
+    """ONNX model file for backend ``onnx``, absolute or relative to the session folder."""
+    model_format: str = "coco17"
+    """Keypoint format of the ONNX model's joints."""
+    model_mean_rgb: tuple[float, ...] = (123.675, 116.28, 103.53)
+    """ONNX input normalisation: ``(pixel - mean) / std`` per RGB channel, pixels in 0..255."""
+    model_std_rgb: tuple[float, ...] = (58.395, 57.12, 57.375)
+    """See ``model_mean_rgb``."""
+    person_boxes: str = "detector"
+    """Crops for the ONNX model: ``detector`` (BlazePose person detector, then the previous
+    frame's keypoints) or ``full`` (the whole frame, one person per video)."""
+    max_people: int = 1
+    """People followed per camera."""
+    min_presence: float = 0.5
+    """A person whose presence score (ONNX: mean keypoint confidence) falls below this is
+    dropped and the person detector looks again."""
+    heatmaps: bool = True
+    """Keep the detector's per-joint heatmaps in ``out/detections.npz``."""
+    max_heatmap_gb: float = 2.0
+    """Heatmaps larger than this (all cameras, gigabytes) are not kept, with a warning."""
+    workers: int = 0
+    """Parallel worker processes, one camera each (0: one per camera, at most the CPU
+    count)."""
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """Frame offsets between cameras, estimated from keypoint motion (see :mod:`mocap.sync`)."""
+
+    enabled: bool = True
+    """Estimate the offsets in ``mocap run`` and apply those that are trusted."""
+    max_offset_frames: int = 10
+    """Largest offset searched, frames (either direction). Keep it below half the period of
+    repetitive motion (a gait cycle is about 1 s): lags of a half or whole cycle correlate
+    almost as well as the true one."""
+    min_correlation: float = 0.2
+    """An offset is applied only if its pooled correlation reaches this (else it is reported
+    and left at 0)."""
+    min_margin: float = 0.04
+    """... and only if it beats the best correlation at any lag more than one frame away by
+    this much."""
+    offsets: tuple[int, ...] = ()
+    """Known offsets per camera in the rig's order (frame f of camera c shows the instant of
+    frame f + offsets[c] of the take); when given, nothing is estimated."""
+
+
+@dataclass(frozen=True)
+class AssociateSettings:
+    """Who is who: 2D skeletons matched across cameras, people followed over time (see
+    :mod:`mocap.associate` and :mod:`mocap.track`)."""
+
+    mode: str = "multi"
+    """``multi`` (every person gets a stable identity), ``main_subject`` (one person: the actor
+    the rig is aimed at, even when a bystander stands closer to some cameras) or ``off``
+    (keep the detector's per-camera order: one person per camera, as before association)."""
+    min_conf: float = 0.2
+    """Joints below this confidence are ignored by association."""
+    min_joints: int = 5
+    """2D skeletons with fewer joints above ``min_conf`` are ignored."""
+    max_ray_distance_m: float = 0.15
+    """Two skeletons are the same person only if their joints' rays pass within this distance
+    of each other (mean over joints, metres); also the largest mean distance of a skeleton's
+    rays to the person it is assigned to."""
+    track_gate_m: float = 0.4
+    """A person found in a frame continues a track if it lies within this distance of the
+    track's constant-velocity prediction (mean over joints, metres), plus
+    ``max_speed_m_per_s`` times the time the track was lost beyond one frame."""
+    max_speed_m_per_s: float = 2.5
+    """Fastest a lost person is assumed to move, metres per second (widens the gate)."""
+    max_gap_s: float = 0.5
+    """A track lost for up to this long (seconds) is continued by motion prediction."""
+    reid_max_gap_s: float = 10.0
+    """Tracks separated by up to this long (seconds: occlusion, leaving and coming back) are
+    joined when position and body proportions agree."""
+    reid_bone_tolerance: float = 0.06
+    """Largest relative difference of median bone lengths for two tracks to be one person."""
+    min_track_s: float = 0.2
+    """Tracks shorter than this (seconds, in total after joining) are dropped as spurious."""
+    max_people: int = 0
+    """Keep at most this many people, the best observed ones (0: no limit)."""
+    volume_radius_m: float = 2.0
+    """``main_subject``: people are weighted by ``exp(-(d / r)^2 / 2)``, d their distance to
+    the point the cameras are aimed at (metres); scores favour central, well-seen people."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +160,7 @@ class TriangulateSettings:
     present, else CPU), ``cpu``, ``cuda``, ``cuda:1``..."""
     volume_aggregation: str = "product"
     """How per-view heatmaps are combined in each voxel: ``product`` (of likelihoods, i.e. a
-    sum of logs), ``softmax`` (views weighted by a softmax of their values) or ``mean``."""
+    sum of logs), ``softmax`` (mean weighted by a softmax over views of their peaks) or ``mean``."""
     volume_size_m: float = 2.4
     """Side of the coarse cube around each person (centred on the algebraic result), metres."""
     volume_grid: int = 16
@@ -126,12 +213,24 @@ class FilterSettings:
 
 @dataclass(frozen=True)
 class ExportSettings:
-    """Files written by ``mocap run``."""
+    """Files written by ``mocap run`` and ``mocap export`` (see :mod:`mocap.export`)."""
 
-    formats: tuple[str, ...] = ("bvh",)
-    """Which files to write (bvh)."""
+    formats: tuple[str, ...] = ("bvh", "fbx", "trc", "c3d", "npz")
+    """Which files to write per person: ``bvh``, ``fbx`` (binary), ``trc`` (OpenSim markers),
+    ``c3d`` (points), ``npz`` (AMASS-style parameters)."""
     up_axis: str = "y"
-    """Up axis of BVH files: ``y`` (Blender, most animation tools) or ``z``."""
+    """Up axis of BVH and FBX files: ``y`` (Blender, most animation tools) or ``z``."""
+    units: str = "m"
+    """Units of BVH and FBX files: ``m`` (a default Blender import is then in metres), ``cm``
+    or ``mm``."""
+    c3d_units: str = "mm"
+    """Units of C3D files: ``mm`` (what biomechanics tools expect) or ``m``."""
+    naming: str = "canonical"
+    """Bone names of BVH/FBX/npz skeletons: ``canonical``, ``mixamo``, ``unreal``, ``blender``
+    or ``smpl`` (see :mod:`exporters.naming`)."""
+    mesh: str = "body"
+    """Mesh in the FBX: ``body`` (the fitted body's skinned mesh when the person has one, else
+    none), ``boxes`` (a box around every bone, skinned to it) or ``none``."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +239,8 @@ class Settings:
 
     take: TakeSettings = field(default_factory=TakeSettings)
     detect: DetectSettings = field(default_factory=DetectSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    associate: AssociateSettings = field(default_factory=AssociateSettings)
     triangulate: TriangulateSettings = field(default_factory=TriangulateSettings)
     filter: FilterSettings = field(default_factory=FilterSettings)
     export: ExportSettings = field(default_factory=ExportSettings)

@@ -40,6 +40,7 @@ on a GPU when the tensors are there, and is differentiable).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration import Rig
-from calibration.camera import distort_normalized, pixels_to_normalized
+from calibration.camera import pixels_to_normalized
 
 from .errors import TriangulationError
 from .settings import TriangulateSettings
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["FLAG_FEW_VIEWS", "FLAG_NO_CONSENSUS", "FLAG_PARALLEL_RAYS", "FLAG_BEHIND_CAMERA",
            "Triangulation", "TakeTriangulation", "dlt_weighted", "reprojection_errors",
-           "undistort_detections", "triangulate_points", "triangulate_views", "repair_swaps",
+           "lens_distort", "undistort_detections", "triangulate_points", "triangulate_views", "repair_swaps",
            "select_main_person", "triangulate_take", "triangulate", "pick_device"]
 
 FLAG_FEW_VIEWS = 1
@@ -70,7 +71,7 @@ FLAG_BEHIND_CAMERA = 8
 """The only solution lies behind a camera that saw the joint (cheirality violated)."""
 
 _IJ = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
-_CHUNK = 16384  # points per chunk: keeps the (N, C) temporaries in cache
+_CHUNK = 4096  # points per chunk: keeps the (C, N) temporaries in cache
 
 
 # ----------------------------------------------------------------------------- array namespace
@@ -81,6 +82,11 @@ def _ns(x):
         import torch
         return torch
     return np
+
+
+def _full(a, value: float):
+    """An array like ``a`` filled with ``value`` (``0 * a`` would keep a's NaNs)."""
+    return _ns(a).full_like(a, value)
 
 
 def _take(xp, a, idx, axis: int):
@@ -103,21 +109,61 @@ def pick_device(device: str = "auto"):
 
 
 # ----------------------------------------------------------------------------- linear core
+#
+# Layout: per-view arrays are views-first, (C, *B) with B the batch axes, because numpy is
+# fast when the innermost axis is long (the batch), and sums over views are then sums over
+# rows. Camera constants are given as ``(C, 1, ..., 1)`` columns that broadcast against them.
 
-def _pieces(R, t, x, y):
+@dataclass(frozen=True)
+class _Geometry:
+    """The rig as arrays for the batched core (numpy or torch, on one device).
+
+    ``R[k][i]`` and ``t[k]`` are (C, 1) columns of ``R_cam_from_world`` and
+    ``t_cam_from_world``; ``centers`` (C, 3) camera centres, world metres.
+    """
+
+    R: tuple
+    t: tuple
+    centers: object
+
+    def expand(self, extra: int) -> "_Geometry":
+        """The same columns with ``extra`` more singleton axes (for (C, H, S) batches)."""
+        if extra == 0:
+            return self
+        sh = lambda a: a.reshape(a.shape + (1,) * extra)  # noqa: E731
+        return _Geometry(tuple(tuple(sh(r) for r in row) for row in self.R),
+                         tuple(sh(a) for a in self.t), self.centers)
+
+
+def _geometry_from_arrays(R, t, centers) -> _Geometry:
+    """R (C, 3, 3), t (C, 3), centers (C, 3) (numpy or torch) -> :class:`_Geometry`."""
+    return _Geometry(tuple(tuple(R[:, k, i][:, None] for i in range(3)) for k in range(3)),
+                     tuple(t[:, k][:, None] for k in range(3)), centers)
+
+
+def _geometry(rig: Rig, xp=np, device=None) -> _Geometry:
+    R = np.stack([c.R_cam_from_world for c in rig]).astype(float)
+    t = np.stack([c.t_cam_from_world for c in rig]).astype(float)
+    ctr = np.stack([c.center for c in rig]).astype(float)
+    if xp is not np:
+        R, t, ctr = (xp.as_tensor(a, dtype=xp.float64, device=device) for a in (R, t, ctr))
+    return _geometry_from_arrays(R, t, ctr)
+
+
+def _pieces(g: _Geometry, x, y):
     """Per-view pieces of the normal equations.
 
     Args:
-        R: (C, 3, 3) ``R_cam_from_world``; t: (C, 3) ``t_cam_from_world``, metres.
-        x, y: (..., C) undistorted normalised coordinates, finite (0 where unused).
+        x, y: (C, *B) undistorted normalised coordinates, finite (0 where unused).
     Returns:
-        m: list of 6 (..., C) arrays, entries 00, 01, 02, 11, 12, 22 of ``a1 a1^T + a2 a2^T``;
-        v: list of 3 (..., C) arrays, ``a1 b1 + a2 b2``.
+        m: 6 arrays (C, *B), entries 00, 01, 02, 11, 12, 22 of ``a1 a1^T + a2 a2^T``;
+        v: 3 arrays (C, *B), ``a1 b1 + a2 b2``.
     """
-    a1 = [x * R[:, 2, k] - R[:, 0, k] for k in range(3)]
-    a2 = [y * R[:, 2, k] - R[:, 1, k] for k in range(3)]
-    b1 = t[:, 0] - x * t[:, 2]
-    b2 = t[:, 1] - y * t[:, 2]
+    R, t = g.R, g.t
+    a1 = [x * R[2][k] - R[0][k] for k in range(3)]
+    a2 = [y * R[2][k] - R[1][k] for k in range(3)]
+    b1 = t[0] - x * t[2]
+    b2 = t[1] - y * t[2]
     m = [a1[i] * a1[j] + a2[i] * a2[j] for i, j in _IJ]
     v = [a1[i] * b1 + a2[i] * b2 for i in range(3)]
     return m, v
@@ -127,9 +173,9 @@ def _solve_sym3(m, v):
     """Solve the symmetric 3 x 3 systems ``M X = v`` in closed form (adjugate).
 
     Args:
-        m: 6 arrays (...) of M's upper triangle (00, 01, 02, 11, 12, 22); v: 3 arrays (...).
+        m: 6 arrays (*B) of M's upper triangle (00, 01, 02, 11, 12, 22); v: 3 arrays (*B).
     Returns:
-        X: 3 arrays (...) (non-finite where M is singular) and ``det_rel`` (...), the
+        X: 3 arrays (*B) (non-finite where M is singular) and ``det_rel`` (*B), the
         determinant relative to ``(trace / 3)^3``: about 0 when the rays are parallel.
     """
     m00, m01, m02, m11, m12, m22 = m
@@ -140,7 +186,7 @@ def _solve_sym3(m, v):
     c12 = m01 * m02 - m00 * m12
     c22 = m00 * m11 - m01 * m01
     det = m00 * c00 + m01 * c01 + m02 * c02
-    tr = (m00 + m11 + m22) / 3.0
+    tr = (m00 + m11 + m22) * (1.0 / 3.0)
     xp = _ns(det)
     with np.errstate(divide="ignore", invalid="ignore"):
         det_rel = det / (tr * tr * tr)
@@ -148,38 +194,40 @@ def _solve_sym3(m, v):
         X = [(c00 * v[0] + c01 * v[1] + c02 * v[2]) * inv,
              (c01 * v[0] + c11 * v[1] + c12 * v[2]) * inv,
              (c02 * v[0] + c12 * v[1] + c22 * v[2]) * inv]
-    return X, xp.where(xp.isfinite(det_rel), det_rel, 0.0 * det_rel)
+    return X, xp.where(xp.isfinite(det_rel), det_rel, _full(det_rel, 0.0))
 
 
 def _weighted_solve(m, v, w):
-    """Solve with per-view weights ``w`` (..., C) on the pieces (weights on squared rows)."""
-    return _solve_sym3([(w * a).sum(-1) for a in m], [(w * a).sum(-1) for a in v])
+    """Solve with view weights ``w`` (C, *B) on the pieces (weights of squared rows)."""
+    return _solve_sym3([(w * a).sum(0) for a in m], [(w * a).sum(0) for a in v])
 
 
-def _residuals(R, t, X, x, y, jac):
+def _residuals(g: _Geometry, X, x, y, jac):
     """Reprojection residual in pixels (first order) and depth of points in every view.
 
     Args:
-        X: 3 arrays (...) world points; x, y: (..., C) detections (normalised undistorted);
-        jac: 4 arrays (..., C): d pixels / d normalised, entries 00, 01, 10, 11.
-        ``X`` may have extra leading axes over ``x`` (hypotheses): X (..., H), x (..., 1, C).
+        X: 3 arrays (*B) world points; x, y: (C, *B) detections (normalised undistorted);
+        jac: 4 arrays (C, *B): d pixels / d normalised, entries 00, 01, 10, 11. Any of them
+        may broadcast (hypotheses: X (H, S) against x (C, 1, S) with ``g.expand(1)``).
     Returns:
-        err (..., C) pixels (inf behind the camera, NaN where X is not finite) and depth
-        (..., C) metres.
+        err (C, *B) pixels (inf behind the camera, NaN where X is not finite) and depth
+        (C, *B) metres.
     """
-    X0, X1, X2 = (a[..., None] for a in X)
-    xc = R[:, 0, 0] * X0 + R[:, 0, 1] * X1 + R[:, 0, 2] * X2 + t[:, 0]
-    yc = R[:, 1, 0] * X0 + R[:, 1, 1] * X1 + R[:, 1, 2] * X2 + t[:, 1]
-    z = R[:, 2, 0] * X0 + R[:, 2, 1] * X1 + R[:, 2, 2] * X2 + t[:, 2]
+    R, t = g.R, g.t
+    X0, X1, X2 = X
+    with np.errstate(all="ignore"):  # unsolved points are inf/NaN and stay so
+        xc = R[0][0] * X0 + R[0][1] * X1 + R[0][2] * X2 + t[0]
+        yc = R[1][0] * X0 + R[1][1] * X1 + R[1][2] * X2 + t[1]
+        z = R[2][0] * X0 + R[2][1] * X1 + R[2][2] * X2 + t[2]
+        iz = 1.0 / z
+        dx = xc * iz - x
+        dy = yc * iz - y
+        eu = jac[0] * dx + jac[1] * dy
+        ev = jac[2] * dx + jac[3] * dy
+        err = (eu * eu + ev * ev) ** 0.5
     xp = _ns(z)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dx = xc / z - x
-        dy = yc / z - y
-    eu = jac[0] * dx + jac[1] * dy
-    ev = jac[2] * dx + jac[3] * dy
-    err = xp.sqrt(eu * eu + ev * ev)
-    err = xp.where(z > 0, err, err * 0 + float("inf"))
-    err = xp.where(xp.isfinite(z), err, err * float("nan"))
+    err = xp.where(z > 0, err, _full(err, float("inf")))
+    err = xp.where(xp.isfinite(z), err, _full(err, float("nan")))
     return err, z
 
 
@@ -195,14 +243,16 @@ def dlt_weighted(Rt, xy_n, w):
         views' rays are (nearly) parallel, so the point is not determined.
     """
     xp = _ns(xy_n)
-    on = w > 0
-    x = xp.where(on, xy_n[..., 0], 0.0 * w)
-    y = xp.where(on, xy_n[..., 1], 0.0 * w)
-    m, v = _pieces(Rt[:, :, :3], Rt[:, :, 3], x, y)
-    X, det_rel = _weighted_solve(m, v, w * w)
+    on = (w > 0).T
+    wT = w.T
+    x = xp.where(on, xy_n[..., 0].T, _full(wT, 0.0))
+    y = xp.where(on, xy_n[..., 1].T, _full(wT, 0.0))
+    g = _geometry_from_arrays(Rt[:, :, :3], Rt[:, :, 3], None)
+    m, v = _pieces(g, x, y)
+    X, det_rel = _weighted_solve(m, v, wT * wT)
     X = xp.stack(X, -1)
-    bad = (on.sum(-1) < 2) | ~(det_rel > 1e-12) | ~xp.isfinite(X).all(-1)
-    return xp.where(bad[..., None], X * float("nan"), X)
+    bad = (on.sum(0) < 2) | ~(det_rel > 1e-12) | ~xp.isfinite(X).all(-1)
+    return xp.where(bad[..., None], _full(X, float("nan")), X)
 
 
 def reprojection_errors(rig: Rig, X: np.ndarray, xy_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -223,6 +273,62 @@ def reprojection_errors(rig: Rig, X: np.ndarray, xy_px: np.ndarray) -> tuple[np.
     return err, depth
 
 
+# ----------------------------------------------------------------------------- lens model
+
+def lens_distort(x, y, dist: np.ndarray, model: str = "pinhole"):
+    """OpenCV lens model on normalised coordinates, with its Jacobian (numpy or torch).
+
+    The same model as :func:`calibration.camera.distort_normalized` (checked against it in
+    the tests), written on separate coordinate arrays so that it runs batched in numpy and
+    torch alike.
+
+    Args:
+        x, y: (...) undistorted normalised coordinates, unitless.
+        dist: (k,) coefficients, OpenCV order: pinhole ``(k1, k2, p1, p2[, k3[, k4, k5,
+            k6]])``, fisheye ``(k1, k2, k3, k4)``.
+    Returns:
+        xd, yd (...) distorted normalised coordinates and the Jacobian entries
+        ``(dxd/dx, dxd/dy, dyd/dx, dyd/dy)``.
+    """
+    xp = _ns(x)
+    d = np.zeros(8)
+    d[:len(dist)] = np.asarray(dist, float)
+    d = [float(v) for v in d]  # Python floats: numpy scalars would turn tensors into arrays
+    if model == "fisheye":
+        k1, k2, k3, k4 = d[:4]
+        r2 = x * x + y * y
+        r = xp.sqrt(r2)
+        th = xp.arctan(r)
+        t2 = th * th
+        thd = th * (1 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4))))
+        dthd = 1 + t2 * (3 * k1 + t2 * (5 * k2 + t2 * (7 * k3 + t2 * 9 * k4)))
+        small = r < 1e-12
+        rs = xp.where(small, _full(r, 1.0), r)
+        scale = xp.where(small, _full(r, 1.0), thd / rs)
+        # d scale / d r, divided by r (finite as r -> 0, where it tends to a constant that
+        # multiplies x^2 or xy and so vanishes).
+        ds_r = xp.where(small, _full(r, 0.0), (dthd / (1 + r2) - scale) / (rs * rs))
+        return (x * scale, y * scale, scale + ds_r * x * x, ds_r * x * y, ds_r * x * y,
+                scale + ds_r * y * y)
+    k1, k2, p1, p2, k3, k4, k5, k6 = d
+    r2 = x * x + y * y
+    num = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    dnum = k1 + r2 * (2 * k2 + 3 * k3 * r2)
+    if k4 or k5 or k6:
+        den = 1 + r2 * (k4 + r2 * (k5 + r2 * k6))
+        dden = k4 + r2 * (2 * k5 + 3 * k6 * r2)
+        radial = num / den
+        drad = (dnum * den - num * dden) / (den * den)
+    else:
+        radial, drad = num, dnum
+    xy2 = 2 * x * y
+    xd = x * radial + p1 * xy2 + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + p2 * xy2
+    cross = xy2 * drad + 2 * p1 * x + 2 * p2 * y
+    return (xd, yd, radial + 2 * x * x * drad + 2 * p1 * y + 6 * p2 * x, cross, cross,
+            radial + 2 * y * y * drad + 6 * p1 * y + 2 * p2 * x)
+
+
 # ----------------------------------------------------------------------------- undistortion
 
 @dataclass(frozen=True)
@@ -232,13 +338,14 @@ class _LensMap:
 
     origin_px: float
     step_px: float
-    gx: np.ndarray   # (H, W) x_n at pixel (origin + step * col, origin + step * row)
+    width: int       # grid columns
+    height: int      # grid rows
+    gx: np.ndarray   # (rows * cols,) x_n at pixel (origin + step * col, origin + step * row)
     gy: np.ndarray
 
 
 _MAP_STEP_PX = 16.0
 _MAP_MARGIN_PX = 64.0
-_FD_STEP = 1e-7
 
 
 @functools.lru_cache(maxsize=64)
@@ -252,7 +359,8 @@ def _lens_map(K_bytes: bytes, dist_bytes: bytes, model: str, size_wh: tuple) -> 
     vs = o + s * np.arange(int(np.ceil((h + 2 * _MAP_MARGIN_PX) / s)) + 1)
     uu, vv = np.meshgrid(us, vs)
     xn = undistort_normalized(pixels_to_normalized(np.stack([uu, vv], -1), K), dist, model)
-    return _LensMap(o, s, np.ascontiguousarray(xn[..., 0]), np.ascontiguousarray(xn[..., 1]))
+    return _LensMap(o, s, len(us), len(vs), np.ascontiguousarray(xn[..., 0].ravel()),
+                    np.ascontiguousarray(xn[..., 1].ravel()))
 
 
 def _camera_map(cam) -> _LensMap:
@@ -262,60 +370,68 @@ def _camera_map(cam) -> _LensMap:
 
 
 def _bilinear(lm: _LensMap, u: np.ndarray, v: np.ndarray):
-    fu = (u - lm.origin_px) / lm.step_px
-    fv = (v - lm.origin_px) / lm.step_px
-    H, W = lm.gx.shape
-    inside = (fu >= 0) & (fu <= W - 1) & (fv >= 0) & (fv <= H - 1)
-    i0 = np.clip(np.floor(np.nan_to_num(fu)), 0, W - 2).astype(np.intp)
-    j0 = np.clip(np.floor(np.nan_to_num(fv)), 0, H - 2).astype(np.intp)
+    """Bilinear lookup of the map at pixels (u, v) (N,); NaN off the grid."""
+    fu = (u - lm.origin_px) * (1.0 / lm.step_px)
+    fv = (v - lm.origin_px) * (1.0 / lm.step_px)
+    with np.errstate(invalid="ignore"):
+        inside = (fu >= 0) & (fu < lm.width - 1) & (fv >= 0) & (fv < lm.height - 1)
+    fu = np.where(inside, fu, 0.0)
+    fv = np.where(inside, fv, 0.0)
+    i0 = fu.astype(np.intp)
+    j0 = fv.astype(np.intp)
     a = fu - i0
     b = fv - j0
+    k = j0 * lm.width + i0
     out = []
     for g in (lm.gx, lm.gy):
-        g00, g01 = g[j0, i0], g[j0, i0 + 1]
-        g10, g11 = g[j0 + 1, i0], g[j0 + 1, i0 + 1]
-        out.append((1 - b) * ((1 - a) * g00 + a * g01) + b * ((1 - a) * g10 + a * g11))
-    return out[0], out[1], inside
+        g00, g01 = g.take(k), g.take(k + 1)
+        g10, g11 = g.take(k + lm.width), g.take(k + lm.width + 1)
+        top = g00 + a * (g01 - g00)
+        out.append(top + b * (g10 + a * (g11 - g10) - top))
+    nan = np.where(inside, 0.0, np.nan)
+    return out[0] + nan, out[1] + nan
 
 
-def _undistort_camera(cam, xy_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fast exact undistortion of one camera's pixels: a lookup on a 16 px grid, then one
-    Newton step on the lens model (error about 1e-12 normalised, the exact inverse's own
-    tolerance). Points off the grid, or where the lens has no inverse, go through the exact
-    solver of :mod:`calibration` (NaN where none exists).
+def _undistort_camera(cam, u: np.ndarray, v: np.ndarray):
+    """Exact undistortion of one camera's pixels: a lookup on a 16 px grid, then one Newton
+    step on the lens model (error about 1e-12 normalised, the exact solver's own tolerance).
+    Points off the grid, or where the lookup has no value, go through the exact solver of
+    :mod:`calibration` (NaN where the lens has no inverse there).
 
     Args:
-        xy_px: (N, 2) pixels, NaN = missing.
+        u, v: (N,) pixels, NaN = missing.
     Returns:
-        xy_n (N, 2) and jac (N, 2, 2) = d pixels / d xy_n at the point.
+        x, y (N,) undistorted normalised coordinates and the 4 entries (N,) of the Jacobian
+        d pixels / d (x, y) at the point.
     """
-    xd = pixels_to_normalized(xy_px, cam.K)
-    x, y, inside = _bilinear(_camera_map(cam), xy_px[:, 0], xy_px[:, 1])
-    slow = np.flatnonzero(~(inside & np.isfinite(x) & np.isfinite(y)) & np.isfinite(xd).all(-1))
-    if slow.size:
-        exact = cam.undistort_points(xy_px[slow])
-        x[slow], y[slow] = exact[:, 0], exact[:, 1]
-    p = np.stack([x, y], -1)
-    f0 = distort_normalized(p, cam.dist, cam.model)
-    fx = distort_normalized(p + [_FD_STEP, 0.0], cam.dist, cam.model)
-    fy = distort_normalized(p + [0.0, _FD_STEP], cam.dist, cam.model)
-    j00, j10 = (fx[:, 0] - f0[:, 0]) / _FD_STEP, (fx[:, 1] - f0[:, 1]) / _FD_STEP
-    j01, j11 = (fy[:, 0] - f0[:, 0]) / _FD_STEP, (fy[:, 1] - f0[:, 1]) / _FD_STEP
-    rx, ry = f0[:, 0] - xd[:, 0], f0[:, 1] - xd[:, 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        det = j00 * j11 - j01 * j10
-        x = x - (j11 * rx - j01 * ry) / det
-        y = y - (-j10 * rx + j00 * ry) / det
     K = cam.K
-    jac = np.empty((len(x), 2, 2))
-    jac[:, 0, 0] = K[0, 0] * j00 + K[0, 1] * j10
-    jac[:, 0, 1] = K[0, 0] * j01 + K[0, 1] * j11
-    jac[:, 1, 0] = K[1, 1] * j10
-    jac[:, 1, 1] = K[1, 1] * j11
-    xy_n = np.stack([x, y], -1)
-    bad = ~np.isfinite(xy_n).all(-1) | ~(det > 0)
-    xy_n[bad] = np.nan
-    return xy_n, jac
+    yd = (v - K[1, 2]) * (1.0 / K[1, 1])
+    xd = (u - K[0, 2] - K[0, 1] * yd) * (1.0 / K[0, 0])
+    if cam.model == "pinhole" and not np.any(cam.dist):
+        one, zero = np.ones_like(u), np.zeros_like(u)
+        return xd, yd, K[0, 0] * one, K[0, 1] * one, zero, K[1, 1] * one
+    x, y = _bilinear(_camera_map(cam), u, v)
+    slow = np.flatnonzero(~np.isfinite(x) & np.isfinite(u) & np.isfinite(v))
+    if slow.size:
+        exact = cam.undistort_points(np.stack([u[slow], v[slow]], -1))
+        x[slow], y[slow] = exact[:, 0], exact[:, 1]
+    fx, fy, j00, j01, j10, j11 = lens_distort(x, y, cam.dist, cam.model)
+    rx, ry = fx - xd, fy - yd
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1.0 / (j00 * j11 - j01 * j10)
+        x = x - (j11 * rx - j01 * ry) * inv
+        y = y - (j00 * ry - j10 * rx) * inv
+        bad = ~(inv > 0)
+    x[bad] = np.nan
+    y[bad] = np.nan
+    return (x, y, K[0, 0] * j00 + K[0, 1] * j10, K[0, 0] * j01 + K[0, 1] * j11,
+            K[1, 1] * j10, K[1, 1] * j11)
+
+
+def _undistort_chunk(rig: Rig, u: np.ndarray, v: np.ndarray):
+    """(C, N) pixel coordinates -> x, y (C, N) and the 4 Jacobian entries (C, N)."""
+    cols = [_undistort_camera(cam, u[c], v[c]) for c, cam in enumerate(rig)]
+    return [np.stack([col[k] for col in cols]) for k in range(6)]
 
 
 def undistort_detections(rig: Rig, xy_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -328,11 +444,17 @@ def undistort_detections(rig: Rig, xy_px: np.ndarray) -> tuple[np.ndarray, np.nd
         Jacobian d pixels / d xy_n at each detection (converts small normalised residuals to
         pixels).
     """
+    xy_px = np.asarray(xy_px, float)
     N, C = xy_px.shape[:2]
     xy_n = np.empty((N, C, 2))
     jac = np.empty((N, C, 2, 2))
-    for c, cam in enumerate(rig):
-        xy_n[:, c], jac[:, c] = _undistort_camera(cam, np.asarray(xy_px[:, c], float))
+    for a in range(0, N, _CHUNK):
+        b = min(N, a + _CHUNK)
+        x, y, j00, j01, j10, j11 = _undistort_chunk(rig, xy_px[a:b, :, 0].T.copy(),
+                                                    xy_px[a:b, :, 1].T.copy())
+        xy_n[a:b, :, 0], xy_n[a:b, :, 1] = x.T, y.T
+        jac[a:b, :, 0, 0], jac[a:b, :, 0, 1], jac[a:b, :, 1, 0], jac[a:b, :, 1, 1] = \
+            j00.T, j01.T, j10.T, j11.T
     return xy_n, jac
 
 
@@ -358,28 +480,10 @@ class Triangulation:
     flags: np.ndarray
 
 
-@dataclass(frozen=True)
-class _Geometry:
-    """The rig as arrays for the batched core (numpy or torch, same device)."""
-
-    R: object      # (C, 3, 3)
-    t: object      # (C, 3)
-    centers: object  # (C, 3)
-
-
-def _geometry(rig: Rig, xp, device=None) -> _Geometry:
-    R = np.stack([c.R_cam_from_world for c in rig]).astype(float)
-    t = np.stack([c.t_cam_from_world for c in rig]).astype(float)
-    ctr = np.stack([c.center for c in rig]).astype(float)
-    if xp is np:
-        return _Geometry(R, t, ctr)
-    return _Geometry(*(xp.as_tensor(a, dtype=xp.float64, device=device) for a in (R, t, ctr)))
-
-
 def _tukey(e, tau):
     xp = _ns(e)
-    u = xp.clip(e / tau, 0.0, 1.0)
-    u = xp.where(xp.isfinite(u), u, u * 0 + 1.0)
+    u = xp.clip(e * (1.0 / tau), 0.0, 1.0)
+    u = xp.where(xp.isfinite(u), u, _full(u, 1.0))
     return (1 - u * u) ** 2
 
 
@@ -387,66 +491,66 @@ def _solve_refined(g: _Geometry, m, v, x, y, jac, w, scale, iters: int):
     """Weighted solve, then ``iters`` re-solves with weights ``(w * scale / depth)^2``.
 
     Args:
-        w: (..., C) view weights (confidence, 0 = unused); scale: (..., C) pixels per
-        normalised unit. Returns X (3 arrays), det_rel, err (..., C), depth (..., C).
+        w: (C, N) view weights (confidence, 0 = unused); scale: (C, N) pixels per
+        normalised unit. Returns X (3 arrays (N,)), det_rel (N,), err (C, N), depth (C, N).
     """
     xp = _ns(w)
     X, det_rel = _weighted_solve(m, v, w * w)
-    err, z = _residuals(g.R, g.t, X, x, y, jac)
+    err, z = _residuals(g, X, x, y, jac)
     for _ in range(iters):
-        zz = xp.where(z > 1e-6, z, z * 0 + float("inf"))
-        ww = w * scale / zz
-        ww = xp.where(xp.isfinite(ww), ww, 0 * w)
-        enough = ((ww > 0).sum(-1) >= 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ww = xp.where(z > 1e-6, w * scale / z, _full(w, 0.0))
+        enough = (ww > 0).sum(0) >= 2
         X2, det2 = _weighted_solve(m, v, ww * ww)
         X = [xp.where(enough, a, b) for a, b in zip(X2, X)]
         det_rel = xp.where(enough, det2, det_rel)
-        err, z = _residuals(g.R, g.t, X, x, y, jac)
+        err, z = _residuals(g, X, x, y, jac)
     return X, det_rel, err, z
 
 
 def _pair_hypotheses(xp, conf, valid, k: int):
-    """(S, H) view indices i, j of the hypotheses: pairs among each point's k most confident
-    valid views."""
-    C = conf.shape[-1]
+    """(H, S) view indices i, j of the hypotheses: pairs among each point's k most confident
+    valid views (conf, valid (C, S))."""
+    C = conf.shape[0]
     k = max(2, min(k, C))
-    order = (-(conf * valid)).argsort(-1)[..., :k]          # (S, k)
+    order = (-(conf * valid)).argsort(0)[:k]                 # (k, S)
     pi, pj = np.triu_indices(k, 1)
     if xp is not np:
         pi = xp.as_tensor(pi, device=conf.device)
         pj = xp.as_tensor(pj, device=conf.device)
-    return order[..., pi], order[..., pj]
+    return order[pi], order[pj]
 
 
-def _robust_subset(g, m, v, x, y, jac, conf, valid, scale, tau, min_views, pair_views, iters):
+def _robust_subset(g, m, v, x, y, jac, conf, valid, scale, tau, pair_views, iters):
     """Hypothesise-and-verify on points whose all-view solution failed (see module doc).
 
-    All arrays (S, C) (pieces: lists of (S, C)); returns X (3 arrays (S,)), used (S, C),
-    det_rel (S,), err (S, C), depth (S, C).
+    Per-view arrays (C, S) (pieces: lists of (C, S)); returns X (3 arrays (S,)), used (C, S),
+    det_rel (S,), err (C, S), depth (C, S).
     """
     xp = _ns(conf)
-    ci, cj = _pair_hypotheses(xp, conf, valid, pair_views)   # (S, H)
-    wi = _take(xp, conf * valid, ci, -1)
-    wj = _take(xp, conf * valid, cj, -1)
-    mh = [_take(xp, a, ci, -1) * wi ** 2 + _take(xp, a, cj, -1) * wj ** 2 for a in m]
-    vh = [_take(xp, a, ci, -1) * wi ** 2 + _take(xp, a, cj, -1) * wj ** 2 for a in v]
-    Xh, det_h = _solve_sym3(mh, vh)                                     # (S, H)
-    eh, zh = _residuals(g.R, g.t, Xh, x[:, None], y[:, None], [a[:, None] for a in jac])
-    inl = valid[:, None] & (zh > 0) & (eh < tau)
-    u = xp.where(inl, eh / tau, 0 * eh + 1.0)
-    score = (conf[:, None] * xp.where(inl, 1 - u * u, 0 * u)).sum(-1)
-    score = xp.where((det_h > 1e-12) & (wi > 0) & (wj > 0), score, score * 0 - 1.0)
-    best = score.argmax(-1)
-    X = [_take(xp, a, best[:, None], -1)[:, 0] for a in Xh]
-    err, z = _residuals(g.R, g.t, X, x, y, jac)
+    ci, cj = _pair_hypotheses(xp, conf, valid, pair_views)   # (H, S)
+    wc = conf * valid
+    wi = _take(xp, wc, ci, 0) ** 2
+    wj = _take(xp, wc, cj, 0) ** 2
+    mh = [_take(xp, a, ci, 0) * wi + _take(xp, a, cj, 0) * wj for a in m]
+    vh = [_take(xp, a, ci, 0) * wi + _take(xp, a, cj, 0) * wj for a in v]
+    Xh, det_h = _solve_sym3(mh, vh)                                     # (H, S)
+    eh, zh = _residuals(g.expand(1), Xh, x[:, None], y[:, None], [a[:, None] for a in jac])
+    inl = valid[:, None] & (zh > 0) & (eh < tau)                         # (C, H, S)
+    u = xp.where(inl, eh * (1.0 / tau), _full(eh, 1.0))
+    score = (conf[:, None] * (1 - u * u)).sum(0)
+    score = xp.where((det_h > 1e-12) & (wi > 0) & (wj > 0), score, _full(score, -1.0))
+    best = score.argmax(0)[None]                                          # (1, S)
+    X = [_take(xp, a, best, 0)[0] for a in Xh]
+    err, z = _residuals(g, X, x, y, jac)
     for _ in range(iters):
-        w = conf * valid * _tukey(err, tau)
-        zz = xp.where(z > 1e-6, z, z * 0 + float("inf"))
-        w = xp.where((z > 0) & xp.isfinite(err), w * scale / zz, 0 * w)
-        enough = (w > 0).sum(-1) >= 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = xp.where((z > 1e-6) & xp.isfinite(err), wc * _tukey(err, tau) * scale / z,
+                         _full(wc, 0.0))
+        enough = (w > 0).sum(0) >= 2
         X2, _ = _weighted_solve(m, v, w * w)
         X = [xp.where(enough, a, b) for a, b in zip(X2, X)]
-        err, z = _residuals(g.R, g.t, X, x, y, jac)
+        err, z = _residuals(g, X, x, y, jac)
     used = valid & (z > 0) & (err <= tau)
     X, det_rel, err, z = _solve_refined(g, m, v, x, y, jac, conf * used, scale, 1)
     used = used & (z > 0) & (err <= tau)
@@ -454,62 +558,80 @@ def _robust_subset(g, m, v, x, y, jac, conf, valid, scale, tau, min_views, pair_
 
 
 def _ray_spread_deg(xp, X, centers, used):
-    """Largest angle (degrees) between a used view's ray and the mean used ray, (S,)."""
-    d = [X[k][..., None] - centers[:, k] for k in range(3)]               # 3 x (S, C)
+    """Largest angle (degrees) between a used view's ray and the mean used ray.
+
+    X: 3 arrays (S,); centers (C, 3); used (C, S). Returns (S,).
+    """
+    d = [X[k][None] - centers[:, k][:, None] for k in range(3)]           # 3 x (C, S)
     n = xp.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2)
-    u = [xp.where(used, a / n, 0 * a) for a in d]
-    mean = [a.sum(-1) for a in u]
+    u = [xp.where(used, a / n, _full(a, 0.0)) for a in d]
+    mean = [a.sum(0) for a in u]
     mn = xp.sqrt(mean[0] ** 2 + mean[1] ** 2 + mean[2] ** 2)
-    cosang = sum(u[k] * (mean[k] / mn)[..., None] for k in range(3))
-    cosang = xp.where(used, cosang, 0 * cosang + 1.0)
-    return xp.rad2deg(xp.arccos(xp.clip(cosang.min(-1), -1.0, 1.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cosang = sum(u[k] * (mean[k] / mn)[None] for k in range(3))
+    cosang = xp.where(used, cosang, _full(cosang, 1.0))
+    lo = cosang.min(0) if xp is np else cosang.min(0).values
+    return xp.rad2deg(xp.arccos(xp.clip(lo, -1.0, 1.0)))
+
+
+def _copy(a):
+    return a.copy() if isinstance(a, np.ndarray) else a.clone()
+
+
+def _index(xp, mask):
+    return np.flatnonzero(mask) if xp is np else xp.nonzero(mask)[:, 0]
 
 
 def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust: bool):
-    """Triangulate one chunk (component layout); returns X (3 arrays), used, err, flags."""
+    """Triangulate one chunk, views first: x, y, jac entries, conf, valid (C, N).
+
+    Returns X (3 arrays (N,)), used (C, N), err (C, N) pixels, flags (N,).
+    """
     xp = _ns(conf)
-    x = xp.where(valid, x, 0 * x)
-    y = xp.where(valid, y, 0 * y)
-    jac = [xp.where(valid, a, 0 * a) for a in jac]
+    x = xp.where(valid, x, _full(x, 0.0))
+    y = xp.where(valid, y, _full(y, 0.0))
+    jac = [xp.where(valid, a, _full(a, 0.0)) for a in jac]
     scale = xp.sqrt(xp.abs(jac[0] * jac[3] - jac[1] * jac[2]))
-    m, v = _pieces(g.R, g.t, x, y)
+    m, v = _pieces(g, x, y)
     w = conf * valid
     X, det_rel, err, z = _solve_refined(g, m, v, x, y, jac, w, scale, s.refine_iterations)
-    nvalid = valid.sum(-1)
-    good = valid & (z > 0) & (err <= s.reproj_threshold_px)
+    nvalid = valid.sum(0)
     used = valid
+    all_parallel = ~(det_rel > 1e-12)  # every detected ray (nearly) parallel: nothing to choose
     if robust:
-        redo = ((good != valid).any(-1) | ~(det_rel > 1e-12)) & (nvalid >= 2)
-        used = valid & ~redo[:, None]
-        idx = xp.nonzero(redo)[0] if xp is np else xp.nonzero(redo)[:, 0]
+        good = valid & (z > 0) & (err <= s.reproj_threshold_px)
+        redo = ((good != valid).any(0) | ~(det_rel > 1e-12)) & (nvalid >= 2)
+        idx = _index(xp, redo)
         if len(idx):
-            sub = lambda a: a[idx]  # noqa: E731
+            used = used & ~redo[None]
+            sub = lambda a: a[:, idx]  # noqa: E731
             Xr, ur, dr, er, zr = _robust_subset(
                 g, [sub(a) for a in m], [sub(a) for a in v], sub(x), sub(y),
                 [sub(a) for a in jac], sub(conf), sub(valid), sub(scale),
-                s.reproj_threshold_px, s.min_views, s.robust_pair_views, s.robust_iterations)
-            X = [a.clone() if xp is not np else a.copy() for a in X]
+                s.reproj_threshold_px, s.robust_pair_views, s.robust_iterations)
+            X, err, z, det_rel = [_copy(a) for a in X], _copy(err), _copy(z), _copy(det_rel)
             for a, b in zip(X, Xr):
                 a[idx] = b
-            used = used.clone() if xp is not np else used.copy()
-            err, z, det_rel = (a.clone() if xp is not np else a.copy() for a in (err, z, det_rel))
-            used[idx], err[idx], z[idx], det_rel[idx] = ur, er, zr, dr
-    flags = xp.zeros_like(nvalid)
-    nused = used.sum(-1)
+            used[:, idx], err[:, idx], z[:, idx], det_rel[idx] = ur, er, zr, dr
+    nused = used.sum(0)
     few = nvalid < s.min_views
-    flags = flags + few * FLAG_FEW_VIEWS
-    flags = flags + (~few & (nused < s.min_views)) * FLAG_NO_CONSENSUS
     finite = xp.isfinite(X[0]) & xp.isfinite(X[1]) & xp.isfinite(X[2])
-    parallel = ~few & (nused >= 2) & (~(det_rel > 1e-12) | ~finite)
-    Xs = [xp.where(finite, a, 0 * a) for a in X]
-    spread = _ray_spread_deg(xp, Xs, g.centers, used & finite[:, None])
-    parallel = parallel | (~few & (nused >= 2) & finite & (2 * spread < s.min_ray_angle_deg))
-    flags = flags + parallel * FLAG_PARALLEL_RAYS
-    behind = ~few & (nused < s.min_views) & (valid & ~(z > 0)).any(-1)
-    flags = flags + behind * FLAG_BEHIND_CAMERA
+    parallel = ~few & (((nused >= 2) & (~(det_rel > 1e-12) | ~finite)) | all_parallel)
+    # Narrow ray bundles have a small relative determinant (about 0.84 sin^2 of the angle for
+    # two equal views); only those candidates get the exact ray-spread test.
+    cand = ~parallel & (nused >= 2) & (det_rel < 0.05)
+    if bool(cand.any()):
+        ic = _index(xp, cand)
+        spread = _ray_spread_deg(xp, [a[ic] for a in X], g.centers, used[:, ic])
+        narrow = _copy(cand)
+        narrow[ic] = 2 * spread < s.min_ray_angle_deg
+        parallel = parallel | narrow
+    behind = ~few & ~parallel & (nused < s.min_views) & (valid & ~(z > 0)).any(0)
+    flags = (few * FLAG_FEW_VIEWS + (~few & ~parallel & (nused < s.min_views)) * FLAG_NO_CONSENSUS
+             + parallel * FLAG_PARALLEL_RAYS + behind * FLAG_BEHIND_CAMERA)
     ok = ~few & (nused >= s.min_views) & ~parallel & finite
-    X = [xp.where(ok, a, a * float("nan")) for a in X]
-    used = used & ok[:, None]
+    X = [xp.where(ok, a, _full(a, float("nan"))) for a in X]
+    used = used & ok[None]
     return X, used, err, flags
 
 
@@ -536,41 +658,35 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
             f"detections have shape {xy_px.shape} and confidences {conf.shape} for "
             f"{len(rig)} cameras; expected (N, {len(rig)}, 2) and (N, {len(rig)})")
     _check_settings(settings)
-    if xy_n is None or jac is None:
-        xy_n, jac = undistort_detections(rig, xy_px)
     robust = settings.view_selection == "robust" if robust is None else robust
-    valid = (conf >= settings.min_conf) & (conf > 0) & np.isfinite(xy_n).all(-1)
+    xp, dev, chunk = np, None, _CHUNK
     if settings.backend == "torch":
-        return _run_torch(rig, xy_n, jac, conf, valid, settings, robust)
-    g = _geometry(rig, np)
+        import torch
+        xp, dev = torch, pick_device(settings.device)
+        chunk = 1 << 20 if dev.type == "cuda" else _CHUNK
+    g = _geometry(rig, xp, dev)
     out = _empty_result(N, C)
-    for a in range(0, N, _CHUNK):
-        b = min(N, a + _CHUNK)
-        X, used, err, flags = _triangulate_chunk(
-            g, xy_n[a:b, :, 0], xy_n[a:b, :, 1], [jac[a:b, :, i, j] for i in (0, 1) for j in (0, 1)],
-            conf[a:b], valid[a:b], settings, robust)
-        _store(out, a, b, np.stack(X, -1), used, err, flags)
-    return _finish(out, valid)
-
-
-def _run_torch(rig, xy_n, jac, conf, valid, settings, robust) -> Triangulation:
-    import torch
-    dev = pick_device(settings.device)
-    g = _geometry(rig, torch, dev)
-    N, C = conf.shape
-    out = _empty_result(N, C)
-    chunk = 1 << 20 if dev.type == "cuda" else _CHUNK
-    T = lambda a: torch.as_tensor(np.ascontiguousarray(a), device=dev)  # noqa: E731
-    with torch.no_grad():
+    T = (lambda a: a) if xp is np else (lambda a: xp.as_tensor(a, device=dev))  # noqa: E731
+    N_ = (lambda a: a) if xp is np else (lambda a: a.cpu().numpy())  # noqa: E731
+    ctx = contextlib.nullcontext() if xp is np else xp.no_grad()
+    with ctx:
         for a in range(0, N, chunk):
             b = min(N, a + chunk)
-            X, used, err, flags = _triangulate_chunk(
-                g, T(xy_n[a:b, :, 0]), T(xy_n[a:b, :, 1]),
-                [T(jac[a:b, :, i, j]) for i in (0, 1) for j in (0, 1)], T(conf[a:b]),
-                T(valid[a:b]), settings, robust)
-            _store(out, a, b, torch.stack(X, -1).cpu().numpy(), used.cpu().numpy(),
-                   err.cpu().numpy(), flags.cpu().numpy())
-    return _finish(out, valid)
+            if xy_n is None or jac is None:
+                x, y, *jc = _undistort_chunk(rig, xy_px[a:b, :, 0].T.copy(),
+                                             xy_px[a:b, :, 1].T.copy())
+            else:
+                x, y = (xy_n[a:b, :, k].T.copy() for k in (0, 1))
+                jc = [jac[a:b, :, i, j].T.copy() for i in (0, 1) for j in (0, 1)]
+            cf = conf[a:b].T.copy()
+            valid = (cf >= settings.min_conf) & (cf > 0) & np.isfinite(x) & np.isfinite(y)
+            X, used, err, flags = _triangulate_chunk(g, T(x), T(y), [T(j) for j in jc], T(cf),
+                                                     T(valid), settings, robust)
+            out["xyz"][a:b] = np.stack([N_(c) for c in X], -1)
+            out["used"][a:b] = N_(used).T
+            out["err"][a:b] = np.where(valid, N_(err), np.nan).T
+            out["flags"][a:b] = N_(flags)
+    return _finish(out)
 
 
 def _empty_result(N, C) -> dict:
@@ -578,18 +694,13 @@ def _empty_result(N, C) -> dict:
                 err=np.full((N, C), np.nan), flags=np.zeros(N, np.uint8))
 
 
-def _store(out, a, b, X, used, err, flags) -> None:
-    out["xyz"][a:b], out["used"][a:b], out["err"][a:b] = X, used, err
-    out["flags"][a:b] = flags
-
-
-def _finish(out, valid) -> Triangulation:
-    err = np.where(valid, out["err"], np.nan)
+def _finish(out) -> Triangulation:
     used = out["used"]
     n = used.sum(-1)
     with np.errstate(invalid="ignore"):
-        mean = np.where(n > 0, np.where(used, err, 0).sum(-1) / np.maximum(n, 1), np.nan)
-    return Triangulation(xyz=out["xyz"], used=used, err_px=err, mean_err_px=mean,
+        mean = np.where(n > 0, np.where(used, out["err"], 0).sum(-1) / np.maximum(n, 1),
+                        np.nan)
+    return Triangulation(xyz=out["xyz"], used=used, err_px=out["err"], mean_err_px=mean,
                          flags=out["flags"])
 
 
@@ -662,16 +773,25 @@ def repair_swaps(xyz: np.ndarray, err_self: np.ndarray, err_cross: np.ndarray,
     return both & seen & (cur > tau_px) & (alt < ratio * cur)
 
 
-def _cross_errors(rig_g: _Geometry, xyz, xy_n, jac, perm):
-    """(N, J, C) errors of each detection against its own and against its mirror's point."""
-    X = [xyz[..., k] for k in range(3)]
-    Xm = [xyz[..., perm, k] for k in range(3)]
-    x, y = xy_n[..., 0], xy_n[..., 1]
-    jc = [jac[..., i, j] for i in (0, 1) for j in (0, 1)]
-    with np.errstate(invalid="ignore"):
-        e_self, _ = _residuals(rig_g.R, rig_g.t, X, x, y, jc)
-        e_cross, _ = _residuals(rig_g.R, rig_g.t, Xm, x, y, jc)
-    return e_self, e_cross
+def _cross_errors(g: _Geometry, xyz, xy_n, jac, perm):
+    """Errors of each detection against its own joint's point and its mirror's point.
+
+    Args:
+        xyz: (N, J, 3); xy_n: (N, J, C, 2); jac: (N, J, C, 2, 2); perm: (J,) mirror joints.
+    Returns:
+        e_self, e_cross: (N, J, C) pixels.
+    """
+    N, J, C = xy_n.shape[:3]
+    mv = lambda a: np.moveaxis(a, 2, 0).reshape(C, N * J)  # noqa: E731
+    x, y = mv(xy_n[..., 0]), mv(xy_n[..., 1])
+    jc = [mv(jac[..., i, j]) for i in (0, 1) for j in (0, 1)]
+    out = []
+    for pts in (xyz, xyz[:, perm]):
+        X = [pts[..., k].reshape(N * J) for k in range(3)]
+        with np.errstate(invalid="ignore"):
+            e, _ = _residuals(g, X, x, y, jc)
+        out.append(np.moveaxis(e.reshape(C, N, J), 0, 2))
+    return out[0], out[1]
 
 
 # ----------------------------------------------------------------------------- people

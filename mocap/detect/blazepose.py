@@ -280,19 +280,21 @@ def refine_from_heatmaps(xy_cells: np.ndarray, heatmaps: np.ndarray, kernel: int
     J, h, w = heatmaps.shape
     out = np.array(xy_cells, dtype=np.float64)
     r = (kernel - 1) // 2
-    for j in range(J):
-        if not np.isfinite(out[j]).all():
-            continue
-        cu, cv = int(round(out[j, 0])), int(round(out[j, 1]))
-        if not (0 <= cu < w and 0 <= cv < h):
-            continue
-        u0, u1, v0, v1 = max(0, cu - r), min(w, cu + r + 1), max(0, cv - r), min(h, cv + r + 1)
-        win = heatmaps[j, v0:v1, u0:u1]
-        total = win.sum()
-        if win.max() < min_peak or total <= 0:
-            continue
-        vv, uu = np.mgrid[v0:v1, u0:u1]
-        out[j] = ((uu * win).sum() / total, (vv * win).sum() / total)
+    finite = np.isfinite(out).all(-1)
+    c = np.round(np.where(finite[:, None], out, -1.0)).astype(int)      # (J, 2) col, row
+    inside = finite & (c[:, 0] >= 0) & (c[:, 0] < w) & (c[:, 1] >= 0) & (c[:, 1] < h)
+    c = np.where(inside[:, None], c, 0)
+    # zero padding plays the part of MediaPipe's clipping of the window at the borders
+    pad = np.pad(heatmaps, ((0, 0), (r, r), (r, r)))
+    offs = np.arange(-r, r + 1)
+    cols, rows = c[:, :1] + offs, c[:, 1:] + offs                        # (J, k)
+    win = pad[np.arange(J)[:, None, None], rows[:, :, None] + r, cols[:, None, :] + r]
+    total = win.sum((1, 2))
+    ok = inside & (win.max((1, 2)) >= min_peak) & (total > 0)
+    safe = np.where(total > 0, total, 1.0)
+    mean_col = (win * cols[:, None, :]).sum((1, 2)) / safe
+    mean_row = (win * rows[:, :, None]).sum((1, 2)) / safe
+    out[ok] = np.stack([mean_col, mean_row], 1)[ok]
     return out
 
 

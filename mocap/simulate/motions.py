@@ -19,7 +19,7 @@ from scipy.spatial.transform import Rotation
 from ..errors import SimulationError
 from .body import JOINT_NAMES, LANDMARK_NAMES, SOLE_LANDMARKS, Body
 
-__all__ = ["MOTIONS", "Pose", "animate", "motion_names"]
+__all__ = ["MOTIONS", "Pose", "animate", "motion_names", "path_through_waypoints"]
 
 D = np.pi / 180.0
 
@@ -156,8 +156,24 @@ def bend_and_reach(t, rng, duration):
     return Pose(a, np.zeros((len(t), 2)), heading, np.zeros_like(t), anchor_feet=True)
 
 
+def stand(t, rng, duration):
+    """Standing and watching (a coach, a bystander): slow sway, arms loose, head turning."""
+    ph = 2 * np.pi * 0.25 * rng.uniform(0.8, 1.2) * t + rng.uniform(0, 2 * np.pi)
+    a = {}
+    _sides(a, "hip_abd", 5 * D + 0 * t, 5 * D + 0 * t)
+    _sides(a, "knee_flex", (4 + 2 * np.sin(ph)) * D, (4 - 2 * np.sin(ph)) * D)
+    _sides(a, "ankle_dorsi", 0 * t, 0 * t)
+    _sides(a, "shoulder_flex", (5 + 5 * np.sin(ph)) * D, (5 - 5 * np.sin(ph)) * D)
+    _sides(a, "shoulder_abd", 8 * D + 0 * t, 8 * D + 0 * t)
+    _sides(a, "elbow_flex", 15 * D + 0 * t, 15 * D + 0 * t)
+    a["spine_yaw"] = 15 * np.sin(0.7 * ph) * D
+    heading = np.full_like(t, rng.uniform(0, 2 * np.pi))
+    return Pose(a, np.zeros((len(t), 2)), heading, np.zeros_like(t), anchor_feet=True)
+
+
 MOTIONS = {"walk": walk, "jog_circle": jog_circle, "squat": squat,
-           "jumping_jacks": jumping_jacks, "turn": turn, "bend_and_reach": bend_and_reach}
+           "jumping_jacks": jumping_jacks, "turn": turn, "bend_and_reach": bend_and_reach,
+           "stand": stand}
 
 
 def motion_names() -> tuple[str, ...]:
@@ -187,8 +203,43 @@ def _local_rotations(a: dict, F: int) -> np.ndarray:
     return R
 
 
+def path_through_waypoints(t: np.ndarray, waypoints, speed_m_per_s: float,
+                           start_s: float = 0.0, turn_s: float = 0.4,
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Walk a polyline on the floor plan at constant speed.
+
+    Args:
+        t: (F,) seconds. waypoints: (K, 2) metres, K >= 2, floor plan (x, y).
+        speed_m_per_s: walking speed along the polyline. start_s: the first waypoint is left
+            at this time (before it the walker waits there). turn_s: headings are smoothed over
+            this many seconds, so that corners are turned, not snapped.
+    Returns:
+        path_xy (F, 2) metres and heading (F,) radians (direction of travel, +x = 0). After the
+        last waypoint the walker stays there, still facing the last segment's direction.
+    """
+    w = np.asarray(waypoints, float).reshape(-1, 2)
+    if len(w) < 2 or not np.isfinite(w).all() or not speed_m_per_s > 0:
+        raise SimulationError(f"a path needs >= 2 finite waypoints and a positive speed, "
+                              f"found {len(w)} waypoints and {speed_m_per_s} m/s")
+    seg = np.diff(w, axis=0)
+    length = np.linalg.norm(seg, axis=-1)
+    if not (length > 0).all():
+        raise SimulationError(f"waypoints {w.tolist()} repeat a point; expected distinct ones")
+    arc = np.concatenate([[0.0], np.cumsum(length)])
+    s = np.clip(speed_m_per_s * (np.asarray(t, float) - start_s), 0.0, arc[-1])
+    xy = np.stack([np.interp(s, arc, w[:, 0]), np.interp(s, arc, w[:, 1])], -1)
+    seg_yaw = np.unwrap(np.arctan2(seg[:, 1], seg[:, 0]))
+    half = 0.5 * speed_m_per_s * turn_s
+    # Heading as the average segment direction over an arc window of +-half around s.
+    grid = np.linspace(-half, half, 9)
+    idx = np.clip(np.searchsorted(arc, s[:, None] + grid, side="right") - 1, 0, len(seg) - 1)
+    heading = seg_yaw[idx].mean(-1)
+    return xy, heading
+
+
 def animate(body: Body, motion: str, num_frames: int, fps: float, seed: int = 0,
-            start_frame: int = 0, xy_offset=(0.0, 0.0)) -> dict:
+            start_frame: int = 0, xy_offset=(0.0, 0.0), waypoints=None,
+            speed_m_per_s: float = 1.3, path_start_s: float = 0.0) -> dict:
     """Move ``body`` through a named motion.
 
     Args:
@@ -197,6 +248,10 @@ def animate(body: Body, motion: str, num_frames: int, fps: float, seed: int = 0,
             cameras that run early or late), in frames.
         seed: varies speed, amplitude, phase and facing direction reproducibly.
         xy_offset: (2,) metres added to the path on the floor plan.
+        waypoints: optional (K, 2) metres: the body travels this polyline at
+            ``speed_m_per_s`` from ``path_start_s`` seconds on (see
+            :func:`path_through_waypoints`) instead of the motion's own path; the motion's
+            limb movement is kept (use ``walk`` or ``jog_circle`` for a natural gait).
     Returns:
         dict with ``joints`` (F, J, 3) and ``landmarks`` (F, L, 3) metres in the world frame,
         ``joint_names``, ``landmark_names``, ``local_R`` (F, J, 3, 3), ``root_R`` (F, 3, 3),
@@ -207,6 +262,10 @@ def animate(body: Body, motion: str, num_frames: int, fps: float, seed: int = 0,
     duration = num_frames / fps
     t = (np.arange(num_frames) + start_frame) / fps
     pose = MOTIONS[motion](t, np.random.default_rng(seed), duration)
+    if waypoints is not None:
+        pose.path_xy, pose.heading = path_through_waypoints(t, waypoints, speed_m_per_s,
+                                                            path_start_s)
+        pose.anchor_feet = False
     F = num_frames
     local_R = _local_rotations(pose.angles, F)
     roll = np.broadcast_to(pose.angles.get("body_roll", np.zeros(F)), (F,))

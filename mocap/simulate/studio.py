@@ -38,16 +38,33 @@ class Actor:
         height_m: standing height in metres.
         seed: varies proportions and the motion's speed, phase and direction.
         xy_offset_m: where the motion is centred on the floor plan, metres.
+        waypoints_m: optional ((x, y), ...) floor-plan polyline, metres, walked at
+            ``speed_m_per_s`` instead of the motion's own path; the walk starts when the actor
+            first enters (the first of ``active_frames``).
+        speed_m_per_s: walking speed along ``waypoints_m``.
+        active_frames: optional ((start, stop), ...) reference-frame ranges (stop excluded) in
+            which the actor is in the studio; outside them nobody sees the actor (left through
+            a door), and the ground truth is NaN. Empty: present in every frame.
     """
 
     motion: str = "walk"
     height_m: float = 1.75
     seed: int = 0
     xy_offset_m: tuple[float, float] = (0.0, 0.0)
+    waypoints_m: tuple[tuple[float, float], ...] = ()
+    speed_m_per_s: float = 1.3
+    active_frames: tuple[tuple[int, int], ...] = ()
 
     @property
     def body(self) -> Body:
         return Body(height_m=self.height_m, seed=self.seed)
+
+    def present(self, frames: np.ndarray) -> np.ndarray:
+        """(F,) bool: is the actor in the studio at these reference frame indices."""
+        frames = np.asarray(frames)
+        if not self.active_frames:
+            return np.ones(frames.shape, bool)
+        return np.any([(frames >= a) & (frames < b) for a, b in self.active_frames], axis=0)
 
 
 @dataclass
@@ -56,7 +73,8 @@ class Take:
 
     Attributes:
         detections: what the cameras saw (see :class:`mocap.types.Detections2D`).
-        gt_xyz: (F, P, J, 3) true keypoints of the take's format, world metres.
+        gt_xyz: (F, P, J, 3) true keypoints of the take's format, world metres; NaN while an
+            actor is out of the studio (see ``Actor.active_frames``).
         gt_joints: (F, P, Jb, 3) true joints of the kinematic body, world metres.
         gt_local_R: (F, P, Jb, 3, 3) true local joint rotations; gt_root_R (F, P, 3, 3);
         gt_root_pos: (F, P, 3).
@@ -79,7 +97,15 @@ class Take:
 
 def _animate_all(actors, F, fps, start):
     return [animate(a.body, a.motion, F, fps, seed=a.seed, start_frame=start,
-                    xy_offset=a.xy_offset_m) for a in actors]
+                    xy_offset=a.xy_offset_m, waypoints=a.waypoints_m or None,
+                    speed_m_per_s=a.speed_m_per_s,
+                    path_start_s=(a.active_frames[0][0] / fps if a.active_frames else 0.0))
+            for a in actors]
+
+
+def _absent(actors, frames: np.ndarray) -> np.ndarray:
+    """(F, P) bool: actor p is out of the studio at these reference frames."""
+    return ~np.stack([a.present(frames) for a in actors], 1)
 
 
 def simulate_take(rig: Rig, actors: "list[Actor] | tuple[Actor, ...]", num_frames: int,
@@ -122,8 +148,11 @@ def simulate_take(rig: Rig, actors: "list[Actor] | tuple[Actor, ...]", num_frame
         marks = np.stack([a["landmarks"][:, lm_idx] for a in anim], 1)       # (F, P, J, 3)
         uv, depth = cam.project(marks, return_depth=True)
         caps = [a.body.capsules() for a in actors]
-        cap_a = np.concatenate([an["joints"][:, ca] for an, (ca, _, _) in zip(anim, caps)], 1)
-        cap_b = np.concatenate([an["joints"][:, cb] for an, (_, cb, _) in zip(anim, caps)], 1)
+        gone = _absent(actors, np.arange(num_frames) + o)                    # (F, P)
+        cap_a = np.concatenate([np.where(g[:, None, None], np.nan, an["joints"][:, ca])
+                                for an, (ca, _, _), g in zip(anim, caps, gone.T)], 1)
+        cap_b = np.concatenate([np.where(g[:, None, None], np.nan, an["joints"][:, cb])
+                                for an, (_, cb, _), g in zip(anim, caps, gone.T)], 1)
         cap_r = np.concatenate([cr for _, _, cr in caps])
         hidden = occluded(cam.center, marks.reshape(num_frames, P * J, 3), cap_a, cap_b,
                           cap_r).reshape(num_frames, P, J)
@@ -133,6 +162,11 @@ def simulate_take(rig: Rig, actors: "list[Actor] | tuple[Actor, ...]", num_frame
         person_px = cam.K[1, 1] * heights / np.maximum(z_pelvis, 0.1)
         obs = observe(uv, depth, hidden, cam.size_wh, person_px, error_model,
                       kf.flip_permutation, rng)
+        if gone.any():
+            obs["xy"] = np.where(gone[..., None, None], np.nan, obs["xy"])
+            obs["conf"] = np.where(gone[..., None], 0.0, obs["conf"]).astype(np.float32)
+            obs["outlier"] = obs["outlier"] & ~gone[..., None]
+            obs["missing"] = obs["missing"] | gone
         xy[c], conf[c] = obs["xy"], obs["conf"]
         truth[cam.name] = dict(outlier=obs["outlier"], swapped=obs["swapped"], hidden=hidden,
                                missing=obs["missing"])
@@ -144,9 +178,10 @@ def simulate_take(rig: Rig, actors: "list[Actor] | tuple[Actor, ...]", num_frame
         log.debug("camera %s simulated", cam.name)
     det = Detections2D(xy=xy, conf=conf, format=kf.name, camera_names=rig.names, fps=fps,
                        heatmaps=hms, heatmap_affine=aff)
+    gone_ref = _absent(actors, np.arange(num_frames))[..., None, None]
     return Take(
         detections=det,
-        gt_xyz=np.stack([a["landmarks"][:, lm_idx] for a in ref], 1),
+        gt_xyz=np.where(gone_ref, np.nan, np.stack([a["landmarks"][:, lm_idx] for a in ref], 1)),
         gt_joints=np.stack([a["joints"] for a in ref], 1),
         gt_local_R=np.stack([a["local_R"] for a in ref], 1),
         gt_root_R=np.stack([a["root_R"] for a in ref], 1),

@@ -133,7 +133,7 @@ def test_matrix_to_euler_inverts_euler_to_matrix(order: str, random_rotations) -
 
 def test_written_file_layout(tmp_path: Path, humanoid: Skeleton, random_motion) -> None:
     path = tmp_path / "layout.bvh"
-    write_bvh(path, humanoid, random_motion(humanoid, 2, fps=30.0))
+    write_bvh(path, humanoid, random_motion(humanoid, 2, fps=30.0), units="cm")
     text = path.read_text()
     lines = text.splitlines()
     assert lines[:3] == ["HIERARCHY", "ROOT pelvis", "{"]

@@ -29,3 +29,21 @@ def noisy_take(studio4):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# Several people (association and tracking): detections shuffled per camera and frame.
+
+@pytest.fixture(scope="session")
+def crossing3(studio4):
+    """3 people crossing in studio4, 120 frames, default detector, people shuffled."""
+    from mocap.simulate.crowd import crowd_actors, simulate_crowd
+    return simulate_crowd(studio4, crowd_actors("crossing3", 120), 120, 30.0, "body25",
+                          ErrorModel(), seed=5)
+
+
+@pytest.fixture(scope="session")
+def crowd4(studio4):
+    """4 people in studio4, 120 frames: one enters at 40, one leaves at 40 and returns at 80."""
+    from mocap.simulate.crowd import crowd_actors, simulate_crowd
+    return simulate_crowd(studio4, crowd_actors("crowd4", 120), 120, 30.0, "body25",
+                          ErrorModel(), seed=6)

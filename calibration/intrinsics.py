@@ -1,0 +1,216 @@
+"""Per-camera intrinsics from board views, the image coverage of those views, board poses.
+
+Models (as OpenCV names them): ``"pinhole"`` estimates fx, fy, cx, cy and (k1, k2, p1, p2, k3)
+with ``cv2.calibrateCamera``; ``"fisheye"`` estimates fx, fy, cx, cy and (k1, k2, k3, k4) with
+``cv2.fisheye.calibrate``. Board poses are ``T_cam_from_board`` (4, 4), metres.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from calibration.boards import MIN_CORNERS, BoardSpec
+from calibration.camera import FISHEYE, PINHOLE, Camera, rotvec_to_rotmat
+from calibration.detection import BoardViews
+from calibration.errors import CalibrationError, InsufficientDataError
+
+log = logging.getLogger(__name__)
+
+#: Fewest views intrinsics are estimated from.
+MIN_INTRINSIC_VIEWS = 3
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which parts of the image the board's corners covered.
+
+    Attributes:
+        grid: (rows, cols) bool, True where at least one corner fell in the cell.
+        fraction: share of cells covered, in [0, 1].
+    """
+
+    grid: np.ndarray
+    fraction: float
+
+
+def image_coverage(xy_px: np.ndarray, size_wh: tuple[int, int], cells: tuple[int, int] = (8, 6)) -> Coverage:
+    """Coverage of an image by points.
+
+    Args:
+        xy_px: (..., 2) pixels, NaN ignored.
+        size_wh: image (width, height).
+        cells: grid (columns, rows).
+    """
+    w, h = size_wh
+    cols, rows = cells
+    pts = np.asarray(xy_px, dtype=np.float64).reshape(-1, 2)
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    grid = np.zeros((rows, cols), dtype=bool)
+    if pts.size:
+        cx = np.clip(((pts[:, 0] + 0.5) / w * cols).astype(int), 0, cols - 1)
+        cy = np.clip(((pts[:, 1] + 0.5) / h * rows).astype(int), 0, rows - 1)
+        grid[cy, cx] = True
+    return Coverage(grid=grid, fraction=float(grid.mean()))
+
+
+@dataclass(frozen=True)
+class IntrinsicsResult:
+    """Intrinsics of one camera and the board poses of its views.
+
+    Attributes:
+        camera: the camera (identity extrinsics).
+        rms_px: RMS reprojection error over the views used, pixels.
+        used: (U,) indices of the views the intrinsics were estimated from.
+        T_cam_from_board: (V, 4, 4) board pose in every view (NaN where PnP failed).
+        view_error_px: (V,) RMS reprojection error of each view with its pose, pixels.
+        coverage: image coverage of all views' corners.
+    """
+
+    camera: Camera
+    rms_px: float
+    used: np.ndarray
+    T_cam_from_board: np.ndarray
+    view_error_px: np.ndarray
+    coverage: Coverage
+
+
+def _view_points(views: BoardViews, spec: BoardSpec, i: int) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.isfinite(views.xy[i, :, 0])
+    return spec.object_points[ok], views.xy[i, ok]
+
+
+def select_views(views: BoardViews, max_views: int) -> np.ndarray:
+    """Indices of at most ``max_views`` views with at least :data:`MIN_CORNERS` corners,
+    spread evenly over the sequence (every view when there are few)."""
+    good = np.flatnonzero(views.counts >= MIN_CORNERS)
+    if good.size <= max_views:
+        return good
+    pick = np.linspace(0, good.size - 1, max_views).round().astype(int)
+    return good[np.unique(pick)]
+
+
+def calibrate_intrinsics(
+    views: BoardViews,
+    spec: BoardSpec,
+    model: str = PINHOLE,
+    max_views: int = 40,
+    fix_k3: bool = False,
+) -> IntrinsicsResult:
+    """Estimate a camera's intrinsics from its board views.
+
+    Args:
+        views: the camera's board views.
+        spec: the board.
+        model: ``"pinhole"`` (k1 k2 p1 p2 k3) or ``"fisheye"`` (k1 k2 k3 k4).
+        max_views: at most this many views (spread over the sequence) go into the estimate;
+            poses are then computed for every view.
+        fix_k3: keep k3 at 0 (pinhole), for lenses with little distortion or few views.
+
+    Raises:
+        InsufficientDataError: fewer than :data:`MIN_INTRINSIC_VIEWS` usable views.
+    """
+    used = select_views(views, max_views)
+    if used.size < MIN_INTRINSIC_VIEWS:
+        raise InsufficientDataError(
+            views.camera,
+            f"expected at least {MIN_INTRINSIC_VIEWS} board views with >= {MIN_CORNERS} corners "
+            f"to estimate intrinsics ({views.source}), found {used.size}",
+        )
+    obj, img = zip(*(_view_points(views, spec, i) for i in used))
+    if model == PINHOLE:
+        K, dist, rms = _calibrate_pinhole(obj, img, views.size_wh, fix_k3)
+    elif model == FISHEYE:
+        K, dist, rms = _calibrate_fisheye(obj, img, views.size_wh, views.camera)
+    else:
+        raise CalibrationError(f"model: expected one of {[PINHOLE, FISHEYE]}, found {model!r}")
+    K = np.array([[K[0, 0], 0.0, K[0, 2]], [0.0, K[1, 1], K[1, 2]], [0.0, 0.0, 1.0]])
+    cam = Camera(views.camera, views.size_wh, K, dist, np.eye(3), np.zeros(3), model)
+    T, err = board_poses(cam, views, spec)
+    log.info("camera %s: intrinsics from %d views, RMS %.3f px, f = (%.1f, %.1f) px",
+             views.camera, used.size, rms, K[0, 0], K[1, 1])
+    return IntrinsicsResult(cam, float(rms), used, T, err, image_coverage(views.xy, views.size_wh))
+
+
+def _calibrate_pinhole(obj, img, size_wh, fix_k3):
+    flags = cv2.CALIB_FIX_K3 if fix_k3 else 0
+    rms, K, dist, _, _ = cv2.calibrateCamera(
+        [o.astype(np.float32) for o in obj],
+        [i.astype(np.float32) for i in img],
+        tuple(size_wh), None, None, flags=flags,
+        criteria=(cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 100, 1e-10),
+    )
+    return K, dist.reshape(-1)[:5].astype(np.float64), rms
+
+
+def _calibrate_fisheye(obj, img, size_wh, name):
+    # Start from a pinhole estimate of the focal length from the central corners.
+    w, h = size_wh
+    K0 = cv2.initCameraMatrix2D([o.astype(np.float32) for o in obj],
+                                [i.astype(np.float32) for i in img], (w, h))
+    flags = (cv2.fisheye.CALIB_RECOMPUTE_EXTRINSIC | cv2.fisheye.CALIB_FIX_SKEW
+             | cv2.fisheye.CALIB_USE_INTRINSIC_GUESS)
+    try:
+        rms, K, D, _, _ = cv2.fisheye.calibrate(
+            [o.reshape(1, -1, 3).astype(np.float64) for o in obj],
+            [i.reshape(1, -1, 2).astype(np.float64) for i in img],
+            (w, h), K0.astype(np.float64), np.zeros((4, 1)), flags=flags,
+            criteria=(cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 100, 1e-10),
+        )
+    except cv2.error as e:
+        raise InsufficientDataError(
+            name, f"expected board views that constrain a fisheye lens, found OpenCV failing: "
+            f"{str(e).strip().splitlines()[-1]}"
+        ) from None
+    return K, D.reshape(-1).astype(np.float64), rms
+
+
+def board_poses(camera: Camera, views: BoardViews, spec: BoardSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Board pose in every view by PnP with the camera's intrinsics (lens undone first).
+
+    Returns:
+        ``(T_cam_from_board (V, 4, 4), view RMS error (V,) pixels)``; NaN where a view has
+        fewer than :data:`MIN_CORNERS` corners or PnP fails.
+    """
+    V = len(views)
+    T = np.full((V, 4, 4), np.nan)
+    err = np.full(V, np.nan)
+    for i in range(V):
+        obj, img = _view_points(views, spec, i)
+        if len(obj) < MIN_CORNERS:
+            continue
+        pose = pnp(camera, obj, img)
+        if pose is None:
+            continue
+        T[i] = pose
+        X = obj @ pose[:3, :3].T + pose[:3, 3]
+        proj = Camera(camera.name, camera.size_wh, camera.K, camera.dist, np.eye(3),
+                      np.zeros(3), camera.model).project(X)
+        err[i] = float(np.sqrt(np.mean(np.sum((proj - img) ** 2, axis=1))))
+    return T, err
+
+
+def pnp(camera: Camera, obj: np.ndarray, img: np.ndarray) -> np.ndarray | None:
+    """``T_cam_from_board`` (4, 4) of planar board points ``obj`` (n, 3) seen at pixels
+    ``img`` (n, 2), or None; the camera's lens model is undone before solving."""
+    xy_n = camera.undistort_points(img)
+    ok = np.all(np.isfinite(xy_n), axis=1)
+    if ok.sum() < 4:
+        return None
+    o, p = obj[ok].astype(np.float64), xy_n[ok].astype(np.float64)
+    try:
+        found, rvec, tvec = cv2.solvePnP(o, p, np.eye(3), None, flags=cv2.SOLVEPNP_IPPE)
+        if not found:
+            return None
+        rvec, tvec = cv2.solvePnPRefineLM(o, p, np.eye(3), None, rvec, tvec)
+    except cv2.error:
+        return None
+    T = np.eye(4)
+    T[:3, :3] = rotvec_to_rotmat(rvec.reshape(3))
+    T[:3, 3] = tvec.reshape(3)
+    if not np.all(np.isfinite(T)) or T[2, 3] <= 0:
+        return None
+    return T

@@ -1,0 +1,325 @@
+"""The detection stage: every camera's video -> :class:`~mocap.types.Detections2D`.
+
+Cameras run in parallel worker processes (one camera each, the CPU cores shared among them),
+each decoding ahead in a thread (:class:`.video.FrameReader`) and writing its result to
+``out/detect/<cam>.npz`` atomically, stamped with a fingerprint of its inputs and settings: a
+camera whose file is up to date is skipped, so a crashed run resumes without redoing
+finished cameras. Heatmaps go to a memory-mapped scratch file while a camera runs, so a
+worker's memory does not grow with the take's length. One progress bar counts the take's
+frames over all cameras.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import queue as queue_mod
+from concurrent.futures import ProcessPoolExecutor, wait, FIRST_EXCEPTION
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from exporters._atomic import atomic_write
+
+from ..errors import MocapError, SessionError
+from ..keypoints import get_format
+from ..types import Detections2D, load_npz, save_npz
+from .backends import BackendSpec, DetectorError, make_backend, resolve_model
+from .video import VideoInfo, FrameReader, check_sources, find_source, probe_source
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CameraJob", "detect_camera", "detect_sources", "detect_session",
+           "spec_from_settings", "assemble_detections", "camera_sources"]
+
+#: Bumped when the detection code changes what it writes (invalidates cached cameras).
+CODE_VERSION = 1
+_PROGRESS_EVERY = 5
+#: Heatmap probabilities below this are stored as 0: the maps are mostly empty, and exact
+#: zeros make them compress 6 times smaller and 5 times faster (float16 keeps 3 digits anyway).
+HEATMAP_FLOOR = 2e-3
+#: Affine of a heatmap slot with no person (all-zero heatmap): finite, one pixel per cell.
+_EMPTY_AFFINE = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+@dataclass(frozen=True)
+class CameraJob:
+    """One camera's detection work.
+
+    Attributes:
+        info: the camera's source. num_frames: frames to process (from 0).
+        spec: the detector. out_path: the camera's result file. fingerprint: of the inputs.
+    """
+
+    info: VideoInfo
+    num_frames: int
+    spec: BackendSpec
+    out_path: Path
+    fingerprint: str
+
+
+def spec_from_settings(detect, root: "Path | None" = None, num_threads: int = 1
+                       ) -> BackendSpec:
+    """A :class:`BackendSpec` from ``[detect]`` settings (model paths resolved from ``root``)."""
+    model = ""
+    if detect.backend == "onnx":
+        if not detect.model:
+            raise DetectorError("[detect] backend = 'onnx' needs [detect] model = "
+                                "'path/to/model.onnx'")
+        model = str(resolve_model(detect.model, root))
+    return BackendSpec(kind=detect.backend, model=model, model_format=detect.model_format,
+                       max_people=detect.max_people, min_presence=detect.min_presence,
+                       person_boxes=detect.person_boxes, mean_rgb=tuple(detect.model_mean_rgb),
+                       std_rgb=tuple(detect.model_std_rgb), heatmaps=detect.heatmaps,
+                       num_threads=num_threads)
+
+
+def _file_stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _fingerprint(info: VideoInfo, num_frames: int, spec: BackendSpec) -> str:
+    from ..models import MODELS
+    doc = {"code": CODE_VERSION, "frames": num_frames,
+           "spec": {k: v for k, v in asdict(spec).items() if k != "num_threads"},
+           "source": _file_stamp(info.path) if not info.is_images else
+           [_file_stamp(p) for p in info.images[:num_frames]]}
+    if spec.kind == "blazepose" or spec.person_boxes == "detector":
+        doc["models"] = {n: m.sha256 for n, m in MODELS.items()}
+    if spec.kind == "onnx":
+        doc["onnx"] = _file_stamp(Path(spec.model))
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _is_done(job: CameraJob) -> bool:
+    if not job.out_path.is_file():
+        return False
+    try:
+        with np.load(job.out_path, allow_pickle=False) as d:
+            return "fingerprint" in d.files and str(d["fingerprint"]) == job.fingerprint
+    except (OSError, ValueError):
+        return False
+
+
+def detect_camera(job: CameraJob, progress=None) -> Path:
+    """Run the detector over one camera's frames and write ``job.out_path``.
+
+    The file holds xy (F, P, J, 2) pixels (NaN = nobody), conf (F, P, J), format, camera,
+    fps, fingerprint and, when kept, heatmaps (F, P, J, h, w) float16 (values below
+    :data:`HEATMAP_FLOOR` stored as 0) with heatmap_affine (F, P, 2, 3) (slots without a
+    person: zero heatmaps and a one-pixel-per-cell affine).
+
+    Args:
+        progress: optional callable taking a number of frames done since the last call.
+    """
+    backend = make_backend(job.spec)
+    F, P = job.num_frames, job.spec.max_people
+    J = get_format(backend.format).num_joints
+    xy = np.full((F, P, J, 2), np.nan)
+    conf = np.zeros((F, P, J), np.float32)
+    hw = backend.heatmap_hw
+    aff = np.broadcast_to(_EMPTY_AFFINE, (F, P, 2, 3)).copy()
+    scratch = job.out_path.with_name(f".{job.out_path.stem}.heatmaps.npy")
+    job.out_path.parent.mkdir(parents=True, exist_ok=True)
+    hm = np.lib.format.open_memmap(scratch, "w+", np.float16, (F, P, J) + hw) if hw else None
+    try:
+        done = 0
+        with FrameReader(job.info, F) as frames:
+            for f, rgb in frames:
+                for slot, r in backend.process(rgb):
+                    xy[f, slot], conf[f, slot] = r.xy, r.conf
+                    if hm is not None and r.heatmaps is not None:
+                        hm[f, slot] = np.where(r.heatmaps < HEATMAP_FLOOR, 0.0, r.heatmaps)
+                        aff[f, slot] = r.image_from_heatmap
+                done += 1
+                if progress is not None and done % _PROGRESS_EVERY == 0:
+                    progress(_PROGRESS_EVERY)
+        if progress is not None and done % _PROGRESS_EVERY:
+            progress(done % _PROGRESS_EVERY)
+        arrays = dict(xy=xy, conf=conf, format=np.array(backend.format),
+                      camera=np.array(job.info.camera), fps=np.array(job.info.fps),
+                      fingerprint=np.array(job.fingerprint))
+        if hm is not None:
+            hm.flush()
+            arrays.update(heatmaps=hm, heatmap_affine=aff)
+        save_npz(job.out_path, **arrays)
+    finally:
+        del hm
+        if scratch.exists():
+            scratch.unlink()
+    log.info("camera %s: %d frames, person found in %.0f %% of them", job.info.camera, F,
+             100.0 * np.isfinite(xy[:, 0, :, 0]).any(-1).mean())
+    return job.out_path
+
+
+# --- worker processes -----------------------------------------------------------------------
+
+_QUEUE = None
+
+
+def _init_worker(q) -> None:
+    global _QUEUE
+    _QUEUE = q
+
+
+def _worker(job: CameraJob) -> str:
+    return str(detect_camera(job, progress=lambda n: _QUEUE.put(n)))
+
+
+def _progress_bar(total: int, desc: str):
+    try:
+        from tqdm import tqdm
+    except ImportError:                              # pragma: no cover - tqdm is in [detect]
+        return None
+    return tqdm(total=total, desc=desc, unit="frame", disable=None, leave=False,
+                dynamic_ncols=True)
+
+
+def detect_sources(jobs: "list[CameraJob]", workers: int = 0, desc: str = "detect"
+                   ) -> list[Path]:
+    """Run the jobs (cameras) in parallel worker processes, skipping finished ones.
+
+    Args:
+        workers: processes (0: one per camera, at most the CPU count); 1 runs in this
+            process.
+    Returns:
+        the result file of every job, in the jobs' order.
+    """
+    todo = [j for j in jobs if not _is_done(j)]
+    for j in jobs:
+        if j not in todo:
+            log.info("camera %s: up to date (%s)", j.info.camera, j.out_path)
+    if not todo:
+        return [j.out_path for j in jobs]
+    cpus = os.cpu_count() or 1
+    n = min(len(todo), workers or cpus)
+    threads = max(1, cpus // max(n, 1))
+    todo = [replace(j, spec=replace(j.spec, num_threads=threads)) for j in todo]
+    bar = _progress_bar(sum(j.num_frames for j in todo), desc)
+    tick = (lambda k: bar.update(k)) if bar is not None else None
+    try:
+        if n <= 1:
+            for j in todo:
+                detect_camera(j, progress=tick)
+        else:
+            _run_pool(todo, n, tick)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [j.out_path for j in jobs]
+
+
+def _run_pool(jobs: "list[CameraJob]", n: int, tick) -> None:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
+                             initargs=(q,)) as pool:
+        futures = [pool.submit(_worker, j) for j in jobs]
+        pending = set(futures)
+        while pending:
+            _done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+            _drain(q, tick)
+            failed = [f for f in _done if f.exception() is not None]
+            if failed:
+                for f in pending:
+                    f.cancel()
+                raise failed[0].exception()
+        _drain(q, tick)
+
+
+def _drain(q, tick) -> None:
+    while True:
+        try:
+            k = q.get_nowait()
+        except (queue_mod.Empty, OSError, EOFError):
+            return
+        if tick is not None:
+            tick(k)
+
+
+# --- assembling a take ----------------------------------------------------------------------
+
+def assemble_detections(paths: "list[Path]", camera_names: "tuple[str, ...]", fps: float,
+                        max_heatmap_gb: float = 2.0) -> Detections2D:
+    """Stack per-camera result files into one :class:`Detections2D` (rig order).
+
+    Heatmaps are kept when every camera has them and they fit in ``max_heatmap_gb`` (a
+    warning names the setting otherwise).
+    """
+    per = [load_npz(p, ("xy", "conf", "format"), "camera detections") for p in paths]
+    fmts = {str(d["format"]) for d in per}
+    if len(fmts) != 1:
+        raise MocapError(f"camera detection files disagree on the keypoint format: {fmts}")
+    xy = np.stack([d["xy"] for d in per])
+    conf = np.stack([d["conf"] for d in per])
+    hm = aff = None
+    if all("heatmaps" in d for d in per):
+        size_gb = sum(d["heatmaps"].nbytes for d in per) / 1e9
+        if size_gb <= max_heatmap_gb:
+            hm = np.stack([d["heatmaps"] for d in per])
+            aff = np.stack([d["heatmap_affine"] for d in per])
+        else:
+            log.warning("heatmaps of this take take %.1f GB, more than [detect] "
+                        "max_heatmap_gb = %g; keeping keypoints only", size_gb, max_heatmap_gb)
+    return Detections2D(xy=xy, conf=conf, format=fmts.pop(), camera_names=camera_names,
+                        fps=fps, heatmaps=hm, heatmap_affine=aff)
+
+
+def camera_sources(root: Path, camera_names: "tuple[str, ...]") -> list[Path]:
+    """Each camera's ``videos/<cam>.<ext>`` (or image folder ``videos/<cam>/``), rig order.
+
+    Raises:
+        SessionError: naming the cameras without a source and what was found.
+    """
+    folder = Path(root) / "videos"
+    found = [find_source(folder, c) for c in camera_names]
+    missing = [c for c, p in zip(camera_names, found) if p is None]
+    if missing:
+        have = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        raise SessionError(f"{folder}: no video for camera(s) {', '.join(missing)} (expected "
+                           f"videos/<camera>.mp4 or videos/<camera>/ with images, camera "
+                           f"names as in the calibration); found {have}")
+    return found  # type: ignore[return-value]
+
+
+def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings,
+                   workers: "int | None" = None) -> Detections2D:
+    """Detect 2D keypoints in a session's videos; write ``out/detections.npz``.
+
+    Args:
+        root: the session folder (videos in ``videos/``).
+        camera_names: the rig's cameras, in its order.
+        settings: the session's :class:`~mocap.settings.Settings`.
+        workers: parallel processes (None: ``[detect] workers``).
+    Returns:
+        the detections, also saved to ``out/detections.npz`` (and a summary to
+        ``out/detections.json``).
+    """
+    root = Path(root)
+    sources = camera_sources(root, camera_names)
+    infos = [probe_source(p, c, settings.take.fps) for p, c in zip(sources, camera_names)]
+    F = check_sources(infos)
+    fps = infos[0].fps
+    spec = spec_from_settings(settings.detect, root)
+    out = root / "out"
+    jobs = [CameraJob(i, F, spec, out / "detect" / f"{i.camera}.npz",
+                      _fingerprint(i, F, spec)) for i in infos]
+    log.info("detecting %s keypoints in %d cameras x %d frames at %g fps (%s)", spec.format,
+             len(jobs), F, fps, spec.kind)
+    paths = detect_sources(jobs, settings.detect.workers if workers is None else workers,
+                           desc=f"detect {root.name}")
+    det = assemble_detections(paths, tuple(camera_names), fps, settings.detect.max_heatmap_gb)
+    det.save(out / "detections.npz")
+    summary = {"backend": asdict(spec), "format": det.format, "fps": fps, "frames": F,
+               "cameras": [{"name": i.camera, "source": str(i.path), "frames": i.num_frames,
+                            "fps": i.fps, "size_wh": list(i.size_wh),
+                            "frames_with_person": int(np.isfinite(det.xy[c, :, :, :, 0])
+                                                      .any(-1).any(-1).sum())}
+                           for c, i in enumerate(infos)]}
+    with atomic_write(out / "detections.json", "w") as fh:
+        json.dump(summary, fh, indent=2)
+    return det

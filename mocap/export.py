@@ -1,0 +1,239 @@
+"""The export stage: each person's 3D keypoints -> the files animation and biomechanics tools read.
+
+Per person ``p`` that was seen, in ``out/`` (``[export] formats`` chooses which):
+
+=========================  =================================================================
+``person<p>.bvh``          keypoint skeleton animation; metres, Y up (``up_axis``), Euler ZXY:
+                           Blender's default BVH import gives metres, Z up, our coordinates
+``person<p>.fbx``          binary FBX 7.4: armature + baked curves (+ ``mesh``: a proxy box
+                           mesh skinned to it), metres and axes stated in the file
+``person<p>.trc``          the 3D keypoints as OpenSim markers: metres, Y up
+``person<p>.c3d``          the 3D keypoints as C3D points: millimetres (``c3d_units``), Z up
+``person<p>_amass.npz``    AMASS-style parameters of the skeleton's motion (axis-angle poses,
+                           trans, frame rate, and the skeleton itself)
+=========================  =================================================================
+
+Bone names follow ``[export] naming`` (``canonical``, ``mixamo``, ``unreal``, ``blender``,
+``smpl``; see ``exporters.naming``). Every file is written atomically and listed in the
+person's ``files`` in ``out/manifest.json``.
+
+A person with a fitted body (``out/person<p>/body.npz``, :class:`mocap.body.BodyMotion`) is
+exported with the body's skeleton instead of the keypoint skeleton (:func:`body_export`): the
+FBX then carries the body mesh skinned to it (``[export] mesh = "body"``, the default) and the
+``.npz`` the body's parameters (AMASS layout). Anny bodies are loaded without any file; an
+SMPL-family body needs the user's model files, which this stage does not have, so such a
+person is exported from the keypoints (with a warning).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from exporters import Motion, Skeleton, write_bvh
+from exporters.amass import AmassMotion, motion_to_amass, write_amass
+from exporters.c3d import write_c3d
+from exporters.fbx import write_fbx
+from exporters.mesh import SkinnedMesh, bone_boxes
+from exporters.naming import PRESETS, rename_skeleton
+from exporters.trc import write_trc
+
+from .errors import SessionError, SettingsError
+from .session import Session
+from .settings import ExportSettings
+from .skeleton import keypoint_skeleton
+from .types import Points3D
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FORMATS", "MESHES", "check_export_settings", "body_export", "export_person", "export_people",
+           "export_session"]
+
+FORMATS = ("bvh", "fbx", "trc", "c3d", "npz")
+"""Formats ``[export] formats`` may name."""
+MESHES = ("none", "boxes", "body")
+"""Values of ``[export] mesh``: no mesh; a box around every bone (skinned) in the FBX; the
+fitted body's mesh when the person has one (else none)."""
+
+
+def check_export_settings(settings: ExportSettings) -> None:
+    """Raise SettingsError naming the first ``[export]`` value that is not allowed."""
+    unknown = [f for f in settings.formats if f not in FORMATS]
+    if unknown:
+        raise SettingsError(f"[export] formats: unknown format {unknown[0]!r}; expected some of {', '.join(FORMATS)}")
+    choices = {"up_axis": ("y", "z"), "units": ("m", "cm", "mm"), "c3d_units": ("mm", "m"),
+               "naming": tuple(PRESETS), "mesh": MESHES}
+    for key, allowed in choices.items():
+        value = getattr(settings, key)
+        if value not in allowed:
+            raise SettingsError(f"[export] {key}: expected one of {', '.join(allowed)}, found {value!r}")
+
+
+def body_export(model, body) -> tuple[Skeleton, Motion, SkinnedMesh]:
+    """A fitted body as exporters see it.
+
+    Args:
+        model: the :class:`mocap.body.BodyModel` the body was fitted with.
+        body: the :class:`mocap.body.BodyMotion`.
+
+    Returns:
+        the skeleton of the fitted joints and their motion (:func:`mocap.body.to_exporters`;
+        joints named by their canonical names where they have one), and the body's mesh in the
+        rest pose: the person's rest vertices, the model's triangles and the fitted joints'
+        skinning weights (the other joints' folded into their nearest fitted ancestor, exact as
+        they never turn). Linear-blend skinning of it reproduces
+        :func:`mocap.body.posed_vertices` exactly for models without pose-corrective shapes
+        (Anny); SMPL's pose correctives cannot be carried by an FBX skin and are left out.
+    """
+    import torch
+
+    from .body import to_exporters
+    from .body.model import merged_weights, rest_vertices, shape_coefficients, skeleton_of
+
+    skeleton, motion = to_exporters(model, body)
+    canonical = skeleton_of(model, body.betas).canonical
+    names = tuple(c or n for c, n in zip(canonical, skeleton.joint_names))
+    if len(set(names)) == len(names):
+        skeleton = Skeleton(names, skeleton.parents, skeleton.offsets)
+    betas = torch.as_tensor(np.asarray(body.betas, float), dtype=torch.float64)
+    vertices = rest_vertices(model, shape_coefficients(model, betas)).detach().numpy()
+    weights = merged_weights(model).detach().numpy().astype(np.float64)
+    weights = weights / weights.sum(axis=1, keepdims=True)      # float32-born weights: sum exactly 1
+    mesh = SkinnedMesh(vertices, np.asarray(model.faces), weights, name=f"{model.kind}_body")
+    return skeleton, motion, mesh
+
+
+def export_person(xyz: np.ndarray, points: Points3D, person: int, out: Path, settings: ExportSettings,
+                  skeleton_motion: tuple[Skeleton, Motion] | None = None, body_mesh: SkinnedMesh | None = None,
+                  amass: AmassMotion | None = None) -> dict:
+    """Write one person's files.
+
+    Args:
+        xyz: (F, J, 3) the person's keypoints, metres, world frame (Z up), NaN where missing.
+        points: the take's 3D keypoints (format, joint names, fps).
+        person: the person's index (file names ``person<p>.*``).
+        out: the output folder.
+        settings: ``[export]`` settings.
+        skeleton_motion: the skeleton and motion to write; built from ``xyz`` when None.
+        body_mesh: the skinned mesh of ``skeleton_motion``'s skeleton (a fitted body's), if any.
+        amass: the parameters to write as ``.npz`` (a fitted body's); the skeleton's when None.
+
+    Returns:
+        {format: file name} for every format written.
+    """
+    written: dict[str, str] = {}
+    stem = f"person{person}"
+    if {"bvh", "fbx", "npz"} & set(settings.formats):
+        skeleton, motion = skeleton_motion or keypoint_skeleton(xyz, points.format, points.fps)
+        named = rename_skeleton(skeleton, settings.naming)
+        if "bvh" in settings.formats:
+            write_bvh(out / f"{stem}.bvh", named, motion, up=settings.up_axis, units=settings.units)
+            written["bvh"] = f"{stem}.bvh"
+        if "fbx" in settings.formats:
+            mesh = {"boxes": bone_boxes(named), "body": body_mesh}.get(settings.mesh)
+            write_fbx(out / f"{stem}.fbx", named, motion, mesh, up=settings.up_axis, units=settings.units,
+                      take_name=stem, armature_name=stem)
+            written["fbx"] = f"{stem}.fbx"
+        if "npz" in settings.formats:
+            write_amass(out / f"{stem}_amass.npz", amass or motion_to_amass(named, motion))
+            written["npz"] = f"{stem}_amass.npz"
+    if "trc" in settings.formats:
+        write_trc(out / f"{stem}.trc", points.joint_names, xyz, points.fps, units="m", up="y")
+        written["trc"] = f"{stem}.trc"
+    if "c3d" in settings.formats:
+        write_c3d(out / f"{stem}.c3d", xyz, points.joint_names, points.fps, units=settings.c3d_units)
+        written["c3d"] = f"{stem}.c3d"
+    return written
+
+
+def _body_of(out: Path, person: int) -> tuple | None:
+    """(model, BodyMotion) of ``out/person<p>/body.npz`` when there is one that can be loaded."""
+    path = out / f"person{person}" / "body.npz"
+    if not path.is_file():
+        return None
+    from .body import BodyMotion, load_body_model
+
+    body = BodyMotion.load(path)
+    if body.surface_model_type != "anny":
+        log.warning("%s: a %s body needs the user's model files; person %d is exported from the keypoints",
+                    path, body.surface_model_type, person)
+        return None
+    return load_body_model("anny"), body
+
+
+def _body_files(model, body) -> dict:
+    """``export_person`` arguments of a fitted body."""
+    skeleton, motion, mesh = body_export(model, body)
+    amass = AmassMotion(body.poses.reshape(body.num_frames, -1), body.trans, body.fps, body.betas, body.gender,
+                        body.surface_model_type)
+    return {"skeleton_motion": (skeleton, motion), "body_mesh": mesh, "amass": amass}
+
+
+def export_people(points: Points3D, out: Path, settings: ExportSettings, bodies: dict | None = None) -> list[dict]:
+    """Write the files of every person that was seen; return their manifest entries.
+
+    Args:
+        points: the take's 3D keypoints.
+        out: the output folder.
+        settings: ``[export]`` settings.
+        bodies: {person: (body model, BodyMotion)} of fitted people; by default each
+            ``out/person<p>/body.npz`` that exists (Anny bodies).
+
+    Returns:
+        one dict per person seen: ``id``, ``frames_seen``, one key per format written (its file
+        name) and ``files`` (all of them, in ``FORMATS`` order).
+    """
+    check_export_settings(settings)
+    people = []
+    for p in range(points.xyz.shape[1]):
+        xyz = points.xyz[:, p]
+        seen = np.isfinite(xyz).all(-1)
+        if not seen.any():
+            continue
+        fitted = bodies.get(p) if bodies is not None else _body_of(out, p)
+        written = export_person(xyz, points, p, out, settings, **(_body_files(*fitted) if fitted else {}))
+        people.append({"id": p, "frames_seen": int(seen.any(-1).sum()), **written,
+                       "files": [written[f] for f in FORMATS if f in written]})
+        log.info("person %d: wrote %s", p, ", ".join(written.values()))
+    return people
+
+
+def _merge(previous: list[dict], fresh: list[dict]) -> list[dict]:
+    """Manifest people: ``fresh`` entries updated into ``previous`` (by id), files merged."""
+    by_id = {entry.get("id"): dict(entry) for entry in previous}
+    for entry in fresh:
+        old = by_id.get(entry["id"], {})
+        files = list(old.get("files", [])) + [f for f in entry["files"] if f not in old.get("files", [])]
+        by_id[entry["id"]] = {**old, **entry, "files": files}
+    return [by_id[k] for k in sorted(by_id, key=lambda k: (k is None, k))]
+
+
+def export_session(session_dir: str | Path, settings: ExportSettings | None = None) -> dict:
+    """The export stage alone: ``out/points3d.npz`` -> files, listed in ``out/manifest.json``.
+
+    Args:
+        session_dir: the session folder; ``out/points3d.npz`` must exist (``mocap run``).
+        settings: ``[export]`` settings; the session's when None.
+
+    Returns:
+        the manifest written.
+
+    Raises:
+        SessionError: no ``out/points3d.npz``.
+        SettingsError: an ``[export]`` value that is not allowed.
+    """
+    session = Session(Path(session_dir))
+    settings = settings or session.settings().export
+    source = session.out / "points3d.npz"
+    if not source.is_file():
+        raise SessionError(f"{source}: not found; expected the filtered 3D keypoints (run `mocap run` first)")
+    points = Points3D.load(source)
+    fresh = export_people(points, session.out, settings)
+    manifest_path = session.out / "manifest.json"
+    previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    artifacts = previous.get("artifacts", {"points3d": "points3d.npz"})
+    people = _merge(previous.get("people", []), fresh)
+    session.write_manifest(artifacts, people)
+    return {"artifacts": artifacts, "people": people, "out": str(session.out)}

@@ -1,0 +1,819 @@
+"""SMPLify-style fitting of a body model to a whole sequence of one person's keypoints.
+
+The pieces, each replaceable on its own:
+
+- a stateless body layer: :func:`mocap.body.keypoints_forward` (shape, rotations,
+  translation -> joints and the format's keypoints), batched over frames;
+- a parameter container, :class:`BodyParams`: one shape per person, a rotation per fitted
+  joint and a translation per frame (the root's rotation as a correction ``exp(d) R0`` of an
+  initial guess, the others as axis-angle vectors);
+- loss terms as a named dict, :data:`LOSSES`, each a pure function of the posed body and the
+  observations: robust confidence-weighted 3D keypoints, optional multi-view 2D reprojection
+  against the detections, joint limits, a pose prior, a shape prior, bone lengths (to start
+  the shape), temporal smoothness, optional floor contact;
+- per-stage weights as data, :data:`DEFAULT_STAGES`: shape and global orientation (torso
+  keypoints and bone lengths), then body pose, then everything together;
+- one :class:`Monitor` per stage that stops it on convergence or on a non-finite loss (the
+  last finite parameters are kept).
+
+Every term is a mean per frame (sequence-level terms: per sequence) of squared residuals in
+noise units (``FitOptions``), so that the weights read as relative trust. The optimiser is
+L-BFGS with a strong-Wolfe line search over all frames at once: torch on CPU, and on the GPU
+when there is one (``device="auto"``).
+
+Frames: keypoints in the world (Z up, metres); the body model's rest frame is turned into the
+world by the root rotation.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import roma
+import torch
+
+from .body.errors import FitError
+from .body.model import _mm, anatomical_frames, body_axes, rotvec_to_rotmat
+from .body.regressors import KeypointLayer, keypoints_forward
+from .keypoints import get_format
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FitOptions", "Stage", "DEFAULT_STAGES", "BodyParams", "Views", "FitData",
+           "FitResult", "Monitor", "LOSSES", "fit_sequence", "prepare_data", "views_from",
+           "gmof", "keypoint_loss", "reprojection_loss", "project_points", "joint_limit_loss",
+           "pose_prior_loss", "shape_prior_loss", "smoothness_loss", "floor_loss",
+           "bone_length_loss", "pose_priors", "initial_params", "select_device"]
+
+TORSO = ("left_hip", "right_hip", "left_shoulder", "right_shoulder", "pelvis", "neck",
+         "spine1", "spine2", "spine3")
+SOLE = ("left_heel", "right_heel", "left_big_toe", "right_big_toe", "left_small_toe",
+        "right_small_toe", "left_ankle", "right_ankle")
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Scales and solver settings of a fit (the stage weights are in :class:`Stage`).
+
+    Attributes:
+        noise_m: 3D keypoint residual that costs 1 (metres). robust_m: Geman-McClure scale:
+            residuals well beyond it stop pulling (metres).
+        noise_px, robust_px: the same for the 2D reprojection term (pixels).
+        accel_m_s2: joint acceleration that costs 1 in the smoothness term (m/s^2);
+            angular_accel_rad_s2: the same for joint rotations (rad/s^2).
+        limit_rad: joint-limit violation that costs 1 (radians).
+        floor_z_m: height of the floor (world z, metres) for the floor term.
+        inner_iterations: L-BFGS iterations between two checks of the monitor.
+        tolerance: relative decrease of the loss below which a stage has converged.
+        device: ``"auto"`` (a GPU when present), ``"cpu"``, ``"cuda"``...
+        dtype: ``"float32"`` or ``"float64"``.
+    """
+
+    noise_m: float = 0.01
+    robust_m: float = 0.1
+    noise_px: float = 4.0
+    robust_px: float = 40.0
+    accel_m_s2: float = 15.0
+    angular_accel_rad_s2: float = 150.0
+    limit_rad: float = 0.05
+    floor_z_m: float = 0.0
+    inner_iterations: int = 10
+    tolerance: float = 1e-5
+    device: str = "auto"
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the fit: which parameters move, how much each loss term weighs, for how
+    many L-BFGS iterations at most.
+
+    Attributes:
+        name: for reports. optimise: subset of ``betas``, ``global_orient``, ``body_pose``,
+            ``transl``. weights: loss name (:data:`LOSSES`) -> weight (absent or 0: off).
+        max_iterations: L-BFGS iterations at most. torso_only: the keypoint terms see only
+            the torso (hips, shoulders, neck, pelvis, spine).
+    """
+
+    name: str
+    optimise: tuple[str, ...]
+    weights: dict
+    max_iterations: int
+    torso_only: bool = False
+
+
+DEFAULT_STAGES = (
+    Stage("shape_orient", ("betas", "global_orient", "transl"),
+          {"keypoints": 1.0, "bone_length": 1.0, "shape_prior": 0.1, "smooth": 0.1},
+          max_iterations=40, torso_only=True),
+    Stage("body_pose", ("global_orient", "transl", "body_pose"),
+          {"keypoints": 1.0, "pose_prior": 0.05, "joint_limits": 1.0, "smooth": 0.1},
+          max_iterations=120),
+    Stage("refine", ("betas", "global_orient", "transl", "body_pose"),
+          {"keypoints": 1.0, "pose_prior": 0.02, "joint_limits": 1.0, "shape_prior": 0.01,
+           "smooth": 0.1},
+          max_iterations=80),
+)
+"""The default stages; a :class:`Stage` weight for ``reprojection`` or ``floor`` turns those
+terms on (:func:`fit_sequence` adds them to every stage from its ``extra_weights``)."""
+
+PARAMETERS = ("betas", "global_orient", "body_pose", "transl")
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``auto``: the first CUDA GPU when torch sees one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+# ----------------------------------------------------------------------------- containers
+
+
+@dataclass
+class BodyParams:
+    """The parameters of one person's fit (leaf tensors on the fit's device).
+
+    Attributes:
+        betas: (B,) shape.
+        global_orient: (F, 3) axis-angle correction ``d`` of the root rotation
+            ``exp(d) @ orient_init`` (world-frame axes, radians).
+        body_pose: (F, Jb - 1, 3) axis-angle local rotations of the other fitted joints.
+        transl: (F, 3) metres.
+        orient_init: (F, 3, 3) the initial root rotation (not optimised).
+    """
+
+    betas: torch.Tensor
+    global_orient: torch.Tensor
+    body_pose: torch.Tensor
+    transl: torch.Tensor
+    orient_init: torch.Tensor
+
+    def tensors(self, names) -> list[torch.Tensor]:
+        return [getattr(self, n) for n in names]
+
+    def copy(self) -> "BodyParams":
+        return BodyParams(*(t.detach().clone() for t in (
+            self.betas, self.global_orient, self.body_pose, self.transl, self.orient_init)))
+
+
+def rotations(params: BodyParams) -> torch.Tensor:
+    """(F, Jb, 3, 3) local rotations of the fitted joints (root first)."""
+    root = _mm(rotvec_to_rotmat(params.global_orient), params.orient_init)
+    body = rotvec_to_rotmat(params.body_pose)
+    return torch.cat([root[:, None], body], 1)
+
+
+def root_rotvec(params: BodyParams) -> torch.Tensor:
+    """(F, 3) the root rotation as an axis-angle vector."""
+    return roma.rotmat_to_rotvec(rotvec_to_rotmat(params.global_orient) @ params.orient_init)
+
+
+@dataclass(frozen=True, eq=False)
+class Views:
+    """Cameras and their 2D detections of one person, for the reprojection term.
+
+    Attributes:
+        K: (C, 3, 3) intrinsics, pixels. dist: (C, 8) OpenCV pinhole coefficients (k1, k2,
+            p1, p2, k3, k4, k5, k6), or for fisheye cameras (k1..k4, 0...). fisheye: (C,) bool.
+        R: (C, 3, 3) world -> camera rotations; t: (C, 3) metres.
+        xy: (C, F, K, 2) pixels (0 where missing); conf: (C, F, K) (0 where missing).
+    """
+
+    K: torch.Tensor
+    dist: torch.Tensor
+    fisheye: torch.Tensor
+    R: torch.Tensor
+    t: torch.Tensor
+    xy: torch.Tensor
+    conf: torch.Tensor
+
+
+@dataclass(frozen=True, eq=False)
+class FitData:
+    """Observations of one person and the constants the terms need (tensors on the device).
+
+    Attributes:
+        xyz: (F, K, 3) metres (0 where missing); weight: (F, K) confidences (0 = missing).
+        torso: (K,) bool keypoints the torso-only stages use.
+        fps: frames per second.
+        bones: (Bn, 2) keypoint index pairs; bone_lengths: (Bn,) observed robust lengths,
+            metres; bone_weight: (Bn,) 0 where a bone was never seen.
+        sole: (S,) keypoint indices for the floor term; sole_height: (S,) their height above
+            the soles at rest, metres.
+        views: optional 2D detections and cameras.
+    """
+
+    xyz: torch.Tensor
+    weight: torch.Tensor
+    torso: torch.Tensor
+    fps: float
+    bones: torch.Tensor
+    bone_lengths: torch.Tensor
+    bone_weight: torch.Tensor
+    sole: torch.Tensor
+    sole_height: torch.Tensor
+    views: "Views | None" = None
+
+
+@dataclass
+class FitResult:
+    """What a fit produced (numpy, float64).
+
+    Attributes:
+        betas: (B,); global_orient: (F, 3) root axis-angle; body_pose: (F, Jb - 1, 3);
+        transl: (F, 3); rotations: (F, Jb, 3, 3) local rotations; joints: (F, Jb, 3) and
+        keypoints: (F, K, 3) world metres; observed: (F,) bool.
+        report: one dict per stage: name, iterations, stopped ("converged", "max_iterations",
+            "nan"), seconds, and the unweighted value of every active term at the end.
+    """
+
+    betas: np.ndarray
+    global_orient: np.ndarray
+    body_pose: np.ndarray
+    transl: np.ndarray
+    rotations: np.ndarray
+    joints: np.ndarray
+    keypoints: np.ndarray
+    observed: np.ndarray
+    report: list = field(default_factory=list)
+
+
+class Monitor:
+    """Watches a stage's loss: stops on convergence (relative decrease below ``tolerance``
+    twice in a row) or on a non-finite loss."""
+
+    def __init__(self, tolerance: float, patience: int = 2) -> None:
+        self.tolerance = tolerance
+        self.patience = patience
+        self.history: list[float] = []
+        self.calm = 0
+
+    def update(self, loss: float) -> "str | None":
+        """Record a loss; returns ``"nan"``, ``"converged"`` or None (go on)."""
+        if not math.isfinite(loss):
+            return "nan"
+        if self.history:
+            prev = self.history[-1]
+            rel = (prev - loss) / max(abs(prev), 1e-12)
+            self.calm = self.calm + 1 if rel < self.tolerance else 0
+        self.history.append(loss)
+        return "converged" if self.calm >= self.patience else None
+
+
+# ----------------------------------------------------------------------------- loss terms
+
+
+def gmof(sq: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Geman-McClure robust penalty of squared residuals: ``sigma^2 r^2 / (sigma^2 + r^2)``
+    (r^2 for small r, saturating at sigma^2)."""
+    s2 = sigma * sigma
+    return s2 * sq / (s2 + sq)
+
+
+def keypoint_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
+                  noise: float, robust: float) -> torch.Tensor:
+    """Confidence-weighted robust 3D keypoint term.
+
+    Args:
+        pred, target: (F, K, 3) metres; weight: (F, K) (0 = missing; ``target`` must be finite
+            there). noise: residual that costs 1; robust: Geman-McClure scale, metres.
+    Returns:
+        scalar: sum over keypoints, mean over frames, of ``w gmof(|pred - target|^2) / noise^2``.
+    """
+    sq = ((pred - target) ** 2).sum(-1)
+    return (weight * gmof(sq, robust)).sum() / (noise * noise * pred.shape[0])
+
+
+def project_points(X: torch.Tensor, K: torch.Tensor, dist: torch.Tensor, fisheye: torch.Tensor,
+                   R: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Project world points through OpenCV camera models (as :mod:`calibration.camera`).
+
+    Args:
+        X: (F, K, 3) world metres. K: (C, 3, 3); dist: (C, 8) (pinhole k1, k2, p1, p2, k3,
+            k4, k5, k6; fisheye k1..k4 then zeros); fisheye: (C,) bool; R: (C, 3, 3); t: (C, 3).
+    Returns:
+        pixels (C, F, K, 2) and depth (C, F, K) metres along each optical axis.
+    """
+    Xc = torch.einsum("cab,fkb->cfka", R, X) + t[:, None, None, :]
+    z = Xc[..., 2]
+    zs = torch.where(z.abs() > 1e-6, z, torch.full_like(z, 1e-6))
+    x, y = Xc[..., 0] / zs, Xc[..., 1] / zs
+    d = dist[:, None, None, :]
+    r2 = x * x + y * y
+    k1, k2, p1, p2, k3, k4, k5, k6 = (d[..., i] for i in range(8))
+    radial = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    if bool(fisheye.any()):
+        r = torch.sqrt(r2 + 1e-12)
+        th = torch.atan(r)
+        th2 = th * th
+        thd = th * (1 + th2 * (k1 + th2 * (k2 + th2 * (p1 + th2 * p2))))
+        scale = thd / r
+        fe = fisheye[:, None, None]
+        xd = torch.where(fe, x * scale, xd)
+        yd = torch.where(fe, y * scale, yd)
+    u = K[:, None, None, 0, 0] * xd + K[:, None, None, 0, 2]
+    v = K[:, None, None, 1, 1] * yd + K[:, None, None, 1, 2]
+    return torch.stack([u, v], -1), z
+
+
+def reprojection_loss(pred: torch.Tensor, views: Views, noise: float,
+                      robust: float) -> torch.Tensor:
+    """Confidence-weighted robust multi-view 2D term against the detections.
+
+    Args:
+        pred: (F, K, 3) world metres; views: cameras and detections; noise, robust: pixels.
+    Returns:
+        scalar: sum over cameras and keypoints, mean over frames, of
+        ``conf gmof(|proj - xy|^2) / noise^2``; points behind a camera do not count.
+    """
+    uv, z = project_points(pred, views.K, views.dist, views.fisheye, views.R, views.t)
+    sq = ((uv - views.xy) ** 2).sum(-1)
+    w = views.conf * (z > 0.05)
+    return (w * gmof(sq, robust)).sum() / (noise * noise * pred.shape[0])
+
+
+def joint_limit_loss(body_pose: torch.Tensor, frames: torch.Tensor, lower: torch.Tensor,
+                     upper: torch.Tensor, scale: float) -> torch.Tensor:
+    """Soft joint limits on axis-angle components in each joint's anatomical axes.
+
+    Args:
+        body_pose: (F, J, 3) axis-angle, radians, rest-frame axes. frames: (J, 3, 3) columns
+            (flexion, abduction, twist) axes. lower, upper: (J, 3) radians. scale: radians.
+    Returns:
+        scalar: mean over frames of ``sum ((excess) / scale)^2``.
+    """
+    theta = torch.einsum("jab,fja->fjb", frames, body_pose)
+    excess = torch.relu(theta - upper) + torch.relu(lower - theta)
+    return (excess ** 2).sum() / (scale * scale * body_pose.shape[0])
+
+
+def pose_prior_loss(body_pose: torch.Tensor, frames: torch.Tensor,
+                    sigma: torch.Tensor) -> torch.Tensor:
+    """Diagonal Gaussian pose prior around the rest pose, per anatomical axis.
+
+    Args:
+        body_pose: (F, J, 3) axis-angle radians; frames: (J, 3, 3); sigma: (J, 3) radians.
+    Returns:
+        scalar: mean over frames of ``sum (theta / sigma)^2``.
+    """
+    theta = torch.einsum("jab,fja->fjb", frames, body_pose)
+    return ((theta / sigma) ** 2).sum() / body_pose.shape[0]
+
+
+def shape_prior_loss(betas: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                     lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    """Gaussian shape prior plus a steep wall outside the bounds (1e4 per unit^2)."""
+    out = torch.relu(lower - betas) + torch.relu(betas - upper)
+    out = torch.where(torch.isfinite(out), out, torch.zeros_like(out))
+    return (((betas - mean) / std) ** 2).sum() + 1e4 * (out ** 2).sum()
+
+
+def smoothness_loss(joints: torch.Tensor, glob: torch.Tensor, fps: float, accel: float,
+                    angular_accel: float) -> torch.Tensor:
+    """Temporal smoothness: squared accelerations of joint positions and rotations.
+
+    Args:
+        joints: (F, J, 3) metres; glob: (F, J, 3, 3) global rotations. fps: frames/s.
+        accel: m/s^2 that costs 1; angular_accel: rad/s^2 (Frobenius of the rotation's
+            second difference, about the angle for small motions) that costs 1.
+    Returns:
+        scalar: mean over frames of the summed squared normalised accelerations.
+    """
+    F = joints.shape[0]
+    if F < 3:
+        return joints.sum() * 0.0
+    a = (joints[2:] - 2 * joints[1:-1] + joints[:-2]) * fps * fps
+    w = (glob[2:] - 2 * glob[1:-1] + glob[:-2]) * fps * fps
+    return ((a ** 2).sum() / accel ** 2 + 0.5 * (w ** 2).sum() / angular_accel ** 2) / F
+
+
+def floor_loss(kp: torch.Tensor, sole: torch.Tensor, sole_height: torch.Tensor,
+               floor_z: float, noise: float, fps: float) -> torch.Tensor:
+    """Feet on the floor: no sole point below it, and sole points touching it do not slide.
+
+    Args:
+        kp: (F, K, 3) world metres; sole: (S,) keypoint indices; sole_height: (S,) their
+            height above the sole at rest; floor_z: metres; noise: metres that cost 1.
+    Returns:
+        scalar: mean over frames of ``sum (penetration / noise)^2`` plus the squared horizontal
+        speed (m/s, in noise per frame) of sole points within 2 cm of the floor, weighted by
+        closeness.
+    """
+    if len(sole) == 0:
+        return kp.sum() * 0.0
+    z = kp[:, sole, 2] - sole_height - floor_z                                # (F, S)
+    pen = (torch.relu(-z) ** 2).sum()
+    if kp.shape[0] > 1:
+        v = (kp[1:, sole, :2] - kp[:-1, sole, :2])
+        near = torch.exp(-torch.relu(torch.minimum(z[1:], z[:-1])) / 0.02).detach()
+        pen = pen + (near * (v ** 2).sum(-1)).sum()
+    return pen / (noise * noise * kp.shape[0])
+
+
+def bone_length_loss(rest_kp: torch.Tensor, bones: torch.Tensor, lengths: torch.Tensor,
+                     weight: torch.Tensor, noise: float) -> torch.Tensor:
+    """Keypoint distances of the rest body against the observed robust bone lengths.
+
+    Args:
+        rest_kp: (K, 3) keypoints of the rest pose, metres; bones: (Bn, 2) index pairs;
+            lengths: (Bn,) metres; weight: (Bn,) (0 = not observed); noise: metres.
+    """
+    if len(bones) == 0:
+        return rest_kp.sum() * 0.0
+    d = torch.linalg.norm(rest_kp[bones[:, 0]] - rest_kp[bones[:, 1]], dim=-1)
+    return (weight * (d - lengths) ** 2).sum() / (noise * noise)
+
+
+def _term_keypoints(s, d, c):
+    w = d.weight * d.torso if c["torso_only"] else d.weight
+    return keypoint_loss(s["keypoints"], d.xyz, w, c["opts"].noise_m, c["opts"].robust_m)
+
+
+def _term_reprojection(s, d, c):
+    if d.views is None:
+        return s["keypoints"].sum() * 0.0
+    return reprojection_loss(s["keypoints"], d.views, c["opts"].noise_px, c["opts"].robust_px)
+
+
+def _term_joint_limits(s, d, c):
+    return joint_limit_loss(s["params"].body_pose, c["frames"], c["lower"], c["upper"],
+                            c["opts"].limit_rad)
+
+
+def _term_pose_prior(s, d, c):
+    return pose_prior_loss(s["params"].body_pose, c["frames"], c["sigma"])
+
+
+def _term_shape_prior(s, d, c):
+    return shape_prior_loss(s["params"].betas, *c["shape"])
+
+
+def _term_smooth(s, d, c):
+    return smoothness_loss(s["joints"], s["glob"], d.fps, c["opts"].accel_m_s2,
+                           c["opts"].angular_accel_rad_s2)
+
+
+def _term_floor(s, d, c):
+    return floor_loss(s["keypoints"], d.sole, d.sole_height, c["opts"].floor_z_m,
+                      c["opts"].noise_m, d.fps)
+
+
+def _term_bone_length(s, d, c):
+    return bone_length_loss(s["rest_keypoints"](), d.bones, d.bone_lengths, d.bone_weight,
+                            c["opts"].noise_m)
+
+
+#: Loss terms by name: each ``term(state, data, constants) -> scalar``; ``state`` holds the
+#: posed body (``keypoints``, ``joints``, ``glob``, ``params``, ``rest_keypoints``).
+LOSSES = {"keypoints": _term_keypoints, "reprojection": _term_reprojection,
+          "joint_limits": _term_joint_limits, "pose_prior": _term_pose_prior,
+          "shape_prior": _term_shape_prior, "smooth": _term_smooth, "floor": _term_floor,
+          "bone_length": _term_bone_length}
+
+
+# ----------------------------------------------------------------------------- priors
+
+
+# Per joint (left side; right mirrors abduction and twist): limits in degrees for the
+# (flexion, abduction, twist) axes of :func:`mocap.body.anatomical_frames`, relative to the
+# rest pose, and the pose prior's spread in radians. Knee flexion is negative about its axis,
+# elbow, hip, shoulder and spine flexion positive ("hinge" joints: small abduction and twist).
+_LIMITS_DEG = {
+    "hip": ((-35, 130), (-50, 30), (-45, 45)),
+    "knee": ((-160, 8), (-10, 10), (-25, 25)),
+    "ankle": ((-50, 35), (-25, 25), (-30, 30)),
+    "foot": ((-45, 45), (-15, 15), (-15, 15)),
+    "spine": ((-25, 50), (-25, 25), (-30, 30)),
+    "neck": ((-45, 50), (-35, 35), (-60, 60)),
+    "head": ((-45, 45), (-35, 35), (-60, 60)),
+    "collar": ((-25, 25), (-25, 25), (-25, 25)),
+    "shoulder": ((-100, 180), (-180, 100), (-100, 100)),
+    "elbow": ((-8, 160), (-20, 20), (-90, 90)),
+    "wrist": ((-80, 80), (-40, 40), (-60, 60)),
+}
+_SIGMA_RAD = {
+    "hip": (0.8, 0.4, 0.3), "knee": (1.0, 0.1, 0.15), "ankle": (0.5, 0.2, 0.2),
+    "foot": (0.3, 0.1, 0.1), "spine": (0.3, 0.2, 0.25), "neck": (0.4, 0.3, 0.4),
+    "head": (0.4, 0.3, 0.4), "collar": (0.15, 0.15, 0.15), "shoulder": (0.8, 0.8, 0.4),
+    "elbow": (1.0, 0.15, 0.3), "wrist": (0.5, 0.3, 0.3),
+}
+_HINGE_REST = {"knee": ("hip", "knee", "ankle", -1.0), "elbow": ("shoulder", "elbow", "wrist", 1.0)}
+
+
+def _joint_kind(canonical: str) -> str:
+    base = canonical.replace("left_", "").replace("right_", "")
+    return "spine" if base.startswith("spine") else base
+
+
+def pose_priors(model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Anatomical frames (J, 3, 3), limits lower/upper (J, 3) radians and prior spreads (J, 3)
+    radians of a model's fitted non-root joints.
+
+    A hinge joint's extension limit moves by the flexion the model's rest pose already has
+    (Anny rests with bent elbows), so that a straight limb stays allowed.
+    """
+    frames = anatomical_frames(model)[1:]
+    J = model.joint_template.numpy()
+    canon_idx = {c: model.joint_names.index(n) for n, c in model.canonical.items()}
+    lower, upper, sigma = [], [], []
+    for name in model.fitted[1:]:
+        canon = model.canonical.get(name, "")
+        kind = _joint_kind(canon)
+        lim = np.radians(np.array(_LIMITS_DEG.get(kind, ((-90, 90),) * 3), float))
+        sig = np.array(_SIGMA_RAD.get(kind, (0.5, 0.5, 0.5)), float)
+        side = "right_" if canon.startswith("right_") else "left_"
+        if kind in _HINGE_REST:
+            *ends, sgn = _HINGE_REST[kind]
+            a, b, c = (side + n for n in ends)
+            if all(n in canon_idx for n in (a, b, c)):
+                u = J[canon_idx[b]] - J[canon_idx[a]]
+                v = J[canon_idx[c]] - J[canon_idx[b]]
+                bend = math.acos(np.clip(u @ v / np.linalg.norm(u) / np.linalg.norm(v), -1, 1))
+                if sgn > 0:
+                    lim[0, 0] -= bend
+                else:
+                    lim[0, 1] += bend
+        if canon.startswith("right_"):
+            lim[1:] = -lim[1:, ::-1]
+        lower.append(lim[:, 0])
+        upper.append(lim[:, 1])
+        sigma.append(sig)
+    return frames, np.array(lower), np.array(upper), np.array(sigma)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def views_from(detections, rig, person: int, fmt: str, device, dtype) -> Views:
+    """:class:`Views` of one person from :class:`mocap.types.Detections2D` and a rig (same
+    camera order), re-indexed to the keypoint format ``fmt``."""
+    from .keypoints import convert_keypoints
+    cams = list(rig)
+    if tuple(c.name for c in cams) != tuple(detections.camera_names):
+        raise FitError(f"reprojection: rig cameras {[c.name for c in cams]} differ from the "
+                       f"detections' {list(detections.camera_names)}")
+    xy = convert_keypoints(detections.xy[:, :, person], detections.format, fmt, axis=-2)
+    conf = convert_keypoints(detections.conf[:, :, person], detections.format, fmt, axis=-1,
+                             fill=0.0)
+    ok = np.isfinite(xy).all(-1) & (conf > 0)
+    dist = np.zeros((len(cams), 8))
+    for c, cam in enumerate(cams):
+        dist[c, :len(cam.dist)] = cam.dist
+    to = dict(device=device, dtype=dtype)
+    return Views(K=torch.as_tensor(np.stack([c.K for c in cams]), **to),
+                 dist=torch.as_tensor(dist, **to),
+                 fisheye=torch.as_tensor([c.model == "fisheye" for c in cams], device=device),
+                 R=torch.as_tensor(np.stack([c.R_cam_from_world for c in cams]), **to),
+                 t=torch.as_tensor(np.stack([c.t_cam_from_world for c in cams]), **to),
+                 xy=torch.as_tensor(np.where(ok[..., None], xy, 0.0), **to),
+                 conf=torch.as_tensor(np.where(ok, conf, 0.0), **to))
+
+
+def _robust_bone_lengths(xyz: np.ndarray, conf: np.ndarray, bones: np.ndarray):
+    """Median length of each bone over the frames where both ends are seen (conf > 0.3)."""
+    lengths, weight = np.zeros(len(bones)), np.zeros(len(bones))
+    for i, (a, b) in enumerate(bones):
+        ok = (conf[:, a] > 0.3) & (conf[:, b] > 0.3)
+        if ok.sum() >= 3:
+            lengths[i] = float(np.median(np.linalg.norm(xyz[ok, a] - xyz[ok, b], axis=-1)))
+            weight[i] = 1.0
+    return lengths, weight
+
+
+def _sole_heights(layer: KeypointLayer) -> tuple[list, list]:
+    """Sole keypoints of the format and their height above the model's soles at rest (mean
+    shape), metres."""
+    from .body.model import rest_vertices, shape_coefficients
+    model = layer.model
+    up = body_axes(model)[:, 2]
+    b64 = torch.as_tensor(model.shape_mean, dtype=torch.float64)
+    floor = float((rest_vertices(model, shape_coefficients(model, b64)).numpy() @ up).min())
+    b = b64.to(device=layer.device, dtype=layer.dtype)
+    eye = torch.eye(3, dtype=layer.dtype, device=layer.device).expand(1, layer.num_joints, 3, 3)
+    with torch.no_grad():
+        _, kp, _ = keypoints_forward(layer, b, eye, torch.zeros(1, 3, dtype=layer.dtype,
+                                                               device=layer.device))
+    kp = kp[0].cpu().double().numpy()
+    idx = [i for i, n in enumerate(layer.keypoint_names) if n in SOLE]
+    return idx, [float(kp[i] @ up - floor) for i in idx]
+
+
+def prepare_data(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: float,
+                 views: "Views | None" = None) -> FitData:
+    """:class:`FitData` from one person's keypoints.
+
+    Args:
+        xyz: (F, K, 3) world metres, NaN = missing, in ``layer.format``; conf: (F, K).
+    Raises:
+        FitError: shapes that do not match the format, or no keypoint seen at all.
+    """
+    K = len(layer.keypoint_names)
+    xyz = np.asarray(xyz, float)
+    conf = np.asarray(conf, float)
+    if xyz.ndim != 3 or xyz.shape[1:] != (K, 3) or conf.shape != xyz.shape[:2]:
+        raise FitError(f"keypoints must be (F, {K}, 3) with confidences (F, {K}) for format "
+                       f"{layer.format!r}, found {xyz.shape} and {conf.shape}")
+    seen = np.isfinite(xyz).all(-1) & np.isfinite(conf) & (conf > 0)
+    if not seen.any():
+        raise FitError("no keypoint of this person was ever observed; nothing to fit")
+    kf = get_format(layer.format)
+    bones = kf.bone_indices
+    lengths, bw = _robust_bone_lengths(np.where(seen[..., None], xyz, np.nan),
+                                       np.where(seen, conf, 0.0), bones)
+    sole, height = _sole_heights(layer)
+    to = dict(device=layer.device, dtype=layer.dtype)
+    return FitData(
+        xyz=torch.as_tensor(np.where(seen[..., None], xyz, 0.0), **to),
+        weight=torch.as_tensor(np.where(seen, conf, 0.0), **to),
+        torso=torch.as_tensor([n in TORSO for n in layer.keypoint_names], **to),
+        fps=float(fps), bones=torch.as_tensor(bones, dtype=torch.long, device=layer.device),
+        bone_lengths=torch.as_tensor(lengths, **to), bone_weight=torch.as_tensor(bw, **to),
+        sole=torch.as_tensor(sole, dtype=torch.long, device=layer.device),
+        sole_height=torch.as_tensor(height, **to), views=views)
+
+
+# ----------------------------------------------------------------------------- initialisation
+
+
+def _kabsch(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(F, 3, 3) rotations R minimising sum w |R src_c - dst_c|^2 per frame (centred).
+
+    Args:
+        src: (K, 3); dst: (F, K, 3); w: (F, K).
+    """
+    ws = w.sum(1, keepdims=True)[..., None]
+    cs = (w[..., None] * src).sum(1, keepdims=True) / ws
+    cd = (w[..., None] * dst).sum(1, keepdims=True) / ws
+    H = np.einsum("fk,fka,fkb->fab", w, src - cs, dst - cd)
+    U, _, Vt = np.linalg.svd(H)
+    d = np.sign(np.linalg.det(np.einsum("fba,fcb->fac", Vt, U)))
+    D = np.tile(np.eye(3), (len(w), 1, 1))
+    D[:, 2, 2] = d
+    return np.einsum("fba,fbc,fdc->fad", Vt, D, U)
+
+
+def initial_params(layer: KeypointLayer, data: FitData) -> BodyParams:
+    """Mean shape, rest body pose, and per frame the root rotation and translation that best
+    align the rest torso with the observed one (weighted Kabsch); frames without a usable
+    torso take their nearest neighbour's."""
+    model = layer.model
+    to = dict(device=layer.device, dtype=layer.dtype)
+    F, Jb = data.xyz.shape[0], layer.num_joints
+    betas = torch.as_tensor(model.shape_mean, **to)
+    eye = torch.eye(3, **to).expand(1, Jb, 3, 3)
+    with torch.no_grad():
+        joints, rest_kp, _ = keypoints_forward(layer, betas, eye, torch.zeros(1, 3, **to))
+    rest_kp = rest_kp[0].cpu().double().numpy()
+    root = joints[0, 0].cpu().double().numpy()
+    xyz = data.xyz.cpu().double().numpy()
+    w = (data.weight * data.torso).cpu().double().numpy()
+    good = (w > 0).sum(1) >= 3
+    if not good.any():
+        w = data.weight.cpu().double().numpy()
+        good = (w > 0).sum(1) >= 3
+    if not good.any():
+        raise FitError("no frame shows three keypoints or more; cannot place the body")
+    R = np.tile(np.eye(3), (F, 1, 1))
+    R[good] = _kabsch(rest_kp, xyz[good], w[good])
+    ws = w.sum(1, keepdims=True)
+    cobs = (w[..., None] * xyz).sum(1) / np.maximum(ws, 1e-12)
+    crest = (w[..., None] * rest_kp).sum(1) / np.maximum(ws, 1e-12)
+    T = cobs - root - np.einsum("fab,fb->fa", R, crest - root)
+    idx = np.flatnonzero(good)
+    near = idx[np.clip(np.searchsorted(idx, np.arange(F)), 0, len(idx) - 1)]
+    prev = idx[np.clip(np.searchsorted(idx, np.arange(F)) - 1, 0, len(idx) - 1)]
+    near = np.where(np.abs(prev - np.arange(F)) < np.abs(near - np.arange(F)), prev, near)
+    R, T = R[near], T[near]
+    return BodyParams(betas=betas.clone(), global_orient=torch.zeros(F, 3, **to),
+                      body_pose=torch.zeros(F, Jb - 1, 3, **to),
+                      transl=torch.as_tensor(T, **to), orient_init=torch.as_tensor(R, **to))
+
+
+# ----------------------------------------------------------------------------- the fit
+
+
+def _state(layer: KeypointLayer, params: BodyParams) -> dict:
+    joints, kp, glob = keypoints_forward(layer, params.betas, rotations(params), params.transl)
+
+    def rest_keypoints():
+        eye = torch.eye(3, dtype=layer.dtype, device=layer.device).expand(
+            1, layer.num_joints, 3, 3)
+        zero = torch.zeros(1, 3, dtype=layer.dtype, device=layer.device)
+        return keypoints_forward(layer, params.betas, eye, zero)[1][0]
+
+    return {"joints": joints, "keypoints": kp, "glob": glob, "params": params,
+            "rest_keypoints": rest_keypoints}
+
+
+def _terms(layer, params, data, consts, weights) -> dict:
+    s = _state(layer, params)
+    return {name: LOSSES[name](s, data, consts) for name, w in weights.items() if w}
+
+
+def _run_stage(layer, params: BodyParams, data: FitData, consts: dict, stage: Stage,
+               opts: FitOptions, iteration_scale: float) -> dict:
+    """Optimise one stage in place; returns its report."""
+    names = [n for n in PARAMETERS if n in stage.optimise]
+    for n in PARAMETERS:
+        getattr(params, n).requires_grad_(n in names)
+    leaves = params.tensors(names)
+    c = {**consts, "torso_only": stage.torso_only}
+    weights = {k: float(v) for k, v in stage.weights.items() if v}
+    opt = torch.optim.LBFGS(leaves, lr=1.0, max_iter=opts.inner_iterations,
+                            history_size=20, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-9, tolerance_change=1e-12)
+
+    evaluations = [0]
+
+    def closure():
+        evaluations[0] += 1
+        opt.zero_grad()
+        terms = _terms(layer, params, data, c, weights)
+        loss = sum(weights[k] * v for k, v in terms.items())
+        loss.backward()
+        return loss
+
+    budget = max(1, int(round(stage.max_iterations * iteration_scale)))
+    monitor = Monitor(opts.tolerance)
+    best = params.copy()
+    stopped, done, t0 = "max_iterations", 0, time.perf_counter()
+    while done < budget:
+        loss = float(opt.step(closure).detach())
+        done += opts.inner_iterations
+        verdict = monitor.update(loss)
+        if verdict == "nan":
+            for n in names:
+                getattr(params, n).data.copy_(getattr(best, n))
+            stopped = "nan"
+            log.warning("fit stage %s: the loss became %s; kept the last finite parameters",
+                        stage.name, loss)
+            break
+        best = params.copy()
+        if verdict == "converged":
+            stopped = "converged"
+            break
+    for n in PARAMETERS:
+        getattr(params, n).requires_grad_(False)
+    with torch.no_grad():
+        terms = _terms(layer, params, data, c, {k: 1.0 for k in weights})
+    report = {"stage": stage.name, "iterations": min(done, budget), "stopped": stopped,
+              "evaluations": evaluations[0], "seconds": round(time.perf_counter() - t0, 3),
+              "history": [round(h, 4) for h in monitor.history],
+              "losses": {k: float(v) for k, v in terms.items()}}
+    log.info("fit stage %-12s %4d iterations (%s, %.2f s): %s", stage.name,
+             report["iterations"], stopped, report["seconds"],
+             ", ".join(f"{k} {v:.4g}" for k, v in report["losses"].items()))
+    return report
+
+
+def _constants(layer: KeypointLayer, opts: FitOptions) -> dict:
+    model = layer.model
+    frames, lower, upper, sigma = pose_priors(model)
+    to = dict(device=layer.device, dtype=layer.dtype)
+    return {"opts": opts, "frames": torch.as_tensor(frames, **to),
+            "lower": torch.as_tensor(lower, **to), "upper": torch.as_tensor(upper, **to),
+            "sigma": torch.as_tensor(sigma, **to),
+            "shape": tuple(torch.as_tensor(a, **to) for a in (
+                model.shape_mean, model.shape_std, model.shape_lower, model.shape_upper))}
+
+
+def fit_sequence(layer: KeypointLayer, data: FitData, stages=DEFAULT_STAGES,
+                 options: FitOptions = FitOptions(), extra_weights: "dict | None" = None,
+                 iteration_scale: float = 1.0, init: "BodyParams | None" = None) -> FitResult:
+    """Fit one person's whole sequence.
+
+    Args:
+        layer: the body model reduced to the data's keypoint format (its device and dtype
+            are the fit's). data: from :func:`prepare_data`.
+        stages: the stages, in order. extra_weights: loss weights added to every stage (e.g.
+            ``{"reprojection": 0.5, "floor": 1.0}``). iteration_scale: multiplies every
+            stage's iteration budget. init: starting parameters (default
+            :func:`initial_params`).
+    Returns:
+        :class:`FitResult`.
+    """
+    params = init.copy() if init is not None else initial_params(layer, data)
+    consts = _constants(layer, options)
+    report = []
+    for stage in stages:
+        if extra_weights:
+            stage = replace(stage, weights={**stage.weights, **extra_weights})
+        report.append(_run_stage(layer, params, data, consts, stage, options, iteration_scale))
+    with torch.no_grad():
+        R = rotations(params)
+        joints, kp, _ = keypoints_forward(layer, params.betas, R, params.transl)
+        root = root_rotvec(params)
+
+    def np64(t):
+        return t.detach().cpu().double().numpy()
+
+    return FitResult(betas=np64(params.betas), global_orient=np64(root),
+                     body_pose=np64(params.body_pose), transl=np64(params.transl),
+                     rotations=np64(R), joints=np64(joints), keypoints=np64(kp),
+                     observed=np64((data.weight > 0).any(1)).astype(bool), report=report)
