@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench setup setup-blender clean
+.PHONY: demo test bench setup setup-blender setup-test-tools clean
 
 $(STAMP): pyproject.toml scripts/setup_venv.sh
 	bash scripts/setup_venv.sh
@@ -20,7 +20,11 @@ setup-blender:
 demo: $(STAMP)
 	$(VENV)/bin/mocap demo --out out/demo
 
-test: $(STAMP) setup-blender
+# System tools for the tests only (headless Chromium for the report's browser test).
+setup-test-tools:
+	bash scripts/setup_test_tools.sh
+
+test: $(STAMP) setup-blender setup-test-tools
 	$(VENV)/bin/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)

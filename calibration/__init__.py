@@ -18,6 +18,17 @@ Conventions (stated once here, repeated in names):
 Modules: :mod:`calibration.camera` (pure projection functions and :class:`Camera`),
 :mod:`calibration.rig` (:class:`Rig`), :mod:`calibration.formats` (anipose and Pose2Sim TOML),
 :mod:`calibration.errors` (typed errors).
+
+Calibrating from boards: :mod:`calibration.boards` (:class:`BoardSpec`, ChArUco and
+checkerboard detection), :mod:`calibration.detection` (videos and image folders, blur
+rejection), :mod:`calibration.intrinsics` (per camera, image coverage),
+:mod:`calibration.extrinsics` (camera graph, first guess), :mod:`calibration.bundle` (sparse
+bundle adjustment, :class:`BundleOptions`), :mod:`calibration.calibrate` (the composition),
+:mod:`calibration.world` (floor board, levelling from a standing person),
+:mod:`calibration.people` (refinement from 2D keypoints), :mod:`calibration.render` (boards
+rendered through virtual cameras, for tests and benchmarks), :mod:`calibration.plot`. Other
+files: :mod:`calibration.qualisys` (``.qca.txt``), :mod:`calibration.opencv_yaml` (OpenCV and
+EasyMocap YAML).
 """
 
 from calibration.camera import (
@@ -35,16 +46,26 @@ from calibration.camera import (
     world_to_cam,
 )
 from calibration.errors import (
+    BoardNotFoundError,
+    BoardSpecError,
     CalibrationError,
     CalibrationFileError,
     CameraError,
+    DisconnectedCamerasError,
+    InsufficientDataError,
     ShapeError,
     UnknownCameraError,
+    VideoError,
 )
 from calibration.formats import RigMetadata, read_calibration, write_calibration
 from calibration.rig import Rig
 
 __all__ = [
+    "BoardNotFoundError",
+    "BoardSpecError",
+    "DisconnectedCamerasError",
+    "InsufficientDataError",
+    "VideoError",
     "CAMERA_MODELS",
     "FISHEYE",
     "PINHOLE",

@@ -85,11 +85,12 @@ class BoardSpec:
         src = self.source
         if self.kind not in BOARD_KINDS:
             raise BoardSpecError(src, "kind", f"expected one of {list(BOARD_KINDS)}, found {self.kind!r}")
+        least = 3 if self.kind == CHARUCO else 4  # OpenCV wants 3 x 3 inner corners or more
         for key in ("squares_x", "squares_y"):
             v = getattr(self, key)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 3:
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < least:
                 raise BoardSpecError(
-                    src, key, f"expected a whole number of squares >= 3, found {v!r}"
+                    src, key, f"expected a whole number of squares >= {least}, found {v!r}"
                 )
         _check_length(src, "square_length_m", self.square_length_m)
         if not isinstance(self.legacy_pattern, (bool, np.bool_)):
@@ -340,12 +341,13 @@ def _charuco_detector(spec: BoardSpec):
     return det
 
 
-def detect_corners(image: np.ndarray, spec: BoardSpec) -> Corners | None:
+def detect_corners(image: np.ndarray, spec: BoardSpec, thorough: bool = True) -> Corners | None:
     """Find the board's corners in an image.
 
     Args:
         image: (H, W) grey or (H, W, 3) BGR uint8 image.
         spec: the board.
+        thorough: for checkerboards, fall back on OpenCV's slower sector-based detector.
 
     Returns:
         The corners (at least :data:`MIN_CORNERS`, checked against the board's geometry by
@@ -359,18 +361,50 @@ def detect_corners(image: np.ndarray, spec: BoardSpec) -> Corners | None:
         ids = ci.reshape(-1).astype(np.int64)
         xy = cc.reshape(-1, 2).astype(np.float64)
     else:
-        found, cc = cv2.findChessboardCornersSB(
-            gray, spec.inner_corners, flags=cv2.CALIB_CB_EXHAUSTIVE | cv2.CALIB_CB_ACCURACY
-        )
-        if not found or cc is None:
+        xy = _detect_checkerboard(gray, spec.inner_corners, thorough)
+        if xy is None:
             return None
-        xy = cc.reshape(-1, 2).astype(np.float64)
         ids = np.arange(xy.shape[0], dtype=np.int64)
     order = np.argsort(ids)
     corners = Corners(ids[order], xy[order])
     if not corners_fit_board(corners, spec):
         return None
     return corners
+
+
+#: Checkerboards are searched for in images scaled down to at most this many pixels a side,
+#: then refined at full resolution.
+_SEARCH_SIDE_PX = 1000
+
+
+def _detect_checkerboard(gray: np.ndarray, pattern: tuple[int, int], thorough: bool = True) -> np.ndarray | None:
+    """(n, 2) inner corners of a checkerboard, row by row, or None.
+
+    OpenCV's classic detector first (fast), its sector-based one when that fails, both on the
+    image scaled to :data:`_SEARCH_SIDE_PX`; the corners are then refined at full resolution
+    by ``cornerSubPix`` with a window of about a third of a square.
+    """
+    h, w = gray.shape
+    scale = min(1.0, _SEARCH_SIDE_PX / max(h, w))
+    small = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    fast = 0 if thorough else cv2.CALIB_CB_FAST_CHECK
+    found, cc = cv2.findChessboardCorners(
+        small, pattern, flags=cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE | fast
+    )
+    if not found and thorough:
+        found, cc = cv2.findChessboardCornersSB(
+            small, pattern, flags=cv2.CALIB_CB_EXHAUSTIVE | cv2.CALIB_CB_ACCURACY
+        )
+    if not found or cc is None:
+        return None
+    # Pixel centres are integers at both scales: x_full = (x_small + 0.5) / scale - 0.5.
+    xy = ((cc.reshape(-1, 2).astype(np.float64) + 0.5) / scale - 0.5).astype(np.float32)
+    grid = xy.reshape(pattern[1], pattern[0], 2)
+    side = float(np.median(np.linalg.norm(np.diff(grid, axis=1), axis=-1)))
+    half = int(np.clip(round(side / 3.0), 2, 25))
+    xy = cv2.cornerSubPix(gray, xy.reshape(-1, 1, 2), (half, half), (-1, -1),
+                          (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_COUNT, 50, 1e-4))
+    return xy.reshape(-1, 2).astype(np.float64)
 
 
 def corners_fit_board(corners: Corners, spec: BoardSpec, tol_squares: float = 0.25) -> bool:
@@ -410,118 +444,123 @@ def board_sharpness(image: np.ndarray, xy: np.ndarray) -> float:
 # ----------------------------------------------------------------------------- suggestions
 
 
-def _candidate_specs(spec: BoardSpec) -> Iterable[BoardSpec]:
-    """The common misconfigurations of ``spec``, most likely first."""
-    seen = {spec}
-
-    def emit(s):
-        if s not in seen:
-            seen.add(s)
-            return s
-        return None
-
-    sizes = [(spec.squares_y, spec.squares_x)]
-    # Inner corners given as squares, or squares given as inner corners (and swapped).
+def _size_variants(sx: int, sy: int) -> list[tuple[int, int]]:
+    """Board sizes a user may have meant: as given, swapped, and inner corners counted as
+    squares (or the reverse), each swapped too."""
+    out = [(sx, sy), (sy, sx)]
     for d in (1, -1):
-        sizes += [(spec.squares_x + d, spec.squares_y + d), (spec.squares_y + d, spec.squares_x + d)]
-    sizes = [(a, b) for a, b in sizes if a >= 3 and b >= 3]
-    cands: list[BoardSpec] = []
-    if spec.kind == CHARUCO:
-        cands.append(spec.replace(legacy_pattern=not spec.legacy_pattern))
-        for a, b in sizes:
-            for legacy in (spec.legacy_pattern, not spec.legacy_pattern):
-                try:
-                    cands.append(spec.replace(squares_x=a, squares_y=b, legacy_pattern=legacy))
-                except BoardSpecError:
-                    pass
-    else:
-        for a, b in sizes:
-            cands.append(spec.replace(squares_x=a, squares_y=b))
-    for c in cands:
-        s = emit(c)
-        if s is not None:
-            yield s
+        out += [(sx + d, sy + d), (sy + d, sx + d)]
+    return [(a, b) for a, b in dict.fromkeys(out) if a >= 3 and b >= 3]
+
+
+def _charuco_candidates(spec: BoardSpec, dictionary: str, top_id: int) -> list[BoardSpec]:
+    """ChArUco specs with ``dictionary``: the user's size variants, then every size whose
+    marker count matches the largest marker id seen, each with both patterns."""
+    sizes = _size_variants(spec.squares_x, spec.squares_y)
+    n = top_id + 1
+    sizes += [(a, b) for a in range(3, 25) for b in range(3, 25) if (a * b) // 2 == n]
+    L = spec.square_length_m
+    M = spec.marker_length_m if spec.kind == CHARUCO else 0.75 * L
+    out = []
+    for a, b in dict.fromkeys(sizes):
+        for legacy in (bool(spec.legacy_pattern), not spec.legacy_pattern):
+            try:
+                out.append(BoardSpec(CHARUCO, a, b, L, M, dictionary, legacy, source=spec.source))
+            except BoardSpecError:
+                pass
+    return out
+
+
+def _checkerboard_candidates(spec: BoardSpec) -> list[BoardSpec]:
+    out = []
+    for a, b in _size_variants(spec.squares_x, spec.squares_y):
+        try:
+            out.append(BoardSpec(CHECKERBOARD, a, b, spec.square_length_m, source=spec.source))
+        except BoardSpecError:
+            pass
+    return out
+
+
+def _families() -> dict[str, list[str]]:
+    """Predefined dictionaries by family (``DICT_4X4``: ``DICT_4X4_50`` ... ``_1000``),
+    smallest first; the smaller dictionaries of a family are the first markers of the larger."""
+    fam: dict[str, list[str]] = {}
+    for name in DICTIONARIES:
+        head, _, tail = name.rpartition("_")
+        key = head if tail.isdigit() else name
+        if key.upper() != key.replace("h", "H").upper():
+            continue
+        fam.setdefault(key.upper(), []).append(name)
+    return {k: sorted(set(v), key=dictionary_size) for k, v in fam.items()}
+
+
+def _marker_ids(images: Sequence[np.ndarray], name: str) -> np.ndarray:
+    det = cv2.aruco.ArucoDetector(aruco_dictionary(name))
+    found = [det.detectMarkers(img)[1] for img in images]
+    return np.concatenate([f.ravel() for f in found if f is not None] or [np.zeros(0, int)])
 
 
 def _best_dictionary(images: Sequence[np.ndarray]) -> tuple[str | None, int, int]:
     """The predefined dictionary whose markers show in ``images``.
 
-    Returns ``(name, markers found, largest marker id)``; name None when no marker is found.
-    The dictionaries of one family (``DICT_4X4_50`` ... ``DICT_4X4_1000``) share their first
-    markers: the family that finds the most markers wins, and within it the smallest
-    dictionary that finds (nearly) as many, since larger ones add look-alike false detections.
+    Scans the smallest dictionary of each family (boards number their markers from 0, and
+    large dictionaries are slow to match); the family finding the most markers wins, and
+    within it the smallest dictionary holding 90 % of the ids its largest one finds (larger
+    dictionaries add look-alike false detections).
+
+    Returns ``(name, markers found, largest id among them)``; name None when none is found.
     """
-    found: dict[str, tuple[int, int]] = {}
-    for name in DICTIONARIES:
-        det = cv2.aruco.ArucoDetector(aruco_dictionary(name))
-        n, top = 0, -1
-        for img in images:
-            _, ids, _ = det.detectMarkers(_gray(img))
-            if ids is not None:
-                n += len(ids)
-                top = max(top, int(ids.max()))
-        found[name] = (n, top)
-    best_n = max(n for n, _ in found.values())
-    if best_n == 0:
+    best_n, best_family = 0, None
+    for members in _families().values():
+        n = _marker_ids(images, members[0]).size
+        if n > best_n:
+            best_n, best_family = n, members
+    if best_family is None:
         return None, 0, -1
-    family = max(found, key=lambda k: (found[k][0], -dictionary_size(k))).rsplit("_", 1)[0]
-    members = sorted((k for k in found if k.rsplit("_", 1)[0] == family), key=dictionary_size)
-    top_n = max(found[k][0] for k in members)
-    for name in members:
-        n, top = found[name]
-        if n >= 0.9 * top_n:
-            return name, n, top
-    return members[-1], found[members[-1]][0], found[members[-1]][1]
+    all_ids = _marker_ids(images, best_family[-1])
+    for name in best_family:
+        inside = all_ids[all_ids < dictionary_size(name)]
+        if inside.size and inside.size >= 0.9 * all_ids.size:
+            return name, int(inside.size), int(inside.max())
+    return best_family[-1], int(all_ids.size), int(all_ids.max())
 
 
 def suggest_spec(images: Sequence[np.ndarray], spec: BoardSpec) -> tuple[BoardSpec | None, str]:
     """Try the common misconfigurations of ``spec`` on ``images``; say what fits.
 
-    Tries: the legacy-pattern switch, swapped ``squares_x``/``squares_y``, inner corners
-    counted as squares (and the reverse), every predefined ArUco dictionary, and the other
-    board kind.
+    Looks for ArUco markers of every predefined dictionary first: when some show, tries
+    ChArUco boards of that dictionary with the given size, swapped, inner corners counted as
+    squares (or the reverse), every size whose marker count fits the largest marker id seen,
+    and both the current and the legacy pattern. Without markers, tries checkerboards of those
+    sizes.
 
     Args:
         images: a few (H, W[, 3]) uint8 images of the board.
         spec: the spec that did not detect the board.
 
     Returns:
-        ``(spec that detects the board in the most images or None, a sentence for the
-        user)``.
+        ``(spec that detects the most corners or None, a sentence for the user)``.
     """
-    def score(s: BoardSpec) -> int:
-        return sum(len(c) for c in (detect_corners(img, s) for img in images) if c is not None)
-
-    tried: list[BoardSpec] = list(_candidate_specs(spec))
-    dict_name, n_markers, top_id = _best_dictionary(images)
-    if dict_name is not None:
-        base = spec if spec.kind == CHARUCO else BoardSpec(
-            CHARUCO, spec.squares_x, spec.squares_y, spec.square_length_m,
-            0.75 * spec.square_length_m, dict_name, source=spec.source,
-        )
-        try:
-            base = base.replace(dictionary=dict_name)
-        except BoardSpecError:
-            base = None
-        if base is not None:
-            tried = [base] + list(_candidate_specs(base)) + tried
-    if spec.kind == CHARUCO:
-        cb = BoardSpec(CHECKERBOARD, spec.squares_x, spec.squares_y, spec.square_length_m,
-                       source=spec.source)
-        tried += [cb] + list(_candidate_specs(cb))
+    gray = [_gray(img) for img in images]
+    dict_name, n_markers, top_id = _best_dictionary(gray)
+    if dict_name is not None and n_markers >= 4:
+        cands = _charuco_candidates(spec, dict_name, top_id)
+    else:
+        cands = _checkerboard_candidates(spec)
     best, best_score = None, 0
-    for cand in tried:
+    for cand in cands:
         if cand == spec:
             continue
-        s = score(cand)
-        if s > best_score:
-            best, best_score = cand, s
+        found = [detect_corners(img, cand, thorough=False) for img in gray]
+        score = sum(len(c) for c in found if c is not None)
+        if score > best_score:
+            best, best_score = cand, score
     if best is not None:
         return best, f"this spec detects it: {best.describe()}"
-    if dict_name is not None:
+    if dict_name is not None and n_markers >= 4:
         return None, (
             f"found {n_markers} ArUco markers of {dict_name} (largest id {top_id}) but no "
-            f"board layout tried fits them; check squares_x, squares_y and legacy_pattern"
+            "board layout tried fits them; check squares_x, squares_y and legacy_pattern"
         )
-    return None, "no common variant of the spec (size swapped, squares vs inner corners, " \
-        "legacy pattern, other dictionaries or board kind) detects it either"
+    return None, ("no common variant of the spec (size swapped, squares vs inner corners, "
+                  "legacy pattern, other dictionaries or board kind) detects it either")

@@ -8,7 +8,8 @@ must have the same position in every camera's folder).
 Blurred views are rejected: the blur of a view is estimated on the board's region from the
 ratio of Laplacian to gradient energy (for an edge blurred by a Gaussian of sigma ``s`` pixels,
 ``sum(lap^2) / sum(grad^2)`` falls as ``1 / s^2``, whatever the edge's length or contrast), and
-a view whose estimated blur exceeds ``max_blur_px`` is dropped.
+a view whose estimated blur exceeds both ``max_blur_px`` and ``blur_ratio`` times the camera's
+median is dropped (motion blur while the board moves).
 
 When a camera never finds the board, :func:`require_board` raises
 :class:`~calibration.errors.BoardNotFoundError` naming the camera, after trying the common
@@ -189,6 +190,7 @@ def detect_views(
     max_blur_px: float = 2.0,
     progress: Progress | None = None,
     total: int = 0,
+    blur_ratio: float = 1.5,
 ) -> BoardViews:
     """Find the board in a stream of ``(frame number, image)``.
 
@@ -197,15 +199,18 @@ def detect_views(
         spec: the board.
         camera: camera name (for messages).
         source: video file or folder (for messages).
-        max_blur_px: views whose estimated blur (pixels) exceeds this are rejected.
+        max_blur_px: views whose estimated blur (pixels) exceeds this and ``blur_ratio``
+            times the camera's median blur are rejected (the median guards soft but steady
+            footage, the absolute limit a camera whose views are all sharp).
         progress: called as ``progress(frames done, total)`` after each frame.
         total: expected number of frames, for ``progress`` (0 when unknown).
+        blur_ratio: see ``max_blur_px``.
 
     Raises:
         VideoError: images of different sizes.
     """
     N = spec.num_corners
-    kept_f, kept_xy, kept_blur, blurry, samples = [], [], [], [], []
+    kept_f, kept_xy, kept_blur, samples = [], [], [], []
     size_wh = None
     n = 0
     for n_done, (fnum, img) in enumerate(frames, start=1):
@@ -225,17 +230,20 @@ def detect_views(
         if corners is not None:
             xy = np.full((N, 2), np.nan)
             xy[corners.ids] = corners.xy
-            blur = estimate_blur_px(gray, corners.xy)
-            if blur > max_blur_px:
-                blurry.append(int(fnum))
-            else:
-                kept_f.append(int(fnum))
-                kept_xy.append(xy)
-                kept_blur.append(blur)
+            kept_f.append(int(fnum))
+            kept_xy.append(xy)
+            kept_blur.append(estimate_blur_px(gray, corners.xy))
         if progress is not None:
             progress(n_done, total)
     if size_wh is None:
         raise VideoError(source, f"expected frames for camera {camera!r}, found none")
+    blur_arr = np.asarray(kept_blur, dtype=np.float64)
+    limit = max(max_blur_px, blur_ratio * float(np.median(blur_arr))) if blur_arr.size else np.inf
+    sharp = blur_arr <= limit
+    blurry = [f for f, ok in zip(kept_f, sharp) if not ok]
+    kept_f = [f for f, ok in zip(kept_f, sharp) if ok]
+    kept_xy = [x for x, ok in zip(kept_xy, sharp) if ok]
+    kept_blur = blur_arr[sharp].tolist()
     if blurry:
         log.info("camera %s: %d of %d board views rejected as blurred (> %.2g px)",
                  camera, len(blurry), len(blurry) + len(kept_f), max_blur_px)

@@ -3,7 +3,8 @@
 A library on its own: it knows nothing of cameras or of the capture pipeline. Internally the
 world is right-handed, Z up, metres, and rotations are 3x3 matrices (see
 ``exporters.skeleton``); axis and unit changes happen only in the writers and readers, with
-the functions of ``exporters.axes``.
+the functions of ``exporters.axes``. FBX lives in ``exporters.fbx`` (``write_fbx``, ``read_fbx``),
+not imported here, so that ``python -m exporters.fbx_format FILE`` (the dump tool) runs cleanly.
 """
 
 from exporters._atomic import atomic_write
@@ -12,7 +13,6 @@ from exporters.amass import AmassMotion, read_amass, write_amass
 from exporters.bvh import read_bvh, write_bvh
 from exporters.c3d import read_c3d, write_c3d
 from exporters.errors import ExportError, FormatError, MotionError, SkeletonError
-from exporters.fbx import read_fbx, write_fbx
 from exporters.from_positions import estimate_bone_lengths, motion_from_positions, skeleton_from_positions
 from exporters.mesh import SkinnedMesh, linear_blend_skinning
 from exporters.naming import rename_skeleton
@@ -35,7 +35,6 @@ __all__ = [
     "read_amass",
     "read_bvh",
     "read_c3d",
-    "read_fbx",
     "rename_skeleton",
     "rotation_yup_to_zup",
     "rotation_zup_to_yup",
@@ -44,7 +43,6 @@ __all__ = [
     "write_amass",
     "write_bvh",
     "write_c3d",
-    "write_fbx",
     "yup_to_zup",
     "zup_to_yup",
 ]

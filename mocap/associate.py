@@ -726,10 +726,17 @@ def associate_take(det: Detections2D, rig: Rig,
         :class:`Association` with G = the largest number of people found in one frame.
     """
     check_settings(settings)
-    rays = detection_rays(rig, det, settings.min_conf, settings.min_joints)
-    C, F, K, Jp = rays.shape
-    parts = [_associate_chunk(_chunk(rays, slice(s, min(F, s + _CHUNK_FRAMES))), settings)
-             for s in range(0, F, _CHUNK_FRAMES)]
+    F = det.num_frames
+    parts = []
+    joints = association_joints(det.keypoint_format.joint_names)
+    for s in range(0, F, _CHUNK_FRAMES):          # rays chunk by chunk: memory stays bounded
+        frames = slice(s, min(F, s + _CHUNK_FRAMES))
+        part = det.replace(xy=det.xy[:, frames], conf=det.conf[:, frames], heatmaps=None,
+                           heatmap_affine=None)
+        rays = detection_rays(rig, part, settings.min_conf, settings.min_joints)
+        parts.append(_associate_chunk(_chunk(rays, slice(None)), settings))
+    if not parts:
+        raise AssociationError("the detections have no frames; nothing to associate")
     G = max(p[0].shape[1] for p in parts)
     slots = np.concatenate([_fit(p[0], G, -1) for p in parts])
     flipped = np.concatenate([_fit(p[1], G, False) for p in parts])
@@ -742,4 +749,4 @@ def associate_take(det: Detections2D, rig: Rig,
              "%.1f views per person", F, (num_views > 0).sum() / max(F, 1), G,
              num_views[num_views > 0].mean() if (num_views > 0).any() else 0.0)
     return Association(slots=slots, flipped=flipped, xyz=xyz, residual_m=residual,
-                       num_views=num_views, joints=rays.joints)
+                       num_views=num_views, joints=joints)

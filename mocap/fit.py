@@ -26,6 +26,7 @@ world by the root rotation.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -36,7 +37,8 @@ import roma
 import torch
 
 from .body.errors import FitError
-from .body.model import _mm, anatomical_frames, body_axes, rotvec_to_rotmat
+from .body.model import (anatomical_frames, body_axes, forward_kinematics, neutral_pose,
+                          rotvec_to_rotmat)
 from .body.regressors import KeypointLayer, keypoints_forward
 from .keypoints import get_format
 
@@ -46,7 +48,8 @@ __all__ = ["FitOptions", "Stage", "DEFAULT_STAGES", "BodyParams", "Views", "FitD
            "FitResult", "Monitor", "LOSSES", "fit_sequence", "prepare_data", "views_from",
            "gmof", "keypoint_loss", "reprojection_loss", "project_points", "joint_limit_loss",
            "pose_prior_loss", "shape_prior_loss", "smoothness_loss", "floor_loss",
-           "bone_length_loss", "pose_priors", "initial_params", "select_device"]
+           "bone_length_loss", "pose_priors", "initial_params", "initial_pose", "select_device",
+           "torch_threads", "check_fit_settings", "body_model_for", "body_motion", "fit_people"]
 
 TORSO = ("left_hip", "right_hip", "left_shoulder", "right_shoulder", "pelvis", "neck",
          "spine1", "spine2", "spine3")
@@ -68,8 +71,6 @@ class FitOptions:
         floor_z_m: height of the floor (world z, metres) for the floor term.
         inner_iterations: L-BFGS iterations between two checks of the monitor.
         tolerance: relative decrease of the loss below which a stage has converged.
-        device: ``"auto"`` (a GPU when present), ``"cpu"``, ``"cuda"``...
-        dtype: ``"float32"`` or ``"float64"``.
     """
 
     noise_m: float = 0.01
@@ -82,8 +83,6 @@ class FitOptions:
     floor_z_m: float = 0.0
     inner_iterations: int = 10
     tolerance: float = 1e-5
-    device: str = "auto"
-    dtype: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,8 @@ class Stage:
         name: for reports. optimise: subset of ``betas``, ``global_orient``, ``body_pose``,
             ``transl``. weights: loss name (:data:`LOSSES`) -> weight (absent or 0: off).
         max_iterations: L-BFGS iterations at most. torso_only: the keypoint terms see only
-            the torso (hips, shoulders, neck, pelvis, spine).
+            the torso (hips, shoulders, neck, pelvis, spine). init_pose: before the stage,
+            start the body pose analytically (:func:`initial_pose`).
     """
 
     name: str
@@ -103,19 +103,20 @@ class Stage:
     weights: dict
     max_iterations: int
     torso_only: bool = False
+    init_pose: bool = False
 
 
 DEFAULT_STAGES = (
     Stage("shape_orient", ("betas", "global_orient", "transl"),
           {"keypoints": 1.0, "bone_length": 1.0, "shape_prior": 0.1, "smooth": 0.1},
-          max_iterations=40, torso_only=True),
+          max_iterations=20, torso_only=True),
     Stage("body_pose", ("global_orient", "transl", "body_pose"),
           {"keypoints": 1.0, "pose_prior": 0.05, "joint_limits": 1.0, "smooth": 0.1},
-          max_iterations=120),
+          max_iterations=60, init_pose=True),
     Stage("refine", ("betas", "global_orient", "transl", "body_pose"),
           {"keypoints": 1.0, "pose_prior": 0.02, "joint_limits": 1.0, "shape_prior": 0.01,
            "smooth": 0.1},
-          max_iterations=80),
+          max_iterations=40),
 )
 """The default stages; a :class:`Stage` weight for ``reprojection`` or ``floor`` turns those
 terms on (:func:`fit_sequence` adds them to every stage from its ``extra_weights``)."""
@@ -162,7 +163,7 @@ class BodyParams:
 
 def rotations(params: BodyParams) -> torch.Tensor:
     """(F, Jb, 3, 3) local rotations of the fitted joints (root first)."""
-    root = _mm(rotvec_to_rotmat(params.global_orient), params.orient_init)
+    root = rotvec_to_rotmat(params.global_orient) @ params.orient_init
     body = rotvec_to_rotmat(params.body_pose)
     return torch.cat([root[:, None], body], 1)
 
@@ -353,16 +354,18 @@ def joint_limit_loss(body_pose: torch.Tensor, frames: torch.Tensor, lower: torch
     return (excess ** 2).sum() / (scale * scale * body_pose.shape[0])
 
 
-def pose_prior_loss(body_pose: torch.Tensor, frames: torch.Tensor,
-                    sigma: torch.Tensor) -> torch.Tensor:
-    """Diagonal Gaussian pose prior around the rest pose, per anatomical axis.
+def pose_prior_loss(body_pose: torch.Tensor, frames: torch.Tensor, sigma: torch.Tensor,
+                    mean: torch.Tensor) -> torch.Tensor:
+    """Diagonal Gaussian pose prior around a neutral pose, per anatomical axis.
 
     Args:
-        body_pose: (F, J, 3) axis-angle radians; frames: (J, 3, 3); sigma: (J, 3) radians.
+        body_pose: (F, J, 3) axis-angle radians; frames: (J, 3, 3); sigma: (J, 3) radians;
+        mean: (J, 3) axis-angle of the neutral pose (:func:`mocap.body.model.neutral_pose`).
     Returns:
-        scalar: mean over frames of ``sum (theta / sigma)^2``.
+        scalar: mean over frames of ``sum (theta / sigma)^2``, ``theta`` the anatomical
+        components of ``body_pose - mean``.
     """
-    theta = torch.einsum("jab,fja->fjb", frames, body_pose)
+    theta = torch.einsum("jab,fja->fjb", frames, body_pose - mean)
     return ((theta / sigma) ** 2).sum() / body_pose.shape[0]
 
 
@@ -447,7 +450,7 @@ def _term_joint_limits(s, d, c):
 
 
 def _term_pose_prior(s, d, c):
-    return pose_prior_loss(s["params"].body_pose, c["frames"], c["sigma"])
+    return pose_prior_loss(s["params"].body_pose, c["frames"], c["sigma"], c["mean"])
 
 
 def _term_shape_prior(s, d, c):
@@ -499,8 +502,8 @@ _LIMITS_DEG = {
 }
 _SIGMA_RAD = {
     "hip": (0.8, 0.4, 0.3), "knee": (1.0, 0.1, 0.15), "ankle": (0.5, 0.2, 0.2),
-    "foot": (0.3, 0.1, 0.1), "spine": (0.3, 0.2, 0.25), "neck": (0.4, 0.3, 0.4),
-    "head": (0.4, 0.3, 0.4), "collar": (0.15, 0.15, 0.15), "shoulder": (0.8, 0.8, 0.4),
+    "foot": (0.3, 0.1, 0.1), "spine": (0.3, 0.2, 0.25), "neck": (0.3, 0.25, 0.3),
+    "head": (0.4, 0.3, 0.4), "collar": (0.08, 0.08, 0.08), "shoulder": (0.8, 0.8, 0.4),
     "elbow": (1.0, 0.15, 0.3), "wrist": (0.5, 0.3, 0.3),
 }
 _HINGE_REST = {"knee": ("hip", "knee", "ankle", -1.0), "elbow": ("shoulder", "elbow", "wrist", 1.0)}
@@ -695,6 +698,88 @@ def initial_params(layer: KeypointLayer, data: FitData) -> BodyParams:
                       transl=torch.as_tensor(T, **to), orient_init=torch.as_tensor(R, **to))
 
 
+# Limb segments the analytic start swings into place: joint, keypoints (from, to), hinge.
+_SEGMENTS = (("hip", ("hip",), ("knee",), False), ("shoulder", ("shoulder",), ("elbow",), False),
+             ("knee", ("knee",), ("ankle",), True), ("elbow", ("elbow",), ("wrist",), True),
+             ("ankle", ("ankle",), ("big_toe", "small_toe"), False))
+
+
+def _swing(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """(F, 3) axis-angle of the smallest rotation taking unit ``u`` (3,) onto unit ``v`` (F, 3)."""
+    axis = torch.cross(u.expand_as(v), v, dim=-1)
+    sn = axis.norm(dim=-1, keepdim=True)
+    ang = torch.atan2(sn, (v * u).sum(-1, keepdim=True))
+    return torch.where(sn > 1e-8, axis / sn.clamp_min(1e-8) * ang, torch.zeros_like(v))
+
+
+def _hinge(u: torch.Tensor, v: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """(F,) angle about unit axis ``f`` (3,) best taking ``u`` (3,) toward ``v`` (F, 3)."""
+    a = u - (u @ f) * f
+    b = v - (v @ f)[:, None] * f
+    return torch.atan2((torch.cross(a.expand_as(b), b, dim=-1) * f).sum(-1), (b * a).sum(-1))
+
+
+def _hold_nearest(x: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """``x`` (F, ...) with rows where ``ok`` (F,) is False replaced by the nearest good row."""
+    idx = torch.nonzero(ok).flatten()
+    if len(idx) == 0 or bool(ok.all()):
+        return x
+    t = torch.arange(len(ok), device=x.device)
+    pos = torch.searchsorted(idx, t).clamp(max=len(idx) - 1)
+    before = idx[(pos - 1).clamp(min=0)]
+    after = idx[pos]
+    near = torch.where((t - before).abs() < (after - t).abs(), before, after)
+    return x[near]
+
+
+def initial_pose(layer: KeypointLayer, data: FitData, params: BodyParams) -> None:
+    """Analytic start for the body pose (in place): from the neutral pose, each limb segment
+    is swung onto its observed direction down the tree (hips and shoulders, then knees and
+    elbows about their hinge axis, then ankles onto the toes); frames that miss a segment take
+    their nearest neighbour's rotation, joints without keypoints stay neutral."""
+    model = layer.model
+    names = {c: n for n, c in model.canonical.items()}
+    kp_index = {n: i for i, n in enumerate(layer.keypoint_names)}
+    frames, lower, upper, _ = pose_priors(model)
+    to = dict(device=layer.device, dtype=layer.dtype)
+    fr = torch.as_tensor(frames, **to)
+    with torch.no_grad():
+        params.body_pose.copy_(torch.as_tensor(neutral_pose(model)[1:], **to))
+        Jb = layer.num_joints
+        eye = torch.eye(3, **to).expand(1, Jb, 3, 3)
+        _, rest_kp, _ = keypoints_forward(layer, params.betas, eye, torch.zeros(1, 3, **to))
+        rest_kp = rest_kp[0]
+        for group in ((0, 1), (2, 3), (4,)):
+            R = rotations(params)
+            glob = forward_kinematics(layer.parents, torch.zeros(Jb, 3, **to), R,
+                                      params.transl)[1]
+            for g in group:
+                joint, a_names, b_names, hinge = _SEGMENTS[g]
+                for side in ("left", "right"):
+                    jn = names.get(f"{side}_{joint}")
+                    ka = [kp_index.get(f"{side}_{n}") for n in a_names]
+                    kb = [kp_index.get(f"{side}_{n}") for n in b_names]
+                    if jn is None or None in ka or None in kb:
+                        continue
+                    j = model.fitted.index(jn)
+                    ok = (data.weight[:, ka + kb] > 0).all(1)
+                    if not bool(ok.any()):
+                        continue
+                    d_rest = rest_kp[kb].mean(0) - rest_kp[ka].mean(0)
+                    d_obs = data.xyz[:, kb].mean(1) - data.xyz[:, ka].mean(1)
+                    Gp = glob[:, layer.parents[j]]
+                    v = torch.einsum("fba,fb->fa", Gp, d_obs)
+                    v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+                    u = d_rest / d_rest.norm()
+                    if hinge:
+                        f = fr[j - 1][:, 0]
+                        lo, hi = float(lower[j - 1, 0]), float(upper[j - 1, 0])
+                        rv = f * _hinge(u, v, f).clamp(lo, hi)[:, None]
+                    else:
+                        rv = _swing(u, v)
+                    params.body_pose[:, j - 1] = _hold_nearest(rv, ok)
+
+
 # ----------------------------------------------------------------------------- the fit
 
 
@@ -777,6 +862,7 @@ def _constants(layer: KeypointLayer, opts: FitOptions) -> dict:
     frames, lower, upper, sigma = pose_priors(model)
     to = dict(device=layer.device, dtype=layer.dtype)
     return {"opts": opts, "frames": torch.as_tensor(frames, **to),
+            "mean": torch.as_tensor(neutral_pose(model)[1:], **to),
             "lower": torch.as_tensor(lower, **to), "upper": torch.as_tensor(upper, **to),
             "sigma": torch.as_tensor(sigma, **to),
             "shape": tuple(torch.as_tensor(a, **to) for a in (
@@ -804,6 +890,8 @@ def fit_sequence(layer: KeypointLayer, data: FitData, stages=DEFAULT_STAGES,
     for stage in stages:
         if extra_weights:
             stage = replace(stage, weights={**stage.weights, **extra_weights})
+        if stage.init_pose:
+            initial_pose(layer, data, params)
         report.append(_run_stage(layer, params, data, consts, stage, options, iteration_scale))
     with torch.no_grad():
         R = rotations(params)
@@ -817,3 +905,121 @@ def fit_sequence(layer: KeypointLayer, data: FitData, stages=DEFAULT_STAGES,
                      body_pose=np64(params.body_pose), transl=np64(params.transl),
                      rotations=np64(R), joints=np64(joints), keypoints=np64(kp),
                      observed=np64((data.weight > 0).any(1)).astype(bool), report=report)
+
+
+# ----------------------------------------------------------------------------- the stage
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run with ``n`` torch CPU threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def check_fit_settings(settings) -> None:
+    """Raise SettingsError naming the first ``[fit]`` value that is not allowed."""
+    from .body import BODY_KINDS, MESH_FORMATS
+    from .errors import SettingsError
+    choices = {"body": BODY_KINDS, "gender": ("neutral", "male", "female"),
+               "meshes": ("",) + MESH_FORMATS}
+    for key, allowed in choices.items():
+        if getattr(settings, key) not in allowed:
+            raise SettingsError(f"[fit] {key}: expected one of {', '.join(map(repr, allowed))}, "
+                                f"found {getattr(settings, key)!r}")
+    for key in ("iteration_scale", "mesh_every", "threads"):
+        if not getattr(settings, key) > 0:
+            raise SettingsError(f"[fit] {key}: expected a positive number, found "
+                                f"{getattr(settings, key)!r}")
+    for key in ("reprojection_weight", "floor_weight"):
+        if not getattr(settings, key) >= 0:
+            raise SettingsError(f"[fit] {key}: expected >= 0, found {getattr(settings, key)!r}")
+
+
+def body_model_for(settings, session_root=None):
+    """The body model ``[fit]`` asks for (a relative ``model_path`` is the session's)."""
+    from pathlib import Path
+
+    from .body import load_body_model
+    path = settings.model_path or None
+    if path is not None and session_root is not None and not Path(path).is_absolute():
+        path = Path(session_root) / path
+    return load_body_model(settings.body, path, settings.gender)
+
+
+def body_motion(layer: KeypointLayer, result: FitResult, fps: float):
+    """The :class:`mocap.body.BodyMotion` of a fit (all joints of the model's tree in
+    ``poses``, the joints not fitted at zero)."""
+    from .body import BodyMotion
+    model = layer.model
+    F = result.transl.shape[0]
+    poses = np.zeros((F, len(model.joint_names), 3))
+    poses[:, model.fitted_index[0]] = result.global_orient
+    poses[:, model.fitted_index[1:]] = result.body_pose
+    return BodyMotion(surface_model_type=model.kind, gender=model.gender,
+                      joint_names=model.joint_names, fitted_joints=model.fitted,
+                      shape_names=model.shape_names, betas=result.betas, poses=poses,
+                      trans=result.transl, fps=float(fps), joints=result.joints,
+                      keypoints=result.keypoints, keypoint_format=layer.format,
+                      keypoint_names=layer.keypoint_names, observed=result.observed)
+
+
+def fit_people(points, settings, out, session_root=None, detections=None, rig=None,
+               ) -> tuple[list[dict], dict]:
+    """The fit stage: every person seen in ``points`` -> ``out/person<p>/body.npz`` (and
+    meshes when ``[fit] meshes`` asks).
+
+    Args:
+        points: :class:`mocap.types.Points3D` (filtered). settings: ``[fit]``.
+        out: the output folder. session_root: for a relative ``model_path``.
+        detections, rig: the 2D detections and cameras, for the reprojection term.
+    Returns:
+        manifest entries (``id``, ``body``, ``meshes``, ``height_m``, ``stages``) and
+        ``{person: (model, BodyMotion)}``.
+    """
+    from pathlib import Path
+
+    from .body import rest_height, write_meshes
+    from .body.regressors import keypoint_layer
+    check_fit_settings(settings)
+    if not points.format:
+        raise FitError("the 3D keypoints do not name their keypoint format; cannot fit a body")
+    out = Path(out)
+    use_views = settings.reprojection_weight > 0 and detections is not None and rig is not None
+    extra = {k: w for k, w in (("reprojection", settings.reprojection_weight if use_views
+                                 else 0.0), ("floor", settings.floor_weight)) if w}
+    entries, bodies = [], {}
+    with torch_threads(settings.threads):
+        model = body_model_for(settings, session_root)
+        device = select_device(settings.device)
+        layer = keypoint_layer(model, points.format, device=device)
+        for p in range(points.xyz.shape[1]):
+            xyz, conf = points.xyz[:, p], points.conf[:, p]
+            if not (np.isfinite(xyz).all(-1) & (conf > 0)).any():
+                continue
+            views = (views_from(detections, rig, p, points.format, device, layer.dtype)
+                     if use_views else None)
+            t0 = time.perf_counter()
+            data = prepare_data(layer, xyz, conf, points.fps, views)
+            result = fit_sequence(layer, data, extra_weights=extra, iteration_scale=settings.iteration_scale)
+            body = body_motion(layer, result, points.fps)
+            folder = out / f"person{p}"
+            body.save(folder / "body.npz")
+            meshes = []
+            if settings.meshes:
+                meshes = write_meshes(folder / "meshes", model, body, settings.meshes,
+                                      settings.mesh_every)
+            height = rest_height(model, body.betas)
+            log.info("person %d: %s body fitted to %d frames in %.1f s, height %.3f m", p,
+                     model.kind, body.num_frames, time.perf_counter() - t0, height)
+            entries.append({"id": p, "body": f"person{p}/body.npz", "meshes": len(meshes),
+                            "height_m": round(height, 4),
+                            "stages": [{k: r[k] for k in ("stage", "iterations", "stopped",
+                                                          "seconds", "losses")}
+                                       for r in result.report]})
+            bodies[p] = (model, body)
+    return entries, bodies

@@ -23,7 +23,7 @@ from .types import Points3D
 
 log = logging.getLogger(__name__)
 
-__all__ = ["filter_points", "run", "export_people"]
+__all__ = ["filter_points", "run", "export_people", "fit_bodies"]
 
 
 def filter_points(points: Points3D, settings: FilterSettings) -> Points3D:
@@ -64,11 +64,35 @@ def filter_points(points: Points3D, settings: FilterSettings) -> Points3D:
     return points.replace(xyz=xyz, conf=conf)
 
 
-def export_people(points: Points3D, out: Path, settings: Settings) -> list[dict]:
+def export_people(points: Points3D, out: Path, settings: Settings,
+                  bodies: "dict | None" = None) -> list[dict]:
     """Write each seen person's files in ``[export] formats`` (see :mod:`mocap.export`);
     return the manifest entries (``files`` lists every file written)."""
     from .export import export_people as export_stage
-    return export_stage(points, out, settings.export)
+    return export_stage(points, out, settings.export, bodies)
+
+
+def fit_bodies(points: Points3D, session: Session, settings: Settings, det, rig,
+               ) -> tuple[dict, dict]:
+    """The fit stage (``[fit]``): a body model per person, ``out/person<p>/body.npz``.
+
+    Returns:
+        {person: manifest entry} and {person: (body model, BodyMotion)} (both empty when
+        ``[fit] enabled`` is false).
+    """
+    if not settings.fit.enabled:
+        return {}, {}
+    from .fit import fit_people
+    entries, bodies = fit_people(points, settings.fit, session.out, session.root, det, rig)
+    return {e["id"]: e for e in entries}, bodies
+
+
+def _with_body(person: dict, fit: "dict | None") -> dict:
+    """A manifest person with its fitted body (file, height, per-stage losses) added."""
+    if fit is None:
+        return person
+    extra = {k: v for k, v in fit.items() if k != "id"}
+    return {**person, **extra, "files": list(person["files"]) + [fit["body"]]}
 
 
 def run(session_dir: "str | Path", settings: "Settings | None" = None) -> dict:
@@ -94,8 +118,9 @@ def run(session_dir: "str | Path", settings: "Settings | None" = None) -> dict:
     identities.save(session.out / "identities.npz")
     raw.save(session.out / "points3d_raw.npz")
     points.save(session.out / "points3d.npz")
-    people = export_people(points, session.out, settings)
-    manifest_people = people
+    fits, bodies = fit_bodies(points, session, settings, det, rig)
+    people = export_people(points, session.out, settings, bodies)
+    manifest_people = [_with_body(p, fits.get(p["id"])) for p in people]
     artifacts = {"points3d": "points3d.npz", "points3d_raw": "points3d_raw.npz",
                  "identities": "identities.npz"}
     session.write_manifest(artifacts, manifest_people)

@@ -6,8 +6,11 @@ Layout (the session contract)::
       calibration.toml          anipose-style rig (or calibration/Calib*.toml from Pose2Sim)
       session.toml              optional settings, one table per stage
       pose/<cam>/*.json         OpenPose JSON per frame (or pose/<cam>_json/, Pose2Sim naming)
+      pose/<cam>.json|.csv|.h5  or one file per camera: COCO results, DeepLabCut, SLEAP
+                                (read by mocap.importers through mocap.detect.session_detections)
       heatmaps/<cam>.npz        optional heatmaps (F, P, J, h, w) + affine (F, P, 2, 3)
-      videos/<cam>.<ext>        videos (read by the detection stage)
+      videos/<cam>.<ext>        videos, or videos/<cam>/ numbered images: without pose/, `mocap run`
+                                detects on them first (mocap.detect -> out/detections.npz)
       out/                      everything the pipeline writes, listed in out/manifest.json
 """
 from __future__ import annotations

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from .errors import SettingsError
 
-__all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings", "TriangulateSettings", "FilterSettings",
-           "ExportSettings", "Settings", "load_settings"]
+__all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings", "TriangulateSettings", "FilterSettings", "FitSettings",
+           "ExportSettings", "BoardSettings", "CalibrationSettings", "Settings", "load_settings"]
 
 
 @dataclass(frozen=True)
@@ -192,10 +192,11 @@ class FilterSettings:
     smoother: str = "butterworth"
     """``butterworth`` (zero phase, ``cutoff_hz``), ``one_euro`` (causal, adaptive) or
     ``none``."""
-    one_euro_min_cutoff_hz: float = 1.5
+    one_euro_min_cutoff_hz: float = 2.0
     """One-euro filter: cut-off at rest, Hz."""
-    one_euro_beta: float = 1.0
-    """One-euro filter: cut-off increase per metre/second of speed, Hz s/m."""
+    one_euro_beta: float = 40.0
+    """One-euro filter: cut-off increase per metre/second of speed, Hz s/m (high: a causal
+    filter lags, and limbs move at metres per second)."""
     one_euro_d_cutoff_hz: float = 1.0
     """One-euro filter: cut-off of the speed estimate, Hz."""
     hampel_window_s: float = 0.2
@@ -209,6 +210,35 @@ class FilterSettings:
     """Enforce one length per bone and person (median over the take) on the filtered points."""
     bone_length_iterations: int = 10
     """Constraint-projection sweeps over the bones when enforcing lengths."""
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Body-model fit of each person's filtered keypoints (see :mod:`mocap.fit`); writes
+    ``out/person<p>/body.npz``."""
+
+    enabled: bool = True
+    """Fit a body model in ``mocap run``."""
+    body: str = "anny"
+    """``anny`` (needs no files) or ``smpl``, ``smplh``, ``smplx`` (need ``model_path``)."""
+    model_path: str = ""
+    """Folder (or file) with the SMPL-family model files, absolute or relative to the session."""
+    gender: str = "neutral"
+    """Gender of an SMPL-family model: ``neutral``, ``male`` or ``female``."""
+    iteration_scale: float = 1.0
+    """Multiplies every stage's iteration budget (below 1: faster, less converged)."""
+    reprojection_weight: float = 0.0
+    """Weight of the multi-view 2D reprojection term against the detections (0: off)."""
+    floor_weight: float = 0.0
+    """Weight of the floor-contact term (feet on z = 0 of a world-aligned rig; 0: off)."""
+    meshes: str = ""
+    """One mesh file per frame in ``out/person<p>/meshes/``: ``ply`` or ``obj`` ("": none)."""
+    mesh_every: int = 1
+    """Write the mesh of every n-th frame."""
+    device: str = "auto"
+    """``auto`` (a GPU when torch sees one), ``cpu`` or ``cuda``."""
+    threads: int = 1
+    """CPU threads of the fit (1 is fastest for its small tensors, and on a busy machine)."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +264,54 @@ class ExportSettings:
 
 
 @dataclass(frozen=True)
+class BoardSettings:
+    """The calibration board (``[calibration.board]``); lengths in metres."""
+
+    kind: str = "charuco"
+    """``charuco`` or ``checkerboard``."""
+    squares_x: int = 5
+    """Squares along the board's x axis (a checkerboard has squares_x - 1 inner corners)."""
+    squares_y: int = 7
+    """Squares along the board's y axis."""
+    square_length_m: float = 0.1
+    """Side of a square, metres."""
+    marker_length_m: float = 0.075
+    """Side of an ArUco marker, metres (ChArUco)."""
+    dictionary: str = "DICT_4X4_50"
+    """OpenCV ArUco dictionary (ChArUco)."""
+    legacy_pattern: bool = False
+    """ChArUco boards made with OpenCV < 4.6 (matters when squares_y is even)."""
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """``mocap calibrate``: board videos or images -> calibration.toml."""
+
+    board: BoardSettings = field(default_factory=BoardSettings)
+    """The board, as a table (``[calibration.board]``)."""
+    board_file: str = ""
+    """A board spec instead of the table: a name in ``rigs/boards`` or a TOML path (relative
+    to the session)."""
+    cameras: tuple[str, ...] = ()
+    """Camera order of the rig (empty: the natural order of the names found)."""
+    fisheye_cameras: tuple[str, ...] = ()
+    """Cameras with a fisheye lens."""
+    max_frames_per_camera: int = 150
+    """Frames sampled evenly from each video (the same frame numbers for every camera)."""
+    max_blur_px: float = 2.0
+    """Board views blurrier than this (pixels) and 1.5 x the camera's median are dropped."""
+    fix_k3: bool = False
+    """Keep the pinhole k3 at 0 (few views or little distortion)."""
+    refine_intrinsics: bool = True
+    """Let the bundle adjustment refine focal lengths, principal points and distortion."""
+    loss_scale_px: float = 1.0
+    """Error (pixels) where the bundle adjustment's robust loss flattens."""
+    floor_frame: int = -1
+    """Frame number of the calibration videos where the board lies on the floor (world origin,
+    Z up); -1: use ``calibration/floor/`` images when present, else the first camera's frame."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """All stages' settings."""
 
@@ -243,7 +321,9 @@ class Settings:
     associate: AssociateSettings = field(default_factory=AssociateSettings)
     triangulate: TriangulateSettings = field(default_factory=TriangulateSettings)
     filter: FilterSettings = field(default_factory=FilterSettings)
+    fit: FitSettings = field(default_factory=FitSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
+    calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
 
     def replace(self, **tables) -> "Settings":
         return dataclasses.replace(self, **tables)
@@ -273,6 +353,8 @@ def _coerce(value, hint, where: str):
         return tuple(_coerce(v, inner, where) for v in value)
     if origin is tuple and isinstance(value, str):
         return tuple(s.strip() for s in value.split(",") if s.strip())
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):  # a nested table
+        return _build(hint, value, where)
     name = getattr(hint, "__name__", str(hint))
     raise SettingsError(f"{where}: expected {name}, found {type(value).__name__} {value!r}")
 

@@ -174,8 +174,9 @@ def lag_correlations(a: np.ndarray, b: np.ndarray, max_lag: int,
         if n.sum() < min_overlap:
             continue
         with np.errstate(all="ignore"):
-            x0 = np.where(ok, x - np.where(ok, x, 0.0).sum(1, keepdims=True) / np.maximum(n, 1), 0.0)
-            y0 = np.where(ok, y - np.where(ok, y, 0.0).sum(1, keepdims=True) / np.maximum(n, 1), 0.0)
+            mx = np.where(ok, x, 0.0).sum(1, keepdims=True) / np.maximum(n, 1)
+            my = np.where(ok, y, 0.0).sum(1, keepdims=True) / np.maximum(n, 1)
+            x0, y0 = np.where(ok, x - mx, 0.0), np.where(ok, y - my, 0.0)
             denom = np.sqrt((x0 * x0).sum() * (y0 * y0).sum())
         if denom > 0:
             out[k] = (x0 * y0).sum() / denom
@@ -284,8 +285,9 @@ def shift_detections(det: Detections2D, offsets) -> Detections2D:
     offsets = np.asarray(offsets, int)
     C, F = det.xy.shape[:2]
     if offsets.shape != (C,):
+        found = offsets.shape[0] if offsets.ndim else 0
         raise SyncError(f"offsets must have one entry per camera ({C}: "
-                        f"{', '.join(det.camera_names)}), found {offsets.shape[0] if offsets.ndim else 0}")
+                        f"{', '.join(det.camera_names)}), found {found}")
     if not offsets.any():
         return det
     xy = np.full_like(det.xy, np.nan)

@@ -40,7 +40,6 @@ from scipy.optimize import linear_sum_assignment
 from calibration import Rig
 
 from .associate import Association, AssociationError, associate_take, check_settings
-from .errors import MocapError
 from .keypoints import get_format
 from .settings import AssociateSettings
 from .types import Detections2D, load_npz, save_npz
@@ -48,7 +47,7 @@ from .types import Detections2D, load_npz, save_npz
 log = logging.getLogger(__name__)
 
 __all__ = ["Identities", "link_frames", "stitch_tracklets", "bone_signature", "rig_aim_point",
-           "track_people", "slot_identities", "detections_by_identity", "identify_people"]
+           "association_bones", "track_people", "slot_identities", "detections_by_identity", "identify_people"]
 
 _BIG = 1e6
 
@@ -162,14 +161,6 @@ def bone_signature(xyz: np.ndarray, bones: np.ndarray) -> np.ndarray:
     return np.where(n >= 3, 0.5 * (lo + hi), np.nan)
 
 
-def _signature_gap(a: np.ndarray, b: np.ndarray) -> float:
-    """Median relative difference of bone lengths known in both (NaN if fewer than 3)."""
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3:
-        return float("nan")
-    return float(np.median(np.abs(a[ok] - b[ok]) / (0.5 * (a[ok] + b[ok]))))
-
-
 @dataclass(frozen=True)
 class _Tracklet:
     first: int
@@ -180,14 +171,19 @@ class _Tracklet:
 
 
 def _summaries(xyz: np.ndarray, tracklet: np.ndarray, bones: np.ndarray) -> list[_Tracklet]:
+    """First/last frame, start/end position and bone signature of every tracklet."""
+    f, g = np.nonzero(tracklet >= 0)
+    if len(f) == 0:
+        return []
+    t = tracklet[f, g]
+    order = np.lexsort((f, t))                                              # by tracklet, frame
+    f, g, t = f[order], g[order], t[order]
+    cuts = np.flatnonzero(np.diff(t)) + 1
     out = []
-    for t in range(int(tracklet.max(initial=-1)) + 1):
-        f, g = np.nonzero(tracklet == t)
-        order = np.argsort(f)
-        f, g = f[order], g[order]
-        poses = xyz[f, g]                                                   # (n, Jp, 3)
-        centres = _centre(poses)                                            # (n, 3)
-        out.append(_Tracklet(int(f[0]), int(f[-1]), centres[0], centres[-1],
+    for fs, gs in zip(np.split(f, cuts), np.split(g, cuts)):
+        poses = xyz[fs, gs]                                                 # (n, Jp, 3)
+        centres = _centre(poses[[0, -1]])                                   # (2, 3)
+        out.append(_Tracklet(int(fs[0]), int(fs[-1]), centres[0], centres[1],
                              bone_signature(poses, bones)))
     return out
 
@@ -204,25 +200,33 @@ def stitch_tracklets(tracks: list, fps: float, settings: AssociateSettings) -> n
     """
     T = len(tracks)
     cost = np.full((T, T), _BIG)
-    for i, a in enumerate(tracks):
-        for j, b in enumerate(tracks):
-            gap_s = (b.first - a.last) / fps
-            if not 0 < gap_s <= settings.reid_max_gap_s:
-                continue
-            reach = settings.track_gate_m + settings.max_speed_m_per_s * gap_s
-            dist = float(np.linalg.norm(b.start_xyz - a.end_xyz))
-            if not dist <= reach:
-                continue
-            sig = _signature_gap(a.signature, b.signature)
-            if np.isnan(sig):
-                if gap_s > settings.max_gap_s:     # a long gap needs the body to agree
-                    continue
-                sig = 0.5 * settings.reid_bone_tolerance
-            if sig > settings.reid_bone_tolerance:
-                continue
-            cost[i, j] = dist / reach + sig / settings.reid_bone_tolerance
+    if T == 0:
+        return np.zeros(0, int)
+    first = np.array([tr.first for tr in tracks])
+    last = np.array([tr.last for tr in tracks])
+    gap_s = (first[None, :] - last[:, None]) / fps                          # (ends, starts)
+    reach = settings.track_gate_m + settings.max_speed_m_per_s * gap_s
+    start = np.stack([tr.start_xyz for tr in tracks])
+    end = np.stack([tr.end_xyz for tr in tracks])
+    dist = np.linalg.norm(start[None, :] - end[:, None], axis=-1)
+    i, j = np.nonzero((gap_s > 0) & (gap_s <= settings.reid_max_gap_s) & (dist <= reach))
+    if len(i):
+        sig = np.stack([tr.signature for tr in tracks])                     # (T, B)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.abs(sig[i] - sig[j]) / (0.5 * (sig[i] + sig[j]))     # (pairs, B)
+        n = np.isfinite(rel).sum(-1)
+        srt = np.sort(rel, axis=-1)                                         # NaN last
+        rows = np.arange(len(i))
+        med = 0.5 * (srt[rows, np.maximum(n - 1, 0) // 2] + srt[rows, np.maximum(n, 1) // 2])
+        known = n >= 3
+        # Without a body to compare, only a short gap may be bridged (by position alone).
+        ok = np.where(known, med <= settings.reid_bone_tolerance,
+                      gap_s[i, j] <= settings.max_gap_s)
+        med = np.where(known, med, 0.5 * settings.reid_bone_tolerance)
+        i, j, med = i[ok], j[ok], med[ok]
+        cost[i, j] = dist[i, j] / reach[i, j] + med / settings.reid_bone_tolerance
     nxt = np.full(T, -1)
-    if T:
+    if (cost < _BIG).any():
         rows, cols = linear_sum_assignment(cost)
         for r, c in zip(rows, cols):
             if cost[r, c] < _BIG:
@@ -274,15 +278,22 @@ def _renumber(identity: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.nd
 
     Returns the new identities (F, G) and, per new identity, its old index.
     """
-    first: dict = {}
-    for f, g in zip(*np.nonzero(identity >= 0)):
-        t = int(identity[f, g])
-        if keep[t] and t not in first:
-            first[t] = len(first)
-    out = np.full(identity.shape, -1)
-    for t, k in first.items():
-        out[identity == t] = k
-    return out, np.array(list(first), int)
+    flat = identity.ravel()                                                 # frame-major
+    on = flat >= 0
+    kept = on.copy()
+    kept[on] = keep[flat[on]]
+    old, first_at = np.unique(flat[kept], return_index=True)
+    old = old[np.argsort(first_at)]                                         # by appearance
+    new_of = np.full(len(keep) + 1, -1)                                     # [-1] -> -1
+    new_of[old] = np.arange(len(old))
+    return new_of[identity], old
+
+
+def _frames_seen(identity: np.ndarray, T: int) -> np.ndarray:
+    """(T,) number of frames in which each identity holds a group."""
+    seen = np.zeros((identity.shape[0], T + 1), bool)
+    seen[np.arange(identity.shape[0])[:, None], identity] = True             # -1 -> column T
+    return seen[:, :T].sum(0)
 
 
 def track_people(assoc: Association, fps: float, settings: AssociateSettings,
@@ -307,8 +318,7 @@ def track_people(assoc: Association, fps: float, settings: AssociateSettings,
     identity = (np.where(tracklet >= 0, chain[np.maximum(tracklet, 0)], -1) if len(chain)
                 else np.full(tracklet.shape, -1))
     T = int(identity.max(initial=-1)) + 1
-    frames_seen = np.array([len(np.unique(np.nonzero(identity == t)[0])) for t in range(T)])
-    keep = frames_seen >= max(1.0, settings.min_track_s * fps)
+    keep = _frames_seen(identity, T) >= max(1.0, settings.min_track_s * fps)
     main = settings.mode == "main_subject"
     if main and rig is None:
         raise AssociationError("[associate] mode = 'main_subject' needs the rig (where the "
@@ -408,7 +418,7 @@ class Identities:
                    camera_names=tuple(d["camera_names"].tolist()))
 
 
-def _association_bones(fmt_name: str, joints: np.ndarray) -> np.ndarray:
+def association_bones(fmt_name: str, joints: np.ndarray) -> np.ndarray:
     """(B, 2) bones of the format between association joints, as indices into ``joints``,
     plus shoulder and hip widths (both are body proportions that do not change with pose)."""
     kf = get_format(fmt_name)
@@ -448,7 +458,7 @@ def identify_people(det: Detections2D, rig: Rig,
     if settings.mode == "off":
         return _passthrough(det)
     assoc = associate_take(det, rig, settings)
-    bones = _association_bones(det.format, assoc.joints)
+    bones = association_bones(det.format, assoc.joints)
     identity, score = track_people(assoc, det.fps, settings, bones, rig)
     T = int(identity.max(initial=-1)) + 1
     if T == 0:
@@ -457,7 +467,7 @@ def identify_people(det: Detections2D, rig: Rig,
             f"once in any of the {det.num_frames} frames (or every track was shorter than "
             f"[associate] min_track_s = {settings.min_track_s} s); nothing to triangulate")
     slot = slot_identities(assoc, identity, det.shape[2])
-    frames_seen = np.array([(identity == t).any(1).sum() for t in range(T)])
+    frames_seen = _frames_seen(identity, T)
     log.info("identities: %d people, seen in %s frames", T, frames_seen.tolist())
     ids = Identities(slot_identity=slot, num_people=T, score=score, frames_seen=frames_seen,
                      mode=settings.mode, camera_names=det.camera_names)

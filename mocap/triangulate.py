@@ -557,12 +557,14 @@ def _robust_subset(g, m, v, x, y, jac, conf, valid, scale, tau, pair_views, iter
     return X, used, det_rel, err, z
 
 
-def _ray_spread_deg(xp, X, centers, used):
-    """Largest angle (degrees) between a used view's ray and the mean used ray.
+def _ray_spread_deg(xp, g: _Geometry, x, y, used):
+    """Largest angle (degrees) between a used view's ray and the mean used ray direction.
 
-    X: 3 arrays (S,); centers (C, 3); used (C, S). Returns (S,).
+    x, y: (C, S) normalised detections; used (C, S). Returns (S,) (0 with < 2 views). The
+    rays' directions alone decide whether depth is determined, wherever the cameras are.
     """
-    d = [X[k][None] - centers[:, k][:, None] for k in range(3)]           # 3 x (C, S)
+    R = g.R
+    d = [R[0][k] * x + R[1][k] * y + R[2][k] for k in range(3)]          # R^T (x, y, 1)
     n = xp.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2)
     u = [xp.where(used, a / n, _full(a, 0.0)) for a in d]
     mean = [a.sum(0) for a in u]
@@ -572,6 +574,16 @@ def _ray_spread_deg(xp, X, centers, used):
     cosang = xp.where(used, cosang, _full(cosang, 1.0))
     lo = cosang.min(0) if xp is np else cosang.min(0).values
     return xp.rad2deg(xp.arccos(xp.clip(lo, -1.0, 1.0)))
+
+
+def _narrow(xp, g, x, y, mask, cand, min_angle_deg: float):
+    """(N,) bool: among ``cand`` points, those whose ``mask`` rays span < min_angle_deg."""
+    out = xp.zeros_like(cand)
+    if bool(cand.any()):
+        ic = _index(xp, cand)
+        spread = _ray_spread_deg(xp, g, x[:, ic], y[:, ic], mask[:, ic])
+        out[ic] = 2 * spread < min_angle_deg
+    return out
 
 
 def _copy(a):
@@ -597,7 +609,11 @@ def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust
     X, det_rel, err, z = _solve_refined(g, m, v, x, y, jac, w, scale, s.refine_iterations)
     nvalid = valid.sum(0)
     used = valid
-    all_parallel = ~(det_rel > 1e-12)  # every detected ray (nearly) parallel: nothing to choose
+    # Every detected ray (nearly) parallel: nothing to choose from. Narrow ray bundles have a
+    # small relative determinant (about 0.84 sin^2 of the angle for two equal views), so only
+    # those candidates get the exact ray-spread test.
+    all_parallel = _narrow(xp, g, x, y, valid, (nvalid >= 2) & ~(det_rel > 0.05),
+                           s.min_ray_angle_deg)
     if robust:
         good = valid & (z > 0) & (err <= s.reproj_threshold_px)
         redo = ((good != valid).any(0) | ~(det_rel > 1e-12)) & (nvalid >= 2)
@@ -617,15 +633,8 @@ def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust
     few = nvalid < s.min_views
     finite = xp.isfinite(X[0]) & xp.isfinite(X[1]) & xp.isfinite(X[2])
     parallel = ~few & (((nused >= 2) & (~(det_rel > 1e-12) | ~finite)) | all_parallel)
-    # Narrow ray bundles have a small relative determinant (about 0.84 sin^2 of the angle for
-    # two equal views); only those candidates get the exact ray-spread test.
-    cand = ~parallel & (nused >= 2) & (det_rel < 0.05)
-    if bool(cand.any()):
-        ic = _index(xp, cand)
-        spread = _ray_spread_deg(xp, [a[ic] for a in X], g.centers, used[:, ic])
-        narrow = _copy(cand)
-        narrow[ic] = 2 * spread < s.min_ray_angle_deg
-        parallel = parallel | narrow
+    parallel = parallel | _narrow(xp, g, x, y, used, ~parallel & (nused >= 2) & (det_rel < 0.05),
+                                  s.min_ray_angle_deg)
     behind = ~few & ~parallel & (nused < s.min_views) & (valid & ~(z > 0)).any(0)
     flags = (few * FLAG_FEW_VIEWS + (~few & ~parallel & (nused < s.min_views)) * FLAG_NO_CONSENSUS
              + parallel * FLAG_PARALLEL_RAYS + behind * FLAG_BEHIND_CAMERA)

@@ -38,7 +38,8 @@ from .errors import BodyModelError
 __all__ = ["KeypointSpec", "BodyModel", "BodySkeleton", "shape_coefficients", "rest_joints",
            "rest_vertices", "phenotype_coefficients", "forward_kinematics", "pose_features", "skin_points",
            "merged_weights", "posed_vertices", "all_joint_positions", "expand_rotations",
-           "rest_height", "body_axes", "anatomical_frames", "skeleton_of", "as_tensor",
+           "rest_height", "body_axes", "anatomical_frames", "neutral_pose", "skeleton_of",
+           "as_tensor",
            "rotvec_to_rotmat"]
 
 
@@ -258,12 +259,6 @@ def _depth_levels(parents: "tuple[int, ...]") -> tuple:
             tuple(len(lv) for lv in levels), parent_pos)
 
 
-def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Batched 3x3 (or 3x3 @ 3x1) products as broadcast sums: for tiny matrices far
-    cheaper than ``bmm`` on a CPU, and cheaper to differentiate."""
-    return (a[..., :, :, None] * b[..., None, :, :]).sum(-2)
-
-
 def forward_kinematics(parents: "tuple[int, ...]", joints_rest: torch.Tensor,
                        rotmats: torch.Tensor, transl: torch.Tensor,
                        ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -291,8 +286,8 @@ def forward_kinematics(parents: "tuple[int, ...]", joints_rest: torch.Tensor,
     for lv in range(1, len(sizes)):
         pp = parent_pos[lv - 1].to(dev)
         Gp = glob[-1].index_select(-3, pp)
-        glob.append(_mm(Gp, R_lv[lv]))
-        pos.append(pos[-1].index_select(-2, pp) + _mm(Gp, off_lv[lv][..., None])[..., 0])
+        glob.append(Gp @ R_lv[lv])
+        pos.append(pos[-1].index_select(-2, pp) + (Gp @ off_lv[lv][..., None])[..., 0])
     return (torch.cat(pos, -2).index_select(-2, inverse),
             torch.cat(glob, -3).index_select(-3, inverse))
 
@@ -451,6 +446,28 @@ def anatomical_frames(model: BodyModel) -> np.ndarray:
         a = np.cross(t, f)
         a = a / np.linalg.norm(a)
         out[i] = np.stack([f, a, np.cross(f, a)], -1)
+    return out
+
+
+def neutral_pose(model: BodyModel) -> np.ndarray:
+    """(Jb, 3) axis-angle local rotations of a relaxed standing pose: the rest pose with the
+    upper arms hanging straight down (Anny rests in an A-pose, SMPL in a T-pose). The pose
+    prior is centred here, and the studio's motions start from it."""
+    out = np.zeros((len(model.fitted), 3))
+    name = {c: n for n, c in model.canonical.items()}
+    J = model.joint_template.numpy()
+    down = -body_axes(model)[:, 2]
+    for side in ("left", "right"):
+        if f"{side}_shoulder" not in name or f"{side}_elbow" not in name:
+            continue
+        a = J[model.joint_names.index(name[f"{side}_shoulder"])]
+        b = J[model.joint_names.index(name[f"{side}_elbow"])]
+        u = (b - a) / np.linalg.norm(b - a)
+        axis = np.cross(u, down)
+        s = np.linalg.norm(axis)
+        if s > 1e-9:
+            out[model.fitted.index(name[f"{side}_shoulder"])] = (
+                axis / s * np.arctan2(s, float(u @ down)))
     return out
 
 

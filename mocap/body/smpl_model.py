@@ -12,7 +12,10 @@ SMPL files are Y up, facing +Z, metres.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
+import logging
 import pickle
 import tempfile
 import zipfile
@@ -23,6 +26,8 @@ import torch
 
 from .errors import SMPL_SOURCE, BodyModelError
 from .model import BodyModel, KeypointSpec, body_axes
+
+log = logging.getLogger(__name__)
 
 __all__ = ["read_model_file", "find_model_file", "load_smpl", "SMPL_KINDS", "SMPL_FITTED"]
 
@@ -142,6 +147,15 @@ def _smplx_module(path: Path, data: dict, kind: str, gender: str, num_betas: int
         raise BodyModelError(f"SMPL models need the 'smplx' package ({exc}); install the body "
                              f"extra: pip install 'mocap-studio[body]'") from None
     common = dict(num_betas=num_betas, gender=gender, dtype=torch.float64)
+    with contextlib.redirect_stdout(io.StringIO()) as said:   # smplx prints its warnings
+        module = _construct(smplx, Struct, path, data, kind, common, vertex_ids)
+    if said.getvalue().strip():
+        log.debug("smplx: %s", said.getvalue().strip())
+    return module
+
+
+def _construct(smplx, Struct, path: Path, data: dict, kind: str, common: dict,
+               vertex_ids: "dict | None"):
     if kind == "smpl":
         return smplx.SMPL(model_path=str(path), data_struct=Struct(**data),
                           vertex_ids=vertex_ids, **common)

@@ -77,18 +77,31 @@ def settings_template(settings_cls: "type | None" = None) -> str:
     hints = typing.get_type_hints(settings_cls)
     lines = [TEMPLATE_HEADER]
     for table in dataclasses.fields(settings_cls):
-        cls = hints[table.name]
-        docs = attribute_docstrings(cls)
-        defaults = cls()
-        lines.append(f"[{table.name}]")
-        lines += _comment(inspect.cleandoc(cls.__doc__ or "")) if cls.__doc__ else []
-        for f in dataclasses.fields(cls):
-            lines.append("")
-            lines += _comment(docs.get(f.name, "(undocumented)"))
-            lines.append(_value_line(f.name, getattr(defaults, f.name)))
-        lines.append("")
-        lines.append("")
+        lines += _table_lines(table.name, hints[table.name])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _table_lines(name: str, cls: type) -> list[str]:
+    """``[name]`` with every key of ``cls`` commented out at its default; fields that are
+    dataclasses themselves become sub-tables ``[name.field]`` after the plain keys."""
+    docs = attribute_docstrings(cls)
+    defaults = cls()
+    hints = typing.get_type_hints(cls)
+    lines = [f"[{name}]"]
+    lines += _comment(inspect.cleandoc(cls.__doc__)) if cls.__doc__ else []
+    nested = []
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            nested.append(f)
+            continue
+        lines.append("")
+        lines += _comment(docs.get(f.name, "(undocumented)"))
+        lines.append(_value_line(f.name, getattr(defaults, f.name)))
+    lines += ["", ""]
+    for f in nested:
+        sub = _table_lines(f"{name}.{f.name}", hints[f.name])
+        lines += [sub[0]] + _comment(docs.get(f.name, "(undocumented)")) + sub[1:]
+    return lines
 
 
 def run(args) -> int:

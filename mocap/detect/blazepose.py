@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ssd_anchors", "decode_detections", "weighted_nms", "PersonDetection",
            "PoseDetector", "PoseLandmarker", "LandmarkResult", "BlazePoseTracker",
-           "refine_from_heatmaps", "letterbox", "NUM_BODY", "DETECTOR_INPUT_PX", "LANDMARK_INPUT_PX"]
+           "refine_from_heatmaps", "letterbox", "NUM_BODY", "DETECTOR_INPUT_PX",
+           "LANDMARK_INPUT_PX", "HEATMAP_CELL_OFFSET"]
 
 DETECTOR_INPUT_PX = 224
 LANDMARK_INPUT_PX = 256

@@ -32,8 +32,8 @@ import torch
 from calibration import Rig
 
 from ..body.model import (BodyModel, anatomical_frames, body_axes, forward_kinematics,
-                          merged_weights, rest_height, rest_joints, rest_vertices,
-                          shape_coefficients, skin_points)
+                          merged_weights, neutral_pose, rest_height, rest_joints,
+                          rest_vertices, shape_coefficients, skin_points)
 from ..body.regressors import keypoint_layer, keypoints_forward
 from ..errors import SimulationError
 from ..keypoints import get_format
@@ -105,22 +105,6 @@ def _about(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
     return roma.rotvec_to_rotmat(torch.as_tensor(np.asarray(angle)[:, None] * axis)).numpy()
 
 
-def _arm_down(model: BodyModel, side: str) -> np.ndarray:
-    """(3, 3) rotation taking the rest upper arm to hang straight down (model frame)."""
-    name = {c: n for n, c in model.canonical.items()}
-    J = model.joint_template.numpy()
-    a = J[model.joint_names.index(name[f"{side}_shoulder"])]
-    b = J[model.joint_names.index(name[f"{side}_elbow"])]
-    u = (b - a) / np.linalg.norm(b - a)
-    down = -body_axes(model)[:, 2]
-    axis = np.cross(u, down)
-    s = np.linalg.norm(axis)
-    if s < 1e-9:
-        return np.eye(3)
-    angle = np.arctan2(s, u @ down)
-    return roma.rotvec_to_rotmat(torch.as_tensor(axis / s * angle)).numpy()
-
-
 def _motion_rotations(model: BodyModel, angles: dict, F: int) -> np.ndarray:
     """(F, Jb, 3, 3) local rotations of the fitted joints, the root's excluded (identity),
     from a motion's named angles (see the module docstring)."""
@@ -135,6 +119,7 @@ def _motion_rotations(model: BodyModel, angles: dict, F: int) -> np.ndarray:
         return C @ R @ C.T
 
     out = np.tile(np.eye(3), (F, len(model.fitted), 1, 1))
+    arm_down = roma.rotvec_to_rotmat(torch.as_tensor(neutral_pose(model))).numpy()
     by_canon = {c: model.fitted.index(n) for n, c in model.canonical.items()}
     for n in ("spine1", "spine2", "spine3"):
         out[:, by_canon[n]] = body(_R("y", g("spine_flex") / 3) @ _R("z", g("spine_yaw") / 3))
@@ -143,7 +128,7 @@ def _motion_rotations(model: BodyModel, angles: dict, F: int) -> np.ndarray:
                                                @ _R("y", -g(f"{side}_hip_flex")))
         out[:, by_canon[f"{side}_shoulder"]] = (
             body(_R("x", sgn * g(f"{side}_shoulder_abd")) @ _R("y", -g(f"{side}_shoulder_flex")))
-            @ _arm_down(model, side))
+            @ arm_down[by_canon[f"{side}_shoulder"]])
         for joint, key, sign in (("knee", "knee_flex", -1.0), ("elbow", "elbow_flex", 1.0),
                                  ("ankle", "ankle_dorsi", 1.0)):
             j = by_canon[f"{side}_{joint}"]

@@ -90,8 +90,9 @@ def crowd_actors(scene: str, num_frames: int, fps: float = 30.0) -> list[Actor]:
     """The actors of a named scene (for the studio4 rig's 6 x 6 m room).
 
     ``crossing2``/``crossing3``: 2 or 3 people of different heights walking back and forth
-    through the middle, their paths crossing; ``crossing4`` adds a fourth. ``crowd4``: 2 people crossing all along, a third
-    entering a third of the way in, a fourth leaving at a third and coming back at two thirds.
+    through the middle, their paths crossing; ``crossing4`` adds a fourth. ``crowd4``: 2
+    people crossing all along, a third entering a third of the way in, a fourth leaving at a
+    third and coming back at two thirds.
     ``bystander``: one actor moving in the middle, a second person standing close to a camera
     (the first actor is the main subject).
     """

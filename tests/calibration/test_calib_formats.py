@@ -158,6 +158,7 @@ def test_pose2sim_table_name_stands_in_for_a_missing_name(tmp_path):
     assert Rig.load(path).names == ("int_cam1_img", "int_cam2_img")
 
 
+@pytest.mark.network
 def test_pose2sim_demo_file_loads(pose2sim_demo_calib):
     rig = Rig.load(pose2sim_demo_calib)
     assert rig.names == ("cam_01", "cam_02", "cam_03", "cam_04")

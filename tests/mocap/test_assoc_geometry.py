@@ -13,7 +13,7 @@ from mocap.types import Detections2D
 
 
 def _line_distance(o1, d1, o2, d2):
-    """Reference: distance between two lines (brute force over a fine grid of s, then exact)."""
+    """Reference: distance between two (non-parallel) lines, |(o2 - o1) . n| / |n|."""
     n = np.cross(d1, d2)
     return abs(np.dot(o2 - o1, n)) / np.linalg.norm(n)
 
@@ -134,7 +134,7 @@ def test_triangulate_rays_recovers_points_exactly(rng, dtype):
     assert np.nanmax(dist) < 1e-6
 
 
-def test_triangulate_rays_is_nan_when_undetermined(rng):
+def test_triangulate_rays_is_nan_when_undetermined():
     origin = np.array([[0.0, 0, 0], [1.0, 0, 0]])
     d = np.array([[[1.0, 0, 0]], [[1.0, 0, 0]]])                       # collinear rays
     X, _ = triangulate_rays(origin, d, np.ones((2, 1)))
@@ -144,7 +144,7 @@ def test_triangulate_rays_is_nan_when_undetermined(rng):
     assert np.isnan(X).all() and np.isnan(dist[1]).all()
 
 
-def test_robust_reweighting_resists_one_wrong_ray(rng):
+def test_robust_reweighting_resists_one_wrong_ray():
     X = np.array([0.3, -0.2, 1.0])
     origin = np.array([[3.0, 3, 2], [-3, 3, 2], [-3, -3, 2], [3, -3, 2]])
     d = X - origin

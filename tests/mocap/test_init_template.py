@@ -45,7 +45,11 @@ def test_template_documents_every_key_with_its_docstring():
         for f in dataclasses.fields(cls):
             assert f.name in docs, f"[{name}] {f.name} has no docstring in mocap/settings.py"
             commented = "\n".join(f"# {line}".rstrip() for line in docs[f.name].splitlines())
-            assert f"{commented}\n#{f.name} = " in block
+            if dataclasses.is_dataclass(f.type) or dataclasses.is_dataclass(
+                    typing.get_type_hints(cls)[f.name]):
+                assert f"[{name}.{f.name}]\n{commented}\n" in text   # a sub-table
+            else:
+                assert f"{commented}\n#{f.name} = " in block
 
 
 def test_attribute_docstrings_reads_the_string_under_each_field():

@@ -18,11 +18,12 @@ from mocap.types import Points3D
 
 @pytest.fixture(scope="module")
 def crowd_session(studio4, tmp_path_factory):
-    crowd = simulate_crowd(studio4, crowd_actors("crossing2", 45), 45, 30.0, "body25",
+    crowd = simulate_crowd(studio4, crowd_actors("crossing2", 30), 30, 30.0, "body25",
                            ErrorModel(), seed=9)
     root = tmp_path_factory.mktemp("crowd") / "session"
     write_session(root, studio4, dataclasses.replace(crowd.take, detections=crowd.detections),
-                  settings={"export": {"formats": ["bvh", "trc"]}})
+                  settings={"export": {"formats": ["bvh", "trc"]},
+                            "fit": {"iteration_scale": 0.05}})
     return root, crowd
 
 
@@ -40,10 +41,12 @@ def test_run_gives_one_stable_person_per_actor(crowd_session):
                      for p in range(2)] for t in range(2)])
     assert sorted(err.argmin(1)) == [0, 1]
     assert err.min(1).max() < 0.02 and err.max(1).min() > 0.5
-    # One export per person.
+    # One body fit and one export per person.
     people = json.loads((out / "manifest.json").read_text())["people"]
     assert [p["id"] for p in people] == [0, 1]
     for p in people:
+        assert {f.split(".")[-1] for f in p["files"]} >= {"bvh", "trc", "npz"}
+        assert (out / f"person{p['id']}" / "body.npz").is_file()
         for f in p["files"]:
             assert (out / f).is_file()
 
@@ -53,8 +56,9 @@ def test_main_subject_setting_keeps_one_person(crowd_session, tmp_path):
     import shutil
     copy = tmp_path / "s"
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns("out"))
-    with open(copy / "session.toml", "a") as fh:
-        fh.write('\n[associate]\nmode = "main_subject"\n')
+    text = (copy / "session.toml").read_text().replace("iteration_scale = 0.05",
+                                                         "enabled = false")
+    (copy / "session.toml").write_text(text + '\n[associate]\nmode = "main_subject"\n')
     run(copy)
     assert Points3D.load(copy / "out" / "points3d.npz").xyz.shape[1] == 1
 
@@ -63,7 +67,7 @@ def test_associate_command_prints_one_row_per_person(crowd_session, capsys):
     root, _ = crowd_session
     assert main(["-q", "associate", str(root)]) == 0
     text = capsys.readouterr().out
-    assert "mode multi: 2 people in 45 frames of 4 cameras" in text
+    assert "mode multi: 2 people in 30 frames of 4 cameras" in text
     rows = [r for r in text.splitlines() if r.strip()[:1].isdigit()]
     assert len(rows) == 2
     assert (root / "out" / "detections_people.npz").is_file()

@@ -1,0 +1,120 @@
+"""Board calibration end to end on rendered images with known truth (the "Done when" bounds):
+camera centres within 5 mm, rotations within 0.2 degrees, focal lengths within 0.3 %,
+reprojection error below 0.3 px; the world frame from a board on the floor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from calibration.calibrate import calibrate_rig
+from calibration.detection import detect_views
+from calibration.extrinsics import mean_rotation, rotation_angle_deg
+from calibration.world import align_to_floor_board, transform_rig
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def calibrated(board_scene):
+    rig, spec, take = board_scene
+    views = [detect_views(enumerate(take.images[c]), spec, cam.name, "rendered")
+             for c, cam in enumerate(rig)]
+    return views, calibrate_rig(views, spec)
+
+
+def align_rig(est, truth):
+    """``est`` in the true world frame, by the rigid transform (no scale: the board gives it)
+    that best maps the estimated camera poses onto the true ones: rotation the chordal mean of
+    the per-camera ones, translation the mean centre offset after it."""
+    R_a = mean_rotation(np.stack([b.R_cam_from_world.T @ a.R_cam_from_world for a, b in zip(est, truth)]))
+    t_a = np.mean([b.center - R_a @ a.center for a, b in zip(est, truth)], axis=0)
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = R_a, t_a
+    return transform_rig(est, T)
+
+
+def errors_against_truth(est, truth):
+    """Per camera: centre error (mm), rotation error (deg), |focal error| (%) for fx and fy,
+    after :func:`align_rig`."""
+    rows = []
+    for a, b in zip(align_rig(est, truth), truth):
+        rows.append((
+            1000 * np.linalg.norm(a.center - b.center),
+            float(rotation_angle_deg(a.R_cam_from_world, b.R_cam_from_world)),
+            100 * abs(a.K[0, 0] / b.K[0, 0] - 1),
+            100 * abs(a.K[1, 1] / b.K[1, 1] - 1),
+        ))
+    return np.array(rows)
+
+
+def test_rendered_rig_is_recovered_within_the_bounds(board_scene, calibrated):
+    rig, _, _ = board_scene
+    views, result = calibrated
+    err = errors_against_truth(result.rig, rig)
+    print("centre mm, rotation deg, fx %, fy %:\n", np.round(err, 3))
+    assert err[:, 0].max() < 5.0, f"camera centres off by {err[:, 0]} mm"
+    assert err[:, 1].max() < 0.2, f"rotations off by {err[:, 1]} deg"
+    assert err[:, 2:].max() < 0.3, f"focal lengths off by {err[:, 2:]} %"
+    assert result.bundle.error_px_per_camera.max() < 0.3
+    assert result.rig.metadata.adjusted
+    np.testing.assert_allclose(result.rig.metadata.error_px_per_camera,
+                               result.bundle.error_px_per_camera)
+
+
+def test_bundle_adjustment_improves_on_the_first_guess(board_scene, calibrated):
+    views, result = calibrated
+    assert result.bundle.error_px < result.bundle.initial_error_px
+    # Every camera was linked to the others and used many views; coverage is reported.
+    assert all(n >= 10 for n in result.views_used)
+    assert all(0.3 < c.fraction <= 1.0 for c in result.coverage)
+    assert (result.graph.shared[np.triu_indices(len(views), 1)] > 0).all()
+
+
+def test_partial_and_occluded_views_are_used(board_scene, calibrated):
+    views, _ = calibrated
+    counts = np.concatenate([v.counts for v in views])
+    assert counts.min() < 24 <= counts.max()  # some views show only part of the board
+
+
+def test_floor_board_sets_origin_axes_and_metres(board_scene, calibrated):
+    from calibration.boards import board_from_dict, detect_corners
+    from calibration.render import render_take
+    from calibration.world import locate_board
+
+    from conftest import FLOOR_BOARD, FLOOR_ORIGIN, floor_board_pose
+
+    rig, _, _ = board_scene
+    _, result = calibrated
+    mat = board_from_dict(dict(FLOOR_BOARD))
+    floor = render_take(rig, mat, floor_board_pose()[None])
+    corners = {}
+    for c, cam in enumerate(rig):
+        found = detect_corners(floor.images[c][0], mat)
+        if found is not None:
+            corners[cam.name] = np.full((mat.num_corners, 2), np.nan)
+            corners[cam.name][found.ids] = found.xy
+    assert len(corners) >= 2
+    # The calibration's world is its first camera's frame; the mat gives metres, Z up.
+    aligned, _ = align_to_floor_board(result.rig, locate_board(result.rig, corners, mat))
+    for a, b in zip(aligned, rig):
+        assert np.linalg.norm(a.center - (b.center - FLOOR_ORIGIN)) < 0.01
+        assert rotation_angle_deg(a.R_cam_from_world, b.R_cam_from_world) < 0.3
+    assert all(1.55 < c.center[2] < 1.65 for c in aligned)  # Z up, metres: cameras 1.6 m high
+
+
+def test_disconnected_camera_is_named(board_scene, calibrated):
+    from calibration import DisconnectedCamerasError
+    from calibration.detection import BoardViews
+
+    rig, spec, _ = board_scene
+    views, _ = calibrated
+    # cam4 keeps only the views no other camera has: it shares nothing with the rest.
+    others = set(np.concatenate([v.frames for v in views[:3]]).tolist())
+    v = views[3]
+    alone = np.array([f not in others for f in v.frames])
+    cut = BoardViews(v.camera, v.source, v.size_wh, v.frames[alone], v.xy[alone],
+                     v.blur_px[alone], v.frames_read)
+    with pytest.raises(DisconnectedCamerasError, match=r"cameras \['cam4'\] share no board view "
+                       r"with cameras \['cam1', 'cam2', 'cam3'\].*cam4: 0"):
+        calibrate_rig(views[:3] + [cut], spec)
