@@ -13,9 +13,9 @@ an unused slot), ``rx, ry, rz`` (Rodrigues vector of ``R_cam_from_world``, radia
 
 Gauge: the world frame of a bundle adjustment is not observable from images alone. With board
 poses (whose corners fix the scale), the first camera's extrinsics stay fixed. With free points
-the whole similarity (7 degrees of freedom) is free; :func:`bundle_adjust_points` keeps the
-first camera's extrinsics fixed and the caller restores the scale (see
-:mod:`calibration.people`).
+the whole similarity (7 degrees of freedom) is free: the first camera's extrinsics and the
+largest component of the second camera's translation stay fixed, and the caller restores the
+metric scale (see :mod:`calibration.people`).
 
 The reprojection error of a camera is the RMS over its inlier observations of the distance in
 pixels between the observed and the projected point.
@@ -184,8 +184,13 @@ class Observations:
         return Observations(*(getattr(self, f.name)[keep] for f in dataclasses.fields(self)))
 
 
-def _camera_mask(cameras: Sequence[Camera], options: BundleOptions, fix_first_extrinsics: bool) -> np.ndarray:
-    """(C, 15) bool: which camera parameters are free."""
+def _camera_mask(cameras: Sequence[Camera], options: BundleOptions, fix_first_extrinsics: bool,
+                 fix_scale: bool = False) -> np.ndarray:
+    """(C, 15) bool: which camera parameters are free.
+
+    With ``fix_scale`` (free 3D points: nothing else fixes the scale), the largest component
+    of the second camera's translation stays fixed too.
+    """
     C = len(cameras)
     m = np.zeros((C, N_CAM), dtype=bool)
     for c, cam in enumerate(cameras):
@@ -199,6 +204,9 @@ def _camera_mask(cameras: Sequence[Camera], options: BundleOptions, fix_first_ex
             if cam.model == PINHOLE and options.fix_k3:
                 m[c, 8] = False
         m[c, _R] = m[c, _T] = options.refine_extrinsics and not (c == 0 and fix_first_extrinsics)
+    if fix_scale and C > 1:
+        t = cameras[1].t_cam_from_world
+        m[1, 12 + int(np.argmax(np.abs(t)))] = False
     return m
 
 
@@ -293,6 +301,8 @@ class _Problem:
 _FD_STEP = 1.5e-8
 #: Largest dense Jacobian (entries) solved exactly; larger problems use LSMR steps.
 _DENSE_LIMIT = 12_000_000
+#: ... and at most this many parameters (an SVD per step grows with their cube).
+_DENSE_MAX_PARAMS = 800
 
 
 def _solve(problem: _Problem, options: BundleOptions) -> tuple[np.ndarray, object]:
@@ -305,7 +315,7 @@ def _solve(problem: _Problem, options: BundleOptions) -> tuple[np.ndarray, objec
     x0 = problem.x0()
     if x0.size == 0:
         return x0, None
-    dense = 2 * problem.obs.cam.size * x0.size <= _DENSE_LIMIT
+    dense = x0.size <= _DENSE_MAX_PARAMS and 2 * problem.obs.cam.size * x0.size <= _DENSE_LIMIT
     common = dict(
         method="trf",
         loss=options.loss,
@@ -373,8 +383,9 @@ def bundle_adjust(
     """
     cams0 = np.stack([pack_camera(c) for c in cameras])
     fisheye = np.array([c.model == FISHEYE for c in cameras])
-    cam_free = _camera_mask(cameras, options, fix_first_extrinsics=True)
     struct0 = np.asarray(structure, dtype=np.float64)
+    cam_free = _camera_mask(cameras, options, fix_first_extrinsics=True,
+                            fix_scale=object_points is None)
     full = _Problem(cams0, fisheye, struct0, obs, object_points, cam_free, options.refine_structure)
     r0 = full.project(full.x0()) - obs.xy
     initial = float(np.sqrt(np.nanmean(np.sum(r0**2, axis=1))))

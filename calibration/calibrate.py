@@ -7,7 +7,6 @@ floor) and in metres (the board's square length sets the scale).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -163,8 +162,7 @@ def calibrate_rig(
     coverage = tuple(
         image_coverage(v.xy[k], v.size_wh) for v, k in zip(views, keep)
     )
-    used = tuple(int(np.sum(obs.cam == c) > 0 and np.unique(obs.struct[obs.cam == c]).size)
-                 for c in range(len(views)))
+    used = tuple(int(np.unique(obs.struct[obs.cam == c]).size) for c in range(len(views)))
     return CalibrationResult(rig, intr, board_poses, ba, graph, coverage, used)
 
 

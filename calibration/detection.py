@@ -305,7 +305,7 @@ def find_camera_sources(folder: str | os.PathLike) -> dict[str, Path]:
             continue
         if name in found:
             raise VideoError(
-                entry, f"expected one source for camera {name!r}, found {found[name].name} too"
+                entry, f"expected one source for camera {name!r}, found {found[name]} too"
             )
         found[name] = entry
     if not found:

@@ -147,25 +147,33 @@ def _calibrate_pinhole(obj, img, size_wh, fix_k3):
 
 
 def _calibrate_fisheye(obj, img, size_wh, name):
-    # Start from a pinhole estimate of the focal length from the central corners.
+    """Fisheye intrinsics: a homography-based focal guess with the equidistant lens
+    (k1..k4 = 0), board poses by PnP, then a bundle adjustment of K, k1..k4 and the poses."""
+    from calibration.bundle import BundleOptions, Observations, bundle_adjust, pose_to_vec
+
     w, h = size_wh
     K0 = cv2.initCameraMatrix2D([o.astype(np.float32) for o in obj],
                                 [i.astype(np.float32) for i in img], (w, h))
-    flags = (cv2.fisheye.CALIB_RECOMPUTE_EXTRINSIC | cv2.fisheye.CALIB_FIX_SKEW
-             | cv2.fisheye.CALIB_USE_INTRINSIC_GUESS)
-    try:
-        rms, K, D, _, _ = cv2.fisheye.calibrate(
-            [o.reshape(1, -1, 3).astype(np.float64) for o in obj],
-            [i.reshape(1, -1, 2).astype(np.float64) for i in img],
-            (w, h), K0.astype(np.float64), np.zeros((4, 1)), flags=flags,
-            criteria=(cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 100, 1e-10),
-        )
-    except cv2.error as e:
+    K0 = np.array([[K0[0, 0], 0.0, (w - 1) / 2], [0.0, K0[1, 1], (h - 1) / 2], [0.0, 0.0, 1.0]])
+    cam = Camera(name, size_wh, K0, np.zeros(4), np.eye(3), np.zeros(3), FISHEYE)
+    kept = [(o, i, T) for o, i in zip(obj, img) if (T := pnp(cam, o, i)) is not None]
+    if len(kept) < MIN_INTRINSIC_VIEWS:
         raise InsufficientDataError(
-            name, f"expected board views that constrain a fisheye lens, found OpenCV failing: "
-            f"{str(e).strip().splitlines()[-1]}"
-        ) from None
-    return K, D.reshape(-1).astype(np.float64), rms
+            name, f"expected at least {MIN_INTRINSIC_VIEWS} board views a fisheye pose fits, "
+            f"found {len(kept)}")
+    # The corners of every view are stacked into one table of board points; each observation
+    # names its view (the structure) and its row in that table.
+    objs = np.concatenate([o for o, _, _ in kept])
+    offsets = np.cumsum([0] + [len(o) for o, _, _ in kept])
+    st = np.concatenate([np.full(len(o), v) for v, (o, _, _) in enumerate(kept)])
+    pt = np.concatenate([offsets[v] + np.arange(len(o)) for v, (o, _, _) in enumerate(kept)])
+    xy = np.concatenate([i for _, i, _ in kept])
+    obs = Observations(np.zeros(st.size, dtype=int), st, pt, xy, np.ones(st.size))
+    poses = [T for _, _, T in kept]
+    res = bundle_adjust([cam], pose_to_vec(np.stack(poses)), obs, objs,
+                        BundleOptions(refine_extrinsics=False))
+    out = res.cameras[0]
+    return out.K, out.dist, res.error_px
 
 
 def board_poses(camera: Camera, views: BoardViews, spec: BoardSpec) -> tuple[np.ndarray, np.ndarray]:

@@ -44,7 +44,7 @@ def _open(path: str | os.PathLike) -> cv2.FileStorage:
         raise CalibrationFileError(p, "expected an existing OpenCV YAML file, found nothing there")
     try:
         fs = cv2.FileStorage(str(p), cv2.FILE_STORAGE_READ)
-    except cv2.error as e:
+    except (cv2.error, SystemError) as e:  # OpenCV's parser raises SystemError on some syntax
         raise CalibrationFileError(p, f"expected OpenCV FileStorage YAML, found: {str(e).strip().splitlines()[-1]}") from None
     if not fs.isOpened():
         raise CalibrationFileError(p, "expected OpenCV FileStorage YAML, found a file OpenCV cannot open")

@@ -27,6 +27,7 @@ world by the root rotation.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -48,7 +49,7 @@ __all__ = ["FitOptions", "Stage", "DEFAULT_STAGES", "BodyParams", "Views", "FitD
            "FitResult", "Monitor", "LOSSES", "fit_sequence", "prepare_data", "views_from",
            "gmof", "keypoint_loss", "reprojection_loss", "project_points", "joint_limit_loss",
            "pose_prior_loss", "shape_prior_loss", "smoothness_loss", "floor_loss",
-           "bone_length_loss", "pose_priors", "initial_params", "initial_pose", "select_device",
+           "bone_length_loss", "contact_weights", "pose_priors", "initial_params", "initial_pose", "select_device",
            "torch_threads", "check_fit_settings", "body_model_for", "body_motion", "fit_people"]
 
 TORSO = ("left_hip", "right_hip", "left_shoulder", "right_shoulder", "pelvis", "neck",
@@ -109,7 +110,7 @@ class Stage:
 DEFAULT_STAGES = (
     Stage("shape_orient", ("betas", "global_orient", "transl"),
           {"keypoints": 1.0, "bone_length": 1.0, "shape_prior": 0.1, "smooth": 0.1},
-          max_iterations=20, torso_only=True),
+          max_iterations=20, init_pose=True),
     Stage("body_pose", ("global_orient", "transl", "body_pose"),
           {"keypoints": 1.0, "pose_prior": 0.05, "joint_limits": 1.0, "smooth": 0.1},
           max_iterations=60, init_pose=True),
@@ -142,9 +143,11 @@ class BodyParams:
         betas: (B,) shape.
         global_orient: (F, 3) axis-angle correction ``d`` of the root rotation
             ``exp(d) @ orient_init`` (world-frame axes, radians).
-        body_pose: (F, Jb - 1, 3) axis-angle local rotations of the other fitted joints.
+        body_pose: (F, Jb - 1, 3) axis-angle deviation ``e`` of the other fitted joints from
+            the neutral pose: local rotation ``neutral @ exp(e)`` (rest-frame axes, radians).
         transl: (F, 3) metres.
-        orient_init: (F, 3, 3) the initial root rotation (not optimised).
+        orient_init: (F, 3, 3) the initial root rotation; neutral: (Jb - 1, 3, 3) the neutral
+            pose's local rotations (:func:`mocap.body.model.neutral_pose`); not optimised.
     """
 
     betas: torch.Tensor
@@ -152,19 +155,21 @@ class BodyParams:
     body_pose: torch.Tensor
     transl: torch.Tensor
     orient_init: torch.Tensor
+    neutral: torch.Tensor
 
     def tensors(self, names) -> list[torch.Tensor]:
         return [getattr(self, n) for n in names]
 
     def copy(self) -> "BodyParams":
         return BodyParams(*(t.detach().clone() for t in (
-            self.betas, self.global_orient, self.body_pose, self.transl, self.orient_init)))
+            self.betas, self.global_orient, self.body_pose, self.transl, self.orient_init,
+            self.neutral)))
 
 
 def rotations(params: BodyParams) -> torch.Tensor:
     """(F, Jb, 3, 3) local rotations of the fitted joints (root first)."""
     root = rotvec_to_rotmat(params.global_orient) @ params.orient_init
-    body = rotvec_to_rotmat(params.body_pose)
+    body = params.neutral @ rotvec_to_rotmat(params.body_pose)
     return torch.cat([root[:, None], body], 1)
 
 
@@ -204,7 +209,7 @@ class FitData:
         bones: (Bn, 2) keypoint index pairs; bone_lengths: (Bn,) observed robust lengths,
             metres; bone_weight: (Bn,) 0 where a bone was never seen.
         sole: (S,) keypoint indices for the floor term; sole_height: (S,) their height above
-            the soles at rest, metres.
+            the soles at rest, metres; contact: (F - 1, S) floor-contact weights.
         views: optional 2D detections and cameras.
     """
 
@@ -217,6 +222,7 @@ class FitData:
     bone_weight: torch.Tensor
     sole: torch.Tensor
     sole_height: torch.Tensor
+    contact: torch.Tensor
     views: "Views | None" = None
 
 
@@ -344,8 +350,9 @@ def joint_limit_loss(body_pose: torch.Tensor, frames: torch.Tensor, lower: torch
     """Soft joint limits on axis-angle components in each joint's anatomical axes.
 
     Args:
-        body_pose: (F, J, 3) axis-angle, radians, rest-frame axes. frames: (J, 3, 3) columns
-            (flexion, abduction, twist) axes. lower, upper: (J, 3) radians. scale: radians.
+        body_pose: (F, J, 3) axis-angle rotations from the rest pose, radians, rest-frame
+            axes. frames: (J, 3, 3) columns (flexion, abduction, twist) axes. lower, upper:
+            (J, 3) radians. scale: radians.
     Returns:
         scalar: mean over frames of ``sum ((excess) / scale)^2``.
     """
@@ -354,19 +361,19 @@ def joint_limit_loss(body_pose: torch.Tensor, frames: torch.Tensor, lower: torch
     return (excess ** 2).sum() / (scale * scale * body_pose.shape[0])
 
 
-def pose_prior_loss(body_pose: torch.Tensor, frames: torch.Tensor, sigma: torch.Tensor,
-                    mean: torch.Tensor) -> torch.Tensor:
-    """Diagonal Gaussian pose prior around a neutral pose, per anatomical axis.
+def pose_prior_loss(deviation: torch.Tensor, frames: torch.Tensor,
+                    sigma: torch.Tensor) -> torch.Tensor:
+    """Diagonal Gaussian pose prior around the neutral pose, per anatomical axis.
 
     Args:
-        body_pose: (F, J, 3) axis-angle radians; frames: (J, 3, 3); sigma: (J, 3) radians;
-        mean: (J, 3) axis-angle of the neutral pose (:func:`mocap.body.model.neutral_pose`).
+        deviation: (F, J, 3) axis-angle deviations from the neutral pose (the
+            :class:`BodyParams` ``body_pose``), radians; frames: (J, 3, 3); sigma: (J, 3).
     Returns:
         scalar: mean over frames of ``sum (theta / sigma)^2``, ``theta`` the anatomical
-        components of ``body_pose - mean``.
+        components of the deviations.
     """
-    theta = torch.einsum("jab,fja->fjb", frames, body_pose - mean)
-    return ((theta / sigma) ** 2).sum() / body_pose.shape[0]
+    theta = torch.einsum("jab,fja->fjb", frames, deviation)
+    return ((theta / sigma) ** 2).sum() / deviation.shape[0]
 
 
 def shape_prior_loss(betas: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
@@ -397,26 +404,44 @@ def smoothness_loss(joints: torch.Tensor, glob: torch.Tensor, fps: float, accel:
 
 
 def floor_loss(kp: torch.Tensor, sole: torch.Tensor, sole_height: torch.Tensor,
-               floor_z: float, noise: float, fps: float) -> torch.Tensor:
-    """Feet on the floor: no sole point below it, and sole points touching it do not slide.
+               floor_z: float, noise: float, contact: torch.Tensor) -> torch.Tensor:
+    """Feet on the floor: no sole point below it, and sole points in contact do not slide.
 
     Args:
         kp: (F, K, 3) world metres; sole: (S,) keypoint indices; sole_height: (S,) their
             height above the sole at rest; floor_z: metres; noise: metres that cost 1.
+        contact: (F - 1, S) weights in [0, 1] of "this sole point touches the floor between
+            frames f and f + 1", from the observations (:func:`contact_weights`).
     Returns:
-        scalar: mean over frames of ``sum (penetration / noise)^2`` plus the squared horizontal
-        speed (m/s, in noise per frame) of sole points within 2 cm of the floor, weighted by
-        closeness.
+        scalar: mean over frames of ``sum (penetration / noise)^2`` plus the contact-weighted
+        squared horizontal displacement per frame, in noise units.
     """
     if len(sole) == 0:
         return kp.sum() * 0.0
     z = kp[:, sole, 2] - sole_height - floor_z                                # (F, S)
     pen = (torch.relu(-z) ** 2).sum()
     if kp.shape[0] > 1:
-        v = (kp[1:, sole, :2] - kp[:-1, sole, :2])
-        near = torch.exp(-torch.relu(torch.minimum(z[1:], z[:-1])) / 0.02).detach()
-        pen = pen + (near * (v ** 2).sum(-1)).sum()
+        v = kp[1:, sole, :2] - kp[:-1, sole, :2]
+        pen = pen + (contact * (v ** 2).sum(-1)).sum()
     return pen / (noise * noise * kp.shape[0])
+
+
+def contact_weights(xyz: np.ndarray, seen: np.ndarray, sole: list, sole_height: list,
+                    floor_z: float, band_m: float = 0.02) -> np.ndarray:
+    """(F - 1, S) how surely each sole keypoint touches the floor between consecutive frames:
+    ``exp(-h / band)`` of its observed height ``h`` above its resting height (the higher of
+    the two frames), 0 where unobserved.
+
+    Args:
+        xyz: (F, K, 3) observed keypoints, metres; seen: (F, K) bool.
+    """
+    F = xyz.shape[0]
+    if not sole or F < 2:
+        return np.zeros((max(F - 1, 0), len(sole)))
+    h = xyz[:, sole, 2] - np.asarray(sole_height) - floor_z
+    h = np.where(seen[:, sole], h, np.inf)
+    top = np.maximum(h[1:], h[:-1])
+    return np.exp(-np.clip(top, 0.0, None) / band_m)
 
 
 def bone_length_loss(rest_kp: torch.Tensor, bones: torch.Tensor, lengths: torch.Tensor,
@@ -445,12 +470,12 @@ def _term_reprojection(s, d, c):
 
 
 def _term_joint_limits(s, d, c):
-    return joint_limit_loss(s["params"].body_pose, c["frames"], c["lower"], c["upper"],
-                            c["opts"].limit_rad)
+    return joint_limit_loss(s["params"].body_pose + c["mean"], c["frames"], c["lower"],
+                            c["upper"], c["opts"].limit_rad)
 
 
 def _term_pose_prior(s, d, c):
-    return pose_prior_loss(s["params"].body_pose, c["frames"], c["sigma"], c["mean"])
+    return pose_prior_loss(s["params"].body_pose, c["frames"], c["sigma"])
 
 
 def _term_shape_prior(s, d, c):
@@ -464,7 +489,7 @@ def _term_smooth(s, d, c):
 
 def _term_floor(s, d, c):
     return floor_loss(s["keypoints"], d.sole, d.sole_height, c["opts"].floor_z_m,
-                      c["opts"].noise_m, d.fps)
+                      c["opts"].noise_m, d.contact)
 
 
 def _term_bone_length(s, d, c):
@@ -514,6 +539,7 @@ def _joint_kind(canonical: str) -> str:
     return "spine" if base.startswith("spine") else base
 
 
+@functools.lru_cache(maxsize=16)
 def pose_priors(model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Anatomical frames (J, 3, 3), limits lower/upper (J, 3) radians and prior spreads (J, 3)
     radians of a model's fitted non-root joints.
@@ -589,6 +615,7 @@ def _robust_bone_lengths(xyz: np.ndarray, conf: np.ndarray, bones: np.ndarray):
     return lengths, weight
 
 
+@functools.lru_cache(maxsize=16)
 def _sole_heights(layer: KeypointLayer) -> tuple[list, list]:
     """Sole keypoints of the format and their height above the model's soles at rest (mean
     shape), metres."""
@@ -608,11 +635,13 @@ def _sole_heights(layer: KeypointLayer) -> tuple[list, list]:
 
 
 def prepare_data(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: float,
-                 views: "Views | None" = None) -> FitData:
+                 views: "Views | None" = None, floor_z_m: float = 0.0) -> FitData:
     """:class:`FitData` from one person's keypoints.
 
     Args:
         xyz: (F, K, 3) world metres, NaN = missing, in ``layer.format``; conf: (F, K).
+        views: 2D detections for the reprojection term. floor_z_m: the floor's height, for
+            the contact weights of the floor term.
     Raises:
         FitError: shapes that do not match the format, or no keypoint seen at all.
     """
@@ -638,7 +667,9 @@ def prepare_data(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: f
         fps=float(fps), bones=torch.as_tensor(bones, dtype=torch.long, device=layer.device),
         bone_lengths=torch.as_tensor(lengths, **to), bone_weight=torch.as_tensor(bw, **to),
         sole=torch.as_tensor(sole, dtype=torch.long, device=layer.device),
-        sole_height=torch.as_tensor(height, **to), views=views)
+        sole_height=torch.as_tensor(height, **to),
+        contact=torch.as_tensor(contact_weights(xyz, seen, sole, height, floor_z_m), **to),
+        views=views)
 
 
 # ----------------------------------------------------------------------------- initialisation
@@ -661,10 +692,24 @@ def _kabsch(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.einsum("fba,fbc,fdc->fad", Vt, D, U)
 
 
+def _upright_root(model, xyz: np.ndarray, ok: np.ndarray, left_i: int, right_i: int):
+    """(F, 3, 3) root rotations of an upright pelvis whose left points from the right hip to
+    the left hip (world Z up); valid where ``ok`` (both hips seen, not vertical)."""
+    left = xyz[:, left_i] - xyz[:, right_i]
+    left[:, 2] = 0.0
+    n = np.linalg.norm(left, axis=-1, keepdims=True)
+    ok = ok & (n[:, 0] > 1e-3)
+    left = left / np.maximum(n, 1e-9)
+    up = np.broadcast_to([0.0, 0.0, 1.0], left.shape)
+    world = np.stack([np.cross(left, up), left, up], -1)          # columns fwd, left, up
+    return world @ body_axes(model).T, ok
+
+
 def initial_params(layer: KeypointLayer, data: FitData) -> BodyParams:
-    """Mean shape, rest body pose, and per frame the root rotation and translation that best
-    align the rest torso with the observed one (weighted Kabsch); frames without a usable
-    torso take their nearest neighbour's."""
+    """Mean shape, neutral body pose, and per frame the root rotation and translation: an
+    upright pelvis across the observed hips, placed on their midpoint (frames without both
+    hips: the rest torso aligned to the observed one by weighted Kabsch; frames without
+    three torso keypoints: their nearest neighbour's)."""
     model = layer.model
     to = dict(device=layer.device, dtype=layer.dtype)
     F, Jb = data.xyz.shape[0], layer.num_joints
@@ -675,6 +720,7 @@ def initial_params(layer: KeypointLayer, data: FitData) -> BodyParams:
     rest_kp = rest_kp[0].cpu().double().numpy()
     root = joints[0, 0].cpu().double().numpy()
     xyz = data.xyz.cpu().double().numpy()
+    seen = data.weight.cpu().double().numpy() > 0
     w = (data.weight * data.torso).cpu().double().numpy()
     good = (w > 0).sum(1) >= 3
     if not good.any():
@@ -687,15 +733,95 @@ def initial_params(layer: KeypointLayer, data: FitData) -> BodyParams:
     ws = w.sum(1, keepdims=True)
     cobs = (w[..., None] * xyz).sum(1) / np.maximum(ws, 1e-12)
     crest = (w[..., None] * rest_kp).sum(1) / np.maximum(ws, 1e-12)
+    names = layer.keypoint_names
+    if "left_hip" in names and "right_hip" in names:
+        li, ri = names.index("left_hip"), names.index("right_hip")
+        hips, ok = _upright_root(model, xyz, seen[:, li] & seen[:, ri], li, ri)
+        R[ok] = hips[ok]
+        cobs[ok] = 0.5 * (xyz[ok, li] + xyz[ok, ri])
+        crest[ok] = 0.5 * (rest_kp[li] + rest_kp[ri])
+        good = good | ok
     T = cobs - root - np.einsum("fab,fb->fa", R, crest - root)
     idx = np.flatnonzero(good)
     near = idx[np.clip(np.searchsorted(idx, np.arange(F)), 0, len(idx) - 1)]
     prev = idx[np.clip(np.searchsorted(idx, np.arange(F)) - 1, 0, len(idx) - 1)]
     near = np.where(np.abs(prev - np.arange(F)) < np.abs(near - np.arange(F)), prev, near)
     R, T = R[near], T[near]
-    return BodyParams(betas=betas.clone(), global_orient=torch.zeros(F, 3, **to),
-                      body_pose=torch.zeros(F, Jb - 1, 3, **to),
-                      transl=torch.as_tensor(T, **to), orient_init=torch.as_tensor(R, **to))
+    params = BodyParams(betas=betas.clone(), global_orient=torch.zeros(F, 3, **to),
+                        body_pose=torch.zeros(F, Jb - 1, 3, **to),
+                        transl=torch.as_tensor(T, **to), orient_init=torch.as_tensor(R, **to),
+                        neutral=rotvec_to_rotmat(torch.as_tensor(neutral_pose(model)[1:], **to)))
+    _pelvis_share_of_trunk(layer, data, params, torch.as_tensor(rest_kp, **to),
+                           torch.as_tensor(root, **to))
+    return params
+
+
+def _trunk_rotation(layer: KeypointLayer, data: FitData, params: BodyParams,
+                    rest_kp: torch.Tensor):
+    """(F, 3, 3) rotation of the trunk (shoulders over the hips' midpoint) from its rest pose
+    to the observed one, in the root's frame, and (F,) where it was seen; None without the
+    keypoints."""
+    names = layer.keypoint_names
+    need = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+    if any(n not in names for n in need):
+        return None
+    ls, rs, lh, rh = (names.index(n) for n in need)
+    ok = (data.weight[:, [ls, rs, lh, rh]] > 0).all(1)
+    if not bool(ok.any()):
+        return None
+
+    def triangle(x):
+        return torch.stack([x[..., ls, :], x[..., rs, :], 0.5 * (x[..., lh, :] + x[..., rh, :])],
+                           -2)
+    G0 = rotations(params)[:, 0]
+    obs = torch.einsum("fba,fkb->fka", G0, triangle(data.xyz))      # into the root's frame
+    return _kabsch_torch(triangle(rest_kp), obs), ok
+
+
+def _spine_joints(model) -> list[int]:
+    return [model.fitted.index(n) for n, c in model.canonical.items()
+            if c in ("spine1", "spine2", "spine3")]
+
+
+def _pelvis_share_of_trunk(layer, data, params, rest_kp, root) -> None:
+    """Tilt the upright start of the pelvis by its equal share of the trunk's bend (the pelvis
+    and each spine joint take one share), turning about the root joint."""
+    found = _trunk_rotation(layer, data, params, rest_kp)
+    n = len(_spine_joints(layer.model))
+    if found is None or n == 0:
+        return
+    R, ok = found
+    share = _hold_nearest(roma.rotmat_to_rotvec(R) / (n + 1), ok)
+    R0 = params.orient_init
+    R1 = R0 @ rotvec_to_rotmat(share)
+    # keep the root joint where it was: J_root + T is its position either way
+    params.orient_init.copy_(R1)
+    del root
+
+
+def _kabsch_torch(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """(F, 3, 3) rotations best taking centred ``src`` (K, 3) onto centred ``dst`` (F, K, 3)."""
+    a = src - src.mean(0)
+    b = dst - dst.mean(1, keepdim=True)
+    H = torch.einsum("ka,fkb->fab", a, b)
+    U, _, Vh = torch.linalg.svd(H)
+    d = torch.sign(torch.linalg.det(Vh.transpose(-1, -2) @ U.transpose(-1, -2)))
+    D = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
+    return Vh.transpose(-1, -2) @ D @ U.transpose(-1, -2)
+
+
+def _initial_spine(layer: KeypointLayer, data: FitData, params: BodyParams,
+                   rest_kp: torch.Tensor) -> None:
+    """Turn the trunk (shoulders over the hips' midpoint) onto the observed one, the rotation
+    shared equally by the spine joints (what the pose prior prefers)."""
+    spine = _spine_joints(layer.model)
+    found = _trunk_rotation(layer, data, params, rest_kp)
+    if found is None or not spine:
+        return
+    R, ok = found
+    share = roma.rotmat_to_rotvec(R) / len(spine)
+    for j in spine:
+        params.body_pose[:, j - 1] = _hold_nearest(share, ok)
 
 
 # Limb segments the analytic start swings into place: joint, keypoints (from, to), hinge.
@@ -732,11 +858,43 @@ def _hold_nearest(x: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
     return x[near]
 
 
+def _twist_for_hinge(a: torch.Tensor, w: torch.Tensor, u: torch.Tensor, f: torch.Tensor,
+                     lo: float, hi: float) -> torch.Tensor:
+    """(F,) twist of a ball joint about its segment ``a`` (3,) that lets the hinge below it
+    (axis ``f``, child segment ``u`` at rest, both (3,)) reach the observed child direction
+    ``w`` (F, 3), all unit vectors in the ball joint's rest frame. Of the two twists that put
+    ``w`` on the hinge's cone, the smaller one whose hinge angle is within [lo, hi]; 0 where
+    the child segment is within 20 degrees of ``a`` (too little twist information)."""
+    # a hinge about f keeps f . (child direction) = f . u: find the twists where that holds,
+    # A cos(psi) + B sin(psi) + C = f . u
+    aw = w @ a
+    A = w @ f - aw * (f @ a)
+    B = -(torch.cross(a.expand_as(w), w, dim=-1) @ f)
+    C = aw * (f @ a)
+    Rm = torch.sqrt(A * A + B * B)
+    phi = torch.atan2(B, A)
+    delta = torch.acos(((f @ u - C) / Rm.clamp_min(1e-9)).clamp(-1.0, 1.0))
+    best = torch.zeros_like(aw)
+    score = torch.full_like(aw, float("inf"))
+    for psi in (phi + delta, phi - delta):
+        psi = torch.atan2(torch.sin(psi), torch.cos(psi))
+        w_t = (rotvec_to_rotmat(-psi[:, None] * a) @ w[..., None])[..., 0]
+        ang = _hinge(u, w_t, f)
+        cost = psi.abs() + 10.0 * ((ang < lo) | (ang > hi)).to(psi.dtype)
+        better = cost < score
+        best = torch.where(better, psi, best)
+        score = torch.where(better, cost, score)
+    return torch.where(Rm > 0.35, best, torch.zeros_like(best))
+
+
 def initial_pose(layer: KeypointLayer, data: FitData, params: BodyParams) -> None:
-    """Analytic start for the body pose (in place): from the neutral pose, each limb segment
-    is swung onto its observed direction down the tree (hips and shoulders, then knees and
-    elbows about their hinge axis, then ankles onto the toes); frames that miss a segment take
-    their nearest neighbour's rotation, joints without keypoints stay neutral."""
+    """Analytic start for the body pose (in place): from the neutral pose, the trunk is turned
+    onto the observed one (shared by the spine joints); then each limb segment is swung from
+    its neutral direction onto its observed direction down the tree (hips and shoulders, then
+    knees and elbows about their hinge axis, then ankles onto the toes), hips and shoulders
+    twisted so that the hinge below them can reach the observed knee or elbow bend. Frames
+    that miss a segment take their nearest neighbour's rotation; joints without keypoints
+    stay neutral."""
     model = layer.model
     names = {c: n for n, c in model.canonical.items()}
     kp_index = {n: i for i, n in enumerate(layer.keypoint_names)}
@@ -744,40 +902,67 @@ def initial_pose(layer: KeypointLayer, data: FitData, params: BodyParams) -> Non
     to = dict(device=layer.device, dtype=layer.dtype)
     fr = torch.as_tensor(frames, **to)
     with torch.no_grad():
-        params.body_pose.copy_(torch.as_tensor(neutral_pose(model)[1:], **to))
+        params.body_pose.zero_()
         Jb = layer.num_joints
         eye = torch.eye(3, **to).expand(1, Jb, 3, 3)
         _, rest_kp, _ = keypoints_forward(layer, params.betas, eye, torch.zeros(1, 3, **to))
         rest_kp = rest_kp[0]
+        _initial_spine(layer, data, params, rest_kp)
+
+        def segment(g, side):
+            """(joint index, rest direction (3,), observed direction (F, 3), seen (F,))."""
+            joint, a_names, b_names, hinge = _SEGMENTS[g]
+            jn = names.get(f"{side}_{joint}")
+            ka = [kp_index.get(f"{side}_{n}") for n in a_names]
+            kb = [kp_index.get(f"{side}_{n}") for n in b_names]
+            if jn is None or None in ka or None in kb:
+                return None
+            ok = (data.weight[:, ka + kb] > 0).all(1)
+            if not bool(ok.any()):
+                return None
+            d_rest = rest_kp[kb].mean(0) - rest_kp[ka].mean(0)
+            d_obs = data.xyz[:, kb].mean(1) - data.xyz[:, ka].mean(1)
+            return model.fitted.index(jn), d_rest / d_rest.norm(), d_obs, ok
+
+        def local_dir(glob, j, d_obs):
+            v = torch.einsum("fba,fb->fa", glob[:, layer.parents[j]], d_obs)
+            return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+
         for group in ((0, 1), (2, 3), (4,)):
             R = rotations(params)
             glob = forward_kinematics(layer.parents, torch.zeros(Jb, 3, **to), R,
                                       params.transl)[1]
             for g in group:
-                joint, a_names, b_names, hinge = _SEGMENTS[g]
+                hinge = _SEGMENTS[g][3]
                 for side in ("left", "right"):
-                    jn = names.get(f"{side}_{joint}")
-                    ka = [kp_index.get(f"{side}_{n}") for n in a_names]
-                    kb = [kp_index.get(f"{side}_{n}") for n in b_names]
-                    if jn is None or None in ka or None in kb:
+                    seg = segment(g, side)
+                    if seg is None:
                         continue
-                    j = model.fitted.index(jn)
-                    ok = (data.weight[:, ka + kb] > 0).all(1)
-                    if not bool(ok.any()):
-                        continue
-                    d_rest = rest_kp[kb].mean(0) - rest_kp[ka].mean(0)
-                    d_obs = data.xyz[:, kb].mean(1) - data.xyz[:, ka].mean(1)
-                    Gp = glob[:, layer.parents[j]]
-                    v = torch.einsum("fba,fb->fa", Gp, d_obs)
-                    v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
-                    u = d_rest / d_rest.norm()
+                    j, u0, d_obs, ok = seg
+                    v = local_dir(glob, j, d_obs)
+                    Rn = params.neutral[j - 1]
+                    u = Rn @ u0                                # the segment in the neutral pose
                     if hinge:
                         f = fr[j - 1][:, 0]
                         lo, hi = float(lower[j - 1, 0]), float(upper[j - 1, 0])
                         rv = f * _hinge(u, v, f).clamp(lo, hi)[:, None]
                     else:
                         rv = _swing(u, v)
-                    params.body_pose[:, j - 1] = _hold_nearest(rv, ok)
+                    # local rotation exp(rv) @ Rn = Rn @ exp(Rn^T rv): the deviation is Rn^T rv
+                    params.body_pose[:, j - 1] = _hold_nearest(rv @ Rn, ok)
+                    child = segment(g + 2, side) if g < 2 else None
+                    if child is None:
+                        continue
+                    c, uc, dc_obs, ok_c = child
+                    L = params.neutral[j - 1] @ rotvec_to_rotmat(params.body_pose[:, j - 1])
+                    Gj = glob[:, layer.parents[j]] @ L
+                    w = torch.einsum("fba,fb->fa", Gj, dc_obs)
+                    w = w / w.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+                    psi = _twist_for_hinge(u0, w, uc, fr[c - 1][:, 0], float(lower[c - 1, 0]),
+                                           float(upper[c - 1, 0]))
+                    L = L @ rotvec_to_rotmat(psi[:, None] * u0)
+                    dev = roma.rotmat_to_rotvec(params.neutral[j - 1].T @ L)
+                    params.body_pose[:, j - 1] = _hold_nearest(dev, ok & ok_c)
 
 
 # ----------------------------------------------------------------------------- the fit
@@ -902,7 +1087,7 @@ def fit_sequence(layer: KeypointLayer, data: FitData, stages=DEFAULT_STAGES,
         return t.detach().cpu().double().numpy()
 
     return FitResult(betas=np64(params.betas), global_orient=np64(root),
-                     body_pose=np64(params.body_pose), transl=np64(params.transl),
+                     body_pose=np64(roma.rotmat_to_rotvec(R[:, 1:])), transl=np64(params.transl),
                      rotations=np64(R), joints=np64(joints), keypoints=np64(kp),
                      observed=np64((data.weight > 0).any(1)).astype(bool), report=report)
 

@@ -6,15 +6,19 @@ writing ``out/points3d.npz`` and listing every file in ``out/manifest.json``.
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import numpy as np
 
+from exporters._atomic import atomic_write
+
 from .errors import MocapError
 from .filter import butterworth_zero_phase, fill_gaps
 from .keypoints import get_format
 from .session import Session
+from .stages import StageRunner
 from .settings import FilterSettings, Settings
 from .sync import synchronise
 from .track import identify_people
@@ -95,8 +99,106 @@ def _with_body(person: dict, fit: "dict | None") -> dict:
     return {**person, **extra, "files": list(person["files"]) + [fit["body"]]}
 
 
-def run(session_dir: "str | Path", settings: "Settings | None" = None) -> dict:
-    """Run the pipeline on a session folder.
+def _sources(session: Session) -> list[Path]:
+    """Files the 2D detections come from (whichever exist): pose JSON, heatmaps, detections
+    made from videos, and the calibration."""
+    return [session.root / "pose", session.root / "heatmaps", session.out / "detections.npz",
+            session.calibration_path()]
+
+
+def _stage_sync(runner: StageRunner, session: Session, det, settings: Settings):
+    """Sync (``out/sync.json``); when up to date, the recorded offsets are applied again."""
+    from .sync import shift_detections
+    path = session.out / "sync.json"
+    state = {}
+
+    def work():
+        state["det"], _ = synchronise(det, settings.sync, report=path)
+        return ["sync.json"]
+    if runner.run("sync", _sources(session), (settings.take, settings.detect, settings.sync),
+                  work):
+        return state["det"]
+    return shift_detections(det, json.loads(path.read_text())["offsets"])
+
+
+def _stage_associate(runner: StageRunner, session: Session, det, rig, settings: Settings):
+    """Association and tracking (``out/identities.npz``); reapplied when up to date."""
+    from .track import Identities, detections_by_identity
+    path = session.out / "identities.npz"
+    state = {}
+
+    def work():
+        state["det"], ids = identify_people(det, rig, settings.associate)
+        ids.save(path)
+        return ["identities.npz"]
+    inputs = _sources(session) + [session.out / "sync.json"]
+    if runner.run("associate", inputs, settings.associate, work):
+        return state["det"]
+    ids = Identities.load(path)
+    if ids.mode == "off":
+        return det
+    return detections_by_identity(det, ids.slot_identity, ids.num_people)
+
+
+def _stage_points(runner: StageRunner, session: Session, det, rig, settings: Settings,
+                  ) -> Points3D:
+    """Triangulation (``points3d_raw.npz``) then filtering (``points3d.npz``)."""
+    out = session.out
+    inputs = _sources(session) + [out / "sync.json", out / "identities.npz"]
+
+    def tri():
+        triangulate(det, rig, settings.triangulate).save(out / "points3d_raw.npz")
+        return ["points3d_raw.npz"]
+
+    def filt():
+        filter_points(Points3D.load(out / "points3d_raw.npz"), settings.filter).save(
+            out / "points3d.npz")
+        return ["points3d.npz"]
+    runner.run("triangulate", inputs, settings.triangulate, tri)
+    runner.run("filter", [out / "points3d_raw.npz"], settings.filter, filt)
+    return Points3D.load(out / "points3d.npz")
+
+
+def _stage_fit(runner: StageRunner, session: Session, points: Points3D, det, rig,
+               settings: Settings) -> tuple[dict, "dict | None"]:
+    """Body fitting (``person<p>/body.npz``, listed with its report in ``fit.json``)."""
+    out = session.out
+    state: dict = {}
+
+    def work():
+        fits, bodies = fit_bodies(points, session, settings, det, rig)
+        state["bodies"] = bodies
+        with atomic_write(out / "fit.json", "w") as fh:
+            json.dump({str(k): v for k, v in fits.items()}, fh, indent=1)
+        files = ["fit.json"] + [v["body"] for v in fits.values()]
+        return files + [str(m.relative_to(out)) for v in fits.values()
+                        for m in sorted((out / Path(v["body"]).parent / "meshes").glob("*"))
+                        if m.is_file()]
+    inputs = [out / "points3d.npz"] + _sources(session)
+    ran = runner.run("fit", inputs, settings.fit, work)
+    fits = {int(k): v for k, v in json.loads((out / "fit.json").read_text()).items()}
+    if ran:
+        return fits, state["bodies"]
+    return fits, _load_bodies(fits, session, settings)
+
+
+def _load_bodies(fits: dict, session: Session, settings: Settings) -> "dict | None":
+    """The fitted bodies recorded by an earlier run, with their body model."""
+    if not fits:
+        return {}
+    from .body.motion import BodyMotion
+    from .fit import body_model_for
+    model = body_model_for(settings.fit, session.root)
+    return {p: (model, BodyMotion.load(session.out / v["body"])) for p, v in fits.items()}
+
+
+def run(session_dir: "str | Path", settings: "Settings | None" = None,
+        force: bool = False) -> dict:
+    """Run the pipeline on a session folder, skipping stages that are up to date.
+
+    Each stage writes its artifacts atomically and then a record of its inputs and settings
+    (see :mod:`mocap.stages`), so a run killed at any point loses no finished stage and a
+    rerun continues where it stopped. ``force`` reruns every stage.
 
     Returns:
         the manifest (also written to ``out/manifest.json``).
@@ -106,23 +208,23 @@ def run(session_dir: "str | Path", settings: "Settings | None" = None) -> dict:
     settings = settings or session.settings()
     rig = session.rig()
     log.info("session %s: %d cameras (%s)", session.root, len(rig), ", ".join(rig.names))
+    session.out.mkdir(parents=True, exist_ok=True)
+    runner = StageRunner(session.root, session.out, force=force)
+    runner.remove_stale_temporaries()
     det = session_detections(session, rig, settings)     # pose files, else detect on videos
-    det, _sync = synchronise(det, settings.sync, report=session.out / "sync.json")
-    det, identities = identify_people(det, rig, settings.associate)   # P axis = identity
+    det = _stage_sync(runner, session, det, settings)
+    det = _stage_associate(runner, session, det, rig, settings)   # P axis = identity
     C, F, P, J = det.shape
     log.info("detections: %d frames, %d people, %d joints (%s) at %g fps", F, P, J, det.format,
              det.fps)
-    raw = triangulate(det, rig, settings.triangulate)
-    points = filter_points(raw, settings.filter)
-    session.out.mkdir(parents=True, exist_ok=True)
-    identities.save(session.out / "identities.npz")
-    raw.save(session.out / "points3d_raw.npz")
-    points.save(session.out / "points3d.npz")
-    fits, bodies = fit_bodies(points, session, settings, det, rig)
+    points = _stage_points(runner, session, det, rig, settings)
+    fits, bodies = _stage_fit(runner, session, points, det, rig, settings)
     people = export_people(points, session.out, settings, bodies)
     manifest_people = [_with_body(p, fits.get(p["id"])) for p in people]
     artifacts = {"points3d": "points3d.npz", "points3d_raw": "points3d_raw.npz",
-                 "identities": "identities.npz"}
+                 "identities": "identities.npz", "sync": "sync.json"}
+    if (session.out / "detections.npz").is_file():
+        artifacts["detections"] = "detections.npz"
     session.write_manifest(artifacts, manifest_people)
     log.info("wrote %s", session.out / "manifest.json")
     return {"artifacts": artifacts, "people": manifest_people, "out": str(session.out)}

@@ -77,6 +77,16 @@ class StageRunner:
     out: Path
     force: bool = False
 
+    def remove_stale_temporaries(self) -> int:
+        """Delete temporary files a killed run left in ``out`` (``.<name>.<hex>.tmp``, see
+        :func:`exporters._atomic.atomic_write`); they never carry a final name."""
+        stale = [p for p in self.out.rglob(".*.tmp") if p.is_file()]
+        for p in stale:
+            p.unlink(missing_ok=True)
+        if stale:
+            log.info("removed %d temporary files left by an interrupted run", len(stale))
+        return len(stale)
+
     def record_path(self, stage: str) -> Path:
         return self.out / ".stages" / f"{stage}.json"
 

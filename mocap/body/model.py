@@ -392,6 +392,7 @@ def _snap(v: np.ndarray) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=16)
 def body_axes(model: BodyModel) -> np.ndarray:
     """(3, 3) columns: the model's forward, left and up directions in its rest frame, from its
     hips and head (snapped to the coordinate axes). Anny: (-Y, +X, +Z); SMPL: (+Z, +X, +Y)."""
@@ -412,6 +413,7 @@ _SEGMENT = {"left_hip": ("left_hip", "left_knee"), "left_knee": ("left_knee", "l
             "left_wrist": ("left_elbow", "left_wrist")}
 
 
+@functools.lru_cache(maxsize=16)
 def anatomical_frames(model: BodyModel) -> np.ndarray:
     """Per fitted joint, the axes its priors and limits are stated in.
 
@@ -449,6 +451,7 @@ def anatomical_frames(model: BodyModel) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=16)
 def neutral_pose(model: BodyModel) -> np.ndarray:
     """(Jb, 3) axis-angle local rotations of a relaxed standing pose: the rest pose with the
     upper arms hanging straight down (Anny rests in an A-pose, SMPL in a T-pose). The pose

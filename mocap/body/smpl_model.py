@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import logging
 import pickle
 import tempfile
@@ -198,6 +199,23 @@ def _smpl_keypoints(kind: str, names: tuple, V: int, vertex_ids: dict, path: Pat
     return kp
 
 
+def _vertex_ids_file(path: Path, root: Path) -> "dict | None":
+    """``vertex_ids.json`` next to the model file (or in the folder given), for a model whose
+    mesh is not SMPL's: {"nose": 332, "leye": 2800, ...} (smplx's keys)."""
+    for folder in (path.parent, root):
+        f = folder / "vertex_ids.json"
+        if f.is_file():
+            try:
+                data = json.loads(f.read_text())
+            except (OSError, ValueError) as exc:
+                raise BodyModelError(f"{f}: not a JSON object of vertex indices ({exc})") from None
+            if not isinstance(data, dict):
+                raise BodyModelError(f"{f}: expected a JSON object of vertex indices, found "
+                                     f"{type(data).__name__}")
+            return data
+    return None
+
+
 def load_smpl(model_path: "str | Path", kind: str = "smpl", gender: str = "neutral",
               num_betas: int = 10, vertex_ids: "dict | None" = None) -> BodyModel:
     """An SMPL-family body model from the user's files, through ``smplx``.
@@ -207,8 +225,9 @@ def load_smpl(model_path: "str | Path", kind: str = "smpl", gender: str = "neutr
         kind: ``smpl``, ``smplh`` or ``smplx``. gender: ``neutral``, ``male`` or ``female``.
         num_betas: shape components used (at most what the file has).
         vertex_ids: keypoint vertex indices (smplx's ``vertex_ids`` keys: ``nose``, ``leye``,
-            ``LBigToe``...); default smplx's table for the kind. A model with another mesh
-            (fewer than about 6,900 vertices, such as a test model) must pass its own.
+            ``LBigToe``...); default: ``vertex_ids.json`` beside the model file or in
+            ``model_path`` when there is one, else smplx's table for the kind. A model with
+            another mesh (such as a test model) must bring its own.
     Raises:
         BodyModelError: missing or malformed files, with where SMPL files come from.
     """
@@ -222,7 +241,8 @@ def load_smpl(model_path: "str | Path", kind: str = "smpl", gender: str = "neutr
         raise BodyModelError(f"{path}: not an SMPL-family model file: lacks {lacking}; "
                              f"{SMPL_SOURCE}")
     from smplx.vertex_ids import vertex_ids as VERTEX_IDS
-    vids = dict(vertex_ids or VERTEX_IDS["smplx" if kind == "smplx" else "smplh"])
+    vids = dict(vertex_ids or _vertex_ids_file(path, Path(model_path))
+                or VERTEX_IDS["smplx" if kind == "smplx" else "smplh"])
     try:
         module = _smplx_module(path, data, kind, gender, num_betas, vids)
     except (KeyError, AttributeError, AssertionError, ValueError, IndexError,

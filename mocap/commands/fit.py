@@ -21,6 +21,20 @@ def _points(session, settings):
                        f"`mocap triangulate` first)")
 
 
+def _update_manifest(session, entries: list) -> None:
+    """Add the fitted bodies to ``out/manifest.json`` (people matched by id)."""
+    import json
+    path = session.out / "manifest.json"
+    doc = json.loads(path.read_text()) if path.is_file() else {}
+    people = {p.get("id"): dict(p) for p in doc.get("people", [])}
+    for e in entries:
+        old = people.get(e["id"], {"id": e["id"], "files": []})
+        files = [f for f in old.get("files", []) if f != e["body"]] + [e["body"]]
+        people[e["id"]] = {**old, **e, "files": files}
+    ordered = [people[k] for k in sorted(people, key=lambda k: (k is None, k))]
+    session.write_manifest(doc.get("artifacts", {"points3d": "points3d.npz"}), ordered)
+
+
 def run(args) -> int:
     from ..fit import check_fit_settings, fit_people
     from ..session import Session
@@ -42,6 +56,7 @@ def run(args) -> int:
         rig = session.rig()
         det = session.detections(rig, settings)
     entries, _ = fit_people(points, fit, session.out, session.root, det, rig)
+    _update_manifest(session, entries)
     for e in entries:
         last = e["stages"][-1]["losses"]
         print(f"person {e['id']}: {session.out / e['body']}  height {e['height_m']:.3f} m, "

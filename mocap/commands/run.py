@@ -4,7 +4,7 @@ from __future__ import annotations
 
 def run(args) -> int:
     from ..pipeline import run as run_pipeline
-    manifest = run_pipeline(args.session)
+    manifest = run_pipeline(args.session, force=args.force)
     print(f"outputs in {manifest['out']} (see manifest.json)")
     return 0
 
@@ -15,4 +15,7 @@ def register(sub) -> None:
                                    "session.toml), triangulate, filter, build a skeleton and "
                                    "write SESSION/out/ (points3d.npz, BVH, manifest.json).")
     p.add_argument("session", help="session folder")
+    p.add_argument("--force", action="store_true",
+                   help="redo every stage (by default stages whose inputs and settings are "
+                        "unchanged since the last run are skipped)")
     p.set_defaults(func=run)

@@ -118,3 +118,29 @@ def test_disconnected_camera_is_named(board_scene, calibrated):
     with pytest.raises(DisconnectedCamerasError, match=r"cameras \['cam4'\] share no board view "
                        r"with cameras \['cam1', 'cam2', 'cam3'\].*cam4: 0"):
         calibrate_rig(views[:3] + [cut], spec)
+
+
+def test_fisheye_intrinsics_from_rendered_views():
+    from calibration import Camera, Rig
+    from calibration.boards import board_from_dict
+    from calibration.calibrate import intrinsics_only
+    from calibration.intrinsics import calibrate_intrinsics
+    from calibration.render import RenderStyle, random_board_poses, render_take
+
+    from conftest import BOARD
+
+    K = np.array([[330.0, 0, 322.0], [0, 331.0, 236.0], [0, 0, 1]])
+    truth = Camera("fish", (640, 480), K, np.array([0.06, -0.02, 0.004, -0.001]), np.eye(3),
+                   np.zeros(3), model="fisheye")
+    spec = board_from_dict(dict(BOARD))
+    poses = random_board_poses(Rig((truth,)), spec, 14, (0.0, 0.0, 0.9), (0.35, 0.25, 0.15),
+                               tilt_deg=45, rng=np.random.default_rng(4))
+    take = render_take(Rig((truth,)), spec, poses, RenderStyle(noise_std=1.5))
+    views = detect_views(enumerate(take.images[0]), spec, "fish", "rendered")
+    first = calibrate_intrinsics(views, spec, model="fisheye")
+    cam, ba = intrinsics_only(views, spec, model="fisheye")
+    assert cam.model == "fisheye" and cam.dist.size == 4
+    assert ba.error_px < 0.3 and ba.error_px <= first.rms_px + 1e-6
+    np.testing.assert_allclose(cam.K[[0, 1], [0, 1]], K[[0, 1], [0, 1]], rtol=0.003)
+    np.testing.assert_allclose(cam.K[:2, 2], K[:2, 2], atol=2.0)
+    assert 0.3 < first.coverage.fraction <= 1.0

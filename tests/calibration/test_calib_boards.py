@@ -3,7 +3,6 @@ suggestions made when a spec does not detect the board."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 

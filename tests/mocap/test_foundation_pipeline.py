@@ -48,7 +48,8 @@ def test_triangulate_noisy_take_rejects_outliers(studio4, noisy_take):
 
 
 def test_pipeline_writes_points_bvh_and_manifest(tmp_path, studio4, noisy_take):
-    root = write_session(tmp_path / "s", studio4, noisy_take)
+    root = write_session(tmp_path / "s", studio4, noisy_take,
+                         settings={"fit": {"enabled": False}, "export": {"formats": ["bvh"]}})
     manifest = run(root)
     out = root / "out"
     pts = Points3D.load(out / "points3d.npz")

@@ -73,3 +73,14 @@ def test_track_logs_progress(caplog):
     caplog.set_level("INFO", logger="mocap.progress")
     assert list(track(range(5), desc="frames", every_s=0.0)) == list(range(5))
     assert any("frames: 3/5 (60 %)" in r.message for r in caplog.records)
+
+
+def test_stale_temporaries_are_removed(setup):
+    runner, _ = setup
+    (runner.out / "sub").mkdir()
+    stale = runner.out / "sub" / ".points3d.npz.0a1b2c.tmp"
+    stale.write_bytes(b"partial")
+    keep = runner.out / "points3d.npz"
+    keep.write_bytes(b"complete")
+    assert runner.remove_stale_temporaries() == 1
+    assert not stale.exists() and keep.exists()
