@@ -3,7 +3,7 @@ takes of the body model itself (Anny), so that the truth is known for keypoints,
 rotations and shape.
 
 Run:  .venv/bin/python benchmarks/fitting.py [--frames 150] [--speed-frames 1000]
-                                              [--peer-every 5] [--threads 1]
+                                              [--peer-every 10] [--threads 1]
 
 Each take: the virtual studio (rig ``studio4``, the default detector error model, BODY_25)
 films Anny moving through a motion; the detections are triangulated and filtered as ``mocap
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=150, help="frames per accuracy take")
     ap.add_argument("--speed-frames", type=int, default=1000, help="frames of the speed take")
-    ap.add_argument("--peer-every", type=int, default=5, help="the peer fits every n-th frame")
+    ap.add_argument("--peer-every", type=int, default=10, help="the peer fits every n-th frame")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--motions", default=",".join(MOTIONS))
     args = ap.parse_args(argv)

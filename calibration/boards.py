@@ -428,19 +428,6 @@ def corners_fit_board(corners: Corners, spec: BoardSpec, tol_squares: float = 0.
     return bool(np.mean(err <= tol_squares * np.maximum(side, 1.0)) >= 0.8)
 
 
-def board_sharpness(image: np.ndarray, xy: np.ndarray) -> float:
-    """Variance of the Laplacian over the bounding box of ``xy`` (n, 2) pixels: high for a
-    sharp board, low for a blurred one (grey levels squared)."""
-    gray = _gray(image)
-    h, w = gray.shape
-    x0, y0 = np.floor(np.nanmin(xy, axis=0)).astype(int)
-    x1, y1 = np.ceil(np.nanmax(xy, axis=0)).astype(int)
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1 + 1, w), min(y1 + 1, h)
-    if x1 - x0 < 3 or y1 - y0 < 3:
-        return 0.0
-    return float(cv2.Laplacian(gray[y0:y1, x0:x1], cv2.CV_64F).var())
-
-
 # ----------------------------------------------------------------------------- suggestions
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse
 from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
+from threadpoolctl import threadpool_limits
 
 from calibration.camera import FISHEYE, PINHOLE, Camera
 from calibration.errors import CalibrationError
@@ -326,16 +327,20 @@ def _solve(problem: _Problem, options: BundleOptions) -> tuple[np.ndarray, objec
         gtol=options.tolerance,
         max_nfev=options.max_evaluations,
     )
-    if dense:
-        res = least_squares(problem.residuals, x0, jac=lambda x: problem.jacobian(x).toarray(),
-                            tr_solver="exact", **common)
-    else:
-        res = least_squares(problem.residuals, x0, jac=problem.jacobian, tr_solver="lsmr",
-                            tr_options={"atol": 1e-14, "btol": 1e-14, "regularize": False,
-                                        "maxiter": 2000}, **common)
+    with threadpool_limits(limits=1, user_api="blas"):  # small dense steps: threads only cost
+        res = _least_squares(problem, x0, dense, common)
     log.debug("bundle adjustment: %d evaluations, cost %.6g -> %.6g (%s)",
               res.nfev, 0.5 * np.sum(problem.residuals(x0) ** 2), res.cost, res.message)
     return res.x, res
+
+
+def _least_squares(problem: _Problem, x0: np.ndarray, dense: bool, common: dict):
+    if dense:
+        return least_squares(problem.residuals, x0, jac=lambda x: problem.jacobian(x).toarray(),
+                             tr_solver="exact", **common)
+    return least_squares(problem.residuals, x0, jac=problem.jacobian, tr_solver="lsmr",
+                         tr_options={"atol": 1e-14, "btol": 1e-14, "regularize": False,
+                                     "maxiter": 2000}, **common)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ class CalibrationOptions:
     """At most this many views per camera go into the first intrinsics estimate."""
     fix_k3: bool = False
     """Keep the pinhole k3 at 0."""
+    max_error_px: float = 3.0
+    """A camera whose reprojection error after the bundle adjustment exceeds this (pixels)
+    fails the calibration instead of giving a wrong rig."""
     max_view_error_px: float = 3.0
     """Views whose board pose reprojects worse than this (pixels) after the intrinsics are
     left out of the extrinsics."""
@@ -140,7 +143,7 @@ def calibrate_rig(
     frames = [v.frames[k] for v, k in zip(views, keep)]
     poses = [r.T_cam_from_board[k] for r, k in zip(intr, keep)]
     T_cw, boards = initial_extrinsics(names, frames, poses, options.min_shared_views)
-    graph = view_graph(names, frames)
+    graph = view_graph(names, frames, poses)
     cams0 = [
         r.camera.replace(R_cam_from_world=T[:3, :3], t_cam_from_world=T[:3, 3])
         for r, T in zip(intr, T_cw)
@@ -152,6 +155,14 @@ def calibrate_rig(
     log.info("bundle adjustment: %d cameras, %d board poses, %d corner observations",
              len(cams0), len(order), obs.cam.size)
     ba = bundle_adjust(cams0, structure, obs, spec.object_points, options.bundle)
+    bad = [(n, e) for n, e in zip(names, ba.error_px_per_camera) if not e <= options.max_error_px]
+    if bad:
+        raise CalibrationError(
+            f"bundle adjustment: expected every camera's reprojection error below "
+            f"{options.max_error_px} px, found "
+            + ", ".join(f"{n}: {e:.3g} px" for n, e in bad)
+            + " (wrong board spec, unsynchronised views, or a moving camera?)"
+        )
     metadata = RigMetadata(
         adjusted=True,
         error_px=ba.error_px,

@@ -63,6 +63,12 @@ def robust_mean_pose(Ts: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Two views of one instant agree on a camera pair's relative pose within these bounds (a
+#: pair whose shared frames mostly disagree was not filming the same instants).
+AGREE_DEG = 3.0
+AGREE_M = 0.05
+
+
 @dataclass(frozen=True)
 class PoseGraph:
     """Who saw the board with whom.
@@ -70,22 +76,60 @@ class PoseGraph:
     Attributes:
         names: camera names in rig order.
         shared: (C, C) int, number of frames both cameras saw the board in.
+        consistent: (C, C) int, how many of those frames agree on the pair's relative pose
+            (equal to ``shared`` when poses were not given).
     """
 
     names: tuple[str, ...]
     shared: np.ndarray
+    consistent: np.ndarray | None = None
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.shared if self.consistent is None else self.consistent
 
 
-def view_graph(names: Sequence[str], frames: Sequence[np.ndarray]) -> PoseGraph:
+def view_graph(
+    names: Sequence[str],
+    frames: Sequence[np.ndarray],
+    T_cam_from_board: Sequence[np.ndarray] | None = None,
+) -> PoseGraph:
     """The graph of shared board views; ``frames[c]`` are the frame numbers camera ``c`` has a
-    usable board pose in."""
+    usable board pose in, ``T_cam_from_board[c]`` (V_c, 4, 4) those poses.
+
+    With poses, a pair's frames count as consistent when their relative poses
+    ``T_b_from_board @ inv(T_a_from_board)`` agree with the pair's robust mean (within
+    :data:`AGREE_DEG` and :data:`AGREE_M`); a pair keeps its link only when most of its shared
+    frames are consistent, so cameras that did not film the same instants (unsynchronised
+    videos, image folders of separate sessions) are not linked.
+    """
     C = len(names)
     shared = np.zeros((C, C), dtype=int)
+    consistent = np.zeros((C, C), dtype=int)
     sets = [set(np.asarray(f).tolist()) for f in frames]
+    lookup = None if T_cam_from_board is None else [
+        dict(zip(np.asarray(f).tolist(), T)) for f, T in zip(frames, T_cam_from_board)
+    ]
     for a in range(C):
         for b in range(a + 1, C):
-            shared[a, b] = shared[b, a] = len(sets[a] & sets[b])
-    return PoseGraph(tuple(names), shared)
+            common = sorted(sets[a] & sets[b])
+            shared[a, b] = shared[b, a] = len(common)
+            if lookup is None or not common:
+                consistent[a, b] = consistent[b, a] = len(common)
+                continue
+            rel = np.stack([lookup[b][f] @ invert_pose(lookup[a][f]) for f in common])
+            n = _agreeing(rel)
+            consistent[a, b] = consistent[b, a] = n if 2 * n > len(common) else 0
+    return PoseGraph(tuple(names), shared, consistent)
+
+
+def _agreeing(rel: np.ndarray) -> int:
+    """How many relative poses (n, 4, 4) agree with their robust mean."""
+    mean = robust_mean_pose(rel)
+    ang = rotation_angle_deg(mean[None, :3, :3], rel[:, :3, :3])
+    dist = np.linalg.norm(rel[:, :3, 3] - mean[:3, 3], axis=1)
+    tol_m = AGREE_M + 0.02 * np.linalg.norm(mean[:3, 3])
+    return int(np.sum((ang <= AGREE_DEG) & (dist <= tol_m)))
 
 
 def spanning_tree(graph: PoseGraph, root: int = 0, min_shared: int = 1) -> list[tuple[int, int]]:
@@ -94,10 +138,10 @@ def spanning_tree(graph: PoseGraph, root: int = 0, min_shared: int = 1) -> list[
 
     Raises:
         DisconnectedCamerasError: naming the cameras not reachable from ``root`` through links
-            of at least ``min_shared`` shared frames.
+            of at least ``min_shared`` shared (and consistent) frames.
     """
     C = len(graph.names)
-    W = np.where(graph.shared >= min_shared, graph.shared, 0)
+    W = np.where(graph.weights >= min_shared, graph.weights, 0)
     placed = [root]
     edges = []
     while len(placed) < C:
@@ -109,14 +153,19 @@ def spanning_tree(graph: PoseGraph, root: int = 0, min_shared: int = 1) -> list[
         if best[1] < 0:
             missing = tuple(graph.names[i] for i in range(C) if i not in placed)
             connected = tuple(graph.names[i] for i in sorted(placed))
-            pairs = ", ".join(
-                f"{graph.names[i]}: {int(graph.shared[i, placed].max())}"
-                for i in range(C) if i not in placed
-            )
+            parts = []
+            for i in range(C):
+                if i in placed:
+                    continue
+                n = int(graph.shared[i, placed].max())
+                k = int(graph.weights[i, placed].max())
+                parts.append(f"{graph.names[i]}: {n}" if k == n else
+                             f"{graph.names[i]}: {n}, of which {k} agree on the relative pose "
+                             "(not filmed at the same instants?)")
             raise DisconnectedCamerasError(
                 missing, connected,
-                f"frames shared with the connected cameras ({pairs}; at least {min_shared} "
-                "needed)",
+                f"frames shared with the connected cameras ({'; '.join(parts)}; at least "
+                f"{min_shared} needed)",
             )
         edges.append((best[1], best[2]))
         placed.append(best[2])
@@ -142,7 +191,7 @@ def initial_extrinsics(
         a frame comes from the camera that saw it closest (the smallest depth).
     """
     C = len(names)
-    graph = view_graph(names, frames)
+    graph = view_graph(names, frames, T_cam_from_board)
     edges = spanning_tree(graph, 0, min_shared)
     lookup = [dict(zip(np.asarray(f).tolist(), T)) for f, T in zip(frames, T_cam_from_board)]
     T_cw = np.full((C, 4, 4), np.nan)

@@ -103,13 +103,17 @@ def _pixel_rays(camera: Camera, supersample: int) -> np.ndarray:
     uu, vv = np.meshgrid(u, v)
     xy_px = np.stack([uu, vv], axis=-1)
     if camera.model == PINHOLE:
-        xy = _undistort_pinhole_fast(pixels_to_normalized(xy_px, camera.K), camera.dist)
+        # OpenCV's five fixed-point iterations make a close first guess; Newton polishes it.
+        guess = cv2.undistortPoints(xy_px.reshape(-1, 1, 2), camera.K, camera.dist)
+        xy = _undistort_pinhole_fast(pixels_to_normalized(xy_px, camera.K), camera.dist,
+                                     guess.reshape(xy_px.shape).astype(np.float64))
     else:
         xy = camera.undistort_points(xy_px)
     return np.concatenate([xy, np.ones(xy.shape[:-1] + (1,))], axis=-1)
 
 
-def _undistort_pinhole_fast(xy_d: np.ndarray, dist: np.ndarray, max_iter: int = 12) -> np.ndarray:
+def _undistort_pinhole_fast(xy_d: np.ndarray, dist: np.ndarray, guess: np.ndarray | None = None,
+                            max_iter: int = 12) -> np.ndarray:
     """Plain Newton inversion of the pinhole lens model on a dense, smooth grid.
 
     Faster than :func:`calibration.camera.undistort_normalized` (no line search, stops when
@@ -118,7 +122,8 @@ def _undistort_pinhole_fast(xy_d: np.ndarray, dist: np.ndarray, max_iter: int = 
     """
     c = _pinhole_coeffs(np.asarray(dist, float))
     xd, yd = xy_d[..., 0], xy_d[..., 1]
-    x, y = xd.copy(), yd.copy()
+    start = xy_d if guess is None else np.where(np.isfinite(guess), guess, xy_d)
+    x, y = start[..., 0].copy(), start[..., 1].copy()
     for _ in range(max_iter):
         fx, fy, radial, (j00, j01, j10, j11) = _pinhole_eval(x, y, c, jacobian=True)
         rx, ry = fx - xd, fy - yd
@@ -196,8 +201,9 @@ def render_board(
     lo, hi = sorted(style.contrast)
     gain = rng.uniform(lo, hi)
     w, h = camera.size_wh
-    if _board_in_view(camera, spec, T_world_from_board):
-        img = _warp_board(camera, spec, T_world_from_board, rays, tex, margin, style, gain)
+    box = _board_box(camera, spec, T_world_from_board)
+    if box is not None:
+        img = _warp_board(camera, spec, T_world_from_board, rays, tex, margin, style, gain, box)
     else:  # nothing of the board to draw: skip the per-pixel work
         img = np.full((h, w), float(style.background), np.float32)
     img = _occlude(img, camera, spec, T_world_from_board, style, rng)
@@ -210,28 +216,42 @@ def render_board(
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
-def _board_in_view(camera: Camera, spec: BoardSpec, T_world_from_board: np.ndarray) -> bool:
-    """Whether any part of the board's printed side can appear in the image."""
+def _board_box(camera: Camera, spec: BoardSpec, T_world_from_board: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Pixel box ``(x0, y0, x1, y1)`` (inclusive, clipped to the image, padded) that holds the
+    printed board and its white margin, or None when none of it can be seen."""
     if not board_faces_camera(camera, T_world_from_board):
-        return False
+        return None
     w, h = spec.size_m
     m = spec.square_length_m
-    u, v = np.meshgrid(np.linspace(-m, w + m, 9), np.linspace(-m, h + m, 9))
+    u, v = np.meshgrid(np.linspace(-m, w + m, 17), np.linspace(-m, h + m, 17))
     X = np.stack([u.ravel(), v.ravel(), np.zeros(u.size)], axis=1)
     xy = camera.project(X @ T_world_from_board[:3, :3].T + T_world_from_board[:3, 3])
     W, H = camera.size_wh
-    inside = (xy[:, 0] > -W) & (xy[:, 0] < 2 * W) & (xy[:, 1] > -H) & (xy[:, 1] < 2 * H)
-    if not inside.any():
-        return False
-    lo, hi = np.nanmin(xy[inside], axis=0), np.nanmax(xy[inside], axis=0)
-    return bool(hi[0] >= 0 and hi[1] >= 0 and lo[0] <= W - 1 and lo[1] <= H - 1)
+    ok = np.all(np.isfinite(xy), axis=1) & (xy[:, 0] > -W) & (xy[:, 0] < 2 * W) \
+        & (xy[:, 1] > -H) & (xy[:, 1] < 2 * H)
+    if not ok.any():
+        return None
+    if not ok.all():  # part of the board folds behind the lens model: draw it all
+        return (0, 0, W - 1, H - 1)
+    lo = np.floor(xy.min(axis=0)).astype(int) - 3
+    hi = np.ceil(xy.max(axis=0)).astype(int) + 3
+    x0, y0 = max(lo[0], 0), max(lo[1], 0)
+    x1, y1 = min(hi[0], W - 1), min(hi[1], H - 1)
+    if x0 > x1 or y0 > y1:
+        return None
+    return (int(x0), int(y0), int(x1), int(y1))
 
 
-def _warp_board(camera, spec, T_world_from_board, rays, tex, margin, style, gain) -> np.ndarray:
-    """The board alone, (H, W) float32 grey levels, sampled per sub-pixel and averaged."""
+def _warp_board(camera, spec, T_world_from_board, rays, tex, margin, style, gain, box) -> np.ndarray:
+    """The board over the background, (H, W) float32 grey levels: sampled per sub-pixel
+    inside ``box`` (see :func:`_board_box`) and averaged."""
+    s = int(style.supersample)
+    x0, y0, x1, y1 = box
+    r = rays[y0 * s:(y1 + 1) * s, x0 * s:(x1 + 1) * s]
     T = camera_pose(camera) @ T_world_from_board  # cam_from_board
     R, t = T[:3, :3].astype(np.float32), T[:3, 3].astype(np.float32)
-    A = rays @ R  # rows: R^T d
+    # rows: R^T d, written out (a (N, 3) @ (3, 3) product would wake BLAS threads for nothing)
+    A = r[..., 0:1] * R[0] + r[..., 1:2] * R[1] + r[..., 2:3] * R[2]
     b = R.T @ t
     with np.errstate(all="ignore"):
         lam = b[2] / A[..., 2]
@@ -241,11 +261,13 @@ def _warp_board(camera, spec, T_world_from_board, rays, tex, margin, style, gain
         mx = np.where(ok, (lam * A[..., 0] - b[0]) * ppm + off, np.float32(-1e6))
         my = np.where(ok, (lam * A[..., 1] - b[1]) * ppm + off, np.float32(-1e6))
     board = (tex.astype(np.float32) - 128.0) * np.float32(gain) + 128.0
-    img = cv2.remap(board, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
+    roi = cv2.remap(board, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_CONSTANT, borderValue=float(style.background))
+    if s > 1:
+        roi = cv2.resize(roi, (x1 - x0 + 1, y1 - y0 + 1), interpolation=cv2.INTER_AREA)
     w, h = camera.size_wh
-    if style.supersample > 1:
-        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    img = np.full((h, w), float(style.background), np.float32)
+    img[y0:y1 + 1, x0:x1 + 1] = roi
     return img
 
 

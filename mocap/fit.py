@@ -11,8 +11,8 @@ The pieces, each replaceable on its own:
   observations: robust confidence-weighted 3D keypoints, optional multi-view 2D reprojection
   against the detections, joint limits, a pose prior, a shape prior, bone lengths (to start
   the shape), temporal smoothness, optional floor contact;
-- per-stage weights as data, :data:`DEFAULT_STAGES`: shape and global orientation (torso
-  keypoints and bone lengths), then body pose, then everything together;
+- per-stage weights as data, :data:`DEFAULT_STAGES`: the shape from the observed bone lengths,
+  then shape and global orientation, then body pose, then everything together;
 - one :class:`Monitor` per stage that stops it on convergence or on a non-finite loss (the
   last finite parameters are kept).
 
@@ -49,7 +49,8 @@ __all__ = ["FitOptions", "Stage", "DEFAULT_STAGES", "BodyParams", "Views", "FitD
            "FitResult", "Monitor", "LOSSES", "fit_sequence", "prepare_data", "views_from",
            "gmof", "keypoint_loss", "reprojection_loss", "project_points", "joint_limit_loss",
            "pose_prior_loss", "shape_prior_loss", "smoothness_loss", "floor_loss",
-           "bone_length_loss", "contact_weights", "pose_priors", "initial_params", "initial_pose", "select_device",
+           "bone_length_loss", "contact_weights", "pose_priors", "initial_params",
+           "initial_pose", "select_device",
            "torch_threads", "check_fit_settings", "body_model_for", "body_motion", "fit_people"]
 
 TORSO = ("left_hip", "right_hip", "left_shoulder", "right_shoulder", "pelvis", "neck",
@@ -108,6 +109,7 @@ class Stage:
 
 
 DEFAULT_STAGES = (
+    Stage("shape", ("betas",), {"bone_length": 1.0, "shape_prior": 0.1}, max_iterations=30),
     Stage("shape_orient", ("betas", "global_orient", "transl"),
           {"keypoints": 1.0, "bone_length": 1.0, "shape_prior": 0.1, "smooth": 0.1},
           max_iterations=20, init_pose=True),
@@ -119,8 +121,8 @@ DEFAULT_STAGES = (
            "smooth": 0.1},
           max_iterations=40),
 )
-"""The default stages; a :class:`Stage` weight for ``reprojection`` or ``floor`` turns those
-terms on (:func:`fit_sequence` adds them to every stage from its ``extra_weights``)."""
+"""The default stages; a weight for ``reprojection`` or ``floor`` turns those terms on
+(:func:`fit_sequence` adds them to the keypoint stages from its ``extra_weights``)."""
 
 PARAMETERS = ("betas", "global_orient", "body_pose", "transl")
 
@@ -751,8 +753,7 @@ def initial_params(layer: KeypointLayer, data: FitData) -> BodyParams:
                         body_pose=torch.zeros(F, Jb - 1, 3, **to),
                         transl=torch.as_tensor(T, **to), orient_init=torch.as_tensor(R, **to),
                         neutral=rotvec_to_rotmat(torch.as_tensor(neutral_pose(model)[1:], **to)))
-    _pelvis_share_of_trunk(layer, data, params, torch.as_tensor(rest_kp, **to),
-                           torch.as_tensor(root, **to))
+    _pelvis_share_of_trunk(layer, data, params, torch.as_tensor(rest_kp, **to))
     return params
 
 
@@ -783,20 +784,16 @@ def _spine_joints(model) -> list[int]:
             if c in ("spine1", "spine2", "spine3")]
 
 
-def _pelvis_share_of_trunk(layer, data, params, rest_kp, root) -> None:
+def _pelvis_share_of_trunk(layer, data, params, rest_kp) -> None:
     """Tilt the upright start of the pelvis by its equal share of the trunk's bend (the pelvis
-    and each spine joint take one share), turning about the root joint."""
+    and each spine joint take one share), turning about the root joint (which stays put)."""
     found = _trunk_rotation(layer, data, params, rest_kp)
     n = len(_spine_joints(layer.model))
     if found is None or n == 0:
         return
     R, ok = found
     share = _hold_nearest(roma.rotmat_to_rotvec(R) / (n + 1), ok)
-    R0 = params.orient_init
-    R1 = R0 @ rotvec_to_rotmat(share)
-    # keep the root joint where it was: J_root + T is its position either way
-    params.orient_init.copy_(R1)
-    del root
+    params.orient_init.copy_(params.orient_init @ rotvec_to_rotmat(share))
 
 
 def _kabsch_torch(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
@@ -968,17 +965,32 @@ def initial_pose(layer: KeypointLayer, data: FitData, params: BodyParams) -> Non
 # ----------------------------------------------------------------------------- the fit
 
 
+class _PosedBody(dict):
+    """The posed body the loss terms read (``keypoints``, ``joints``, ``glob``: one forward
+    pass over all frames, made on first use; ``rest_keypoints()``; ``params``), so that
+    stages whose terms need no frame (the shape from bone lengths) cost no per-frame work."""
+
+    def __init__(self, layer: KeypointLayer, params: BodyParams) -> None:
+        super().__init__(params=params, rest_keypoints=self._rest)
+        self.layer = layer
+
+    def __missing__(self, key: str):
+        if key not in ("joints", "keypoints", "glob"):
+            raise KeyError(key)
+        p = self["params"]
+        self["joints"], self["keypoints"], self["glob"] = keypoints_forward(
+            self.layer, p.betas, rotations(p), p.transl)
+        return self[key]
+
+    def _rest(self) -> torch.Tensor:
+        L = self.layer
+        eye = torch.eye(3, dtype=L.dtype, device=L.device).expand(1, L.num_joints, 3, 3)
+        zero = torch.zeros(1, 3, dtype=L.dtype, device=L.device)
+        return keypoints_forward(L, self["params"].betas, eye, zero)[1][0]
+
+
 def _state(layer: KeypointLayer, params: BodyParams) -> dict:
-    joints, kp, glob = keypoints_forward(layer, params.betas, rotations(params), params.transl)
-
-    def rest_keypoints():
-        eye = torch.eye(3, dtype=layer.dtype, device=layer.device).expand(
-            1, layer.num_joints, 3, 3)
-        zero = torch.zeros(1, 3, dtype=layer.dtype, device=layer.device)
-        return keypoints_forward(layer, params.betas, eye, zero)[1][0]
-
-    return {"joints": joints, "keypoints": kp, "glob": glob, "params": params,
-            "rest_keypoints": rest_keypoints}
+    return _PosedBody(layer, params)
 
 
 def _terms(layer, params, data, consts, weights) -> dict:
@@ -1062,8 +1074,8 @@ def fit_sequence(layer: KeypointLayer, data: FitData, stages=DEFAULT_STAGES,
     Args:
         layer: the body model reduced to the data's keypoint format (its device and dtype
             are the fit's). data: from :func:`prepare_data`.
-        stages: the stages, in order. extra_weights: loss weights added to every stage (e.g.
-            ``{"reprojection": 0.5, "floor": 1.0}``). iteration_scale: multiplies every
+        stages: the stages, in order. extra_weights: loss weights added to every stage that
+            fits keypoints (e.g. ``{"reprojection": 0.5, "floor": 1.0}``). iteration_scale: multiplies every
             stage's iteration budget. init: starting parameters (default
             :func:`initial_params`).
     Returns:
@@ -1073,7 +1085,7 @@ def fit_sequence(layer: KeypointLayer, data: FitData, stages=DEFAULT_STAGES,
     consts = _constants(layer, options)
     report = []
     for stage in stages:
-        if extra_weights:
+        if extra_weights and stage.weights.get("keypoints"):
             stage = replace(stage, weights={**stage.weights, **extra_weights})
         if stage.init_pose:
             initial_pose(layer, data, params)
@@ -1190,7 +1202,8 @@ def fit_people(points, settings, out, session_root=None, detections=None, rig=No
                      if use_views else None)
             t0 = time.perf_counter()
             data = prepare_data(layer, xyz, conf, points.fps, views)
-            result = fit_sequence(layer, data, extra_weights=extra, iteration_scale=settings.iteration_scale)
+            result = fit_sequence(layer, data, extra_weights=extra,
+                                  iteration_scale=settings.iteration_scale)
             body = body_motion(layer, result, points.fps)
             folder = out / f"person{p}"
             body.save(folder / "body.npz")

@@ -1,7 +1,8 @@
 """The pipeline: a short composition of stages, each from one artifact to the next.
 
 ``run(session)``: 2D detections -> association and tracking (P = identity) -> triangulation
--> temporal filter -> keypoint skeleton -> BVH/FBX/TRC/C3D/npz (``[export] formats``),
+-> temporal filter -> body fit (``[fit]``: Anny unless SMPL files are given,
+``out/person<p>/body.npz``) -> skeleton -> BVH/FBX/TRC/C3D/npz (``[export] formats``),
 writing ``out/points3d.npz`` and listing every file in ``out/manifest.json``.
 """
 from __future__ import annotations

@@ -947,14 +947,14 @@ def _log_flags(res: Triangulation) -> None:
     n = len(res.flags)
     done = np.isfinite(res.xyz[:, 0]).sum()
     log.info("triangulated %d of %d joints (%.1f%%)", done, n, 100.0 * done / max(n, 1))
-    for bit, what in ((FLAG_PARALLEL_RAYS, "have (nearly) parallel rays"),
-                      (FLAG_BEHIND_CAMERA, "lie behind a camera that saw them"),
-                      (FLAG_NO_CONSENSUS, "have no two agreeing views")):
+    for bit, what, level in (
+            (FLAG_PARALLEL_RAYS, "have (nearly) parallel rays (coincident or collinear "
+                                 "cameras?)", logging.WARNING),
+            (FLAG_BEHIND_CAMERA, "have no agreeing views in front of the cameras", logging.INFO),
+            (FLAG_NO_CONSENSUS, "have no two agreeing views", logging.INFO)):
         k = int(((res.flags & bit) > 0).sum())
-        if k and bit != FLAG_NO_CONSENSUS:
-            log.warning("%d joints %s: left missing (NaN)", k, what)
-        elif k:
-            log.info("%d joints %s: left missing (NaN)", k, what)
+        if k:
+            log.log(level, "%d joints %s: left missing (NaN)", k, what)
 
 
 def triangulate(det: Detections2D, rig: Rig,

@@ -113,8 +113,10 @@ def _build_anny():
                              f"the body extra: pip install 'mocap-studio[body]'") from None
     target = anny_cache_dir()
     target.mkdir(parents=True, exist_ok=True)
+    from anny.models.model_data import CURRENT_DATA_VERSION
+    pattern = f"v{CURRENT_DATA_VERSION}/build_compact_model_data_*.safetensors"
     with FileLock(str(target / ".mocap-build.lock")):
-        if any(target.glob("v*/build_compact_model_data_*.safetensors")):
+        if any(target.glob(pattern)):
             with _anny_cache(target), _fast_targets():
                 return anny.Anny(skinning_method="lbs")
         log.info("building Anny's model data once into %s (about a minute)", target)
@@ -122,7 +124,7 @@ def _build_anny():
         try:
             with _anny_cache(tmp), _fast_targets():
                 model = anny.Anny(skinning_method="lbs")
-            for f in tmp.glob("v*/build_compact_model_data_*.safetensors"):
+            for f in tmp.glob(pattern):
                 dest = target / f.parent.name / f.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(f, dest)

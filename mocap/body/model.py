@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-import roma
 import torch
 
 from .errors import BodyModelError
 
 __all__ = ["KeypointSpec", "BodyModel", "BodySkeleton", "shape_coefficients", "rest_joints",
-           "rest_vertices", "phenotype_coefficients", "forward_kinematics", "pose_features", "skin_points",
+           "rest_vertices", "phenotype_coefficients", "forward_kinematics", "pose_features",
+           "skin_points",
            "merged_weights", "posed_vertices", "all_joint_positions", "expand_rotations",
            "rest_height", "body_axes", "anatomical_frames", "neutral_pose", "skeleton_of",
            "as_tensor",

@@ -26,7 +26,8 @@ from .errors import BodyModelError
 from .model import (BodyModel, KeypointSpec, _fitted_posedir_rows, body_axes,
                     forward_kinematics, merged_weights, phenotype_coefficients, pose_features)
 
-__all__ = ["KeypointLayer", "keypoint_layer", "keypoints_forward", "layer_coefficients",
+__all__ = ["KeypointLayer", "keypoint_layer", "keypoints_forward", "shape_moments",
+           "posed_keypoints", "layer_coefficients",
            "layer_rest_joints", "spec_rest_position", "add_face_landmarks"]
 
 
@@ -172,6 +173,30 @@ def layer_rest_joints(layer: KeypointLayer, coeffs: torch.Tensor) -> torch.Tenso
     return layer.joint_template + torch.einsum("c,cjd->jd", coeffs, layer.joint_shapedirs)
 
 
+def shape_moments(layer: KeypointLayer, betas: torch.Tensor) -> tuple[torch.Tensor,
+                                                                       torch.Tensor]:
+    """The shape-dependent constants of :func:`posed_keypoints`: rest fitted joints (Jb, 3)
+    and keypoint moments about them ``Q = P(c) - M J(c)`` (K, Jb, 3), for betas (B,)."""
+    c = layer_coefficients(layer, betas)
+    J = layer_rest_joints(layer, c)
+    P = layer.moment_template + torch.einsum("c,ckjd->kjd", c, layer.moment_shapedirs)
+    return J, P - layer.mass[..., None] * J
+
+
+def posed_keypoints(layer: KeypointLayer, J: torch.Tensor, Q: torch.Tensor,
+                    rotmats: torch.Tensor, transl: torch.Tensor,
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`keypoints_forward` for a shape given by :func:`shape_moments`."""
+    pos, glob = forward_kinematics(layer.parents, J, rotmats, transl)
+    kp = layer.mass @ pos                                                    # (F, K, 3)
+    if layer.moment_posedirs is None:
+        kp = kp + torch.einsum("fjab,kjb->fka", glob, Q)
+    else:
+        Qf = Q + torch.einsum("kjdp,fp->fkjd", layer.moment_posedirs, pose_features(rotmats))
+        kp = kp + torch.einsum("fjab,fkjb->fka", glob, Qf)
+    return pos, kp, glob
+
+
 def keypoints_forward(layer: KeypointLayer, betas: torch.Tensor, rotmats: torch.Tensor,
                       transl: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pose the body and place the format's keypoints.
@@ -183,15 +208,5 @@ def keypoints_forward(layer: KeypointLayer, betas: torch.Tensor, rotmats: torch.
         joints (F, Jb, 3) and keypoints (F, K, 3), metres, in the frame the global orientation
         maps to; global joint rotations (F, Jb, 3, 3). Differentiable in all inputs.
     """
-    c = layer_coefficients(layer, betas)
-    J = layer_rest_joints(layer, c)
-    P = layer.moment_template + torch.einsum("c,ckjd->kjd", c, layer.moment_shapedirs)
-    Q = P - layer.mass[..., None] * J                                        # (K, Jb, 3)
-    pos, glob = forward_kinematics(layer.parents, J, rotmats, transl)
-    kp = layer.mass @ pos                                                    # (F, K, 3)
-    if layer.moment_posedirs is None:
-        kp = kp + torch.einsum("fjab,kjb->fka", glob, Q)
-    else:
-        Qf = Q + torch.einsum("kjdp,fp->fkjd", layer.moment_posedirs, pose_features(rotmats))
-        kp = kp + torch.einsum("fjab,fkjb->fka", glob, Qf)
-    return pos, kp, glob
+    J, Q = shape_moments(layer, betas)
+    return posed_keypoints(layer, J, Q, rotmats, transl)

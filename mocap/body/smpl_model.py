@@ -9,6 +9,10 @@ neutral/male/female, inside the folder given: ``<kind>/<KIND>_<GENDER>.{pkl,npz}
 ``<KIND>_<GENDER>.{pkl,npz}``, and for SMPL also the official download names
 (``basicmodel_neutral_lbs_10_207_0_v1.1.0.pkl``, ``basicModel_f_lbs_10_207_0_v1.0.0.pkl``...).
 SMPL files are Y up, facing +Z, metres.
+
+Keypoints on the mesh (nose, eyes, ears, toes, heels, finger tips) are vertices named by
+smplx's ``vertex_ids`` tables, which index SMPL's own mesh; a model with another mesh brings a
+``vertex_ids.json`` ({"nose": 332, "leye": 2800, ...}) beside its file.
 """
 from __future__ import annotations
 

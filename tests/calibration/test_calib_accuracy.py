@@ -82,7 +82,7 @@ def test_floor_board_sets_origin_axes_and_metres(board_scene, calibrated):
     from calibration.render import render_take
     from calibration.world import locate_board
 
-    from conftest import FLOOR_BOARD, FLOOR_ORIGIN, floor_board_pose
+    from calib_scenes import FLOOR_BOARD, FLOOR_ORIGIN, floor_board_pose
 
     rig, _, _ = board_scene
     _, result = calibrated
@@ -127,7 +127,7 @@ def test_fisheye_intrinsics_from_rendered_views():
     from calibration.intrinsics import calibrate_intrinsics
     from calibration.render import RenderStyle, random_board_poses, render_take
 
-    from conftest import BOARD
+    from calib_scenes import BOARD
 
     K = np.array([[330.0, 0, 322.0], [0, 331.0, 236.0], [0, 0, 1]])
     truth = Camera("fish", (640, 480), K, np.array([0.06, -0.02, 0.004, -0.001]), np.eye(3),
@@ -144,3 +144,34 @@ def test_fisheye_intrinsics_from_rendered_views():
     np.testing.assert_allclose(cam.K[[0, 1], [0, 1]], K[[0, 1], [0, 1]], rtol=0.003)
     np.testing.assert_allclose(cam.K[:2, 2], K[:2, 2], atol=2.0)
     assert 0.3 < first.coverage.fraction <= 1.0
+
+
+def test_views_not_taken_at_the_same_instants_are_not_linked(board_scene, calibrated):
+    """Frame numbers that match but instants that do not (unsynchronised videos, image folders
+    of separate sessions): the relative poses disagree and the camera is named."""
+    from calibration import DisconnectedCamerasError
+    from calibration.detection import BoardViews
+
+    rig, spec, _ = board_scene
+    views, _ = calibrated
+    v = views[3]
+    shuffled = np.random.default_rng(0).permutation(v.frames)
+    order = np.argsort(shuffled)
+    moved = BoardViews(v.camera, v.source, v.size_wh, shuffled[order], v.xy[order],
+                       v.blur_px[order], v.frames_read)
+    with pytest.raises(DisconnectedCamerasError, match=r"cameras \['cam4'\] share no board view.*"
+                       r"cam4: \d+, of which \d+ agree on the relative pose \(not filmed at the same instants\?\)"):
+        calibrate_rig(views[:3] + [moved], spec)
+
+
+def test_a_calibration_that_does_not_fit_is_refused(board_scene, calibrated):
+    from calibration import CalibrationError
+    from calibration.calibrate import CalibrationOptions
+
+    _, spec, _ = board_scene
+    views, result = calibrated
+    worst = float(result.bundle.error_px_per_camera.max())
+    with pytest.raises(CalibrationError, match=r"bundle adjustment: expected every camera's "
+                       r"reprojection error below 0.01 px, found cam1: .* px.*wrong board spec"):
+        calibrate_rig(views, spec, CalibrationOptions(max_error_px=0.01))
+    assert worst < 0.3

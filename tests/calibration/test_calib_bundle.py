@@ -29,7 +29,7 @@ SPEC = board_from_dict(dict(kind="charuco", squares_x=5, squares_y=7, square_len
 def synthetic(model="pinhole", n_frames=12, seed=0):
     """Three cameras (world = first camera's frame), board poses in front of them, and every
     corner each camera sees, exactly projected."""
-    from conftest import arc_rig
+    from calib_scenes import arc_rig
 
     rig = arc_rig(3)
     if model == "fisheye":

@@ -203,3 +203,18 @@ def test_settings_table_is_checked(tmp_path, capsys):
     s = load_settings(session / "session.toml").calibration
     assert s.board_file == "pose2sim_checkerboard_4x7" and s.cameras == ("a", "b")
     assert s.max_blur_px == 3.0 and s.board.kind == "charuco"
+
+
+def test_too_few_views_for_intrinsics_are_named(small_take):
+    from calibration import InsufficientDataError
+    from calibration.detection import detect_views
+    from calibration.intrinsics import calibrate_intrinsics
+
+    _, spec, take, _ = small_take
+    views = detect_views(enumerate(take.images[0][:2]), spec, "cam1", "two.avi")
+    with pytest.raises(InsufficientDataError, match=r"camera 'cam1': expected at least 3 board views "
+                       r"with >= 6 corners to estimate intrinsics \(two\.avi\), found 2"):
+        calibrate_intrinsics(views, spec)
+    with pytest.raises(BoardNotFoundError, match=r"camera 'cam1' \(two\.avi\): expected the board .* "
+                       r"in at least 3 of 2 frames, found it in 2$"):
+        require_board(views, spec, 3)

@@ -26,12 +26,13 @@ FRAMES = 30
 
 @pytest.fixture(scope="module")
 def session_template(tmp_path_factory) -> Path:
-    """A simulated walk (clean detector, 30 frames), run with BVH only."""
+    """A simulated walk (clean detector, 30 frames), run with BVH only and no body fit (the
+    files follow the keypoint skeleton)."""
     rig = load_rig_template("studio4")
     take = simulate_take(rig, [Actor("walk", seed=2)], FRAMES, 30.0, "body25", ErrorModel.perfect(), seed=1)
     root = write_session(tmp_path_factory.mktemp("export") / "s", rig, take)
     with open(root / "session.toml", "a") as fh:
-        fh.write('\n[export]\nformats = ["bvh"]\n')
+        fh.write('\n[export]\nformats = ["bvh"]\n[fit]\nenabled = false\n')
     run(root)
     return root
 

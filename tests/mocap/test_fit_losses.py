@@ -33,8 +33,9 @@ def smpl(tmp_path_factory):
 
 
 def _cameras(fisheye=False):
-    cams = [Camera.look_at("a", (640, 480), np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]]),
-                           [0.1, -0.05, 0.001, 0.002, 0.01], [3.0, 0.5, 1.5], [0, 0, 1]),
+    K_a = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
+    cams = [Camera.look_at("a", (640, 480), K_a, [0.1, -0.05, 0.001, 0.002, 0.01],
+                           [3.0, 0.5, 1.5], [0, 0, 1]),
             Camera.look_at("b", (640, 480), np.array([[450.0, 0, 310], [0, 450, 250], [0, 0, 1]]),
                            [-0.02, 0.01, 0.0005, -0.001] if fisheye else [0.0] * 5,
                            [-2.0, 2.5, 1.2], [0, 0, 1], model="fisheye" if fisheye else "pinhole")]
