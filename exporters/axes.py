@@ -30,6 +30,10 @@ __all__ = [
     "rotation_zup_to_yup",
     "rotation_yup_to_zup",
     "units_per_metre",
+    "UP_AXES",
+    "check_up_units",
+    "to_file_points",
+    "from_file_points",
 ]
 
 ZUP_TO_YUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -75,3 +79,29 @@ def units_per_metre(units: str) -> float:
         return _UNITS_PER_METRE[units]
     except KeyError:
         raise ExportError(f"units: expected one of {sorted(_UNITS_PER_METRE)}, found {units!r}") from None
+
+
+UP_AXES = ("y", "z")
+"""Up axes a file may be written with: ``y`` (Blender, FBX, most BVH) or ``z`` (ours)."""
+
+
+def check_up_units(up: str, units: str) -> float:
+    """Validate a file's ``up`` axis; return its units per metre (see :func:`units_per_metre`).
+
+    Raises:
+        ExportError: an unknown up axis or unit.
+    """
+    if up not in UP_AXES:
+        raise ExportError(f"up: expected one of {list(UP_AXES)}, found {up!r}")
+    return units_per_metre(units)
+
+
+def to_file_points(points_m: np.ndarray, up: str, scale: float) -> np.ndarray:
+    """(..., 3) internal Z-up metres -> a file's axes (``up``) and units (``scale`` per metre)."""
+    return scale * (zup_to_yup(points_m) if up == "y" else np.asarray(points_m, dtype=np.float64))
+
+
+def from_file_points(points: np.ndarray, up: str, scale: float) -> np.ndarray:
+    """(..., 3) a file's axes and units -> internal Z-up metres (inverse of :func:`to_file_points`)."""
+    points = np.asarray(points, dtype=np.float64) / scale
+    return yup_to_zup(points) if up == "y" else points

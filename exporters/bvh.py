@@ -45,7 +45,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from exporters._atomic import atomic_write
-from exporters.axes import rotation_yup_to_zup, rotation_zup_to_yup, units_per_metre, yup_to_zup, zup_to_yup
+from exporters.axes import (check_up_units, from_file_points, rotation_yup_to_zup, rotation_zup_to_yup,
+                            to_file_points, units_per_metre)
 from exporters.bvh_format import BvhDocument, BvhJoint, parse_bvh, write_document
 from exporters.errors import ExportError, FormatError, MotionError, SkeletonError
 from exporters.skeleton import Motion, Skeleton
@@ -73,7 +74,6 @@ POSITION_STEP_M = 1e-8
 """Resolution of written positions, metres (sets the number of decimals with the units)."""
 ANGLE_DECIMALS = 6
 """Minimum decimals written for every number (angles in degrees: 1e-6 degree)."""
-_UPS = ("y", "z")
 
 
 # ----------------------------------------------------------------------------- Euler angles
@@ -133,22 +133,7 @@ def matrix_to_euler(rotations: np.ndarray, order: str) -> np.ndarray:
 # ----------------------------------------------------------------------------- frames and units
 
 
-def _check_up_units(up: str, units: str) -> float:
-    """Validate ``up``; return the file units per metre."""
-    if up not in _UPS:
-        raise ExportError(f"up: expected one of {list(_UPS)}, found {up!r}")
-    return units_per_metre(units)
 
-
-def _to_file_points(points_m: np.ndarray, up: str, scale: float) -> np.ndarray:
-    """(..., 3) internal Z-up metres -> file axes and units."""
-    return scale * (zup_to_yup(points_m) if up == "y" else np.asarray(points_m, dtype=np.float64))
-
-
-def _from_file_points(points: np.ndarray, up: str, scale: float) -> np.ndarray:
-    """(..., 3) file axes and units -> internal Z-up metres."""
-    points = np.asarray(points, dtype=np.float64) / scale
-    return yup_to_zup(points) if up == "y" else points
 
 
 def _decimals(scale: float) -> int:
@@ -187,7 +172,7 @@ def skeleton_motion_to_bvh(
 ) -> BvhDocument:
     """The ``BvhDocument`` that ``write_bvh`` writes (see the module docstring)."""
     motion.check_matches(skeleton)
-    scale = _check_up_units(up, units)
+    scale = check_up_units(up, units)
     if euler_order not in EULER_ORDERS:
         raise ExportError(f"euler_order: expected one of {list(EULER_ORDERS)}, found {euler_order!r}")
     _check_bvh_names(skeleton.joint_names)
@@ -195,17 +180,17 @@ def skeleton_motion_to_bvh(
     new_index = {old: new for new, old in enumerate(order)}
     rotations = rotation_zup_to_yup(motion.rotations) if up == "y" else motion.rotations
     angles = matrix_to_euler(rotations, euler_order)  # (F, J, 3) degrees
-    offsets = _to_file_points(skeleton.offsets, up, scale)
+    offsets = to_file_points(skeleton.offsets, up, scale)
     rotation_channels = tuple(f"{axis}rotation" for axis in euler_order)
     joints, columns = [], []
     for j in order:
         parent = int(skeleton.parents[j])
         leaf = not skeleton.children(j)
-        end_site = _to_file_points(_end_site_m(skeleton, j), up, scale) if leaf else None
+        end_site = to_file_points(_end_site_m(skeleton, j), up, scale) if leaf else None
         channels = rotation_channels
         if parent < 0:
             channels = ("Xposition", "Yposition", "Zposition", *rotation_channels)
-            columns.append(_to_file_points(motion.root_translation, up, scale))
+            columns.append(to_file_points(motion.root_translation, up, scale))
         columns.append(angles[:, j])
         joints.append(BvhJoint(skeleton.joint_names[j], new_index.get(parent, -1), offsets[j], channels, end_site))
     values = np.concatenate(columns, axis=1) if columns else np.zeros((motion.num_frames, 0))
@@ -284,7 +269,7 @@ def bvh_to_skeleton_motion(doc: BvhDocument, *, up: str = "y", units: str = "m")
         up: the file's up axis, "y" or "z".
         units: the file's units, "cm", "m" or "mm".
     """
-    scale = _check_up_units(up, units)
+    scale = check_up_units(up, units)
     columns = doc.channel_columns()
     num_frames = doc.values.shape[0]
     local = np.empty((num_frames, len(doc.joints), 3, 3))
@@ -296,10 +281,10 @@ def bvh_to_skeleton_motion(doc: BvhDocument, *, up: str = "y", units: str = "m")
     root = _root_positions(doc.joints[0], doc.values[:, columns[0]])
     names = tuple(joint.name for joint in doc.joints)
     parents = np.array([joint.parent for joint in doc.joints])
-    offsets = _from_file_points(np.array([joint.offset for joint in doc.joints]), up, scale)
+    offsets = from_file_points(np.array([joint.offset for joint in doc.joints]), up, scale)
     rotations = rotation_yup_to_zup(local) if up == "y" else local
     skeleton = Skeleton(names, parents, offsets)
-    motion = Motion(rotations, _from_file_points(root, up, scale), 1.0 / doc.frame_time_s)
+    motion = Motion(rotations, from_file_points(root, up, scale), 1.0 / doc.frame_time_s)
     return skeleton, motion
 
 
@@ -319,7 +304,7 @@ def read_bvh(path: str | os.PathLike[str], *, up: str = "y", units: str = "m") -
         FormatError: the file cannot be parsed (naming the file and line).
         FileNotFoundError: no such file.
     """
-    _check_up_units(up, units)
+    check_up_units(up, units)
     source = Path(path)
     doc = parse_bvh(_read_text(source), str(source))
     try:

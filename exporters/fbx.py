@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from exporters.axes import rotation_yup_to_zup, rotation_zup_to_yup, units_per_metre, yup_to_zup, zup_to_yup
+from exporters.axes import check_up_units, rotation_yup_to_zup, rotation_zup_to_yup, to_file_points, yup_to_zup
 from exporters.errors import ExportError, FormatError, MotionError, SkeletonError
 from exporters.fbx_format import (
     CREATION_TIME,
@@ -101,7 +101,6 @@ CUSTOM_TIME_MODE = 14
 KEY_LINEAR = 0x00000004
 """``KeyAttrFlags`` value of a linearly interpolated key (FbxAnimCurveDef::eInterpolationLinear)."""
 CREATOR = "mocap-studio exporters.fbx"
-_UPS = ("y", "z")
 _EULER_ORDERS = {0: "xyz", 1: "xzy", 2: "yzx", 3: "yxz", 4: "zxy", 5: "zyx"}
 """FBX ``RotationOrder`` enum -> scipy extrinsic order (eEulerXYZ: ``Rz @ Ry @ Rx``)."""
 
@@ -124,16 +123,6 @@ class FbxScene:
 # ----------------------------------------------------------------------------- geometry helpers
 
 
-def _check_up_units(up: str, units: str) -> float:
-    """Validate ``up``; return file units per metre."""
-    if up not in _UPS:
-        raise ExportError(f"up: expected one of {list(_UPS)}, found {up!r}")
-    return units_per_metre(units)
-
-
-def _to_file(points_m: np.ndarray, up: str, scale: float) -> np.ndarray:
-    """(..., 3) internal Z-up metres -> file axes and units."""
-    return scale * (zup_to_yup(points_m) if up == "y" else np.asarray(points_m, dtype=np.float64))
 
 
 def bone_frames(rest_positions: np.ndarray, parents: np.ndarray) -> np.ndarray:
@@ -389,7 +378,7 @@ def _mesh_objects(builder: _SceneBuilder, mesh: SkinnedMesh, bone_ids: list[int]
                                     Property.string("Mesh")])
     geometry.add("Properties70")
     geometry.add("GeometryVersion", Property.i32(124))
-    geometry.add("Vertices", Property.array(_to_file(mesh.vertices, up, scale).reshape(-1)))
+    geometry.add("Vertices", Property.array(to_file_points(mesh.vertices, up, scale).reshape(-1)))
     polygon_index = mesh.faces.astype(np.int32).copy()
     polygon_index[:, -1] = ~polygon_index[:, -1]  # the last index of a polygon is stored as -(i + 1)
     geometry.add("PolygonVertexIndex", Property.array(polygon_index.reshape(-1)))
@@ -455,7 +444,7 @@ def skeleton_motion_to_fbx(
 ) -> FbxDocument:
     """The ``FbxDocument`` that ``write_fbx`` writes (see the module docstring)."""
     motion.check_matches(skeleton)
-    scale = _check_up_units(up, units)
+    scale = check_up_units(up, units)
     if mesh is not None:
         mesh.check_matches(skeleton)
     for what, name in (("take name", take_name), ("armature name", armature_name)):
@@ -465,8 +454,8 @@ def skeleton_motion_to_fbx(
     frames = motion.num_frames
     if frames == 0:
         raise MotionError("motion: expected at least one frame for an FBX take, found 0")
-    rest_file = _to_file(skeleton.rest_positions(), up, scale)                  # (J, 3)
-    offsets_file = _to_file(skeleton.offsets, up, scale)
+    rest_file = to_file_points(skeleton.rest_positions(), up, scale)                  # (J, 3)
+    offsets_file = to_file_points(skeleton.offsets, up, scale)
     frames_rest = bone_frames(rest_file, skeleton.parents)                       # G, (J, 3, 3)
     local = rotation_zup_to_yup(motion.rotations) if up == "y" else motion.rotations
     parents = skeleton.parents
@@ -509,7 +498,7 @@ def skeleton_motion_to_fbx(
     builder.objects.children.append(FbxNode("AnimationLayer", [Property.i64(layer_id), Property.string(
         object_name("BaseLayer", "AnimLayer")), Property.string("")]))
     builder.connect(layer_id, stack_id)
-    root_file = _to_file(motion.root_translation, up, scale)
+    root_file = to_file_points(motion.root_translation, up, scale)
     for j, bone_id in enumerate(bone_ids):
         if parents[j] < 0:
             builder.animate(layer_id, bone_id, "T", times, root_file)
