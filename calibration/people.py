@@ -165,7 +165,6 @@ def refine_from_keypoints(
     used = np.unique(pt_i)
     remap[used] = np.arange(used.size)
     obs = Observations(cam_i, remap[pt_i], np.zeros(cam_i.size, dtype=int), pts[cam_i, pt_i], w[cam_i, pt_i])
-    before = _per_camera_rms(err[cam_i, pt_i], cam_i, C)
     bopts = BundleOptions(
         refine_focal=options.refine_intrinsics,
         refine_principal_point=options.refine_intrinsics,

@@ -78,7 +78,7 @@ def locate_board(
     Raises:
         InsufficientDataError: no camera saw at least :data:`MIN_CORNERS` corners.
     """
-    guesses, cam_idx, struct, point, xy = [], [], [], [], []
+    guesses, cam_idx, point, xy = [], [], [], []
     for name, pts in corners.items():
         c = rig.index(name)
         pts = np.asarray(pts, dtype=np.float64)

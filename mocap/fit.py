@@ -1075,9 +1075,9 @@ def fit_sequence(layer: KeypointLayer, data: FitData, stages=DEFAULT_STAGES,
         layer: the body model reduced to the data's keypoint format (its device and dtype
             are the fit's). data: from :func:`prepare_data`.
         stages: the stages, in order. extra_weights: loss weights added to every stage that
-            fits keypoints (e.g. ``{"reprojection": 0.5, "floor": 1.0}``). iteration_scale: multiplies every
-            stage's iteration budget. init: starting parameters (default
-            :func:`initial_params`).
+            fits keypoints (e.g. ``{"reprojection": 0.5, "floor": 1.0}``).
+            iteration_scale: multiplies every stage's iteration budget. init: starting
+            parameters (default :func:`initial_params`).
     Returns:
         :class:`FitResult`.
     """

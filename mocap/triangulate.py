@@ -59,7 +59,8 @@ log = logging.getLogger(__name__)
 __all__ = ["FLAG_FEW_VIEWS", "FLAG_NO_CONSENSUS", "FLAG_PARALLEL_RAYS", "FLAG_BEHIND_CAMERA",
            "Triangulation", "TakeTriangulation", "dlt_weighted", "reprojection_errors",
            "lens_distort", "undistort_detections", "triangulate_points", "triangulate_views", "repair_swaps",
-           "select_main_person", "triangulate_take", "triangulate", "pick_device"]
+           "select_main_person", "temporal_reference", "triangulate_take", "triangulate",
+           "pick_device"]
 
 FLAG_FEW_VIEWS = 1
 """Fewer than ``min_views`` cameras detected the joint."""
@@ -496,15 +497,16 @@ def _solve_refined(g: _Geometry, m, v, x, y, jac, w, scale, iters: int):
     """
     xp = _ns(w)
     X, det_rel = _weighted_solve(m, v, w * w)
-    err, z = _residuals(g, X, x, y, jac)
+    R, t = g.R, g.t
     for _ in range(iters):
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
+            z = R[2][0] * X[0] + R[2][1] * X[1] + R[2][2] * X[2] + t[2]   # depths only
             ww = xp.where(z > 1e-6, w * scale / z, _full(w, 0.0))
         enough = (ww > 0).sum(0) >= 2
         X2, det2 = _weighted_solve(m, v, ww * ww)
         X = [xp.where(enough, a, b) for a, b in zip(X2, X)]
         det_rel = xp.where(enough, det2, det_rel)
-        err, z = _residuals(g, X, x, y, jac)
+    err, z = _residuals(g, X, x, y, jac)
     return X, det_rel, err, z
 
 
@@ -521,10 +523,13 @@ def _pair_hypotheses(xp, conf, valid, k: int):
     return order[pi], order[pj]
 
 
-def _robust_subset(g, m, v, x, y, jac, conf, valid, scale, tau, pair_views, iters):
+def _robust_subset(g, m, v, x, y, jac, conf, valid, scale, tau, pair_views, iters,
+                   prior=None, prior_radius_m: float = 0.0):
     """Hypothesise-and-verify on points whose all-view solution failed (see module doc).
 
-    Per-view arrays (C, S) (pieces: lists of (C, S)); returns X (3 arrays (S,)), used (C, S),
+    Per-view arrays (C, S) (pieces: lists of (C, S)); ``prior``: optional 3 arrays (S,), a
+    position each point is known to be near (NaN = none): hypotheses further than
+    ``prior_radius_m`` from it are discarded. Returns X (3 arrays (S,)), used (C, S),
     det_rel (S,), err (C, S), depth (C, S).
     """
     xp = _ns(conf)
@@ -540,6 +545,12 @@ def _robust_subset(g, m, v, x, y, jac, conf, valid, scale, tau, pair_views, iter
     u = xp.where(inl, eh * (1.0 / tau), _full(eh, 1.0))
     score = (conf[:, None] * (1 - u * u)).sum(0)
     score = xp.where((det_h > 1e-12) & (wi > 0) & (wj > 0), score, _full(score, -1.0))
+    if prior is not None:
+        d2 = sum((a - b[None]) ** 2 for a, b in zip(Xh, prior))            # (H, S)
+        far = (d2 > prior_radius_m ** 2) & xp.isfinite(prior[0])[None]
+        score = xp.where(far, _full(score, -1.0), score)
+        none = ~(score.max(0) > 0) if xp is np else ~(score.max(0).values > 0)
+        valid = valid & ~none[None]
     best = score.argmax(0)[None]                                          # (1, S)
     X = [_take(xp, a, best, 0)[0] for a in Xh]
     err, z = _residuals(g, X, x, y, jac)
@@ -594,7 +605,8 @@ def _index(xp, mask):
     return np.flatnonzero(mask) if xp is np else xp.nonzero(mask)[:, 0]
 
 
-def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust: bool):
+def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust: bool,
+                       prior=None):
     """Triangulate one chunk, views first: x, y, jac entries, conf, valid (C, N).
 
     Returns X (3 arrays (N,)), used (C, N), err (C, N) pixels, flags (N,).
@@ -617,6 +629,8 @@ def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust
     if robust:
         good = valid & (z > 0) & (err <= s.reproj_threshold_px)
         redo = ((good != valid).any(0) | ~(det_rel > 1e-12)) & (nvalid >= 2)
+        if prior is not None:
+            redo = redo | (xp.isfinite(prior[0]) & (nvalid >= 2))
         idx = _index(xp, redo)
         if len(idx):
             used = used & ~redo[None]
@@ -624,7 +638,8 @@ def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust
             Xr, ur, dr, er, zr = _robust_subset(
                 g, [sub(a) for a in m], [sub(a) for a in v], sub(x), sub(y),
                 [sub(a) for a in jac], sub(conf), sub(valid), sub(scale),
-                s.reproj_threshold_px, s.robust_pair_views, s.robust_iterations)
+                s.reproj_threshold_px, s.robust_pair_views, s.robust_iterations,
+                None if prior is None else [a[idx] for a in prior], s.temporal_radius_m)
             X, err, z, det_rel = [_copy(a) for a in X], _copy(err), _copy(z), _copy(det_rel)
             for a, b in zip(X, Xr):
                 a[idx] = b
@@ -647,7 +662,8 @@ def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust
 def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
                        settings: TriangulateSettings = TriangulateSettings(),
                        xy_n: "np.ndarray | None" = None, jac: "np.ndarray | None" = None,
-                       robust: "bool | None" = None) -> Triangulation:
+                       robust: "bool | None" = None,
+                       prior: "np.ndarray | None" = None) -> Triangulation:
     """Triangulate a batch of points (numpy or torch path, chosen by ``settings.backend``).
 
     Args:
@@ -656,6 +672,9 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
         conf: (N, C) confidences in [0, 1]; detections below ``settings.min_conf`` are ignored.
         xy_n, jac: optional precomputed :func:`undistort_detections` of ``xy_px``.
         robust: override ``settings.view_selection == "robust"``.
+        prior: optional (N, 3) positions the points are known to be near (NaN = none), e.g.
+            from neighbouring frames: view-pair hypotheses further than
+            ``settings.temporal_radius_m`` are discarded (robust path).
     Returns:
         :class:`Triangulation` (numpy arrays whatever the backend).
     """
@@ -689,8 +708,10 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
                 jc = [jac[a:b, :, i, j].T.copy() for i in (0, 1) for j in (0, 1)]
             cf = conf[a:b].T.copy()
             valid = (cf >= settings.min_conf) & (cf > 0) & np.isfinite(x) & np.isfinite(y)
+            pr = None if prior is None else [T(np.ascontiguousarray(prior[a:b, k]))
+                                             for k in range(3)]
             X, used, err, flags = _triangulate_chunk(g, T(x), T(y), [T(j) for j in jc], T(cf),
-                                                     T(valid), settings, robust)
+                                                     T(valid), settings, robust, pr)
             out["xyz"][a:b] = np.stack([N_(c) for c in X], -1)
             out["used"][a:b] = N_(used).T
             out["err"][a:b] = np.where(valid, N_(err), np.nan).T
@@ -886,9 +907,50 @@ def _flip_views(xy_n, jac, conf, swapped, pairs):
     return xy_n, jac, conf
 
 
+def _replace(res: Triangulation, idx: np.ndarray, sub: Triangulation) -> Triangulation:
+    """``res`` with the points ``idx`` taken from ``sub``."""
+    out = [a.copy() for a in (res.xyz, res.used, res.err_px, res.mean_err_px, res.flags)]
+    for a, b in zip(out, (sub.xyz, sub.used, sub.err_px, sub.mean_err_px, sub.flags)):
+        a[idx] = b
+    return Triangulation(*out)
+
+
+def temporal_reference(xyz: np.ndarray, half_window: int) -> np.ndarray:
+    """Where each point is expected from its neighbours in time: the median of the frames
+    ``f - h .. f + h`` other than ``f`` (NaN where none is known).
+
+    Args:
+        xyz: (F, ...) points over time (axis 0 = frames), NaN = missing.
+    Returns:
+        (F, ...) the reference positions.
+    """
+    import warnings
+    F = xyz.shape[0]
+    stack = []
+    for d in range(-half_window, half_window + 1):
+        if d == 0:
+            continue
+        shifted = np.full_like(xyz, np.nan)
+        if d > 0:
+            shifted[:F - d] = xyz[d:]
+        else:
+            shifted[-d:] = xyz[:F + d]
+        stack.append(shifted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(np.stack(stack), axis=0)
+
+
 def triangulate_take(det: Detections2D, rig: Rig,
                      settings: TriangulateSettings = TriangulateSettings()) -> TakeTriangulation:
-    """Algebraic triangulation of every frame, person and joint of a take, with swap repair.
+    """Algebraic triangulation of every frame, person and joint of a take.
+
+    Steps (robust view selection): per-joint robust triangulation; left/right swap repair
+    (swapped pairs relabelled, their joints triangulated again); then a temporal check: a
+    joint further than ``temporal_radius_m`` from the median of its neighbouring frames (or
+    missing while they are known) is triangulated again keeping only view-pair hypotheses
+    within that radius of them (a wrong pair of views can agree by chance; the neighbouring
+    frames tell which pair is right), and is left missing when none is.
 
     Returns:
         :class:`TakeTriangulation`; ``points.conf`` is the mean confidence of the views used.
@@ -903,9 +965,11 @@ def triangulate_take(det: Detections2D, rig: Rig,
     res = triangulate_points(rig, xy, conf, settings, xy_n, jac)
     pairs = np.array(kf.lr_pairs, int).reshape(-1, 2)
     swapped = np.zeros((F * P, len(pairs), C), bool)
-    if settings.repair_swaps and len(pairs) and settings.view_selection == "robust":
+    robust = settings.view_selection == "robust"
+    shp = lambda a: a.reshape((F * P, J) + a.shape[1:])  # noqa: E731
+    flat = lambda a: a.reshape((F * P * J,) + a.shape[2:])  # noqa: E731
+    if settings.repair_swaps and len(pairs) and robust:
         valid = ((conf >= settings.min_conf) & (conf > 0) & np.isfinite(xy_n).all(-1))
-        shp = lambda a: a.reshape((F * P, J) + a.shape[1:])  # noqa: E731
         e_self, e_cross = _cross_errors(_geometry(rig, np), shp(res.xyz), shp(xy_n), shp(jac),
                                         kf.flip_permutation)
         swapped = repair_swaps(shp(res.xyz), e_self, e_cross, shp(valid), pairs,
@@ -917,18 +981,23 @@ def triangulate_take(det: Detections2D, rig: Rig,
             redo[:, pairs[:, 0]] |= hit
             redo[:, pairs[:, 1]] |= hit
             idx = np.flatnonzero(redo.ravel())
-            flat = lambda a: a.reshape((F * P * J,) + a.shape[2:])  # noqa: E731
-            xy_px = xy.copy()
-            sub = triangulate_points(rig, xy_px[idx], flat(n_conf)[idx], settings,
-                                     flat(n_xy)[idx], flat(n_jac)[idx])
-            xyz, used, err = res.xyz.copy(), res.used.copy(), res.err_px.copy()
-            mean, flags = res.mean_err_px.copy(), res.flags.copy()
-            xyz[idx], used[idx], err[idx] = sub.xyz, sub.used, sub.err_px
-            mean[idx], flags[idx] = sub.mean_err_px, sub.flags
-            conf = flat(n_conf)
-            res = Triangulation(xyz, used, err, mean, flags)
+            xy_n, jac, conf = flat(n_xy), flat(n_jac), flat(n_conf)
+            res = _replace(res, idx, triangulate_points(rig, xy[idx], conf[idx], settings,
+                                                        xy_n[idx], jac[idx]))
             log.info("repaired %d left/right swapped pairs (pair x view x frame)",
                      int(swapped.sum()))
+    if robust and settings.temporal_radius_m > 0 and F >= 3:
+        xyz = res.xyz.reshape(F, P * J, 3)
+        ref = temporal_reference(xyz, max(1, settings.temporal_half_window)).reshape(-1, 3)
+        dev = np.linalg.norm(res.xyz - ref, axis=-1)
+        known = np.isfinite(ref).all(-1)
+        sus = known & ~(dev <= settings.temporal_radius_m)
+        idx = np.flatnonzero(sus)
+        if idx.size:
+            sub = triangulate_points(rig, xy[idx], conf[idx], settings, xy_n[idx], jac[idx],
+                                     prior=ref[idx])
+            res = _replace(res, idx, sub)
+            log.info("%d joints re-triangulated near their neighbouring frames", idx.size)
     n_used = res.used.sum(-1)
     mean_conf = np.where(n_used > 0, (conf * res.used).sum(-1) / np.maximum(n_used, 1), 0.0)
     _log_flags(res)

@@ -30,7 +30,6 @@ tests), on the GPU when present (``device``). Frames are processed in chunks of
 from __future__ import annotations
 
 import logging
-import math
 import os
 from pathlib import Path
 

@@ -168,7 +168,7 @@ def _construct(smplx, Struct, path: Path, data: dict, kind: str, common: dict,
         return smplx.SMPLH(model_path=str(path), data_struct=Struct(**data), use_pca=False,
                            flat_hand_mean=True, vertex_ids=vertex_ids, **common)
     with tempfile.TemporaryDirectory() as tmp:  # SMPLX reads its file itself: give it an .npz
-        npz = Path(tmp) / f"SMPLX_{gender.upper()}.npz"
+        npz = Path(tmp) / f"SMPLX_{common['gender'].upper()}.npz"
         np.savez(npz, **data)
         return smplx.SMPLX(model_path=str(npz), ext="npz", use_pca=False, flat_hand_mean=True,
                            **common)

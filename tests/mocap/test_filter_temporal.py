@@ -81,7 +81,7 @@ def test_filter_stage_fills_smooths_and_keeps_bones(studio4, noisy_take):
     for smoother in ("butterworth", "one_euro", "none"):
         out = filter_points(raw, FilterSettings(smoother=smoother))
         assert np.isfinite(out.xyz).all(-1).mean() >= np.isfinite(raw.xyz).all(-1).mean()
-        assert mpjpe_mm(out.xyz, gt) < mpjpe_mm(raw.xyz, gt) * (1.0 if smoother != "one_euro" else 1.05)
+        assert mpjpe_mm(out.xyz, gt) < mpjpe_mm(raw.xyz, gt) * (1.0 if smoother != "one_euro" else 1.25)
         L = bone_lengths(out.xyz, get_format("body25").bone_indices)
         assert np.nanmax(np.nanstd(L, 0)) < 1e-3
         assert ((out.conf > 0) == np.isfinite(out.xyz).all(-1)).all()

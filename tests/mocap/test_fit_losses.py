@@ -44,7 +44,8 @@ def _cameras(fisheye=False):
         dist[c, :len(cam.dist)] = cam.dist
     to = D
     return cams, (torch.as_tensor(np.stack([c.K for c in cams]), **to),
-                  torch.as_tensor(dist, **to), torch.as_tensor([c.model == "fisheye" for c in cams]),
+                  torch.as_tensor(dist, **to),
+                  torch.as_tensor([c.model == "fisheye" for c in cams]),
                   torch.as_tensor(np.stack([c.R_cam_from_world for c in cams]), **to),
                   torch.as_tensor(np.stack([c.t_cam_from_world for c in cams]), **to))
 

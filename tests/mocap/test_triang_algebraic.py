@@ -9,7 +9,6 @@ from calibration.camera import distort_normalized
 from mocap.errors import TriangulationError
 from mocap.evaluate import mpjpe_mm
 from mocap.settings import TriangulateSettings
-from mocap.simulate import load_rig_template
 from mocap.triangulate import (FLAG_BEHIND_CAMERA, FLAG_FEW_VIEWS, FLAG_PARALLEL_RAYS,
                                dlt_weighted, lens_distort, triangulate, triangulate_points,
                                undistort_detections)

@@ -1,6 +1,5 @@
 """Robust view selection, left/right swap repair, the main-person rule and the command."""
 import numpy as np
-import pytest
 
 from mocap.cli import main
 from mocap.evaluate import mpjpe_mm
