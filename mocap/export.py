@@ -44,6 +44,7 @@ from .errors import SessionError, SettingsError
 from .session import Session
 from .settings import ExportSettings
 from .skeleton import keypoint_skeleton
+from .keypoints import get_format
 from .types import Points3D
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,18 @@ def body_export(model, body) -> tuple[Skeleton, Motion, SkinnedMesh]:
     return skeleton, motion, mesh
 
 
+
+def marker_labels(points: Points3D) -> tuple[str, ...]:
+    """Marker names of the TRC and C3D files: the keypoint format's own names (``RHip``,
+    ``LKnee`` for OpenPose formats, as Pose2Sim and OpenSim models expect), else the
+    canonical joint names."""
+    if points.format:
+        fmt = get_format(points.format)
+        if fmt.joint_names == points.joint_names:
+            return fmt.native_names
+    return points.joint_names
+
+
 def export_person(xyz: np.ndarray, points: Points3D, person: int, out: Path, settings: ExportSettings,
                   skeleton_motion: tuple[Skeleton, Motion] | None = None, body_mesh: SkinnedMesh | None = None,
                   amass: AmassMotion | None = None) -> dict:
@@ -139,11 +152,12 @@ def export_person(xyz: np.ndarray, points: Points3D, person: int, out: Path, set
         if "npz" in settings.formats:
             write_amass(out / f"{stem}_amass.npz", amass or motion_to_amass(named, motion))
             written["npz"] = f"{stem}_amass.npz"
+    labels = marker_labels(points)
     if "trc" in settings.formats:
-        write_trc(out / f"{stem}.trc", points.joint_names, xyz, points.fps, units="m", up="y")
+        write_trc(out / f"{stem}.trc", labels, xyz, points.fps, units="m", up="y")
         written["trc"] = f"{stem}.trc"
     if "c3d" in settings.formats:
-        write_c3d(out / f"{stem}.c3d", xyz, points.joint_names, points.fps, units=settings.c3d_units)
+        write_c3d(out / f"{stem}.c3d", xyz, labels, points.fps, units=settings.c3d_units)
         written["c3d"] = f"{stem}.c3d"
     return written
 

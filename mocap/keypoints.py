@@ -173,6 +173,13 @@ _COCO17 = [("nose", "nose"), ("left_eye", "left_eye"), ("right_eye", "right_eye"
            ("left_hip", "left_hip"), ("right_hip", "right_hip"), ("left_knee", "left_knee"),
            ("right_knee", "right_knee"), ("left_ankle", "left_ankle"),
            ("right_ankle", "right_ankle")]
+# The same 17 joints as OpenPose-family tools name them (BODY_25B, HALPE_26, Pose2Sim).
+_COCO17_OP = [("Nose", "nose"), ("LEye", "left_eye"), ("REye", "right_eye"),
+              ("LEar", "left_ear"), ("REar", "right_ear"), ("LShoulder", "left_shoulder"),
+              ("RShoulder", "right_shoulder"), ("LElbow", "left_elbow"),
+              ("RElbow", "right_elbow"), ("LWrist", "left_wrist"), ("RWrist", "right_wrist"),
+              ("LHip", "left_hip"), ("RHip", "right_hip"), ("LKnee", "left_knee"),
+              ("RKnee", "right_knee"), ("LAnkle", "left_ankle"), ("RAnkle", "right_ankle")]
 _MID = {"pelvis": ("left_hip", "right_hip"), "neck": ("left_shoulder", "right_shoulder")}
 
 COCO17 = _fmt("coco17", _COCO17,
@@ -191,16 +198,16 @@ BODY25 = _fmt("body25", [
     _limbs("pelvis", "neck") + [("pelvis", "neck"), ("neck", "nose")] + _face("nose") + _feet(),
     description="OpenPose BODY_25")
 
-BODY25B = _fmt("body25b", _COCO17 + [
-    ("UpperNeck", "upper_neck"), ("HeadTop", "head_top"), ("LBigToe", "left_big_toe"),
+BODY25B = _fmt("body25b", _COCO17_OP + [
+    ("Neck", "upper_neck"), ("Head", "head_top"), ("LBigToe", "left_big_toe"),
     ("LSmallToe", "left_small_toe"), ("LHeel", "left_heel"), ("RBigToe", "right_big_toe"),
     ("RSmallToe", "right_small_toe"), ("RHeel", "right_heel")],
     _limbs("pelvis", "neck") + [("pelvis", "neck"), ("neck", "upper_neck"),
                                 ("upper_neck", "nose"), ("upper_neck", "head_top")]
     + _face("nose") + _feet(),
-    virtual=_MID, description="OpenPose BODY_25B (experimental, used by Pose2Sim)")
+    virtual=_MID, description="OpenPose BODY_25B (experimental; joint names as Pose2Sim writes them)")
 
-HALPE26 = _fmt("halpe26", _COCO17 + [
+HALPE26 = _fmt("halpe26", _COCO17_OP + [
     ("Head", "head_top"), ("Neck", "neck"), ("Hip", "pelvis"), ("LBigToe", "left_big_toe"),
     ("RBigToe", "right_big_toe"), ("LSmallToe", "left_small_toe"),
     ("RSmallToe", "right_small_toe"), ("LHeel", "left_heel"), ("RHeel", "right_heel")],

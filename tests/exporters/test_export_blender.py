@@ -113,7 +113,7 @@ def _pipeline_cases(folder: Path) -> list[Case]:
     take = simulate_take(rig, [Actor("walk", seed=4)], 45, 30.0, "body25", ErrorModel(), seed=3)
     root = write_session(folder / "walk", rig, take)
     with open(root / "session.toml", "a") as fh:
-        fh.write('\n[export]\nformats = ["trc"]\n')
+        fh.write('\n[export]\nformats = ["trc"]\n[fit]\nenabled = false\n')  # the keypoint skeleton
     run(root)
     assert main(["export", str(root), "--format", "bvh,fbx", "--naming", "mixamo", "--mesh", "boxes"]) == 0
     points = Points3D.load(root / "out" / "points3d.npz")
