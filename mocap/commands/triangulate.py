@@ -13,16 +13,20 @@ def run(args) -> int:
     from ..keypoints import get_format
     from ..pipeline import filter_points
     from ..session import Session
-    from ..triangulate import select_main_person, triangulate
+    from ..detect import session_detections
+    from ..track import identify_people
+    from ..triangulate import triangulate
     session = Session(Path(args.session))
     settings = session.settings()
     tri = settings.triangulate
     if args.method:
         tri = dataclasses.replace(tri, method=args.method)
     rig = session.rig()
-    det = session.detections(rig, settings)
+    det = session_detections(session, rig, settings)
+    assoc = settings.associate
     if args.main_person:
-        det = select_main_person(det)
+        assoc = dataclasses.replace(assoc, mode="main_subject")
+    det, _ = identify_people(det, rig, assoc)      # P axis = identity, as in `mocap run`
     raw = triangulate(det, rig, tri)
     points = raw if args.no_filter else filter_points(raw, settings.filter)
     session.out.mkdir(parents=True, exist_ok=True)
@@ -43,7 +47,8 @@ def run(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("triangulate", help="triangulate the 2D detections only",
-                       description="Triangulate SESSION's 2D detections. Writes "
+                       description="Associate and triangulate SESSION's 2D detections "
+                                   "([associate] and [triangulate] settings). Writes "
                                    "SESSION/out/points3d_raw.npz (the triangulation, with "
                                    "views used and reprojection errors), points3d.npz (after "
                                    "the [filter] settings, as `mocap run` does) and "
@@ -53,8 +58,9 @@ def register(sub) -> None:
                    help="triangulation method (default: [triangulate] method of session.toml, "
                         "else algebraic); volumetric needs heatmaps/<cam>.npz")
     p.add_argument("--main-person", action="store_true",
-                   help="keep only the largest person of each view (one actor, bystanders "
-                        "further away)")
+                   help="triangulate only the main subject (the person seen by most cameras "
+                        "near the middle of the volume), as [associate] mode = "
+                        "\"main_subject\" does")
     p.add_argument("--no-filter", action="store_true",
                    help="write the raw triangulation as points3d.npz and the TRC, unfiltered")
     p.set_defaults(func=run)

@@ -107,3 +107,19 @@ def test_command_writes_points_and_trc(tmp_path, studio4, noisy_take, capsys):
     trc = read_trc(out / "person0.trc")
     np.testing.assert_allclose(trc.xyz, pts.xyz[:, 0], atol=2e-6)
     assert trc.fps == 30.0 and "wrote" in capsys.readouterr().out
+
+
+def test_triangulate_command_main_person_follows_the_actor(tmp_path, studio4):
+    """`mocap triangulate --main-person` keeps the actor, not a bystander close to a camera."""
+    import dataclasses
+
+    from mocap.simulate.crowd import crowd_actors, simulate_crowd
+    crowd = simulate_crowd(studio4, crowd_actors("bystander", 45), 45, 30.0, "body25",
+                           ErrorModel(), seed=4)
+    take = dataclasses.replace(crowd.take, detections=crowd.detections)   # shuffled people
+    root = write_session(tmp_path / "s", studio4, take)
+    assert main(["-q", "triangulate", str(root), "--main-person"]) == 0
+    pts = Points3D.load(root / "out" / "points3d.npz")
+    assert pts.xyz.shape[1] == 1
+    err = np.nanmedian(np.linalg.norm(pts.xyz[:, 0] - crowd.take.gt_xyz[:, 0], axis=-1), -1)
+    assert np.nanmax(err) < 0.03
