@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "exporters"))
+# The repository first: run as a script, this folder would come first on sys.path, and
+# benchmarks/calibration.py would hide the calibration package.
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "exporters")]
 
 
 def _test_module():
