@@ -8,7 +8,9 @@ descend into a session it found. Each session runs in its own worker process wit
 on. Results come back in the sessions' order whatever the order they finished in.
 
 On Ray every node must have this package installed and see the session folders at the same
-paths (a shared file system); each session is a task that asks for one CPU.
+paths (a shared file system); each session is a task that asks for one CPU, and a session
+that detects keypoints in its videos first gets one task per camera (one CPU each): the
+session's task waits for them and then finds every camera's detections up to date.
 """
 from __future__ import annotations
 
@@ -99,6 +101,39 @@ def run_one(session: "str | Path") -> SessionResult:
                          people=len(manifest.get("people", [])), outputs=outputs, worker=worker)
 
 
+def camera_detection_jobs(session: "str | Path") -> list:
+    """The per-camera detection jobs a session still needs (none when it has 2D detections
+    in ``pose/``, no ``videos/``, or every camera is up to date). A session whose jobs cannot
+    be made (a missing video, bad settings) gets none here: its own run reports the error.
+    """
+    from .detect.run import camera_jobs, job_done
+    from .session import Session
+    folder = Path(session)
+    if (folder / "pose").is_dir() or not (folder / "videos").is_dir():
+        return []
+    try:
+        s = Session(folder)
+        jobs = camera_jobs(folder, s.rig().names, s.settings())
+    except (MocapError, ValueError) as exc:
+        log.info("%s: detection left to the session's run (%s)", folder, exc)
+        return []
+    return [j for j in jobs if not job_done(j)]
+
+
+def _detect_camera(job) -> str:
+    """A Ray task: one camera's detection (one thread: the task holds one CPU)."""
+    from dataclasses import replace
+
+    from .detect.run import detect_camera
+    return str(detect_camera(replace(job, spec=replace(job.spec, num_threads=1))))
+
+
+def _run_after(session: str, *_detections: str) -> SessionResult:
+    """A Ray task: the session's pipeline, once its cameras' detection tasks are done (Ray
+    passes their results as arguments, so it starts only after them)."""
+    return run_one(session)
+
+
 def _run_local(sessions: list[Path], workers: int, on_result) -> dict:
     if workers <= 1:
         return {s: on_result(run_one(s)) for s in sessions}
@@ -123,8 +158,14 @@ def _run_ray(sessions: list[Path], address: str, on_result) -> dict:
                              f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
                              ) from None
     try:
-        task = ray.remote(num_cpus=1, max_retries=0)(run_one)
-        pending = {task.remote(str(s)): s for s in sessions}
+        detect = ray.remote(num_cpus=1, max_retries=0)(_detect_camera)
+        task = ray.remote(num_cpus=1, max_retries=0)(_run_after)
+        pending = {}
+        for s in sessions:
+            jobs = camera_detection_jobs(s)
+            if jobs:
+                log.info("%s: %d cameras to detect, one Ray task each", s, len(jobs))
+            pending[task.remote(str(s), *[detect.remote(j) for j in jobs])] = s
         results = {}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

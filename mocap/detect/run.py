@@ -286,6 +286,31 @@ def camera_sources(root: Path, camera_names: "tuple[str, ...]") -> list[Path]:
     return found  # type: ignore[return-value]
 
 
+def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
+                ) -> list[CameraJob]:
+    """One detection job per camera of a session (``videos/<cam>``), in the rig's order.
+
+    Each job writes ``out/detect/<cam>.npz``; a job whose file already holds the same
+    fingerprint (source, frames, detector) is done (see :func:`job_done`). Lets a scheduler
+    (``mocap batch --ray``) run cameras anywhere before the session itself runs.
+
+    Raises:
+        SessionError / DetectorError: missing or inconsistent videos, bad [detect] settings.
+    """
+    root = Path(root)
+    sources = camera_sources(root, camera_names)
+    infos = [probe_source(p, c, settings.take.fps) for p, c in zip(sources, camera_names)]
+    F = check_sources(infos)
+    spec = spec_from_settings(settings.detect, root)
+    return [CameraJob(i, F, spec, root / "out" / "detect" / f"{i.camera}.npz",
+                      _fingerprint(i, F, spec)) for i in infos]
+
+
+def job_done(job: CameraJob) -> bool:
+    """Whether the job's result file exists with the job's fingerprint."""
+    return _is_done(job)
+
+
 def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings,
                    workers: "int | None" = None) -> Detections2D:
     """Detect 2D keypoints in a session's videos; write ``out/detections.npz``.
@@ -300,14 +325,9 @@ def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings
         ``out/detections.json``).
     """
     root = Path(root)
-    sources = camera_sources(root, camera_names)
-    infos = [probe_source(p, c, settings.take.fps) for p, c in zip(sources, camera_names)]
-    F = check_sources(infos)
-    fps = infos[0].fps
-    spec = spec_from_settings(settings.detect, root)
-    out = root / "out"
-    jobs = [CameraJob(i, F, spec, out / "detect" / f"{i.camera}.npz",
-                      _fingerprint(i, F, spec)) for i in infos]
+    jobs = camera_jobs(root, camera_names, settings)
+    infos = [j.info for j in jobs]
+    F, fps, spec, out = jobs[0].num_frames, infos[0].fps, jobs[0].spec, root / "out"
     log.info("detecting %s keypoints in %d cameras x %d frames at %g fps (%s)", spec.format,
              len(jobs), F, fps, spec.kind)
     paths = detect_sources(jobs, settings.detect.workers if workers is None else workers,
