@@ -40,7 +40,7 @@ from ..keypoints import get_format
 from ..types import Detections2D, save_npz
 from .body import CAPSULES
 from .motions import MOTIONS, _R
-from .observe import ErrorModel, heatmap_crops, observe, occluded, render_heatmaps
+from .observe import ErrorModel, camera_heatmaps, observe, occluded
 from .studio import Actor, Take, write_session
 
 log = logging.getLogger(__name__)
@@ -259,10 +259,7 @@ def simulate_body_take(rig: Rig, model: BodyModel, actors, num_frames: int,
         truth[cam.name] = dict(outlier=obs["outlier"], swapped=obs["swapped"], hidden=hidden,
                                missing=obs["missing"])
         if heatmaps:
-            aff[c] = heatmap_crops(uv, heatmap_size)
-            for s in range(0, F, 32):
-                part = {k: v[s:s + 32] for k, v in obs.items()}
-                hms[c, s:s + 32] = render_heatmaps(part, aff[c, s:s + 32], heatmap_size)
+            aff[c], hms[c] = camera_heatmaps(obs, uv, heatmap_size)
     det = Detections2D(xy=xy, conf=conf, format=kf.name, camera_names=rig.names, fps=fps,
                        heatmaps=hms, heatmap_affine=aff)
     rot = np.stack([an["rotations"] for an in ref], 1)                          # (F, P, Jb, 3, 3)

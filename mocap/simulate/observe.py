@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ErrorModel", "observe", "occluded", "render_heatmaps", "heatmap_crops"]
+__all__ = ["ErrorModel", "observe", "occluded", "render_heatmaps", "heatmap_crops",
+           "camera_heatmaps"]
 
 
 @dataclass(frozen=True)
@@ -201,3 +202,22 @@ def render_heatmaps(obs: dict, affine: np.ndarray, size: int,
     if wrong.any():
         out = np.maximum(out, peak(true_xy, np.where(wrong, 0.6 * conf, 0.0)))
     return out.astype(dtype)
+
+
+def camera_heatmaps(obs: dict, uv: np.ndarray, size: int, chunk: int = 32,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """One camera's heatmaps, rendered ``chunk`` frames at a time to bound memory.
+
+    Args:
+        obs: the output of :func:`observe`. uv: (F, P, J, 2) exact pixel positions (the crops
+            are taken around them). size: heatmap side in cells.
+    Returns:
+        affine (F, P, 2, 3) cell -> pixel, heatmaps (F, P, J, size, size) float16.
+    """
+    F = uv.shape[0]
+    aff = heatmap_crops(uv, size)
+    hms = np.zeros(obs["conf"].shape + (size, size), np.float16)
+    for s in range(0, F, chunk):
+        part = {k: v[s:s + chunk] for k, v in obs.items()}
+        hms[s:s + chunk] = render_heatmaps(part, aff[s:s + chunk], size)
+    return aff, hms

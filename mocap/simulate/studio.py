@@ -22,7 +22,7 @@ from ..openpose import write_openpose_frame
 from ..types import Detections2D, save_npz
 from .body import LANDMARK_NAMES, Body
 from .motions import animate
-from .observe import ErrorModel, heatmap_crops, observe, occluded, render_heatmaps
+from .observe import ErrorModel, camera_heatmaps, observe, occluded
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +171,7 @@ def simulate_take(rig: Rig, actors: "list[Actor] | tuple[Actor, ...]", num_frame
         truth[cam.name] = dict(outlier=obs["outlier"], swapped=obs["swapped"], hidden=hidden,
                                missing=obs["missing"])
         if heatmaps:
-            aff[c] = heatmap_crops(uv, heatmap_size)
-            for s in range(0, num_frames, 32):
-                part = {k: v[s:s + 32] for k, v in obs.items()}
-                hms[c, s:s + 32] = render_heatmaps(part, aff[c, s:s + 32], heatmap_size)
+            aff[c], hms[c] = camera_heatmaps(obs, uv, heatmap_size)
         log.debug("camera %s simulated", cam.name)
     det = Detections2D(xy=xy, conf=conf, format=kf.name, camera_names=rig.names, fps=fps,
                        heatmaps=hms, heatmap_affine=aff)
