@@ -51,14 +51,9 @@ from calibration.extrinsics import mean_rotation, rotation_angle_deg  # noqa: E4
 from calibration.render import RenderStyle, random_board_poses, render_take  # noqa: E402
 from calibration.world import transform_rig  # noqa: E402
 
-BOARD = dict(kind="charuco", squares_x=5, squares_y=7, square_length_m=0.1,
-             marker_length_m=0.075, dictionary="DICT_4X4_50")
-DISTS = (
-    np.array([-0.25, 0.08, 0.001, -0.0005, -0.01]),
-    np.array([-0.20, 0.05, 0.0, 0.0005, 0.0]),
-    np.array([-0.22, 0.06, -0.001, 0.0, -0.005]),
-    np.array([-0.18, 0.03, 0.0005, 0.0005, 0.0]),
-)
+# The board and lenses of the calibration tests' rendered arc: one definition for both.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "calibration"))
+from calib_scenes import ARC_DISTS as DISTS, BOARD  # noqa: E402
 
 
 def arc_rig(size_wh) -> Rig:

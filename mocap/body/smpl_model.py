@@ -77,7 +77,7 @@ class _NoChumpyUnpickler(pickle.Unpickler):
 
 
 def _plain(value, key: str, path: Path):
-    """A chumpy placeholder as the array it holds; sparse matrices dense; the rest as is."""
+    """A chumpy stand-in object as the array it holds; sparse matrices dense; the rest as is."""
     if isinstance(value, _ChumpyObject):
         st = value.state
         if isinstance(st, dict) and "x" in st:

@@ -3,12 +3,16 @@ uniquely named module, unlike ``conftest``, which several test folders have)."""
 
 from __future__ import annotations
 
+import tomllib
+
 import numpy as np
 
 from calibration import Camera, Rig
+from calibration.boards import boards_dir
 
-BOARD = dict(kind="charuco", squares_x=5, squares_y=7, square_length_m=0.1,
-             marker_length_m=0.075, dictionary="DICT_4X4_50")
+#: The shipped studio board (rigs/boards/charuco_5x7_4x4_50.toml) as a settings table.
+BOARD = {k: v for k, v in tomllib.loads(
+    (boards_dir() / "charuco_5x7_4x4_50.toml").read_text()).items() if k != "description"}
 ARC_DISTS = (
     np.array([-0.25, 0.08, 0.001, -0.0005, -0.01]),
     np.array([-0.20, 0.05, 0.0, 0.0005, 0.0]),
