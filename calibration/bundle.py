@@ -57,6 +57,8 @@ class BundleOptions:
     """Refine the lens coefficients (pinhole k1 k2 p1 p2 k3, fisheye k1..k4)."""
     fix_k3: bool = False
     """Keep the pinhole k3 as it is (lenses with little distortion, few views)."""
+    fixed_k3_cameras: tuple[str, ...] = ()
+    """Cameras whose pinhole k3 stays as it is (the others follow ``fix_k3``)."""
     refine_extrinsics: bool = True
     """Refine R and t of every camera but the first (which fixes the world frame)."""
     refine_structure: bool = True
@@ -202,7 +204,7 @@ def _camera_mask(cameras: Sequence[Camera], options: BundleOptions, fix_first_ex
         if options.refine_distortion:
             n = 4 if cam.model == FISHEYE else 5
             m[c, 4 : 4 + n] = True
-            if cam.model == PINHOLE and options.fix_k3:
+            if cam.model == PINHOLE and (options.fix_k3 or cam.name in options.fixed_k3_cameras):
                 m[c, 8] = False
         m[c, _R] = m[c, _T] = options.refine_extrinsics and not (c == 0 and fix_first_extrinsics)
     if fix_scale and C > 1:

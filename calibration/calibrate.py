@@ -8,7 +8,7 @@ floor) and in metres (the board's square length sets the scale).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -34,8 +34,9 @@ class CalibrationOptions:
     """Cameras with a fisheye lens (the others are pinhole with k1 k2 p1 p2 k3)."""
     max_intrinsic_views: int = 40
     """At most this many views per camera go into the first intrinsics estimate."""
-    fix_k3: bool = False
-    """Keep the pinhole k3 at 0."""
+    fix_k3: bool | None = None
+    """Keep the pinhole k3 at 0; None: per camera, where its views do not reach out to the
+    image corners (:data:`calibration.intrinsics.K3_MIN_RADIAL_REACH`)."""
     max_error_px: float = 3.0
     """A camera whose reprojection error after the bundle adjustment exceeds this (pixels)
     fails the calibration instead of giving a wrong rig."""
@@ -154,7 +155,11 @@ def calibrate_rig(
     structure = pose_to_vec(np.stack([boards[f] for f in order]))
     log.info("bundle adjustment: %d cameras, %d board poses, %d corner observations",
              len(cams0), len(order), obs.cam.size)
-    ba = bundle_adjust(cams0, structure, obs, spec.object_points, options.bundle)
+    bundle = options.bundle
+    k3_fixed = tuple(n for n, r in zip(names, intr) if r.k3_fixed)
+    if k3_fixed:
+        bundle = replace(bundle, fixed_k3_cameras=tuple(dict.fromkeys(bundle.fixed_k3_cameras + k3_fixed)))
+    ba = bundle_adjust(cams0, structure, obs, spec.object_points, bundle)
     bad = [(n, e) for n, e in zip(names, ba.error_px_per_camera) if not e <= options.max_error_px]
     if bad:
         raise CalibrationError(

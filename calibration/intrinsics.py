@@ -22,6 +22,24 @@ log = logging.getLogger(__name__)
 
 #: Fewest views intrinsics are estimated from.
 MIN_INTRINSIC_VIEWS = 3
+#: With ``fix_k3=None`` the pinhole k3 is estimated only when the board's corners reach at
+#: least this share of the way from the image centre to its corners: the sixth-order term is
+#: otherwise unconstrained where nothing was seen, and it extrapolates wildly there (on the
+#: Pose2Sim demo's 7 checkerboard views per camera, reaching 53-76 %, a free k3 bends the
+#: image corners by up to 170 px).
+K3_MIN_RADIAL_REACH = 0.85
+
+
+def radial_reach(xy_px: np.ndarray, size_wh: tuple[int, int]) -> float:
+    """How far out the points reach: the largest distance from the image centre of
+    ``xy_px`` (..., 2) pixels (NaN ignored), over the centre-to-corner distance; in [0, ~1]."""
+    w, h = size_wh
+    centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    pts = np.asarray(xy_px, dtype=np.float64).reshape(-1, 2)
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    if not pts.size:
+        return 0.0
+    return float(np.max(np.linalg.norm(pts - centre, axis=1)) / np.linalg.norm(centre))
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,8 @@ class IntrinsicsResult:
         T_cam_from_board: (V, 4, 4) board pose in every view (NaN where PnP failed).
         view_error_px: (V,) RMS reprojection error of each view with its pose, pixels.
         coverage: image coverage of all views' corners.
+        k3_fixed: the pinhole k3 was kept at 0.
+        radial_reach: see :func:`radial_reach`, over all views.
     """
 
     camera: Camera
@@ -76,6 +96,8 @@ class IntrinsicsResult:
     T_cam_from_board: np.ndarray
     view_error_px: np.ndarray
     coverage: Coverage
+    k3_fixed: bool = False
+    radial_reach: float = 1.0
 
 
 def _view_points(views: BoardViews, spec: BoardSpec, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +120,7 @@ def calibrate_intrinsics(
     spec: BoardSpec,
     model: str = PINHOLE,
     max_views: int = 40,
-    fix_k3: bool = False,
+    fix_k3: bool | None = None,
 ) -> IntrinsicsResult:
     """Estimate a camera's intrinsics from its board views.
 
@@ -108,7 +130,9 @@ def calibrate_intrinsics(
         model: ``"pinhole"`` (k1 k2 p1 p2 k3) or ``"fisheye"`` (k1 k2 k3 k4).
         max_views: at most this many views (spread over the sequence) go into the estimate;
             poses are then computed for every view.
-        fix_k3: keep k3 at 0 (pinhole), for lenses with little distortion or few views.
+        fix_k3: keep k3 at 0 (pinhole), for lenses with little distortion or few views;
+            None: only where the views reach less than :data:`K3_MIN_RADIAL_REACH` of the
+            way to the image corners (``IntrinsicsResult.k3_fixed`` says which).
 
     Raises:
         InsufficientDataError: fewer than :data:`MIN_INTRINSIC_VIEWS` usable views.
@@ -121,6 +145,13 @@ def calibrate_intrinsics(
             f"to estimate intrinsics ({views.source}), found {used.size}",
         )
     obj, img = zip(*(_view_points(views, spec, i) for i in used))
+    reach = radial_reach(views.xy, views.size_wh)
+    if reach < K3_MIN_RADIAL_REACH:
+        log.warning("camera %s: the board reaches only %.0f %% of the way to the image corners; "
+                    "the lens model is extrapolated beyond (film the board near the corners too)",
+                    views.camera, 100 * reach)
+    if fix_k3 is None:
+        fix_k3 = model == PINHOLE and reach < K3_MIN_RADIAL_REACH
     if model == PINHOLE:
         K, dist, rms = _calibrate_pinhole(obj, img, views.size_wh, fix_k3)
     elif model == FISHEYE:
@@ -132,7 +163,8 @@ def calibrate_intrinsics(
     T, err = board_poses(cam, views, spec)
     log.info("camera %s: intrinsics from %d views, RMS %.3f px, f = (%.1f, %.1f) px",
              views.camera, used.size, rms, K[0, 0], K[1, 1])
-    return IntrinsicsResult(cam, float(rms), used, T, err, image_coverage(views.xy, views.size_wh))
+    return IntrinsicsResult(cam, float(rms), used, T, err, image_coverage(views.xy, views.size_wh),
+                            bool(fix_k3 and model == PINHOLE), reach)
 
 
 def _calibrate_pinhole(obj, img, size_wh, fix_k3):

@@ -11,9 +11,13 @@ What the file holds, per ``<camera>`` (in file order, named by its ``serial``):
   rotation ``M`` (``r_ij`` row i, column j) taking world axes to the Qualisys camera axes
   (x right, y up, z backwards), so OpenCV's ``R_cam_from_world = diag(1, -1, -1) @ M``.
 
-The distortion coefficients are scaled like the sub-pixel units (divided by 64), as Pose2Sim's
-converter does, so that this reader gives the cameras Pose2Sim's demo ships in
-``Calib_qualisys.toml``. Translations are converted to metres.
+The distortion coefficients are OpenCV's k1 k2 p1 p2, dimensionless, read as they are.
+Pose2Sim's converter divides them by 64 like the sub-pixel units; that makes the lens almost
+distortion-free, and it is wrong: calibrating the checkerboard images shipped beside Pose2Sim's
+demo ``Calib.qca.txt`` gives k1 = -0.047, k2 = 0.135 for values of -0.046 and 0.140 in the file
+(see ``tests/calibration/test_calib_files.py``). ``pose2sim_distortion=True`` reproduces
+Pose2Sim's conversion (the cameras its demo ships in ``Calib_qualisys.toml``).
+Translations are converted to metres.
 """
 
 from __future__ import annotations
@@ -59,13 +63,15 @@ def _child(path, table: str, cam: ET.Element, tag: str) -> ET.Element:
     return el
 
 
-def read_qualisys(path: str | os.PathLike, binning_factor: int = 1) -> Rig:
+def read_qualisys(path: str | os.PathLike, binning_factor: int = 1, pose2sim_distortion: bool = False) -> Rig:
     """Read a Qualisys ``.qca.txt`` calibration.
 
     Args:
         path: the XML file.
         binning_factor: pixel binning of the videos (1, or 2 when filming in 540p on a
             1080p sensor).
+        pose2sim_distortion: divide the distortion coefficients by 64 as Pose2Sim's converter
+            does (only to reproduce its files; the coefficients are dimensionless).
 
     Returns:
         The rig, cameras in file order; metadata ``error_px_per_camera`` is None (the file's
@@ -85,6 +91,7 @@ def read_qualisys(path: str | os.PathLike, binning_factor: int = 1) -> Rig:
             f"{len(cams_el)} cameras"
         )
     b = float(binning_factor)
+    dist_div = SUBPIXELS * b if pose2sim_distortion else 1.0
     cams = []
     for i, el in enumerate(cams_el):
         name = el.get("serial") or f"camera_{i}"
@@ -100,7 +107,7 @@ def read_qualisys(path: str | os.PathLike, binning_factor: int = 1) -> Rig:
         cx = _float(p, table, intr, "centerPointU") / SUBPIXELS / b - left
         cy = _float(p, table, intr, "centerPointV") / SUBPIXELS / b - top
         dist = np.array([
-            _float(p, table, intr, k) / SUBPIXELS / b
+            _float(p, table, intr, k) / dist_div
             for k in ("radialDistortion1", "radialDistortion2", "tangentalDistortion1",
                       "tangentalDistortion2")
         ])

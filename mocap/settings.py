@@ -307,7 +307,9 @@ class CalibrationSettings:
     max_blur_px: float = 2.0
     """Board views blurrier than this (pixels) and 1.5 x the camera's median are dropped."""
     fix_k3: bool = False
-    """Keep the pinhole k3 at 0 (few views or little distortion)."""
+    """Keep every pinhole k3 at 0 (few views or little distortion); false: k3 is estimated
+    for the cameras whose board views reach out towards the image corners, kept at 0 for the
+    others."""
     refine_intrinsics: bool = True
     """Let the bundle adjustment refine focal lengths, principal points and distortion."""
     loss_scale_px: float = 1.0
