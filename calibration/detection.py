@@ -113,23 +113,42 @@ def _open_video(path: str | os.PathLike):
     return cap
 
 
+#: Frames a video may fall short of the count its container announces without being called
+#: truncated. OpenCV (FFmpeg backend) reports the stream's stored frame count when the
+#: container keeps one (AVI, MP4, MOV: exact, checked on files OpenCV writes), else
+#: ``round(duration * fps)`` (MKV, WebM, MPEG streams), where the rounding, the last frame's
+#: display time and an audio track ending a packet later each add up to one frame: three in
+#: all. A file cut short loses far more (its missing tail, usually hundreds of frames).
+FRAME_COUNT_SLACK = 3
+
+
 def iter_video(path: str | os.PathLike, frame_step: int = 1, max_frames: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """``(frame number, BGR image)`` of every ``frame_step``-th frame of a video.
 
-    Raises VideoError when the file cannot be opened or no frame decodes.
+    Every frame is decoded in order (frame numbers are the video's own, 0-based); reading stops
+    after ``max_frames`` yielded frames, if given.
+
+    Raises:
+        VideoError: the file cannot be opened, no frame decodes, or decoding fails partway:
+            a frame that does not decode, or the stream ending more than
+            :data:`FRAME_COUNT_SLACK` frames before the frame count the container announced
+            (a truncated or corrupt file). The message names the file, the frame where
+            decoding failed and the announced count.
     """
     cap = _open_video(path)
+    announced = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
     step = max(int(frame_step), 1)
     i, read = 0, 0
     try:
         while max_frames is None or read < max_frames:
-            ok = cap.grab()
-            if not ok:
+            if not cap.grab():
+                if announced - i > FRAME_COUNT_SLACK:
+                    raise VideoError(path, _decode_failure(i, announced, "the stream ending"))
                 break
             if i % step == 0:
                 ok, frame = cap.retrieve()
                 if not ok or frame is None:
-                    break
+                    raise VideoError(path, _decode_failure(i, announced, "decoding failing"))
                 read += 1
                 yield i, frame
             i += 1
@@ -137,6 +156,13 @@ def iter_video(path: str | os.PathLike, frame_step: int = 1, max_frames: int | N
         cap.release()
     if i == 0:
         raise VideoError(path, "expected video frames, found none that decode")
+
+
+def _decode_failure(frame: int, announced: int, what: str) -> str:
+    """One-line problem of a video whose decoding fails at ``frame`` (0-based)."""
+    count = (f"{announced} frames (the count its container announces)" if announced
+             else "frames that decode")
+    return f"expected {count}, found {what} at frame {frame}: the file is truncated or corrupt"
 
 
 def iter_images(folder: str | os.PathLike) -> Iterator[tuple[int, np.ndarray]]:

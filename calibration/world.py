@@ -14,6 +14,7 @@ Transforms are (4, 4) ``T_<to>_from_<from>``; a similarity carries a scale separ
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -145,21 +146,47 @@ def align_to_floor_board(rig: Rig, T_world_from_board: np.ndarray) -> tuple[Rig,
     return out, T
 
 
-def level_from_standing_person(head_xyz: np.ndarray, feet_xyz: np.ndarray) -> np.ndarray:
+def level_from_standing_person(
+    head_xyz: np.ndarray,
+    feet_xyz: np.ndarray,
+    feet_height_m: float | np.ndarray = 0.0,
+    max_lean_deg: float = 15.0,
+    base_xyz: np.ndarray | None = None,
+) -> np.ndarray:
     """Level the floor from a person standing upright (no floor board needed).
 
-    The up direction is the mean direction from the feet to the head over the frames; the
-    floor passes through the feet (the median over frames of the lowest foot point). The
-    rotation is the smallest one taking that up direction to +Z (the heading is kept), and
-    the translation moves the floor to z = 0 without moving x, y.
+    The up direction is the mean direction from the base of the body's axis (``base_xyz``,
+    by default the middle of the feet points) to the head point over
+    the frames where the person stands upright: frames leaning more than ``max_lean_deg`` from
+    the mean (bending, sitting, lying) are dropped, and the mean is taken again. The rotation
+    is the smallest one taking that up direction to +Z (the heading is kept). The floor passes
+    under the feet: per frame, the lowest feet point less its height above the floor
+    (``feet_height_m``), median over frames. The origin is the point of the floor under the
+    middle of the feet (median over frames). The scale is kept (metres in, metres out).
+
+    A person leans a little (the shoulders sit a degree or two in front of the ankles): a person
+    who turns around on the spot, or several people facing different ways, cancel it.
 
     Args:
-        head_xyz: (F, 3) a point on the head (e.g. the nose or the head's top), world metres.
-            NaN frames are ignored.
-        feet_xyz: (F, K, 3) points on the feet (ankles, heels, toes), world metres.
+        head_xyz: (F, 3) a point above the feet on the body's axis (the middle of the
+            shoulders, the head), world metres. NaN frames are ignored.
+        feet_xyz: (F, K, 3) points on the feet (ankles, heels, toes), world metres, NaN
+            where missing.
+        feet_height_m: (K,) or scalar: height of each feet point above the floor when the
+            person stands (0 for the soles: heels, toes; the ankles are about 0.04 of the
+            standing height above it), metres.
+        max_lean_deg: frames whose feet-to-head direction leans more than this from the mean
+            are not standing upright and are left out.
+        base_xyz: (F, 3) the bottom of the body's axis, world metres (e.g. the middle of the
+            ankles: toes and heels are not centred under the body); None: the mean of the feet
+            points.
 
     Returns:
         (4, 4) ``T_new_from_old`` (apply with :func:`transform_rig`).
+
+    Raises:
+        ShapeError: shapes that do not match.
+        InsufficientDataError: no frame with both head and feet, or none upright.
     """
     head = np.asarray(head_xyz, dtype=np.float64)
     feet = np.asarray(feet_xyz, dtype=np.float64)
@@ -167,20 +194,47 @@ def level_from_standing_person(head_xyz: np.ndarray, feet_xyz: np.ndarray) -> np
         raise ShapeError(f"head_xyz: expected shape (F, 3), found {head.shape}")
     if feet.ndim != 3 or feet.shape[0] != head.shape[0] or feet.shape[-1] != 3:
         raise ShapeError(f"feet_xyz: expected shape ({head.shape[0]}, K, 3), found {feet.shape}")
-    foot_mid = np.nanmean(feet, axis=1)
-    v = head - foot_mid
-    ok = np.all(np.isfinite(v), axis=1)
+    lift = np.asarray(feet_height_m, dtype=np.float64)
+    if lift.ndim > 1 or lift.size not in (1, feet.shape[1]):
+        raise ShapeError(f"feet_height_m: expected a scalar or shape ({feet.shape[1]},), "
+                         f"found {lift.shape}")
+    lift = np.broadcast_to(lift.reshape(-1), feet.shape[1:2])
+    if base_xyz is not None and np.shape(base_xyz) != head.shape:
+        raise ShapeError(f"base_xyz: expected shape {head.shape}, found {np.shape(base_xyz)}")
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames: NaN, dropped below
+        foot_mid = np.nanmean(feet, axis=1)
+    base = foot_mid if base_xyz is None else np.asarray(base_xyz, dtype=np.float64)
+    v = head - base
+    v[~np.isfinite(foot_mid).all(axis=1)] = np.nan
+    ok = np.all(np.isfinite(v), axis=1) & (np.linalg.norm(np.nan_to_num(v), axis=1) > 0)
     if ok.sum() < 1:
         raise InsufficientDataError("person", "expected frames with both head and feet, found none")
-    up = np.mean(v[ok] / np.linalg.norm(v[ok], axis=1, keepdims=True), axis=0)
-    up /= np.linalg.norm(up)
+    u = v[ok] / np.linalg.norm(v[ok], axis=1, keepdims=True)
+    upright = np.ones(len(u), bool)
+    for _ in range(5):  # drop the frames that lean too far from the mean of the others
+        up = u[upright].mean(axis=0)
+        up /= np.linalg.norm(up)
+        keep = u @ up >= np.cos(np.radians(max_lean_deg))
+        if not keep.any():
+            raise InsufficientDataError(
+                "person", f"expected frames where the person stands upright (within "
+                f"{max_lean_deg:g} deg of the mean axis), found none of {len(u)}")
+        if np.array_equal(keep, upright):
+            break
+        upright = keep
     R = _rotation_between(up, np.array([0.0, 0.0, 1.0]))
-    rotated = feet[ok] @ R.T
-    floor = float(np.median(np.nanmin(rotated[..., 2], axis=1)))
+    frames = np.flatnonzero(ok)[upright]
+    rotated = feet[frames] @ R.T                                       # (n, K, 3)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        floor = float(np.median(np.nanmin(rotated[..., 2] - lift, axis=1)))
+        origin = np.median(np.nanmean(rotated[..., :2], axis=1), axis=0)
     T = np.eye(4)
     T[:3, :3] = R
-    T[2, 3] = -floor
-    log.info("levelled from a standing person: up tilted %.2f deg from +Z, floor at %.3f m",
+    T[:3, 3] = [-origin[0], -origin[1], -floor]
+    log.info("levelled from a standing person (%d of %d frames upright): up tilted %.2f deg "
+             "from +Z, floor at %.3f m", frames.size, int(ok.sum()),
              np.degrees(np.arccos(np.clip(up[2], -1, 1))), floor)
     return T
 
