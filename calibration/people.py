@@ -18,7 +18,7 @@ same frame, (C, F, J, 2) pixels with NaN where unseen.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,7 +46,13 @@ class KeypointRefineOptions:
     adjustment: the cameras' error falls only as one over the square root of their number,
     while the sparse solver's time grows faster than linearly with it."""
     refine_intrinsics: bool = False
-    """Also refine focal lengths and principal points (distortion stays)."""
+    """Also refine focal lengths and principal points (distortion stays). Poorly conditioned
+    unless people cover much of every image: refined intrinsics that move further than
+    ``max_intrinsic_change`` are rejected (with a warning) for the extrinsics-only result."""
+    max_intrinsic_change: float = 0.05
+    """Largest accepted change of a focal length (share of it) or of a principal point
+    (share of the image size) when refining intrinsics. On the Pose2Sim demo (one person,
+    4 cameras) free intrinsics drift by hundreds of pixels: the limit catches that."""
     loss_scale_px: float = 2.0
     """Error (pixels) at which the robust loss flattens."""
     outlier_px: float = 15.0
@@ -66,6 +72,8 @@ class KeypointRefineResult:
         error_after_px: (C,) the same with the refined rig.
         points_used: number of 3D points in the adjustment.
         scale: scale applied to bring the refined rig back to the input rig's size.
+        intrinsics_refined: whether the rig's intrinsics were refined (False when not asked
+            for, or rejected for moving too far).
     """
 
     rig: Rig
@@ -73,6 +81,7 @@ class KeypointRefineResult:
     error_after_px: np.ndarray
     points_used: int
     scale: float
+    intrinsics_refined: bool = False
 
 
 def triangulate_normalized(xy_n: np.ndarray, w: np.ndarray, P: np.ndarray) -> np.ndarray:
@@ -176,6 +185,14 @@ def refine_from_keypoints(
         outlier_px=options.outlier_px,
     )
     ba = bundle_adjust(rig.cameras, X[used], obs, None, bopts)
+    if options.refine_intrinsics:
+        drift = _intrinsic_drift(rig.cameras, ba.cameras)
+        if drift.max() > options.max_intrinsic_change:
+            worst = rig.names[int(np.argmax(drift))]
+            log.warning("refining intrinsics from keypoints moved camera %s's by %.0f %% (limit "
+                        "%.0f %%): too few constraints, keeping the intrinsics and refining the "
+                        "poses only", worst, 100 * drift.max(), 100 * options.max_intrinsic_change)
+            return refine_from_keypoints(rig, xy, conf, replace(options, refine_intrinsics=False))
     refined = Rig(ba.cameras, rig.metadata)
     refined, scale = _restore_frame(rig, refined)
     after_err = np.linalg.norm(refined.project(_retriangulate(refined, pts, w)) - pts, axis=-1)
@@ -185,7 +202,19 @@ def refine_from_keypoints(
              used.size, np.round(before_in, 3).tolist(), np.round(after, 3).tolist(), scale)
     meta = RigMetadata(adjusted=True, error_px=float(np.sqrt(np.nanmean(after**2))),
                        error_px_per_camera=tuple(float(e) for e in after))
-    return KeypointRefineResult(Rig(refined.cameras, meta), before_in, after, int(used.size), scale)
+    return KeypointRefineResult(Rig(refined.cameras, meta), before_in, after, int(used.size), scale,
+                                options.refine_intrinsics)
+
+
+def _intrinsic_drift(before, after) -> np.ndarray:
+    """(C,) largest relative change per camera: focal lengths over themselves, principal
+    points over the image size."""
+    out = []
+    for a, b in zip(before, after):
+        f = np.abs(b.K[[0, 1], [0, 1]] / a.K[[0, 1], [0, 1]] - 1)
+        c = np.abs(b.K[:2, 2] - a.K[:2, 2]) / np.asarray(a.size_wh, float)
+        out.append(max(f.max(), c.max()))
+    return np.asarray(out)
 
 
 def _per_camera_rms(err: np.ndarray, cam: np.ndarray, C: int, keep: np.ndarray | None = None) -> np.ndarray:

@@ -129,3 +129,21 @@ def test_keypoint_refinement_two_cameras_and_bad_input(rig):
     few[:, :1, :5] = xy[:, :1, :5]
     with pytest.raises(InsufficientDataError, match=r"expected at least 20 keypoints seen by >= 2 cameras"):
         refine_from_keypoints(poor, few, options=KeypointRefineOptions())
+
+
+def test_keypoint_refinement_of_intrinsics_is_bounded(rig, caplog):
+    """Free intrinsics are accepted where the keypoints pin them and rejected (poses refined
+    alone, with a warning) where they drift: a tight limit stands in for a weak capture."""
+    X = moving_points()
+    xy = rig.project(X) + np.random.default_rng(4).normal(0, 0.5, (len(rig),) + X.shape[:2] + (2,))
+    poor = poor_rig(rig)
+    free = refine_from_keypoints(poor, xy, options=KeypointRefineOptions(refine_intrinsics=True))
+    assert free.intrinsics_refined
+    assert np.all(free.error_after_px < free.error_before_px)
+    tight = KeypointRefineOptions(refine_intrinsics=True, max_intrinsic_change=1e-9)
+    with caplog.at_level("WARNING", logger="calibration.people"):
+        held = refine_from_keypoints(poor, xy, options=tight)
+    assert not held.intrinsics_refined and "refining the poses only" in caplog.text
+    for a, b in zip(poor, held.rig):
+        np.testing.assert_array_equal(a.K, b.K)
+    assert np.all(held.error_after_px < held.error_before_px)
