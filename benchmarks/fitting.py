@@ -61,7 +61,7 @@ def studio_take(model, motion: str, frames: int, seed: int):
     bt = simulate_body_take(rig, model, [BodyActor(motion, seed=seed)], frames, FPS, FMT,
                             ErrorModel(), seed=seed + 100)
     s = Settings()
-    return bt, filter_points(triangulate(bt.take.detections, rig, s.triangulate), s.filter)
+    return bt, filter_points(triangulate(bt.take.detections, rig, s.triangulate), s.filter, rig)
 
 
 def score(model, bt, frames, keypoints, joints, rotations, heights) -> dict:
@@ -119,8 +119,10 @@ def main(argv=None) -> int:
     lines = [head.replace("frames |", "frames |", 1),
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     totals = {"ours": [], "peer": []}
-    for i, motion in enumerate(args.motions.split(",")):
-        bt, points = studio_take(model, motion, args.frames, seed=i + 1)
+    for motion in args.motions.split(","):
+        # the seed follows the motion, so that --motions runs reproduce the full table's rows
+        seed = MOTIONS.index(motion) + 1 if motion in MOTIONS else len(MOTIONS) + 1
+        bt, points = studio_take(model, motion, args.frames, seed=seed)
         gt = bt.take.gt_xyz[:, 0]
         res, wall, _ = fit_ours(layer, points)
         every = np.arange(0, args.frames, args.peer_every)

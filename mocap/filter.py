@@ -14,7 +14,7 @@ from .errors import MocapError
 
 __all__ = ["fill_gaps", "butterworth_zero_phase", "hold_nearest", "runs", "one_euro",
            "hampel_outliers", "hampel", "bone_lengths", "robust_bone_lengths",
-           "enforce_bone_lengths"]
+           "enforce_bone_lengths", "point_precision"]
 
 
 def runs(valid: np.ndarray) -> list[tuple[int, int]]:
@@ -226,26 +226,35 @@ def robust_bone_lengths(xyz: np.ndarray, bones: np.ndarray) -> np.ndarray:
 
 def enforce_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarray,
                          conf: "np.ndarray | None" = None, iterations: int = 10,
-                         ) -> np.ndarray:
+                         precision: "np.ndarray | None" = None) -> np.ndarray:
     """Move joints so that every bone has its given length (constraint projection).
 
-    Each sweep visits the bones in order and moves both ends along the bone to restore its
-    length, the less confident end moving more (shares ``1 - c_a / (c_a + c_b)``, equal
-    without ``conf``); repeated sweeps converge on a tree. Missing joints stay missing and
-    their bones are skipped.
+    Each sweep visits the bones in order and restores each bone's length by the smallest
+    move of its two ends, measured by each end's ``precision`` H (the change of squared
+    reprojection error per squared metre: a joint moves mostly along its viewing rays, where
+    the cameras pin it least): ends move by ``mu * H^-1 u`` along the bone's direction u.
+    Without ``precision`` H is the confidence times the identity (moves along the bone, the
+    less confident end moving more; equal shares without ``conf``). Repeated sweeps converge
+    on a tree. Missing joints stay missing and their bones are skipped.
 
     Args:
         xyz: (..., J, 3) points, metres. bones: (B, 2) indices.
         lengths: (B,) or broadcastable to (..., B) target lengths, metres (NaN = leave).
         conf: optional (..., J) confidences in [0, 1].
         iterations: number of sweeps.
+        precision: optional (..., J, 3, 3) symmetric positive definite matrices (see
+            :func:`point_precision`); replaces ``conf``.
     Returns:
         the adjusted copy.
     """
     out = np.array(xyz, dtype=np.float64, copy=True)
     b = np.asarray(bones, int).reshape(-1, 2)
     L = np.broadcast_to(np.asarray(lengths, float), out.shape[:-2] + (len(b),))
-    c = np.ones(out.shape[:-1]) if conf is None else np.clip(np.asarray(conf, float), 0, 1) + 1e-3
+    if precision is None:
+        c = np.ones(out.shape[:-1]) if conf is None else np.clip(np.asarray(conf, float), 0, 1) + 1e-3
+        A = (1.0 / c)[..., None, None] * np.eye(3)
+    else:
+        A = np.linalg.inv(np.asarray(precision, float))
     for _ in range(int(iterations)):
         for k, (i, j) in enumerate(b):
             d = out[..., j, :] - out[..., i, :]
@@ -254,8 +263,44 @@ def enforce_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarray
             if not ok.any():
                 continue
             with np.errstate(invalid="ignore", divide="ignore"):
-                corr = np.where(ok, (n - L[..., k]) / np.where(ok, n, 1.0), 0.0)[..., None] * d
-            share_i = (c[..., j] / (c[..., i] + c[..., j]))[..., None]
-            out[..., i, :] += np.where(ok[..., None], share_i * corr, 0.0)
-            out[..., j, :] -= np.where(ok[..., None], (1 - share_i) * corr, 0.0)
+                u = np.where(ok[..., None], d / np.where(ok, n, 1.0)[..., None], 0.0)
+                ai = np.einsum("...ab,...b->...a", A[..., i, :, :], u)
+                aj = np.einsum("...ab,...b->...a", A[..., j, :, :], u)
+                mu = (n - L[..., k]) / np.einsum("...a,...a->...", u, ai + aj)
+            mu = np.where(ok & np.isfinite(mu), mu, 0.0)[..., None]
+            out[..., i, :] += mu * ai
+            out[..., j, :] -= mu * aj
     return out
+
+
+def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: np.ndarray,
+                    f_px: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+    """How firmly the cameras pin each point: ``H = sum_c J_c^T J_c`` over the views used,
+    with ``J_c`` (2, 3) the derivative of camera c's pixel projection (pinhole, focal
+    ``f_px``) at the point, plus ``floor`` times the largest eigenvalue's scale on the
+    diagonal so that H stays invertible (a point seen once moves along its ray, a point seen by
+    nobody moves like one seen isotropically).
+
+    Args:
+        xyz: (..., J, 3) world points, metres (NaN allowed). views_used: (..., J, C) bool.
+        R: (C, 3, 3) ``R_cam_from_world``; t: (C, 3) metres; f_px: (C,) focal lengths.
+    Returns:
+        (..., J, 3, 3) pixels^2 per metre^2.
+    """
+    X = np.nan_to_num(np.asarray(xyz, float))
+    Xc = np.einsum("cab,...b->...ca", R, X) + t                   # (..., J, C, 3)
+    z = Xc[..., 2]
+    ok = np.asarray(views_used, bool) & (z > 1e-6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x, y = Xc[..., 0] / z, Xc[..., 1] / z
+        g = np.where(ok, (f_px / z) ** 2, 0.0)                     # (..., J, C)
+    x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
+    # J_c^T J_c = (f/z)^2 R^T [[1, 0, -x], [0, 1, -y], [-x, -y, x^2 + y^2]] R
+    P = np.zeros(x.shape + (3, 3))
+    P[..., 0, 0] = P[..., 1, 1] = 1.0
+    P[..., 0, 2] = P[..., 2, 0] = -x
+    P[..., 1, 2] = P[..., 2, 1] = -y
+    P[..., 2, 2] = x * x + y * y
+    H = np.einsum("...c,cka,...ckl,clb->...ab", g, R, P, R)
+    scale = np.maximum(np.trace(H, axis1=-2, axis2=-1) / 3.0, np.median(f_px) ** 2 / 100.0)
+    return H + (floor * scale)[..., None, None] * np.eye(3)

@@ -50,7 +50,7 @@ __all__ = ["FitOptions", "Stage", "DEFAULT_STAGES", "BodyParams", "Views", "FitD
            "gmof", "keypoint_loss", "reprojection_loss", "project_points", "joint_limit_loss",
            "pose_prior_loss", "shape_prior_loss", "smoothness_loss", "floor_loss",
            "bone_length_loss", "contact_weights", "pose_priors", "initial_params",
-           "initial_pose", "select_device",
+           "initial_pose", "select_device", "extended_frames", "extension_scores",
            "torch_threads", "check_fit_settings", "body_model_for", "body_motion", "fit_people"]
 
 TORSO = ("left_hip", "right_hip", "left_shoulder", "right_shoulder", "pelvis", "neck",
@@ -97,7 +97,10 @@ class Stage:
             ``transl``. weights: loss name (:data:`LOSSES`) -> weight (absent or 0: off).
         max_iterations: L-BFGS iterations at most. torso_only: the keypoint terms see only
             the torso (hips, shoulders, neck, pelvis, spine). init_pose: before the stage,
-            start the body pose analytically (:func:`initial_pose`).
+            start the body pose analytically (:func:`initial_pose`). extended_only: the
+            keypoint terms see only the frames closest to standing straight
+            (``FitData.extended``), where the analytic start of the pose is good, so that the
+            shape does not shrink or bend to make up for a poor start in a deep squat or bend.
     """
 
     name: str
@@ -106,13 +109,14 @@ class Stage:
     max_iterations: int
     torso_only: bool = False
     init_pose: bool = False
+    extended_only: bool = False
 
 
 DEFAULT_STAGES = (
     Stage("shape", ("betas",), {"bone_length": 1.0, "shape_prior": 0.1}, max_iterations=30),
     Stage("shape_orient", ("betas", "global_orient", "transl"),
           {"keypoints": 1.0, "bone_length": 1.0, "shape_prior": 0.1, "smooth": 0.1},
-          max_iterations=20, init_pose=True),
+          max_iterations=20, init_pose=True, extended_only=True),
     Stage("body_pose", ("global_orient", "transl", "body_pose"),
           {"keypoints": 1.0, "pose_prior": 0.05, "joint_limits": 1.0, "smooth": 0.1},
           max_iterations=60, init_pose=True),
@@ -213,6 +217,8 @@ class FitData:
         sole: (S,) keypoint indices for the floor term; sole_height: (S,) their height above
             the soles at rest, metres; contact: (F - 1, S) floor-contact weights.
         views: optional 2D detections and cameras.
+        extended: (F,) 1 for the frames closest to standing straight (:func:`extended_frames`),
+            else 0; None: every frame counts as one.
     """
 
     xyz: torch.Tensor
@@ -226,6 +232,7 @@ class FitData:
     sole_height: torch.Tensor
     contact: torch.Tensor
     views: "Views | None" = None
+    extended: "torch.Tensor | None" = None
 
 
 @dataclass
@@ -448,10 +455,11 @@ def contact_weights(xyz: np.ndarray, seen: np.ndarray, sole: list, sole_height: 
 
 def bone_length_loss(rest_kp: torch.Tensor, bones: torch.Tensor, lengths: torch.Tensor,
                      weight: torch.Tensor, noise: float) -> torch.Tensor:
-    """Keypoint distances of the rest body against the observed robust bone lengths.
+    """Keypoint distances of the unposed body against the observed robust bone lengths.
 
     Args:
-        rest_kp: (K, 3) keypoints of the rest pose, metres; bones: (Bn, 2) index pairs;
+        rest_kp: (K, 3) keypoints of the body standing in the neutral pose (arms hanging, as
+            in the frames the lengths come from, :func:`extended_frames`), metres; bones: (Bn, 2) index pairs;
             lengths: (Bn,) metres; weight: (Bn,) (0 = not observed); noise: metres.
     """
     if len(bones) == 0:
@@ -460,15 +468,27 @@ def bone_length_loss(rest_kp: torch.Tensor, bones: torch.Tensor, lengths: torch.
     return (weight * (d - lengths) ** 2).sum() / (noise * noise)
 
 
+def _frame_weight(d, c) -> "torch.Tensor | float":
+    """(F, 1) 1 for the frames the stage's keypoint terms see, 0 for the others (or 1.0)."""
+    if c.get("extended_only") and d.extended is not None:
+        return d.extended[:, None]
+    return 1.0
+
+
 def _term_keypoints(s, d, c):
     w = d.weight * d.torso if c["torso_only"] else d.weight
+    w = w * _frame_weight(d, c)
     return keypoint_loss(s["keypoints"], d.xyz, w, c["opts"].noise_m, c["opts"].robust_m)
 
 
 def _term_reprojection(s, d, c):
     if d.views is None:
         return s["keypoints"].sum() * 0.0
-    return reprojection_loss(s["keypoints"], d.views, c["opts"].noise_px, c["opts"].robust_px)
+    views = d.views
+    fw = _frame_weight(d, c)
+    if not isinstance(fw, float):
+        views = replace(views, conf=views.conf * fw[None])
+    return reprojection_loss(s["keypoints"], views, c["opts"].noise_px, c["opts"].robust_px)
 
 
 def _term_joint_limits(s, d, c):
@@ -606,11 +626,62 @@ def views_from(detections, rig, person: int, fmt: str, device, dtype) -> Views:
                  conf=torch.as_tensor(np.where(ok, conf, 0.0), **to))
 
 
-def _robust_bone_lengths(xyz: np.ndarray, conf: np.ndarray, bones: np.ndarray):
-    """Median length of each bone over the frames where both ends are seen (conf > 0.3)."""
+def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(...) angle between vectors (..., 3) and (..., 3), radians (NaN where either is)."""
+    cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+    return np.arccos(np.clip(cos, -1.0, 1.0))
+
+
+def extension_scores(xyz: np.ndarray, names) -> np.ndarray:
+    """(F,) how far each frame is from standing straight with the arms hanging (radians
+    summed: both knees' bend, both upper arms' raise from hanging, the trunk's lean from
+    vertical), NaN where a keypoint it needs is missing (or the format lacks one).
+
+    Args:
+        xyz: (F, K, 3) world metres (Z up), NaN = missing; names: (K,) canonical names.
+    """
+    idx = {n: i for i, n in enumerate(names)}
+    F = xyz.shape[0]
+    need = [f"{s}_{n}" for s in ("left", "right") for n in ("hip", "knee", "ankle", "shoulder",
+                                                              "elbow")]
+    if any(n not in idx for n in need):
+        return np.full(F, np.nan)
+
+    def at(n):
+        return xyz[:, idx[n]]
+    down = np.array([0.0, 0.0, -1.0])
+    score = np.zeros(F)
+    for side in ("left", "right"):
+        hip, knee, ankle = at(f"{side}_hip"), at(f"{side}_knee"), at(f"{side}_ankle")
+        sh, el = at(f"{side}_shoulder"), at(f"{side}_elbow")
+        score += _angle(knee - hip, ankle - knee) + _angle(el - sh, down)
+    mid_hip = 0.5 * (at("left_hip") + at("right_hip"))
+    mid_sh = 0.5 * (at("left_shoulder") + at("right_shoulder"))
+    return score + _angle(mid_sh - mid_hip, -down)
+
+
+def extended_frames(xyz: np.ndarray, names, share: float = 0.25) -> np.ndarray:
+    """(F,) bool: the ``share`` of the frames (at least 3) whose pose is closest to standing
+    straight (:func:`extension_scores`); all frames where too few can be scored."""
+    score = extension_scores(xyz, names)
+    ok = np.isfinite(score)
+    if ok.sum() < 3:
+        return np.ones(len(score), bool)
+    k = max(3, int(math.ceil(share * ok.sum())))
+    keep = np.zeros(len(score), bool)
+    keep[np.argsort(np.where(ok, score, np.inf), kind="stable")[:k]] = True
+    return keep
+
+
+def _robust_bone_lengths(xyz: np.ndarray, conf: np.ndarray, bones: np.ndarray,
+                         extended: "np.ndarray | None" = None):
+    """Median length of each bone over the frames where both ends are seen (conf > 0.3):
+    over the ``extended`` (F,) frames where at least 3 of those are, else over all."""
     lengths, weight = np.zeros(len(bones)), np.zeros(len(bones))
     for i, (a, b) in enumerate(bones):
         ok = (conf[:, a] > 0.3) & (conf[:, b] > 0.3)
+        if extended is not None and (ok & extended).sum() >= 3:
+            ok = ok & extended
         if ok.sum() >= 3:
             lengths[i] = float(np.median(np.linalg.norm(xyz[ok, a] - xyz[ok, b], axis=-1)))
             weight[i] = 1.0
@@ -658,8 +729,9 @@ def prepare_data(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: f
         raise FitError("no keypoint of this person was ever observed; nothing to fit")
     kf = get_format(layer.format)
     bones = kf.bone_indices
-    lengths, bw = _robust_bone_lengths(np.where(seen[..., None], xyz, np.nan),
-                                       np.where(seen, conf, 0.0), bones)
+    obs = np.where(seen[..., None], xyz, np.nan)
+    extended = extended_frames(obs, layer.keypoint_names)
+    lengths, bw = _robust_bone_lengths(obs, np.where(seen, conf, 0.0), bones, extended)
     sole, height = _sole_heights(layer)
     to = dict(device=layer.device, dtype=layer.dtype)
     return FitData(
@@ -671,7 +743,7 @@ def prepare_data(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: f
         sole=torch.as_tensor(sole, dtype=torch.long, device=layer.device),
         sole_height=torch.as_tensor(height, **to),
         contact=torch.as_tensor(contact_weights(xyz, seen, sole, height, floor_z_m), **to),
-        views=views)
+        views=views, extended=torch.as_tensor(extended, **to))
 
 
 # ----------------------------------------------------------------------------- initialisation
@@ -983,10 +1055,12 @@ class _PosedBody(dict):
         return self[key]
 
     def _rest(self) -> torch.Tensor:
-        L = self.layer
-        eye = torch.eye(3, dtype=L.dtype, device=L.device).expand(1, L.num_joints, 3, 3)
+        """(K, 3) keypoints of the neutral pose (standing, arms hanging), root unturned."""
+        L, p = self.layer, self["params"]
+        eye = torch.eye(3, dtype=L.dtype, device=L.device)[None]
+        R = torch.cat([eye, p.neutral], 0)[None]
         zero = torch.zeros(1, 3, dtype=L.dtype, device=L.device)
-        return keypoints_forward(L, self["params"].betas, eye, zero)[1][0]
+        return keypoints_forward(L, p.betas, R, zero)[1][0]
 
 
 def _state(layer: KeypointLayer, params: BodyParams) -> dict:
@@ -1005,7 +1079,7 @@ def _run_stage(layer, params: BodyParams, data: FitData, consts: dict, stage: St
     for n in PARAMETERS:
         getattr(params, n).requires_grad_(n in names)
     leaves = params.tensors(names)
-    c = {**consts, "torso_only": stage.torso_only}
+    c = {**consts, "torso_only": stage.torso_only, "extended_only": stage.extended_only}
     weights = {k: float(v) for k, v in stage.weights.items() if v}
     opt = torch.optim.LBFGS(leaves, lr=1.0, max_iter=opts.inner_iterations,
                             history_size=20, line_search_fn="strong_wolfe",

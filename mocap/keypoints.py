@@ -36,6 +36,9 @@ class KeypointFormat:
         virtual: virtual joint name -> (a, b): the midpoint of real joints a and b.
         root: canonical name of the tree's root (a real or virtual joint).
         description: one line for help texts.
+        kinematic: the joints are the centres of a skeleton's joints (SMPL, Human3.6M), so
+            every bone keeps its length; otherwise they are landmarks on the body and only
+            bones within one rigid segment do (see :attr:`rigid_bone_indices`).
     """
 
     name: str
@@ -45,6 +48,7 @@ class KeypointFormat:
     virtual: dict = field(default_factory=dict)
     root: str = "pelvis"
     description: str = ""
+    kinematic: bool = False
 
     def __post_init__(self) -> None:
         if len(self.joint_names) != len(self.native_names):
@@ -94,6 +98,20 @@ class KeypointFormat:
                         dtype=int).reshape(-1, 2)
 
     @cached_property
+    def rigid_bone_indices(self) -> np.ndarray:
+        """(B', 2) int: the bones whose length stays constant while the body moves: every
+        bone of a kinematic format; for landmark formats, the bones within one rigid segment
+        (thigh, shank, upper arm, forearm, foot, skull, pelvis), not chords across the spine,
+        the shoulder girdle or the neck (BODY_25's neck-to-mid-hip spans 541-615 mm
+        through a squat)."""
+        if self.kinematic:
+            return self.bone_indices
+        side = lambda n: n.removeprefix("left_").removeprefix("right_")  # noqa: E731
+        keep = [(a, b) for a, b in self.bone_indices.tolist()
+                if frozenset((side(self.joint_names[a]), side(self.joint_names[b]))) in RIGID_PAIRS]
+        return np.array(keep, dtype=int).reshape(-1, 2)
+
+    @cached_property
     def tree(self) -> tuple[tuple[str, ...], np.ndarray]:
         """The export tree: names (real joints then virtual ones, ordered parents first) and
         parents (N,) int with -1 for the root."""
@@ -134,12 +152,23 @@ class KeypointFormat:
         return np.stack(out, axis=-2)
 
 
-def _fmt(name, pairs, bones, virtual=None, root="pelvis", description=""):
+#: Canonical joint names (sides dropped) that lie on one rigid body segment: the landmark
+#: bones that keep their length.
+RIGID_PAIRS = frozenset(frozenset(p) for p in (
+    ("hip", "knee"), ("knee", "ankle"), ("shoulder", "elbow"), ("elbow", "wrist"),
+    ("ankle", "heel"), ("ankle", "big_toe"), ("ankle", "small_toe"), ("big_toe", "small_toe"),
+    ("heel", "big_toe"), ("ankle", "foot"), ("hip", "pelvis"), ("head_top", "upper_neck"),
+    ("nose", "eye"), ("eye", "ear"), ("nose", "eye_inner"), ("eye_inner", "eye"),
+    ("eye", "eye_outer"), ("eye_outer", "ear"), ("nose", "mouth"), ("head_top", "nose"),
+))
+
+
+def _fmt(name, pairs, bones, virtual=None, root="pelvis", description="", kinematic=False):
     native = tuple(p[0] for p in pairs)
     canon = tuple(p[1] for p in pairs)
     return KeypointFormat(name=name, joint_names=canon, native_names=native,
                           bones=tuple(bones), virtual=dict(virtual or {}), root=root,
-                          description=description)
+                          description=description, kinematic=kinematic)
 
 
 def _limbs(root: str, neck: str) -> list[tuple[str, str]]:
@@ -242,7 +271,7 @@ H36M17 = _fmt("h36m17", [
     ("RShoulder", "right_shoulder"), ("RElbow", "right_elbow"), ("RWrist", "right_wrist")],
     [b for b in _limbs("pelvis", "neck")] + [("pelvis", "spine2"), ("spine2", "neck"),
                                               ("neck", "upper_neck"), ("upper_neck", "head_top")],
-    description="Human3.6M 17 joints")
+    description="Human3.6M 17 joints", kinematic=True)
 
 SMPL24 = _fmt("smpl24", [
     ("pelvis", "pelvis"), ("left_hip", "left_hip"), ("right_hip", "right_hip"),
@@ -259,7 +288,7 @@ SMPL24 = _fmt("smpl24", [
         ("pelvis", f"{s}_hip"), (f"{s}_hip", f"{s}_knee"), (f"{s}_knee", f"{s}_ankle"),
         (f"{s}_ankle", f"{s}_foot"), ("spine3", f"{s}_collar"), (f"{s}_collar", f"{s}_shoulder"),
         (f"{s}_shoulder", f"{s}_elbow"), (f"{s}_elbow", f"{s}_wrist"), (f"{s}_wrist", f"{s}_hand"))],
-    description="SMPL 24 joints (kinematic tree of the SMPL body model)")
+    description="SMPL 24 joints (kinematic tree of the SMPL body model)", kinematic=True)
 
 COCO18 = _fmt("coco18", [
     ("Nose", "nose"), ("Neck", "neck"), ("RShoulder", "right_shoulder"),

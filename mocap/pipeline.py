@@ -31,14 +31,16 @@ log = logging.getLogger(__name__)
 __all__ = ["filter_points", "run", "export_people", "fit_bodies"]
 
 
-def filter_points(points: Points3D, settings: FilterSettings) -> Points3D:
+def filter_points(points: Points3D, settings: FilterSettings, rig=None) -> Points3D:
     """Remove spikes, fill short gaps, smooth, then make bone lengths constant.
 
     Steps (each off when its setting says so): Hampel spike removal (spikes become missing),
     linear gap filling up to ``max_gap_s``, the smoother (zero-phase Butterworth or one-euro,
-    at the take's fps), and bone-length consistency (one median length per bone and person,
-    enforced by constraint projection). Filled samples get half the confidence interpolated
-    from their neighbours; samples that stay missing keep NaN and confidence 0.
+    at the take's fps), and bone-length consistency (one median length per rigid bone and
+    person, see ``KeypointFormat.rigid_bone_indices``, enforced by constraint projection:
+    with the ``rig``, each joint moves where its cameras pin it least, along its rays).
+    Filled samples get half the confidence interpolated from their neighbours; samples that
+    stay missing keep NaN and confidence 0.
     """
     from .filter import enforce_bone_lengths, hampel, one_euro, robust_bone_lengths
     if settings.smoother not in ("butterworth", "one_euro", "none"):
@@ -61,12 +63,25 @@ def filter_points(points: Points3D, settings: FilterSettings) -> Points3D:
     conf_filled = 0.5 * np.nan_to_num(fill_gaps(conf_nan, max_gap), nan=0.0)
     conf = np.where(seen, points.conf, conf_filled)
     if settings.bone_lengths and points.format:
-        bones = get_format(points.format).bone_indices
+        bones = get_format(points.format).rigid_bone_indices
         if len(bones):
             xyz = enforce_bone_lengths(xyz, bones, robust_bone_lengths(xyz, bones), conf,
-                                       settings.bone_length_iterations)
+                                       settings.bone_length_iterations,
+                                       _precision(points, xyz, rig))
     conf = np.where(np.isfinite(xyz).all(-1), conf, 0.0).astype(np.float32)
     return points.replace(xyz=xyz, conf=conf)
+
+
+def _precision(points: Points3D, xyz: np.ndarray, rig) -> "np.ndarray | None":
+    """Per-joint precision from the views that saw each joint (see
+    :func:`mocap.filter.point_precision`), or None without a rig or views."""
+    from .filter import point_precision
+    if rig is None or points.views_used is None or tuple(points.camera_names) != tuple(rig.names):
+        return None
+    R = np.stack([c.R_cam_from_world for c in rig])
+    t = np.stack([c.t_cam_from_world for c in rig])
+    f = np.array([0.5 * (c.K[0, 0] + c.K[1, 1]) for c in rig])
+    return point_precision(xyz, points.views_used, R, t, f)
 
 
 def export_people(points: Points3D, out: Path, settings: Settings,
@@ -152,7 +167,7 @@ def _stage_points(runner: StageRunner, session: Session, det, rig, settings: Set
         return ["points3d_raw.npz"]
 
     def filt():
-        filter_points(Points3D.load(out / "points3d_raw.npz"), settings.filter).save(
+        filter_points(Points3D.load(out / "points3d_raw.npz"), settings.filter, rig).save(
             out / "points3d.npz")
         return ["points3d.npz"]
     runner.run("triangulate", inputs, settings.triangulate, tri)

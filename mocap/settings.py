@@ -213,7 +213,8 @@ class FilterSettings:
     hampel_min_deviation_m: float = 0.02
     """Spike removal never flags deviations smaller than this, metres."""
     bone_lengths: bool = True
-    """Enforce one length per bone and person (median over the take) on the filtered points."""
+    """Enforce one length per rigid bone and person (median over the take) on the filtered
+    points: limbs, feet, skull, pelvis; not the chords across spine, neck or shoulders."""
     bone_length_iterations: int = 10
     """Constraint-projection sweeps over the bones when enforcing lengths."""
 

@@ -16,7 +16,7 @@ def _points(session, settings):
         return Points3D.load(path)
     raw = session.out / "points3d_raw.npz"
     if raw.is_file():
-        return filter_points(Points3D.load(raw), settings.filter)
+        return filter_points(Points3D.load(raw), settings.filter, session.rig())
     raise SessionError(f"{path}: not found; expected the 3D keypoints (run `mocap run` or "
                        f"`mocap triangulate` first)")
 

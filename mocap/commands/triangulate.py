@@ -28,7 +28,7 @@ def run(args) -> int:
         assoc = dataclasses.replace(assoc, mode="main_subject")
     det, _ = identify_people(det, rig, assoc)      # P axis = identity, as in `mocap run`
     raw = triangulate(det, rig, tri)
-    points = raw if args.no_filter else filter_points(raw, settings.filter)
+    points = raw if args.no_filter else filter_points(raw, settings.filter, rig)
     session.out.mkdir(parents=True, exist_ok=True)
     written = [raw.save(session.out / "points3d_raw.npz"),
                points.save(session.out / "points3d.npz")]

@@ -52,7 +52,7 @@ def _anny_take_errors(motion: str, frames: int = 90) -> tuple[dict, object]:
     bt = simulate_body_take(rig, anny, [BodyActor(motion, seed=1)], frames, 30.0, "body25",
                             ErrorModel(), seed=3)
     s = Settings()
-    points = filter_points(triangulate(bt.take.detections, rig, s.triangulate), s.filter)
+    points = filter_points(triangulate(bt.take.detections, rig, s.triangulate), s.filter, rig)
     with torch_threads(1):
         layer = keypoint_layer(anny, "body25")
         res = fit_sequence(layer, prepare_data(layer, points.xyz[:, 0], points.conf[:, 0], 30))
@@ -77,13 +77,14 @@ def test_anny_studio_take_meets_the_targets(motion):
 def test_anny_deep_squat_within_known_bounds():
     """A deep squat (knees to 120 deg, trunk bent 35 deg): keypoints and rotations meet the
     targets; the pelvis tilt is barely observable from BODY_25 (two hip points), so hip
-    flexion and height are looser (regression bounds, see benchmarks/fitting.py)."""
+    flexion and height are looser (regression bounds, see benchmarks/fitting.py; this take
+    gives hip 4.2 deg and height 12.5 mm)."""
     e, _ = _anny_take_errors("squat")
     assert e["mpjpe_mm"] < 15.0, e
     assert e["rot_deg"] < 5.0, e
     assert e["knee"] < 3.0 and e["elbow"] < 3.0, e
-    assert e["hip"] < 7.0, e
-    assert e["height_mm"] < 25.0, e
+    assert e["hip"] < 5.0, e
+    assert e["height_mm"] < 16.0, e
 
 
 def test_noise_free_keypoints_are_recovered(smpl):

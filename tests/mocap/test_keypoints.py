@@ -78,3 +78,19 @@ def test_unknown_format_names_the_choices():
 def test_aliases():
     assert get_format("BODY_25B") is FORMATS["body25b"]
     assert get_format("coco").name == "coco17"
+
+
+def test_rigid_bones_exclude_chords_across_the_spine():
+    """Bone-length consistency holds only where a bone keeps its length: landmark formats
+    drop the neck-pelvis, neck-shoulder and neck-nose chords; kinematic formats keep all."""
+    body25 = get_format("body25")
+    names = {tuple(sorted((body25.joint_names[a], body25.joint_names[b])))
+             for a, b in body25.rigid_bone_indices}
+    assert ("left_hip", "left_knee") in names and ("left_elbow", "left_wrist") in names
+    assert ("neck", "pelvis") not in names and ("left_shoulder", "neck") not in names
+    assert ("neck", "nose") not in names
+    for f in ("smpl24", "h36m17"):
+        np.testing.assert_array_equal(get_format(f).rigid_bone_indices, get_format(f).bone_indices)
+    for f in ("coco17", "body25", "blazepose33", "halpe26", "body25b", "coco18"):
+        rigid = {tuple(b) for b in get_format(f).rigid_bone_indices.tolist()}
+        assert rigid and rigid <= {tuple(b) for b in get_format(f).bone_indices.tolist()}

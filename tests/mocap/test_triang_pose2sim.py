@@ -74,7 +74,7 @@ def test_pose2sim_demo_beats_the_shipped_trc(demo):
     rig, det, ref_xyz, idx = demo
     main = select_main_person(det)
     raw = triangulate(main, rig, TriangulateSettings())
-    ours = filter_points(raw, FilterSettings())
+    ours = filter_points(raw, FilterSettings(), rig)
     xyz = ours.xyz[:, 0][:, idx]
     assert np.isfinite(xyz).all(-1).mean() > 0.98
     ours_px = _median_reprojection_px(rig, main, xyz, idx)
