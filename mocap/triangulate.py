@@ -72,7 +72,7 @@ FLAG_BEHIND_CAMERA = 8
 """The only solution lies behind a camera that saw the joint (cheirality violated)."""
 
 _IJ = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
-_CHUNK = 4096  # points per chunk: keeps the (C, N) temporaries in cache
+_CHUNK = 8192  # points per chunk: long enough to hide numpy's per-call cost, short enough for the cache
 
 
 # ----------------------------------------------------------------------------- array namespace
