@@ -443,7 +443,10 @@ def _camera_map(cam) -> _LensMap:
 
 
 def _bilinear(lm: _LensMap, u: np.ndarray, v: np.ndarray):
-    """Bilinear lookup of the map at pixels (u, v) (N,); NaN off the grid."""
+    """Bilinear lookup of the map at pixels (u, v) (N,): x, y (N,), NaN off the grid or where
+    none of the cell's corners has an inverse (beyond the fold of a strong lens: no inverse
+    there either); where only some have one, the first of those (a rough start, ``rough``
+    (N,) bool). Returns x, y, out (N,) bool (off the grid), rough."""
     fu = (u - lm.origin_px) * (1.0 / lm.step_px)
     fv = (v - lm.origin_px) * (1.0 / lm.step_px)
     # fmax/fmin send NaN to the edge, so every index is valid; moved points are not inside.
@@ -463,13 +466,22 @@ def _bilinear(lm: _LensMap, u: np.ndarray, v: np.ndarray):
     if out.any():
         x[out] = np.nan
         y[out] = np.nan
-    return x, y
+    rough = np.zeros(x.shape, bool)
+    lost = np.flatnonzero(np.isnan(x) & ~out)
+    if lost.size:
+        seed = np.full(lost.size, np.nan + 0j)
+        for g in (g11, g10, g01, g00):          # the last assignment wins: g00 first
+            seed = np.where(np.isnan(g[lost]), seed, g[lost])
+        x[lost], y[lost] = seed.real, seed.imag
+        rough[lost] = ~np.isnan(seed)
+    return x, y, out, rough
 
 
 def _undistort_camera(cam, u: np.ndarray, v: np.ndarray):
     """Exact undistortion of one camera's pixels: a lookup on a 16 px grid, then one Newton
-    step on the lens model (error about 1e-12 normalised, the exact solver's own tolerance).
-    Points off the grid, or where the lookup has no value, go through the exact solver of
+    step on the lens model (error about 1e-12 normalised, the exact solver's own tolerance),
+    more steps for the points the lookup left further off. Points off the grid, and points
+    next to the fold of a strong lens where Newton fails, go through the exact solver of
     :mod:`calibration` (NaN where the lens has no inverse there).
 
     Args:
@@ -485,9 +497,9 @@ def _undistort_camera(cam, u: np.ndarray, v: np.ndarray):
     if cam.model == "pinhole" and not np.any(cam.dist):
         one, zero = np.ones_like(u), np.zeros_like(u)
         return xd, yd, fx * one, zero, zero, fy * one
-    x, y = _bilinear(_camera_map(cam), u, v)
-    slow = np.flatnonzero(~np.isfinite(x) & np.isfinite(u) & np.isfinite(v))
-    if slow.size:
+    x, y, out, rough = _bilinear(_camera_map(cam), u, v)
+    slow = np.flatnonzero(out & np.isfinite(u) & np.isfinite(v))
+    if slow.size:                               # off the grid: the exact solver
         exact = cam.undistort_points(np.stack([u[slow], v[slow]], -1))
         x[slow], y[slow] = exact[:, 0], exact[:, 1]
     dx, dy, j00, j01, j10, j11 = lens_distort(x, y, cam.dist, cam.model)
@@ -506,6 +518,15 @@ def _undistort_camera(cam, u: np.ndarray, v: np.ndarray):
         bad[far] |= ~ok
         for j, f in zip((j00, j01, j10, j11), jf):
             j[far] = f
+    retry = np.flatnonzero(bad & rough)             # next to the fold, Newton lost its way
+    if retry.size:
+        exact = cam.undistort_points(np.stack([u[retry], v[retry]], -1))
+        x[retry], y[retry] = exact[:, 0], exact[:, 1]
+        ok = np.isfinite(exact[:, 0])
+        _, _, *jr = lens_distort(exact[ok, 0], exact[ok, 1], cam.dist, cam.model)
+        for j, f in zip((j00, j01, j10, j11), jr):
+            j[retry[ok]] = f
+        bad[retry] = ~ok
     x[bad] = np.nan
     y[bad] = np.nan
     return x, y, fx * j00, fx * j01, fy * j10, fy * j11
