@@ -51,6 +51,7 @@ __all__ = ["FitOptions", "Stage", "DEFAULT_STAGES", "BodyParams", "Views", "FitD
            "pose_prior_loss", "shape_prior_loss", "smoothness_loss", "floor_loss",
            "bone_length_loss", "contact_weights", "pose_priors", "initial_params",
            "initial_pose", "select_device", "extended_frames", "extension_scores",
+           "parameter_scales",
            "torch_threads", "check_fit_settings", "body_model_for", "body_motion", "fit_people"]
 
 TORSO = ("left_hip", "right_hip", "left_shoulder", "right_shoulder", "pelvis", "neck",
@@ -1072,51 +1073,75 @@ def _terms(layer, params, data, consts, weights) -> dict:
     return {name: LOSSES[name](s, data, consts) for name, w in weights.items() if w}
 
 
+def parameter_scales(params: BodyParams, data: FitData, names) -> dict:
+    """A diagonal preconditioner of the unknowns ``names`` that a stage optimises together:
+    {parameter name: scale}; the stage optimises ``z = x / scale`` (names left out: scale 1).
+
+    Every term is a mean over the frames, so a frame's rotations and translation, seen in one
+    frame, have a curvature about ``1 / F`` of the shape's, seen in all: L-BFGS then moves
+    the shape F times too fast against the rest and spends the stage's iterations on it
+    (an under-converged pose, e.g. the elbows of arms reaching down, about 5 degrees off with
+    noise-free keypoints). Scaling the shape by ``F^-1/2`` puts both at the same curvature
+    (only where both move: alone, a scalar scale changes nothing but L-BFGS's first step).
+    """
+    if "betas" not in names or not set(names) - {"betas"}:
+        return {}
+    return {"betas": torch.full_like(params.betas, float(data.xyz.shape[0]) ** -0.5)}
+
+
 def _run_stage(layer, params: BodyParams, data: FitData, consts: dict, stage: Stage,
                opts: FitOptions, iteration_scale: float) -> dict:
-    """Optimise one stage in place; returns its report."""
+    """Optimise one stage in place (over the unknowns scaled by :func:`parameter_scales`);
+    returns its report."""
     names = [n for n in PARAMETERS if n in stage.optimise]
     for n in PARAMETERS:
-        getattr(params, n).requires_grad_(n in names)
-    leaves = params.tensors(names)
+        getattr(params, n).requires_grad_(False)
     c = {**consts, "torso_only": stage.torso_only, "extended_only": stage.extended_only}
     weights = {k: float(v) for k, v in stage.weights.items() if v}
-    opt = torch.optim.LBFGS(leaves, lr=1.0, max_iter=opts.inner_iterations,
+    scales = parameter_scales(params, data, names)
+    scales = {n: scales.get(n, torch.ones((), device=layer.device, dtype=layer.dtype))
+              for n in names}
+    z = {n: (getattr(params, n) / scales[n]).detach().requires_grad_(True) for n in names}
+    opt = torch.optim.LBFGS(list(z.values()), lr=1.0, max_iter=opts.inner_iterations,
                             history_size=20, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-9, tolerance_change=1e-12)
+
+    def current() -> BodyParams:
+        return replace(params, **{n: z[n] * scales[n] for n in names})
 
     evaluations = [0]
 
     def closure():
         evaluations[0] += 1
         opt.zero_grad()
-        terms = _terms(layer, params, data, c, weights)
+        terms = _terms(layer, current(), data, c, weights)
         loss = sum(weights[k] * v for k, v in terms.items())
         loss.backward()
         return loss
 
     budget = max(1, int(round(stage.max_iterations * iteration_scale)))
     monitor = Monitor(opts.tolerance)
-    best = params.copy()
+    best = {n: t.detach().clone() for n, t in z.items()}
     stopped, done, t0 = "max_iterations", 0, time.perf_counter()
     while done < budget:
         loss = float(opt.step(closure).detach())
         done += opts.inner_iterations
         verdict = monitor.update(loss)
         if verdict == "nan":
-            for n in names:
-                getattr(params, n).data.copy_(getattr(best, n))
+            with torch.no_grad():
+                for n in names:
+                    z[n].copy_(best[n])
             stopped = "nan"
             log.warning("fit stage %s: the loss became %s; kept the last finite parameters",
                         stage.name, loss)
             break
-        best = params.copy()
+        best = {n: t.detach().clone() for n, t in z.items()}
         if verdict == "converged":
             stopped = "converged"
             break
-    for n in PARAMETERS:
-        getattr(params, n).requires_grad_(False)
     with torch.no_grad():
+        for n in names:
+            getattr(params, n).copy_(z[n] * scales[n])
         terms = _terms(layer, params, data, c, {k: 1.0 for k in weights})
     report = {"stage": stage.name, "iterations": min(done, budget), "stopped": stopped,
               "evaluations": evaluations[0], "seconds": round(time.perf_counter() - t0, 3),
