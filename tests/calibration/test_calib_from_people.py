@@ -11,20 +11,13 @@ import numpy as np
 import pytest
 
 from calibration import Rig
-from calibration.bundle import vec_to_pose
-from calibration.world import (
-    camera_centers,
-    level_from_standing_person,
-    similarity_from_points,
-    transform_points,
-    transform_rig,
-)
+from calibration.world import level_from_standing_person, transform_rig
 from mocap.cli import main
-from mocap.keypoints import get_format
 from mocap.simulate import Actor, load_rig_template, simulate_take, write_session
+from mocap.simulate.calib_truth import (T_TILTED_FROM_TRUE, mean_baseline_m, poor_rig,
+                                        relative_centre_error_m)
+from mocap.simulate.calib_truth import floor_errors as _floor_errors
 
-#: A world that is not level: 6 degrees of tilt, 1.1 m of height, turned and shifted.
-T_TILTED_FROM_TRUE = vec_to_pose(np.array([0.06, -0.09, 0.8, 0.3, -0.2, 1.1]))
 STUDIO = load_rig_template("studio4")
 
 
@@ -37,27 +30,9 @@ def studio_session(root: Path, motion: str, fmt: str, rig: Rig, frames: int = 60
     return take
 
 
-def new_from_true(rig: Rig) -> np.ndarray:
-    """(4, 4) ``T_new_from_true`` of a rig that is STUDIO in another world frame."""
-    new, true = rig[0], STUDIO[0]
-    T = np.eye(4)
-    T[:3, :3] = new.R_cam_from_world.T @ true.R_cam_from_world
-    T[:3, 3] = new.R_cam_from_world.T @ (true.t_cam_from_world - new.t_cam_from_world)
-    return T
-
-
-def floor_errors(rig: Rig, take) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Tilt of the new Z from the true up (deg), height of the true floor under the person's
-    ankles in the new frame (m), the new (x, y) of that floor point (m), camera height errors
-    (m)."""
-    T = new_from_true(rig)
-    tilt = np.degrees(np.arccos(np.clip((T[:3, :3] @ [0.0, 0.0, 1.0])[2], -1, 1)))
-    fmt = get_format(take.detections.format)
-    ankles = take.gt_xyz[:, 0, [fmt.index("left_ankle"), fmt.index("right_ankle")]]
-    under = np.median(ankles.mean(axis=1), axis=0) * [1.0, 1.0, 0.0]
-    p = transform_points(under, T)
-    dz = np.array([a.center[2] - b.center[2] for a, b in zip(rig, STUDIO)])
-    return float(tilt), float(p[2]), p[:2], dz
+def floor_errors(rig: Rig, take):
+    """See :func:`mocap.simulate.calib_truth.floor_errors` (truth: the studio)."""
+    return _floor_errors(rig, STUDIO, take.gt_xyz, take.detections.format)
 
 
 def test_level_from_a_person_turning_on_the_spot(tmp_path, capsys):
@@ -139,17 +114,6 @@ def test_level_message_for_a_missing_capture(tmp_path, capsys):
         "videos/<camera>.<ext>, found none")
 
 
-def poor_rig(rig: Rig, seed: int = 1) -> Rig:
-    """``rig`` as poor board views leave it: cameras 2.. off by ~0.6 deg and ~3 cm."""
-    rng = np.random.default_rng(seed)
-    cams = [rig[0]]
-    for c in rig.cameras[1:]:
-        R = vec_to_pose(np.r_[rng.normal(0, np.radians(0.6), 3), 0, 0, 0])[:3, :3]
-        cams.append(c.replace(R_cam_from_world=R @ c.R_cam_from_world,
-                              t_cam_from_world=c.t_cam_from_world + rng.normal(0, 0.03, 3)))
-    return Rig(tuple(cams))
-
-
 def test_refine_from_people_fixes_a_poor_calibration(tmp_path, capsys):
     root = tmp_path / "s"
     poor = poor_rig(STUDIO)
@@ -170,20 +134,8 @@ def test_refine_from_people_fixes_a_poor_calibration(tmp_path, capsys):
 
     # Camera centres toward the truth (up to the world frame and scale, which 2D keypoints
     # cannot tell: they stay the board calibration's).
-    truth = camera_centers(STUDIO.cameras)
-
-    def relative_error_m(rig: Rig) -> float:
-        c = camera_centers(rig.cameras)
-        T, s = similarity_from_points(c, truth)
-        return float(np.max(np.linalg.norm(transform_points(c, T, s) - truth, axis=1)))
-
-    assert relative_error_m(refined) < 0.3 * relative_error_m(poor)   # 2.8 -> 0.5 cm
-
-    def baseline(rig: Rig) -> float:
-        c = camera_centers(rig.cameras)
-        return float(np.mean(np.linalg.norm(c[:, None] - c[None], axis=-1)))
-
-    assert baseline(refined) == pytest.approx(baseline(poor), rel=2e-3)  # the board's scale
+    assert relative_centre_error_m(refined, STUDIO) < 0.3 * relative_centre_error_m(poor, STUDIO)
+    assert mean_baseline_m(refined) == pytest.approx(mean_baseline_m(poor), rel=2e-3)  # scale
 
 
 def test_level_from_standing_person_drops_frames_that_lean():
