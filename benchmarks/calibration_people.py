@@ -88,23 +88,11 @@ def studio_row(label, fmt, actors, tilted, poor, flags, frames: int, root: Path)
 def pose2sim_row() -> dict:
     """The refinement on the Pose2Sim 0.4.15 demo (main person, OpenPose BODY_25B)."""
     from calibration.people import refine_from_keypoints
-    from mocap.datasets import pose2sim_demo
-    from mocap.openpose import read_openpose_folder
+    from mocap.datasets import pose2sim_demo_capture
     from mocap.triangulate import select_main_person, triangulate
-    from mocap.types import Detections2D
 
-    root = pose2sim_demo("0.4.15") / "Demo"
-    rig = Rig.load(root / "calibration" / "Calib_qualisys.toml")
-    per_cam = [read_openpose_folder(root / "pose" / f"cam{c}_json", "body25b") for c in (1, 2, 3, 4)]
-    F = min(x.shape[0] for x, _, _ in per_cam)
-    P = max(x.shape[1] for x, _, _ in per_cam)
-    xy = np.full((4, F, P, 25, 2), np.nan)
-    conf = np.zeros((4, F, P, 25), np.float32)
-    for c, (x, cf, _) in enumerate(per_cam):
-        xy[c, :, :x.shape[1]] = x[:F]
-        conf[c, :, :x.shape[1]] = cf[:F]
-    main = select_main_person(Detections2D(xy=xy, conf=conf, format="body25b",
-                                           camera_names=rig.names, fps=60.0))
+    rig, det = pose2sim_demo_capture()
+    main = select_main_person(det)
 
     def median_px(r: Rig) -> float:
         X = triangulate(main, r).xyz[:, 0]                                  # (F, J, 3)

@@ -115,3 +115,31 @@ def pose2sim_demo(version: str = "0.4.15") -> Path:
             shutil.rmtree(root)
         os.replace(tmp, root)
     return root / "Pose2Sim"
+
+
+def pose2sim_demo_capture():
+    """The Pose2Sim 0.4.15 demo as a capture: ``(rig, detections)``.
+
+    The rig is the shipped Qualisys calibration (``Calib_qualisys.toml``); the detections are
+    its OpenPose BODY_25B JSON of the 4 cameras at 60 fps, (4, F, P, 25) with F the shortest
+    camera's frame count and P the most people any camera found (the subject and, in some
+    views, a bystander; missing people NaN with confidence 0).
+    """
+    import numpy as np
+
+    from calibration import Rig
+
+    from .openpose import read_openpose_folder
+    from .types import Detections2D
+
+    root = pose2sim_demo("0.4.15") / "Demo"
+    rig = Rig.load(root / "calibration" / "Calib_qualisys.toml")
+    per_cam = [read_openpose_folder(root / "pose" / f"cam{c}_json", "body25b") for c in (1, 2, 3, 4)]
+    F = min(x.shape[0] for x, _, _ in per_cam)
+    P = max(x.shape[1] for x, _, _ in per_cam)
+    xy = np.full((4, F, P, 25, 2), np.nan)
+    conf = np.zeros((4, F, P, 25), np.float32)
+    for c, (x, cf, _) in enumerate(per_cam):
+        xy[c, :, :x.shape[1]] = x[:F]
+        conf[c, :, :x.shape[1]] = cf[:F]
+    return rig, Detections2D(xy=xy, conf=conf, format="body25b", camera_names=rig.names, fps=60.0)

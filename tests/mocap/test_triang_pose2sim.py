@@ -5,15 +5,12 @@ import re
 import numpy as np
 import pytest
 
-from calibration import Rig
 from exporters.trc import read_trc
 from mocap.filter import bone_lengths
 from mocap.keypoints import get_format
-from mocap.openpose import read_openpose_folder
 from mocap.pipeline import filter_points
 from mocap.settings import FilterSettings, TriangulateSettings
 from mocap.triangulate import select_main_person, triangulate
-from mocap.types import Detections2D
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -29,21 +26,13 @@ def _canonical(trc_name: str) -> str:
 
 @pytest.fixture(scope="module")
 def demo():
-    from mocap.datasets import DataFetchError, pose2sim_demo
+    from mocap.datasets import DataFetchError, pose2sim_demo, pose2sim_demo_capture
     try:
         root = pose2sim_demo("0.4.15") / "Demo"
     except DataFetchError as exc:
         pytest.skip(f"Pose2Sim demo not available: {exc}")
-    rig = Rig.load(root / "calibration" / "Calib_qualisys.toml")
-    per_cam = [read_openpose_folder(root / "pose" / f"cam{c}_json", "body25b") for c in (1, 2, 3, 4)]
-    F = min(x.shape[0] for x, _, _ in per_cam)
-    P = max(x.shape[1] for x, _, _ in per_cam)
-    xy = np.full((4, F, P, 25, 2), np.nan)
-    conf = np.zeros((4, F, P, 25), np.float32)
-    for c, (x, cf, _) in enumerate(per_cam):
-        xy[c, :, :x.shape[1]] = x[:F]
-        conf[c, :, :x.shape[1]] = cf[:F]
-    det = Detections2D(xy=xy, conf=conf, format="body25b", camera_names=rig.names, fps=60.0)
+    rig, det = pose2sim_demo_capture()
+    F = det.num_frames
     ref = read_trc(root / "opensim" / "Balancing_for_IK.trc", up="file")
     kf = get_format("body25b")
     idx = np.array([kf.joint_names.index(_canonical(n)) for n in ref.marker_names])
