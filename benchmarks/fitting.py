@@ -7,7 +7,8 @@ Run:  .venv/bin/python benchmarks/fitting.py [--frames 150] [--speed-frames 1000
 
 Each take: the virtual studio (rig ``studio4``, the default detector error model, BODY_25)
 films Anny moving through a motion; the detections are triangulated and filtered as ``mocap
-run`` does; then both fitters see the same filtered keypoints.
+run`` does; then both fitters see the same filtered keypoints and, with the weight of ``[fit]
+reprojection_weight`` (default settings), the same 2D detections.
 
 * ours (``mocap.fit.fit_sequence``): one shape for the take, pose and translation per frame,
   all frames optimised together, with temporal smoothness.
@@ -41,7 +42,7 @@ import torch  # noqa: E402
 from mocap.body import keypoint_layer, load_body_model, rest_height  # noqa: E402
 from mocap.body.metrics import (flexion_rms_deg, keypoint_mpjpe_mm,  # noqa: E402
                                 rotation_error_deg)
-from mocap.fit import DEFAULT_STAGES, fit_sequence, prepare_data  # noqa: E402
+from mocap.fit import DEFAULT_STAGES, fit_sequence, prepare_data, views_from  # noqa: E402
 from mocap.pipeline import filter_points  # noqa: E402
 from mocap.settings import Settings  # noqa: E402
 from mocap.simulate import ErrorModel, load_rig_template  # noqa: E402
@@ -56,12 +57,28 @@ PEER_STAGES = tuple(replace(s, weights={k: v for k, v in s.weights.items() if k 
 
 
 def studio_take(model, motion: str, frames: int, seed: int):
-    """(BodyTake, filtered Points3D) of one take."""
+    """(BodyTake, filtered Points3D, rig) of one take."""
     rig = load_rig_template("studio4")
     bt = simulate_body_take(rig, model, [BodyActor(motion, seed=seed)], frames, FPS, FMT,
                             ErrorModel(), seed=seed + 100)
     s = Settings()
-    return bt, filter_points(triangulate(bt.take.detections, rig, s.triangulate), s.filter, rig)
+    points = filter_points(triangulate(bt.take.detections, rig, s.triangulate), s.filter, rig)
+    return bt, points, rig
+
+
+def views_and_weights(layer, bt, rig):
+    """The 2D views and extra loss weights ``mocap run`` gives the fit (default settings)."""
+    w = Settings().fit.reprojection_weight
+    if not w:
+        return None, None
+    return (views_from(bt.take.detections, rig, 0, FMT, layer.device, layer.dtype),
+            {"reprojection": w})
+
+
+def frame_views(views, f: int):
+    """The views of frame f alone (the per-frame peer)."""
+    return None if views is None else replace(views, xy=views.xy[:, f:f + 1],
+                                              conf=views.conf[:, f:f + 1])
 
 
 def score(model, bt, frames, keypoints, joints, rotations, heights) -> dict:
@@ -74,20 +91,21 @@ def score(model, bt, frames, keypoints, joints, rotations, heights) -> dict:
             "height": float(np.mean(np.abs(np.asarray(heights) - bt.heights_m[0]))) * 1000}
 
 
-def fit_ours(layer, points):
-    data = prepare_data(layer, points.xyz[:, 0], points.conf[:, 0], FPS)
+def fit_ours(layer, points, views=None, extra=None):
+    data = prepare_data(layer, points.xyz[:, 0], points.conf[:, 0], FPS, views)
     t0, c0 = time.perf_counter(), time.process_time()
-    res = fit_sequence(layer, data)
+    res = fit_sequence(layer, data, extra_weights=extra)
     return res, time.perf_counter() - t0, time.process_time() - c0
 
 
-def fit_peer(layer, points, frames):
+def fit_peer(layer, points, frames, views=None, extra=None):
     """Frame-by-frame: each frame its own problem (F = 1), same losses minus smoothness."""
     kp, joints, rots, heights = [], [], [], []
     t0, c0 = time.perf_counter(), time.process_time()
     for f in frames:
-        data = prepare_data(layer, points.xyz[f:f + 1, 0], points.conf[f:f + 1, 0], FPS)
-        r = fit_sequence(layer, data, stages=PEER_STAGES)
+        data = prepare_data(layer, points.xyz[f:f + 1, 0], points.conf[f:f + 1, 0], FPS,
+                            frame_views(views, f))
+        r = fit_sequence(layer, data, stages=PEER_STAGES, extra_weights=extra)
         kp.append(r.keypoints[0])
         joints.append(r.joints[0])
         rots.append(r.rotations[0])
@@ -122,11 +140,12 @@ def main(argv=None) -> int:
     for motion in args.motions.split(","):
         # the seed follows the motion, so that --motions runs reproduce the full table's rows
         seed = MOTIONS.index(motion) + 1 if motion in MOTIONS else len(MOTIONS) + 1
-        bt, points = studio_take(model, motion, args.frames, seed=seed)
+        bt, points, rig = studio_take(model, motion, args.frames, seed=seed)
+        views, extra = views_and_weights(layer, bt, rig)
         gt = bt.take.gt_xyz[:, 0]
-        res, wall, _ = fit_ours(layer, points)
+        res, wall, _ = fit_ours(layer, points, views, extra)
         every = np.arange(0, args.frames, args.peer_every)
-        peer, p_wall, _ = fit_peer(layer, points, every)
+        peer, p_wall, _ = fit_peer(layer, points, every, views, extra)
         h = rest_height(model, res.betas)
         ours_all = score(model, bt, slice(None), res.keypoints, res.joints, res.rotations, [h])
         ours_sub = score(model, bt, every, res.keypoints[every], res.joints[every],
@@ -146,10 +165,11 @@ def main(argv=None) -> int:
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         lines.append(row("mean", method, 0, mean, "").replace("|     0 |", "|       |"))
     # speed: a long walk, both fitters in the same run
-    bt, points = studio_take(model, "walk", args.speed_frames, seed=99)
-    res, wall, cpu = fit_ours(layer, points)
+    bt, points, rig = studio_take(model, "walk", args.speed_frames, seed=99)
+    views, extra = views_and_weights(layer, bt, rig)
+    res, wall, cpu = fit_ours(layer, points, views, extra)
     sub = np.arange(0, args.speed_frames, max(1, args.speed_frames // 30))
-    _, p_wall, p_cpu = fit_peer(layer, points, sub)
+    _, p_wall, p_cpu = fit_peer(layer, points, sub, views, extra)
     ours_fps, peer_fps = args.speed_frames / wall, len(sub) / p_wall
     speed = [
         f"speed, {args.speed_frames}-frame walk, {args.threads} torch thread(s), "

@@ -28,7 +28,7 @@ from .types import Points3D
 
 log = logging.getLogger(__name__)
 
-__all__ = ["filter_points", "run", "export_people", "fit_bodies"]
+__all__ = ["filter_points", "run", "export_people", "fit_bodies", "detections_for_fit"]
 
 
 def filter_points(points: Points3D, settings: FilterSettings, rig=None) -> Points3D:
@@ -154,6 +154,28 @@ def _stage_associate(runner: StageRunner, session: Session, det, rig, settings: 
     if ids.mode == "off":
         return det
     return detections_by_identity(det, ids.slot_identity, ids.num_people)
+
+
+def detections_for_fit(session: Session, rig, settings: Settings, points: Points3D):
+    """The 2D detections for the fit's reprojection term when ``mocap fit`` runs alone: the
+    session's detections, re-timed by the recorded sync offsets (``out/sync.json``), with slot
+    p of every view the skeleton that person p's 3D keypoints project onto
+    (:func:`mocap.track.detections_for_points`; no reliance on which association made the
+    3D keypoints)."""
+    from .detect import session_detections
+    from .sync import shift_detections
+    from .track import detections_for_points
+    det = session_detections(session, rig, settings)
+    sync_path = session.out / "sync.json"
+    if sync_path.is_file():
+        det = shift_detections(det, json.loads(sync_path.read_text())["offsets"])
+    if det.format != points.format:
+        from .keypoints import convert_keypoints
+        det = det.replace(xy=convert_keypoints(det.xy, det.format, points.format, axis=-2),
+                          conf=convert_keypoints(det.conf, det.format, points.format, axis=-1,
+                                                 fill=0.0),
+                          format=points.format, heatmaps=None, heatmap_affine=None)
+    return detections_for_points(det, rig, points.xyz)
 
 
 def _stage_points(runner: StageRunner, session: Session, det, rig, settings: Settings,

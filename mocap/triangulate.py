@@ -262,7 +262,7 @@ def _solve_sym3(m, v):
         X = [(c00 * v[0] + c01 * v[1] + c02 * v[2]) * inv,
              (c01 * v[0] + c11 * v[1] + c12 * v[2]) * inv,
              (c02 * v[0] + c12 * v[1] + c22 * v[2]) * inv]
-    return X, xp.where(xp.isfinite(det_rel), det_rel, _full(det_rel, 0.0))
+    return X, xp.where(xp.isfinite(det_rel), det_rel, 0.0)
 
 
 def _weighted_solve(m, v, w):
@@ -290,8 +290,8 @@ def _residuals(g: _Geometry, X, x, y, jac):
         ev = jac[2] * dx + jac[3] * dy
         err = (eu * eu + ev * ev) ** 0.5
     xp = _ns(z)
-    err = xp.where(z > 0, err, _full(err, float("inf")))
-    err = xp.where(xp.isfinite(z), err, _full(err, float("nan")))
+    err = xp.where(z > 0, err, float("inf"))
+    err = xp.where(xp.isfinite(z), err, float("nan"))
     return err, z
 
 
@@ -309,14 +309,14 @@ def dlt_weighted(Rt, xy_n, w):
     xp = _ns(xy_n)
     on = (w > 0).T
     wT = w.T
-    x = xp.where(on, xy_n[..., 0].T, _full(wT, 0.0))
-    y = xp.where(on, xy_n[..., 1].T, _full(wT, 0.0))
+    x = xp.where(on, xy_n[..., 0].T, 0.0)
+    y = xp.where(on, xy_n[..., 1].T, 0.0)
     g = _geometry_from_arrays(Rt[:, :, :3], Rt[:, :, 3], None)
     m, v = _pieces(g, x, y)
     X, det_rel = _weighted_solve(m, v, wT * wT)
     X = xp.stack(X, -1)
     bad = (on.sum(0) < 2) | ~(det_rel > 1e-12) | ~xp.isfinite(X).all(-1)
-    return xp.where(bad[..., None], _full(X, float("nan")), X)
+    return xp.where(bad[..., None], float("nan"), X)
 
 
 def reprojection_errors(rig: Rig, X: np.ndarray, xy_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -367,11 +367,11 @@ def lens_distort(x, y, dist: np.ndarray, model: str = "pinhole"):
         thd = th * (1 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4))))
         dthd = 1 + t2 * (3 * k1 + t2 * (5 * k2 + t2 * (7 * k3 + t2 * 9 * k4)))
         small = r < 1e-12
-        rs = xp.where(small, _full(r, 1.0), r)
-        scale = xp.where(small, _full(r, 1.0), thd / rs)
+        rs = xp.where(small, 1.0, r)
+        scale = xp.where(small, 1.0, thd / rs)
         # d scale / d r, divided by r (finite as r -> 0, where it tends to a constant that
         # multiplies x^2 or xy and so vanishes).
-        ds_r = xp.where(small, _full(r, 0.0), (dthd / (1 + r2) - scale) / (rs * rs))
+        ds_r = xp.where(small, 0.0, (dthd / (1 + r2) - scale) / (rs * rs))
         return (x * scale, y * scale, scale + ds_r * x * x, ds_r * x * y, ds_r * x * y,
                 scale + ds_r * y * y)
     return _pinhole_distort(x, y, d, bool(d[5] or d[6] or d[7]))
@@ -610,7 +610,7 @@ class Triangulation:
 def _tukey(e, tau):
     xp = _ns(e)
     u = xp.clip(e * (1.0 / tau), 0.0, 1.0)
-    u = xp.where(xp.isfinite(u), u, _full(u, 1.0))
+    u = xp.where(xp.isfinite(u), u, 1.0)
     return (1 - u * u) ** 2
 
 
@@ -627,7 +627,7 @@ def _solve_refined(g: _Geometry, feats, x, y, jac, w, scale, iters: int):
     for _ in range(iters):
         with np.errstate(all="ignore"):
             z = _to_cameras(g, X)[2]                                      # depths only
-            ww = xp.where(z > 1e-6, w * scale / z, _full(w, 0.0))
+            ww = xp.where(z > 1e-6, w * scale / z, 0.0)
         enough = (ww > 0).sum(0) >= 2
         X2, det2 = _feature_solve(g, feats, ww * ww)
         X = [xp.where(enough, a, b) for a, b in zip(X2, X)]
@@ -670,13 +670,13 @@ def _robust_subset(g, x, y, jac, conf, valid, scale, tau, pair_views, iters,
     Xh, det_h = _solve_sym3(mh, vh)                                     # (H, S)
     eh, zh = _residuals(g.expand(1), Xh, x[:, None], y[:, None], [a[:, None] for a in jac])
     inl = valid[:, None] & (zh > 0) & (eh < tau)                         # (C, H, S)
-    u = xp.where(inl, eh * (1.0 / tau), _full(eh, 1.0))
+    u = xp.where(inl, eh * (1.0 / tau), 1.0)
     score = (conf[:, None] * (1 - u * u)).sum(0)
-    score = xp.where((det_h > 1e-12) & (wi > 0) & (wj > 0), score, _full(score, -1.0))
+    score = xp.where((det_h > 1e-12) & (wi > 0) & (wj > 0), score, -1.0)
     if prior is not None:
         d2 = sum((a - b[None]) ** 2 for a, b in zip(Xh, prior))            # (H, S)
         far = (d2 > prior_radius_m ** 2) & xp.isfinite(prior[0])[None]
-        score = xp.where(far, _full(score, -1.0), score)
+        score = xp.where(far, -1.0, score)
         none = ~(score.max(0) > 0) if xp is np else ~(score.max(0).values > 0)
         valid = valid & ~none[None]
     best = score.argmax(0)[None]                                          # (1, S)
@@ -685,7 +685,7 @@ def _robust_subset(g, x, y, jac, conf, valid, scale, tau, pair_views, iters,
     for _ in range(iters):
         with np.errstate(divide="ignore", invalid="ignore"):
             w = xp.where((z > 1e-6) & xp.isfinite(err), wc * _tukey(err, tau) * scale / z,
-                         _full(wc, 0.0))
+                         0.0)
         enough = (w > 0).sum(0) >= 2
         X2, _ = _feature_solve(g, feats, w * w)
         X = [xp.where(enough, a, b) for a, b in zip(X2, X)]
@@ -705,12 +705,12 @@ def _ray_spread_deg(xp, g: _Geometry, x, y, used):
     R = g.R
     d = [R[0][k] * x + R[1][k] * y + R[2][k] for k in range(3)]          # R^T (x, y, 1)
     n = xp.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2)
-    u = [xp.where(used, a / n, _full(a, 0.0)) for a in d]
+    u = [xp.where(used, a / n, 0.0) for a in d]
     mean = [a.sum(0) for a in u]
     mn = xp.sqrt(mean[0] ** 2 + mean[1] ** 2 + mean[2] ** 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         cosang = sum(u[k] * (mean[k] / mn)[None] for k in range(3))
-    cosang = xp.where(used, cosang, _full(cosang, 1.0))
+    cosang = xp.where(used, cosang, 1.0)
     lo = cosang.min(0) if xp is np else cosang.min(0).values
     return xp.rad2deg(xp.arccos(xp.clip(lo, -1.0, 1.0)))
 
@@ -740,9 +740,10 @@ def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust
     Returns X (3 arrays (N,)), used (C, N), err (C, N) pixels, flags (N,).
     """
     xp = _ns(conf)
-    x = xp.where(valid, x, _full(x, 0.0))
-    y = xp.where(valid, y, _full(y, 0.0))
-    jac = [xp.where(valid, a, _full(a, 0.0)) for a in jac]
+    if not bool(valid.all()):                   # unused views: finite zeros, weight 0
+        x = xp.where(valid, x, 0.0)
+        y = xp.where(valid, y, 0.0)
+        jac = [xp.where(valid, a, 0.0) for a in jac]
     scale = xp.sqrt(xp.abs(jac[0] * jac[3] - jac[1] * jac[2]))
     w = conf * valid
     X, det_rel, err, z = _solve_refined(g, _features(x, y), x, y, jac, w, scale,
@@ -782,7 +783,7 @@ def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust
     flags = (few * FLAG_FEW_VIEWS + (~few & ~parallel & (nused < s.min_views)) * FLAG_NO_CONSENSUS
              + parallel * FLAG_PARALLEL_RAYS + behind * FLAG_BEHIND_CAMERA)
     ok = ~few & (nused >= s.min_views) & ~parallel & finite
-    X = [xp.where(ok, a, _full(a, float("nan"))) for a in X]
+    X = [xp.where(ok, a, float("nan")) for a in X]
     used = used & ok[None]
     return X, used, err, flags
 

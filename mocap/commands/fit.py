@@ -21,6 +21,21 @@ def _points(session, settings):
                        f"`mocap triangulate` first)")
 
 
+def _detections(session, settings, points):
+    """(detections, rig) for the reprojection term, slot p of every view the skeleton person
+    p's 3D keypoints project onto; (None, None), with a warning, when there are none."""
+    import logging
+
+    from ..errors import MocapError
+    from ..pipeline import detections_for_fit
+    try:
+        rig = session.rig()
+        return detections_for_fit(session, rig, settings, points), rig
+    except MocapError as e:
+        logging.getLogger(__name__).warning("fitting without the 2D reprojection term: %s", e)
+        return None, None
+
+
 def _update_manifest(session, entries: list) -> None:
     """Add the fitted bodies to ``out/manifest.json`` (people matched by id)."""
     import json
@@ -53,8 +68,7 @@ def run(args) -> int:
     points = _points(session, settings)
     det = rig = None
     if fit.reprojection_weight > 0:
-        rig = session.rig()
-        det = session.detections(rig, settings)
+        det, rig = _detections(session, settings, points)
     entries, _ = fit_people(points, fit, session.out, session.root, det, rig)
     _update_manifest(session, entries)
     for e in entries:

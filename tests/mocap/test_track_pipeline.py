@@ -85,3 +85,33 @@ def test_associate_command_reports_bad_settings_in_one_line(crowd_session, tmp_p
     assert main(["associate", str(copy)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error:") and "[associate] mode = 'crowd'" in err[-1]
+
+
+def test_fit_alone_pairs_each_person_with_their_own_detections(crowd_session):
+    """``mocap fit`` run alone gives its reprojection term, in slot p of every view, the
+    skeleton that person p's 3D keypoints project onto, whatever association ran last (the
+    module's earlier tests leave ``identities.npz`` from ``mocap associate --mode off``, which
+    no longer matches the 3D people)."""
+    from mocap.pipeline import detections_for_fit
+    from mocap.session import Session
+    root, _ = crowd_session
+    if not (root / "out" / "points3d.npz").is_file():
+        run(root)
+    session = Session(root)
+    rig = session.rig()
+    pts = Points3D.load(root / "out" / "points3d.npz")
+    det = detections_for_fit(session, rig, session.settings(), pts)
+    assert det.shape[1:3] == pts.xyz.shape[:2]
+    err = np.full((2, 2), np.nan)
+    seen = np.zeros(2)
+    for p in range(2):            # 3D person p against the detections of slot q
+        for q in range(2):
+            d = []
+            for cam, xy, conf in zip(rig, det.xy, det.conf):
+                uv = cam.project(pts.xyz[:, p].reshape(-1, 3)).reshape(xy.shape[0], -1, 2)
+                d.append(np.linalg.norm(uv - xy[:, q], axis=-1)[conf[:, q] > 0.3])
+            d = np.concatenate(d)
+            err[p, q] = np.nanmedian(d) if d.size else np.inf
+        seen[p] = (det.conf[:, :, p] > 0).any(-1).mean()
+    assert err[0, 0] < 10 and err[1, 1] < 10, err
+    assert seen.min() > 0.8, seen
