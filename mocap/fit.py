@@ -102,6 +102,9 @@ class Stage:
             keypoint terms see only the frames closest to standing straight
             (``FitData.extended``), where the analytic start of the pose is good, so that the
             shape does not shrink or bend to make up for a poor start in a deep squat or bend.
+        reprojection: whether the 2D reprojection term, when asked for (``extra_weights``),
+            joins this stage (the default stages: only the last, where it refines the poses
+            at a third of its cost over all the stages).
     """
 
     name: str
@@ -111,16 +114,17 @@ class Stage:
     torso_only: bool = False
     init_pose: bool = False
     extended_only: bool = False
+    reprojection: bool = True
 
 
 DEFAULT_STAGES = (
     Stage("shape", ("betas",), {"bone_length": 1.0, "shape_prior": 0.1}, max_iterations=30),
     Stage("shape_orient", ("betas", "global_orient", "transl"),
           {"keypoints": 1.0, "bone_length": 1.0, "shape_prior": 0.1, "smooth": 0.1},
-          max_iterations=20, init_pose=True, extended_only=True),
+          max_iterations=20, init_pose=True, extended_only=True, reprojection=False),
     Stage("body_pose", ("global_orient", "transl", "body_pose"),
           {"keypoints": 1.0, "pose_prior": 0.05, "joint_limits": 1.0, "smooth": 0.1},
-          max_iterations=60, init_pose=True),
+          max_iterations=60, init_pose=True, reprojection=False),
     Stage("refine", ("betas", "global_orient", "transl", "body_pose"),
           {"keypoints": 1.0, "pose_prior": 0.02, "joint_limits": 1.0, "shape_prior": 0.01,
            "smooth": 0.1},
@@ -322,9 +326,15 @@ def project_points(X: torch.Tensor, K: torch.Tensor, dist: torch.Tensor, fisheye
     d = dist[:, None, None, :]
     r2 = x * x + y * y
     k1, k2, p1, p2, k3, k4, k5, k6 = (d[..., i] for i in range(8))
-    radial = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
-    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    if bool((dist[:, 5:] != 0).any()):          # the rational model only where it is used
+        radial = radial / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+    xd = x * radial
+    yd = y * radial
+    if bool((dist[:, 2:4] != 0).any()):         # tangential terms
+        xy2 = 2 * x * y
+        xd = xd + p1 * xy2 + p2 * (r2 + 2 * x * x)
+        yd = yd + p1 * (r2 + 2 * y * y) + p2 * xy2
     if bool(fisheye.any()):
         r = torch.sqrt(r2 + 1e-12)
         th = torch.atan(r)
@@ -1174,7 +1184,8 @@ def fit_sequence(layer: KeypointLayer, data: FitData, stages=DEFAULT_STAGES,
         layer: the body model reduced to the data's keypoint format (its device and dtype
             are the fit's). data: from :func:`prepare_data`.
         stages: the stages, in order. extra_weights: loss weights added to every stage that
-            fits keypoints (e.g. ``{"reprojection": 0.5, "floor": 1.0}``).
+            fits keypoints (e.g. ``{"reprojection": 0.5, "floor": 1.0}``; reprojection only
+            to the stages whose ``reprojection`` flag is set).
             iteration_scale: multiplies every stage's iteration budget. init: starting
             parameters (default :func:`initial_params`).
     Returns:
@@ -1185,7 +1196,9 @@ def fit_sequence(layer: KeypointLayer, data: FitData, stages=DEFAULT_STAGES,
     report = []
     for stage in stages:
         if extra_weights and stage.weights.get("keypoints"):
-            stage = replace(stage, weights={**stage.weights, **extra_weights})
+            extra = {k: w for k, w in extra_weights.items()
+                     if k != "reprojection" or stage.reprojection}
+            stage = replace(stage, weights={**stage.weights, **extra})
         if stage.init_pose:
             initial_pose(layer, data, params)
         report.append(_run_stage(layer, params, data, consts, stage, options, iteration_scale))

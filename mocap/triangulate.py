@@ -43,7 +43,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -416,24 +416,64 @@ class _LensMap:
     height: int      # grid rows
     grid: np.ndarray  # (rows * cols,) complex x_n + i y_n at pixel (origin + step * col,
                       # origin + step * row): one gather brings both
+    certified: bool = False  # one Newton step from the lookup is exact everywhere on the grid
 
 
-_MAP_STEP_PX = 16.0
+_MAP_STEPS_PX = (16.0, 8.0)  # grid steps tried in turn until one is certified
 _MAP_MARGIN_PX = 64.0
 
 
 @functools.lru_cache(maxsize=64)
 def _lens_map(K_bytes: bytes, dist_bytes: bytes, model: str, size_wh: tuple) -> _LensMap:
-    from calibration.camera import undistort_normalized
+    """The lookup map of a lens: the coarsest grid of ``_MAP_STEPS_PX`` that is certified
+    (see :func:`_certify`), else the coarsest (then every point takes the general path)."""
     K = np.frombuffer(K_bytes).reshape(3, 3)
     dist = np.frombuffer(dist_bytes)
+    first = None
+    for step in _MAP_STEPS_PX:
+        lm = _grid_map(K, dist, model, size_wh, step)
+        if lm.certified:
+            return lm
+        first = first or lm
+    return first
+
+
+def _grid_map(K: np.ndarray, dist: np.ndarray, model: str, size_wh: tuple,
+              step: float) -> _LensMap:
+    from calibration.camera import undistort_normalized
     w, h = size_wh
-    o, s = -_MAP_MARGIN_PX, _MAP_STEP_PX
+    o, s = -_MAP_MARGIN_PX, step
     us = o + s * np.arange(int(np.ceil((w + 2 * _MAP_MARGIN_PX) / s)) + 1)
     vs = o + s * np.arange(int(np.ceil((h + 2 * _MAP_MARGIN_PX) / s)) + 1)
     uu, vv = np.meshgrid(us, vs)
     xn = undistort_normalized(pixels_to_normalized(np.stack([uu, vv], -1), K), dist, model)
-    return _LensMap(o, s, len(us), len(vs), (xn[..., 0] + 1j * xn[..., 1]).ravel())
+    lm = _LensMap(o, s, len(us), len(vs), (xn[..., 0] + 1j * xn[..., 1]).ravel())
+    return replace(lm, certified=_certify(lm, K, dist, model))
+
+
+def _certify(lm: _LensMap, K: np.ndarray, dist: np.ndarray, model: str) -> bool:
+    """Whether one Newton step from the bilinear lookup is exact (to about 1e-10, the square
+    of the lookup's error) wherever a point can fall on the grid: every node has an inverse,
+    the lookup is within ``_NEWTON_FAR / 2`` of the exact inverse at every cell's centre and
+    edge midpoints (where bilinear interpolation is worst) and the lens's Jacobian
+    determinant stays well positive (no fold nearby)."""
+    from calibration.camera import undistort_normalized
+    g = lm.grid.reshape(lm.height, lm.width)
+    if not np.isfinite(g).all():
+        return False
+    o, s = lm.origin_px, lm.step_px
+    fu, fv = np.meshgrid(np.arange(2 * lm.width - 2) / 2, np.arange(2 * lm.height - 2) / 2)
+    half = (fu % 1 > 0) | (fv % 1 > 0)
+    fu, fv = fu[half], fv[half]
+    x, y, _, _ = _bilinear(lm, o + s * fu, o + s * fv)
+    exact = undistort_normalized(pixels_to_normalized(np.stack([o + s * fu, o + s * fv], -1), K),
+                                 dist, model)
+    if not np.isfinite(exact).all():
+        return False
+    lookup_err = np.abs(x - exact[:, 0]) + np.abs(y - exact[:, 1])
+    _, _, j00, j01, j10, j11 = lens_distort(exact[:, 0], exact[:, 1], dist, model)
+    det = j00 * j11 - j01 * j10
+    return bool(lookup_err.max() < _NEWTON_FAR / 2 and det.min() > 0.2)
 
 
 def _camera_map(cam) -> _LensMap:
@@ -477,6 +517,31 @@ def _bilinear(lm: _LensMap, u: np.ndarray, v: np.ndarray):
     return x, y, out, rough
 
 
+def _certified_lookup(lm: _LensMap, u: np.ndarray, v: np.ndarray):
+    """Bilinear lookup for a certified map when every finite pixel (u, v) (N,) lies on the
+    grid: x, y (N,) (NaN where u or v is), else None (the general path then runs). No
+    per-point tests: NaN pixels carry NaN through the interpolation weights."""
+    fu = (u - lm.origin_px) * (1.0 / lm.step_px)
+    fv = (v - lm.origin_px) * (1.0 / lm.step_px)
+    lo_u, hi_u, lo_v, hi_v = (np.fmin.reduce(fu), np.fmax.reduce(fu), np.fmin.reduce(fv),
+                              np.fmax.reduce(fv))      # NaN-ignoring
+    if not (lo_u >= 0 and lo_v >= 0 and hi_u < lm.width - 1 and hi_v < lm.height - 1):
+        return None
+    with np.errstate(invalid="ignore"):       # NaN -> some integer, clipped by take below
+        i0 = fu.astype(np.intp)
+        j0 = fv.astype(np.intp)
+    a = fu - i0
+    b = fv - j0
+    k = j0 * lm.width + i0
+    kd = k + lm.width
+    g = lm.grid
+    g00, g01 = g.take(k, mode="clip"), g.take(k + 1, mode="clip")
+    g10, g11 = g.take(kd, mode="clip"), g.take(kd + 1, mode="clip")
+    top = g00 + a * (g01 - g00)
+    z = top + b * (g10 + a * (g11 - g10) - top)
+    return z.real, z.imag
+
+
 def _undistort_camera(cam, u: np.ndarray, v: np.ndarray):
     """Exact undistortion of one camera's pixels: a lookup on a 16 px grid, then one Newton
     step on the lens model (error about 1e-12 normalised, the exact solver's own tolerance),
@@ -497,7 +562,17 @@ def _undistort_camera(cam, u: np.ndarray, v: np.ndarray):
     if cam.model == "pinhole" and not np.any(cam.dist):
         one, zero = np.ones_like(u), np.zeros_like(u)
         return xd, yd, fx * one, zero, zero, fy * one
-    x, y, out, rough = _bilinear(_camera_map(cam), u, v)
+    lm = _camera_map(cam)
+    if lm.certified:
+        fast = _certified_lookup(lm, u, v)
+        if fast is not None:                    # every point on the grid: one Newton step
+            x, y = fast
+            dx, dy, j00, j01, j10, j11 = lens_distort(x, y, cam.dist, cam.model)
+            rx, ry = dx - xd, dy - yd
+            inv = 1.0 / (j00 * j11 - j01 * j10)
+            return (x - (j11 * rx - j01 * ry) * inv, y - (j00 * ry - j10 * rx) * inv,
+                    fx * j00, fx * j01, fy * j10, fy * j11)
+    x, y, out, rough = _bilinear(lm, u, v)
     slow = np.flatnonzero(out & np.isfinite(u) & np.isfinite(v))
     if slow.size:                               # off the grid: the exact solver
         exact = cam.undistort_points(np.stack([u[slow], v[slow]], -1))
@@ -836,7 +911,10 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
                 x, y = (xy_n[a:b, :, k].T.copy() for k in (0, 1))
                 jc = [jac[a:b, :, i, j].T.copy() for i in (0, 1) for j in (0, 1)]
             cf = conf[a:b].T.copy()
-            valid = (cf >= settings.min_conf) & (cf > 0) & np.isfinite(x) & np.isfinite(y)
+            valid = cf >= settings.min_conf
+            if not settings.min_conf > 0:
+                valid &= cf > 0
+            valid &= np.isfinite(x) & np.isfinite(y)
             pr = None if prior is None else [T(np.ascontiguousarray(prior[a:b, k]))
                                              for k in range(3)]
             X, used, err, flags = _triangulate_chunk(g, T(x), T(y), [T(j) for j in jc], T(cf),

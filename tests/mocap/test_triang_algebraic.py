@@ -91,6 +91,33 @@ def test_batched_undistortion_is_exact_everywhere(rng):
                                    rtol=1e-4, atol=1e-2)
 
 
+def test_certified_lens_maps_take_one_newton_step_and_stay_exact(rng):
+    """Lenses whose lookup is close enough everywhere (mild pinholes) are certified and take the
+    short path (one Newton step, no per-point tests) when every point is on the grid; it is
+    as exact as the general path, keeps missing points NaN, and a strong wide-angle lens is
+    not certified."""
+    from mocap.triangulate import _camera_map
+    size = (1920, 1080)
+    K = np.array([[1400.0, 0, 955], [0, 1400, 545], [0, 0, 1]])
+    mild = Camera.look_at("mild", size, K, [-0.08, 0.03, 0.001, -0.0005, 0.002], [3, 0, 1],
+                          [0, 0, 1])
+    plain = Camera.look_at("plain", size, K, [-0.05, 0.01, 0, 0, 0], [0, 3, 1], [0, 0, 1])
+    wide = Camera.look_at("wide", size, K / [[1.4], [1.4], [1]] * [[1], [1], [1]],
+                          [-0.3, 0.09, 0.001, -0.0005, -0.012], [-3, 0, 1], [0, 0, 1])
+    assert _camera_map(mild).certified and _camera_map(plain).certified
+    assert not _camera_map(wide).certified
+    uv = rng.uniform([0, 0], [1919, 1079], (5000, 2, 2))           # all inside the image
+    uv[::9, 0] = np.nan
+    xy_n, J = undistort_detections(Rig((mild, plain)), uv)
+    for c, cam in enumerate((mild, plain)):
+        exact = cam.undistort_points(uv[:, c])
+        np.testing.assert_array_equal(np.isnan(xy_n[:, c, 0]), np.isnan(exact[:, 0]))
+        ok = np.isfinite(exact[:, 0])
+        np.testing.assert_allclose(xy_n[ok, c], exact[ok], atol=1e-11, err_msg=cam.name)
+        _, _, *jac = lens_distort(exact[ok, 0], exact[ok, 1], cam.dist, cam.model)
+        np.testing.assert_allclose(J[ok, c, 0, 0], K[0, 0] * jac[0], rtol=1e-6)
+
+
 def test_torch_dlt_matches_numpy_and_passes_gradcheck(studio4, rng):
     X = _points(rng, 6)
     xy_n = np.stack([c.world_to_cam(X)[:, :2] / c.world_to_cam(X)[:, 2:] for c in studio4], 1)
