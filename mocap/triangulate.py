@@ -482,25 +482,36 @@ def _camera_map(cam) -> _LensMap:
                      tuple(int(v) for v in cam.size_wh))
 
 
+def _grid_coords(lm: _LensMap, u: np.ndarray, v: np.ndarray):
+    """Pixels (N,) -> fractional grid column and row (N,)."""
+    return (u - lm.origin_px) * (1.0 / lm.step_px), (v - lm.origin_px) * (1.0 / lm.step_px)
+
+
+def _interpolate(lm: _LensMap, fu, fv, i0, j0, mode: str = "raise"):
+    """Bilinear blend of the map in the cells (i0, j0) (N,) at fractional grid coordinates
+    fu, fv (N,): z (N,) complex and the 4 corners (N,) (``mode`` as ``ndarray.take``)."""
+    a = fu - i0
+    b = fv - j0
+    k = j0 * lm.width + i0
+    kd = k + lm.width
+    g = lm.grid
+    corners = (g.take(k, mode=mode), g.take(k + 1, mode=mode), g.take(kd, mode=mode),
+               g.take(kd + 1, mode=mode))
+    g00, g01, g10, g11 = corners
+    top = g00 + a * (g01 - g00)
+    return top + b * (g10 + a * (g11 - g10) - top), corners
+
+
 def _bilinear(lm: _LensMap, u: np.ndarray, v: np.ndarray):
     """Bilinear lookup of the map at pixels (u, v) (N,): x, y (N,), NaN off the grid or where
     none of the cell's corners has an inverse (beyond the fold of a strong lens: no inverse
     there either); where only some have one, the first of those (a rough start, ``rough``
     (N,) bool). Returns x, y, out (N,) bool (off the grid), rough."""
-    fu = (u - lm.origin_px) * (1.0 / lm.step_px)
-    fv = (v - lm.origin_px) * (1.0 / lm.step_px)
+    fu, fv = _grid_coords(lm, u, v)
     # fmax/fmin send NaN to the edge, so every index is valid; moved points are not inside.
     cu = np.fmin(np.fmax(fu, 0.0), lm.width - 1.000001)
     cv = np.fmin(np.fmax(fv, 0.0), lm.height - 1.000001)
-    i0 = cu.astype(np.intp)
-    j0 = cv.astype(np.intp)
-    a = cu - i0
-    b = cv - j0
-    k = j0 * lm.width + i0
-    kd = k + lm.width
-    g00, g01, g10, g11 = lm.grid.take(k), lm.grid.take(k + 1), lm.grid.take(kd), lm.grid.take(kd + 1)
-    top = g00 + a * (g01 - g00)
-    z = top + b * (g10 + a * (g11 - g10) - top)
+    z, (g00, g01, g10, g11) = _interpolate(lm, cu, cv, cu.astype(np.intp), cv.astype(np.intp))
     x, y = z.real.copy(), z.imag.copy()
     out = (cu != fu) | (cv != fv)
     if out.any():
@@ -521,8 +532,7 @@ def _certified_lookup(lm: _LensMap, u: np.ndarray, v: np.ndarray):
     """Bilinear lookup for a certified map when every finite pixel (u, v) (N,) lies on the
     grid: x, y (N,) (NaN where u or v is), else None (the general path then runs). No
     per-point tests: NaN pixels carry NaN through the interpolation weights."""
-    fu = (u - lm.origin_px) * (1.0 / lm.step_px)
-    fv = (v - lm.origin_px) * (1.0 / lm.step_px)
+    fu, fv = _grid_coords(lm, u, v)
     lo_u, hi_u, lo_v, hi_v = (np.fmin.reduce(fu), np.fmax.reduce(fu), np.fmin.reduce(fv),
                               np.fmax.reduce(fv))      # NaN-ignoring
     if not (lo_u >= 0 and lo_v >= 0 and hi_u < lm.width - 1 and hi_v < lm.height - 1):
@@ -530,15 +540,7 @@ def _certified_lookup(lm: _LensMap, u: np.ndarray, v: np.ndarray):
     with np.errstate(invalid="ignore"):       # NaN -> some integer, clipped by take below
         i0 = fu.astype(np.intp)
         j0 = fv.astype(np.intp)
-    a = fu - i0
-    b = fv - j0
-    k = j0 * lm.width + i0
-    kd = k + lm.width
-    g = lm.grid
-    g00, g01 = g.take(k, mode="clip"), g.take(k + 1, mode="clip")
-    g10, g11 = g.take(kd, mode="clip"), g.take(kd + 1, mode="clip")
-    top = g00 + a * (g01 - g00)
-    z = top + b * (g10 + a * (g11 - g10) - top)
+    z, _ = _interpolate(lm, fu, fv, i0, j0, mode="clip")
     return z.real, z.imag
 
 
