@@ -235,9 +235,9 @@ class FitSettings:
     iteration_scale: float = 1.0
     """Multiplies every stage's iteration budget (below 1: faster, less converged)."""
     reprojection_weight: float = 0.5
-    """Weight of the multi-view 2D reprojection term straight against the detections in the
-    fit's last stage (0: off): the fit then sees what triangulation and the low-pass filter
-    smooth away (fast limbs: a studio jog's knee flexion error 3.05 -> 1.9 degrees)."""
+    """Weight of the multi-view 2D reprojection term straight against the detections (0:
+    off): the fit then sees what triangulation and the low-pass filter smooth away (fast
+    limbs: a studio jog's knee flexion error 3.05 -> 2.02 degrees)."""
     floor_weight: float = 0.0
     """Weight of the floor-contact term (feet on z = 0 of a world-aligned rig; 0: off)."""
     meshes: str = ""
