@@ -163,3 +163,16 @@ def chumpy_pickle(data: dict, chumpy_keys=("v_template", "shapedirs", "weights",
                 sys.modules.pop(k, None)
             else:
                 sys.modules[k] = old
+
+
+def write_smpl_folder(root, vertex_ids: bool = True):
+    """A model folder as users have it (``root/smpl/SMPL_NEUTRAL.pkl``, the official pickle
+    layout) holding the synthetic SMPL-format model, with its ``vertex_ids.json`` unless told
+    not to. Returns ``root``."""
+    import json
+    data, vids = synthetic_smpl()
+    (root / "smpl").mkdir()
+    (root / "smpl" / "SMPL_NEUTRAL.pkl").write_bytes(chumpy_pickle(data))
+    if vertex_ids:
+        (root / "smpl" / "vertex_ids.json").write_text(json.dumps(vids))
+    return root

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from body_scenes import chumpy_pickle, synthetic_smpl
+from body_scenes import synthetic_smpl, write_smpl_folder
 from mocap.body import (BodyModelError, keypoint_layer, keypoints_forward, load_body_model,
                         posed_vertices)
 from mocap.body.model import forward_kinematics, rest_joints, rotvec_to_rotmat
@@ -20,11 +20,7 @@ from mocap.keypoints import FORMATS
 
 @pytest.fixture(scope="module")
 def smpl_dir(tmp_path_factory):
-    data, _ = synthetic_smpl()
-    root = tmp_path_factory.mktemp("models")
-    (root / "smpl").mkdir()
-    (root / "smpl" / "SMPL_NEUTRAL.pkl").write_bytes(chumpy_pickle(data))
-    return root
+    return write_smpl_folder(tmp_path_factory.mktemp("models"), vertex_ids=False)
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,12 @@ bone lengths measured there, and the fit of a deep squat (where the analytic sta
 pose is poor in the deep frames, so the shape used to shrink to make up for it)."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
 import torch
 
-from body_scenes import chumpy_pickle, synthetic_smpl
+from body_scenes import write_smpl_folder
 from mocap.body import keypoint_layer, load_body_model, rest_height
 from mocap.fit import (DEFAULT_STAGES, _robust_bone_lengths, extended_frames,
                        extension_scores, fit_sequence, prepare_data, torch_threads)
@@ -18,12 +17,7 @@ from mocap.simulate.bodymodel import BodyActor, animate_body, body_keypoints
 
 @pytest.fixture(scope="module")
 def smpl(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    data, vids = synthetic_smpl()
-    (root / "smpl").mkdir()
-    (root / "smpl" / "SMPL_NEUTRAL.pkl").write_bytes(chumpy_pickle(data))
-    (root / "smpl" / "vertex_ids.json").write_text(json.dumps(vids))
-    return load_body_model("smpl", root)
+    return load_body_model("smpl", write_smpl_folder(tmp_path_factory.mktemp("models")))
 
 
 def _stick(knee_bend_rad: float, arm_raise_rad: float, lean_rad: float) -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from body_scenes import chumpy_pickle, synthetic_smpl
+from body_scenes import write_smpl_folder
 from mocap.body import BodyMotion, FitError, keypoint_layer, load_body_model, rest_height
 from mocap.body.metrics import flexion_rms_deg, keypoint_mpjpe_mm, rotation_error_deg
 from mocap.cli import main as cli
@@ -24,12 +24,7 @@ from mocap.triangulate import triangulate
 
 @pytest.fixture(scope="module")
 def smpl_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    data, vids = synthetic_smpl()
-    (root / "smpl").mkdir()
-    (root / "smpl" / "SMPL_NEUTRAL.pkl").write_bytes(chumpy_pickle(data))
-    (root / "smpl" / "vertex_ids.json").write_text(json.dumps(vids))
-    return root
+    return write_smpl_folder(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="module")
