@@ -1,6 +1,7 @@
 """Board calibration: ours against aniposelib on the same rendered board views.
 
 Run:  .venv/bin/python benchmarks/calibration.py [--size 800x600] [--shared 20] [--close 8]
+            [--pose2sim | --pose2sim-only]
 
 Scene (seeded): four cameras on a 90-degree arc of radius 2.5 m, 1.6 m high, each with its own
 focal length (600-630 px for 640 px width, scaled with ``--size``), principal point off the
@@ -24,6 +25,17 @@ true ones:
 * wall time of detection and of calibration (one process, BLAS on one thread), and the ratio.
 
 aniposelib is imported lazily (``pip install aniposelib``, the ``peers`` extra).
+
+``--pose2sim`` adds (``--pose2sim-only``: runs alone) a table on real images: the Pose2Sim
+demo's checkerboard views (pose2sim 0.10.49 wheel, fetched into the cache by
+:func:`mocap.datasets.pose2sim_demo`; 4 x 7 inner corners, 60 mm squares, 6-7 views per
+camera) against the Qualisys calibration shipped beside them (``Calib.qca.txt``). Per camera:
+our intrinsics (:func:`calibration.calibrate.intrinsics_only`, k3 at 0), how far the board
+reached, the focal lengths against the file's, both principal points with our standard errors,
+and the RMS reprojection error of the views with (a) our calibration, free; (b) the file's
+principal point imposed, focal, lens and board poses refitted; (c) the image centre imposed,
+the same refit; (d) the file's K and lens as they are, board poses only; and the F statistic
+of (b) against (a) (nested least squares, 2 constraints).
 """
 from __future__ import annotations
 
@@ -48,6 +60,8 @@ from calibration.boards import board_from_dict  # noqa: E402
 from calibration.calibrate import calibrate_rig  # noqa: E402
 from calibration.detection import detect_views  # noqa: E402
 from calibration.extrinsics import mean_rotation, rotation_angle_deg  # noqa: E402
+from calibration.intrinsics import board_poses as pnp_board_poses  # noqa: E402
+from calibration.intrinsics import radial_reach, refit_with_fixed_principal_point  # noqa: E402
 from calibration.render import RenderStyle, random_board_poses, render_take  # noqa: E402
 from calibration.world import transform_rig  # noqa: E402
 
@@ -147,13 +161,101 @@ def run_aniposelib(rig, spec, take):
     return Rig(tuple(cams)), t1 - t0, t2 - t1
 
 
+def f_statistic(restricted, free) -> float:
+    """F statistic of a nested least-squares restriction: ``restricted`` and ``free`` are
+    :class:`calibration.intrinsics.PinholeRefit` of the same residuals, the first with
+    ``free.n_params - restricted.n_params`` parameters held fixed.
+    F = ((RSS_r - RSS_f) / q) / (RSS_f / (n_residuals - n_params_f)); under the restriction
+    it follows F(q, n_residuals - n_params_f)."""
+    q = free.n_params - restricted.n_params
+    dof = free.n_residuals - free.n_params
+    return float(((restricted.rss_px2 - free.rss_px2) / q) / (free.rss_px2 / dof))
+
+
+def pose2sim_principal_points(version: str = "0.10.49") -> list[dict]:
+    """The Pose2Sim demo's checkerboard views against its Qualisys file, per camera.
+
+    Returns one dict per camera: ``name``; ``views`` (int, views fitted); ``reach`` (radial
+    reach of the corners, 0-1); ``focal_pct`` (2,) our fx, fy over the file's, minus 1, in %;
+    ``pp_ours``, ``pp_file`` (2,) pixels; ``pp_std`` (2,) our standard errors, pixels;
+    ``rms_free``, ``rms_file_pp``, ``rms_centre``, ``rms_file`` pixels, cases (a)-(d) of the
+    module docstring; ``f_file_pp`` (F of (b) against (a)); ``dof`` (residual degrees of
+    freedom of (a)).
+    """
+    from mocap.datasets import pose2sim_demo
+
+    from calibration.boards import find_board
+    from calibration.calibrate import intrinsics_only
+    from calibration.detection import detect_source
+    from calibration.qualisys import read_qualisys
+
+    root = pose2sim_demo(version) / "Demo_SinglePerson/calibration"
+    spec = find_board("pose2sim_checkerboard_4x7")
+    rows = []
+    for i, ref in enumerate(read_qualisys(root / "Calib.qca.txt"), start=1):
+        views = detect_source(root / f"intrinsics/int_cam0{i}_img", spec, ref.name)
+        cam, _ = intrinsics_only(views, spec)
+        w, h = ref.size_wh
+        free = refit_with_fixed_principal_point(cam, views, spec, None)
+        file_pp = refit_with_fixed_principal_point(cam, views, spec, ref.K[:2, 2])
+        centre = refit_with_fixed_principal_point(cam, views, spec, ((w - 1) / 2, (h - 1) / 2))
+        _, err = pnp_board_poses(ref, views, spec)
+        ok = np.isfinite(err)
+        rms_file = float(np.sqrt(np.sum(views.counts[ok] * err[ok] ** 2) / np.sum(views.counts[ok])))
+        rows.append(dict(
+            name=ref.name, views=int(free.used.size), reach=radial_reach(views.xy, views.size_wh),
+            focal_pct=100 * (free.camera.K[[0, 1], [0, 1]] / ref.K[[0, 1], [0, 1]] - 1),
+            pp_ours=free.camera.K[:2, 2], pp_std=free.std_px[2:4], pp_file=ref.K[:2, 2],
+            rms_free=free.rms_px, rms_file_pp=file_pp.rms_px, rms_centre=centre.rms_px,
+            rms_file=rms_file, f_file_pp=f_statistic(file_pp, free),
+            dof=free.n_residuals - free.n_params,
+        ))
+    return rows
+
+
+def print_pose2sim(rows: list[dict]) -> None:
+    from scipy.stats import f as f_dist
+
+    print()
+    print("Pose2Sim demo (0.10.49): checkerboard intrinsics (k1 k2 p1 p2, k3 at 0) against the "
+          "Qualisys file shipped beside them; RMS reprojection (px) of the views with (a) ours, "
+          "free, (b) the file's principal point imposed, (c) the image centre imposed (focal, "
+          "lens and board poses refitted), (d) the file's K and lens as they are (board poses only)")
+    head = (f"{'camera':<8}{'views':>6}{'reach %':>8}{'focal % (x, y)':>16}"
+            f"{'pp ours (± sd) px':>26}{'pp file px':>16}"
+            f"{'(a) free':>9}{'(b) file pp':>12}{'(c) centre':>11}{'(d) file':>9}{'F (b/a)':>9}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        ours = (f"{r['pp_ours'][0]:.1f}±{r['pp_std'][0]:.1f}, "
+                f"{r['pp_ours'][1]:.1f}±{r['pp_std'][1]:.1f}")
+        print(f"{r['name']:<8}{r['views']:6d}{100 * r['reach']:8.0f}"
+              f"{r['focal_pct'][0]:+8.2f}{r['focal_pct'][1]:+8.2f}"
+              f"{ours:>26}{r['pp_file'][0]:>8.1f}{r['pp_file'][1]:>8.1f}"
+              f"{r['rms_free']:9.3f}{r['rms_file_pp']:12.3f}{r['rms_centre']:11.3f}"
+              f"{r['rms_file']:9.3f}{r['f_file_pp']:9.1f}")
+    dof = min(r["dof"] for r in rows) if rows else 1
+    print(f"\nF (b/a): the file's principal point as a restriction of (a) (2 constraints); "
+          f"F(2, {dof}) exceeds {f_dist.ppf(0.99, 2, dof):.2f} with probability 1 % if the "
+          f"file's principal point were right. sd: standard errors of (a) "
+          f"(cv2.calibrateCameraExtended).")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", default="800x600", help="image size WxH (default 800x600)")
     ap.add_argument("--shared", type=int, default=20, help="board poses facing the whole arc")
     ap.add_argument("--close", type=int, default=8, help="board poses near each camera")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--pose2sim", action="store_true",
+                    help="also the Pose2Sim demo's checkerboard intrinsics against its Qualisys file "
+                         "(fetches the pose2sim 0.10.49 wheel into the cache once)")
+    ap.add_argument("--pose2sim-only", action="store_true",
+                    help="only the Pose2Sim demo table (no rendered rig)")
     args = ap.parse_args()
+    if args.pose2sim_only:
+        print_pose2sim(pose2sim_principal_points())
+        return 0
     size = tuple(int(v) for v in args.size.lower().split("x"))
     rig = arc_rig(size)
     spec = board_from_dict(dict(BOARD))
@@ -189,6 +291,8 @@ def main() -> int:
     print("\ncalib x: calibration time relative to ours (same process, one BLAS thread). "
           "aniposelib refines one focal length and two distortion terms with the principal "
           "point fixed at the image centre.")
+    if args.pose2sim:
+        print_pose2sim(pose2sim_principal_points())
     return 0
 
 

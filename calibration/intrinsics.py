@@ -254,3 +254,91 @@ def pnp(camera: Camera, obj: np.ndarray, img: np.ndarray) -> np.ndarray | None:
     if not np.all(np.isfinite(T)) or T[2, 3] <= 0:
         return None
     return T
+
+
+@dataclass(frozen=True)
+class PinholeRefit:
+    """A pinhole refit of one camera's intrinsics and board poses (see
+    :func:`refit_with_fixed_principal_point`).
+
+    Attributes:
+        camera: the refitted camera (identity extrinsics; dist (5,) k1 k2 p1 p2 k3).
+        rms_px: RMS reprojection error over all corners used, pixels (per corner, the 2D norm).
+        rss_px2: sum of squared residuals, pixels squared (both coordinates of every corner).
+        n_residuals: residuals (2 per corner).
+        n_params: parameters fitted: focal (2), principal point (2, when free), lens (4, or 5
+            with k3 free), 6 per view.
+        std_px: (4,) standard errors of fx, fy, cx, cy, pixels (0 where held fixed).
+        used: (U,) indices of the views fitted (those with at least :data:`MIN_CORNERS`).
+    """
+
+    camera: Camera
+    rms_px: float
+    rss_px2: float
+    n_residuals: int
+    n_params: int
+    std_px: np.ndarray
+    used: np.ndarray
+
+
+def refit_with_fixed_principal_point(
+    camera: Camera,
+    views: BoardViews,
+    spec: BoardSpec,
+    principal_point: np.ndarray | tuple[float, float] | None,
+    fix_k3: bool = True,
+) -> PinholeRefit:
+    """Refit a pinhole camera's focal lengths, lens and board poses to its board views with
+    the principal point held at ``principal_point`` (or, with None, refitted too: the free
+    fit the constrained ones are compared with).
+
+    ``cv2.calibrateCameraExtended`` from ``camera``'s K and lens (its principal point replaced),
+    every view with at least :data:`MIN_CORNERS` corners, skew 0, k3 kept at 0 with ``fix_k3``.
+    The free and the fixed fit are nested least-squares problems: their ``rss_px2`` give
+    an F test of the fixed principal point (2 constraints).
+
+    Args:
+        camera: a pinhole camera, the starting point.
+        views: its board views.
+        spec: the board.
+        principal_point: (2,) (cx, cy) pixels, or None.
+        fix_k3: keep k3 at 0.
+
+    Raises:
+        CalibrationError: ``camera`` is not a pinhole camera.
+        InsufficientDataError: fewer than :data:`MIN_INTRINSIC_VIEWS` usable views.
+    """
+    if camera.model != PINHOLE:
+        raise CalibrationError(f"{camera.name} model: expected {PINHOLE!r}, found {camera.model!r}")
+    used = np.flatnonzero(views.counts >= MIN_CORNERS)
+    if used.size < MIN_INTRINSIC_VIEWS:
+        raise InsufficientDataError(
+            views.camera, f"expected at least {MIN_INTRINSIC_VIEWS} board views with >= "
+            f"{MIN_CORNERS} corners to refit intrinsics ({views.source}), found {used.size}")
+    obj, img = zip(*(_view_points(views, spec, i) for i in used))
+    obj = [o.astype(np.float32) for o in obj]
+    img = [i.astype(np.float32) for i in img]
+    K0 = np.array(camera.K, dtype=np.float64)
+    K0[0, 1] = 0.0
+    flags = cv2.CALIB_USE_INTRINSIC_GUESS | (cv2.CALIB_FIX_K3 if fix_k3 else 0)
+    if principal_point is not None:
+        K0[:2, 2] = np.asarray(principal_point, dtype=np.float64).reshape(2)
+        flags |= cv2.CALIB_FIX_PRINCIPAL_POINT
+    d0 = np.zeros(5)
+    d0[:min(5, camera.dist.size)] = camera.dist[:5]
+    if fix_k3:
+        d0[4] = 0.0
+    _, K, dist, rvecs, tvecs, std_int, _, _ = cv2.calibrateCameraExtended(
+        obj, img, tuple(views.size_wh), K0, d0, flags=flags,
+        criteria=(cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 200, 1e-12))
+    dist = dist.reshape(-1)[:5].astype(np.float64)
+    rss = 0.0
+    for o, i, r, t in zip(obj, img, rvecs, tvecs):
+        proj, _ = cv2.projectPoints(o.astype(np.float64), r, t, K, dist)
+        rss += float(np.sum((proj.reshape(-1, 2) - i) ** 2))
+    n_points = sum(len(o) for o in obj)
+    n_params = 2 + (0 if principal_point is not None else 2) + (4 if fix_k3 else 5) + 6 * used.size
+    K = np.array([[K[0, 0], 0.0, K[0, 2]], [0.0, K[1, 1], K[1, 2]], [0.0, 0.0, 1.0]])
+    out = Camera(camera.name, camera.size_wh, K, dist, np.eye(3), np.zeros(3), PINHOLE)
+    return PinholeRefit(out, float(np.sqrt(rss / n_points)), rss, 2 * n_points, n_params,
+                        std_int.reshape(-1)[:4].astype(np.float64), used)
