@@ -9,8 +9,9 @@ The pieces, each replaceable on its own:
   initial guess, the others as axis-angle vectors);
 - loss terms as a named dict, :data:`LOSSES`, each a pure function of the posed body and the
   observations: robust confidence-weighted 3D keypoints, optional multi-view 2D reprojection
-  against the detections, joint limits, a pose prior, a shape prior, bone lengths (to start
-  the shape), temporal smoothness, optional floor contact;
+  against the detections, joint limits, a pose prior, the lumbopelvic rhythm (how a trunk
+  lean splits between the pelvis and the spine, which keypoints cannot tell), a shape prior,
+  bone lengths (to start the shape), temporal smoothness, optional floor contact;
 - per-stage weights as data, :data:`DEFAULT_STAGES`: the shape from the observed bone lengths,
   then shape and global orientation, then body pose, then everything together;
 - one :class:`Monitor` per stage that stops it on convergence or on a non-finite loss (the
@@ -18,8 +19,9 @@ The pieces, each replaceable on its own:
 
 Every term is a mean per frame (sequence-level terms: per sequence) of squared residuals in
 noise units (``FitOptions``), so that the weights read as relative trust. The optimiser is
-L-BFGS with a strong-Wolfe line search over all frames at once: torch on CPU, and on the GPU
-when there is one (``device="auto"``).
+L-BFGS with a strong-Wolfe line search over all frames at once, on unknowns scaled to
+comparable curvature (:func:`parameter_scales`): torch on CPU, and on the GPU when there is
+one (``device="auto"``).
 
 Frames: keypoints in the world (Z up, metres); the body model's rest frame is turned into the
 world by the root rotation.
@@ -31,6 +33,7 @@ import functools
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -38,6 +41,7 @@ import roma
 import torch
 
 from .body.errors import FitError
+from .body.lumbopelvic import pelvis_tilt_of_trunk
 from .body.model import (anatomical_frames, body_axes, forward_kinematics, neutral_pose,
                           rotvec_to_rotmat)
 from .body.regressors import KeypointLayer, keypoints_forward
@@ -71,6 +75,10 @@ class FitOptions:
         accel_m_s2: joint acceleration that costs 1 in the smoothness term (m/s^2);
             angular_accel_rad_s2: the same for joint rotations (rad/s^2).
         limit_rad: joint-limit violation that costs 1 (radians).
+        lumbopelvic_rad: departure of the pelvis's tilt from the lumbopelvic rhythm's share
+            of the trunk's flexion that costs 1 (radians; :func:`lumbopelvic_loss`).
+        spine_coupling_rad: departure of a spine joint's rotation from the spine's mean that
+            costs 1 (radians; :func:`spine_coupling_loss`).
         floor_z_m: height of the floor (world z, metres) for the floor term.
         inner_iterations: L-BFGS iterations between two checks of the monitor.
         tolerance: relative decrease of the loss below which a stage has converged.
@@ -83,6 +91,8 @@ class FitOptions:
     accel_m_s2: float = 15.0
     angular_accel_rad_s2: float = 150.0
     limit_rad: float = 0.05
+    lumbopelvic_rad: float = 0.05
+    spine_coupling_rad: float = 0.05
     floor_z_m: float = 0.0
     inner_iterations: int = 10
     tolerance: float = 1e-5
@@ -124,11 +134,12 @@ DEFAULT_STAGES = (
           {"keypoints": 1.0, "bone_length": 1.0, "shape_prior": 0.1, "smooth": 0.1},
           max_iterations=20, init_pose=True, extended_only=True),
     Stage("body_pose", ("global_orient", "transl", "body_pose"),
-          {"keypoints": 1.0, "pose_prior": 0.05, "joint_limits": 1.0, "smooth": 0.1},
+          {"keypoints": 1.0, "pose_prior": 0.05, "joint_limits": 1.0, "smooth": 0.1,
+           "lumbopelvic": 1.0, "spine_coupling": 1.0},
           max_iterations=60, init_pose=True),
     Stage("refine", ("betas", "global_orient", "transl", "body_pose"),
           {"keypoints": 1.0, "pose_prior": 0.02, "joint_limits": 1.0, "shape_prior": 0.01,
-           "smooth": 0.1},
+           "smooth": 0.1, "lumbopelvic": 1.0, "spine_coupling": 1.0},
           max_iterations=40),
 )
 """The default stages; a weight for ``reprojection`` or ``floor`` turns those terms on
@@ -225,6 +236,8 @@ class FitData:
         views: optional 2D detections and cameras.
         extended: (F,) 1 for the frames closest to standing straight (:func:`extended_frames`),
             else 0; None: every frame counts as one.
+        stance: (F,) 1 where the person stands on their feet (hips well above the ankles,
+            :func:`stance_weights`), 0 lying or upside down, ramping between; None: all 1.
     """
 
     xyz: torch.Tensor
@@ -239,6 +252,7 @@ class FitData:
     contact: torch.Tensor
     views: "Views | None" = None
     extended: "torch.Tensor | None" = None
+    stance: "torch.Tensor | None" = None
 
 
 @dataclass
@@ -397,6 +411,52 @@ def pose_prior_loss(deviation: torch.Tensor, frames: torch.Tensor,
     return ((theta / sigma) ** 2).sum() / deviation.shape[0]
 
 
+def lumbopelvic_loss(root_R: torch.Tensor, body_pose: torch.Tensor, forward: torch.Tensor,
+                     spine: torch.Tensor, spine_flexion: torch.Tensor, stance: torch.Tensor,
+                     sigma: float) -> torch.Tensor:
+    """The lumbopelvic rhythm as a prior (:mod:`mocap.body.lumbopelvic`): the pelvis's forward
+    tilt ``p`` should be the rhythm's share of the trunk's flexion ``p + s`` (``s``: the
+    spine joints' flexion), in the frames where the person stands.
+
+    Keypoints cannot tell a tilting pelvis from a bending spine (both carry the shoulders
+    forward, the hips stay put), so without this term the split, hence hip flexion, drifts
+    with the optimiser's path.
+
+    Args:
+        root_R: (F, 3, 3) root rotations (model rest frame -> world, Z up). body_pose: (F, J,
+            3) axis-angle deviations of the non-root joints, radians (the spine's neutral is
+            its rest). forward: (3,) the body's forward axis in the rest frame. spine: (S,)
+            indices into J of the spine joints; spine_flexion: (S, 3) their flexion axes
+            (forward bending positive). stance: (F,) frame weights. sigma: radians.
+    Returns:
+        scalar: ``sum_f stance_f ((p_f - P(p_f + s_f)) / sigma)^2 / F``.
+    """
+    fwd = root_R @ forward
+    p = -torch.asin(fwd[:, 2].clamp(-1.0, 1.0))
+    s = (body_pose[:, spine] * spine_flexion).sum((-1, -2))
+    r = p - pelvis_tilt_of_trunk(p + s)
+    return (stance * (r / sigma) ** 2).sum() / root_R.shape[0]
+
+
+def spine_coupling_loss(body_pose: torch.Tensor, spine: torch.Tensor,
+                        sigma: float) -> torch.Tensor:
+    """The spine bends as one curve: each spine joint's rotation should be the spine joints'
+    mean (the equal shares of OpenSim-style coupled vertebral joints).
+
+    The keypoints fix where the shoulders and the head are, not how the bend is spread over
+    the vertebrae and the neck; left free, the spread, hence the chest's orientation and the
+    arms' rotations under it, drifts with the optimiser's path.
+
+    Args:
+        body_pose: (F, J, 3) axis-angle deviations of the non-root joints, radians.
+        spine: (S,) indices into J of the spine joints. sigma: radians.
+    Returns:
+        scalar: ``sum_f sum_j |e_fj - mean_j e_fj|^2 / sigma^2 / F``.
+    """
+    e = body_pose[:, spine]
+    return ((e - e.mean(1, keepdim=True)) ** 2).sum() / (sigma * sigma * body_pose.shape[0])
+
+
 def shape_prior_loss(betas: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
                      lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
     """Gaussian shape prior plus a steep wall outside the bounds (1e4 per unit^2)."""
@@ -512,6 +572,18 @@ def _term_pose_prior(s, d, c):
     return pose_prior_loss(s["params"].body_pose, c["frames"], c["sigma"])
 
 
+def _term_lumbopelvic(s, d, c):
+    if c["spine"].numel() == 0:
+        return s["params"].body_pose.sum() * 0.0
+    stance = d.stance if d.stance is not None else torch.ones_like(d.weight[:, 0])
+    return lumbopelvic_loss(rotations(s["params"])[:, 0], s["params"].body_pose, c["forward"],
+                            c["spine"], c["spine_flexion"], stance, c["opts"].lumbopelvic_rad)
+
+
+def _term_spine_coupling(s, d, c):
+    return spine_coupling_loss(s["params"].body_pose, c["spine"], c["opts"].spine_coupling_rad)
+
+
 def _term_shape_prior(s, d, c):
     return shape_prior_loss(s["params"].betas, *c["shape"])
 
@@ -536,7 +608,8 @@ def _term_bone_length(s, d, c):
 LOSSES = {"keypoints": _term_keypoints, "reprojection": _term_reprojection,
           "joint_limits": _term_joint_limits, "pose_prior": _term_pose_prior,
           "shape_prior": _term_shape_prior, "smooth": _term_smooth, "floor": _term_floor,
-          "bone_length": _term_bone_length}
+          "bone_length": _term_bone_length, "lumbopelvic": _term_lumbopelvic,
+          "spine_coupling": _term_spine_coupling}
 
 
 # ----------------------------------------------------------------------------- priors
@@ -755,7 +828,36 @@ def prepare_data(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: f
         sole=torch.as_tensor(sole, dtype=torch.long, device=layer.device),
         sole_height=torch.as_tensor(height, **to),
         contact=torch.as_tensor(contact_weights(xyz, seen, sole, height, floor_z_m), **to),
-        views=views, extended=torch.as_tensor(extended, **to))
+        views=views, extended=torch.as_tensor(extended, **to),
+        stance=torch.as_tensor(stance_weights(obs, layer.keypoint_names), **to))
+
+
+def stance_weights(xyz: np.ndarray, names, low_m: float = 0.15, high_m: float = 0.3,
+                   ) -> np.ndarray:
+    """(F,) how surely each frame shows a person on their feet: 0 where the hips' midpoint is
+    less than ``low_m`` above the ankles' (lying, crawling, upside down), 1 above ``high_m``
+    (standing, walking, squatting), linear between; frames without those keypoints take the
+    nearest frame's value (1 when none has them, or the format has no ankles).
+
+    Args:
+        xyz: (F, K, 3) world metres (Z up), NaN where missing; names: the K keypoint names.
+    """
+    need = ("left_hip", "right_hip", "left_ankle", "right_ankle")
+    F = xyz.shape[0]
+    if any(n not in names for n in need):
+        return np.ones(F)
+    lh, rh, la, ra = (xyz[:, list(names).index(n), 2] for n in need)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)          # frames with none of them
+        h = np.nanmean(np.stack([lh, rh]), 0) - np.nanmean(np.stack([la, ra]), 0)
+    ok = np.isfinite(h)
+    if not ok.any():
+        return np.ones(F)
+    idx = np.flatnonzero(ok)
+    nearest = idx[np.clip(np.searchsorted(idx, np.arange(F)), 0, idx.size - 1)]
+    prev = idx[np.clip(np.searchsorted(idx, np.arange(F)) - 1, 0, idx.size - 1)]
+    pick = np.where(np.abs(prev - np.arange(F)) < np.abs(nearest - np.arange(F)), prev, nearest)
+    return np.clip((h[pick] - low_m) / (high_m - low_m), 0.0, 1.0)
 
 
 # ----------------------------------------------------------------------------- initialisation
@@ -869,14 +971,20 @@ def _spine_joints(model) -> list[int]:
 
 
 def _pelvis_share_of_trunk(layer, data, params, rest_kp) -> None:
-    """Tilt the upright start of the pelvis by its equal share of the trunk's bend (the pelvis
-    and each spine joint take one share), turning about the root joint (which stays put)."""
+    """Tilt the upright start of the pelvis by its share of the trunk's bend, turning about
+    the root joint (which stays put): of the forward bend, the lumbopelvic rhythm's share
+    (:func:`mocap.body.lumbopelvic.pelvis_tilt_of_trunk`); of the sideways bend and the
+    twist, an equal share with each spine joint."""
     found = _trunk_rotation(layer, data, params, rest_kp)
     n = len(_spine_joints(layer.model))
     if found is None or n == 0:
         return
     R, ok = found
-    share = _hold_nearest(roma.rotmat_to_rotvec(R) / (n + 1), ok)
+    v = roma.rotmat_to_rotvec(R)
+    left = torch.as_tensor(body_axes(layer.model)[:, 1], dtype=v.dtype, device=v.device)
+    bend = v @ left
+    share = v / (n + 1) + (pelvis_tilt_of_trunk(bend) - bend / (n + 1))[:, None] * left
+    share = _hold_nearest(share, ok)
     params.orient_init.copy_(params.orient_init @ rotvec_to_rotmat(share))
 
 
@@ -1084,7 +1192,7 @@ def _terms(layer, params, data, consts, weights) -> dict:
     return {name: LOSSES[name](s, data, consts) for name, w in weights.items() if w}
 
 
-def parameter_scales(params: BodyParams, data: FitData, names) -> dict:
+def parameter_scales(params: BodyParams, data: FitData, names, layer=None) -> dict:
     """A diagonal preconditioner of the unknowns ``names`` that a stage optimises together:
     {parameter name: scale}; the stage optimises ``z = x / scale`` (names left out: scale 1).
 
@@ -1094,10 +1202,52 @@ def parameter_scales(params: BodyParams, data: FitData, names) -> dict:
     (an under-converged pose, e.g. the elbows of arms reaching down, about 5 degrees off with
     noise-free keypoints). Scaling the shape by ``F^-1/2`` puts both at the same curvature
     (only where both move: alone, a scalar scale changes nothing but L-BFGS's first step).
+
+    With ``layer``, the rotations are scaled too (:func:`rotation_scales`): a joint's
+    rotation moves the keypoints it carries by its lever arm, so the root's curvature is
+    hundreds of times an elbow's; each is brought to the translation's.
     """
-    if "betas" not in names or not set(names) - {"betas"}:
-        return {}
-    return {"betas": torch.full_like(params.betas, float(data.xyz.shape[0]) ** -0.5)}
+    out = {}
+    if "betas" in names and set(names) - {"betas"}:
+        out["betas"] = torch.full_like(params.betas, float(data.xyz.shape[0]) ** -0.5)
+    if layer is not None and ({"global_orient", "body_pose"} & set(names)):
+        root, body = rotation_scales(layer, params, data)
+        if "global_orient" in names:
+            out["global_orient"] = root
+        if "body_pose" in names:
+            out["body_pose"] = body
+    return out
+
+
+def rotation_scales(layer: KeypointLayer, params: BodyParams, data: FitData,
+                    min_lever_m: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scales of the root's (1, 1) and the other joints' (1, Jb - 1, 1) rotations that bring
+    the keypoint term's curvature in each to the translation's.
+
+    A small rotation ``d`` about joint ``j`` moves keypoint ``k`` by about ``d f_kj r_kj``
+    (``r_kj``: its distance from the joint in the neutral pose, ``f_kj``: the share of its
+    skinning the joint carries), so the curvature is ``sum_k w_k (f_kj r_kj)^2`` against the
+    translation's ``sum_k w_k`` (``w_k``: mean confidence). Levers below ``min_lever_m``
+    (joints that carry no keypoint) count as that, so that only the priors hold them.
+    """
+    with torch.no_grad():
+        eye = torch.eye(3, dtype=layer.dtype, device=layer.device)[None]
+        R = torch.cat([eye, params.neutral], 0)[None]
+        zero = torch.zeros(1, 3, dtype=layer.dtype, device=layer.device)
+        pos, kp, _ = keypoints_forward(layer, params.betas, R, zero)
+        pos, kp = pos[0], kp[0]                                         # (Jb, 3), (K, 3)
+        Jb = len(layer.parents)
+        sub = torch.eye(Jb, dtype=layer.dtype, device=layer.device)    # sub[j', j]: j' under j
+        for j in range(Jb - 1, 0, -1):                                  # children after parents
+            sub[:, layer.parents[j]] += sub[:, j]
+        frac = (layer.mass @ sub.clamp(max=1.0)).clamp(0.0, 1.0)        # (K, Jb)
+        lever = torch.linalg.norm(kp[:, None] - pos[None], dim=-1)      # (K, Jb)
+        w = data.weight.mean(0)                                         # (K,)
+        wt = w.sum().clamp_min(1e-9)
+        curv = (w[:, None] * (frac * lever) ** 2).sum(0)
+        curv = curv.clamp_min(wt * min_lever_m ** 2)
+        scale = torch.sqrt(wt / curv)
+    return scale[:1].reshape(1, 1), scale[1:].reshape(1, -1, 1)
 
 
 def _run_stage(layer, params: BodyParams, data: FitData, consts: dict, stage: Stage,
@@ -1109,7 +1259,7 @@ def _run_stage(layer, params: BodyParams, data: FitData, consts: dict, stage: St
         getattr(params, n).requires_grad_(False)
     c = {**consts, "torso_only": stage.torso_only, "extended_only": stage.extended_only}
     weights = {k: float(v) for k, v in stage.weights.items() if v}
-    scales = parameter_scales(params, data, names)
+    scales = parameter_scales(params, data, names, layer)
     scales = {n: scales.get(n, torch.ones((), device=layer.device, dtype=layer.dtype))
               for n in names}
     z = {n: (getattr(params, n) / scales[n]).detach().requires_grad_(True) for n in names}
@@ -1168,7 +1318,11 @@ def _constants(layer: KeypointLayer, opts: FitOptions) -> dict:
     model = layer.model
     frames, lower, upper, sigma = pose_priors(model)
     to = dict(device=layer.device, dtype=layer.dtype)
+    spine = [j - 1 for j in _spine_joints(model)]
     return {"opts": opts, "frames": torch.as_tensor(frames, **to),
+            "forward": torch.as_tensor(body_axes(model)[:, 0], **to),
+            "spine": torch.as_tensor(spine, dtype=torch.long, device=layer.device),
+            "spine_flexion": torch.as_tensor(frames[spine][:, :, 0], **to).reshape(-1, 3),
             "mean": torch.as_tensor(neutral_pose(model)[1:], **to),
             "lower": torch.as_tensor(lower, **to), "upper": torch.as_tensor(upper, **to),
             "sigma": torch.as_tensor(sigma, **to),

@@ -8,6 +8,11 @@ Angle conventions (body frame: x forward, y left, z up; degrees in the tables, r
 code): hip/shoulder *flexion* swings the limb forward, knee flexion folds the shank back, elbow
 flexion folds the forearm forward, ankle dorsiflexion lifts the toes, abduction moves a limb
 away from the midline, spine flexion bends the trunk forward.
+
+A forward lean of the trunk is shared between the pelvis (tilting over the hips) and the spine
+by the lumbopelvic rhythm of :mod:`mocap.body.lumbopelvic`, each actor with an individual scale
+of the pelvis's share (0.9-1.1, drawn last from the motion's generator); the hips flex by the
+pelvis's tilt on top, so that a motion's thighs keep their angle to the vertical.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..body.lumbopelvic import pelvis_tilt_of_trunk
 from ..errors import SimulationError
 from .body import JOINT_NAMES, LANDMARK_NAMES, SOLE_LANDMARKS, Body
 
@@ -43,6 +49,17 @@ class Pose:
 def _sides(angles: dict, name: str, left, right) -> None:
     angles[f"left_{name}"] = left
     angles[f"right_{name}"] = right
+
+
+def _trunk(angles: dict, trunk: np.ndarray, rng) -> None:
+    """Lean the trunk forward by ``trunk`` (F,) radians: the pelvis tilts by the rhythm's share
+    (scaled by this actor's individual factor), the spine bends by the rest, and both hips flex
+    by the pelvis's tilt so that the thighs keep their angle to the vertical."""
+    pelvis = pelvis_tilt_of_trunk(trunk, rng.uniform(0.9, 1.1))
+    angles["pelvis_tilt"] = pelvis
+    angles["spine_flex"] = trunk - pelvis
+    for side in ("left", "right"):
+        angles[f"{side}_hip_flex"] = angles.get(f"{side}_hip_flex", 0.0) + pelvis
 
 
 def walk(t, rng, duration):
@@ -85,10 +102,10 @@ def jog_circle(t, rng, duration):
     _sides(a, "shoulder_flex", -35 * np.sin(ph) * D, 35 * np.sin(ph) * D)
     _sides(a, "shoulder_abd", np.full_like(t, 12 * D), np.full_like(t, 12 * D))
     _sides(a, "elbow_flex", np.full_like(t, 85 * D), np.full_like(t, 85 * D))
-    a["spine_flex"] = np.full_like(t, 8 * D)
     a["body_roll"] = np.full_like(t, -8 * D)  # lean into the circle
     xy = radius * np.stack([np.cos(theta), np.sin(theta)], -1)
     flight = 0.05 * np.clip(np.sin(2 * ph - 0.5), 0, None)
+    _trunk(a, np.full_like(t, 8 * D), rng)
     return Pose(a, xy, theta + np.pi / 2, flight)
 
 
@@ -103,8 +120,8 @@ def squat(t, rng, duration):
     _sides(a, "hip_abd", 8 * D + 0 * t, 8 * D + 0 * t)
     _sides(a, "shoulder_flex", 85 * s * D, 85 * s * D)
     _sides(a, "elbow_flex", 10 * D + 0 * t, 10 * D + 0 * t)
-    a["spine_flex"] = 35 * s * D
     heading = np.full_like(t, rng.uniform(0, 2 * np.pi))
+    _trunk(a, 35 * s * D, rng)
     return Pose(a, np.zeros((len(t), 2)), heading, np.zeros_like(t), anchor_feet=True)
 
 
@@ -144,15 +161,14 @@ def bend_and_reach(t, rng, duration):
     down = np.clip(np.sin(ph), 0, None)   # first half: bend forward and reach to the floor
     up = np.clip(-np.sin(ph), 0, None)    # second half: stretch and reach overhead
     a = {}
-    a["spine_flex"] = (60 * down - 10 * up) * D
-    a["pelvis_tilt"] = 35 * down * D
-    _sides(a, "hip_flex", 35 * down * D, 35 * down * D)  # legs stay vertical under the tilt
+    _sides(a, "hip_flex", 0 * t, 0 * t)  # legs stay vertical under the pelvis's tilt
     _sides(a, "knee_flex", 12 * down * D, 12 * down * D)
     _sides(a, "ankle_dorsi", 12 * down * D, 12 * down * D)
     _sides(a, "shoulder_flex", (70 * down + 165 * up) * D, (70 * down + 140 * up) * D)
     _sides(a, "shoulder_abd", 10 * D + 0 * t, (10 + 20 * up) * D)
     _sides(a, "elbow_flex", (10 + 0 * t) * D, (10 + 15 * up) * D)
     heading = np.full_like(t, rng.uniform(0, 2 * np.pi))
+    _trunk(a, (95 * down - 10 * up) * D, rng)
     return Pose(a, np.zeros((len(t), 2)), heading, np.zeros_like(t), anchor_feet=True)
 
 
