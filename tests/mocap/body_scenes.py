@@ -176,3 +176,24 @@ def write_smpl_folder(root, vertex_ids: bool = True):
     if vertex_ids:
         (root / "smpl" / "vertex_ids.json").write_text(json.dumps(vids))
     return root
+
+
+def fit_noise_free(model, motion: str, frames: int, seed: int, fmt: str = "body25"):
+    """Fit (default stages, one torch thread) the studio's noise-free keypoints of one actor.
+
+    Returns:
+        (keypoints (F, K, 3) fitted to, FitResult, flexion RMS dict of the fit vs the truth).
+    """
+    from mocap.body import keypoint_layer
+    from mocap.body.metrics import flexion_rms_deg
+    from mocap.fit import fit_sequence, prepare_data, torch_threads
+    from mocap.simulate.bodymodel import BodyActor, animate_body, body_keypoints
+
+    layer = keypoint_layer(model, fmt)
+    anim = animate_body(model, BodyActor(motion, seed=seed), frames, 30.0)
+    kp = body_keypoints(model, anim, fmt)
+    with torch_threads(1):
+        res = fit_sequence(layer, prepare_data(layer, kp, np.ones(kp.shape[:2]), 30.0))
+    flex = flexion_rms_deg(model, res.joints, res.rotations[:, 0], anim["joints"],
+                           anim["rotations"][:, 0])
+    return kp, res, flex

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from mocap.body import keypoint_layer, load_body_model
-from mocap.body.metrics import flexion_rms_deg, keypoint_mpjpe_mm
-from mocap.fit import (BodyParams, FitData, fit_sequence, parameter_scales, prepare_data,
-                       torch_threads)
-from mocap.simulate.bodymodel import BodyActor, animate_body, body_keypoints
+from body_scenes import fit_noise_free
+from mocap.body import load_body_model
+from mocap.body.metrics import keypoint_mpjpe_mm
+from mocap.fit import BodyParams, FitData, parameter_scales
 
 
 def _params_and_data(F: int, B: int = 4) -> tuple[BodyParams, FitData]:
@@ -46,14 +45,7 @@ def test_noise_free_forward_bend_converges_at_the_elbows():
     """Regression: with the shape unscaled, 45 frames of bending forward with the arms
     reaching down ended with an elbow flexion RMS of 5.0 degrees and 3.2 mm MPJPE against
     noise-free keypoints (the default stage budgets); scaled, 3.8 degrees and 3.1 mm."""
-    model = load_body_model("anny")
-    layer = keypoint_layer(model, "body25")
-    anim = animate_body(model, BodyActor("bend_and_reach", seed=6), 45, 30.0)
-    kp = body_keypoints(model, anim, "body25")
-    with torch_threads(1):
-        res = fit_sequence(layer, prepare_data(layer, kp, np.ones(kp.shape[:2]), 30.0))
-    flex = flexion_rms_deg(model, res.joints, res.rotations[:, 0], anim["joints"],
-                           anim["rotations"][:, 0])
+    kp, res, flex = fit_noise_free(load_body_model("anny"), "bend_and_reach", 45, seed=6)
     assert flex["elbow"] < 4.4
     assert flex["knee"] < 1.5
     assert keypoint_mpjpe_mm(res.keypoints, kp) < 3.5

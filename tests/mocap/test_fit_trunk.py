@@ -8,15 +8,14 @@ import pytest
 import roma
 import torch
 
+from body_scenes import fit_noise_free
 from mocap.body import keypoint_layer, load_body_model
 from mocap.body.lumbopelvic import (EARLY_SHARE, LATE_FROM_RAD, LATE_SHARE,
                                     pelvis_tilt_of_trunk)
-from mocap.body.metrics import flexion_rms_deg
-from mocap.fit import (FitOptions, _constants, fit_sequence, initial_params,
-                       lumbopelvic_loss, prepare_data, rotation_scales, spine_coupling_loss,
-                       stance_weights, torch_threads)
+from mocap.fit import (FitOptions, _constants, initial_params, lumbopelvic_loss,
+                       prepare_data, rotation_scales, spine_coupling_loss, stance_weights)
 from mocap.keypoints import get_format
-from mocap.simulate.bodymodel import BodyActor, animate_body, body_keypoints
+from mocap.simulate.bodymodel import BodyActor, animate_body
 
 D = np.pi / 180
 
@@ -136,12 +135,6 @@ def test_noise_free_bend_recovers_the_pelvis_and_the_hips(anny):
     """Keypoints cannot tell the pelvis's tilt from the spine's bend; with the rhythm and the
     spine's coupling as priors, a studio actor (individual scale within 10 % of the
     population's) is fitted within two degrees at the hips."""
-    layer = keypoint_layer(anny, "body25")
-    anim = animate_body(anny, BodyActor("bend_and_reach", seed=6), 90, 30.0)
-    kp = body_keypoints(anny, anim, "body25")
-    with torch_threads(1):
-        res = fit_sequence(layer, prepare_data(layer, kp, np.ones(kp.shape[:2]), 30.0))
-    flex = flexion_rms_deg(anny, res.joints, res.rotations[:, 0], anim["joints"],
-                           anim["rotations"][:, 0])
+    _, _, flex = fit_noise_free(anny, "bend_and_reach", 90, seed=6)
     assert flex["hip"] < 2.0          # 1.11 measured; 5.52 without the two trunk priors
     assert flex["elbow"] < 1.5 and flex["knee"] < 1.0     # 0.76 and 0.47
