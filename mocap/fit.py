@@ -576,7 +576,7 @@ def _term_lumbopelvic(s, d, c):
     if c["spine"].numel() == 0:
         return s["params"].body_pose.sum() * 0.0
     stance = d.stance if d.stance is not None else torch.ones_like(d.weight[:, 0])
-    return lumbopelvic_loss(rotations(s["params"])[:, 0], s["params"].body_pose, c["forward"],
+    return lumbopelvic_loss(s["glob"][:, 0], s["params"].body_pose, c["forward"],
                             c["spine"], c["spine_flexion"], stance, c["opts"].lumbopelvic_rad)
 
 
