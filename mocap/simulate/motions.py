@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..body.lumbopelvic import pelvis_tilt_of_trunk
 from ..errors import SimulationError
 from .body import JOINT_NAMES, LANDMARK_NAMES, SOLE_LANDMARKS, Body
 
-__all__ = ["MOTIONS", "Pose", "animate", "motion_names", "path_through_waypoints"]
+__all__ = ["MOTIONS", "Pose", "animate", "axis_rotation", "motion_names",
+           "path_through_waypoints"]
 
 D = np.pi / 180.0
 
@@ -55,6 +55,8 @@ def _trunk(angles: dict, trunk: np.ndarray, rng) -> None:
     """Lean the trunk forward by ``trunk`` (F,) radians: the pelvis tilts by the rhythm's share
     (scaled by this actor's individual factor), the spine bends by the rest, and both hips flex
     by the pelvis's tilt so that the thighs keep their angle to the vertical."""
+    # Lazy: the mocap.body package imports torch, and `mocap --help` lists the motions.
+    from ..body.lumbopelvic import pelvis_tilt_of_trunk
     pelvis = pelvis_tilt_of_trunk(trunk, rng.uniform(0.9, 1.1))
     angles["pelvis_tilt"] = pelvis
     angles["spine_flex"] = trunk - pelvis
@@ -196,7 +198,9 @@ def motion_names() -> tuple[str, ...]:
     return tuple(MOTIONS)
 
 
-def _R(axis: str, angle: np.ndarray) -> np.ndarray:
+def axis_rotation(axis: str, angle: np.ndarray) -> np.ndarray:
+    """(F, 3, 3) rotations by ``angle`` (F,) radians (a scalar: F = 1) about the body frame's
+    ``axis`` ("x", "y" or "z"; x forward, y left, z up)."""
     return Rotation.from_euler(axis, np.asarray(angle, float).reshape(-1, 1)).as_matrix()
 
 
@@ -206,16 +210,18 @@ def _local_rotations(a: dict, F: int) -> np.ndarray:
     g = lambda k: np.broadcast_to(a.get(k, z), (F,))  # noqa: E731
     R = np.tile(np.eye(3), (F, len(JOINT_NAMES), 1, 1))
     J = {n: i for i, n in enumerate(JOINT_NAMES)}
-    R[:, J["pelvis"]] = _R("z", g("pelvis_yaw")) @ _R("y", g("pelvis_tilt"))
+    rot = axis_rotation
+    R[:, J["pelvis"]] = rot("z", g("pelvis_yaw")) @ rot("y", g("pelvis_tilt"))
     for n in ("spine1", "spine2", "spine3"):
-        R[:, J[n]] = _R("y", g("spine_flex") / 3) @ _R("z", g("spine_yaw") / 3)
+        R[:, J[n]] = rot("y", g("spine_flex") / 3) @ rot("z", g("spine_yaw") / 3)
     for side, sgn in (("left", 1.0), ("right", -1.0)):
-        R[:, J[f"{side}_hip"]] = _R("x", sgn * g(f"{side}_hip_abd")) @ _R("y", -g(f"{side}_hip_flex"))
-        R[:, J[f"{side}_knee"]] = _R("y", g(f"{side}_knee_flex"))
-        R[:, J[f"{side}_ankle"]] = _R("y", -g(f"{side}_ankle_dorsi"))
-        R[:, J[f"{side}_shoulder"]] = (_R("x", sgn * g(f"{side}_shoulder_abd"))
-                                       @ _R("y", -g(f"{side}_shoulder_flex")))
-        R[:, J[f"{side}_elbow"]] = _R("y", -g(f"{side}_elbow_flex"))
+        R[:, J[f"{side}_hip"]] = (rot("x", sgn * g(f"{side}_hip_abd"))
+                                  @ rot("y", -g(f"{side}_hip_flex")))
+        R[:, J[f"{side}_knee"]] = rot("y", g(f"{side}_knee_flex"))
+        R[:, J[f"{side}_ankle"]] = rot("y", -g(f"{side}_ankle_dorsi"))
+        R[:, J[f"{side}_shoulder"]] = (rot("x", sgn * g(f"{side}_shoulder_abd"))
+                                       @ rot("y", -g(f"{side}_shoulder_flex")))
+        R[:, J[f"{side}_elbow"]] = rot("y", -g(f"{side}_elbow_flex"))
     return R
 
 
@@ -285,7 +291,7 @@ def animate(body: Body, motion: str, num_frames: int, fps: float, seed: int = 0,
     F = num_frames
     local_R = _local_rotations(pose.angles, F)
     roll = np.broadcast_to(pose.angles.get("body_roll", np.zeros(F)), (F,))
-    root_R = _R("z", pose.heading) @ _R("x", roll)
+    root_R = axis_rotation("z", pose.heading) @ axis_rotation("x", roll)
     zero = np.zeros((F, 3))
     joints, marks = body.pose(local_R, root_R, zero)
     sole = [LANDMARK_NAMES.index(n) for n in SOLE_LANDMARKS]

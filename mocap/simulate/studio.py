@@ -7,7 +7,6 @@ exactly as it reads a real capture.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,15 +15,13 @@ import tomli_w
 
 from calibration import Rig
 
-from ..errors import SimulationError
-from ..keypoints import get_format
+from ..keypoints import KeypointFormat, get_format
 from ..openpose import write_openpose_frame
 from ..types import Detections2D, save_npz
 from .body import LANDMARK_NAMES, Body
+from .capture import Scene, check_take_args, observe_rig
 from .motions import animate
-from .observe import ErrorModel, camera_heatmaps, observe, occluded
-
-log = logging.getLogger(__name__)
+from .observe import ErrorModel
 
 __all__ = ["Actor", "Take", "simulate_take", "write_session"]
 
@@ -108,6 +105,41 @@ def _absent(actors, frames: np.ndarray) -> np.ndarray:
     return ~np.stack([a.present(frames) for a in actors], 1)
 
 
+def _landmark_index(kf: KeypointFormat) -> np.ndarray:
+    """(J,) the kinematic human's landmark of each keypoint of format ``kf``."""
+    return np.array([LANDMARK_NAMES.index(n) for n in kf.joint_names])
+
+
+def _scene(actors, anim: list, lm_idx: np.ndarray, frames: np.ndarray) -> Scene:
+    """The actors, animated (:func:`_animate_all`) at reference ``frames`` (F,), as a camera
+    sees them: capsules of the actors out of the studio are NaN."""
+    marks = np.stack([a["landmarks"][:, lm_idx] for a in anim], 1)       # (F, P, J, 3)
+    caps = [a.body.capsules() for a in actors]
+    gone = _absent(actors, frames)                                        # (F, P)
+    cap_a = np.concatenate([np.where(g[:, None, None], np.nan, an["joints"][:, ca])
+                            for an, (ca, _, _), g in zip(anim, caps, gone.T)], 1)
+    cap_b = np.concatenate([np.where(g[:, None, None], np.nan, an["joints"][:, cb])
+                            for an, (_, cb, _), g in zip(anim, caps, gone.T)], 1)
+    cap_r = np.concatenate([cr for _, _, cr in caps])
+    pelvis = np.stack([an["joints"][:, 0] for an in anim], 1)            # (F, P, 3)
+    return Scene(marks=marks, cap_a=cap_a, cap_b=cap_b, cap_r=cap_r, pelvis=pelvis, gone=gone)
+
+
+def _take(det: Detections2D, actors: tuple, ref: list, lm_idx: np.ndarray,
+          offsets: np.ndarray, truth: dict) -> Take:
+    """The take: detections plus the ground truth of the reference animation ``ref``."""
+    F = det.num_frames
+    gone_ref = _absent(actors, np.arange(F))[..., None, None]
+    return Take(
+        detections=det,
+        gt_xyz=np.where(gone_ref, np.nan, np.stack([a["landmarks"][:, lm_idx] for a in ref], 1)),
+        gt_joints=np.stack([a["joints"] for a in ref], 1),
+        gt_local_R=np.stack([a["local_R"] for a in ref], 1),
+        gt_root_R=np.stack([a["root_R"] for a in ref], 1),
+        gt_root_pos=np.stack([a["root_pos"] for a in ref], 1),
+        camera_offsets=offsets, actors=actors, truth=truth)
+
+
 def simulate_take(rig: Rig, actors: "list[Actor] | tuple[Actor, ...]", num_frames: int,
                   fps: float = 30.0, fmt: str = "body25",
                   error_model: ErrorModel = ErrorModel(), seed: int = 0,
@@ -122,68 +154,18 @@ def simulate_take(rig: Rig, actors: "list[Actor] | tuple[Actor, ...]", num_frame
         camera_offsets: (C,) integer frame offsets per camera (default zeros).
         heatmaps: also render (C, F, P, J, h, w) heatmaps (memory: C*F*P*J*h*w*2 bytes).
     """
-    if num_frames < 1 or fps <= 0:
-        raise SimulationError(f"need num_frames >= 1 and fps > 0, found {num_frames}, {fps}")
-    if not actors:
-        raise SimulationError("need at least one actor")
-    kf = get_format(fmt)
-    C, P, J = len(rig), len(actors), kf.num_joints
-    offsets = np.zeros(C, int) if camera_offsets is None else np.asarray(camera_offsets, int)
-    if offsets.shape != (C,):
-        raise SimulationError(f"camera_offsets must have {C} entries, found {offsets.shape}")
-    lm_idx = np.array([LANDMARK_NAMES.index(n) for n in kf.joint_names])
+    actors, kf, offsets = check_take_args(rig, actors, num_frames, fps, fmt, camera_offsets)
+    lm_idx = _landmark_index(kf)
     ref = _animate_all(actors, num_frames, fps, 0)
-    rng = np.random.default_rng(seed)
-    xy = np.full((C, num_frames, P, J, 2), np.nan)
-    conf = np.zeros((C, num_frames, P, J), np.float32)
-    hms = np.zeros((C, num_frames, P, J, heatmap_size, heatmap_size), np.float16) if heatmaps else None
-    aff = np.zeros((C, num_frames, P, 2, 3)) if heatmaps else None
-    truth = {}
-    by_offset = {0: ref}
-    for c, cam in enumerate(rig):
-        o = int(offsets[c])
-        if o not in by_offset:
-            by_offset[o] = _animate_all(actors, num_frames, fps, o)
-        anim = by_offset[o]
-        marks = np.stack([a["landmarks"][:, lm_idx] for a in anim], 1)       # (F, P, J, 3)
-        uv, depth = cam.project(marks, return_depth=True)
-        caps = [a.body.capsules() for a in actors]
-        gone = _absent(actors, np.arange(num_frames) + o)                    # (F, P)
-        cap_a = np.concatenate([np.where(g[:, None, None], np.nan, an["joints"][:, ca])
-                                for an, (ca, _, _), g in zip(anim, caps, gone.T)], 1)
-        cap_b = np.concatenate([np.where(g[:, None, None], np.nan, an["joints"][:, cb])
-                                for an, (_, cb, _), g in zip(anim, caps, gone.T)], 1)
-        cap_r = np.concatenate([cr for _, _, cr in caps])
-        hidden = occluded(cam.center, marks.reshape(num_frames, P * J, 3), cap_a, cap_b,
-                          cap_r).reshape(num_frames, P, J)
-        pelvis = np.stack([an["joints"][:, 0] for an in anim], 1)            # (F, P, 3)
-        z_pelvis = cam.world_to_cam(pelvis)[..., 2]
-        heights = np.array([a.height_m for a in actors])
-        person_px = cam.K[1, 1] * heights / np.maximum(z_pelvis, 0.1)
-        obs = observe(uv, depth, hidden, cam.size_wh, person_px, error_model,
-                      kf.flip_permutation, rng)
-        if gone.any():
-            obs["xy"] = np.where(gone[..., None, None], np.nan, obs["xy"])
-            obs["conf"] = np.where(gone[..., None], 0.0, obs["conf"]).astype(np.float32)
-            obs["outlier"] = obs["outlier"] & ~gone[..., None]
-            obs["missing"] = obs["missing"] | gone
-        xy[c], conf[c] = obs["xy"], obs["conf"]
-        truth[cam.name] = dict(outlier=obs["outlier"], swapped=obs["swapped"], hidden=hidden,
-                               missing=obs["missing"])
-        if heatmaps:
-            aff[c], hms[c] = camera_heatmaps(obs, uv, heatmap_size)
-        log.debug("camera %s simulated", cam.name)
-    det = Detections2D(xy=xy, conf=conf, format=kf.name, camera_names=rig.names, fps=fps,
-                       heatmaps=hms, heatmap_affine=aff)
-    gone_ref = _absent(actors, np.arange(num_frames))[..., None, None]
-    return Take(
-        detections=det,
-        gt_xyz=np.where(gone_ref, np.nan, np.stack([a["landmarks"][:, lm_idx] for a in ref], 1)),
-        gt_joints=np.stack([a["joints"] for a in ref], 1),
-        gt_local_R=np.stack([a["local_R"] for a in ref], 1),
-        gt_root_R=np.stack([a["root_R"] for a in ref], 1),
-        gt_root_pos=np.stack([a["root_pos"] for a in ref], 1),
-        camera_offsets=offsets, actors=tuple(actors), truth=truth)
+
+    def scene_at(o: int) -> Scene:
+        anim = ref if o == 0 else _animate_all(actors, num_frames, fps, o)
+        return _scene(actors, anim, lm_idx, np.arange(num_frames) + o)
+
+    heights = np.array([a.height_m for a in actors])
+    det, truth = observe_rig(rig, scene_at, offsets, num_frames, heights, error_model, kf, fps,
+                             np.random.default_rng(seed), heatmaps, heatmap_size)
+    return _take(det, actors, ref, lm_idx, offsets, truth)
 
 
 def write_session(folder: "str | Path", rig: Rig, take: Take, settings: "dict | None" = None,
