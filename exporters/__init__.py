@@ -7,7 +7,7 @@ the functions of ``exporters.axes``. FBX lives in ``exporters.fbx`` (``write_fbx
 not imported here, so that ``python -m exporters.fbx_format FILE`` (the dump tool) runs cleanly.
 """
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 from exporters.axes import rotation_yup_to_zup, rotation_zup_to_yup, units_per_metre, yup_to_zup, zup_to_yup
 from exporters.amass import AmassMotion, read_amass, write_amass
 from exporters.bvh import read_bvh, write_bvh

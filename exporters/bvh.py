@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 from exporters.axes import (check_up_units, from_file_points, rotation_yup_to_zup, rotation_zup_to_yup,
                             to_file_points, units_per_metre)
 from exporters.bvh_format import BvhDocument, BvhJoint, parse_bvh, write_document

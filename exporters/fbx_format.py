@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 from exporters.errors import ExportError, FormatError
 
 __all__ = [
