@@ -8,8 +8,6 @@ capture), in modules:
 - ``objects``: the FBX objects the writer builds (models, curves, poses, header nodes);
 - ``reader``: FBX -> Skeleton + Motion (+ mesh), for round trips (``read_fbx``, ``fbx_to_scene``);
 - ``scene``: what both share (``FbxScene``, ``AXIS_SETTINGS``, ``TIME_MODES``).
-
-Euler angles (FBX's ``Lcl Rotation``) are converted only in ``exporters.euler``.
 """
 
 from exporters.euler import unwrapped_euler_xyz
