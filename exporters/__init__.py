@@ -3,11 +3,14 @@
 A library on its own: it knows nothing of cameras or of the capture pipeline. Internally the
 world is right-handed, Z up, metres, and rotations are 3x3 matrices (see
 ``exporters.skeleton``); axis and unit changes happen only in the writers and readers, with
-the functions of ``exporters.axes``. FBX lives in ``exporters.fbx`` (``write_fbx``, ``read_fbx``),
-not imported here, so that ``python -m exporters.fbx_format FILE`` (the dump tool) runs cleanly.
+the functions of ``exporters.axes``, and Euler angles only inside BVH and FBX files (see
+``exporters.euler``). FBX lives in the package ``exporters.fbx`` (``write_fbx``, ``read_fbx``)
+over its binary layer ``exporters.fbx_format`` (``python -m exporters.fbx_format FILE`` dumps
+any binary FBX file); neither is imported here. Files are written atomically
+(``exporters.atomic``).
 """
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 from exporters.axes import rotation_yup_to_zup, rotation_zup_to_yup, units_per_metre, yup_to_zup, zup_to_yup
 from exporters.amass import AmassMotion, read_amass, write_amass
 from exporters.bvh import read_bvh, write_bvh

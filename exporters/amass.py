@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 from exporters.errors import ExportError, FormatError, MotionError, SkeletonError
 from exporters.skeleton import Motion, Skeleton
 

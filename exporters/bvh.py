@@ -19,7 +19,7 @@ What ``write_bvh`` writes (BVH has no comments, so it is stated here):
 - Rotations: each joint's LOCAL rotation (``Motion.rotations``, converted to the file axes by
   conjugation), as Euler angles in degrees in the order ``euler_order``, intrinsic, the BVH
   meaning: channels ``Zrotation Xrotation Yrotation`` hold (z, x, y) with
-  ``R = Rz(z) @ Rx(x) @ Ry(y)`` acting on column vectors.
+  ``R = Rz(z) @ Rx(x) @ Ry(y)`` acting on column vectors (conversions: ``exporters.euler``).
 - Leaf joints get an ``End Site`` at ``END_SITE_FRACTION`` (0.1) x their own bone vector (a
   short stub along the bone), or ``END_SITE_FALLBACK_M`` (5 cm up) for a zero-length bone.
   ``read_bvh`` ignores End Sites.
@@ -38,34 +38,28 @@ from __future__ import annotations
 import logging
 import math
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 from exporters.axes import (check_up_units, from_file_points, rotation_yup_to_zup, rotation_zup_to_yup,
                             to_file_points, units_per_metre)
 from exporters.bvh_format import BvhDocument, BvhJoint, parse_bvh, write_document
 from exporters.errors import ExportError, FormatError, MotionError, SkeletonError
+from exporters.euler import EULER_ORDERS, euler_to_matrix, matrix_to_euler
 from exporters.skeleton import Motion, Skeleton
 
 __all__ = [
-    "EULER_ORDERS",
     "END_SITE_FRACTION",
     "write_bvh",
     "read_bvh",
     "skeleton_motion_to_bvh",
     "bvh_to_skeleton_motion",
-    "euler_to_matrix",
-    "matrix_to_euler",
 ]
 
 logger = logging.getLogger(__name__)
 
-EULER_ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
-"""The Tait-Bryan orders ``write_bvh`` can write (channel order = matrix product order)."""
 END_SITE_FRACTION = 0.1
 """End Site offset of a leaf joint, as a fraction of the leaf's own bone vector."""
 END_SITE_FALLBACK_M = np.array([0.0, 0.0, 0.05])
@@ -76,64 +70,7 @@ ANGLE_DECIMALS = 6
 """Minimum decimals written for every number (angles in degrees: 1e-6 degree)."""
 
 
-# ----------------------------------------------------------------------------- Euler angles
-
-
-def _axis_rotation(axis: str, degrees: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation by ``degrees`` (...) about the named axis "X", "Y" or "Z"."""
-    radians = np.deg2rad(degrees)
-    c, s = np.cos(radians), np.sin(radians)
-    i, j = {"X": (1, 2), "Y": (2, 0), "Z": (0, 1)}[axis]
-    out = np.zeros((*radians.shape, 3, 3))
-    out[..., 3 - i - j, 3 - i - j] = 1.0
-    out[..., i, i], out[..., j, j] = c, c
-    out[..., i, j], out[..., j, i] = -s, s
-    return out
-
-
-def euler_to_matrix(angles_deg: np.ndarray, axes: str) -> np.ndarray:
-    """Rotation matrices from BVH Euler angles (intrinsic: channel order = product order).
-
-    Args:
-        angles_deg: (..., K) degrees, one column per letter of ``axes``.
-        axes: K letters from "XYZ" (e.g. "ZXY"), as the rotation channels appear in the file.
-
-    Returns:
-        (..., 3, 3) ``R = R_axes[0](a0) @ R_axes[1](a1) @ ...`` (identity when K = 0).
-    """
-    angles_deg = np.asarray(angles_deg, dtype=np.float64)
-    out = np.broadcast_to(np.eye(3), (*angles_deg.shape[:-1], 3, 3)).copy()
-    for k, axis in enumerate(axes):
-        out = out @ _axis_rotation(axis, angles_deg[..., k])
-    return out
-
-
-def matrix_to_euler(rotations: np.ndarray, order: str) -> np.ndarray:
-    """BVH Euler angles (degrees) of rotation matrices, the inverse of ``euler_to_matrix``.
-
-    Args:
-        rotations: (..., 3, 3) proper rotations.
-        order: one of ``EULER_ORDERS``.
-
-    Returns:
-        (..., 3) degrees, columns in ``order``. The middle angle is in [-90, 90] (first and
-        last in (-180, 180]). At gimbal lock (middle angle +-90) the split between the first
-        and last angles is not unique; the one returned still gives back the same matrix.
-    """
-    rotations = np.asarray(rotations, dtype=np.float64)
-    batch = rotations.shape[:-2]
-    if rotations.size == 0:
-        return np.zeros((*batch, 3))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Gg]imbal lock.*")
-        angles = Rotation.from_matrix(rotations.reshape(-1, 3, 3)).as_euler(order.upper(), degrees=True)
-    return angles.reshape(*batch, 3)
-
-
 # ----------------------------------------------------------------------------- frames and units
-
-
-
 
 
 def _decimals(scale: float) -> int:

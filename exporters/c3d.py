@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 from exporters.axes import units_per_metre
 from exporters.errors import ExportError, FormatError
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 from exporters.axes import units_per_metre, yup_to_zup, zup_to_yup
 from exporters.errors import ExportError, FormatError
 

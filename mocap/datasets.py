@@ -19,6 +19,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from exporters.atomic import replace_atomically
+
 from .errors import MocapError
 
 log = logging.getLogger(__name__)
@@ -113,9 +115,7 @@ def pose2sim_demo(version: str = "0.4.15") -> Path:
             members = [n for n in z.namelist() if n.startswith("Pose2Sim/Demo")]
             z.extractall(tmp, members)
         (tmp / ".complete").write_text(PINNED_WHEELS[("pose2sim", version)])
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(tmp, root)
+        replace_atomically(tmp, root)
     return root / "Pose2Sim"
 
 

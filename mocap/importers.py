@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_path, atomic_write
 
 from .errors import DetectionsError, KeypointFormatError
 from .keypoints import KeypointFormat, get_format
@@ -313,9 +313,8 @@ def write_dlc_h5(path: "str | os.PathLike", xy: np.ndarray, conf: np.ndarray, fm
     ``df_with_missing``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    _dlc_dataframe(xy, conf, fmt, scorer).to_hdf(tmp, key="df_with_missing", mode="w")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        _dlc_dataframe(xy, conf, fmt, scorer).to_hdf(tmp, key="df_with_missing", mode="w")
     return path
 
 
@@ -363,15 +362,13 @@ def write_sleap_analysis(path: "str | os.PathLike", xy: np.ndarray, conf: np.nda
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     kf = get_format(fmt)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f["tracks"] = np.transpose(xy, (1, 3, 2, 0))
         f["point_scores"] = np.transpose(np.where(np.isfinite(xy).all(-1), conf, np.nan),
                                          (1, 2, 0))
         f["node_names"] = np.array([n.encode() for n in kf.native_names])
         f["track_names"] = np.array([f"track_{p}".encode() for p in range(xy.shape[1])])
         f["track_occupancy"] = np.isfinite(xy).all(-1).any(-1).astype(np.uint8)
-    os.replace(tmp, path)
     return path
 
 

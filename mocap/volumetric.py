@@ -344,7 +344,7 @@ class V2VRefiner(nn.Module):
 
 def save_v2v(path: "str | os.PathLike", model: V2VRefiner) -> Path:
     """Write a V2V model's weights (with its joint count and width) for :func:`load_v2v`."""
-    from exporters._atomic import atomic_write
+    from exporters.atomic import atomic_write
     path = Path(path)
     with atomic_write(path, "wb") as fh:
         torch.save({"kind": "mocap.v2v", "joints": model.joints, "width": model.width,

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from exporters.atomic import replace_atomically
+
 from .errors import BodyModelError
 from .model import BodyModel, KeypointSpec
 
@@ -127,7 +129,7 @@ def _build_anny():
             for f in tmp.glob(pattern):
                 dest = target / f.parent.name / f.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(f, dest)
+                replace_atomically(f, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return model

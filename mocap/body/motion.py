@@ -36,7 +36,7 @@ import numpy as np
 import roma
 import torch
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 
 from ..types import load_npz, save_npz
 from .errors import BodyModelError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def run(args) -> int:
-    from exporters._atomic import atomic_write
+    from exporters.atomic import atomic_write
 
     from ..batch import find_sessions, run_batch, summary_table
     sessions = find_sessions(args.root)

@@ -163,7 +163,7 @@ def align_world(rig, result, spec, settings, folder: Path):
 def write_report(out: Path, rig, result, views, spec, world: str, seconds: float) -> dict:
     """``report.json``, ``report.txt`` and ``camera_poses.png`` in ``out``."""
     from calibration.plot import plot_rig
-    from exporters._atomic import atomic_write
+    from exporters.atomic import atomic_write
 
     out.mkdir(parents=True, exist_ok=True)
     per_cam = []
@@ -396,7 +396,7 @@ def _rms(e) -> float:
 def backup_calibration(target: Path) -> "Path | None":
     """Copy ``target`` to the first free ``calibration.backup<N>.toml`` beside it (atomically);
     None when there is nothing to back up."""
-    from exporters._atomic import atomic_write
+    from exporters.atomic import atomic_write
 
     if not target.is_file():
         return None
@@ -412,7 +412,7 @@ def backup_calibration(target: Path) -> "Path | None":
 def run_after_capture(args) -> int:
     """``--refine-from-people`` and/or ``--level-from-person``: the session's calibration
     adjusted from its capture, written back with a backup of the previous file."""
-    from exporters._atomic import atomic_write
+    from exporters.atomic import atomic_write
     from ..session import Session
 
     session = Session(Path(args.session))

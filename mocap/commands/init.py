@@ -105,7 +105,7 @@ def _table_lines(name: str, cls: type) -> list[str]:
 
 
 def run(args) -> int:
-    from exporters._atomic import atomic_write
+    from exporters.atomic import atomic_write
 
     from ..errors import SessionError
     folder = Path(args.session)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters._atomic import atomic_write
+from exporters.atomic import atomic_write
 
 from ..errors import MocapError, SessionError
 from ..keypoints import get_format

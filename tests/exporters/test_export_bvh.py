@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 
 import exporters.bvh_format
 from exporters import (
@@ -21,8 +20,9 @@ from exporters import (
     rotation_yup_to_zup,
     write_bvh,
 )
-from exporters.bvh import EULER_ORDERS, bvh_to_skeleton_motion, euler_to_matrix, matrix_to_euler
+from exporters.bvh import bvh_to_skeleton_motion
 from exporters.bvh_format import parse_bvh
+from exporters.euler import EULER_ORDERS, euler_to_matrix
 
 ROUND_TRIP_M = 1e-6
 
@@ -103,29 +103,6 @@ def test_gimbal_lock_still_round_trips_positions(
     skeleton, read = read_bvh(tmp_path / "lock.bvh", up=up)
     assert np.abs(fk(skeleton, read) - fk(humanoid, motion)).max() < ROUND_TRIP_M
     np.testing.assert_allclose(read.rotations, motion.rotations, atol=1e-7)
-
-
-# ----------------------------------------------------------------------------- Euler angles
-
-
-@pytest.mark.parametrize("order", EULER_ORDERS)
-def test_euler_matrices_are_intrinsic_products_in_channel_order(order: str, rng) -> None:
-    angles = rng.uniform(-180, 180, size=(20, 3))
-    expected = Rotation.from_euler(order.upper(), angles, degrees=True).as_matrix()  # upper case: intrinsic
-    np.testing.assert_allclose(euler_to_matrix(angles, order), expected, atol=1e-14)
-    first, second, third = (
-        Rotation.from_euler(order[k], angles[:, k : k + 1], degrees=True).as_matrix() for k in range(3)
-    )
-    np.testing.assert_allclose(euler_to_matrix(angles, order), first @ second @ third, atol=1e-14)
-
-
-@pytest.mark.parametrize("order", EULER_ORDERS)
-def test_matrix_to_euler_inverts_euler_to_matrix(order: str, random_rotations) -> None:
-    rotations = random_rotations(4, 25)
-    angles = matrix_to_euler(rotations, order)
-    assert angles.shape == (4, 25, 3)
-    assert np.all(np.abs(angles[..., 1]) <= 90.0 + 1e-9)
-    np.testing.assert_allclose(euler_to_matrix(angles, order), rotations, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- file content

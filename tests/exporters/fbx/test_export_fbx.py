@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 
 from exporters import Motion, Skeleton, forward_kinematics
 from exporters.errors import ExportError, FormatError, MotionError
@@ -16,7 +15,6 @@ from exporters.fbx import (
     bone_frames,
     read_fbx,
     skeleton_motion_to_fbx,
-    unwrapped_euler_xyz,
     write_fbx,
 )
 from exporters.fbx_format import (
@@ -123,19 +121,6 @@ def test_node_transforms_are_bone_aligned_yet_positions_exact(humanoid: Skeleton
     t = np.array(models["l_elbow"]["Lcl Translation"])  # l_shoulder has one child: the elbow lies on its Y axis
     np.testing.assert_allclose(t[[0, 2]], 0.0, atol=1e-12)
     assert t[1] == pytest.approx(np.linalg.norm(humanoid.offsets[humanoid.index("l_elbow")]))
-
-
-def test_unwrapped_euler_is_continuous_and_exact(random_rotations) -> None:
-    # a joint spinning 3 full turns about a tilted axis, 10 degrees per frame
-    axis = np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8])
-    steps = np.deg2rad(10.0) * np.arange(108)
-    rotations = np.stack([Rotation.from_rotvec(axis[None] * steps[:, None]).as_matrix(),
-                          random_rotations(108, max_deg=30)], axis=1)
-    angles = unwrapped_euler_xyz(rotations)
-    back = Rotation.from_euler("xyz", angles.reshape(-1, 3), degrees=True).as_matrix().reshape(rotations.shape)
-    np.testing.assert_allclose(back, rotations, atol=1e-12)
-    assert np.abs(np.diff(angles[:, 0], axis=0)).max() < 30.0  # no 360-degree jumps between keys
-    assert np.ptp(angles[:, 0]) > 360.0  # the spin keeps winding up instead of wrapping
 
 
 def test_skinned_mesh_round_trips(tmp_path: Path, humanoid: Skeleton, random_motion) -> None:

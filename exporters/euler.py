@@ -1,0 +1,131 @@
+"""Euler angles: the one place they are converted to and from rotation matrices.
+
+Everywhere in ``exporters`` (and in ``mocap``) a rotation is a 3x3 matrix acting on column
+vectors. Euler angles exist only inside two file formats, and only their mappings use this
+module:
+
+- BVH (``exporters.bvh``): rotation channels such as ``Zrotation Xrotation Yrotation`` hold
+  intrinsic angles in channel order, ``R = Rz(z) @ Rx(x) @ Ry(y)``; any of ``EULER_ORDERS``.
+- FBX (``exporters.fbx``): ``Lcl Rotation`` holds (x, y, z) degrees and ``RotationOrder``
+  (``FBX_ROTATION_ORDERS``) says in which order they are applied; the writer uses eEulerXYZ,
+  X first: ``R = Rz(z) @ Ry(y) @ Rx(x)``.
+
+Orders are spelled as scipy spells them: upper case letters are intrinsic (the product in
+letter order, BVH's channel order), lower case letters extrinsic (applied in letter order,
+the product reversed): ``"ZYX"`` and ``"xyz"`` are the same rotation, angles in reverse order.
+Angles are in degrees.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+__all__ = [
+    "EULER_ORDERS",
+    "FBX_ROTATION_ORDERS",
+    "euler_to_matrix",
+    "matrix_to_euler",
+    "unwrapped_euler_xyz",
+    "fbx_euler_to_matrix",
+]
+
+EULER_ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
+"""The six Tait-Bryan orders, intrinsic (the orders ``write_bvh`` can write: channel order =
+matrix product order)."""
+FBX_ROTATION_ORDERS = {0: "xyz", 1: "xzy", 2: "yzx", 3: "yxz", 4: "zxy", 5: "zyx"}
+"""FBX ``RotationOrder`` enum -> extrinsic order (eEulerXYZ = 0: ``Rz @ Ry @ Rx``)."""
+
+
+def _axis_rotation(axis: str, degrees: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation by ``degrees`` (...) about the named axis "X", "Y" or "Z"."""
+    radians = np.deg2rad(degrees)
+    c, s = np.cos(radians), np.sin(radians)
+    i, j = {"X": (1, 2), "Y": (2, 0), "Z": (0, 1)}[axis]
+    out = np.zeros((*radians.shape, 3, 3))
+    out[..., 3 - i - j, 3 - i - j] = 1.0
+    out[..., i, i], out[..., j, j] = c, c
+    out[..., i, j], out[..., j, i] = -s, s
+    return out
+
+
+def euler_to_matrix(angles_deg: np.ndarray, axes: str) -> np.ndarray:
+    """Rotation matrices from Euler angles (BVH: intrinsic, channel order = product order).
+
+    Args:
+        angles_deg: (..., K) degrees, one column per letter of ``axes``.
+        axes: K letters, upper case from "XYZ" (intrinsic, e.g. "ZXY" as the rotation channels
+            appear in a BVH file) or lower case from "xyz" (extrinsic: applied in letter order).
+
+    Returns:
+        (..., 3, 3) ``R = R_axes[0](a0) @ R_axes[1](a1) @ ...`` for upper case (identity when
+        K = 0); for lower case the same product in reverse order.
+    """
+    angles_deg = np.asarray(angles_deg, dtype=np.float64)
+    if axes.islower():
+        axes, angles_deg = axes[::-1].upper(), angles_deg[..., ::-1]
+    out = np.broadcast_to(np.eye(3), (*angles_deg.shape[:-1], 3, 3)).copy()
+    for k, axis in enumerate(axes):
+        out = out @ _axis_rotation(axis, angles_deg[..., k])
+    return out
+
+
+def matrix_to_euler(rotations: np.ndarray, order: str) -> np.ndarray:
+    """Euler angles (degrees) of rotation matrices, the inverse of ``euler_to_matrix``.
+
+    Args:
+        rotations: (..., 3, 3) proper rotations.
+        order: three letters as for ``euler_to_matrix``: one of ``EULER_ORDERS`` (intrinsic)
+            or its lower case (extrinsic).
+
+    Returns:
+        (..., 3) degrees, columns in ``order``. The middle angle is in [-90, 90] (first and
+        last in (-180, 180]). At gimbal lock (middle angle +-90) the split between the first
+        and last angles is not unique; the one returned still gives back the same matrix.
+    """
+    rotations = np.asarray(rotations, dtype=np.float64)
+    batch = rotations.shape[:-2]
+    if rotations.size == 0:
+        return np.zeros((*batch, 3))
+    with warnings.catch_warnings():  # at gimbal lock any split of the outer angles is exact
+        warnings.filterwarnings("ignore", message=".*[Gg]imbal lock.*")
+        angles = Rotation.from_matrix(rotations.reshape(-1, 3, 3)).as_euler(order, degrees=True)
+    return angles.reshape(*batch, 3)
+
+
+def unwrapped_euler_xyz(rotations: np.ndarray) -> np.ndarray:
+    """FBX Euler angles (order XYZ, ``R = Rz(z) @ Ry(y) @ Rx(x)``), continuous over frames.
+
+    Args:
+        rotations: (F, J, 3, 3) rotation matrices.
+
+    Returns:
+        (F, J, 3) degrees (x, y, z). Frame 0 has ``y`` in [-90, 90]; each later frame takes,
+        of the two Euler triples of its matrix ((x, y, z) and (x + 180, 180 - y, z + 180)),
+        each shifted by multiples of 360 degrees, the one closest to the previous frame's, so
+        that interpolating between keys never spins the long way round.
+    """
+    rotations = np.asarray(rotations, dtype=np.float64)
+    frames, joints = rotations.shape[:2]
+    if frames == 0:
+        return np.zeros((0, joints, 3))
+    angles = matrix_to_euler(rotations, "xyz")
+    alternative = np.stack([angles[..., 0] + 180.0, 180.0 - angles[..., 1], angles[..., 2] + 180.0], axis=-1)
+    out = np.empty_like(angles)
+    out[0] = angles[0]
+    for f in range(1, frames):
+        previous = out[f - 1]
+        a = angles[f] + 360.0 * np.round((previous - angles[f]) / 360.0)
+        b = alternative[f] + 360.0 * np.round((previous - alternative[f]) / 360.0)
+        closer_a = np.sum((a - previous) ** 2, axis=-1) <= np.sum((b - previous) ** 2, axis=-1)
+        out[f] = np.where(closer_a[:, None], a, b)
+    return out
+
+
+def fbx_euler_to_matrix(angles_deg: np.ndarray, order: int) -> np.ndarray:
+    """(..., 3, 3) from FBX Euler angles (x, y, z) in degrees and a ``RotationOrder`` (0 to 5)."""
+    angles_deg = np.asarray(angles_deg, dtype=np.float64)
+    sequence = FBX_ROTATION_ORDERS[order]
+    return euler_to_matrix(angles_deg[..., ["xyz".index(axis) for axis in sequence]], sequence)
