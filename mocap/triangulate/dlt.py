@@ -37,7 +37,6 @@ __all__ = ["Geometry", "geometry_from_arrays", "rig_geometry", "to_cameras", "fe
            "feature_solve", "pieces", "solve_sym3", "weighted_solve", "residuals",
            "dlt_weighted", "reprojection_errors"]
 
-
 _IJ = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
 
 

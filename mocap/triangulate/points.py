@@ -25,7 +25,6 @@ from .undistort import undistort_chunk
 __all__ = ["FLAG_FEW_VIEWS", "FLAG_NO_CONSENSUS", "FLAG_PARALLEL_RAYS", "FLAG_BEHIND_CAMERA",
            "Triangulation", "triangulate_points", "triangulate_views"]
 
-
 FLAG_FEW_VIEWS = 1
 """Fewer than ``min_views`` cameras detected the joint."""
 FLAG_NO_CONSENSUS = 2

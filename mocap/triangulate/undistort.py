@@ -40,7 +40,6 @@ class _LensMap:
 _MAP_STEPS_PX = (16.0, 8.0)  # grid steps tried in turn until one is certified
 _MAP_MARGIN_PX = 64.0
 
-
 #: Newton step (normalised units) beyond which a point takes more steps: after a step s the
 #: error is about s^2 times the lens curvature, below 4e-11 (2e-8 px) for s < 1e-5 on the
 #: studio rigs and a strong wide-angle lens alike.
