@@ -1,7 +1,8 @@
 """Temporal clean-up of 3D keypoint trajectories (time is axis 0, frames at the take's fps).
 
 All functions are pure and NaN-aware: missing samples stay NaN unless a function's job is to
-fill them, and then it says how far it may reach.
+fill them, and then it says how far it may reach. Bone lengths (:func:`bone_lengths`,
+:func:`robust_bone_lengths`) come from :mod:`mocap.geometry.bones`.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from .errors import MocapError
+from .geometry.bones import bone_lengths, robust_bone_lengths
 
 __all__ = ["fill_gaps", "butterworth_zero_phase", "hold_nearest", "runs", "one_euro",
            "hampel_outliers", "hampel", "bone_lengths", "robust_bone_lengths",
@@ -196,32 +198,6 @@ def hampel(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
         spike = np.broadcast_to(spike.any(-1, keepdims=True), out.shape)
     out[spike] = np.nan
     return out
-
-
-def bone_lengths(xyz: np.ndarray, bones: np.ndarray) -> np.ndarray:
-    """Lengths of bones.
-
-    Args:
-        xyz: (..., J, 3) points, metres. bones: (B, 2) (parent, child) joint indices.
-    Returns:
-        (..., B) metres, NaN where an end is missing.
-    """
-    b = np.asarray(bones, int).reshape(-1, 2)
-    return np.linalg.norm(xyz[..., b[:, 1], :] - xyz[..., b[:, 0], :], axis=-1)
-
-
-def robust_bone_lengths(xyz: np.ndarray, bones: np.ndarray) -> np.ndarray:
-    """One length per bone and person: the median over the frames where both ends exist.
-
-    Args:
-        xyz: (F, ..., J, 3) points over time, metres (e.g. (F, P, J, 3)).
-        bones: (B, 2) joint indices.
-    Returns:
-        (..., B) metres, NaN for a bone never seen whole.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(bone_lengths(xyz, bones), axis=0)
 
 
 def enforce_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarray,

@@ -8,8 +8,9 @@ from mocap.evaluate import mpjpe_mm
 from mocap.settings import TriangulateSettings
 from mocap.simulate import Actor, ErrorModel, simulate_take
 from mocap.triangulate import triangulate
-from mocap.volumetric import (AGGREGATIONS, CameraTensors, V2VRefiner, aggregate, load_v2v,
-                              project, sample_heatmaps, save_v2v, soft_argmax, volumetric_points)
+from mocap.triangulate.v2v import V2VRefiner, load_v2v, save_v2v
+from mocap.triangulate.volumetric import (AGGREGATIONS, CameraTensors, aggregate, project,
+                                          sample_heatmaps, soft_argmax, volumetric_points)
 
 
 @pytest.fixture(autouse=True)

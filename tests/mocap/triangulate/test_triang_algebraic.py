@@ -96,7 +96,7 @@ def test_certified_lens_maps_take_one_newton_step_and_stay_exact(rng):
     short path (one Newton step, no per-point tests) when every point is on the grid; it is
     as exact as the general path, keeps missing points NaN, and a strong wide-angle lens is
     not certified."""
-    from mocap.triangulate import _camera_map
+    from mocap.triangulate.undistort import _camera_map
     size = (1920, 1080)
     K = np.array([[1400.0, 0, 955], [0, 1400, 545], [0, 0, 1]])
     mild = Camera.look_at("mild", size, K, [-0.08, 0.03, 0.001, -0.0005, 0.002], [3, 0, 1],
