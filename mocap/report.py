@@ -230,7 +230,7 @@ def _apply_identities(inp: ReportInputs) -> None:
         path = inp.session.out / "identities.npz"
     if path is None:
         return
-    from .track import Identities, detections_by_identity
+    from .associate import Identities, detections_by_identity
     det = inp.detections
     try:
         ids = Identities.load(path)
