@@ -46,7 +46,7 @@ from .project import detections_by_identity, slot_identities
 from .solve import Association, associate_take, check_settings
 from .tracklets import link_frames, pose_centre, stitch_tracklets, tracklet_summaries
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("mocap.associate")      # the stage's logger, for every module
 
 __all__ = ["Identities", "rig_aim_point", "track_people", "association_bones",
            "identify_people"]

@@ -51,7 +51,7 @@ from ..types import Detections2D
 from .geometry import (AssociationError, RayChunk, association_joints, detection_rays,
                        distance_matrix, group_xyz, point_costs, ray_chunk)
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("mocap.associate")      # the stage's logger, for every module
 
 __all__ = ["Association", "cluster_views", "check_settings", "associate_take"]
 
