@@ -52,8 +52,8 @@ from mocap.associate import (Association, associate_take, detection_rays,  # noq
 from mocap.settings import AssociateSettings  # noqa: E402
 from mocap.simulate import ErrorModel, load_rig_template, simulate_take  # noqa: E402
 from mocap.simulate.crowd import crowd_actors, score_identities, simulate_crowd  # noqa: E402
-from mocap.track import (association_bones, detections_by_identity,  # noqa: E402
-                         identify_people, slot_identities, track_people)
+from mocap.associate import (association_bones, detections_by_identity,  # noqa: E402
+                             identify_people, slot_identities, track_people)
 from mocap.triangulate import select_main_person, triangulate  # noqa: E402
 
 FPS = 30.0

@@ -22,7 +22,7 @@ from .session import Session
 from .stages import StageRunner
 from .settings import FilterSettings, Settings
 from .sync import synchronise
-from .track import identify_people
+from .associate import identify_people
 from .triangulate import triangulate
 from .types import Points3D
 
@@ -139,7 +139,7 @@ def _stage_sync(runner: StageRunner, session: Session, det, settings: Settings):
 
 def _stage_associate(runner: StageRunner, session: Session, det, rig, settings: Settings):
     """Association and tracking (``out/identities.npz``); reapplied when up to date."""
-    from .track import Identities, detections_by_identity
+    from .associate import Identities, detections_by_identity
     path = session.out / "identities.npz"
     state = {}
 
@@ -164,7 +164,7 @@ def detections_for_fit(session: Session, rig, settings: Settings, points: Points
     3D keypoints)."""
     from .detect import session_detections
     from .sync import shift_detections
-    from .track import detections_for_points
+    from .associate import detections_for_points
     det = session_detections(session, rig, settings)
     sync_path = session.out / "sync.json"
     if sync_path.is_file():

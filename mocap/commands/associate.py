@@ -24,7 +24,7 @@ def run(args) -> int:
     from ..detect import session_detections
     from ..session import Session
     from ..sync import synchronise
-    from ..track import identify_people
+    from ..associate import identify_people
     session = Session(Path(args.session))
     settings = session.settings()
     if args.mode is not None:

@@ -321,7 +321,7 @@ def capture_points(session, rig, settings, rig_changed: bool = False):
                              "levelling the floor from a standing person needs",
                              f"out/points3d.npz (`mocap triangulate`) newer than "
                              f"{calib.name}{stale} or ")
-    from ..track import identify_people
+    from ..associate import identify_people
     from ..triangulate import triangulate
 
     det, _ = identify_people(det, rig, settings.associate)
@@ -370,7 +370,7 @@ def level_from_person(session, rig, settings, rig_changed: bool = False) -> tupl
 def refine_from_people(session, rig, settings):
     """The :class:`calibration.people.KeypointRefineResult` of the session's 2D keypoints."""
     from calibration.people import refine_from_keypoints
-    from ..track import identify_people
+    from ..associate import identify_people
 
     det = capture_detections(session, rig, settings, "refining the cameras from people needs")
     det, _ = identify_people(det, rig, settings.associate)  # P axis = the same person everywhere

@@ -14,7 +14,7 @@ def run(args) -> int:
     from ..pipeline import filter_points
     from ..session import Session
     from ..detect import session_detections
-    from ..track import identify_people
+    from ..associate import identify_people
     from ..triangulate import triangulate
     session = Session(Path(args.session))
     settings = session.settings()

@@ -12,7 +12,7 @@ from mocap.cli import main
 from mocap.pipeline import run
 from mocap.simulate import ErrorModel, write_session
 from mocap.simulate.crowd import crowd_actors, simulate_crowd
-from mocap.track import Identities
+from mocap.associate import Identities
 from mocap.types import Points3D
 
 

@@ -12,7 +12,7 @@ from calibration import Rig
 from mocap.keypoints import get_format
 from mocap.openpose import read_openpose_folder
 from mocap.settings import AssociateSettings
-from mocap.track import identify_people
+from mocap.associate import identify_people
 from mocap.triangulate import triangulate
 from mocap.types import Detections2D
 

@@ -8,8 +8,9 @@ from mocap.associate import AssociationError
 from mocap.settings import AssociateSettings
 from mocap.simulate import ErrorModel
 from mocap.simulate.crowd import crowd_actors, score_identities, simulate_crowd
-from mocap.track import (Identities, _Tracklet, detections_by_identity, identify_people,
-                         link_frames, rig_aim_point, stitch_tracklets)
+from mocap.associate import (Identities, detections_by_identity, identify_people, link_frames,
+                             rig_aim_point, stitch_tracklets)
+from mocap.associate.tracklets import _Tracklet
 from mocap.triangulate import select_main_person, triangulate
 
 
@@ -79,7 +80,7 @@ def test_main_subject_is_the_actor_not_the_bystander(studio4):
 
 def test_main_subject_needs_the_rig(studio4, crossing3):
     from mocap.associate import associate_take
-    from mocap.track import track_people
+    from mocap.associate import track_people
     assoc = associate_take(crossing3.detections, studio4)
     with pytest.raises(AssociationError, match="main_subject.*needs the rig"):
         track_people(assoc, 30.0, AssociateSettings(mode="main_subject"),

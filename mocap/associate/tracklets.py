@@ -1,0 +1,227 @@
+"""People over time, first half: the groups found per frame by :mod:`mocap.associate.solve`
+linked into tracklets, and tracklets joined into identities.
+
+Conventions: world frame (Z up, metres); time in frames of the take (``fps`` given).
+
+Two steps, each a global assignment (Hungarian, ``scipy.optimize.linear_sum_assignment``):
+
+1. **Frame to frame** (:func:`link_frames`). Every live track predicts where it is now
+   (constant velocity of its joints' common displacement); the cost of a (track, group) pair
+   is the mean joint distance between the prediction and the group's 3D pose divided by the
+   track's gate (``track_gate_m``, widened by ``max_speed_m_per_s`` for every frame the track
+   has been lost). Pairs beyond the gate are never made; groups left over start new tracks; a
+   track lost for more than ``max_gap_s`` ends.
+2. **Re-identification** (:func:`stitch_tracklets`). Tracks that ended are joined to tracks
+   that started later (an occlusion longer than ``max_gap_s``, a person leaving the volume and
+   coming back) when the gap is at most ``reid_max_gap_s``, the person could have walked the
+   distance (``max_speed_m_per_s``), and the body proportions agree: the median bone lengths
+   of the two tracks differ by at most ``reid_bone_tolerance`` (relative). One assignment over
+   all (ending, starting) pairs, so a track is continued by at most one other and the choice
+   is global, not first come first served.
+
+The selection of the identities kept is in :mod:`mocap.associate.identities`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ..settings import AssociateSettings
+
+__all__ = ["link_frames", "bone_signature", "tracklet_summaries", "stitch_tracklets",
+           "pose_centre"]
+
+_BIG = 1e6
+
+
+# ----------------------------------------------------------------------------- frame to frame
+
+def _pose_distance(pred: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Mean distance over the joints known in both, metres.
+
+    Args:
+        pred: (T, Jp, 3); X: (G, Jp, 3) (NaN = unknown).
+    Returns:
+        (T, G); where fewer than three joints are shared, the distance between the means of
+        the known joints (+inf if either has none).
+    """
+    gap = np.sqrt(((pred[:, None] - X[None]) ** 2).sum(-1))               # (T, G, Jp)
+    known = np.isfinite(gap)
+    n = known.sum(-1)
+    mean = np.where(known, gap, 0.0).sum(-1) / np.maximum(n, 1)
+    if (n >= 3).all():
+        return mean
+    return np.where(n >= 3, mean,
+                    np.linalg.norm(pose_centre(pred)[:, None] - pose_centre(X)[None], axis=-1))
+
+
+def pose_centre(X: np.ndarray) -> np.ndarray:
+    """(..., 3) mean of the known joints of poses (..., Jp, 3); +inf where none is known."""
+    known = np.isfinite(X).all(-1, keepdims=True)
+    n = known.sum(-2)
+    c = np.where(known, X, 0.0).sum(-2) / np.maximum(n, 1)
+    return np.where(n > 0, c, np.inf)
+
+
+def link_frames(xyz: np.ndarray, live: np.ndarray, fps: float,
+                settings: AssociateSettings) -> np.ndarray:
+    """Link the groups of consecutive frames into tracklets.
+
+    Args:
+        xyz: (F, G, Jp, 3) the groups' poses, world metres (NaN = unknown).
+        live: (F, G) bool: the group exists.
+        fps: frames per second.
+    Returns:
+        (F, G) int tracklet index of every group, -1 for groups that do not exist. Tracklet
+        indices count from 0 in order of first appearance.
+    """
+    F, G, Jp, _ = xyz.shape
+    out = np.full((F, G), -1)
+    max_lost = max(1, int(round(settings.max_gap_s * fps)) + 1)
+    cap = max(8, 2 * G)
+    last_X = np.full((cap, Jp, 3), np.nan)  # per tracklet: last pose, NaN filled by motion
+    last_f = np.zeros(cap, int)
+    vel = np.zeros((cap, 3))                # metres per frame
+    n = 0
+    for f in range(F):
+        groups = np.flatnonzero(live[f])
+        if len(groups) == 0:
+            continue
+        Xg = xyz[f, groups]
+        new = np.ones(len(groups), bool)
+        active = np.flatnonzero(f - last_f[:n] <= max_lost)
+        if len(active):
+            lag = f - last_f[active]
+            pred = last_X[active] + vel[active][:, None, :] * lag[:, None, None]
+            gate = settings.track_gate_m + settings.max_speed_m_per_s * (lag - 1) / fps
+            cost = _pose_distance(pred, Xg) / gate[:, None]
+            cost = np.where(cost <= 1.0, cost, _BIG)
+            rows, cols = linear_sum_assignment(cost)
+            ok = cost[rows, cols] < _BIG
+            rows, cols = rows[ok], cols[ok]
+            t = active[rows]
+            step = Xg[cols] - last_X[t]                                     # (M, Jp, 3)
+            both = np.isfinite(step).all(-1)
+            cnt = both.sum(-1)
+            v_new = (np.where(both[..., None], step, 0.0).sum(1)
+                     / (np.maximum(cnt, 1) * lag[rows])[:, None])
+            v_new = np.where((lag[rows] > 1)[:, None], v_new, 0.5 * (vel[t] + v_new))
+            vel[t] = np.where((cnt >= 3)[:, None], v_new, vel[t])
+            last_X[t] = np.where(np.isfinite(Xg[cols]), Xg[cols], pred[rows])
+            last_f[t] = f
+            out[f, groups[cols]] = t
+            new[cols] = False
+        for i in np.flatnonzero(new):
+            if n == len(last_f):
+                last_X = np.concatenate([last_X, np.full_like(last_X, np.nan)])
+                last_f = np.concatenate([last_f, np.zeros_like(last_f)])
+                vel = np.concatenate([vel, np.zeros_like(vel)])
+            out[f, groups[i]] = n
+            last_X[n], last_f[n], vel[n] = Xg[i], f, 0.0
+            n += 1
+    return out
+
+
+# ----------------------------------------------------------------------------- re-identification
+
+def bone_signature(xyz: np.ndarray, bones: np.ndarray) -> np.ndarray:
+    """Median length of each bone over a track, metres.
+
+    Args:
+        xyz: (N, Jp, 3) poses (NaN = unknown). bones: (B, 2) joint index pairs into Jp.
+    Returns:
+        (B,) metres, NaN for bones seen in fewer than three poses.
+    """
+    if len(bones) == 0 or len(xyz) == 0:
+        return np.full(len(bones), np.nan)
+    lengths = np.linalg.norm(xyz[:, bones[:, 0]] - xyz[:, bones[:, 1]], axis=-1)
+    n = np.isfinite(lengths).sum(0)
+    # NaN sorts last: the median of the known lengths is at (n - 1) / 2 of each column.
+    srt = np.sort(lengths, axis=0)
+    lo = srt[np.maximum(n - 1, 0) // 2, np.arange(len(bones))]
+    hi = srt[np.maximum(n, 1) // 2, np.arange(len(bones))]
+    return np.where(n >= 3, 0.5 * (lo + hi), np.nan)
+
+
+@dataclass(frozen=True)
+class _Tracklet:
+    first: int
+    last: int
+    start_xyz: np.ndarray     # (3,) mean of the first pose's joints
+    end_xyz: np.ndarray       # (3,) mean of the last pose's joints
+    signature: np.ndarray     # (B,)
+
+
+def tracklet_summaries(xyz: np.ndarray, tracklet: np.ndarray,
+                       bones: np.ndarray) -> list[_Tracklet]:
+    """First/last frame, start/end position and bone signature of every tracklet."""
+    f, g = np.nonzero(tracklet >= 0)
+    if len(f) == 0:
+        return []
+    t = tracklet[f, g]
+    order = np.lexsort((f, t))                                              # by tracklet, frame
+    f, g, t = f[order], g[order], t[order]
+    cuts = np.flatnonzero(np.diff(t)) + 1
+    out = []
+    for fs, gs in zip(np.split(f, cuts), np.split(g, cuts)):
+        poses = xyz[fs, gs]                                                 # (n, Jp, 3)
+        centres = pose_centre(poses[[0, -1]])                               # (2, 3)
+        out.append(_Tracklet(int(fs[0]), int(fs[-1]), centres[0], centres[1],
+                             bone_signature(poses, bones)))
+    return out
+
+
+def stitch_tracklets(tracks: list, fps: float, settings: AssociateSettings) -> np.ndarray:
+    """Join tracklets that are one person seen twice (after an occlusion, leaving, coming back).
+
+    Args:
+        tracks: per tracklet, its first and last frame, start and end position (3,) metres and
+            bone signature (see :func:`bone_signature`).
+    Returns:
+        (T,) int: the identity of every tracklet (chains of joined tracklets share one),
+        numbered from 0 in order of first appearance.
+    """
+    T = len(tracks)
+    cost = np.full((T, T), _BIG)
+    if T == 0:
+        return np.zeros(0, int)
+    first = np.array([tr.first for tr in tracks])
+    last = np.array([tr.last for tr in tracks])
+    gap_s = (first[None, :] - last[:, None]) / fps                          # (ends, starts)
+    reach = settings.track_gate_m + settings.max_speed_m_per_s * gap_s
+    start = np.stack([tr.start_xyz for tr in tracks])
+    end = np.stack([tr.end_xyz for tr in tracks])
+    dist = np.linalg.norm(start[None, :] - end[:, None], axis=-1)
+    i, j = np.nonzero((gap_s > 0) & (gap_s <= settings.reid_max_gap_s) & (dist <= reach))
+    if len(i):
+        sig = np.stack([tr.signature for tr in tracks])                     # (T, B)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.abs(sig[i] - sig[j]) / (0.5 * (sig[i] + sig[j]))     # (pairs, B)
+        n = np.isfinite(rel).sum(-1)
+        srt = np.sort(rel, axis=-1)                                         # NaN last
+        rows = np.arange(len(i))
+        med = 0.5 * (srt[rows, np.maximum(n - 1, 0) // 2] + srt[rows, np.maximum(n, 1) // 2])
+        known = n >= 3
+        # Without a body to compare, only a short gap may be bridged (by position alone).
+        ok = np.where(known, med <= settings.reid_bone_tolerance,
+                      gap_s[i, j] <= settings.max_gap_s)
+        med = np.where(known, med, 0.5 * settings.reid_bone_tolerance)
+        i, j, med = i[ok], j[ok], med[ok]
+        cost[i, j] = dist[i, j] / reach[i, j] + med / settings.reid_bone_tolerance
+    nxt = np.full(T, -1)
+    if (cost < _BIG).any():
+        rows, cols = linear_sum_assignment(cost)
+        for r, c in zip(rows, cols):
+            if cost[r, c] < _BIG:
+                nxt[r] = c
+    has_prev = np.zeros(T, bool)
+    has_prev[nxt[nxt >= 0]] = True
+    identity = np.full(T, -1)
+    heads = sorted((t for t in range(T) if not has_prev[t]), key=lambda t: tracks[t].first)
+    for k, t in enumerate(heads):
+        while t >= 0:
+            identity[t] = k
+            t = nxt[t]
+    return identity
