@@ -4,7 +4,8 @@
   ``anny`` wheel, no licence to accept) or ``"smpl"``/``"smplh"``/``"smplx"`` from the user's
   model files through ``smplx`` (official ``.pkl`` files load without chumpy).
 - :class:`BodyModel` holds the buffers; :mod:`mocap.body.model` has the pure functions
-  (shape, forward kinematics, skinning) and states the conventions.
+  (shape, skinning) and states the conventions; :mod:`mocap.body.kinematics` the forward
+  kinematics, for numpy arrays and torch tensors alike.
 - :func:`keypoint_layer`: for a keypoint format, the reduced model that places just those
   keypoints (:func:`keypoints_forward`), which is what the fitter (:mod:`mocap.fit`) poses.
 - :class:`BodyMotion`: a fitted person, saved as ``body.npz`` in the AMASS layout; meshes per

@@ -15,7 +15,7 @@ Conventions, the same for every model (SMPL's):
   root turns about its rest joint and ``transl`` (3,) moves the whole body, so the posed root
   joint sits at ``J_root + transl`` (as in smplx and AMASS). Identity rotations give the rest
   mesh. This is also :mod:`exporters.skeleton`'s convention, with
-  ``offsets[j] = J_j - J_parent``.
+  ``offsets[j] = J_j - J_parent``; :mod:`mocap.body.kinematics` computes it (numpy or torch).
 - Skinning: linear blend skinning ``v' = sum_j w_vj (G_j (v - J_j) + pos_j)``, plus SMPL's
   pose-corrective offsets ``(R_j - I)`` flattened times ``posedirs`` where a model has them.
 - Fitted joints: each model names the joints a fit moves (``fitted``, root first, parents
@@ -33,14 +33,13 @@ import numpy as np
 import torch
 
 from .errors import BodyModelError
+from .kinematics import forward_kinematics
 
 __all__ = ["KeypointSpec", "BodyModel", "BodySkeleton", "shape_coefficients", "rest_joints",
            "rest_vertices", "phenotype_coefficients", "forward_kinematics", "pose_features",
-           "skin_points",
-           "merged_weights", "posed_vertices", "all_joint_positions", "expand_rotations",
-           "rest_height", "body_axes", "anatomical_frames", "neutral_pose", "skeleton_of",
-           "as_tensor",
-           "rotvec_to_rotmat"]
+           "skin_points", "merged_weights", "fitted_posedir_rows", "posed_vertices",
+           "all_joint_positions", "expand_rotations", "rest_height", "body_axes",
+           "anatomical_frames", "neutral_pose", "skeleton_of", "as_tensor", "rotvec_to_rotmat"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,54 +243,6 @@ def rest_vertices(model: BodyModel, coeffs: torch.Tensor) -> torch.Tensor:
     return t + torch.einsum("...c,cvd->...vd", coeffs, as_tensor(model.shapedirs, coeffs))
 
 
-@functools.lru_cache(maxsize=64)
-def _depth_levels(parents: "tuple[int, ...]") -> tuple:
-    """The joints grouped by depth: (order (J,), inverse (J,), sizes per level, parent
-    position of each non-root joint within the level above, in order)."""
-    depth = []
-    for p in parents:
-        depth.append(0 if p < 0 else depth[p] + 1)
-    order = sorted(range(len(parents)), key=lambda j: (depth[j], j))
-    levels = [[j for j in order if depth[j] == d] for d in range(max(depth) + 1)]
-    where = {j: levels[depth[j]].index(j) for j in order}
-    parent_pos = tuple(torch.as_tensor([where[parents[j]] for j in lv]) for lv in levels[1:])
-    return (torch.as_tensor(order), torch.as_tensor(np.argsort(order)),
-            tuple(len(lv) for lv in levels), parent_pos)
-
-
-def forward_kinematics(parents: "tuple[int, ...]", joints_rest: torch.Tensor,
-                       rotmats: torch.Tensor, transl: torch.Tensor,
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posed joints from local rotations (the module's convention).
-
-    Args:
-        parents: (J,) parent indices, -1 for the root (joint 0), parents before children.
-        joints_rest: (..., J, 3) rest joint positions, metres (broadcast against the batch).
-        rotmats: (..., J, 3, 3) local rotations, rest-frame axes.
-        transl: (..., 3) metres added to every posed point.
-    Returns:
-        positions (..., J, 3) metres and global rotations (..., J, 3, 3).
-
-    Joints of one depth are posed together (one product per level of the tree).
-    """
-    order, inverse, sizes, parent_pos = _depth_levels(tuple(int(p) for p in parents))
-    dev = rotmats.device
-    order, inverse = order.to(dev), inverse.to(dev)
-    par = torch.as_tensor([max(int(p), 0) for p in parents], device=dev)
-    off = joints_rest - joints_rest.index_select(-2, par)                     # (..., J, 3)
-    R_lv = torch.split(rotmats.index_select(-3, order), sizes, dim=-3)
-    off_lv = torch.split(off.index_select(-2, order), sizes, dim=-2)
-    glob = [R_lv[0]]
-    pos = [(joints_rest[..., :1, :] + transl[..., None, :]).expand(*R_lv[0].shape[:-2], 3)]
-    for lv in range(1, len(sizes)):
-        pp = parent_pos[lv - 1].to(dev)
-        Gp = glob[-1].index_select(-3, pp)
-        glob.append(Gp @ R_lv[lv])
-        pos.append(pos[-1].index_select(-2, pp) + (Gp @ off_lv[lv][..., None])[..., 0])
-    return (torch.cat(pos, -2).index_select(-2, inverse),
-            torch.cat(glob, -3).index_select(-3, inverse))
-
-
 def pose_features(rotmats: torch.Tensor) -> torch.Tensor:
     """(..., 9 (J - 1)) SMPL's pose-corrective features ``(R_j - I)`` of the non-root joints,
     each flattened row by row, from rotations (..., J, 3, 3)."""
@@ -364,13 +315,13 @@ def posed_vertices(model: BodyModel, betas: torch.Tensor, rotmats: torch.Tensor,
     J = J_all[torch.as_tensor(model.fitted_index)]
     pos, glob = forward_kinematics(model.fitted_parents, J, rotmats, transl)
     if model.posedirs is not None:
-        rows = _fitted_posedir_rows(model)
+        rows = fitted_posedir_rows(model)
         pd = as_tensor(model.posedirs, verts)[rows]                            # (P, V, 3)
         verts = verts + torch.einsum("fp,pvd->fvd", pose_features(rotmats), pd)
     return skin_points(verts, as_tensor(merged_weights(model), verts), J, pos, glob)
 
 
-def _fitted_posedir_rows(model: BodyModel) -> torch.Tensor:
+def fitted_posedir_rows(model: BodyModel) -> torch.Tensor:
     """Rows of ``posedirs`` that belong to the fitted non-root joints, in fitted order."""
     return torch.as_tensor(np.concatenate(
         [np.arange(9 * (j - 1), 9 * j) for j in model.fitted_index[1:]]).astype(np.int64))

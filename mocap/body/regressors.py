@@ -23,8 +23,9 @@ import torch
 
 from ..keypoints import get_format
 from .errors import BodyModelError
-from .model import (BodyModel, KeypointSpec, _fitted_posedir_rows, body_axes,
-                    forward_kinematics, merged_weights, phenotype_coefficients, pose_features)
+from .kinematics import forward_kinematics
+from .model import (BodyModel, KeypointSpec, body_axes, fitted_posedir_rows, merged_weights,
+                    phenotype_coefficients, pose_features)
 
 __all__ = ["KeypointLayer", "keypoint_layer", "keypoints_forward", "shape_moments",
            "posed_keypoints", "layer_coefficients",
@@ -115,7 +116,7 @@ def _moments(model: BodyModel, specs: list) -> tuple:
     Pd = torch.zeros(C, K, Jb, 3, dtype=torch.float64)
     PD = None
     if model.posedirs is not None:
-        pd_rows = model.posedirs[_fitted_posedir_rows(model)]                 # (P, V, 3)
+        pd_rows = model.posedirs[fitted_posedir_rows(model)]                 # (P, V, 3)
         PD = torch.zeros(K, Jb, 3, pd_rows.shape[0], dtype=torch.float64)
     for k, spec in enumerate(specs):
         if len(spec.vertex_ids):

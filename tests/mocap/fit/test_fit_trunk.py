@@ -12,8 +12,8 @@ from body_scenes import fit_noise_free
 from mocap.body import keypoint_layer, load_body_model
 from mocap.body.lumbopelvic import (EARLY_SHARE, LATE_FROM_RAD, LATE_SHARE,
                                     pelvis_tilt_of_trunk)
-from mocap.fit import (FitOptions, _constants, initial_params, lumbopelvic_loss,
-                       prepare_data, rotation_scales, spine_coupling_loss, stance_weights)
+from mocap.fit import (FitOptions, initial_params, lumbopelvic_loss, prepare_data,
+                       rotation_scales, spine_coupling_loss, stage_constants, stance_weights)
 from mocap.keypoints import get_format
 from mocap.simulate.bodymodel import BodyActor, animate_body
 
@@ -58,7 +58,7 @@ def _trunk_of(c, rotations):
                                              ("bend_and_reach", 95)])
 def test_studio_actors_follow_the_rhythm_with_an_individual_scale(anny, layer64, motion,
                                                                    peak_deg):
-    c = _constants(layer64, FitOptions())
+    c = stage_constants(layer64, FitOptions())
     anim = animate_body(anny, BodyActor(motion, seed=4), 150, 30.0)
     p, s = _trunk_of(c, anim["rotations"])
     T = p + s
@@ -86,7 +86,7 @@ def test_bend_keeps_the_legs_vertical_under_the_pelvis(anny):
 
 
 def test_trunk_terms_pass_gradcheck(layer64):
-    c = _constants(layer64, FitOptions())
+    c = stage_constants(layer64, FitOptions())
     g = torch.Generator().manual_seed(0)
     F, J = 4, len(layer64.parents) - 1
     root = roma.rotvec_to_rotmat(0.4 * torch.randn(F, 3, generator=g, dtype=torch.float64))

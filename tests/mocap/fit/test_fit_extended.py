@@ -10,8 +10,8 @@ import torch
 
 from body_scenes import write_smpl_folder
 from mocap.body import keypoint_layer, load_body_model, rest_height
-from mocap.fit import (DEFAULT_STAGES, _robust_bone_lengths, extended_frames,
-                       extension_scores, fit_sequence, prepare_data, torch_threads)
+from mocap.fit import (DEFAULT_STAGES, extended_frames, extension_scores, fit_sequence,
+                       median_bone_lengths, prepare_data, torch_threads)
 from mocap.simulate.bodymodel import BodyActor, animate_body, body_keypoints
 
 
@@ -66,10 +66,10 @@ def test_bone_lengths_come_from_the_extended_frames():
     conf = np.ones((F, 2))
     extended = np.r_[np.ones(8, bool), np.zeros(F - 8, bool)]
     bones = np.array([[0, 1]])
-    assert _robust_bone_lengths(xyz, conf, bones)[0][0] == pytest.approx(0.55)
-    assert _robust_bone_lengths(xyz, conf, bones, extended)[0][0] == pytest.approx(0.60)
+    assert median_bone_lengths(xyz, conf, bones)[0][0] == pytest.approx(0.55)
+    assert median_bone_lengths(xyz, conf, bones, extended)[0][0] == pytest.approx(0.60)
     conf[:6, 1] = 0.0                                        # 2 seen extended frames: all
-    assert _robust_bone_lengths(xyz, conf, bones, extended)[0][0] == pytest.approx(0.55)
+    assert median_bone_lengths(xyz, conf, bones, extended)[0][0] == pytest.approx(0.55)
 
 
 def test_shape_orient_sees_only_the_extended_frames(smpl):

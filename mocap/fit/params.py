@@ -1,0 +1,134 @@
+"""The fit's data containers: the parameters of one person (:class:`BodyParams`, with the
+rotations they stand for), the observations (:class:`FitData`, :class:`Views`) and what a fit
+produced (:class:`FitResult`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import roma
+import torch
+
+from ..body.model import rotvec_to_rotmat
+
+__all__ = ["BodyParams", "rotations", "root_rotvec", "Views", "FitData", "FitResult"]
+
+
+@dataclass
+class BodyParams:
+    """The parameters of one person's fit (leaf tensors on the fit's device).
+
+    Attributes:
+        betas: (B,) shape.
+        global_orient: (F, 3) axis-angle correction ``d`` of the root rotation
+            ``exp(d) @ orient_init`` (world-frame axes, radians).
+        body_pose: (F, Jb - 1, 3) axis-angle deviation ``e`` of the other fitted joints from
+            the neutral pose: local rotation ``neutral @ exp(e)`` (rest-frame axes, radians).
+        transl: (F, 3) metres.
+        orient_init: (F, 3, 3) the initial root rotation; neutral: (Jb - 1, 3, 3) the neutral
+            pose's local rotations (:func:`mocap.body.model.neutral_pose`); not optimised.
+    """
+
+    betas: torch.Tensor
+    global_orient: torch.Tensor
+    body_pose: torch.Tensor
+    transl: torch.Tensor
+    orient_init: torch.Tensor
+    neutral: torch.Tensor
+
+    def tensors(self, names) -> list[torch.Tensor]:
+        return [getattr(self, n) for n in names]
+
+    def copy(self) -> "BodyParams":
+        return BodyParams(*(t.detach().clone() for t in (
+            self.betas, self.global_orient, self.body_pose, self.transl, self.orient_init,
+            self.neutral)))
+
+
+def rotations(params: BodyParams) -> torch.Tensor:
+    """(F, Jb, 3, 3) local rotations of the fitted joints (root first)."""
+    root = rotvec_to_rotmat(params.global_orient) @ params.orient_init
+    body = params.neutral @ rotvec_to_rotmat(params.body_pose)
+    return torch.cat([root[:, None], body], 1)
+
+
+def root_rotvec(params: BodyParams) -> torch.Tensor:
+    """(F, 3) the root rotation as an axis-angle vector."""
+    return roma.rotmat_to_rotvec(rotvec_to_rotmat(params.global_orient) @ params.orient_init)
+
+
+@dataclass(frozen=True, eq=False)
+class Views:
+    """Cameras and their 2D detections of one person, for the reprojection term.
+
+    Attributes:
+        K: (C, 3, 3) intrinsics, pixels. dist: (C, 8) OpenCV pinhole coefficients (k1, k2,
+            p1, p2, k3, k4, k5, k6), or for fisheye cameras (k1..k4, 0...). fisheye: (C,) bool.
+        R: (C, 3, 3) world -> camera rotations; t: (C, 3) metres.
+        xy: (C, F, K, 2) pixels (0 where missing); conf: (C, F, K) (0 where missing).
+    """
+
+    K: torch.Tensor
+    dist: torch.Tensor
+    fisheye: torch.Tensor
+    R: torch.Tensor
+    t: torch.Tensor
+    xy: torch.Tensor
+    conf: torch.Tensor
+
+
+@dataclass(frozen=True, eq=False)
+class FitData:
+    """Observations of one person and the constants the terms need (tensors on the device).
+
+    Attributes:
+        xyz: (F, K, 3) metres (0 where missing); weight: (F, K) confidences (0 = missing).
+        torso: (K,) bool keypoints the torso-only stages use.
+        fps: frames per second.
+        bones: (Bn, 2) keypoint index pairs; bone_lengths: (Bn,) observed robust lengths,
+            metres; bone_weight: (Bn,) 0 where a bone was never seen.
+        sole: (S,) keypoint indices for the floor term; sole_height: (S,) their height above
+            the soles at rest, metres; contact: (F - 1, S) floor-contact weights.
+        views: optional 2D detections and cameras.
+        extended: (F,) 1 for the frames closest to standing straight (:func:`extended_frames`),
+            else 0; None: every frame counts as one.
+        stance: (F,) 1 where the person stands on their feet (hips well above the ankles,
+            :func:`stance_weights`), 0 lying or upside down, ramping between; None: all 1.
+    """
+
+    xyz: torch.Tensor
+    weight: torch.Tensor
+    torso: torch.Tensor
+    fps: float
+    bones: torch.Tensor
+    bone_lengths: torch.Tensor
+    bone_weight: torch.Tensor
+    sole: torch.Tensor
+    sole_height: torch.Tensor
+    contact: torch.Tensor
+    views: "Views | None" = None
+    extended: "torch.Tensor | None" = None
+    stance: "torch.Tensor | None" = None
+
+
+@dataclass
+class FitResult:
+    """What a fit produced (numpy, float64).
+
+    Attributes:
+        betas: (B,); global_orient: (F, 3) root axis-angle; body_pose: (F, Jb - 1, 3);
+        transl: (F, 3); rotations: (F, Jb, 3, 3) local rotations; joints: (F, Jb, 3) and
+        keypoints: (F, K, 3) world metres; observed: (F,) bool.
+        report: one dict per stage: name, iterations, stopped ("converged", "max_iterations",
+            "nan"), seconds, and the unweighted value of every active term at the end.
+    """
+
+    betas: np.ndarray
+    global_orient: np.ndarray
+    body_pose: np.ndarray
+    transl: np.ndarray
+    rotations: np.ndarray
+    joints: np.ndarray
+    keypoints: np.ndarray
+    observed: np.ndarray
+    report: list = field(default_factory=list)

@@ -1,0 +1,162 @@
+"""The fit stage: every person of a take's 3D keypoints fitted with a body model.
+
+- :func:`fit_points3d` is the pure stage: keypoints, settings and a body model in, one
+  :class:`PersonFit` per person out (nothing written);
+- :func:`fit_people` is the app layer's stage (:mod:`mocap.pipeline`, ``mocap fit``): it
+  checks ``[fit]``, loads the body model, fits and writes each person's files
+  (:mod:`mocap.io.fit_files`).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..body import BodyMotion, keypoint_layer, load_body_model, rest_height
+from ..body.errors import FitError
+from ..body.regressors import KeypointLayer
+from ..io.fit_files import write_fits
+from .checks import check_fit_settings
+from .data import prepare_data, views_from
+from .optimise import fit_sequence
+from .params import FitResult
+from .runtime import select_device, torch_threads
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PersonFit", "body_model_for", "body_motion", "fit_points3d", "fit_people"]
+
+
+@dataclass
+class PersonFit:
+    """One person's fit.
+
+    Attributes:
+        person: the person's index in the keypoints (``Points3D.xyz[:, person]``).
+        body: the fitted :class:`mocap.body.BodyMotion`. height_m: its standing height,
+            metres (:func:`mocap.body.rest_height`). report: the stages' reports
+            (:attr:`FitResult.report`).
+    """
+
+    person: int
+    body: BodyMotion
+    height_m: float
+    report: list
+
+    def summary(self) -> dict:
+        """The manifest's account of the fit: ``height_m`` (rounded to 0.1 mm) and per stage
+        its name, iterations, why it stopped, seconds and final losses."""
+        return {"height_m": round(self.height_m, 4),
+                "stages": [{k: r[k] for k in ("stage", "iterations", "stopped", "seconds",
+                                              "losses")} for r in self.report]}
+
+
+def body_model_for(settings, session_root=None):
+    """The body model ``[fit]`` asks for (a relative ``model_path`` is the session's)."""
+    path = settings.model_path or None
+    if path is not None and session_root is not None and not Path(path).is_absolute():
+        path = Path(session_root) / path
+    return load_body_model(settings.body, path, settings.gender)
+
+
+def body_motion(layer: KeypointLayer, result: FitResult, fps: float):
+    """The :class:`mocap.body.BodyMotion` of a fit (all joints of the model's tree in
+    ``poses``, the joints not fitted at zero)."""
+    model = layer.model
+    F = result.transl.shape[0]
+    poses = np.zeros((F, len(model.joint_names), 3))
+    poses[:, model.fitted_index[0]] = result.global_orient
+    poses[:, model.fitted_index[1:]] = result.body_pose
+    return BodyMotion(surface_model_type=model.kind, gender=model.gender,
+                      joint_names=model.joint_names, fitted_joints=model.fitted,
+                      shape_names=model.shape_names, betas=result.betas, poses=poses,
+                      trans=result.transl, fps=float(fps), joints=result.joints,
+                      keypoints=result.keypoints, keypoint_format=layer.format,
+                      keypoint_names=layer.keypoint_names, observed=result.observed)
+
+
+def _require_format(points) -> None:
+    if not points.format:
+        raise FitError("the 3D keypoints do not name their keypoint format; cannot fit a body")
+
+
+def _extra_weights(settings, use_views: bool) -> dict:
+    """The weights ``[fit]`` adds to the keypoint stages (reprojection, floor; 0: left out)."""
+    return {k: w for k, w in (("reprojection", settings.reprojection_weight if use_views
+                               else 0.0), ("floor", settings.floor_weight)) if w}
+
+
+def _seen(points, p: int) -> bool:
+    """Whether person ``p`` has a finite keypoint with a positive confidence."""
+    return bool((np.isfinite(points.xyz[:, p]).all(-1) & (points.conf[:, p] > 0)).any())
+
+
+def _fit_person(layer: KeypointLayer, points, p: int, settings, extra: dict,
+                views) -> PersonFit:
+    """The fit of person ``p`` (``views``: their 2D detections, or None)."""
+    xyz, conf = points.xyz[:, p], points.conf[:, p]
+    t0 = time.perf_counter()
+    data = prepare_data(layer, xyz, conf, points.fps, views)
+    result = fit_sequence(layer, data, extra_weights=extra,
+                          iteration_scale=settings.iteration_scale)
+    body = body_motion(layer, result, points.fps)
+    height = rest_height(layer.model, body.betas)
+    log.info("person %d: %s body fitted to %d frames in %.1f s, height %.3f m", p,
+             layer.model.kind, body.num_frames, time.perf_counter() - t0, height)
+    return PersonFit(person=p, body=body, height_m=height, report=result.report)
+
+
+def fit_points3d(points, settings, model, detections=None, rig=None) -> list[PersonFit]:
+    """Fit a body to every person seen in ``points`` (the pure stage: nothing is written).
+
+    Args:
+        points: :class:`mocap.types.Points3D` (filtered), in a named keypoint format.
+        settings: ``[fit]`` (:class:`mocap.settings.FitSettings`; checked by the caller, see
+            :func:`mocap.fit.check_fit_settings`). model: the body model
+            (:func:`body_model_for`).
+        detections, rig: the 2D detections and cameras (same order), for the reprojection
+            term (used when both are given and ``reprojection_weight > 0``).
+    Returns:
+        one :class:`PersonFit` per person seen, in person order.
+    Raises:
+        FitError: the keypoints name no format, or a person cannot be placed.
+    """
+    _require_format(points)
+    use_views = settings.reprojection_weight > 0 and detections is not None and rig is not None
+    extra = _extra_weights(settings, use_views)
+    fits = []
+    with torch_threads(settings.threads):
+        device = select_device(settings.device)
+        layer = keypoint_layer(model, points.format, device=device)
+        for p in range(points.xyz.shape[1]):
+            if not _seen(points, p):
+                continue
+            views = (views_from(detections, rig, p, points.format, device, layer.dtype)
+                     if use_views else None)
+            fits.append(_fit_person(layer, points, p, settings, extra, views))
+    return fits
+
+
+def fit_people(points, settings, out, session_root=None, detections=None, rig=None,
+               ) -> tuple[list[dict], dict]:
+    """The fit stage: every person seen in ``points`` -> ``out/person<p>/body.npz`` (and
+    meshes when ``[fit] meshes`` asks).
+
+    Args:
+        points: :class:`mocap.types.Points3D` (filtered). settings: ``[fit]``.
+        out: the output folder. session_root: for a relative ``model_path``.
+        detections, rig: the 2D detections and cameras, for the reprojection term.
+    Returns:
+        manifest entries (``id``, ``body``, ``meshes``, ``height_m``, ``stages``) and
+        ``{person: (model, BodyMotion)}``.
+    """
+    check_fit_settings(settings)
+    _require_format(points)
+    with torch_threads(settings.threads):
+        model = body_model_for(settings, session_root)
+        fits = fit_points3d(points, settings, model, detections, rig)
+        entries = write_fits(out, model, fits, settings.meshes, settings.mesh_every)
+    return entries, {f.person: (model, f.body) for f in fits}
