@@ -40,7 +40,7 @@ import numpy as np
 import roma
 import torch
 
-from .body.errors import FitError
+from .errors import FitError
 from .body.lumbopelvic import pelvis_tilt_of_trunk
 from .body.model import (anatomical_frames, body_axes, forward_kinematics, neutral_pose,
                           rotvec_to_rotmat)

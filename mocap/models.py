@@ -17,8 +17,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datasets import DataFetchError, _sha256, cache_dir, fetch_wheel
-from .errors import MocapError
+from .datasets import _sha256, cache_dir, fetch_wheel
+from .errors import DataFetchError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +27,6 @@ __all__ = ["ModelFile", "MODELS", "ModelError", "model_path", "cached_model", "f
 
 #: The command a user runs (online) to fill the cache.
 FETCH_COMMAND = "mocap models fetch"
-
-
-class ModelError(MocapError):
-    """A model file is missing from the cache and cannot be fetched, or is corrupt."""
 
 
 @dataclass(frozen=True)

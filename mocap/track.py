@@ -40,7 +40,8 @@ from scipy.optimize import linear_sum_assignment
 
 from calibration import Rig
 
-from .associate import Association, AssociationError, associate_take, check_settings
+from .associate import Association, associate_take, check_settings
+from .errors import AssociationError
 from .keypoints import get_format
 from .settings import AssociateSettings
 from .types import Detections2D, load_npz, save_npz

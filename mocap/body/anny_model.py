@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import BodyModelError
+from ..errors import BodyModelError
 from .model import BodyModel, KeypointSpec
 
 log = logging.getLogger(__name__)

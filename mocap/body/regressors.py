@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..keypoints import get_format
-from .errors import BodyModelError
+from ..errors import BodyModelError
 from .model import (BodyModel, KeypointSpec, _fitted_posedir_rows, body_axes,
                     forward_kinematics, merged_weights, phenotype_coefficients, pose_features)
 

@@ -18,7 +18,7 @@ from calibration import Rig
 
 from ..errors import SimulationError
 from ..keypoints import get_format
-from ..openpose import write_openpose_frame
+from ..io.openpose import write_openpose_frame
 from ..types import Detections2D, save_npz
 from .body import LANDMARK_NAMES, Body
 from .motions import animate

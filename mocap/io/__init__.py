@@ -1,0 +1,9 @@
+"""Reading and writing other tools' files.
+
+* :mod:`.openpose`: OpenPose JSON folders (one file per frame) of 2D keypoints.
+* :mod:`.importers`: 2D keypoints from COCO-style results JSON, DeepLabCut CSV/H5 and SLEAP
+  analysis H5, each with its writer.
+
+Import the submodules themselves (``from mocap.io.openpose import read_openpose_folder``):
+this package imports nothing, so ``import mocap.io`` stays cheap.
+"""
