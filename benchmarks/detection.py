@@ -27,8 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mocap.datasets import pose2sim_demo  # noqa: E402
-from mocap.detect.backends import BackendSpec, make_backend  # noqa: E402
+from mocap.detect.backends import make_backend  # noqa: E402
 from mocap.detect.run import CameraJob, detect_sources  # noqa: E402
+from mocap.detect.types import BackendSpec  # noqa: E402
 from mocap.detect.video import FrameReader, probe_source  # noqa: E402
 from mocap.models import fetch_models  # noqa: E402
 

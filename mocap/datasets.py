@@ -21,7 +21,7 @@ from pathlib import Path
 
 from exporters.atomic import replace_atomically
 
-from .errors import MocapError
+from .errors import DataFetchError
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,6 @@ PINNED_WHEELS = {
 WHEEL_TARGETS = {
     ("mediapipe", "0.10.21"): ("manylinux_2_28_x86_64", "3.11"),
 }
-
-
-class DataFetchError(MocapError):
-    """External data could not be fetched or did not match its pinned hash."""
 
 
 def cache_dir() -> Path:
@@ -131,7 +127,7 @@ def pose2sim_demo_capture():
 
     from calibration import Rig
 
-    from .openpose import read_openpose_folder
+    from .io.openpose import read_openpose_folder
     from .types import Detections2D
 
     root = pose2sim_demo("0.4.15") / "Demo"

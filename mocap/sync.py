@@ -33,7 +33,7 @@ from scipy.ndimage import uniform_filter1d
 
 from exporters.atomic import atomic_write
 
-from .errors import MocapError
+from .errors import SyncError
 from .settings import SyncSettings
 from .types import Detections2D
 
@@ -44,10 +44,6 @@ __all__ = ["SyncError", "SyncResult", "joint_speeds", "lag_correlations", "estim
 
 _MIN_CONF = 0.3
 _MIN_OVERLAP = 10
-
-
-class SyncError(MocapError):
-    """Offsets that cannot be estimated or applied (too few frames, wrong length)."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import numpy as np
 
 from calibration import Rig
 
-from ..errors import MocapError
+from ..errors import AssociationError
 from ..triangulate import undistort_detections
 from ..types import Detections2D
 
@@ -41,10 +41,6 @@ _MIN_COMMON = 3        # fewest common joints for a distance between two skeleto
 ASSOCIATION_JOINTS = ("nose", "neck", "pelvis", "left_shoulder", "right_shoulder",
                       "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
                       "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
-
-
-class AssociationError(MocapError):
-    """Inputs to association that do not fit together (cameras, shapes, settings)."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import SMPL_SOURCE, BodyModelError, FitError
+from ..errors import SMPL_SOURCE, BodyModelError, FitError
 from .model import (BodyModel, BodySkeleton, KeypointSpec, anatomical_frames, body_axes,
                     posed_vertices, rest_height, shape_coefficients, skeleton_of)
 from .motion import (MESH_FORMATS, BodyMotion, fitted_rotations, read_obj, read_ply,

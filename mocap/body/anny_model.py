@@ -27,7 +27,7 @@ import torch
 
 from exporters.atomic import replace_atomically
 
-from .errors import BodyModelError
+from ..errors import BodyModelError
 from .model import BodyModel, KeypointSpec
 
 log = logging.getLogger(__name__)

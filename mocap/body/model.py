@@ -32,7 +32,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from .errors import BodyModelError
+from ..errors import BodyModelError
 from .kinematics import forward_kinematics
 
 __all__ = ["KeypointSpec", "BodyModel", "BodySkeleton", "shape_coefficients", "rest_joints",

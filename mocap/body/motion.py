@@ -39,7 +39,7 @@ import torch
 from exporters.atomic import atomic_write
 
 from ..types import load_npz, save_npz
-from .errors import BodyModelError
+from ..errors import BodyModelError
 from .model import BodyModel, posed_vertices, skeleton_of
 
 __all__ = ["BodyMotion", "fitted_rotations", "to_exporters", "write_ply", "read_ply",

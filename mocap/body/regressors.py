@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..keypoints import get_format
-from .errors import BodyModelError
+from ..errors import BodyModelError
 from .kinematics import forward_kinematics
 from .model import (BodyModel, KeypointSpec, body_axes, fitted_posedir_rows, merged_weights,
                     phenotype_coefficients, pose_features)

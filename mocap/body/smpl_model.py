@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import SMPL_SOURCE, BodyModelError
+from ..errors import SMPL_SOURCE, BodyModelError
 from .model import BodyModel, KeypointSpec, body_axes
 
 log = logging.getLogger(__name__)

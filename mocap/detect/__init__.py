@@ -5,7 +5,9 @@
 * :mod:`.blazepose`: BlazePose through LiteRT (detector with SSD anchors, landmark model with
   its 64 x 64 heatmaps, ROI tracking).
 * :mod:`.onnx_backend`: top-down heatmap / SimCC ONNX models through onnxruntime.
-* :mod:`.backends`: the common interface; :mod:`.run`: parallel workers per camera.
+* :mod:`.types`: what the backends share (:class:`~.types.BackendSpec`, the
+  :class:`~.types.DetectorBackend` interface, :class:`~.types.PersonResult`);
+  :mod:`.backends`: :func:`~.backends.make_backend`; :mod:`.run`: parallel workers per camera.
 
 :func:`session_detections` is what ``mocap run`` calls: a session's ``pose/`` files when it
 has them, otherwise detection on its ``videos/``.
@@ -16,6 +18,9 @@ import logging
 from pathlib import Path
 
 from ..errors import SessionError
+from ..io.importers import POSE_FILE_EXTENSIONS, import_cameras
+from ..types import Detections2D
+from .run import detect_session
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +30,6 @@ __all__ = ["session_detections", "pose_files", "detect_session"]
 def pose_files(root: Path, camera_names: "tuple[str, ...]") -> "list[Path] | None":
     """``pose/<cam>.json|.csv|.h5`` of every camera (COCO results, DeepLabCut, SLEAP), or None
     when the session has none (an OpenPose folder per camera is read by the session)."""
-    from ..importers import POSE_FILE_EXTENSIONS
     folder = Path(root) / "pose"
     found = []
     for cam in camera_names:
@@ -41,12 +45,6 @@ def pose_files(root: Path, camera_names: "tuple[str, ...]") -> "list[Path] | Non
     return found  # type: ignore[return-value]
 
 
-def detect_session(*args, **kwargs):
-    """See :func:`mocap.detect.run.detect_session` (imported on first use)."""
-    from .run import detect_session as _detect
-    return _detect(*args, **kwargs)
-
-
 def session_detections(session, rig, settings):
     """The 2D detections of a session, in the rig's camera order.
 
@@ -58,12 +56,10 @@ def session_detections(session, rig, settings):
     Raises:
         SessionError: none of these, naming what was expected.
     """
-    from ..types import Detections2D
     root = session.root
     if (root / "pose").is_dir():
         files = pose_files(root, rig.names)
         if files is not None:
-            from ..importers import import_cameras
             return import_cameras(files, rig.names, settings.detect.format, settings.take.fps)
         return session.detections(rig, settings)
     if (root / "videos").is_dir():

@@ -22,9 +22,12 @@ import logging
 import cv2
 import numpy as np
 
+from ..errors import DetectorError
 from ..keypoints import get_format
-from .backends import BackendSpec, DetectorError, PersonResult, resolve_model
+from ..models import model_path
+from .blazepose import PoseDetector
 from .geometry import apply_affine, box_from_points, compose_affines, invert_affine
+from .types import BackendSpec, PersonResult, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +169,6 @@ class OnnxTopDownBackend:
         self.std = np.asarray(spec.std_rgb, np.float32)
         self.detector = None
         if spec.person_boxes == "detector":
-            from ..models import model_path
-            from .blazepose import PoseDetector
             self.detector = PoseDetector(model_path("pose_detection"), spec.num_threads)
         self.tracks: list[tuple[int, np.ndarray]] = []      # (slot, box)
         log.info("ONNX %s model %s: input %dx%d, %d joints (%s)", self.kind, path.name, W, H,

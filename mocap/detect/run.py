@@ -24,10 +24,12 @@ import numpy as np
 
 from exporters.atomic import atomic_write
 
-from ..errors import MocapError, SessionError
+from ..errors import DetectorError, MocapError, SessionError
 from ..keypoints import get_format
+from ..models import MODELS
 from ..types import Detections2D, load_npz, save_npz
-from .backends import BackendSpec, DetectorError, make_backend, resolve_model
+from .backends import make_backend
+from .types import BackendSpec, resolve_model
 from .video import VideoInfo, FrameReader, check_sources, find_source, probe_source
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,6 @@ def _file_stamp(path: Path) -> dict:
 
 
 def _fingerprint(info: VideoInfo, num_frames: int, spec: BackendSpec) -> str:
-    from ..models import MODELS
     doc = {"code": CODE_VERSION, "frames": num_frames,
            "spec": {k: v for k, v in asdict(spec).items() if k != "num_threads"},
            "source": _file_stamp(info.path) if not info.is_images else

@@ -24,20 +24,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import DetectionsError
+from ..errors import VideoError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["VideoError", "VideoInfo", "probe_source", "check_sources", "FrameReader",
+__all__ = ["VideoInfo", "probe_source", "check_sources", "FrameReader",
            "VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS", "find_source"]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _NUM = re.compile(r"(\d+)(?!.*\d)")
-
-
-class VideoError(DetectionsError):
-    """A camera's video or image folder cannot be read, or disagrees with the others."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..body.errors import FitError
+from ..errors import FitError
 from ..body.model import body_axes, rest_vertices, shape_coefficients
 from ..body.regressors import KeypointLayer, keypoints_forward
 from ..keypoints import convert_keypoints, get_format

@@ -7,7 +7,7 @@ import numpy as np
 import roma
 import torch
 
-from ..body.errors import FitError
+from ..errors import FitError
 from ..body.kinematics import forward_kinematics
 from ..body.lumbopelvic import pelvis_tilt_of_trunk
 from ..body.model import body_axes, neutral_pose, rotvec_to_rotmat

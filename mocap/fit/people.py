@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..body import BodyMotion, keypoint_layer, load_body_model, rest_height
-from ..body.errors import FitError
+from ..errors import FitError
 from ..body.regressors import KeypointLayer
 from ..io.fit_files import write_fits
 from .checks import check_fit_settings

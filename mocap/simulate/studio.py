@@ -15,8 +15,8 @@ import tomli_w
 
 from calibration import Rig
 
+from ..io.openpose import write_openpose_frame
 from ..keypoints import KeypointFormat, get_format
-from ..openpose import write_openpose_frame
 from ..types import Detections2D, save_npz
 from .body import LANDMARK_NAMES, Body
 from .capture import Scene, check_take_args, observe_rig

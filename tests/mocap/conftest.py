@@ -1,10 +1,19 @@
 """Shared synthetic scenes for the mocap tests (built once per session, all seeded)."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take
+
+# Test modules that tests in other folders import by bare name (``from test_detect_onnx
+# import blob_frame``); this folder itself is on sys.path already (helpers: body_scenes).
+for _sub in ("detect",):
+    if str(Path(__file__).resolve().parent / _sub) not in sys.path:
+        sys.path.insert(0, str(Path(__file__).resolve().parent / _sub))
 
 
 @pytest.fixture(scope="session")

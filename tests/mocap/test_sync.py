@@ -11,7 +11,8 @@ from mocap.evaluate import mpjpe_mm
 from mocap.pipeline import run as run_pipeline
 from mocap.settings import SyncSettings
 from mocap.simulate import Actor, ErrorModel, simulate_take, write_session
-from mocap.sync import SyncError, estimate_offsets, shift_detections, synchronise
+from mocap.errors import SyncError
+from mocap.sync import estimate_offsets, shift_detections, synchronise
 from mocap.types import Points3D, load_npz
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mocap.associate import (AssociationError, association_joints, check_settings,
-                             cluster_views, detection_rays, pair_distances,
-                             triangulate_rays, view_distance_matrix)
+from mocap.associate import (association_joints, check_settings, cluster_views, detection_rays,
+                             pair_distances, triangulate_rays, view_distance_matrix)
+from mocap.errors import AssociationError
 from mocap.keypoints import get_format
 from mocap.settings import AssociateSettings
 from mocap.types import Detections2D

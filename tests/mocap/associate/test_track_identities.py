@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mocap.associate import AssociationError
+from mocap.errors import AssociationError
 from mocap.settings import AssociateSettings
 from mocap.simulate import ErrorModel
 from mocap.simulate.crowd import crowd_actors, score_identities, simulate_crowd

@@ -10,7 +10,7 @@ import pytest
 
 from calibration import Rig
 from mocap.keypoints import get_format
-from mocap.openpose import read_openpose_folder
+from mocap.io.openpose import read_openpose_folder
 from mocap.settings import AssociateSettings
 from mocap.associate import identify_people
 from mocap.triangulate import triangulate

@@ -26,7 +26,8 @@ def _canonical(trc_name: str) -> str:
 
 @pytest.fixture(scope="module")
 def demo():
-    from mocap.datasets import DataFetchError, pose2sim_demo, pose2sim_demo_capture
+    from mocap.datasets import pose2sim_demo, pose2sim_demo_capture
+    from mocap.errors import DataFetchError
     try:
         root = pose2sim_demo("0.4.15") / "Demo"
     except DataFetchError as exc:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mocap.errors import DetectionsError, MocapError, SessionError, SettingsError
-from mocap.openpose import read_openpose_folder, write_openpose_frame
+from mocap.io.openpose import read_openpose_folder, write_openpose_frame
 from mocap.session import Session
 from mocap.settings import Settings, load_settings
 from mocap.simulate import write_session

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from mocap.cli import main
-from mocap.detect.backends import BackendSpec, DetectorError
 from mocap.detect.run import camera_sources
-from mocap.detect.video import FrameReader, VideoError, check_sources, probe_source
-from mocap.errors import KeypointFormatError, SessionError
+from mocap.detect.types import BackendSpec
+from mocap.detect.video import FrameReader, check_sources, probe_source
+from mocap.errors import DetectorError, KeypointFormatError, SessionError, VideoError
 from mocap.settings import settings_from_dict
 
 

@@ -8,11 +8,11 @@ import pytest
 
 from mocap.detect import session_detections
 from mocap.errors import DetectionsError, KeypointFormatError, SessionError
-from mocap.importers import (import_cameras, match_joints, read_coco_results, read_dlc,
-                             read_pose_file, read_sleap_analysis, write_coco_results,
-                             write_dlc_csv, write_dlc_h5, write_sleap_analysis)
+from mocap.io.importers import (import_cameras, match_joints, read_coco_results, read_dlc,
+                                read_pose_file, read_sleap_analysis, write_coco_results,
+                                write_dlc_csv, write_dlc_h5, write_sleap_analysis)
+from mocap.io.openpose import guess_openpose_format, read_openpose_folder, write_openpose_frame
 from mocap.keypoints import convert_keypoints, get_format
-from mocap.openpose import guess_openpose_format, read_openpose_folder, write_openpose_frame
 from mocap.session import Session
 from mocap.settings import settings_from_dict
 from mocap.simulate import Actor, ErrorModel, simulate_take

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DetectionsError
-from .keypoints import get_format
+from ..errors import DetectionsError
+from ..keypoints import get_format
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """2D keypoints from other tools: COCO-style results JSON, DeepLabCut CSV/H5, SLEAP analysis H5.
 
-(OpenPose JSON folders are read by :mod:`mocap.openpose`.) Every reader returns one camera's
+(OpenPose JSON folders are read by :mod:`mocap.io.openpose`.) Every reader returns one camera's
 ``xy`` (F, P, J, 2) pixels with NaN where missing and ``conf`` (F, P, J) in [0, 1] (0 where
 missing), in a registered keypoint format: the file's joints are matched to the format's by
 name (the format's native or canonical names, or ``l``/``r`` for ``left_``/``right_``; case,
@@ -31,9 +31,9 @@ import numpy as np
 
 from exporters.atomic import atomic_path, atomic_write
 
-from .errors import DetectionsError, KeypointFormatError
-from .keypoints import KeypointFormat, get_format
-from .types import Detections2D
+from ..errors import DetectionsError, KeypointFormatError
+from ..keypoints import KeypointFormat, get_format
+from ..types import Detections2D
 
 log = logging.getLogger(__name__)
 

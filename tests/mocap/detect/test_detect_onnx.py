@@ -17,7 +17,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from mocap.detect.backends import BackendSpec, DetectorError  # noqa: E402
+from mocap.detect.types import BackendSpec  # noqa: E402
+from mocap.errors import DetectorError  # noqa: E402
 from mocap.detect.geometry import apply_affine  # noqa: E402
 from mocap.detect.onnx_backend import OnnxTopDownBackend, decode_heatmaps  # noqa: E402
 from mocap.detect.run import detect_session  # noqa: E402
