@@ -17,7 +17,7 @@ ONE_OF = "expected one of "
 
 # (table, key, bad value, what the message says is expected): every check the stages made
 # of their settings (mocap.fit.check_fit_settings, mocap.triangulate._check_settings,
-# mocap.volumetric, mocap.associate.check_settings, mocap.pipeline.filter_points,
+# mocap.triangulate.volumetric, mocap.associate.check_settings, mocap.pipeline.filter_points,
 # mocap.filter.one_euro, mocap.export.check_export_settings, mocap.detect BackendSpec).
 BAD = [
     ("take", "fps", 0, "expected > 0"),
@@ -141,7 +141,7 @@ def test_the_choices_are_those_the_stages_know():
     from mocap.body import BODY_KINDS, MESH_FORMATS
     from mocap.detect.types import BACKENDS
     from mocap.export import FORMATS, MESHES
-    from mocap.volumetric import AGGREGATIONS
+    from mocap.triangulate.volumetric import AGGREGATIONS
     assert choices(BodyKind) == BODY_KINDS
     assert choices(MeshFiles) == ("",) + MESH_FORMATS
     assert set(choices(BoneNaming)) == set(PRESETS)
