@@ -13,14 +13,15 @@ from typing import Sequence
 
 import numpy as np
 
-from calibration.boards import MIN_CORNERS, BoardSpec
+from calibration.boards.spec import MIN_CORNERS, BoardSpec
+from calibration.boards.views import BoardViews
 from calibration.bundle import BundleOptions, BundleResult, Observations, bundle_adjust, pose_to_vec, vec_to_pose
-from calibration.camera import FISHEYE, PINHOLE, Camera
-from calibration.detection import BoardViews
+from calibration.camera import Camera
 from calibration.errors import CalibrationError
 from calibration.extrinsics import PoseGraph, initial_extrinsics, view_graph
-from calibration.formats import RigMetadata
+from calibration.io.formats import RigMetadata
 from calibration.intrinsics import Coverage, IntrinsicsResult, calibrate_intrinsics, image_coverage
+from calibration.lens import FISHEYE, PINHOLE
 from calibration.rig import Rig
 
 log = logging.getLogger(__name__)

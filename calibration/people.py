@@ -24,8 +24,8 @@ import numpy as np
 
 from calibration.bundle import BundleOptions, Observations, bundle_adjust
 from calibration.errors import InsufficientDataError, ShapeError
+from calibration.io.formats import RigMetadata
 from calibration.rig import Rig
-from calibration.formats import RigMetadata
 from calibration.world import camera_centers, similarity_from_points, transform_rig
 
 log = logging.getLogger(__name__)

@@ -440,7 +440,7 @@ def _lens_map(K_bytes: bytes, dist_bytes: bytes, model: str, size_wh: tuple) -> 
 
 def _grid_map(K: np.ndarray, dist: np.ndarray, model: str, size_wh: tuple,
               step: float) -> _LensMap:
-    from calibration.camera import undistort_normalized
+    from calibration.lens import undistort_normalized
     w, h = size_wh
     o, s = -_MAP_MARGIN_PX, step
     us = o + s * np.arange(int(np.ceil((w + 2 * _MAP_MARGIN_PX) / s)) + 1)
@@ -457,7 +457,7 @@ def _certify(lm: _LensMap, K: np.ndarray, dist: np.ndarray, model: str) -> bool:
     the lookup is within ``_NEWTON_FAR / 2`` of the exact inverse at every cell's centre and
     edge midpoints (where bilinear interpolation is worst) and the lens's Jacobian
     determinant stays well positive (no fold nearby)."""
-    from calibration.camera import undistort_normalized
+    from calibration.lens import undistort_normalized
     g = lm.grid.reshape(lm.height, lm.width)
     if not np.isfinite(g).all():
         return False

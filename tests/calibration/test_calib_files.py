@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from calibration import CalibrationFileError, Rig
-from calibration.opencv_yaml import read_easymocap, read_opencv_yaml, write_easymocap, write_opencv_yaml
-from calibration.qualisys import read_qualisys
+from calibration.io.opencv_yaml import read_easymocap, read_opencv_yaml, write_easymocap, write_opencv_yaml
+from calibration.io.qualisys import read_qualisys
 
 QCA = """<?xml version='1.0' encoding='ASCII'?>
 <calibration source="test">
@@ -154,7 +154,7 @@ def test_opencv_yaml_bad_files_are_named(tmp_path):
 def _lens_shift_px(cam, ref, reach: float) -> np.ndarray:
     """(N,) pixel displacement, by ``cam``'s lens, of image points within ``reach`` of the way
     from the centre to the corners of ``ref``'s image (normalised by ``ref``'s K)."""
-    from calibration.camera import distort_normalized
+    from calibration.lens import distort_normalized
 
     w, h = ref.size_wh
     u, v = np.meshgrid(np.linspace(0, w - 1, 35), np.linspace(0, h - 1, 61))
@@ -185,7 +185,7 @@ def test_pose2sim_checkerboard_intrinsics_agree_with_qualisys():
 
     from calibration.boards import find_board
     from calibration.calibrate import intrinsics_only
-    from calibration.detection import detect_source
+    from calibration.boards import detect_source
     from calibration.intrinsics import K3_MIN_RADIAL_REACH, radial_reach, refit_with_fixed_principal_point
 
     root = pose2sim_demo("0.10.49") / "Demo_SinglePerson/calibration"

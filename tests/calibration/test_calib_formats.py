@@ -18,7 +18,7 @@ from calibration import (
     Rig,
     RigMetadata,
 )
-from calibration.formats import anipose_document
+from calibration.io.formats import anipose_document
 
 # Written the way Pose2Sim's toml_write writes (spacing included), with our own numbers.
 POSE2SIM_TEXT = """\
@@ -358,7 +358,7 @@ def test_millimetres_are_flagged(make_rig, tmp_path, caplog):
     cam = rig[0].replace(t_cam_from_world=rig[0].t_cam_from_world * 1000)
     path = tmp_path / "mm.toml"
     Rig((cam, rig[1])).save(path)
-    with caplog.at_level(logging.WARNING, logger="calibration.formats"):
+    with caplog.at_level(logging.WARNING, logger="calibration.io.formats"):
         Rig.load(path)
     assert "[cam_0] translation: expected metres" in caplog.text
 

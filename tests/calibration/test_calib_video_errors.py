@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from calibration import VideoError
-from calibration.detection import FRAME_COUNT_SLACK, detect_source, iter_video, video_frame_count
+from calibration.boards import FRAME_COUNT_SLACK, detect_source, iter_video, video_frame_count
 from calibration.boards import board_from_dict
 from mocap.cli import main
 

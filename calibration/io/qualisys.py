@@ -31,7 +31,7 @@ import numpy as np
 
 from calibration.camera import Camera
 from calibration.errors import CalibrationFileError, CameraError
-from calibration.formats import RigMetadata
+from calibration.io.formats import RigMetadata
 from calibration.rig import Rig
 
 log = logging.getLogger(__name__)
