@@ -77,12 +77,13 @@ def _ns(x):
 
 
 def _is_zero(c) -> bool:
-    """Whether a coefficient (number, array or tensor) is zero everywhere (NaN is not)."""
+    """Whether a coefficient (number, array or tensor) is zero everywhere (NaN is not) and
+    may be left out: a tensor that requires a gradient never is (its gradient is wanted)."""
     if isinstance(c, float):
         return c == 0.0
     if isinstance(c, np.ndarray):
         return not np.any(c != 0)
-    return not bool((c != 0).any())
+    return not c.requires_grad and not bool((c != 0).any())
 
 
 def _entries(coeffs) -> list:
@@ -201,7 +202,8 @@ def distort(x, y, coeffs, fisheye=False, jacobian: bool = False):
         ``(xd, yd, dxd/dx, dxd/dy, dyd/dx, dyd/dy)``.
 
     Rational and tangential terms are evaluated only where some coefficient of theirs is
-    non-zero; differentiable in torch (also at the origin of a fisheye lens).
+    non-zero (or is a tensor that requires a gradient); differentiable in torch with respect
+    to the coordinates and the coefficients (also at the origin of a fisheye lens).
     """
     c = _entries(coeffs)
     if isinstance(fisheye, (bool, np.bool_)):
@@ -396,19 +398,21 @@ def undistort(xy_d: Any, dist: Any, model: str = PINHOLE, guess: Any = None,
     xd, yd = xy_d[..., 0], xy_d[..., 1]
     start = xy_d if guess is None else np.where(np.isfinite(guess), guess, xy_d)
     x, y = start[..., 0].copy(), start[..., 1].copy()
-    for _ in range(max_iter):
-        fx, fy, radial, (j00, j01, j10, j11) = _pinhole(x, y, c, jacobian=True)
-        rx, ry = fx - xd, fy - yd
-        res = np.hypot(rx, ry)
-        if np.nanmax(res) < 1e-13:
-            break
-        det = j00 * j11 - j01 * j10
-        x = x - (j11 * rx - j01 * ry) / det
-        y = y - (-j10 * rx + j00 * ry) / det
-    else:
-        fx, fy, radial, (j00, j01, j10, j11) = _pinhole(x, y, c, jacobian=True)
-        res = np.hypot(fx - xd, fy - yd)
-    bad = ~((res < 1e-12) & (radial > 0) & (j00 * j11 - j01 * j10 > 0))
+    with np.errstate(all="ignore"):
+        for _ in range(max_iter):
+            fx, fy, radial, (j00, j01, j10, j11) = _pinhole(x, y, c, jacobian=True)
+            rx, ry = fx - xd, fy - yd
+            res = np.hypot(rx, ry)
+            finite = res[np.isfinite(res)]
+            if finite.size and finite.max() < 1e-13:  # NaN residuals never converge
+                break
+            det = j00 * j11 - j01 * j10
+            x = x - (j11 * rx - j01 * ry) / det
+            y = y - (-j10 * rx + j00 * ry) / det
+        else:
+            fx, fy, radial, (j00, j01, j10, j11) = _pinhole(x, y, c, jacobian=True)
+            res = np.hypot(fx - xd, fy - yd)
+        bad = ~((res < 1e-12) & (radial > 0) & (j00 * j11 - j01 * j10 > 0))
     out = np.stack([x, y], axis=-1)
     if bad.any():
         out[bad] = undistort_normalized(xy_d[bad], d, PINHOLE)

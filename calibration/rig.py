@@ -235,8 +235,10 @@ class RigArrays:
         dtype = torch.float64 if dtype is None else dtype
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         kinds = {"fisheye": torch.bool, "size_wh": torch.int64}
-        return RigArrays(**{
-            k: torch.as_tensor(v, dtype=kinds.get(k, dtype), device=device) for k, v in fields.items()
+        return RigArrays(**{  # numpy arrays copied: they are read-only
+            k: torch.as_tensor(np.array(v) if isinstance(v, np.ndarray) else v,
+                               dtype=kinds.get(k, dtype), device=device)
+            for k, v in fields.items()
         })
 
     def lens_coefficients(self, ndim: int = 1):
