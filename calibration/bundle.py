@@ -9,8 +9,9 @@ Parameter layout of a camera (:data:`CAMERA_LAYOUT`), 15 numbers:
 ``fx, fy, cx, cy`` (pixels), ``d0 .. d4`` (pinhole: k1 k2 p1 p2 k3; fisheye: k1 k2 k3 k4 and
 an unused slot), ``rx, ry, rz`` (Rodrigues vector of ``R_cam_from_world``, radians),
 ``tx, ty, tz`` (``t_cam_from_world``, metres), packed from a rig's
-:class:`~calibration.rig.RigArrays` (:func:`pack_cameras`). A board pose is ``rx, ry, rz, tx, ty, tz`` of
-``T_world_from_board``; a point is ``x, y, z`` in the world, metres.
+:class:`~calibration.rig.RigArrays` (:func:`pack_cameras`). A board pose is
+``rx, ry, rz, tx, ty, tz`` of ``T_world_from_board``; a point is ``x, y, z`` in the world,
+metres.
 
 Gauge: the world frame of a bundle adjustment is not observable from images alone. With board
 poses (whose corners fix the scale), the first camera's extrinsics stay fixed. With free points
