@@ -13,7 +13,7 @@ arc, then ``--close`` poses near each camera (tilted, reaching the image corners
 
 Both methods get the same images and find the board themselves (aniposelib with its own
 ``CharucoBoard.detect_image``, then ``CameraGroup.calibrate_rows``: the path of its
-``calibrate_videos``; ours with :func:`calibration.detection.detect_views` then
+``calibrate_videos``; ours with :func:`calibration.boards.detect_views` then
 :func:`calibration.calibrate.calibrate_rig`). Measured against the truth, after the rigid
 transform (no scale: the board gives it) that best maps each result's camera poses onto the
 true ones:
@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from calibration import Camera, Rig  # noqa: E402
 from calibration.boards import board_from_dict  # noqa: E402
 from calibration.calibrate import calibrate_rig  # noqa: E402
-from calibration.detection import detect_views  # noqa: E402
+from calibration.boards import detect_views  # noqa: E402
 from calibration.extrinsics import mean_rotation, rotation_angle_deg  # noqa: E402
 from calibration.intrinsics import board_poses as pnp_board_poses  # noqa: E402
 from calibration.intrinsics import radial_reach, refit_with_fixed_principal_point  # noqa: E402
@@ -186,8 +186,8 @@ def pose2sim_principal_points(version: str = "0.10.49") -> list[dict]:
 
     from calibration.boards import find_board
     from calibration.calibrate import intrinsics_only
-    from calibration.detection import detect_source
-    from calibration.qualisys import read_qualisys
+    from calibration.boards import detect_source
+    from calibration.io.qualisys import read_qualisys
 
     root = pose2sim_demo(version) / "Demo_SinglePerson/calibration"
     spec = find_board("pose2sim_checkerboard_4x7")

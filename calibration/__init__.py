@@ -15,34 +15,30 @@ Conventions (stated once here, repeated in names):
 - Points behind a camera (depth <= 0) project to NaN; missing data is NaN, never 0.
 - Camera order is the rig's (the file's) order, never a sort.
 
-Modules: :mod:`calibration.camera` (pure projection functions and :class:`Camera`),
-:mod:`calibration.rig` (:class:`Rig`), :mod:`calibration.formats` (anipose and Pose2Sim TOML),
-:mod:`calibration.errors` (typed errors).
+Modules: :mod:`calibration.lens` (the OpenCV lens model, numpy and torch),
+:mod:`calibration.rotations` (Rodrigues vectors, Kabsch, numpy and torch),
+:mod:`calibration.camera` (pure projection functions and :class:`Camera`),
+:mod:`calibration.rig` (:class:`Rig`, and :class:`~calibration.rig.RigArrays`, a rig as
+batched arrays or tensors), :mod:`calibration.io` (files: anipose and Pose2Sim TOML in
+:mod:`calibration.io.formats`, OpenCV and EasyMocap YAML in :mod:`calibration.io.opencv_yaml`,
+Qualisys ``.qca.txt`` in :mod:`calibration.io.qualisys`, the atomic write in
+:mod:`calibration.io.atomic`), :mod:`calibration.errors` (typed errors).
 
 Calibrating from boards: :mod:`calibration.boards` (:class:`BoardSpec`, ChArUco and
-checkerboard detection), :mod:`calibration.detection` (videos and image folders, blur
-rejection), :mod:`calibration.intrinsics` (per camera, image coverage),
-:mod:`calibration.extrinsics` (camera graph, first guess), :mod:`calibration.bundle` (sparse
-bundle adjustment, :class:`BundleOptions`), :mod:`calibration.calibrate` (the composition),
+checkerboard detection, videos and image folders, blur rejection),
+:mod:`calibration.intrinsics` (per camera, image coverage), :mod:`calibration.extrinsics`
+(camera graph, first guess), :mod:`calibration.bundle` (sparse bundle adjustment,
+:class:`BundleOptions`), :mod:`calibration.calibrate` (the composition),
 :mod:`calibration.world` (floor board, levelling from a standing person),
 :mod:`calibration.people` (refinement from 2D keypoints), :mod:`calibration.render` (boards
-rendered through virtual cameras, for tests and benchmarks), :mod:`calibration.plot`. Other
-files: :mod:`calibration.qualisys` (``.qca.txt``), :mod:`calibration.opencv_yaml` (OpenCV and
-EasyMocap YAML).
+rendered through virtual cameras, for tests and benchmarks), :mod:`calibration.plot`.
 """
 
 from calibration.camera import (
-    CAMERA_MODELS,
-    FISHEYE,
-    PINHOLE,
     Camera,
-    distort_normalized,
     normalized_to_pixels,
     pixels_to_normalized,
     project_points,
-    rotmat_to_rotvec,
-    rotvec_to_rotmat,
-    undistort_normalized,
     world_to_cam,
 )
 from calibration.errors import (
@@ -57,8 +53,10 @@ from calibration.errors import (
     UnknownCameraError,
     VideoError,
 )
-from calibration.formats import RigMetadata, read_calibration, write_calibration
-from calibration.rig import Rig
+from calibration.io.formats import RigMetadata, read_calibration, write_calibration
+from calibration.lens import CAMERA_MODELS, FISHEYE, PINHOLE, distort_normalized, undistort_normalized
+from calibration.rig import Rig, RigArrays
+from calibration.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 
 __all__ = [
     "BoardNotFoundError",
@@ -74,6 +72,7 @@ __all__ = [
     "Camera",
     "CameraError",
     "Rig",
+    "RigArrays",
     "RigMetadata",
     "ShapeError",
     "UnknownCameraError",

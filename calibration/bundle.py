@@ -8,8 +8,10 @@ refined.
 Parameter layout of a camera (:data:`CAMERA_LAYOUT`), 15 numbers:
 ``fx, fy, cx, cy`` (pixels), ``d0 .. d4`` (pinhole: k1 k2 p1 p2 k3; fisheye: k1 k2 k3 k4 and
 an unused slot), ``rx, ry, rz`` (Rodrigues vector of ``R_cam_from_world``, radians),
-``tx, ty, tz`` (``t_cam_from_world``, metres). A board pose is ``rx, ry, rz, tx, ty, tz`` of
-``T_world_from_board``; a point is ``x, y, z`` in the world, metres.
+``tx, ty, tz`` (``t_cam_from_world``, metres), packed from a rig's
+:class:`~calibration.rig.RigArrays` (:func:`pack_cameras`). A board pose is
+``rx, ry, rz, tx, ty, tz`` of ``T_world_from_board``; a point is ``x, y, z`` in the world,
+metres.
 
 Gauge: the world frame of a bundle adjustment is not observable from images alone. With board
 poses (whose corners fix the scale), the first camera's extrinsics stay fixed. With free points
@@ -31,11 +33,13 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse
 from scipy.optimize import least_squares
-from scipy.spatial.transform import Rotation
 from threadpoolctl import threadpool_limits
 
-from calibration.camera import FISHEYE, PINHOLE, Camera
+from calibration.camera import Camera
 from calibration.errors import CalibrationError
+from calibration.lens import FISHEYE, PINHOLE, distort
+from calibration.rig import RigArrays
+from calibration.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 
 log = logging.getLogger(__name__)
 
@@ -90,19 +94,30 @@ class BundleOptions:
 # ----------------------------------------------------------------------------- cameras <-> vectors
 
 
-def pack_camera(cam: Camera) -> np.ndarray:
-    """(15,) parameters of a camera (see :data:`CAMERA_LAYOUT`)."""
+def _check_packable(cam: Camera) -> None:
     if cam.model == PINHOLE and cam.dist.size > 5:
         raise CalibrationError(
             f"camera {cam.name!r}: bundle adjustment supports up to 5 pinhole coefficients "
             f"(k1 k2 p1 p2 k3), found {cam.dist.size}"
         )
-    p = np.zeros(N_CAM)
-    p[0], p[1], p[2], p[3] = cam.K[0, 0], cam.K[1, 1], cam.K[0, 2], cam.K[1, 2]
-    p[4 : 4 + cam.dist.size] = cam.dist
-    p[_R] = cam.rvec
-    p[_T] = cam.t_cam_from_world
+
+
+def pack_cameras(arrays: RigArrays) -> np.ndarray:
+    """(C, 15) parameters of the cameras of ``arrays`` (see :data:`CAMERA_LAYOUT`); the
+    coefficients past the fifth must be zero (see :func:`pack_camera`)."""
+    p = np.zeros((len(arrays), N_CAM))
+    K = arrays.K
+    p[:, 0], p[:, 1], p[:, 2], p[:, 3] = K[:, 0, 0], K[:, 1, 1], K[:, 0, 2], K[:, 1, 2]
+    p[:, _D] = arrays.dist[:, :5]
+    p[:, _R] = arrays.rvec
+    p[:, _T] = arrays.t_cam_from_world
     return p
+
+
+def pack_camera(cam: Camera) -> np.ndarray:
+    """(15,) parameters of a camera (see :data:`CAMERA_LAYOUT`)."""
+    _check_packable(cam)
+    return pack_cameras(RigArrays.from_cameras([cam]))[0]
 
 
 def unpack_camera(template: Camera, p: np.ndarray) -> Camera:
@@ -129,37 +144,14 @@ def project_batch(cam: np.ndarray, fisheye: np.ndarray, X_world: np.ndarray, R: 
         (M, 2) pixels; NaN behind the camera.
     """
     if R is None:
-        R = Rotation.from_rotvec(cam[:, _R]).as_matrix()
+        R = rotvec_to_rotmat(cam[:, _R])
     Xc = np.einsum("mij,mj->mi", R, X_world) + cam[:, _T]
     z = Xc[:, 2]
     with np.errstate(all="ignore"):
         z = np.where(z > 0, z, np.nan)
         x, y = Xc[:, 0] / z, Xc[:, 1] / z
-        d = cam[:, _D]
-        xd, yd = _distort_pinhole(x, y, d)
-        if fisheye.any():
-            fx_, fy_ = _distort_fisheye(x[fisheye], y[fisheye], d[fisheye])
-            xd[fisheye], yd[fisheye] = fx_, fy_
+        xd, yd = distort(x, y, cam[:, _D].T, fisheye=np.asarray(fisheye, dtype=bool))
     return np.stack([cam[:, 0] * xd + cam[:, 2], cam[:, 1] * yd + cam[:, 3]], axis=-1)
-
-
-def _distort_pinhole(x, y, d):
-    k1, k2, p1, p2, k3 = d.T
-    r2 = x * x + y * y
-    radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
-    xd = x * radial + 2.0 * p1 * x * y + p2 * (r2 + 2.0 * x * x)
-    yd = y * radial + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * x * y
-    return xd, yd
-
-
-def _distort_fisheye(x, y, d):
-    k1, k2, k3, k4 = d[:, 0], d[:, 1], d[:, 2], d[:, 3]
-    r = np.hypot(x, y)
-    th = np.arctan(r)
-    t2 = th * th
-    thd = th * (1.0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4))))
-    scale = np.where(r > 1e-12, thd / np.where(r > 1e-12, r, 1.0), 1.0)
-    return x * scale, y * scale
 
 
 # ----------------------------------------------------------------------------- the problem
@@ -242,13 +234,13 @@ class _Problem:
         o = self.obs
         if self.obj is None:
             return struct[o.struct]
-        Rb = Rotation.from_rotvec(struct[:, :3]).as_matrix()
+        Rb = rotvec_to_rotmat(struct[:, :3])
         return np.einsum("mij,mj->mi", Rb[o.struct], self.obj[o.point]) + struct[o.struct, 3:]
 
     def project(self, x) -> np.ndarray:
         cams, struct = self.unpack(x)
         o = self.obs
-        Rc = Rotation.from_rotvec(cams[:, _R]).as_matrix()
+        Rc = rotvec_to_rotmat(cams[:, _R])
         return project_batch(cams[o.cam], self.fisheye_c[o.cam], self.world_points(struct), Rc[o.cam])
 
     def residuals(self, x) -> np.ndarray:
@@ -388,8 +380,10 @@ def bundle_adjust(
     The first camera's extrinsics are fixed (the gauge). Outliers (see
     :attr:`BundleOptions.outlier_px`) are dropped after a first solve.
     """
-    cams0 = np.stack([pack_camera(c) for c in cameras])
-    fisheye = np.array([c.model == FISHEYE for c in cameras])
+    for cam in cameras:
+        _check_packable(cam)
+    arrays = RigArrays.from_cameras(cameras)
+    cams0, fisheye = pack_cameras(arrays), np.array(arrays.fisheye)
     struct0 = np.asarray(structure, dtype=np.float64)
     cam_free = _camera_mask(cameras, options, fix_first_extrinsics=True,
                             fix_scale=object_points is None)
@@ -434,15 +428,14 @@ def bundle_adjust(
 def pose_to_vec(T: np.ndarray) -> np.ndarray:
     """(..., 4, 4) rigid transforms -> (..., 6) (Rodrigues vector, translation)."""
     T = np.asarray(T, dtype=np.float64)
-    r = Rotation.from_matrix(T[..., :3, :3].reshape(-1, 3, 3)).as_rotvec().reshape(T.shape[:-2] + (3,))
-    return np.concatenate([r, T[..., :3, 3]], axis=-1)
+    return np.concatenate([rotmat_to_rotvec(T[..., :3, :3]), T[..., :3, 3]], axis=-1)
 
 
 def vec_to_pose(v: np.ndarray) -> np.ndarray:
     """(..., 6) (Rodrigues vector, translation) -> (..., 4, 4) rigid transforms."""
     v = np.asarray(v, dtype=np.float64)
     out = np.zeros(v.shape[:-1] + (4, 4))
-    out[..., :3, :3] = Rotation.from_rotvec(v[..., :3].reshape(-1, 3)).as_matrix().reshape(v.shape[:-1] + (3, 3))
+    out[..., :3, :3] = rotvec_to_rotmat(v[..., :3])
     out[..., :3, 3] = v[..., 3:]
     out[..., 3, 3] = 1.0
     return out

@@ -13,14 +13,15 @@ from typing import Sequence
 
 import numpy as np
 
-from calibration.boards import MIN_CORNERS, BoardSpec
+from calibration.boards.spec import MIN_CORNERS, BoardSpec
+from calibration.boards.views import BoardViews
 from calibration.bundle import BundleOptions, BundleResult, Observations, bundle_adjust, pose_to_vec, vec_to_pose
-from calibration.camera import FISHEYE, PINHOLE, Camera
-from calibration.detection import BoardViews
+from calibration.camera import Camera
 from calibration.errors import CalibrationError
 from calibration.extrinsics import PoseGraph, initial_extrinsics, view_graph
-from calibration.formats import RigMetadata
+from calibration.io.formats import RigMetadata
 from calibration.intrinsics import Coverage, IntrinsicsResult, calibrate_intrinsics, image_coverage
+from calibration.lens import FISHEYE, PINHOLE
 from calibration.rig import Rig
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,27 @@ def board_observations(
     )
 
 
+def _camera_names(views: Sequence[BoardViews], options: CalibrationOptions) -> list[str]:
+    """The cameras' names in rig order, checked unique and against ``options``."""
+    names = [v.camera for v in views]
+    if len(set(names)) != len(names):
+        raise CalibrationError(f"views: expected one entry per camera, found names {names}")
+    unknown = [n for n in options.fisheye_cameras if n not in names]
+    if unknown:
+        raise CalibrationError(f"fisheye_cameras: expected names among {names}, found {unknown}")
+    return names
+
+
+def _bundle_options(options: CalibrationOptions, names: Sequence[str],
+                    intr: Sequence[IntrinsicsResult]) -> BundleOptions:
+    """``options.bundle``, with k3 also fixed for the cameras whose intrinsics fixed it."""
+    bundle = options.bundle
+    k3_fixed = tuple(n for n, r in zip(names, intr) if r.k3_fixed)
+    if k3_fixed:
+        bundle = replace(bundle, fixed_k3_cameras=tuple(dict.fromkeys(bundle.fixed_k3_cameras + k3_fixed)))
+    return bundle
+
+
 def calibrate_rig(
     views: Sequence[BoardViews],
     spec: BoardSpec,
@@ -123,12 +145,7 @@ def calibrate_rig(
         InsufficientDataError: a camera has too few views for its intrinsics.
         DisconnectedCamerasError: a camera shares no board view with the others.
     """
-    names = [v.camera for v in views]
-    if len(set(names)) != len(names):
-        raise CalibrationError(f"views: expected one entry per camera, found names {names}")
-    unknown = [n for n in options.fisheye_cameras if n not in names]
-    if unknown:
-        raise CalibrationError(f"fisheye_cameras: expected names among {names}, found {unknown}")
+    names = _camera_names(views, options)
     intr = tuple(
         calibrate_intrinsics(
             v, spec, FISHEYE if v.camera in options.fisheye_cameras else PINHOLE,
@@ -155,11 +172,7 @@ def calibrate_rig(
     structure = pose_to_vec(np.stack([boards[f] for f in order]))
     log.info("bundle adjustment: %d cameras, %d board poses, %d corner observations",
              len(cams0), len(order), obs.cam.size)
-    bundle = options.bundle
-    k3_fixed = tuple(n for n, r in zip(names, intr) if r.k3_fixed)
-    if k3_fixed:
-        bundle = replace(bundle, fixed_k3_cameras=tuple(dict.fromkeys(bundle.fixed_k3_cameras + k3_fixed)))
-    ba = bundle_adjust(cams0, structure, obs, spec.object_points, bundle)
+    ba = bundle_adjust(cams0, structure, obs, spec.object_points, _bundle_options(options, names, intr))
     bad = [(n, e) for n, e in zip(names, ba.error_px_per_camera) if not e <= options.max_error_px]
     if bad:
         raise CalibrationError(

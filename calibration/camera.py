@@ -12,11 +12,8 @@ Coordinates named here:
 - ``xy_d``: normalised distorted coordinates, ``xy_n`` after the lens model, unitless.
 - ``xy_px``: pixels, ``K @ [xy_d, 1]``.
 
-Distortion models, named as OpenCV names them:
-
-- ``"pinhole"``: OpenCV's standard/rational model, coefficients
-  ``(k1, k2, p1, p2[, k3[, k4, k5, k6]])`` (0, 4, 5 or 8 of them).
-- ``"fisheye"``: OpenCV's ``cv2.fisheye`` (equidistant) model, coefficients ``(k1, k2, k3, k4)``.
+The lens model (``"pinhole"``, ``"fisheye"``, their coefficients) is :mod:`calibration.lens`;
+rotations are :mod:`calibration.rotations`.
 """
 
 from __future__ import annotations
@@ -27,240 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
-from calibration.errors import CalibrationError, CameraError, ShapeError
-
-PINHOLE = "pinhole"
-FISHEYE = "fisheye"
-CAMERA_MODELS = (PINHOLE, FISHEYE)
-#: Number of distortion coefficients each model accepts.
-DIST_SIZES = {PINHOLE: (0, 4, 5, 8), FISHEYE: (4,)}
-
-#: Convergence threshold of the undistortion solvers, in normalised units (about 1e-9 px
-#: for a 1000 px focal length).
-UNDISTORT_TOL = 1e-12
-UNDISTORT_MAX_ITER = 50
-_POLISH_TOL = 1e-15  # iterate down to rounding error, accept at UNDISTORT_TOL
-_MAX_HALVINGS = 30
-#: Largest tolerated ``max |R R^T - I|`` for a rotation matrix.
-ROTATION_TOL = 1e-6
-
-
-# ----------------------------------------------------------------------------- shape guards
-
-
-def _last_axis(name: str, a: Any, n: int) -> np.ndarray:
-    """``a`` as float64 with shape ``(..., n)``, or :class:`ShapeError`."""
-    arr = np.asarray(a, dtype=np.float64)
-    if arr.ndim < 1 or arr.shape[-1] != n:
-        raise ShapeError(f"{name}: expected shape (..., {n}), found {arr.shape}")
-    return arr
-
-
-def _exact_shape(name: str, a: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """``a`` as float64 with exactly ``shape``, or :class:`ShapeError`."""
-    arr = np.asarray(a, dtype=np.float64)
-    if arr.shape != shape:
-        raise ShapeError(f"{name}: expected shape {shape}, found {arr.shape}")
-    return arr
-
-
-def _model_dist(dist: Any, model: str) -> np.ndarray:
-    """Distortion coefficients ``(k,)`` float64, checked against ``model``."""
-    if model not in CAMERA_MODELS:
-        raise CalibrationError(f"model: expected one of {list(CAMERA_MODELS)}, found {model!r}")
-    d = np.asarray(dist, dtype=np.float64)
-    if d.ndim != 1 or d.size not in DIST_SIZES[model]:
-        raise ShapeError(
-            f"dist: expected {' or '.join(map(str, DIST_SIZES[model]))} coefficients "
-            f"for model {model!r}, found shape {d.shape}"
-        )
-    return d
-
-
-def _pinhole_coeffs(dist: np.ndarray) -> tuple[float, ...]:
-    """``(k1, k2, p1, p2, k3, k4, k5, k6)``, missing trailing coefficients set to 0."""
-    full = np.zeros(8)
-    full[: dist.size] = dist
-    return tuple(float(v) for v in full)
-
-
-# ----------------------------------------------------------------------------- lens models
-
-
-def _pinhole_eval(x: np.ndarray, y: np.ndarray, c: tuple[float, ...], jacobian: bool):
-    """OpenCV pinhole distortion of ``(x, y)`` (same shapes); optionally its 2x2 Jacobian.
-
-    Returns ``(xd, yd, radial, jac)`` where ``jac = (dxd/dx, dxd/dy, dyd/dx, dyd/dy)`` or None.
-    """
-    k1, k2, p1, p2, k3, k4, k5, k6 = c
-    r2 = x * x + y * y
-    num = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
-    den = 1.0 + r2 * (k4 + r2 * (k5 + r2 * k6))
-    radial = num / den
-    xd = x * radial + 2.0 * p1 * x * y + p2 * (r2 + 2.0 * x * x)
-    yd = y * radial + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * x * y
-    if not jacobian:
-        return xd, yd, radial, None
-    dnum = k1 + r2 * (2.0 * k2 + 3.0 * k3 * r2)
-    dden = k4 + r2 * (2.0 * k5 + 3.0 * k6 * r2)
-    dradial = (dnum * den - num * dden) / (den * den)  # d radial / d r2
-    cross = 2.0 * x * y * dradial + 2.0 * p1 * x + 2.0 * p2 * y
-    jac = (
-        radial + 2.0 * x * x * dradial + 2.0 * p1 * y + 6.0 * p2 * x,
-        cross,
-        cross,
-        radial + 2.0 * y * y * dradial + 6.0 * p1 * y + 2.0 * p2 * x,
-    )
-    return xd, yd, radial, jac
-
-
-def _fisheye_theta_d(theta: np.ndarray, k: np.ndarray):
-    """``theta_d = theta (1 + k1 t^2 + k2 t^4 + k3 t^6 + k4 t^8)`` and its derivative."""
-    k1, k2, k3, k4 = (float(v) for v in k)
-    t2 = theta * theta
-    theta_d = theta * (1.0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4))))
-    slope = 1.0 + t2 * (3.0 * k1 + t2 * (5.0 * k2 + t2 * (7.0 * k3 + t2 * 9.0 * k4)))
-    return theta_d, slope
-
-
-def distort_normalized(xy_n: Any, dist: Any, model: str = PINHOLE) -> np.ndarray:
-    """Apply the lens model to normalised undistorted coordinates.
-
-    Args:
-        xy_n: (..., 2) float, ``(x/z, y/z)`` in the camera frame, unitless. NaN passes through.
-        dist: (k,) distortion coefficients in OpenCV's order for ``model``.
-        model: ``"pinhole"`` or ``"fisheye"``.
-
-    Returns:
-        (..., 2) float64 normalised distorted coordinates ``xy_d`` (unitless).
-    """
-    xy = _last_axis("xy_n", xy_n, 2)
-    d = _model_dist(dist, model)
-    x, y = xy[..., 0], xy[..., 1]
-    with np.errstate(all="ignore"):
-        if model == PINHOLE:
-            xd, yd, _, _ = _pinhole_eval(x, y, _pinhole_coeffs(d), jacobian=False)
-            return np.stack([xd, yd], axis=-1)
-        r = np.hypot(x, y)
-        theta_d, _ = _fisheye_theta_d(np.arctan(r), d)
-        # theta_d / r -> 1 as r -> 0: use the limit below 1e-12 (as OpenCV does below 1e-8).
-        scale = np.where(r > 1e-12, theta_d / np.where(r > 1e-12, r, 1.0), 1.0)
-    return xy * scale[..., None]
-
-
-def _undistort_pinhole(xd: np.ndarray, yd: np.ndarray, c: tuple[float, ...]) -> np.ndarray:
-    """Invert the pinhole model for flat arrays by damped Newton; NaN where it fails.
-
-    Newton starts at the distorted point and halves a step until the residual shrinks; it
-    iterates down to rounding error (:data:`_POLISH_TOL`) and stops a point when no step
-    shrinks its residual any more. A solution is accepted only if the residual is below
-    :data:`UNDISTORT_TOL` (relative to the point's radius when above 1), the Jacobian there has
-    a positive determinant and the radial factor is positive: past the fold of a strongly
-    barrel-distorted lens the model is not invertible, and a root found there is the mirror
-    branch, not the point the lens imaged.
-    """
-    x, y = xd.copy(), yd.copy()
-    scale = np.maximum(1.0, np.hypot(xd, yd))
-    fx, fy, _, jac = _pinhole_eval(x, y, c, jacobian=True)
-    err = np.hypot(fx - xd, fy - yd)
-    stalled = np.zeros(xd.shape, dtype=bool)
-    for _ in range(UNDISTORT_MAX_ITER):
-        idx = np.flatnonzero((err > _POLISH_TOL * scale) & ~stalled)  # NaN compares False.
-        if idx.size == 0:
-            break
-        j00, j01, j10, j11 = (j[idx] for j in jac)
-        rx, ry = fx[idx] - xd[idx], fy[idx] - yd[idx]
-        det = j00 * j11 - j01 * j10
-        dx = -(j11 * rx - j01 * ry) / det
-        dy = -(-j10 * rx + j00 * ry) / det
-        moved = _line_search(idx, x, y, dx, dy, xd, yd, err, c)
-        stalled[np.setdiff1d(idx, moved, assume_unique=True)] = True
-        fx[moved], fy[moved], _, jm = _pinhole_eval(x[moved], y[moved], c, jacobian=True)
-        for j, jn in zip(jac, jm):
-            j[moved] = jn
-    _, _, radial, jac = _pinhole_eval(x, y, c, jacobian=True)
-    det = jac[0] * jac[3] - jac[1] * jac[2]
-    ok = (err <= UNDISTORT_TOL * scale) & (det > 0) & (radial > 0)
-    return np.stack([np.where(ok, x, np.nan), np.where(ok, y, np.nan)], axis=-1)
-
-
-def _line_search(idx, x, y, dx, dy, xd, yd, err, c) -> np.ndarray:
-    """Halve Newton steps ``(dx, dy)`` at points ``idx`` until the residual decreases.
-
-    Updates ``x``, ``y`` and ``err`` in place where a step was accepted and returns those
-    indices.
-    """
-    step = np.ones(idx.size)
-    pending = np.ones(idx.size, dtype=bool)
-    for _ in range(_MAX_HALVINGS):
-        p = np.flatnonzero(pending)
-        if p.size == 0:
-            break
-        g = idx[p]
-        xn, yn = x[g] + step[p] * dx[p], y[g] + step[p] * dy[p]
-        fxn, fyn, _, _ = _pinhole_eval(xn, yn, c, jacobian=False)
-        errn = np.hypot(fxn - xd[g], fyn - yd[g])
-        better = errn < err[g]
-        x[g[better]], y[g[better]], err[g[better]] = xn[better], yn[better], errn[better]
-        pending[p[better]] = False
-        step[p[~better]] *= 0.5
-    return idx[~pending]
-
-
-def _undistort_fisheye(xd: np.ndarray, yd: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Invert the fisheye model for flat arrays by Newton on theta; NaN where it fails.
-
-    Solves ``theta_d(theta) = |xy_d|`` for ``theta`` in ``[0, pi/2)``; a solution counts only
-    if it converged and ``theta_d`` is increasing there (the model is invertible).
-    """
-    rd = np.hypot(xd, yd)
-    top = np.pi / 2 - 1e-9
-    theta = np.clip(rd, 0.0, top)
-    tol = UNDISTORT_TOL * np.maximum(1.0, rd)
-    for _ in range(UNDISTORT_MAX_ITER):
-        theta_d, slope = _fisheye_theta_d(theta, k)
-        res = theta_d - rd
-        active = np.abs(res) > _POLISH_TOL * np.maximum(1.0, rd)
-        if not active.any():
-            break
-        theta = np.where(active, np.clip(theta - res / slope, 0.0, top), theta)
-    theta_d, slope = _fisheye_theta_d(theta, k)
-    ok = (np.abs(theta_d - rd) <= tol) & (slope > 0) & (theta < top)
-    scale = np.where(rd > 1e-300, np.tan(theta) / np.where(rd > 1e-300, rd, 1.0), 1.0)
-    scale = np.where(ok, scale, np.nan)
-    return np.stack([xd * scale, yd * scale], axis=-1)
-
-
-def undistort_normalized(xy_d: Any, dist: Any, model: str = PINHOLE) -> np.ndarray:
-    """Invert :func:`distort_normalized`: normalised distorted -> normalised undistorted.
-
-    Iterative and vectorised (damped Newton), converged to a residual below
-    :data:`UNDISTORT_TOL`. Where the lens model has no valid inverse (points beyond the fold
-    of strong barrel distortion, or beyond 90 degrees for fisheye) or the solver does not
-    converge, the result is NaN, never a silently wrong point.
-
-    Args:
-        xy_d: (..., 2) float, normalised distorted coordinates, unitless. NaN passes through.
-        dist: (k,) distortion coefficients in OpenCV's order for ``model``.
-        model: ``"pinhole"`` or ``"fisheye"``.
-
-    Returns:
-        (..., 2) float64 normalised undistorted coordinates ``(x/z, y/z)``, camera frame.
-    """
-    xy = _last_axis("xy_d", xy_d, 2)
-    d = _model_dist(dist, model)
-    flat = xy.reshape(-1, 2)
-    xd, yd = flat[:, 0].copy(), flat[:, 1].copy()
-    with np.errstate(all="ignore"):
-        if model == PINHOLE and not np.any(d):
-            out = flat.copy()
-        elif model == PINHOLE:
-            out = _undistort_pinhole(xd, yd, _pinhole_coeffs(d))
-        else:
-            out = _undistort_fisheye(xd, yd, d)
-    return out.reshape(xy.shape)
+from calibration.errors import CameraError
+from calibration.lens import CAMERA_MODELS, DIST_SIZES, PINHOLE, distort_normalized, undistort_normalized
+from calibration.rotations import ROTATION_TOL, rotation_defect, rotmat_to_rotvec, rotvec_to_rotmat
+from calibration.shapes import exact_shape, last_axis
 
 
 # ----------------------------------------------------------------------------- pixels, projection
@@ -276,8 +44,8 @@ def normalized_to_pixels(xy_d: Any, K: Any) -> np.ndarray:
     Returns:
         (..., 2) pixels, (0, 0) the centre of the top-left pixel.
     """
-    xy = _last_axis("xy_d", xy_d, 2)
-    k = _exact_shape("K", K, (3, 3))
+    xy = last_axis("xy_d", xy_d, 2)
+    k = exact_shape("K", K, (3, 3))
     u = k[0, 0] * xy[..., 0] + k[0, 1] * xy[..., 1] + k[0, 2]
     v = k[1, 1] * xy[..., 1] + k[1, 2]
     return np.stack([u, v], axis=-1)
@@ -293,8 +61,8 @@ def pixels_to_normalized(xy_px: Any, K: Any) -> np.ndarray:
     Returns:
         (..., 2) normalised (still distorted) coordinates, unitless.
     """
-    xy = _last_axis("xy_px", xy_px, 2)
-    k = _exact_shape("K", K, (3, 3))
+    xy = last_axis("xy_px", xy_px, 2)
+    k = exact_shape("K", K, (3, 3))
     y = (xy[..., 1] - k[1, 2]) / k[1, 1]
     x = (xy[..., 0] - k[0, 2] - k[0, 1] * y) / k[0, 0]
     return np.stack([x, y], axis=-1)
@@ -302,9 +70,9 @@ def pixels_to_normalized(xy_px: Any, K: Any) -> np.ndarray:
 
 def world_to_cam(X_world: Any, R_cam_from_world: Any, t_cam_from_world: Any) -> np.ndarray:
     """``X_cam = R_cam_from_world @ X_world + t_cam_from_world`` on (..., 3) points, metres."""
-    X = _last_axis("X_world", X_world, 3)
-    R = _exact_shape("R_cam_from_world", R_cam_from_world, (3, 3))
-    t = _exact_shape("t_cam_from_world", t_cam_from_world, (3,))
+    X = last_axis("X_world", X_world, 3)
+    R = exact_shape("R_cam_from_world", R_cam_from_world, (3, 3))
+    t = exact_shape("t_cam_from_world", t_cam_from_world, (3,))
     return X @ R.T + t
 
 
@@ -343,20 +111,6 @@ def project_points(
         )
     xy_d = distort_normalized(xy_n, dist, model)
     return normalized_to_pixels(xy_d, K), depth
-
-
-def rotvec_to_rotmat(rvec: Any) -> np.ndarray:
-    """Rodrigues vectors (..., 3) (axis * angle, radians) -> rotation matrices (..., 3, 3)."""
-    r = _last_axis("rvec", rvec, 3)
-    return Rotation.from_rotvec(r.reshape(-1, 3)).as_matrix().reshape(r.shape[:-1] + (3, 3))
-
-
-def rotmat_to_rotvec(R: Any) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) -> Rodrigues vectors (..., 3), angle in [0, pi] radians."""
-    m = np.asarray(R, dtype=np.float64)
-    if m.ndim < 2 or m.shape[-2:] != (3, 3):
-        raise ShapeError(f"R: expected shape (..., 3, 3), found {m.shape}")
-    return Rotation.from_matrix(m.reshape(-1, 3, 3)).as_rotvec().reshape(m.shape[:-2] + (3,))
 
 
 # ----------------------------------------------------------------------------- Camera
@@ -421,8 +175,7 @@ def _check_K(name: str, K: np.ndarray) -> None:
 
 def _check_rotation(name: str, R: np.ndarray) -> None:
     """Orthonormal with determinant +1, within :data:`ROTATION_TOL`."""
-    off = float(np.max(np.abs(R @ R.T - np.eye(3))))
-    det = float(np.linalg.det(R))
+    off, det = rotation_defect(R)
     if off > ROTATION_TOL or det <= 0:
         raise CameraError(
             name,

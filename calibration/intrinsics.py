@@ -13,9 +13,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from calibration.boards import MIN_CORNERS, BoardSpec
-from calibration.camera import FISHEYE, PINHOLE, Camera, rotvec_to_rotmat
-from calibration.detection import BoardViews
+from calibration.boards.spec import MIN_CORNERS, BoardSpec
+from calibration.boards.views import BoardViews
+from calibration.bundle import BundleOptions, Observations, bundle_adjust, pose_to_vec
+from calibration.camera import Camera
+from calibration.lens import FISHEYE, PINHOLE
+from calibration.rotations import rotvec_to_rotmat
 from calibration.errors import CalibrationError, InsufficientDataError
 
 log = logging.getLogger(__name__)
@@ -181,8 +184,6 @@ def _calibrate_pinhole(obj, img, size_wh, fix_k3):
 def _calibrate_fisheye(obj, img, size_wh, name):
     """Fisheye intrinsics: a homography-based focal guess with the equidistant lens
     (k1..k4 = 0), board poses by PnP, then a bundle adjustment of K, k1..k4 and the poses."""
-    from calibration.bundle import BundleOptions, Observations, bundle_adjust, pose_to_vec
-
     w, h = size_wh
     K0 = cv2.initCameraMatrix2D([o.astype(np.float32) for o in obj],
                                 [i.astype(np.float32) for i in img], (w, h))

@@ -24,8 +24,8 @@ import numpy as np
 
 from calibration.bundle import BundleOptions, Observations, bundle_adjust
 from calibration.errors import InsufficientDataError, ShapeError
+from calibration.io.formats import RigMetadata
 from calibration.rig import Rig
-from calibration.formats import RigMetadata
 from calibration.world import camera_centers, similarity_from_points, transform_rig
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,35 @@ def refine_from_keypoints(
         ShapeError: shapes that do not match the rig.
         InsufficientDataError: too few points seen by several cameras.
     """
+    xy, conf = _checked_keypoints(rig, xy, conf)
+    pts, w = _selected_points(rig, xy, conf, options)
+    X, w, err, cam_i, pt_i = _first_triangulation(rig, pts, w, options)
+    used = np.unique(pt_i)
+    ba = _adjust(rig, X, used, cam_i, pt_i, pts, w, options)
+    if options.refine_intrinsics:
+        drift = _intrinsic_drift(rig.cameras, ba.cameras)
+        if drift.max() > options.max_intrinsic_change:
+            worst = rig.names[int(np.argmax(drift))]
+            log.warning("refining intrinsics from keypoints moved camera %s's by %.0f %% (limit "
+                        "%.0f %%): too few constraints, keeping the intrinsics and refining the "
+                        "poses only", worst, 100 * drift.max(), 100 * options.max_intrinsic_change)
+            return refine_from_keypoints(rig, xy, conf, replace(options, refine_intrinsics=False))
+    refined, scale = _restore_frame(rig, Rig(ba.cameras, rig.metadata))
+    C = len(rig)
+    after_err = np.linalg.norm(refined.project(_retriangulate(refined, pts, w)[0]) - pts, axis=-1)
+    after = _per_camera_rms(after_err[cam_i, pt_i], cam_i, C, keep=ba.inliers)
+    before_in = _per_camera_rms(err[cam_i, pt_i], cam_i, C, keep=ba.inliers)
+    log.info("refined from %d keypoints: reprojection %s -> %s px (scale %.5f restored)",
+             used.size, np.round(before_in, 3).tolist(), np.round(after, 3).tolist(), scale)
+    meta = RigMetadata(adjusted=True, error_px=float(np.sqrt(np.nanmean(after**2))),
+                       error_px_per_camera=tuple(float(e) for e in after))
+    return KeypointRefineResult(Rig(refined.cameras, meta), before_in, after, int(used.size), scale,
+                                options.refine_intrinsics)
+
+
+def _checked_keypoints(rig: Rig, xy, conf) -> tuple[np.ndarray, np.ndarray]:
+    """``xy`` (C, F, J, 2) and ``conf`` (C, F, J) as float64, checked against the rig (conf
+    None: 1 wherever ``xy`` is finite)."""
     xy = np.asarray(xy, dtype=np.float64)
     C = len(rig)
     if xy.ndim != 4 or xy.shape[0] != C or xy.shape[-1] != 2:
@@ -142,6 +171,14 @@ def refine_from_keypoints(
     conf = np.asarray(conf, dtype=np.float64)
     if conf.shape != xy.shape[:-1]:
         raise ShapeError(f"conf: expected shape {xy.shape[:-1]}, found {conf.shape}")
+    return xy, conf
+
+
+def _selected_points(rig: Rig, xy: np.ndarray, conf: np.ndarray,
+                     options: KeypointRefineOptions) -> tuple[np.ndarray, np.ndarray]:
+    """The keypoints seen by enough cameras (at most ``options.max_points`` of them, drawn at
+    random): pixels (C, P, 2) and weights (C, P) (0 where unseen or below ``min_conf``)."""
+    C = len(rig)
     pts = xy.reshape(C, -1, 2)
     w = np.where(np.isfinite(pts[..., 0]) & (np.nan_to_num(conf.reshape(C, -1)) >= options.min_conf),
                  np.nan_to_num(conf.reshape(C, -1)), 0.0)
@@ -156,13 +193,16 @@ def refine_from_keypoints(
             f"expected at least 20 keypoints seen by >= {options.min_views} cameras with "
             f"confidence >= {options.min_conf}, found {idx.size}",
         )
-    pts, w = pts[:, idx], w[:, idx]
-    xy_n = np.stack([cam.undistort_points(pts[c]) for c, cam in enumerate(rig)])
-    w = np.where(np.isfinite(xy_n[..., 0]), w, 0.0)
-    Rt = np.stack([np.hstack([c.R_cam_from_world, c.t_cam_from_world[:, None]]) for c in rig])
-    X = triangulate_normalized(xy_n, w, Rt)
-    proj = rig.project(X)
-    err = np.linalg.norm(proj - pts, axis=-1)
+    return pts[:, idx], w[:, idx]
+
+
+def _first_triangulation(rig: Rig, pts: np.ndarray, w: np.ndarray, options: KeypointRefineOptions):
+    """Triangulate with the input rig; keep the observations within
+    ``options.max_initial_error_px``. Returns the points X (P, 3), the weights (C, P) (0
+    too where a keypoint does not undistort), the errors (C, P) pixels, and the camera and
+    point index (M,) of each kept observation."""
+    X, w = _retriangulate(rig, pts, w)
+    err = np.linalg.norm(rig.project(X) - pts, axis=-1)
     ok_obs = (w > 0) & np.isfinite(err) & (err <= options.max_initial_error_px)
     good = np.isfinite(X[:, 0]) & (ok_obs.sum(axis=0) >= 2)
     cam_i, pt_i = np.nonzero(ok_obs & good[None])
@@ -172,8 +212,13 @@ def refine_from_keypoints(
             f"expected at least 20 keypoints that triangulate within "
             f"{options.max_initial_error_px} px, found {np.unique(pt_i).size}",
         )
+    return X, w, err, cam_i, pt_i
+
+
+def _adjust(rig: Rig, X, used, cam_i, pt_i, pts, w, options: KeypointRefineOptions):
+    """Bundle adjustment of the cameras and the points ``X[used]`` from the kept
+    observations."""
     remap = -np.ones(X.shape[0], dtype=int)
-    used = np.unique(pt_i)
     remap[used] = np.arange(used.size)
     obs = Observations(cam_i, remap[pt_i], np.zeros(cam_i.size, dtype=int), pts[cam_i, pt_i], w[cam_i, pt_i])
     bopts = BundleOptions(
@@ -184,26 +229,7 @@ def refine_from_keypoints(
         loss_scale_px=options.loss_scale_px,
         outlier_px=options.outlier_px,
     )
-    ba = bundle_adjust(rig.cameras, X[used], obs, None, bopts)
-    if options.refine_intrinsics:
-        drift = _intrinsic_drift(rig.cameras, ba.cameras)
-        if drift.max() > options.max_intrinsic_change:
-            worst = rig.names[int(np.argmax(drift))]
-            log.warning("refining intrinsics from keypoints moved camera %s's by %.0f %% (limit "
-                        "%.0f %%): too few constraints, keeping the intrinsics and refining the "
-                        "poses only", worst, 100 * drift.max(), 100 * options.max_intrinsic_change)
-            return refine_from_keypoints(rig, xy, conf, replace(options, refine_intrinsics=False))
-    refined = Rig(ba.cameras, rig.metadata)
-    refined, scale = _restore_frame(rig, refined)
-    after_err = np.linalg.norm(refined.project(_retriangulate(refined, pts, w)) - pts, axis=-1)
-    after = _per_camera_rms(after_err[cam_i, pt_i], cam_i, C, keep=ba.inliers)
-    before_in = _per_camera_rms(err[cam_i, pt_i], cam_i, C, keep=ba.inliers)
-    log.info("refined from %d keypoints: reprojection %s -> %s px (scale %.5f restored)",
-             used.size, np.round(before_in, 3).tolist(), np.round(after, 3).tolist(), scale)
-    meta = RigMetadata(adjusted=True, error_px=float(np.sqrt(np.nanmean(after**2))),
-                       error_px_per_camera=tuple(float(e) for e in after))
-    return KeypointRefineResult(Rig(refined.cameras, meta), before_in, after, int(used.size), scale,
-                                options.refine_intrinsics)
+    return bundle_adjust(rig.cameras, X[used], obs, None, bopts)
 
 
 def _intrinsic_drift(before, after) -> np.ndarray:
@@ -227,11 +253,13 @@ def _per_camera_rms(err: np.ndarray, cam: np.ndarray, C: int, keep: np.ndarray |
     return out
 
 
-def _retriangulate(rig: Rig, pts: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _retriangulate(rig: Rig, pts: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points (P, 3) triangulated from pixels ``pts`` (C, P, 2) with weights ``w`` (C, P),
+    and the weights used (0 too where a pixel does not undistort)."""
     xy_n = np.stack([cam.undistort_points(pts[c]) for c, cam in enumerate(rig)])
     w = np.where(np.isfinite(xy_n[..., 0]), w, 0.0)
     Rt = np.stack([np.hstack([c.R_cam_from_world, c.t_cam_from_world[:, None]]) for c in rig])
-    return triangulate_normalized(xy_n, w, Rt)
+    return triangulate_normalized(xy_n, w, Rt), w
 
 
 def _restore_frame(reference: Rig, refined: Rig) -> tuple[Rig, float]:

@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from calibration.io.atomic import atomic_write
 from calibration.rig import Rig
 
 
@@ -72,11 +73,9 @@ def plot_rig(
     fig.suptitle(title)
     fig.tight_layout()
     p = Path(path)
-    tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
+    fmt = p.suffix[1:].lower() or None  # as savefig picks it from a file name (None: png)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, p)
+        atomic_write(p, lambda f: fig.savefig(f, format=fmt, dpi=110))
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return p

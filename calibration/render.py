@@ -2,7 +2,7 @@
 
 For tests and benchmarks. Each output pixel is split into ``supersample`` x ``supersample``
 sub-pixels; each sub-pixel's ray is found by inverting the camera's full lens model
-(:meth:`Camera.undistort_points`, so distortion is exact, pinhole or fisheye), intersected with
+(:func:`calibration.lens.undistort`, so distortion is exact, pinhole or fisheye), intersected with
 the board plane, and the printed board (:func:`calibration.boards.board_image`, drawn by
 ``cv2.aruco``) is sampled there; the sub-pixels are then averaged. Optional Gaussian blur,
 motion blur, sensor noise, lighting changes and occluding rectangles (partial views) follow.
@@ -22,16 +22,12 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from calibration.boards import BoardSpec, board_image
-from calibration.camera import (
-    PINHOLE,
-    Camera,
-    _pinhole_coeffs,
-    _pinhole_eval,
-    pixels_to_normalized,
-    undistort_normalized,
-)
+from scipy.spatial.transform import Rotation
+
+from calibration.boards.spec import BoardSpec, board_image
+from calibration.camera import Camera, pixels_to_normalized
 from calibration.errors import VideoError
+from calibration.lens import PINHOLE, undistort
 from calibration.rig import Rig
 
 
@@ -102,45 +98,13 @@ def _pixel_rays(camera: Camera, supersample: int) -> np.ndarray:
     v = (np.arange(h * s) + 0.5) / s - 0.5
     uu, vv = np.meshgrid(u, v)
     xy_px = np.stack([uu, vv], axis=-1)
+    guess = None
     if camera.model == PINHOLE:
         # OpenCV's five fixed-point iterations make a close first guess; Newton polishes it.
         guess = cv2.undistortPoints(xy_px.reshape(-1, 1, 2), camera.K, camera.dist)
-        xy = _undistort_pinhole_fast(pixels_to_normalized(xy_px, camera.K), camera.dist,
-                                     guess.reshape(xy_px.shape).astype(np.float64))
-    else:
-        xy = camera.undistort_points(xy_px)
+        guess = guess.reshape(xy_px.shape).astype(np.float64)
+    xy = undistort(pixels_to_normalized(xy_px, camera.K), camera.dist, camera.model, guess)
     return np.concatenate([xy, np.ones(xy.shape[:-1] + (1,))], axis=-1)
-
-
-def _undistort_pinhole_fast(xy_d: np.ndarray, dist: np.ndarray, guess: np.ndarray | None = None,
-                            max_iter: int = 12) -> np.ndarray:
-    """Plain Newton inversion of the pinhole lens model on a dense, smooth grid.
-
-    Faster than :func:`calibration.camera.undistort_normalized` (no line search, stops when
-    every residual is below 1e-13) for the well-behaved inside of an image; points that do not
-    converge, or land past the fold of the lens model, fall back to that careful solver.
-    """
-    c = _pinhole_coeffs(np.asarray(dist, float))
-    xd, yd = xy_d[..., 0], xy_d[..., 1]
-    start = xy_d if guess is None else np.where(np.isfinite(guess), guess, xy_d)
-    x, y = start[..., 0].copy(), start[..., 1].copy()
-    for _ in range(max_iter):
-        fx, fy, radial, (j00, j01, j10, j11) = _pinhole_eval(x, y, c, jacobian=True)
-        rx, ry = fx - xd, fy - yd
-        res = np.hypot(rx, ry)
-        if np.nanmax(res) < 1e-13:
-            break
-        det = j00 * j11 - j01 * j10
-        x = x - (j11 * rx - j01 * ry) / det
-        y = y - (-j10 * rx + j00 * ry) / det
-    else:
-        fx, fy, radial, (j00, j01, j10, j11) = _pinhole_eval(x, y, c, jacobian=True)
-        res = np.hypot(fx - xd, fy - yd)
-    bad = ~((res < 1e-12) & (radial > 0) & (j00 * j11 - j01 * j10 > 0))
-    out = np.stack([x, y], axis=-1)
-    if bad.any():
-        out[bad] = undistort_normalized(xy_d[bad], dist, PINHOLE)
-    return out
 
 
 def board_corners_px(camera: Camera, spec: BoardSpec, T_world_from_board: np.ndarray) -> np.ndarray:
@@ -324,8 +288,6 @@ def random_board_poses(
         R = look.R_cam_from_world.T  # world_from_board, board axes = the viewer's axes
         tilt = np.radians(tilt_deg) * rng.uniform(-1, 1, 2)
         roll = np.radians(roll_deg) * rng.uniform(-1, 1)
-        from scipy.spatial.transform import Rotation
-
         R = R @ Rotation.from_euler("xyz", [tilt[0], tilt[1], roll]).as_matrix()
         out[i] = pose_matrix(R, centre - R @ half)
     return out

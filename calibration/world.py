@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from calibration.boards import MIN_CORNERS, BoardSpec
+from calibration.boards.spec import MIN_CORNERS, BoardSpec
 from calibration.bundle import BundleOptions, Observations, bundle_adjust, pose_to_vec, vec_to_pose
 from calibration.camera import Camera
 from calibration.errors import CalibrationError, InsufficientDataError, ShapeError

@@ -87,7 +87,7 @@ def camera_order(found: dict, wanted: tuple, folder: Path) -> list[str]:
 
 def frame_step(sources: dict, max_frames: int) -> int:
     """One sampling step for every video: the shortest video yields ``max_frames`` frames."""
-    from calibration.detection import video_frame_count
+    from calibration.boards import video_frame_count
 
     counts = [video_frame_count(p) for p in sources.values() if p.is_file()]
     counts = [n for n in counts if n > 0]
@@ -98,7 +98,7 @@ def frame_step(sources: dict, max_frames: int) -> int:
 
 def detect_all(sources: dict, names: list[str], spec, settings) -> list:
     """Board views of every camera, with progress."""
-    from calibration.detection import detect_source, require_board
+    from calibration.boards import detect_source, require_board
     from calibration.intrinsics import MIN_INTRINSIC_VIEWS
 
     step = frame_step({n: sources[n] for n in names}, settings.max_frames_per_camera)
@@ -120,7 +120,7 @@ def detect_all(sources: dict, names: list[str], spec, settings) -> list:
 def align_world(rig, result, spec, settings, folder: Path):
     """Put the rig on the floor: the floor frame, the floor images, or leave it (with a note)."""
     from calibration.boards import detect_corners
-    from calibration.detection import IMAGE_EXTENSIONS, natural_key
+    from calibration.boards import IMAGE_EXTENSIONS, natural_key
     from calibration.world import align_to_floor_board, locate_board
     from ..errors import SessionError
     import cv2
@@ -457,7 +457,7 @@ def run_after_capture(args) -> int:
 def run(args) -> int:
     from calibration.bundle import BundleOptions
     from calibration.calibrate import CalibrationOptions, calibrate_rig
-    from calibration.detection import find_camera_sources
+    from calibration.boards import find_camera_sources
     from ..session import Session
 
     if args.refine_from_people or args.level_from_person:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from calibration import Rig
-from calibration.camera import pixels_to_normalized, undistort_normalized
+from calibration.camera import pixels_to_normalized
+from calibration.lens import undistort_normalized
 
 from .backend import CHUNK
 from .lens import lens_distort

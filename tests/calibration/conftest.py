@@ -92,14 +92,6 @@ def assert_cameras_equal(a: Camera, b: Camera, atol: float = 0.0) -> None:
         )
 
 
-@pytest.fixture
-def pose2sim_demo_calib() -> Path:
-    """Pose2Sim 0.4.15's demo calibration file (pinned wheel, fetched into the cache once)."""
-    from mocap.datasets import pose2sim_demo
-
-    return pose2sim_demo("0.4.15") / "Demo/calibration/Calib_qualisys.toml"
-
-
 # ----------------------------------------------------------------------------- rendered boards
 # A virtual 4-camera arc and a ChArUco board waved in front of it, rendered once per test run
 # (distortion, blur, noise, contrast changes, occluded and partial views): the known truth of

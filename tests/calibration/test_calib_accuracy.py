@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from calibration.calibrate import calibrate_rig
-from calibration.detection import detect_views
+from calibration.boards import detect_views
 from calibration.extrinsics import mean_rotation, rotation_angle_deg
 from calibration.world import align_to_floor_board, transform_rig
 
@@ -105,7 +105,7 @@ def test_floor_board_sets_origin_axes_and_metres(board_scene, calibrated):
 
 def test_disconnected_camera_is_named(board_scene, calibrated):
     from calibration import DisconnectedCamerasError
-    from calibration.detection import BoardViews
+    from calibration.boards import BoardViews
 
     rig, spec, _ = board_scene
     views, _ = calibrated
@@ -150,7 +150,7 @@ def test_views_not_taken_at_the_same_instants_are_not_linked(board_scene, calibr
     """Frame numbers that match but instants that do not (unsynchronised videos, image folders
     of separate sessions): the relative poses disagree and the camera is named."""
     from calibration import DisconnectedCamerasError
-    from calibration.detection import BoardViews
+    from calibration.boards import BoardViews
 
     rig, spec, _ = board_scene
     views, _ = calibrated

@@ -12,7 +12,7 @@ import pytest
 
 from calibration import BoardNotFoundError, Camera, Rig, VideoError
 from calibration.boards import board_from_dict
-from calibration.detection import detect_source, find_camera_sources, require_board
+from calibration.boards import detect_source, find_camera_sources, require_board
 from calibration.render import RenderStyle, random_board_poses, render_take, write_video
 from mocap.cli import main
 
@@ -108,7 +108,7 @@ def test_video_and_image_folder_give_the_same_views(tmp_path, small_take):
 
 
 def test_blurred_views_are_dropped():
-    from calibration.detection import detect_views
+    from calibration.boards import detect_views
 
     K = np.array([[420.0, 0, 239.5], [0, 420.0, 179.5], [0, 0, 1]])
     rig = Rig((Camera("c", (480, 360), K, np.zeros(5), np.eye(3), np.zeros(3)),))
@@ -177,7 +177,7 @@ def test_board_never_found_names_the_camera_and_the_right_spec(tmp_path, small_t
 
 def test_swapped_board_size_is_suggested(small_take):
     _, spec, take, _ = small_take
-    from calibration.detection import detect_views
+    from calibration.boards import detect_views
 
     wrong = spec.replace(squares_x=7, squares_y=5)
     views = detect_views(enumerate(take.images[0][:4]), wrong, "cam1", "imgs")
@@ -207,7 +207,7 @@ def test_settings_table_is_checked(tmp_path, capsys):
 
 def test_too_few_views_for_intrinsics_are_named(small_take):
     from calibration import InsufficientDataError
-    from calibration.detection import detect_views
+    from calibration.boards import detect_views
     from calibration.intrinsics import calibrate_intrinsics
 
     _, spec, take, _ = small_take

@@ -147,3 +147,25 @@ def test_keypoint_refinement_of_intrinsics_is_bounded(rig, caplog):
     for a, b in zip(poor, held.rig):
         np.testing.assert_array_equal(a.K, b.K)
     assert np.all(held.error_after_px < held.error_before_px)
+
+
+def test_level_from_standing_person_drops_frames_that_lean():
+    """Library: frames of a person bending over are left out; the ankles' height is removed;
+    the axis base may differ from the mean of the feet points (toes are in front)."""
+    rng = np.random.default_rng(0)
+    F = 80
+    ankles = np.stack([rng.uniform(-0.3, 0.3, (F, 3)) * [1, 1, 0] + [0, 0.1, 0.07],
+                       rng.uniform(-0.3, 0.3, (F, 3)) * [1, 1, 0] + [0, -0.1, 0.07]], axis=1)
+    ankles[:, 1, :2] = ankles[:, 0, :2] - [0.0, 0.2]
+    toes = ankles + [0.18, 0.0, -0.07]
+    base = ankles.mean(axis=1)
+    head = base + [0.0, 0.0, 1.35] + rng.normal(0, 0.005, (F, 3))
+    head[:20] = base[:20] + [0.9, 0.0, 0.8]          # bending over: 48 deg from upright
+    feet = np.concatenate([ankles, toes], axis=1)
+    T = level_from_standing_person(head, feet, [0.07, 0.07, 0.0, 0.0], base_xyz=base)
+    assert np.degrees(np.arccos(T[2, 2])) < 0.1
+    assert abs(T[2, 3]) < 2e-3
+    under = np.median(feet[20:, :, :2].mean(axis=1), axis=0)
+    np.testing.assert_allclose(T[:2, 3], -under, atol=1e-3)
+    naive = level_from_standing_person(head, feet)     # axis from the mean of ankles and toes
+    assert np.degrees(np.arccos(naive[2, 2])) > 3.0

@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation
 
 from calibration.boards import find_board
 from calibration.camera import Camera
-from calibration.detection import views_from_arrays
+from calibration.boards import views_from_arrays
 from calibration.errors import CalibrationError, InsufficientDataError
 from calibration.intrinsics import refit_with_fixed_principal_point
 

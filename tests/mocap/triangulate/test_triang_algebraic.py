@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from calibration import Camera, Rig
-from calibration.camera import distort_normalized
+from calibration.lens import distort_normalized
 from mocap.errors import TriangulationError
 from mocap.evaluate import mpjpe_mm
 from mocap.settings import TriangulateSettings

@@ -16,8 +16,7 @@ naming and number types:
 Cameras are read in the file's order, never sorted. ``rotation`` may also be a 3x3 matrix on
 reading (it must then be a rotation). Every malformed input raises
 :class:`~calibration.errors.CalibrationFileError` naming the file, table and key, what was
-expected and what was found. Writes are atomic: a temporary file in the same folder, then
-``os.replace``.
+expected and what was found. Writes are atomic (:mod:`calibration.io.atomic`).
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ import logging
 import math
 import os
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -35,8 +33,11 @@ import numpy as np
 import tomli_w
 import tomllib
 
-from calibration.camera import FISHEYE, PINHOLE, ROTATION_TOL, Camera
+from calibration.camera import Camera
 from calibration.errors import CalibrationError, CalibrationFileError, CameraError
+from calibration.io.atomic import atomic_write_text
+from calibration.lens import FISHEYE, PINHOLE
+from calibration.rotations import ROTATION_TOL, rotation_defect
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ def camera_from_table(
             path, f"expected true or false, found {_show(fisheye)}", table, "fisheye"
         )
     translation = _numbers(path, table, "translation", t["translation"], (3,))
-    _warn_if_millimetres(path, table, translation)
+    warn_if_millimetres(path, table, translation)
     size_wh = _size(path, table, t["size"])
     K = _numbers(path, table, "matrix", t["matrix"], (3, 3))
     dist = _numbers(path, table, "distortions", t["distortions"], None)
@@ -305,8 +306,7 @@ def _rotation(path, table: str, value: Any) -> np.ndarray:
         and isinstance(value[0], list)
     ):
         R = _numbers(path, table, "rotation", value, (3, 3))
-        off = float(np.max(np.abs(R @ R.T - np.eye(3))))
-        det = float(np.linalg.det(R))
+        off, det = rotation_defect(R)
         if off > ROTATION_TOL or det <= 0:
             raise CalibrationFileError(
                 path,
@@ -326,7 +326,8 @@ def _rotation(path, table: str, value: Any) -> np.ndarray:
     )
 
 
-def _warn_if_millimetres(path, table: str, translation: np.ndarray) -> None:
+def warn_if_millimetres(path, table: str, translation: np.ndarray) -> None:
+    """Log a warning when a translation (metres) is so long it was probably millimetres."""
     norm = float(np.linalg.norm(translation))
     if norm > _SUSPICIOUS_TRANSLATION_M:
         log.warning(
@@ -422,22 +423,3 @@ def write_calibration(
         raise CalibrationFileError(path, f"expected a format in {list(FORMATS)}, found {fmt!r}")
     atomic_write_text(path, tomli_w.dumps(doc))
     log.debug("wrote %d cameras to %s (%s)", len(cameras), path, fmt)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder and
-    ``os.replace``: readers see the old file or the new one, never half of one."""
-    p = Path(path)
-    if not p.parent.is_dir():
-        raise CalibrationFileError(p, f"expected an existing folder {str(p.parent)!r}, found none")
-    # A plain open() (not mkstemp) so that the file gets the usual umask permissions.
-    tmp = p.parent / f".{p.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from calibration import Rig
-from calibration.world import level_from_standing_person, transform_rig
+from calibration.world import transform_rig
 from mocap.cli import main
 from mocap.simulate import Actor, load_rig_template, simulate_take, write_session
 from mocap.simulate.calib_truth import (T_TILTED_FROM_TRUE, mean_baseline_m, poor_rig,
@@ -136,28 +136,6 @@ def test_refine_from_people_fixes_a_poor_calibration(tmp_path, capsys):
     # cannot tell: they stay the board calibration's).
     assert relative_centre_error_m(refined, STUDIO) < 0.3 * relative_centre_error_m(poor, STUDIO)
     assert mean_baseline_m(refined) == pytest.approx(mean_baseline_m(poor), rel=2e-3)  # scale
-
-
-def test_level_from_standing_person_drops_frames_that_lean():
-    """Library: frames of a person bending over are left out; the ankles' height is removed;
-    the axis base may differ from the mean of the feet points (toes are in front)."""
-    rng = np.random.default_rng(0)
-    F = 80
-    ankles = np.stack([rng.uniform(-0.3, 0.3, (F, 3)) * [1, 1, 0] + [0, 0.1, 0.07],
-                       rng.uniform(-0.3, 0.3, (F, 3)) * [1, 1, 0] + [0, -0.1, 0.07]], axis=1)
-    ankles[:, 1, :2] = ankles[:, 0, :2] - [0.0, 0.2]
-    toes = ankles + [0.18, 0.0, -0.07]
-    base = ankles.mean(axis=1)
-    head = base + [0.0, 0.0, 1.35] + rng.normal(0, 0.005, (F, 3))
-    head[:20] = base[:20] + [0.9, 0.0, 0.8]          # bending over: 48 deg from upright
-    feet = np.concatenate([ankles, toes], axis=1)
-    T = level_from_standing_person(head, feet, [0.07, 0.07, 0.0, 0.0], base_xyz=base)
-    assert np.degrees(np.arccos(T[2, 2])) < 0.1
-    assert abs(T[2, 3]) < 2e-3
-    under = np.median(feet[20:, :, :2].mean(axis=1), axis=0)
-    np.testing.assert_allclose(T[:2, 3], -under, atol=1e-3)
-    naive = level_from_standing_person(head, feet)     # axis from the mean of ankles and toes
-    assert np.degrees(np.arccos(naive[2, 2])) > 3.0
 
 
 def test_refine_then_level_with_a_walker_in_the_room(tmp_path, capsys):

@@ -15,8 +15,8 @@ The distortion coefficients are OpenCV's k1 k2 p1 p2, dimensionless, read as the
 Pose2Sim's converter divides them by 64 like the sub-pixel units; that makes the lens almost
 distortion-free, and it is wrong: calibrating the checkerboard images shipped beside Pose2Sim's
 demo ``Calib.qca.txt`` gives k1 = -0.047, k2 = 0.135 for values of -0.046 and 0.140 in the file
-(see ``tests/calibration/test_calib_files.py``). ``pose2sim_distortion=True`` reproduces
-Pose2Sim's conversion (the cameras its demo ships in ``Calib_qualisys.toml``).
+(see ``tests/mocap/calibration/test_calib_pose2sim_demo.py``). ``pose2sim_distortion=True``
+reproduces Pose2Sim's conversion (the cameras its demo ships in ``Calib_qualisys.toml``).
 Translations are converted to metres.
 """
 
@@ -31,7 +31,7 @@ import numpy as np
 
 from calibration.camera import Camera
 from calibration.errors import CalibrationFileError, CameraError
-from calibration.formats import RigMetadata
+from calibration.io.formats import RigMetadata
 from calibration.rig import Rig
 
 log = logging.getLogger(__name__)

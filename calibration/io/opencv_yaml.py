@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from pathlib import Path
 from typing import Mapping
 
 import cv2
 import numpy as np
 
-from calibration.camera import PINHOLE, Camera, rotvec_to_rotmat
+from calibration.camera import Camera
 from calibration.errors import CalibrationFileError, CameraError
-from calibration.formats import _warn_if_millimetres
+from calibration.io.atomic import atomic_write_text
+from calibration.io.formats import warn_if_millimetres
+from calibration.lens import PINHOLE
 from calibration.rig import Rig
+from calibration.rotations import rotvec_to_rotmat
 
 log = logging.getLogger(__name__)
 
@@ -128,20 +130,16 @@ def read_opencv_yaml(path: str | os.PathLike, name: str | None = None, translati
         raise CalibrationFileError(p, e.problem, key=_FIELD_KEYS.get(e.field, e.field)) from None
 
 
-def _atomic_fs(path: Path, write) -> None:
-    """Write a FileStorage file atomically (temporary name with the same suffix, then rename)."""
-    if not path.parent.is_dir():
-        raise CalibrationFileError(path, f"expected an existing folder {str(path.parent)!r}, found none")
-    tmp = path.parent / f".{path.stem}.{uuid.uuid4().hex}.tmp{path.suffix}"
-    fs = cv2.FileStorage(str(tmp), cv2.FILE_STORAGE_WRITE)
+def _write_fs(path: Path, write) -> None:
+    """Write a FileStorage document atomically: built in memory (its format, YAML for
+    ``.yml``, from the file name), then written through :func:`atomic_write_text`."""
+    fs = cv2.FileStorage(path.name, cv2.FILE_STORAGE_WRITE | cv2.FILE_STORAGE_MEMORY)
     try:
         write(fs)
-        fs.release()
-        os.replace(tmp, path)
     except BaseException:
         fs.release()
-        tmp.unlink(missing_ok=True)
         raise
+    atomic_write_text(path, fs.releaseAndGetString())
 
 
 def write_opencv_yaml(path: str | os.PathLike, cam: Camera) -> None:
@@ -154,7 +152,7 @@ def write_opencv_yaml(path: str | os.PathLike, cam: Camera) -> None:
         fs.write("rvec", np.asarray(cam.rvec).reshape(3, 1))
         fs.write("tvec", np.asarray(cam.t_cam_from_world).reshape(3, 1))
         fs.write("translation_unit", "m")
-    _atomic_fs(Path(path), write)
+    _write_fs(Path(path), write)
 
 
 def _names(path, fs) -> list[str]:
@@ -201,7 +199,7 @@ def read_easymocap(
             if rot is None:
                 rot = rotvec_to_rotmat(_mat(ep, fe, f"R_{n}", (3,)))
             t = _mat(ep, fe, f"T_{n}", (3,))
-            _warn_if_millimetres(ep, n, t)
+            warn_if_millimetres(ep, n, t)
             if dist.size not in (0, 4, 5, 8):
                 raise CalibrationFileError(ip, f"expected 4, 5 or 8 coefficients, found {dist.size}", key=f"dist_{n}")
             try:
@@ -237,5 +235,5 @@ def write_easymocap(intri_path: str | os.PathLike, extri_path: str | os.PathLike
             fs.write(f"Rot_{c.name}", np.asarray(c.R_cam_from_world))
             fs.write(f"T_{c.name}", np.asarray(c.t_cam_from_world).reshape(3, 1))
 
-    _atomic_fs(Path(intri_path), intri)
-    _atomic_fs(Path(extri_path), extri)
+    _write_fs(Path(intri_path), intri)
+    _write_fs(Path(extri_path), extri)
