@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..geometry.bones import robust_bone_lengths
 from ..settings import AssociateSettings
 
 __all__ = ["link_frames", "bone_signature", "tracklet_summaries", "stitch_tracklets",
@@ -127,7 +128,8 @@ def link_frames(xyz: np.ndarray, live: np.ndarray, fps: float,
 # ----------------------------------------------------------------------------- re-identification
 
 def bone_signature(xyz: np.ndarray, bones: np.ndarray) -> np.ndarray:
-    """Median length of each bone over a track, metres.
+    """Median length of each bone over a track, metres
+    (:func:`mocap.geometry.bones.robust_bone_lengths`, over three poses at least).
 
     Args:
         xyz: (N, Jp, 3) poses (NaN = unknown). bones: (B, 2) joint index pairs into Jp.
@@ -136,13 +138,7 @@ def bone_signature(xyz: np.ndarray, bones: np.ndarray) -> np.ndarray:
     """
     if len(bones) == 0 or len(xyz) == 0:
         return np.full(len(bones), np.nan)
-    lengths = np.linalg.norm(xyz[:, bones[:, 0]] - xyz[:, bones[:, 1]], axis=-1)
-    n = np.isfinite(lengths).sum(0)
-    # NaN sorts last: the median of the known lengths is at (n - 1) / 2 of each column.
-    srt = np.sort(lengths, axis=0)
-    lo = srt[np.maximum(n - 1, 0) // 2, np.arange(len(bones))]
-    hi = srt[np.maximum(n, 1) // 2, np.arange(len(bones))]
-    return np.where(n >= 3, 0.5 * (lo + hi), np.nan)
+    return robust_bone_lengths(xyz, bones, min_frames=3)
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,18 @@
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import SMPL_SOURCE, BodyModelError, FitError
-from .model import (BodyModel, BodySkeleton, KeypointSpec, anatomical_frames, body_axes,
-                    posed_vertices, rest_height, shape_coefficients, skeleton_of)
-from .motion import (MESH_FORMATS, BodyMotion, fitted_rotations, read_obj, read_ply,
-                     to_exporters, write_meshes, write_obj, write_ply)
-from .regressors import KeypointLayer, keypoint_layer, keypoints_forward
+
+if TYPE_CHECKING:
+    from .model import (BodyModel, BodySkeleton, KeypointSpec, anatomical_frames, body_axes,
+                        posed_vertices, rest_height, shape_coefficients, skeleton_of)
+    from .motion import (MESH_FORMATS, BodyMotion, fitted_rotations, read_obj, read_ply,
+                         to_exporters, write_meshes, write_obj, write_ply)
+    from .regressors import KeypointLayer, keypoint_layer, keypoints_forward
 
 __all__ = ["BODY_KINDS", "BodyModel", "BodyModelError", "BodyMotion", "BodySkeleton",
            "FitError", "KeypointLayer", "KeypointSpec", "MESH_FORMATS", "SMPL_SOURCE",
@@ -31,6 +35,33 @@ __all__ = ["BODY_KINDS", "BodyModel", "BodyModelError", "BodyMotion", "BodySkele
            "keypoints_forward", "load_body_model", "posed_vertices", "read_obj", "read_ply",
            "rest_height", "shape_coefficients", "skeleton_of", "to_exporters", "write_meshes",
            "write_obj", "write_ply"]
+
+#: The names re-exported from the submodules that import torch, by submodule: loaded on first
+#: access (module ``__getattr__``), so that importing ``mocap.body`` (or its numpy-only
+#: modules: :mod:`.kinematics`, :mod:`.lumbopelvic`) stays free of torch.
+_LAZY = {
+    "model": ("BodyModel", "BodySkeleton", "KeypointSpec", "anatomical_frames", "body_axes",
+              "posed_vertices", "rest_height", "shape_coefficients", "skeleton_of"),
+    "motion": ("MESH_FORMATS", "BodyMotion", "fitted_rotations", "read_obj", "read_ply",
+               "to_exporters", "write_meshes", "write_obj", "write_ply"),
+    "regressors": ("KeypointLayer", "keypoint_layer", "keypoints_forward"),
+}
+_HOME = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str):
+    """``from mocap.body import X`` for the names of :data:`_LAZY`: imports their submodule."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))
+
 
 BODY_KINDS = ("anny", "smpl", "smplh", "smplx")
 

@@ -16,14 +16,14 @@ points, the same computation:
 
 Joints of one depth are posed together (one batched product per level of the tree). The
 backend follows the rotations: numpy in, numpy out; torch in, torch out (differentiable, on
-the rotations' device).
+the rotations' device). torch is imported only when tensors come in, so the numpy path (the
+simulator's, on the ``mocap --help`` path) stays free of it.
 """
 from __future__ import annotations
 
 import functools
 
 import numpy as np
-import torch
 
 __all__ = ["forward_kinematics", "chain_kinematics", "depth_levels"]
 
@@ -84,6 +84,8 @@ class _NumpyOps:
 def _torch_indices(parents: "tuple[int, ...]", device) -> tuple:
     """:func:`depth_levels` and the parent of each joint (the root's: itself) as long tensors
     on ``device``."""
+    import torch  # lazy: the numpy path must not import torch
+
     order, inverse, sizes, parent_pos = depth_levels(parents)
     return (torch.as_tensor(order).to(device), torch.as_tensor(inverse).to(device), sizes,
             tuple(torch.as_tensor(pp).to(device) for pp in parent_pos),
@@ -107,6 +109,8 @@ class _TorchOps:
 
     @staticmethod
     def cat(xs, axis: int):
+        import torch
+
         return torch.cat(xs, axis)
 
     @staticmethod

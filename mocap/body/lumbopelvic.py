@@ -13,14 +13,14 @@ writes that rhythm down once: the studio's actors follow it (each with an indivi
 
 Angles in radians; trunk flexion is the forward inclination of the upper trunk relative to an
 upright standing posture, positive forward, the sum of the pelvis's tilt and the spine's
-flexion. The rhythm is odd (extension shares alike) and continuously differentiable.
+flexion. The rhythm is odd (extension shares alike) and continuously differentiable. The
+module does not import torch (the studio uses it on the ``mocap --help`` path).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-import torch
 
 __all__ = ["EARLY_SHARE", "LATE_SHARE", "LATE_FROM_RAD", "pelvis_tilt_of_trunk"]
 
@@ -42,10 +42,10 @@ def pelvis_tilt_of_trunk(trunk, scale: float = 1.0):
     pelvis 2.5 deg, 35 deg 13 deg, 95 deg 49 deg.
     """
     a, b, F = EARLY_SHARE, LATE_SHARE, LATE_FROM_RAD
-    if isinstance(trunk, torch.Tensor):
+    if type(trunk).__module__.startswith("torch"):  # a tensor (torch itself is not imported)
         T = trunk.abs()
         m = T.clamp(max=F)
-        sign = torch.sign(trunk)
+        sign = trunk.sign()
     else:
         trunk = np.asarray(trunk, float)
         T = np.abs(trunk)

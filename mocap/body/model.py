@@ -39,7 +39,7 @@ __all__ = ["KeypointSpec", "BodyModel", "BodySkeleton", "shape_coefficients", "r
            "rest_vertices", "phenotype_coefficients", "forward_kinematics", "pose_features",
            "skin_points", "merged_weights", "fitted_posedir_rows", "posed_vertices",
            "all_joint_positions", "expand_rotations", "rest_height", "body_axes",
-           "anatomical_frames", "neutral_pose", "skeleton_of", "as_tensor", "rotvec_to_rotmat"]
+           "anatomical_frames", "neutral_pose", "skeleton_of", "as_tensor"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -445,24 +445,3 @@ def skeleton_of(model: BodyModel, betas, full: bool = False) -> BodySkeleton:
         return BodySkeleton(model.joint_names, np.asarray(model.parents).copy(), J, canon)
     return BodySkeleton(model.fitted, np.array(model.fitted_parents), J[model.fitted_index],
                         tuple(model.canonical.get(n, "") for n in model.fitted))
-
-
-def rotvec_to_rotmat(rotvec: torch.Tensor) -> torch.Tensor:
-    """(..., 3, 3) rotation matrices from axis-angle vectors (..., 3), radians (Rodrigues:
-    ``cos t I + sin t / t [r]x + (1 - cos t) / t^2 r r^T``).
-
-    Below 1e-3 rad the two ratios come from their Taylor series, so that the value and the
-    gradient stay exact and finite at zero (where ``t = |r|`` has no derivative)."""
-    x, y, z = rotvec.unbind(-1)
-    t2 = x * x + y * y + z * z
-    small = t2 < 1e-6
-    t = torch.sqrt(torch.where(small, torch.ones_like(t2), t2))
-    c = torch.cos(t)
-    a = torch.where(small, 1 - t2 / 6, torch.sin(t) / t)
-    b = torch.where(small, 0.5 - t2 / 24, (1 - c) / torch.where(small, torch.ones_like(t2), t2))
-    c = torch.where(small, 1 - t2 / 2, c)
-    bx, by, bz = b * x, b * y, b * z
-    ax, ay, az = a * x, a * y, a * z
-    return torch.stack([c + bx * x, bx * y - az, bx * z + ay,
-                        bx * y + az, c + by * y, by * z - ax,
-                        bx * z - ay, by * z + ax, c + bz * z], -1).reshape(*rotvec.shape, 3)

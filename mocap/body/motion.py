@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import roma
 import torch
 
+from calibration.rotations import rotvec_to_rotmat
 from exporters.atomic import atomic_write
 
 from ..types import load_npz, save_npz
@@ -122,8 +122,7 @@ class BodyMotion:
 def fitted_rotations(motion: BodyMotion) -> np.ndarray:
     """(F, Jb, 3, 3) local rotation matrices of the fitted joints (root: global orientation)."""
     idx = [motion.joint_names.index(n) for n in motion.fitted_joints]
-    rv = torch.as_tensor(motion.poses[:, idx], dtype=torch.float64)
-    return roma.rotvec_to_rotmat(rv).numpy()
+    return rotvec_to_rotmat(np.asarray(motion.poses[:, idx], dtype=np.float64))
 
 
 def _check_model(model: BodyModel, motion: BodyMotion) -> None:

@@ -36,7 +36,7 @@ The modules:
 - :mod:`.data`: :func:`prepare_data` and what it measures (extended frames, bone lengths,
   stance and contact weights), :func:`views_from`;
 - :mod:`.init`: the analytic start (:func:`initial_params`, :func:`initial_pose`), with
-  :mod:`.kabsch`;
+  :func:`calibration.rotations.kabsch`;
 - :mod:`.optimise`: :class:`Monitor`, the stage runner and its preconditioner,
   :func:`fit_sequence`;
 - :mod:`.people`: the stage over a take: :func:`fit_points3d` (pure) and :func:`fit_people`

@@ -14,6 +14,7 @@ import torch
 from ..errors import FitError
 from ..body.model import body_axes, rest_vertices, shape_coefficients
 from ..body.regressors import KeypointLayer, keypoints_forward
+from ..geometry.bones import robust_bone_lengths
 from ..keypoints import convert_keypoints, get_format
 from .anatomy import SOLE, TORSO
 from .params import FitData, Views
@@ -94,26 +95,27 @@ def extended_frames(xyz: np.ndarray, names, share: float = 0.25) -> np.ndarray:
 
 
 def median_bone_lengths(xyz: np.ndarray, conf: np.ndarray, bones: np.ndarray,
-                         extended: "np.ndarray | None" = None):
+                        extended: "np.ndarray | None" = None):
     """Median length of each bone over the frames where both ends are seen (conf > 0.3):
-    over the ``extended`` (F,) frames where at least 3 of those are, else over all.
+    over the ``extended`` (F,) frames where at least 3 of those are, else over all
+    (:func:`mocap.geometry.bones.robust_bone_lengths` of that frame selection).
 
     Args:
-        xyz: (F, K, 3) keypoints, metres; conf: (F, K) (0 = missing); bones: (Bn, 2)
-            keypoint index pairs.
+        xyz: (F, K, 3) keypoints, metres, finite where conf > 0.3; conf: (F, K) (0 =
+            missing); bones: (Bn, 2) keypoint index pairs; extended: optional (F,) bool.
     Returns:
         lengths (Bn,) metres and weights (Bn,): 1 where a bone was seen in 3 frames or more
         (else 0, and length 0).
     """
-    lengths, weight = np.zeros(len(bones)), np.zeros(len(bones))
-    for i, (a, b) in enumerate(bones):
-        ok = (conf[:, a] > 0.3) & (conf[:, b] > 0.3)
-        if extended is not None and (ok & extended).sum() >= 3:
-            ok = ok & extended
-        if ok.sum() >= 3:
-            lengths[i] = float(np.median(np.linalg.norm(xyz[ok, a] - xyz[ok, b], axis=-1)))
-            weight[i] = 1.0
-    return lengths, weight
+    b = np.asarray(bones, int).reshape(-1, 2)
+    seen = conf > 0.3
+    frames = seen[:, b[:, 0]] & seen[:, b[:, 1]]                                  # (F, Bn)
+    if extended is not None:
+        in_ext = frames & np.asarray(extended, bool)[:, None]
+        frames = np.where((in_ext.sum(0) >= 3)[None], in_ext, frames)
+    lengths = robust_bone_lengths(xyz, b, frames, min_frames=3)
+    found = np.isfinite(lengths)
+    return np.where(found, lengths, 0.0), found.astype(float)
 
 
 @functools.lru_cache(maxsize=16)

@@ -4,16 +4,16 @@ pose swung segment by segment onto the observed limbs (:func:`initial_pose`)."""
 from __future__ import annotations
 
 import numpy as np
-import roma
 import torch
+
+from calibration.rotations import kabsch, rotmat_to_rotvec, rotvec_to_rotmat
 
 from ..errors import FitError
 from ..body.kinematics import forward_kinematics
 from ..body.lumbopelvic import pelvis_tilt_of_trunk
-from ..body.model import body_axes, neutral_pose, rotvec_to_rotmat
+from ..body.model import body_axes, neutral_pose
 from ..body.regressors import KeypointLayer, keypoints_forward
 from .anatomy import pose_priors, spine_joints
-from .kabsch import kabsch, kabsch_torch
 from .params import BodyParams, FitData, rotations
 
 __all__ = ["initial_params", "initial_pose"]
@@ -144,7 +144,7 @@ def _trunk_rotation(layer: KeypointLayer, data: FitData, params: BodyParams,
                            -2)
     G0 = rotations(params)[:, 0]
     obs = torch.einsum("fba,fkb->fka", G0, triangle(data.xyz))      # into the root's frame
-    return kabsch_torch(triangle(rest_kp), obs), ok
+    return kabsch(triangle(rest_kp), obs), ok
 
 
 def _pelvis_share_of_trunk(layer, data, params, rest_kp) -> None:
@@ -157,7 +157,7 @@ def _pelvis_share_of_trunk(layer, data, params, rest_kp) -> None:
     if found is None or n == 0:
         return
     R, ok = found
-    v = roma.rotmat_to_rotvec(R)
+    v = rotmat_to_rotvec(R)
     left = torch.as_tensor(body_axes(layer.model)[:, 1], dtype=v.dtype, device=v.device)
     bend = v @ left
     share = v / (n + 1) + (pelvis_tilt_of_trunk(bend) - bend / (n + 1))[:, None] * left
@@ -174,7 +174,7 @@ def _initial_spine(layer: KeypointLayer, data: FitData, params: BodyParams,
     if found is None or not spine:
         return
     R, ok = found
-    share = roma.rotmat_to_rotvec(R) / len(spine)
+    share = rotmat_to_rotvec(R) / len(spine)
     for j in spine:
         params.body_pose[:, j - 1] = _hold_nearest(share, ok)
 
@@ -307,7 +307,7 @@ def _twist_onto_child(layer: KeypointLayer, params: BodyParams, glob: torch.Tens
     psi = _twist_for_hinge(u0, w, uc, fr[c - 1][:, 0], float(lower[c - 1, 0]),
                            float(upper[c - 1, 0]))
     L = L @ rotvec_to_rotmat(psi[:, None] * u0)
-    dev = roma.rotmat_to_rotvec(params.neutral[j - 1].T @ L)
+    dev = rotmat_to_rotvec(params.neutral[j - 1].T @ L)
     params.body_pose[:, j - 1] = _hold_nearest(dev, ok & ok_c)
 
 

@@ -9,8 +9,9 @@ import math
 import time
 from dataclasses import replace
 
-import roma
 import torch
+
+from calibration.rotations import rotmat_to_rotvec
 
 from ..body.model import body_axes, neutral_pose
 from ..body.regressors import KeypointLayer, keypoints_forward
@@ -221,6 +222,6 @@ def fit_sequence(layer: KeypointLayer, data: FitData, stages=DEFAULT_STAGES,
         return t.detach().cpu().double().numpy()
 
     return FitResult(betas=np64(params.betas), global_orient=np64(root),
-                     body_pose=np64(roma.rotmat_to_rotvec(R[:, 1:])), transl=np64(params.transl),
+                     body_pose=np64(rotmat_to_rotvec(R[:, 1:])), transl=np64(params.transl),
                      rotations=np64(R), joints=np64(joints), keypoints=np64(kp),
                      observed=np64((data.weight > 0).any(1)).astype(bool), report=report)

@@ -9,7 +9,7 @@ import numpy as np
 import roma
 import torch
 
-from ..body.model import rotvec_to_rotmat
+from calibration.rotations import rotvec_to_rotmat
 
 __all__ = ["BodyParams", "rotations", "root_rotvec", "Views", "FitData", "FitResult"]
 

@@ -2,7 +2,8 @@
 
 Conventions: world frame right-handed, Z up, metres; camera frame OpenCV, ``X_cam = R X + t``.
 """
-from .bones import bone_lengths, robust_bone_lengths
+from .bones import bone_length_stats, bone_lengths, robust_bone_lengths
 from .rays import ray_directions, ray_spread_deg
 
-__all__ = ["bone_lengths", "robust_bone_lengths", "ray_directions", "ray_spread_deg"]
+__all__ = ["bone_lengths", "robust_bone_lengths", "bone_length_stats", "ray_directions",
+           "ray_spread_deg"]

@@ -1,9 +1,11 @@
-"""Bone lengths of skeletons: per frame, and one robust length per bone over a take.
+"""Bone lengths of skeletons: per frame, one robust length per bone over a take, and their
+spread.
 
-The one bone-length computation of the package: :mod:`mocap.filter` uses it; the report's
-``bone_lengths`` / ``bone_length_stats`` and the fit's robust lengths (which count a frame only
-where both ends are confident and prefer extended frames) can be written on it: pass their
-frame selection as ``frames`` and their minimum count as ``min_frames``.
+The one bone-length computation of the package: :mod:`mocap.filter`, the report (per-frame
+lengths and :func:`bone_length_stats`), the fit's robust lengths
+(:func:`mocap.fit.median_bone_lengths`: a frame counts only where both ends are confident, and
+extended frames are preferred, passed as ``frames`` and ``min_frames``) and the re-identification
+signature of a track (:func:`mocap.associate.bone_signature`) all use it.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["bone_lengths", "robust_bone_lengths"]
+__all__ = ["bone_lengths", "robust_bone_lengths", "bone_length_stats"]
 
 
 def bone_lengths(xyz: np.ndarray, bones: np.ndarray) -> np.ndarray:
@@ -49,3 +51,20 @@ def robust_bone_lengths(xyz: np.ndarray, bones: np.ndarray,
     if min_frames > 1:
         median = np.where(np.isfinite(lengths).sum(0) >= min_frames, median, np.nan)
     return median
+
+
+def bone_length_stats(lengths: np.ndarray) -> dict[str, np.ndarray]:
+    """Median, spread and coefficient of variation of bone lengths over frames.
+
+    Args:
+        lengths: (F, B) metres (NaN = missing), e.g. :func:`bone_lengths` of a take.
+    Returns:
+        ``median_m``, ``std_m`` (metres), ``cv`` (std / median) and ``count`` (frames seen),
+        each (B,); NaN statistics for a bone never seen.
+    """
+    count = np.isfinite(lengths).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(lengths, 0)
+        std = np.nanstd(lengths, 0)
+    return {"median_m": median, "std_m": std, "cv": std / median, "count": count}

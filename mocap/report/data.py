@@ -1,6 +1,7 @@
-"""What the report computes, in memory: reprojection errors, bone-length statistics, joint
-angle ranges, per-camera numbers, pelvis tracks, and the reductions that fit long takes into
-a plot's width. No file is read here and nothing is drawn.
+"""What the report computes, in memory: reprojection errors, joint angle ranges, per-camera
+numbers, pelvis tracks, and the reductions that fit long takes into a plot's width (bone
+lengths and their statistics: :mod:`mocap.geometry.bones`). No file is read here and nothing
+is drawn.
 """
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from calibration import Rig
 from ..errors import MocapError
 from ..types import Detections2D, Points3D
 
-__all__ = ["MAX_TIME_COLUMNS", "reprojection_errors_px", "bone_lengths", "bone_length_stats",
-           "contact_sheet_frames", "sheet_frames", "frame_shift", "quiet_nan_warnings",
-           "nanstat", "time_blocks", "block_reduce", "person_tracks", "match_reprojection",
-           "camera_reprojection_stats", "view_shares", "bone_names", "angle_ranges"]
+__all__ = ["MAX_TIME_COLUMNS", "reprojection_errors_px", "contact_sheet_frames", "sheet_frames",
+           "frame_shift", "quiet_nan_warnings", "nanstat", "time_blocks", "block_reduce",
+           "person_tracks", "match_reprojection", "camera_reprojection_stats", "view_shares",
+           "bone_names", "angle_ranges"]
 
 #: Widest plots: curves and images over time are reduced to at most this many columns.
 MAX_TIME_COLUMNS = 1500
@@ -131,32 +132,6 @@ def view_shares(points: Points3D) -> np.ndarray:
     used = points.views_used.reshape(-1, C)
     seen = np.isfinite(points.xyz).all(-1).reshape(-1)
     return used[seen].mean(0) if seen.any() else np.zeros(C)
-
-
-def bone_lengths(xyz: np.ndarray, bones: np.ndarray) -> np.ndarray:
-    """Length of every bone in every frame.
-
-    Args:
-        xyz: (..., J, 3) positions, metres. bones: (B, 2) int (parent, child) joint indices.
-    Returns:
-        (..., B) metres, NaN where an end is missing.
-    """
-    return np.linalg.norm(xyz[..., bones[:, 1], :] - xyz[..., bones[:, 0], :], axis=-1)
-
-
-def bone_length_stats(lengths: np.ndarray) -> dict[str, np.ndarray]:
-    """Median, spread and coefficient of variation of bone lengths over frames.
-
-    Args:
-        lengths: (F, B) metres (NaN = missing).
-    Returns:
-        ``median_m``, ``std_m``, ``cv`` (std / median) and ``count`` (frames seen), each (B,).
-    """
-    count = np.isfinite(lengths).sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"), quiet_nan_warnings():
-        median = np.nanmedian(lengths, 0)
-        std = np.nanstd(lengths, 0)
-    return {"median_m": median, "std_m": std, "cv": std / median, "count": count}
 
 
 def bone_names(fmt) -> list[str]:

@@ -21,9 +21,10 @@ import numpy as np
 
 from ..angles import joint_angles
 from ..errors import MocapError
+from ..geometry.bones import bone_length_stats, bone_lengths
 from ..keypoints import get_format
-from .data import (angle_ranges, bone_length_stats, bone_lengths, bone_names,
-                   camera_reprojection_stats, match_reprojection, view_shares)
+from .data import (angle_ranges, bone_names, camera_reprojection_stats, match_reprojection,
+                   view_shares)
 from .figures import (angles_figure, bones_figure, camera_plan, reprojection_figures,
                       trajectory_figure, views_figure)
 from .inputs import ReportInputs

@@ -7,7 +7,8 @@ keypoint of every supported format is a *landmark*: a point fixed in one joint's
 any keypoint format can be rendered from the same motion.
 
 Convention for local rotations: ``global_R[j] = global_R[parent] @ local_R[j]`` and
-``pos[j] = pos[parent] + global_R[parent] @ offset[j]`` (as in :mod:`exporters.skeleton`).
+``pos[j] = pos[parent] + global_R[parent] @ offset[j]`` (as in :mod:`exporters.skeleton`),
+computed by :func:`mocap.body.kinematics.chain_kinematics`.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["Body", "JOINTS", "LANDMARKS", "CAPSULES", "forward_kinematics"]
+from ..body.kinematics import chain_kinematics
+
+__all__ = ["Body", "JOINTS", "LANDMARKS", "CAPSULES"]
 
 # (joint, parent, rest offset from the parent, fractions of height, body frame x fwd y left z up)
 _JOINTS_LEFT = [
@@ -82,33 +85,6 @@ LANDMARKS = tuple([(n, n, (0.0, 0.0, 0.0)) for n in JOINT_NAMES] + _mirror(_LAND
 LANDMARK_NAMES = tuple(lm[0] for lm in LANDMARKS)
 SOLE_LANDMARKS = ("left_heel", "left_big_toe", "left_small_toe", "right_heel", "right_big_toe",
                   "right_small_toe")
-
-
-def forward_kinematics(parents: np.ndarray, offsets: np.ndarray, local_R: np.ndarray,
-                       root_R: np.ndarray, root_pos: np.ndarray,
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Joint positions and orientations from local rotations.
-
-    Args:
-        parents: (J,) parent index, -1 for the root (parents before children).
-        offsets: (J, 3) rest offsets from the parent, metres.
-        local_R: (F, J, 3, 3) local rotations (the root's is applied after ``root_R``).
-        root_R: (F, 3, 3) root orientation in the world; root_pos: (F, 3) metres.
-    Returns:
-        positions (F, J, 3) metres, world; global rotations (F, J, 3, 3).
-    """
-    F, J = local_R.shape[:2]
-    pos = np.empty((F, J, 3))
-    glob = np.empty((F, J, 3, 3))
-    for j in range(J):
-        p = parents[j]
-        if p < 0:
-            glob[:, j] = root_R @ local_R[:, j]
-            pos[:, j] = root_pos
-        else:
-            glob[:, j] = glob[:, p] @ local_R[:, j]
-            pos[:, j] = pos[:, p] + np.einsum("fab,b->fa", glob[:, p], offsets[j])
-    return pos, glob
 
 
 @dataclass(frozen=True)
@@ -177,7 +153,7 @@ class Body:
     def pose(self, local_R: np.ndarray, root_R: np.ndarray, root_pos: np.ndarray,
              ) -> tuple[np.ndarray, np.ndarray]:
         """World joints (F, J, 3) and landmarks (F, L, 3), metres, for a motion."""
-        joints, glob = forward_kinematics(self.parents, self.offsets, local_R, root_R, root_pos)
+        joints, glob = chain_kinematics(self.parents, self.offsets, local_R, root_pos, root_R)
         lj, loff = self.landmark_table
         marks = joints[:, lj] + np.einsum("flab,lb->fla", glob[:, lj], loff)
         return joints, marks

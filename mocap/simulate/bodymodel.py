@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import roma
 import torch
 
 from calibration import Rig
+from calibration.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 
 from ..body.model import (BodyModel, anatomical_frames, body_axes, forward_kinematics,
                           merged_weights, neutral_pose, rest_height, rest_joints,
@@ -103,7 +103,7 @@ def _layer64(model: BodyModel, fmt: str):
 
 def _about(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """(F, 3, 3) rotations by ``angle`` (F,) radians about a unit ``axis`` (3,)."""
-    return roma.rotvec_to_rotmat(torch.as_tensor(np.asarray(angle)[:, None] * axis)).numpy()
+    return rotvec_to_rotmat(np.asarray(angle, float)[:, None] * axis)
 
 
 def _motion_rotations(model: BodyModel, angles: dict, F: int) -> np.ndarray:
@@ -121,7 +121,7 @@ def _motion_rotations(model: BodyModel, angles: dict, F: int) -> np.ndarray:
 
     rot = axis_rotation
     out = np.tile(np.eye(3), (F, len(model.fitted), 1, 1))
-    arm_down = roma.rotvec_to_rotmat(torch.as_tensor(neutral_pose(model))).numpy()
+    arm_down = rotvec_to_rotmat(np.asarray(neutral_pose(model), float))
     by_canon = {c: model.fitted.index(n) for n, c in model.canonical.items()}
     for n in ("spine1", "spine2", "spine3"):
         out[:, by_canon[n]] = body(rot("y", g("spine_flex") / 3) @ rot("z", g("spine_yaw") / 3))
@@ -244,7 +244,7 @@ def _body_take(det: Detections2D, model: BodyModel, actors: tuple, ref: list,
                 gt_local_R=rot[:, :, 1:], gt_root_R=rot[:, :, 0],
                 gt_root_pos=np.stack([an["joints"][:, 0] for an in ref], 1),
                 camera_offsets=offsets, actors=studio_actors, truth=truth)
-    rv = roma.rotmat_to_rotvec(torch.as_tensor(rot)).numpy()
+    rv = rotmat_to_rotvec(rot)
     return BodyTake(take=take, model=model, betas=np.stack([an["betas"] for an in ref]),
                     heights_m=heights, global_orient=rv[:, :, 0], body_pose=rv[:, :, 1:],
                     transl=np.stack([an["transl"] for an in ref], 1))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..body.lumbopelvic import pelvis_tilt_of_trunk
 from ..errors import SimulationError
 from .body import JOINT_NAMES, LANDMARK_NAMES, SOLE_LANDMARKS, Body
 
@@ -55,8 +56,6 @@ def _trunk(angles: dict, trunk: np.ndarray, rng) -> None:
     """Lean the trunk forward by ``trunk`` (F,) radians: the pelvis tilts by the rhythm's share
     (scaled by this actor's individual factor), the spine bends by the rest, and both hips flex
     by the pelvis's tilt so that the thighs keep their angle to the vertical."""
-    # Lazy: the mocap.body package imports torch, and `mocap --help` lists the motions.
-    from ..body.lumbopelvic import pelvis_tilt_of_trunk
     pelvis = pelvis_tilt_of_trunk(trunk, rng.uniform(0.9, 1.1))
     angles["pelvis_tilt"] = pelvis
     angles["spine_flex"] = trunk - pelvis

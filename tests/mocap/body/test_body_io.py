@@ -28,7 +28,7 @@ def _motion(model, F=6, seed=0) -> BodyMotion:
     betas = 0.5 * rng.standard_normal(model.num_betas)
     trans = rng.standard_normal((F, 3))
     R = torch.as_tensor(poses[:, model.fitted_index])
-    from mocap.body.model import rotvec_to_rotmat
+    from calibration.rotations import rotvec_to_rotmat
     J = rest_joints(model, torch.as_tensor(betas))[torch.as_tensor(model.fitted_index)]
     joints, _ = forward_kinematics(model.fitted_parents, J, rotvec_to_rotmat(R),
                                    torch.as_tensor(trans))
@@ -72,7 +72,7 @@ def test_exporters_skeleton_reproduces_the_joints(smpl):
     np.testing.assert_allclose(pos, m.joints, atol=1e-9)
     full_skel, full_motion = to_exporters(smpl, m, full=True)
     pos_full, _ = exporters_fk(full_skel, full_motion.rotations, full_motion.root_translation)
-    from mocap.body.model import rotvec_to_rotmat
+    from calibration.rotations import rotvec_to_rotmat
     R = rotvec_to_rotmat(torch.as_tensor(m.poses[:, smpl.fitted_index]))
     c = torch.as_tensor(m.betas)
     J_all = rest_joints(smpl, c)

@@ -9,9 +9,26 @@ import torch
 
 from mocap.body.kinematics import chain_kinematics, depth_levels, forward_kinematics
 from mocap.simulate.body import Body
-from mocap.simulate.body import forward_kinematics as simulator_fk
 
 PARENTS = (-1, 0, 1, 2, 1, 4, 0, 6, 7)
+
+
+def simulator_fk(parents, offsets, local_R, root_R, root_pos):
+    """The simulator's former forward kinematics (one joint at a time), kept here as the
+    reference the offsets form must match bitwise: positions (F, J, 3), rotations (F, J, 3, 3)
+    from offsets (J, 3), local_R (F, J, 3, 3), root_R (F, 3, 3), root_pos (F, 3)."""
+    F, J = local_R.shape[:2]
+    pos = np.empty((F, J, 3))
+    glob = np.empty((F, J, 3, 3))
+    for j in range(J):
+        p = parents[j]
+        if p < 0:
+            glob[:, j] = root_R @ local_R[:, j]
+            pos[:, j] = root_pos
+        else:
+            glob[:, j] = glob[:, p] @ local_R[:, j]
+            pos[:, j] = pos[:, p] + np.einsum("fab,b->fa", glob[:, p], offsets[j])
+    return pos, glob
 
 
 def _rotations(rng, *shape):

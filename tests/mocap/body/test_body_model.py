@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from calibration.rotations import rotvec_to_rotmat
 from mocap.body import (body_axes, keypoint_layer, keypoints_forward, load_body_model,
                         posed_vertices, rest_height)
 from mocap.body.model import (all_joint_positions, forward_kinematics, rest_joints,
-                              rotvec_to_rotmat, shape_coefficients)
+                              shape_coefficients)
 from mocap.keypoints import FORMATS
 
 pytestmark = pytest.mark.slow

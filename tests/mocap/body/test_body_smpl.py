@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from body_scenes import synthetic_smpl, write_smpl_folder
+from calibration.rotations import rotvec_to_rotmat
 from mocap.body import (BodyModelError, keypoint_layer, keypoints_forward, load_body_model,
                         posed_vertices)
-from mocap.body.model import forward_kinematics, rest_joints, rotvec_to_rotmat
+from mocap.body.model import forward_kinematics, rest_joints
 from mocap.body.smpl_model import find_model_file, read_model_file
 from mocap.keypoints import FORMATS
 

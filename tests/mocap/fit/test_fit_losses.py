@@ -11,8 +11,9 @@ from torch.autograd import gradcheck
 
 from body_scenes import chumpy_pickle, synthetic_smpl
 from calibration import Camera
+from calibration.rotations import rotvec_to_rotmat
 from mocap.body import keypoint_layer, keypoints_forward, load_body_model
-from mocap.body.model import forward_kinematics, neutral_pose, rotvec_to_rotmat
+from mocap.body.model import forward_kinematics, neutral_pose
 from mocap.fit import (Monitor, Views, bone_length_loss, floor_loss, gmof, joint_limit_loss,
                        keypoint_loss, pose_prior_loss, pose_priors, project_points,
                        reprojection_loss, shape_prior_loss, smoothness_loss)
