@@ -41,7 +41,7 @@ from exporters.naming import PRESETS, rename_skeleton
 from exporters.trc import write_trc
 
 from .errors import SessionError, SettingsError
-from .session import Session
+from .app.session import Session
 from .settings import ExportSettings
 from .skeleton import keypoint_skeleton
 from .keypoints import get_format

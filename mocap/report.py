@@ -45,7 +45,7 @@ from exporters._atomic import atomic_write
 from .angles import ANGLE_NAMES, joint_angles
 from .errors import MocapError
 from .keypoints import get_format
-from .session import Session
+from .app.session import Session
 from .settings import Settings
 from .types import Detections2D, Points3D
 

@@ -14,7 +14,7 @@ import pytest
 from calibration import VideoError
 from calibration.detection import FRAME_COUNT_SLACK, detect_source, iter_video, video_frame_count
 from calibration.boards import board_from_dict
-from mocap.cli import main
+from mocap.app.cli import main
 
 FRAMES = 30
 BOARD = dict(kind="charuco", squares_x=5, squares_y=7, square_length_m=0.15,

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mocap.cli import main as cli_main
+from mocap.app.cli import main as cli_main
 from mocap.keypoints import get_format
-from mocap.pipeline import run
+from mocap.app.pipeline import run
 from mocap.report import (bone_length_stats, bone_lengths, contact_sheet_frames, crop_box,
                           find_video, gather_inputs, render_report, reprojection_errors_px,
                           write_report)

@@ -10,8 +10,8 @@ from .simulate import add_simulate_args, simulate_session
 
 def accuracy_report(session: Path, out: Path) -> str:
     """Lines comparing the pipeline's 3D keypoints with the session's ground truth."""
-    from ..evaluate import coverage, mpjpe_mm
-    from ..types import Points3D, load_npz
+    from ...evaluate import coverage, mpjpe_mm
+    from ...types import Points3D, load_npz
     gt = load_npz(session / "gt.npz", ("xyz",), "ground truth")["xyz"]
     rows = []
     for label, name in (("triangulated (raw)", "points3d_raw.npz"),

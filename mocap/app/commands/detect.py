@@ -7,7 +7,7 @@ from pathlib import Path
 def run(args) -> int:
     import dataclasses
 
-    from ..detect.run import detect_session
+    from ...detect.run import detect_session
     from ..session import Session
     session = Session(Path(args.session))
     settings = session.settings()

@@ -10,9 +10,9 @@ log = logging.getLogger("mocap")
 
 def add_simulate_args(p: argparse.ArgumentParser, default_frames: int) -> None:
     """Options shared by ``simulate`` and ``demo``."""
-    from ..keypoints import format_names
-    from ..simulate.motions import motion_names
-    from ..simulate.rigs import rig_template_names
+    from ...keypoints import format_names
+    from ...simulate.motions import motion_names
+    from ...simulate.rigs import rig_template_names
     p.add_argument("--rig", default="studio4",
                    help=f"rig template name ({', '.join(rig_template_names())}) or a template "
                         f"file (default: studio4)")
@@ -34,8 +34,8 @@ def add_simulate_args(p: argparse.ArgumentParser, default_frames: int) -> None:
 
 def simulate_session(args, folder: Path) -> Path:
     """Simulate the take the arguments describe and write it as a session folder."""
-    from ..errors import SimulationError
-    from ..simulate import Actor, ErrorModel, load_rig_template, simulate_take, write_session
+    from ...errors import SimulationError
+    from ...simulate import Actor, ErrorModel, load_rig_template, simulate_take, write_session
     rig = load_rig_template(args.rig)
     try:
         offsets = [int(s) for s in args.offsets.split(",") if s.strip()] or None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 def run(args) -> int:
-    from ..models import MODELS, cached_model, fetch_models, models_dir
+    from ...models import MODELS, cached_model, fetch_models, models_dir
     if args.action == "fetch":
         for name, path in fetch_models().items():
             print(f"{name:<22} {path}")

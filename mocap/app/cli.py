@@ -1,4 +1,4 @@
-"""Command line: ``mocap <command> [options]``; the commands live in :mod:`mocap.commands`.
+"""Command line: ``mocap <command> [options]``; the commands live in :mod:`mocap.app.commands`.
 
 A user's mistake prints one line (``error: ...``) and exits with status 2; no traceback.
 """
@@ -16,7 +16,7 @@ from calibration import CalibrationError
 from exporters import ExportError
 
 from . import commands
-from .errors import MocapError
+from ..errors import MocapError
 
 USER_ERRORS = (MocapError, CalibrationError, ExportError)
 

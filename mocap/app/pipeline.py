@@ -15,16 +15,16 @@ import numpy as np
 
 from exporters._atomic import atomic_write
 
-from .errors import MocapError
-from .filter import butterworth_zero_phase, fill_gaps
-from .keypoints import get_format
+from ..errors import MocapError
+from ..filter import butterworth_zero_phase, fill_gaps
+from ..keypoints import get_format
 from .session import Session
 from .stages import StageRunner
-from .settings import FilterSettings, Settings
-from .sync import synchronise
-from .track import identify_people
-from .triangulate import triangulate
-from .types import Points3D
+from ..settings import FilterSettings, Settings
+from ..sync import synchronise
+from ..track import identify_people
+from ..triangulate import triangulate
+from ..types import Points3D
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def filter_points(points: Points3D, settings: FilterSettings, rig=None) -> Point
     Filled samples get half the confidence interpolated from their neighbours; samples that
     stay missing keep NaN and confidence 0.
     """
-    from .filter import enforce_bone_lengths, hampel, one_euro, robust_bone_lengths
+    from ..filter import enforce_bone_lengths, hampel, one_euro, robust_bone_lengths
     if settings.smoother not in ("butterworth", "one_euro", "none"):
         raise MocapError(f"[filter] smoother = {settings.smoother!r}; expected 'butterworth', "
                          f"'one_euro' or 'none'")
@@ -75,7 +75,7 @@ def filter_points(points: Points3D, settings: FilterSettings, rig=None) -> Point
 def _precision(points: Points3D, xyz: np.ndarray, rig) -> "np.ndarray | None":
     """Per-joint precision from the views that saw each joint (see
     :func:`mocap.filter.point_precision`), or None without a rig or views."""
-    from .filter import point_precision
+    from ..filter import point_precision
     if rig is None or points.views_used is None or tuple(points.camera_names) != tuple(rig.names):
         return None
     R = np.stack([c.R_cam_from_world for c in rig])
@@ -88,7 +88,7 @@ def export_people(points: Points3D, out: Path, settings: Settings,
                   bodies: "dict | None" = None) -> list[dict]:
     """Write each seen person's files in ``[export] formats`` (see :mod:`mocap.export`);
     return the manifest entries (``files`` lists every file written)."""
-    from .export import export_people as export_stage
+    from ..export import export_people as export_stage
     return export_stage(points, out, settings.export, bodies)
 
 
@@ -102,7 +102,7 @@ def fit_bodies(points: Points3D, session: Session, settings: Settings, det, rig,
     """
     if not settings.fit.enabled:
         return {}, {}
-    from .fit import fit_people
+    from ..fit import fit_people
     entries, bodies = fit_people(points, settings.fit, session.out, session.root, det, rig)
     return {e["id"]: e for e in entries}, bodies
 
@@ -124,7 +124,7 @@ def _sources(session: Session) -> list[Path]:
 
 def _stage_sync(runner: StageRunner, session: Session, det, settings: Settings):
     """Sync (``out/sync.json``); when up to date, the recorded offsets are applied again."""
-    from .sync import shift_detections
+    from ..sync import shift_detections
     path = session.out / "sync.json"
     state = {}
 
@@ -139,7 +139,7 @@ def _stage_sync(runner: StageRunner, session: Session, det, settings: Settings):
 
 def _stage_associate(runner: StageRunner, session: Session, det, rig, settings: Settings):
     """Association and tracking (``out/identities.npz``); reapplied when up to date."""
-    from .track import Identities, detections_by_identity
+    from ..track import Identities, detections_by_identity
     path = session.out / "identities.npz"
     state = {}
 
@@ -162,15 +162,15 @@ def detections_for_fit(session: Session, rig, settings: Settings, points: Points
     p of every view the skeleton that person p's 3D keypoints project onto
     (:func:`mocap.track.detections_for_points`; no reliance on which association made the
     3D keypoints)."""
-    from .detect import session_detections
-    from .sync import shift_detections
-    from .track import detections_for_points
+    from ..detect import session_detections
+    from ..sync import shift_detections
+    from ..track import detections_for_points
     det = session_detections(session, rig, settings)
     sync_path = session.out / "sync.json"
     if sync_path.is_file():
         det = shift_detections(det, json.loads(sync_path.read_text())["offsets"])
     if det.format != points.format:
-        from .keypoints import convert_keypoints
+        from ..keypoints import convert_keypoints
         det = det.replace(xy=convert_keypoints(det.xy, det.format, points.format, axis=-2),
                           conf=convert_keypoints(det.conf, det.format, points.format, axis=-1,
                                                  fill=0.0),
@@ -224,8 +224,8 @@ def _load_bodies(fits: dict, session: Session, settings: Settings) -> "dict | No
     """The fitted bodies recorded by an earlier run, with their body model."""
     if not fits:
         return {}
-    from .body.motion import BodyMotion
-    from .fit import body_model_for
+    from ..body.motion import BodyMotion
+    from ..fit import body_model_for
     model = body_model_for(settings.fit, session.root)
     return {p: (model, BodyMotion.load(session.out / v["body"])) for p, v in fits.items()}
 
@@ -235,13 +235,13 @@ def run(session_dir: "str | Path", settings: "Settings | None" = None,
     """Run the pipeline on a session folder, skipping stages that are up to date.
 
     Each stage writes its artifacts atomically and then a record of its inputs and settings
-    (see :mod:`mocap.stages`), so a run killed at any point loses no finished stage and a
+    (see :mod:`mocap.app.stages`), so a run killed at any point loses no finished stage and a
     rerun continues where it stopped. ``force`` reruns every stage.
 
     Returns:
         the manifest (also written to ``out/manifest.json``).
     """
-    from .detect import session_detections
+    from ..detect import session_detections
     session = Session(Path(session_dir))
     settings = settings or session.settings()
     rig = session.rig()

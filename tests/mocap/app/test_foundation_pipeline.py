@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from calibration import Rig
-from mocap.cli import main
+from mocap.app.cli import main
 from mocap.evaluate import mpjpe_mm
-from mocap.pipeline import run
+from mocap.app.pipeline import run
 from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take, write_session
 from mocap.triangulate import dlt_weighted, triangulate
 from mocap.types import Points3D
@@ -79,7 +79,7 @@ def test_cli_demo_end_to_end(tmp_path, capsys):
 
 
 def test_cli_user_error_is_one_line(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "mocap.cli", "run", str(tmp_path / "nope")],
+    res = subprocess.run([sys.executable, "-m", "mocap.app.cli", "run", str(tmp_path / "nope")],
                          capture_output=True, text=True)
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "session folder not found" in res.stderr
@@ -87,11 +87,11 @@ def test_cli_user_error_is_one_line(tmp_path):
 
 
 def test_cli_help_for_every_command():
-    res = subprocess.run([sys.executable, "-m", "mocap.cli", "--help"], capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "mocap.app.cli", "--help"], capture_output=True,
                          text=True)
     assert res.returncode == 0 and "demo" in res.stdout
     for cmd in ("demo", "run", "simulate", "triangulate"):
-        r = subprocess.run([sys.executable, "-m", "mocap.cli", cmd, "--help"],
+        r = subprocess.run([sys.executable, "-m", "mocap.app.cli", cmd, "--help"],
                            capture_output=True, text=True)
         assert r.returncode == 0 and len(r.stdout) > 100
 

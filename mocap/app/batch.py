@@ -4,7 +4,7 @@ in a local process pool or on a Ray cluster (the optional extra ``ray``).
 A session folder is one with a calibration file (``calibration.toml`` or Pose2Sim's
 ``calibration/Calib*.toml``) and its inputs (``pose/`` or ``videos/``); the search does not
 descend into a session it found. Each session runs in its own worker process with
-:func:`mocap.pipeline.run`; an error in one is recorded with its session and the others go
+:func:`mocap.app.pipeline.run`; an error in one is recorded with its session and the others go
 on. Results come back in the sessions' order whatever the order they finished in.
 
 On Ray every node must have this package installed and see the session folders at the same
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from .errors import MocapError
+from ..errors import MocapError
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def camera_detection_jobs(session: "str | Path") -> list:
     in ``pose/``, no ``videos/``, or every camera is up to date). A session whose jobs cannot
     be made (a missing video, bad settings) gets none here: its own run reports the error.
     """
-    from .detect.run import camera_jobs, job_done
+    from ..detect.run import camera_jobs, job_done
     from .session import Session
     folder = Path(session)
     if (folder / "pose").is_dir() or not (folder / "videos").is_dir():
@@ -124,7 +124,7 @@ def _detect_camera(job) -> str:
     """A Ray task: one camera's detection (one thread: the task holds one CPU)."""
     from dataclasses import replace
 
-    from .detect.run import detect_camera
+    from ..detect.run import detect_camera
     return str(detect_camera(replace(job, spec=replace(job.spec, num_threads=1))))
 
 

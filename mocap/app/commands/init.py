@@ -72,7 +72,7 @@ def settings_template(settings_cls: "type | None" = None) -> str:
         TOML text: every table present, every key commented out at its default, each
         preceded by its docstring as comment lines.
     """
-    from ..settings import Settings
+    from ...settings import Settings
     settings_cls = settings_cls or Settings
     hints = typing.get_type_hints(settings_cls)
     lines = [TEMPLATE_HEADER]
@@ -107,7 +107,7 @@ def _table_lines(name: str, cls: type) -> list[str]:
 def run(args) -> int:
     from exporters._atomic import atomic_write
 
-    from ..errors import SessionError
+    from ...errors import SessionError
     folder = Path(args.session)
     path = folder / "session.toml"
     if path.exists() and not args.force:

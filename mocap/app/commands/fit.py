@@ -8,9 +8,9 @@ from pathlib import Path
 def _points(session, settings):
     """The filtered 3D keypoints: ``out/points3d.npz``, else ``out/points3d_raw.npz`` filtered
     now with the session's ``[filter]`` settings."""
-    from ..errors import SessionError
+    from ...errors import SessionError
     from ..pipeline import filter_points
-    from ..types import Points3D
+    from ...types import Points3D
     path = session.out / "points3d.npz"
     if path.is_file():
         return Points3D.load(path)
@@ -26,7 +26,7 @@ def _detections(session, settings, points):
     p's 3D keypoints project onto; (None, None), with a warning, when there are none."""
     import logging
 
-    from ..errors import MocapError
+    from ...errors import MocapError
     from ..pipeline import detections_for_fit
     try:
         rig = session.rig()
@@ -51,7 +51,7 @@ def _update_manifest(session, entries: list) -> None:
 
 
 def run(args) -> int:
-    from ..fit import check_fit_settings, fit_people
+    from ...fit import check_fit_settings, fit_people
     from ..session import Session
     session = Session(Path(args.session))
     settings = session.settings()

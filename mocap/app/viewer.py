@@ -29,10 +29,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import MocapError
-from .keypoints import KeypointFormat, get_format
-from .report import PERSON_COLORS_RGB, find_video, gather_inputs, read_video_frames
-from .types import load_npz
+from ..errors import MocapError
+from ..keypoints import KeypointFormat, get_format
+from ..report import PERSON_COLORS_RGB, find_video, gather_inputs, read_video_frames
+from ..types import load_npz
 
 log = logging.getLogger(__name__)
 

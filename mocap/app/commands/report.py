@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 def run(args) -> int:
-    from ..report import write_report
+    from ...report import write_report
     path = write_report(args.session, args.out, overlay_frames=args.frames,
                         overlay_width_px=args.width)
     print(f"report written to {path}")

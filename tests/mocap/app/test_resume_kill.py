@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from mocap.pipeline import run
+from mocap.app.pipeline import run
 from mocap.simulate import Actor, ErrorModel, simulate_take, write_session
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ def test_sigkill_during_fit_then_rerun(tmp_path, studio4, caplog):
     victim = tmp_path / "victim"
     shutil.copytree(ref, victim, ignore=shutil.ignore_patterns("out"))
 
-    proc = subprocess.Popen([sys.executable, "-m", "mocap.cli", "-q", "run", str(victim)],
+    proc = subprocess.Popen([sys.executable, "-m", "mocap.app.cli", "-q", "run", str(victim)],
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     stages = victim / "out" / ".stages"
     deadline = time.monotonic() + 300
@@ -55,7 +55,7 @@ def test_sigkill_during_fit_then_rerun(tmp_path, studio4, caplog):
     before = {p.name: p.stat().st_mtime_ns for p in stages.glob("*.json")}
     assert set(before) == {"sync.json", "associate.json", "triangulate.json", "filter.json"}
 
-    caplog.set_level(logging.INFO, logger="mocap.stages")
+    caplog.set_level(logging.INFO, logger="mocap.app.stages")
     run(victim)
     skipped = [r.message for r in caplog.records if "up to date, skipped" in r.message]
     assert len(skipped) == 4

@@ -26,11 +26,11 @@ from calibration import CalibrationError, Rig
 
 from exporters._atomic import atomic_write
 
-from .errors import DetectionsError, SessionError
-from .keypoints import get_format
-from .openpose import read_openpose_folder
-from .settings import Settings, load_settings
-from .types import Detections2D, load_npz
+from ..errors import DetectionsError, SessionError
+from ..keypoints import get_format
+from ..openpose import read_openpose_folder
+from ..settings import Settings, load_settings
+from ..types import Detections2D, load_npz
 
 log = logging.getLogger(__name__)
 

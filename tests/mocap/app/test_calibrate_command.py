@@ -14,7 +14,7 @@ from calibration import BoardNotFoundError, Camera, Rig, VideoError
 from calibration.boards import board_from_dict
 from calibration.detection import detect_source, find_camera_sources, require_board
 from calibration.render import RenderStyle, random_board_poses, render_take, write_video
-from mocap.cli import main
+from mocap.app.cli import main
 
 BIG = dict(kind="charuco", squares_x=5, squares_y=7, square_length_m=0.15,
            marker_length_m=0.11, dictionary="DICT_4X4_50")

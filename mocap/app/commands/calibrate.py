@@ -74,7 +74,7 @@ def board_spec(settings, root: Path):
 
 def camera_order(found: dict, wanted: tuple, folder: Path) -> list[str]:
     """Camera names in rig order: ``wanted`` when given (every one must be there)."""
-    from ..errors import SessionError
+    from ...errors import SessionError
 
     if not wanted:
         return list(found)
@@ -122,7 +122,7 @@ def align_world(rig, result, spec, settings, folder: Path):
     from calibration.boards import detect_corners
     from calibration.detection import IMAGE_EXTENSIONS, natural_key
     from calibration.world import align_to_floor_board, locate_board
-    from ..errors import SessionError
+    from ...errors import SessionError
     import cv2
 
     if settings.floor_frame >= 0:
@@ -264,7 +264,7 @@ def standing_axis(xyz: np.ndarray, joint_names, fps: float) -> tuple[np.ndarray,
     Raises:
         SessionError: a format without shoulders or ankles.
     """
-    from ..errors import SessionError
+    from ...errors import SessionError
 
     names = list(joint_names)
     need = ("left_shoulder", "right_shoulder") + ANKLE_JOINTS
@@ -310,7 +310,7 @@ def capture_points(session, rig, settings, rig_changed: bool = False):
     Raises:
         SessionError: neither exists (no capture to use).
     """
-    from ..types import Points3D
+    from ...types import Points3D
 
     saved = session.out / "points3d.npz"
     calib = session.calibration_path()
@@ -321,8 +321,8 @@ def capture_points(session, rig, settings, rig_changed: bool = False):
                              "levelling the floor from a standing person needs",
                              f"out/points3d.npz (`mocap triangulate`) newer than "
                              f"{calib.name}{stale} or ")
-    from ..track import identify_people
-    from ..triangulate import triangulate
+    from ...track import identify_people
+    from ...triangulate import triangulate
 
     det, _ = identify_people(det, rig, settings.associate)
     why = "absent" if not saved.is_file() else "older than the calibration" \
@@ -339,8 +339,8 @@ def capture_detections(session, rig, settings, need: str, also: str = ""):
         SessionError: no detections nor videos, saying that ``need`` a capture (and what else,
             ``also``, would have done).
     """
-    from ..detect import session_detections
-    from ..errors import SessionError
+    from ...detect import session_detections
+    from ...errors import SessionError
 
     root = session.root
     if not ((root / "pose").is_dir() or (root / "videos").is_dir()
@@ -370,7 +370,7 @@ def level_from_person(session, rig, settings, rig_changed: bool = False) -> tupl
 def refine_from_people(session, rig, settings):
     """The :class:`calibration.people.KeypointRefineResult` of the session's 2D keypoints."""
     from calibration.people import refine_from_keypoints
-    from ..track import identify_people
+    from ...track import identify_people
 
     det = capture_detections(session, rig, settings, "refining the cameras from people needs")
     det, _ = identify_people(det, rig, settings.associate)  # P axis = the same person everywhere

@@ -21,10 +21,10 @@ def summary_table(identities, num_frames: int) -> str:
 def run(args) -> int:
     import dataclasses
 
-    from ..detect import session_detections
+    from ...detect import session_detections
     from ..session import Session
-    from ..sync import synchronise
-    from ..track import identify_people
+    from ...sync import synchronise
+    from ...track import identify_people
     session = Session(Path(args.session))
     settings = session.settings()
     if args.mode is not None:

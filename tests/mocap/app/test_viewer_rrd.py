@@ -8,9 +8,9 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from mocap.cli import main as cli_main
+from mocap.app.cli import main as cli_main
 from mocap.errors import MocapError
-from mocap.pipeline import run
+from mocap.app.pipeline import run
 from mocap.simulate import Actor, ErrorModel, simulate_take, write_session
 from mocap.types import Detections2D, Points3D, save_npz
 
@@ -104,7 +104,7 @@ def test_rrd_holds_the_3d_keypoints_bones_and_joint_names(viewed):
 def test_rrd_holds_the_2d_detections_of_every_camera(viewed):
     root, rrd, _, _ = viewed
     data = _read(rrd)
-    from mocap.session import Session
+    from mocap.app.session import Session
     s = Session(root)
     det: Detections2D = s.detections(s.rig(), s.settings())     # as recorded, not re-timed
     for c, name in enumerate(det.camera_names):
@@ -137,14 +137,14 @@ def test_rrd_holds_the_mesh_and_the_video_frames(viewed, studio4):
 
 def test_view_leaves_no_partial_file_on_error(tmp_path):
     (tmp_path / "s").mkdir()
-    from mocap.viewer import view_session
+    from mocap.app.viewer import view_session
     with pytest.raises(MocapError):
         view_session(tmp_path / "s", save=tmp_path / "x.rrd", image_step=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
 
 
 def test_view_without_rerun_says_how_to_install(monkeypatch):
-    from mocap.viewer import require_rerun
+    from mocap.app.viewer import require_rerun
     monkeypatch.setitem(sys.modules, "rerun", None)
     with pytest.raises(MocapError, match=r"mocap-studio\[rerun\]"):
         require_rerun()

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 
 from mocap.progress import track
-from mocap.stages import StageRunner
+from mocap.app.stages import StageRunner
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ def run(args) -> int:
 
     from exporters.trc import write_trc
 
-    from ..keypoints import get_format
+    from ...keypoints import get_format
     from ..pipeline import filter_points
     from ..session import Session
-    from ..detect import session_detections
-    from ..track import identify_people
-    from ..triangulate import triangulate
+    from ...detect import session_detections
+    from ...track import identify_people
+    from ...triangulate import triangulate
     session = Session(Path(args.session))
     settings = session.settings()
     tri = settings.triangulate

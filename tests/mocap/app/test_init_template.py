@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from mocap.cli import main as cli_main
-from mocap.commands.init import attribute_docstrings, settings_template
-from mocap.session import Session
+from mocap.app.cli import main as cli_main
+from mocap.app.commands.init import attribute_docstrings, settings_template
+from mocap.app.session import Session
 from mocap.settings import Settings, load_settings, settings_from_dict
 
 VALUE = re.compile(r"^#(\w+) = (.*)$")

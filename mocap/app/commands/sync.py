@@ -7,9 +7,9 @@ from pathlib import Path
 def run(args) -> int:
     import dataclasses
 
-    from ..detect import session_detections
+    from ...detect import session_detections
     from ..session import Session
-    from ..sync import synchronise
+    from ...sync import synchronise
     session = Session(Path(args.session))
     settings = session.settings()
     if args.max_offset is not None:

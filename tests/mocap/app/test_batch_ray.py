@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mocap.batch import find_sessions, is_session, run_batch, run_one, summary_table
-from mocap.cli import main as cli_main
+from mocap.app.batch import find_sessions, is_session, run_batch, run_one, summary_table
+from mocap.app.cli import main as cli_main
 from mocap.errors import MocapError
-from mocap.pipeline import run
+from mocap.app.pipeline import run
 from mocap.simulate import Actor, ErrorModel, simulate_take, write_session
 
 LAYOUT = ("day1/take0", "day1/take1", "day2/take2", "take3")
@@ -116,7 +116,7 @@ def test_run_one_never_raises_and_names_the_error(tmp_path):
 
 
 def test_summary_table_lists_every_session_and_the_totals():
-    from mocap.batch import SessionResult
+    from mocap.app.batch import SessionResult
     results = [SessionResult("/r/a", True, 1.25, people=2),
                SessionResult("/r/b", False, 0.5, "SessionError: /r/b: no calibration.toml")]
     text = summary_table(results, root="/r")

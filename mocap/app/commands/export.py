@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def run(args) -> int:
-    from ..export import export_session
+    from ...export import export_session
     from ..session import Session
     settings = Session(Path(args.session)).settings().export
     changes = {}

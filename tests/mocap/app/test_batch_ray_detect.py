@@ -11,8 +11,8 @@ import pytest
 import tomli_w
 
 from calibration import Camera, Rig
-from mocap.batch import camera_detection_jobs, run_batch
-from mocap.pipeline import run
+from mocap.app.batch import camera_detection_jobs, run_batch
+from mocap.app.pipeline import run
 from mocap.simulate.rigs import intrinsics_from_hfov
 from test_detect_onnx import HeatmapNet, _export, blob_frame   # the tiny blob "detector"
 
@@ -58,7 +58,7 @@ def test_ray_runs_each_camera_as_a_task(tmp_path, caplog):
     alone = [shutil.copytree(s, tmp_path / "alone" / s.name) for s in sessions]
     assert [len(camera_detection_jobs(s)) for s in sessions] == [2, 2]
 
-    caplog.set_level(logging.INFO, logger="mocap.batch")
+    caplog.set_level(logging.INFO, logger="mocap.app.batch")
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
              log_to_driver=False)
     try:
