@@ -14,21 +14,30 @@ session's task waits for them and then finds every camera's detections up to dat
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import socket
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
+
+from exporters._atomic import atomic_write
+
+from ..detect.run import camera_jobs, detect_camera, job_done
 from ..errors import MocapError
+from .pipeline import run as run_pipeline
+from .session import Session
 
 log = logging.getLogger(__name__)
 
 __all__ = ["SessionResult", "is_session", "find_sessions", "run_one", "run_batch",
-           "summary_table"]
+           "summary_table", "write_summary"]
 
 
 @dataclass(frozen=True)
@@ -80,16 +89,11 @@ def find_sessions(root: "str | Path") -> list[Path]:
 
 def run_one(session: "str | Path") -> SessionResult:
     """Run the pipeline on one session; never raises, the error goes into the result."""
-    import socket
-
-    import numpy as np
-
-    from .pipeline import run
     worker = f"{socket.gethostname()}:{os.getpid()}"
     t0 = time.perf_counter()
     try:
         with np.errstate(all="ignore"):          # as `mocap run` does (NaN = missing data)
-            manifest = run(Path(session))
+            manifest = run_pipeline(Path(session))
     except Exception as exc:  # noqa: BLE001 - one session's failure must not stop the batch
         if not isinstance(exc, MocapError):
             log.debug("session %s failed:\n%s", session, traceback.format_exc())
@@ -106,8 +110,6 @@ def camera_detection_jobs(session: "str | Path") -> list:
     in ``pose/``, no ``videos/``, or every camera is up to date). A session whose jobs cannot
     be made (a missing video, bad settings) gets none here: its own run reports the error.
     """
-    from ..detect.run import camera_jobs, job_done
-    from .session import Session
     folder = Path(session)
     if (folder / "pose").is_dir() or not (folder / "videos").is_dir():
         return []
@@ -122,9 +124,6 @@ def camera_detection_jobs(session: "str | Path") -> list:
 
 def _detect_camera(job) -> str:
     """A Ray task: one camera's detection (one thread: the task holds one CPU)."""
-    from dataclasses import replace
-
-    from ..detect.run import detect_camera
     return str(detect_camera(replace(job, spec=replace(job.spec, num_threads=1))))
 
 
@@ -234,3 +233,12 @@ def summary_table(results: list[SessionResult], root: "str | Path | None" = None
     lines.append(f"{len(results)} sessions: {len(results) - failed} ok, {failed} failed, "
                  f"{sum(r.seconds for r in results):.1f} s of work")
     return "\n".join(line.rstrip() for line in lines)
+
+
+def write_summary(results: list[SessionResult], path: "str | Path") -> Path:
+    """The results as a JSON list (one object per session), written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "w") as fh:
+        json.dump([asdict(r) for r in results], fh, indent=2)
+    return path

@@ -4,6 +4,9 @@
 -> temporal filter -> body fit (``[fit]``: Anny unless SMPL files are given,
 ``out/person<p>/body.npz``) -> skeleton -> BVH/FBX/TRC/C3D/npz (``[export] formats``),
 writing ``out/points3d.npz`` and listing every file in ``out/manifest.json``.
+
+The stages are functions of arrays and settings; this module connects them to the session's
+files and skips those whose inputs and settings are unchanged (:mod:`mocap.app.stages`).
 """
 from __future__ import annotations
 
@@ -11,85 +14,29 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from exporters._atomic import atomic_write
 
-from ..errors import MocapError
-from ..filter import butterworth_zero_phase, fill_gaps
-from ..keypoints import get_format
+from ..detect import session_detections
+from ..export import export_people
+from ..filter import filter_points
+from ..keypoints import convert_keypoints
+from ..settings import Settings
+from ..sync import shift_detections, synchronise
+from ..track import Identities, detections_by_identity, detections_for_points, identify_people
+from ..triangulate import triangulate
+from ..types import Manifest, Points3D
 from .session import Session
 from .stages import StageRunner
-from ..settings import FilterSettings, Settings
-from ..sync import synchronise
-from ..track import identify_people
-from ..triangulate import triangulate
-from ..types import Points3D
 
 log = logging.getLogger(__name__)
 
-__all__ = ["filter_points", "run", "export_people", "fit_bodies", "detections_for_fit"]
+__all__ = ["run", "fit_bodies", "detections_for_fit", "recorded_offsets"]
 
 
-def filter_points(points: Points3D, settings: FilterSettings, rig=None) -> Points3D:
-    """Remove spikes, fill short gaps, smooth, then make bone lengths constant.
-
-    Steps (each off when its setting says so): Hampel spike removal (spikes become missing),
-    linear gap filling up to ``max_gap_s``, the smoother (zero-phase Butterworth or one-euro,
-    at the take's fps), and bone-length consistency (one median length per rigid bone and
-    person, see ``KeypointFormat.rigid_bone_indices``, enforced by constraint projection:
-    with the ``rig``, each joint moves where its cameras pin it least, along its rays).
-    Filled samples get half the confidence interpolated from their neighbours; samples that
-    stay missing keep NaN and confidence 0.
-    """
-    from ..filter import enforce_bone_lengths, hampel, one_euro, robust_bone_lengths
-    if settings.smoother not in ("butterworth", "one_euro", "none"):
-        raise MocapError(f"[filter] smoother = {settings.smoother!r}; expected 'butterworth', "
-                         f"'one_euro' or 'none'")
-    fps = points.fps
-    xyz = points.xyz
-    if settings.hampel_window_s > 0:
-        xyz = hampel(xyz, int(round(settings.hampel_window_s * fps / 2)),
-                     settings.hampel_n_sigmas, settings.hampel_min_deviation_m)
-    seen = np.isfinite(xyz).all(-1)
-    max_gap = int(round(settings.max_gap_s * fps))
-    xyz = fill_gaps(xyz, max_gap)
-    if settings.smoother == "butterworth":
-        xyz = butterworth_zero_phase(xyz, settings.cutoff_hz, fps, settings.order)
-    elif settings.smoother == "one_euro":
-        xyz = one_euro(xyz, fps, settings.one_euro_min_cutoff_hz, settings.one_euro_beta,
-                       settings.one_euro_d_cutoff_hz)
-    conf_nan = np.where(seen, points.conf, np.nan)
-    conf_filled = 0.5 * np.nan_to_num(fill_gaps(conf_nan, max_gap), nan=0.0)
-    conf = np.where(seen, points.conf, conf_filled)
-    if settings.bone_lengths and points.format:
-        bones = get_format(points.format).rigid_bone_indices
-        if len(bones):
-            xyz = enforce_bone_lengths(xyz, bones, robust_bone_lengths(xyz, bones), conf,
-                                       settings.bone_length_iterations,
-                                       _precision(points, xyz, rig))
-    conf = np.where(np.isfinite(xyz).all(-1), conf, 0.0).astype(np.float32)
-    return points.replace(xyz=xyz, conf=conf)
-
-
-def _precision(points: Points3D, xyz: np.ndarray, rig) -> "np.ndarray | None":
-    """Per-joint precision from the views that saw each joint (see
-    :func:`mocap.filter.point_precision`), or None without a rig or views."""
-    from ..filter import point_precision
-    if rig is None or points.views_used is None or tuple(points.camera_names) != tuple(rig.names):
-        return None
-    R = np.stack([c.R_cam_from_world for c in rig])
-    t = np.stack([c.t_cam_from_world for c in rig])
-    f = np.array([0.5 * (c.K[0, 0] + c.K[1, 1]) for c in rig])
-    return point_precision(xyz, points.views_used, R, t, f)
-
-
-def export_people(points: Points3D, out: Path, settings: Settings,
-                  bodies: "dict | None" = None) -> list[dict]:
-    """Write each seen person's files in ``[export] formats`` (see :mod:`mocap.export`);
-    return the manifest entries (``files`` lists every file written)."""
-    from ..export import export_people as export_stage
-    return export_stage(points, out, settings.export, bodies)
+def recorded_offsets(session: Session) -> "list[int] | None":
+    """The camera offsets of ``out/sync.json`` (the sync stage's), or None without one."""
+    path = session.out / "sync.json"
+    return json.loads(path.read_text())["offsets"] if path.is_file() else None
 
 
 def fit_bodies(points: Points3D, session: Session, settings: Settings, det, rig,
@@ -102,17 +49,9 @@ def fit_bodies(points: Points3D, session: Session, settings: Settings, det, rig,
     """
     if not settings.fit.enabled:
         return {}, {}
-    from ..fit import fit_people
+    from ..fit import fit_people   # torch: imported only when a body is fitted
     entries, bodies = fit_people(points, settings.fit, session.out, session.root, det, rig)
     return {e["id"]: e for e in entries}, bodies
-
-
-def _with_body(person: dict, fit: "dict | None") -> dict:
-    """A manifest person with its fitted body (file, height, per-stage losses) added."""
-    if fit is None:
-        return person
-    extra = {k: v for k, v in fit.items() if k != "id"}
-    return {**person, **extra, "files": list(person["files"]) + [fit["body"]]}
 
 
 def _sources(session: Session) -> list[Path]:
@@ -124,22 +63,20 @@ def _sources(session: Session) -> list[Path]:
 
 def _stage_sync(runner: StageRunner, session: Session, det, settings: Settings):
     """Sync (``out/sync.json``); when up to date, the recorded offsets are applied again."""
-    from ..sync import shift_detections
-    path = session.out / "sync.json"
     state = {}
 
     def work():
-        state["det"], _ = synchronise(det, settings.sync, report=path)
+        state["det"], result = synchronise(det, settings.sync)
+        result.save(session.out / "sync.json")
         return ["sync.json"]
     if runner.run("sync", _sources(session), (settings.take, settings.detect, settings.sync),
                   work):
         return state["det"]
-    return shift_detections(det, json.loads(path.read_text())["offsets"])
+    return shift_detections(det, recorded_offsets(session))
 
 
 def _stage_associate(runner: StageRunner, session: Session, det, rig, settings: Settings):
     """Association and tracking (``out/identities.npz``); reapplied when up to date."""
-    from ..track import Identities, detections_by_identity
     path = session.out / "identities.npz"
     state = {}
 
@@ -162,15 +99,11 @@ def detections_for_fit(session: Session, rig, settings: Settings, points: Points
     p of every view the skeleton that person p's 3D keypoints project onto
     (:func:`mocap.track.detections_for_points`; no reliance on which association made the
     3D keypoints)."""
-    from ..detect import session_detections
-    from ..sync import shift_detections
-    from ..track import detections_for_points
     det = session_detections(session, rig, settings)
-    sync_path = session.out / "sync.json"
-    if sync_path.is_file():
-        det = shift_detections(det, json.loads(sync_path.read_text())["offsets"])
+    offsets = recorded_offsets(session)
+    if offsets is not None:
+        det = shift_detections(det, offsets)
     if det.format != points.format:
-        from ..keypoints import convert_keypoints
         det = det.replace(xy=convert_keypoints(det.xy, det.format, points.format, axis=-2),
                           conf=convert_keypoints(det.conf, det.format, points.format, axis=-1,
                                                  fill=0.0),
@@ -197,6 +130,14 @@ def _stage_points(runner: StageRunner, session: Session, det, rig, settings: Set
     return Points3D.load(out / "points3d.npz")
 
 
+def _fit_files(out: Path, fits: dict) -> list[str]:
+    """The fit stage's artifacts, relative to ``out``: ``fit.json``, the bodies, the meshes."""
+    files = ["fit.json"] + [v["body"] for v in fits.values()]
+    return files + [str(m.relative_to(out)) for v in fits.values()
+                    for m in sorted((out / Path(v["body"]).parent / "meshes").glob("*"))
+                    if m.is_file()]
+
+
 def _stage_fit(runner: StageRunner, session: Session, points: Points3D, det, rig,
                settings: Settings) -> tuple[dict, "dict | None"]:
     """Body fitting (``person<p>/body.npz``, listed with its report in ``fit.json``)."""
@@ -208,10 +149,7 @@ def _stage_fit(runner: StageRunner, session: Session, points: Points3D, det, rig
         state["bodies"] = bodies
         with atomic_write(out / "fit.json", "w") as fh:
             json.dump({str(k): v for k, v in fits.items()}, fh, indent=1)
-        files = ["fit.json"] + [v["body"] for v in fits.values()]
-        return files + [str(m.relative_to(out)) for v in fits.values()
-                        for m in sorted((out / Path(v["body"]).parent / "meshes").glob("*"))
-                        if m.is_file()]
+        return _fit_files(out, fits)
     inputs = [out / "points3d.npz"] + _sources(session)
     ran = runner.run("fit", inputs, settings.fit, work)
     fits = {int(k): v for k, v in json.loads((out / "fit.json").read_text()).items()}
@@ -224,10 +162,21 @@ def _load_bodies(fits: dict, session: Session, settings: Settings) -> "dict | No
     """The fitted bodies recorded by an earlier run, with their body model."""
     if not fits:
         return {}
-    from ..body.motion import BodyMotion
+    from ..body.motion import BodyMotion   # torch: imported only when there are bodies
     from ..fit import body_model_for
     model = body_model_for(settings.fit, session.root)
     return {p: (model, BodyMotion.load(session.out / v["body"])) for p, v in fits.items()}
+
+
+def _manifest(session: Session, people: list, fits: dict) -> Manifest:
+    """The run's manifest: its artifacts, and each person's exported files and fitted body."""
+    artifacts = {"points3d": "points3d.npz", "points3d_raw": "points3d_raw.npz",
+                 "identities": "identities.npz", "sync": "sync.json"}
+    if (session.out / "detections.npz").is_file():
+        artifacts["detections"] = "detections.npz"
+    bodies = [{**fits[p["id"]], "files": [fits[p["id"]]["body"]]} for p in people
+              if p["id"] in fits]
+    return Manifest(artifacts=artifacts).merge_people(people).merge_people(bodies)
 
 
 def run(session_dir: "str | Path", settings: "Settings | None" = None,
@@ -239,9 +188,9 @@ def run(session_dir: "str | Path", settings: "Settings | None" = None,
     rerun continues where it stopped. ``force`` reruns every stage.
 
     Returns:
-        the manifest (also written to ``out/manifest.json``).
+        the manifest's ``artifacts`` and ``people`` (also written to ``out/manifest.json``),
+        and ``out``, the output folder.
     """
-    from ..detect import session_detections
     session = Session(Path(session_dir))
     settings = settings or session.settings()
     rig = session.rig()
@@ -257,12 +206,9 @@ def run(session_dir: "str | Path", settings: "Settings | None" = None,
              det.fps)
     points = _stage_points(runner, session, det, rig, settings)
     fits, bodies = _stage_fit(runner, session, points, det, rig, settings)
-    people = export_people(points, session.out, settings, bodies)
-    manifest_people = [_with_body(p, fits.get(p["id"])) for p in people]
-    artifacts = {"points3d": "points3d.npz", "points3d_raw": "points3d_raw.npz",
-                 "identities": "identities.npz", "sync": "sync.json"}
-    if (session.out / "detections.npz").is_file():
-        artifacts["detections"] = "detections.npz"
-    session.write_manifest(artifacts, manifest_people)
-    log.info("wrote %s", session.out / "manifest.json")
-    return {"artifacts": artifacts, "people": manifest_people, "out": str(session.out)}
+    people = export_people(points, session.out, settings.export, bodies)
+    manifest = _manifest(session, people, fits)
+    session.save_manifest(manifest)
+    log.info("wrote %s", session.manifest_path)
+    return {"artifacts": manifest.artifacts, "people": list(manifest.people),
+            "out": str(session.out)}

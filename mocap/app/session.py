@@ -15,22 +15,19 @@ Layout (the session contract)::
 """
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from calibration import CalibrationError, Rig
 
-from exporters._atomic import atomic_write
-
 from ..errors import DetectionsError, SessionError
 from ..keypoints import get_format
 from ..openpose import read_openpose_folder
 from ..settings import Settings, load_settings
-from ..types import Detections2D, load_npz
+from ..types import Detections2D, Manifest, load_npz
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +129,14 @@ class Session:
             affs.append(a)
         return np.stack(hms), np.stack(affs)
 
-    def write_manifest(self, artifacts: dict, people: list) -> Path:
-        """Write ``out/manifest.json`` (paths relative to ``out/``)."""
-        path = self.out / "manifest.json"
-        doc = {"session": str(self.root.resolve()), "artifacts": artifacts, "people": people}
-        with atomic_write(path, "w") as fh:
-            json.dump(doc, fh, indent=2)
-        return path
+    @property
+    def manifest_path(self) -> Path:
+        return self.out / "manifest.json"
+
+    def manifest(self) -> Manifest:
+        """``out/manifest.json`` (empty when there is none)."""
+        return Manifest.load(self.manifest_path)
+
+    def save_manifest(self, manifest: Manifest) -> Path:
+        """Write ``out/manifest.json`` (paths relative to ``out/``), naming this session."""
+        return replace(manifest, session=str(self.root.resolve())).save(self.manifest_path)

@@ -14,7 +14,7 @@ from mocap.body import BodyMotion, FitError, keypoint_layer, load_body_model, re
 from mocap.body.metrics import flexion_rms_deg, keypoint_mpjpe_mm, rotation_error_deg
 from mocap.app.cli import main as cli
 from mocap.fit import fit_sequence, prepare_data, torch_threads, views_from
-from mocap.app.pipeline import filter_points
+from mocap.filter import filter_points
 from mocap.settings import Settings
 from mocap.simulate import ErrorModel, load_rig_template
 from mocap.simulate.bodymodel import (BodyActor, animate_body, body_keypoints,

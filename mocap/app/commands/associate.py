@@ -1,7 +1,7 @@
 """``mocap associate``: who is who across the cameras and over time, alone."""
 from __future__ import annotations
 
-from pathlib import Path
+HELP = "match people across cameras and follow them"
 
 
 def summary_table(identities, num_frames: int) -> str:
@@ -19,33 +19,18 @@ def summary_table(identities, num_frames: int) -> str:
 
 
 def run(args) -> int:
-    import dataclasses
-
-    from ...detect import session_detections
-    from ..session import Session
-    from ...sync import synchronise
-    from ...track import identify_people
-    session = Session(Path(args.session))
-    settings = session.settings()
-    if args.mode is not None:
-        settings = settings.replace(associate=dataclasses.replace(settings.associate,
-                                                                  mode=args.mode))
-    rig = session.rig()
-    det = session_detections(session, rig, settings)
-    det, _ = synchronise(det, settings.sync, report=session.out / "sync.json")
-    people, identities = identify_people(det, rig, settings.associate)
-    session.out.mkdir(parents=True, exist_ok=True)
-    path = identities.save(session.out / "identities.npz")
-    people.save(session.out / "detections_people.npz")
-    print(f"mode {identities.mode}: {identities.num_people} people in {det.num_frames} frames "
-          f"of {len(rig)} cameras")
-    print(summary_table(identities, det.num_frames))
-    print(f"wrote {path} and {session.out / 'detections_people.npz'} (P axis = person)")
+    from ..steps import associate_session
+    done = associate_session(args.session, args.mode)
+    ids = done.identities
+    print(f"mode {ids.mode}: {ids.num_people} people in {done.num_frames} frames "
+          f"of {done.num_cameras} cameras")
+    print(summary_table(ids, done.num_frames))
+    print(f"wrote {done.identities_path} and {done.people_path} (P axis = person)")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("associate", help="match people across cameras and follow them",
+    p = sub.add_parser("associate", help=HELP,
                        description="Match every camera's 2D skeletons into people (jointly over "
                                    "all cameras), follow them over time with stable identities, "
                                    "print one row per person and write "

@@ -1,16 +1,13 @@
 """``mocap batch``: run the pipeline on every session folder under a root."""
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict
-from pathlib import Path
+
+HELP = "run the pipeline on every session under a folder"
 
 
 def run(args) -> int:
-    from exporters._atomic import atomic_write
-
-    from ..batch import find_sessions, run_batch, summary_table
+    from ..batch import find_sessions, run_batch, summary_table, write_summary
     sessions = find_sessions(args.root)
     if not sessions:
         print(f"no session folders under {args.root} (a session has calibration.toml and "
@@ -32,16 +29,12 @@ def run(args) -> int:
                         on_result=progress)
     print(summary_table(results, root=args.root))
     if args.summary:
-        path = Path(args.summary)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "w") as fh:
-            json.dump([asdict(r) for r in results], fh, indent=2)
-        print(f"summary written to {path}")
+        print(f"summary written to {write_summary(results, args.summary)}")
     return 0 if all(r.ok for r in results) else 1
 
 
 def register(sub) -> None:
-    p = sub.add_parser("batch", help="run the pipeline on every session under a folder",
+    p = sub.add_parser("batch", help=HELP,
                        description="Find the session folders under ROOT (a calibration file "
                                    "and pose/ or videos/) and run the pipeline on each, in a "
                                    "local process pool or on a Ray cluster. A failed session "

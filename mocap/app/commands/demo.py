@@ -5,31 +5,29 @@ import shutil
 import time
 from pathlib import Path
 
-from .simulate import add_simulate_args, simulate_session
+from .simulate import add_simulate_args, studio_take
+
+HELP = "simulate a capture and run the pipeline on it"
 
 
 def accuracy_report(session: Path, out: Path) -> str:
     """Lines comparing the pipeline's 3D keypoints with the session's ground truth."""
-    from ...evaluate import coverage, mpjpe_mm
-    from ...types import Points3D, load_npz
-    gt = load_npz(session / "gt.npz", ("xyz",), "ground truth")["xyz"]
-    rows = []
-    for label, name in (("triangulated (raw)", "points3d_raw.npz"),
-                        ("filtered", "points3d.npz")):
-        p = Points3D.load(out / name)
-        rows.append(f"  {label:<20} {mpjpe_mm(p.xyz, gt):8.1f} mm   "
-                    f"{100 * coverage(p.xyz, gt):5.1f} % of joints")
+    from ..studio import accuracy
+    rows = [f"  {label:<20} {mpjpe:8.1f} mm   {100 * seen:5.1f} % of joints"
+            for label, mpjpe, seen in accuracy(session, out)]
     return "\n".join(["error against ground truth (MPJPE):"] + rows)
 
 
 def run(args) -> int:
     from ..pipeline import run as run_pipeline
+    from ..studio import simulate_session
     out = Path(args.out)
     session = out / "session"
+    take = studio_take(args)
     if session.exists():
         shutil.rmtree(session)
     t0 = time.perf_counter()
-    simulate_session(args, session)
+    simulate_session(take, session)
     manifest = run_pipeline(session)
     dt = time.perf_counter() - t0
     print(f"virtual studio: rig {args.rig}, motion {args.motion}, {args.frames} frames at "
@@ -44,7 +42,7 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="simulate a capture and run the pipeline on it",
+    p = sub.add_parser("demo", help=HELP,
                        description="Simulate a take in the virtual studio (no download, no "
                                    "files needed), run the pipeline and print the error "
                                    "against the ground truth in millimetres.")

@@ -1,37 +1,29 @@
 """``mocap detect``: 2D keypoints (and heatmaps) from a session's videos."""
 from __future__ import annotations
 
-from pathlib import Path
+HELP = "detect 2D keypoints and heatmaps in a session's videos"
 
 
 def run(args) -> int:
-    import dataclasses
-
-    from ...detect.run import detect_session
-    from ..session import Session
-    session = Session(Path(args.session))
-    settings = session.settings()
+    from ..steps import detect_videos
     changes = {k: v for k, v in (("backend", args.backend), ("model", args.model),
                                  ("model_format", args.model_format),
                                  ("max_people", args.max_people)) if v is not None}
     if args.no_heatmaps:
         changes["heatmaps"] = False
-    if changes:
-        settings = settings.replace(detect=dataclasses.replace(settings.detect, **changes))
-    rig = session.rig()
-    det = detect_session(session.root, rig.names, settings, workers=args.workers)
+    det, path = detect_videos(args.session, changes, workers=args.workers)
     C, F, P, J = det.shape
     seen = det.conf.any(-1).any(-1).sum(-1)
     print(f"{C} cameras x {F} frames at {det.fps:g} fps, {J} joints ({det.format}), "
           f"heatmaps {'kept' if det.heatmaps is not None else 'not kept'}")
     for name, n in zip(det.camera_names, seen):
         print(f"  {name:<14} person found in {n:4d} of {F} frames")
-    print(f"wrote {session.out / 'detections.npz'}")
+    print(f"wrote {path}")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("detect", help="detect 2D keypoints and heatmaps in a session's videos",
+    p = sub.add_parser("detect", help=HELP,
                        description="Run the person detector and pose model on "
                                    "SESSION/videos/<camera>.<ext> (or image folders "
                                    "videos/<camera>/), one worker process per camera, and write "

@@ -1,21 +1,20 @@
 """``mocap export``: the 3D keypoints of a session -> BVH, FBX, TRC, C3D, AMASS-style .npz."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
+
+HELP = "write BVH, FBX, TRC, C3D and AMASS-style .npz files of each person"
 
 
 def run(args) -> int:
-    from ...export import export_session
-    from ..session import Session
-    settings = Session(Path(args.session)).settings().export
+    from ..steps import export_session
     changes = {}
     if args.format is not None:
         changes["formats"] = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
     for key in ("up_axis", "units", "naming", "mesh"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
-    manifest = export_session(args.session, dataclasses.replace(settings, **changes))
+    manifest = export_session(args.session, changes)
     out = Path(manifest["out"])
     for person in manifest["people"]:
         for name in person.get("files", []):
@@ -25,9 +24,9 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    from exporters.naming import preset_names
+    from exporters.naming import preset_names   # the exporters: only for this command's parser
     p = sub.add_parser(
-        "export", help="write BVH, FBX, TRC, C3D and AMASS-style .npz files of each person",
+        "export", help=HELP,
         description="Read SESSION/out/points3d.npz (written by `mocap run`), build each person's "
                     "skeleton and write the files named by --format (default: [export] formats "
                     "of session.toml) to SESSION/out/, listing them in out/manifest.json. BVH and "

@@ -1,60 +1,11 @@
 """``mocap fit``: a body model fitted to each person's 3D keypoints, alone."""
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-
-
-def _points(session, settings):
-    """The filtered 3D keypoints: ``out/points3d.npz``, else ``out/points3d_raw.npz`` filtered
-    now with the session's ``[filter]`` settings."""
-    from ...errors import SessionError
-    from ..pipeline import filter_points
-    from ...types import Points3D
-    path = session.out / "points3d.npz"
-    if path.is_file():
-        return Points3D.load(path)
-    raw = session.out / "points3d_raw.npz"
-    if raw.is_file():
-        return filter_points(Points3D.load(raw), settings.filter, session.rig())
-    raise SessionError(f"{path}: not found; expected the 3D keypoints (run `mocap run` or "
-                       f"`mocap triangulate` first)")
-
-
-def _detections(session, settings, points):
-    """(detections, rig) for the reprojection term, slot p of every view the skeleton person
-    p's 3D keypoints project onto; (None, None), with a warning, when there are none."""
-    import logging
-
-    from ...errors import MocapError
-    from ..pipeline import detections_for_fit
-    try:
-        rig = session.rig()
-        return detections_for_fit(session, rig, settings, points), rig
-    except MocapError as e:
-        logging.getLogger(__name__).warning("fitting without the 2D reprojection term: %s", e)
-        return None, None
-
-
-def _update_manifest(session, entries: list) -> None:
-    """Add the fitted bodies to ``out/manifest.json`` (people matched by id)."""
-    import json
-    path = session.out / "manifest.json"
-    doc = json.loads(path.read_text()) if path.is_file() else {}
-    people = {p.get("id"): dict(p) for p in doc.get("people", [])}
-    for e in entries:
-        old = people.get(e["id"], {"id": e["id"], "files": []})
-        files = [f for f in old.get("files", []) if f != e["body"]] + [e["body"]]
-        people[e["id"]] = {**old, **e, "files": files}
-    ordered = [people[k] for k in sorted(people, key=lambda k: (k is None, k))]
-    session.write_manifest(doc.get("artifacts", {"points3d": "points3d.npz"}), ordered)
+HELP = "fit a body model (Anny, SMPL) to the 3D keypoints"
 
 
 def run(args) -> int:
-    from ...fit import check_fit_settings, fit_people
-    from ..session import Session
-    session = Session(Path(args.session))
-    settings = session.settings()
+    from ..steps import fit_session
     changes = {k: v for k, v in (("body", args.body), ("model_path", args.model_path),
                                  ("gender", args.gender), ("meshes", args.meshes),
                                  ("mesh_every", args.mesh_every),
@@ -63,17 +14,10 @@ def run(args) -> int:
                                  ("device", args.device)) if v is not None}
     if args.model_path is not None and args.body is None:
         changes["body"] = "smpl"
-    fit = dataclasses.replace(settings.fit, **changes)
-    check_fit_settings(fit)
-    points = _points(session, settings)
-    det = rig = None
-    if fit.reprojection_weight > 0:
-        det, rig = _detections(session, settings, points)
-    entries, _ = fit_people(points, fit, session.out, session.root, det, rig)
-    _update_manifest(session, entries)
+    entries, out = fit_session(args.session, changes)
     for e in entries:
         last = e["stages"][-1]["losses"]
-        print(f"person {e['id']}: {session.out / e['body']}  height {e['height_m']:.3f} m, "
+        print(f"person {e['id']}: {out / e['body']}  height {e['height_m']:.3f} m, "
               f"{e['meshes']} meshes; final losses "
               + ", ".join(f"{k} {v:.3g}" for k, v in last.items()))
     if not entries:
@@ -82,7 +26,7 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("fit", help="fit a body model (Anny, SMPL) to the 3D keypoints",
+    p = sub.add_parser("fit", help=HELP,
                        description="Fit a body model to each person's filtered 3D keypoints "
                                    "(SESSION/out/points3d.npz) and write "
                                    "SESSION/out/person<p>/body.npz (AMASS layout). Anny needs "

@@ -1,6 +1,8 @@
 """``mocap models``: list the detector model files, or fetch them into the cache."""
 from __future__ import annotations
 
+HELP = "list or fetch the detector model files"
+
 
 def run(args) -> int:
     from ...models import MODELS, cached_model, fetch_models, models_dir
@@ -18,7 +20,7 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("models", help="list or fetch the detector model files",
+    p = sub.add_parser("models", help=HELP,
                        description="List the BlazePose model files and whether they are in the "
                                    "cache, or fetch them (`mocap models fetch`): the pinned "
                                    "mediapipe==0.10.21 wheel is downloaded once from the package "

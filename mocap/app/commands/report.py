@@ -1,6 +1,8 @@
 """``mocap report``: the session's HTML report (plots, calibration, overlays)."""
 from __future__ import annotations
 
+HELP = "write the session's HTML report"
+
 
 def run(args) -> int:
     from ...report import write_report
@@ -11,7 +13,7 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="write the session's HTML report",
+    p = sub.add_parser("report", help=HELP,
                        description="Write SESSION/out/report.html: one self-contained page "
                                    "(no script, no external address) with the reprojection "
                                    "error per camera and joint, views per joint, bone-length "

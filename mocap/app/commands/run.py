@@ -1,6 +1,8 @@
 """``mocap run``: the whole pipeline on a session folder."""
 from __future__ import annotations
 
+HELP = "run the whole pipeline on a session folder"
+
 
 def run(args) -> int:
     from ..pipeline import run as run_pipeline
@@ -10,7 +12,7 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("run", help="run the whole pipeline on a session folder",
+    p = sub.add_parser("run", help=HELP,
                        description="Read SESSION (calibration.toml, pose/<cam>/*.json, "
                                    "session.toml), triangulate, filter, build a skeleton and "
                                    "write SESSION/out/ (points3d.npz, BVH, manifest.json).")

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
-log = logging.getLogger("mocap")
+HELP = "write a simulated session folder"
 
 
 def add_simulate_args(p: argparse.ArgumentParser, default_frames: int) -> None:
     """Options shared by ``simulate`` and ``demo``."""
+    # the simulator (and its body model, torch): only for these two commands' parsers
     from ...keypoints import format_names
     from ...simulate.motions import motion_names
     from ...simulate.rigs import rig_template_names
@@ -32,34 +32,33 @@ def add_simulate_args(p: argparse.ArgumentParser, default_frames: int) -> None:
                    help="a perfect detector: no noise, outliers, swaps or missing frames")
 
 
-def simulate_session(args, folder: Path) -> Path:
-    """Simulate the take the arguments describe and write it as a session folder."""
+def studio_take(args):
+    """The :class:`mocap.app.studio.StudioTake` the arguments describe.
+
+    Raises:
+        SimulationError: ``--offsets`` that are not comma-separated integers.
+    """
     from ...errors import SimulationError
-    from ...simulate import Actor, ErrorModel, load_rig_template, simulate_take, write_session
-    rig = load_rig_template(args.rig)
+    from ..studio import StudioTake
     try:
-        offsets = [int(s) for s in args.offsets.split(",") if s.strip()] or None
+        offsets = tuple(int(s) for s in args.offsets.split(",") if s.strip()) or None
     except ValueError:
         raise SimulationError(f"--offsets: expected comma-separated integers, found "
                               f"{args.offsets!r}") from None
-    model = ErrorModel.perfect() if args.clean else ErrorModel()
-    actor = Actor(motion=args.motion, height_m=args.height, seed=args.seed)
-    log.info("simulating %d frames of %r seen by %d cameras of rig %r", args.frames,
-             args.motion, len(rig), args.rig)
-    take = simulate_take(rig, [actor], args.frames, args.fps, args.format, model,
-                         seed=args.seed, camera_offsets=offsets, heatmaps=not args.no_heatmaps)
-    return write_session(folder, rig, take, info={"rig": str(args.rig), "motion": args.motion,
-                                                  "seed": args.seed})
+    return StudioTake(rig=args.rig, motion=args.motion, frames=args.frames, fps=args.fps,
+                      format=args.format, height_m=args.height, seed=args.seed, offsets=offsets,
+                      heatmaps=not args.no_heatmaps, clean=args.clean)
 
 
 def run(args) -> int:
-    folder = simulate_session(args, Path(args.session))
+    from ..studio import simulate_session
+    folder = simulate_session(studio_take(args), Path(args.session))
     print(f"session written to {folder}")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("simulate", help="write a simulated session folder",
+    p = sub.add_parser("simulate", help=HELP,
                        description="Write a session folder (calibration.toml, OpenPose JSON "
                                    "per camera, heatmaps, session.toml and gt.npz with the "
                                    "ground truth) from the virtual studio.")

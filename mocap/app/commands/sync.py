@@ -1,32 +1,19 @@
 """``mocap sync``: frame offsets between a session's cameras, from keypoint motion."""
 from __future__ import annotations
 
-from pathlib import Path
+HELP = "estimate frame offsets between cameras"
 
 
 def run(args) -> int:
-    import dataclasses
-
-    from ...detect import session_detections
-    from ..session import Session
-    from ...sync import synchronise
-    session = Session(Path(args.session))
-    settings = session.settings()
-    if args.max_offset is not None:
-        settings = settings.replace(sync=dataclasses.replace(
-            settings.sync, max_offset_frames=args.max_offset))
-    settings = settings.replace(sync=dataclasses.replace(settings.sync, enabled=True))
-    rig = session.rig()
-    det = session_detections(session, rig, settings)
-    _, result = synchronise(det, settings.sync, report=session.out / "sync.json")
+    from ..steps import sync_session
+    result, path = sync_session(args.session, args.max_offset)
     print(result.table())
-    print(f"frame f of camera c shows the take's frame f + offset; wrote "
-          f"{session.out / 'sync.json'}")
+    print(f"frame f of camera c shows the take's frame f + offset; wrote {path}")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sync", help="estimate frame offsets between cameras",
+    p = sub.add_parser("sync", help=HELP,
                        description="Estimate every camera's frame offset from the motion of "
                                    "its 2D keypoints (pooled cross-correlation of vertical "
                                    "joint speeds over camera pairs), print them with their "

@@ -1,52 +1,25 @@
 """``mocap triangulate``: 2D detections -> 3D keypoints (and a TRC per person), alone."""
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
+HELP = "triangulate the 2D detections only"
 
 
 def run(args) -> int:
     import numpy as np
 
-    from exporters.trc import write_trc
-
-    from ...keypoints import get_format
-    from ..pipeline import filter_points
-    from ..session import Session
-    from ...detect import session_detections
-    from ...track import identify_people
-    from ...triangulate import triangulate
-    session = Session(Path(args.session))
-    settings = session.settings()
-    tri = settings.triangulate
-    if args.method:
-        tri = dataclasses.replace(tri, method=args.method)
-    rig = session.rig()
-    det = session_detections(session, rig, settings)
-    assoc = settings.associate
-    if args.main_person:
-        assoc = dataclasses.replace(assoc, mode="main_subject")
-    det, _ = identify_people(det, rig, assoc)      # P axis = identity, as in `mocap run`
-    raw = triangulate(det, rig, tri)
-    points = raw if args.no_filter else filter_points(raw, settings.filter, rig)
-    session.out.mkdir(parents=True, exist_ok=True)
-    written = [raw.save(session.out / "points3d_raw.npz"),
-               points.save(session.out / "points3d.npz")]
-    names = get_format(points.format).native_names
-    for p in range(points.xyz.shape[1]):
-        if np.isfinite(points.xyz[:, p]).all(-1).any():
-            written.append(write_trc(session.out / f"person{p}.trc", names, points.xyz[:, p],
-                                     points.fps))
-    done = np.isfinite(raw.xyz).all(-1)
-    print(f"triangulated ({tri.method}) {int(done.sum())} of {done.size} joints, median "
-          f"reprojection error {float(np.nanmedian(raw.reproj_err_px)):.2f} px")
-    for path in written:
+    from ..steps import triangulate_session
+    done = triangulate_session(args.session, args.method, args.main_person,
+                               filtered=not args.no_filter)
+    ok = np.isfinite(done.raw.xyz).all(-1)
+    print(f"triangulated ({done.method}) {int(ok.sum())} of {ok.size} joints, median "
+          f"reprojection error {float(np.nanmedian(done.raw.reproj_err_px)):.2f} px")
+    for path in done.written:
         print(f"wrote {path}")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("triangulate", help="triangulate the 2D detections only",
+    p = sub.add_parser("triangulate", help=HELP,
                        description="Associate and triangulate SESSION's 2D detections "
                                    "([associate] and [triangulate] settings). Writes "
                                    "SESSION/out/points3d_raw.npz (the triangulation, with "

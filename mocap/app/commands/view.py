@@ -1,6 +1,8 @@
 """``mocap view``: a session in the rerun viewer, or saved as an ``.rrd`` recording."""
 from __future__ import annotations
 
+HELP = "show a session in the rerun viewer (or save an .rrd)"
+
 
 def run(args) -> int:
     from ..viewer import view_session
@@ -20,7 +22,7 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("view", help="show a session in the rerun viewer (or save an .rrd)",
+    p = sub.add_parser("view", help=HELP,
                        description="Log SESSION's cameras (pinhole with pose), video frames, "
                                    "2D detections, 3D keypoints and bones, and body meshes to "
                                    "rerun (optional dependency: pip install "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from mocap.app.cli import main as cli_main
-from mocap.app.commands.init import attribute_docstrings, settings_template
+from mocap.app.settings_template import attribute_docstrings, settings_template
 from mocap.app.session import Session
 from mocap.settings import Settings, load_settings, settings_from_dict
 
