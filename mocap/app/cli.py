@@ -17,12 +17,12 @@ import sys
 from types import ModuleType
 from typing import Iterable
 
-from ..errors import MocapError
 from . import commands
 
-#: Errors of a user's mistake, as (module, class): printed as one line, exit status 2. The
-#: other packages' errors are looked up only when their module was imported (an error class
-#: never imported cannot have been raised), so that the CLI does not import them itself.
+#: Errors of a user's mistake, as (module, class): printed as one line, exit status 2. They
+#: are looked up only in the modules already imported (an error class never imported cannot
+#: have been raised), so that the CLI does not import them itself: ``calibration`` and
+#: ``exporters`` load OpenCV and SciPy.
 USER_ERRORS = (("mocap.errors", "MocapError"), ("calibration.errors", "CalibrationError"),
                ("exporters.errors", "ExportError"))
 #: Options accepted before the command name.
@@ -88,7 +88,7 @@ def is_user_error(exc: BaseException) -> bool:
         loaded = sys.modules.get(module)
         if loaded is not None and isinstance(exc, getattr(loaded, name)):
             return True
-    return isinstance(exc, MocapError)
+    return False
 
 
 def main(argv: "list[str] | None" = None) -> int:
