@@ -43,7 +43,7 @@ from mocap.body import keypoint_layer, load_body_model, rest_height  # noqa: E40
 from mocap.body.metrics import (flexion_rms_deg, keypoint_mpjpe_mm,  # noqa: E402
                                 rotation_error_deg)
 from mocap.fit import DEFAULT_STAGES, fit_sequence, prepare_data, views_from  # noqa: E402
-from mocap.pipeline import filter_points  # noqa: E402
+from mocap.filter import filter_points  # noqa: E402
 from mocap.settings import Settings  # noqa: E402
 from mocap.simulate import ErrorModel, load_rig_template  # noqa: E402
 from mocap.simulate.bodymodel import BodyActor, simulate_body_take  # noqa: E402

@@ -5,7 +5,7 @@ The content goes to a temporary name in the destination's own folder (same file 
 the final ``os.replace`` is atomic), which replaces the destination only when the block ends
 without an exception. On an exception the temporary file is removed and an existing
 destination is left untouched. Temporary names are ``.<name>.<12 hex digits>.tmp`` (what
-``mocap.stages`` sweeps up after a killed run).
+``mocap.app.stages`` sweeps up after a killed run).
 
 - ``atomic_write``: a context manager yielding an open file object;
 - ``atomic_path``: a context manager yielding a temporary path, for libraries that write by

@@ -26,7 +26,6 @@ person is exported from the keypoints (with a warning).
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -40,8 +39,7 @@ from exporters.mesh import SkinnedMesh, bone_boxes
 from exporters.naming import PRESETS, rename_skeleton
 from exporters.trc import write_trc
 
-from .errors import SessionError, SettingsError
-from .session import Session
+from .errors import SettingsError
 from .settings import ExportSettings
 from .skeleton import keypoint_skeleton
 from .keypoints import get_format
@@ -49,8 +47,7 @@ from .types import Points3D
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "MESHES", "check_export_settings", "body_export", "export_person", "export_people",
-           "export_session"]
+__all__ = ["FORMATS", "MESHES", "check_export_settings", "body_export", "export_person", "export_people"]
 
 FORMATS = ("bvh", "fbx", "trc", "c3d", "npz")
 """Formats ``[export] formats`` may name."""
@@ -213,41 +210,3 @@ def export_people(points: Points3D, out: Path, settings: ExportSettings, bodies:
         log.info("person %d: wrote %s", p, ", ".join(written.values()))
     return people
 
-
-def _merge(previous: list[dict], fresh: list[dict]) -> list[dict]:
-    """Manifest people: ``fresh`` entries updated into ``previous`` (by id), files merged."""
-    by_id = {entry.get("id"): dict(entry) for entry in previous}
-    for entry in fresh:
-        old = by_id.get(entry["id"], {})
-        files = list(old.get("files", [])) + [f for f in entry["files"] if f not in old.get("files", [])]
-        by_id[entry["id"]] = {**old, **entry, "files": files}
-    return [by_id[k] for k in sorted(by_id, key=lambda k: (k is None, k))]
-
-
-def export_session(session_dir: str | Path, settings: ExportSettings | None = None) -> dict:
-    """The export stage alone: ``out/points3d.npz`` -> files, listed in ``out/manifest.json``.
-
-    Args:
-        session_dir: the session folder; ``out/points3d.npz`` must exist (``mocap run``).
-        settings: ``[export]`` settings; the session's when None.
-
-    Returns:
-        the manifest written.
-
-    Raises:
-        SessionError: no ``out/points3d.npz``.
-        SettingsError: an ``[export]`` value that is not allowed.
-    """
-    session = Session(Path(session_dir))
-    settings = settings or session.settings().export
-    source = session.out / "points3d.npz"
-    if not source.is_file():
-        raise SessionError(f"{source}: not found; expected the filtered 3D keypoints (run `mocap run` first)")
-    points = Points3D.load(source)
-    fresh = export_people(points, session.out, settings)
-    manifest_path = session.out / "manifest.json"
-    previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    artifacts = previous.get("artifacts", {"points3d": "points3d.npz"})
-    people = _merge(previous.get("people", []), fresh)
-    session.write_manifest(artifacts, people)
-    return {"artifacts": artifacts, "people": people, "out": str(session.out)}

@@ -7,16 +7,22 @@ fill them, and then it says how far it may reach. Bone lengths (:func:`bone_leng
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from .errors import MocapError
 from .geometry.bones import bone_lengths, robust_bone_lengths
+from .keypoints import get_format
+
+if TYPE_CHECKING:
+    from .settings import FilterSettings
+    from .types import Points3D
 
 __all__ = ["fill_gaps", "butterworth_zero_phase", "hold_nearest", "runs", "one_euro",
            "hampel_outliers", "hampel", "bone_lengths", "robust_bone_lengths",
-           "enforce_bone_lengths", "point_precision"]
+           "enforce_bone_lengths", "point_precision", "filter_points"]
 
 
 def runs(valid: np.ndarray) -> list[tuple[int, int]]:
@@ -280,3 +286,54 @@ def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: n
     H = np.einsum("...c,cka,...ckl,clb->...ab", g, R, P, R)
     scale = np.maximum(np.trace(H, axis1=-2, axis2=-1) / 3.0, np.median(f_px) ** 2 / 100.0)
     return H + (floor * scale)[..., None, None] * np.eye(3)
+
+
+def filter_points(points: "Points3D", settings: "FilterSettings", rig=None) -> "Points3D":
+    """The filter stage: remove spikes, fill short gaps, smooth, then make bone lengths constant.
+
+    Steps (each off when its setting says so): Hampel spike removal (spikes become missing),
+    linear gap filling up to ``max_gap_s``, the smoother (zero-phase Butterworth or one-euro,
+    at the take's fps), and bone-length consistency (one median length per rigid bone and
+    person, see ``KeypointFormat.rigid_bone_indices``, enforced by constraint projection:
+    with the ``rig``, each joint moves where its cameras pin it least, along its rays).
+    Filled samples get half the confidence interpolated from their neighbours; samples that
+    stay missing keep NaN and confidence 0.
+    """
+    if settings.smoother not in ("butterworth", "one_euro", "none"):
+        raise MocapError(f"[filter] smoother = {settings.smoother!r}; expected 'butterworth', "
+                         f"'one_euro' or 'none'")
+    fps = points.fps
+    xyz = points.xyz
+    if settings.hampel_window_s > 0:
+        xyz = hampel(xyz, int(round(settings.hampel_window_s * fps / 2)),
+                     settings.hampel_n_sigmas, settings.hampel_min_deviation_m)
+    seen = np.isfinite(xyz).all(-1)
+    max_gap = int(round(settings.max_gap_s * fps))
+    xyz = fill_gaps(xyz, max_gap)
+    if settings.smoother == "butterworth":
+        xyz = butterworth_zero_phase(xyz, settings.cutoff_hz, fps, settings.order)
+    elif settings.smoother == "one_euro":
+        xyz = one_euro(xyz, fps, settings.one_euro_min_cutoff_hz, settings.one_euro_beta,
+                       settings.one_euro_d_cutoff_hz)
+    conf_nan = np.where(seen, points.conf, np.nan)
+    conf_filled = 0.5 * np.nan_to_num(fill_gaps(conf_nan, max_gap), nan=0.0)
+    conf = np.where(seen, points.conf, conf_filled)
+    if settings.bone_lengths and points.format:
+        bones = get_format(points.format).rigid_bone_indices
+        if len(bones):
+            xyz = enforce_bone_lengths(xyz, bones, robust_bone_lengths(xyz, bones), conf,
+                                       settings.bone_length_iterations,
+                                       _rig_precision(points, xyz, rig))
+    conf = np.where(np.isfinite(xyz).all(-1), conf, 0.0).astype(np.float32)
+    return points.replace(xyz=xyz, conf=conf)
+
+
+def _rig_precision(points: "Points3D", xyz: np.ndarray, rig) -> "np.ndarray | None":
+    """Per-joint precision from the views that saw each joint (see :func:`point_precision`),
+    or None without a rig or views."""
+    if rig is None or points.views_used is None or tuple(points.camera_names) != tuple(rig.names):
+        return None
+    R = np.stack([c.R_cam_from_world for c in rig])
+    t = np.stack([c.t_cam_from_world for c in rig])
+    f = np.array([0.5 * (c.K[0, 0] + c.K[1, 1]) for c in rig])
+    return point_precision(xyz, points.views_used, R, t, f)

@@ -134,7 +134,7 @@ class SyncSettings:
 @dataclass(frozen=True)
 class AssociateSettings:
     """Who is who: 2D skeletons matched across cameras, people followed over time (see
-    :mod:`mocap.associate` and :mod:`mocap.track`)."""
+    :mod:`mocap.associate`)."""
 
     mode: AssociationMode = "multi"
     """``multi`` (every person gets a stable identity), ``main_subject`` (one person: the actor

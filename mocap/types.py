@@ -7,6 +7,7 @@ confidence array, never 0 in coordinates.
 """
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -16,10 +17,10 @@ import numpy as np
 
 from exporters.atomic import atomic_write
 
-from .errors import DetectionsError, MocapError, expect_shape
+from .errors import DetectionsError, MocapError, SessionError, expect_shape
 from .keypoints import KeypointFormat, get_format
 
-__all__ = ["Detections2D", "Points3D", "save_npz", "load_npz"]
+__all__ = ["Detections2D", "Points3D", "Manifest", "save_npz", "load_npz"]
 
 
 def save_npz(path: "str | os.PathLike", **arrays) -> Path:
@@ -197,3 +198,70 @@ class Points3D:
                        camera_names=tuple(d.get("camera_names", np.array([])).tolist()))
         except MocapError as exc:
             raise type(exc)(f"{path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """``out/manifest.json``: every file a session's pipeline wrote, paths relative to ``out/``.
+
+    Attributes:
+        session: the session folder (absolute path, as text).
+        artifacts: ``{name: file}`` of the take's artifacts (``points3d``, ``points3d_raw``,
+            ``identities``, ``sync``, ``detections``).
+        people: one dict per person seen, sorted by ``id``: ``id``, ``frames_seen``, one key per
+            export format written (its file), ``files`` (every file of the person) and, when a
+            body was fitted, ``body``, ``height_m``, ``meshes`` and ``stages``.
+    """
+
+    session: str = ""
+    artifacts: dict = field(default_factory=dict)
+    people: tuple = ()
+
+    @classmethod
+    def load(cls, path: "str | os.PathLike") -> "Manifest":
+        """Read a manifest; an absent file gives an empty one.
+
+        Raises:
+            SessionError: a file that is not a JSON object with an ``artifacts`` object and a
+                ``people`` list.
+        """
+        path = Path(path)
+        if not path.is_file():
+            return cls()
+        try:
+            doc = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SessionError(f"{path}: not valid JSON ({exc})") from None
+        if (not isinstance(doc, dict) or not isinstance(doc.get("artifacts", {}), dict)
+                or not isinstance(doc.get("people", []), list)):
+            raise SessionError(f"{path}: expected an object with an 'artifacts' table and a "
+                               f"'people' list")
+        return cls(str(doc.get("session", "")), dict(doc.get("artifacts", {})),
+                   tuple(dict(p) for p in doc.get("people", [])))
+
+    def merge_people(self, entries) -> "Manifest":
+        """This manifest with ``entries`` merged into its people, matched by ``id``.
+
+        An entry's keys replace the person's; its ``files`` are added to the person's (a file
+        already listed keeps its place, new ones come last). People stay sorted by ``id``.
+        """
+        by_id = {person.get("id"): dict(person) for person in self.people}
+        for entry in entries:
+            old = by_id.get(entry["id"], {})
+            known = list(old.get("files", []))
+            files = known + [f for f in entry.get("files", []) if f not in known]
+            by_id[entry["id"]] = {**old, **entry, "files": files}
+        people = tuple(by_id[k] for k in sorted(by_id, key=lambda k: (k is None, k)))
+        return replace(self, people=people)
+
+    def to_dict(self) -> dict:
+        """The JSON document: ``session``, ``artifacts``, ``people``."""
+        return {"session": self.session, "artifacts": dict(self.artifacts),
+                "people": [dict(p) for p in self.people]}
+
+    def save(self, path: "str | os.PathLike") -> Path:
+        """Write the manifest atomically (temporary file, then rename)."""
+        path = Path(path)
+        with atomic_write(path, "w") as fh:
+            json.dump(self.to_dict(), fh, indent=2)
+        return path

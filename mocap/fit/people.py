@@ -2,7 +2,7 @@
 
 - :func:`fit_points3d` is the pure stage: keypoints, settings and a body model in, one
   :class:`PersonFit` per person out (nothing written);
-- :func:`fit_people` is the app layer's stage (:mod:`mocap.pipeline`, ``mocap fit``): it
+- :func:`fit_people` is the app layer's stage (:mod:`mocap.app.pipeline`, ``mocap fit``): it
   checks ``[fit]``, loads the body model, fits and writes each person's files
   (:mod:`mocap.io.fit_files`).
 """

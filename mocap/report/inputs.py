@@ -27,7 +27,7 @@ from calibration import CalibrationError, Rig
 from ..associate import Identities, detections_by_identity
 from ..detect import session_detections
 from ..errors import MocapError
-from ..session import Session
+from ..app.session import Session
 from ..settings import Settings
 from ..sync import shift_detections
 from ..types import Detections2D, Points3D

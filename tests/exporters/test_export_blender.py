@@ -103,8 +103,8 @@ def _synthetic_cases(folder: Path) -> list[Case]:
 def _pipeline_cases(folder: Path) -> list[Case]:
     """A simulated walk through the whole pipeline and ``mocap export`` (Mixamo names, box mesh)."""
     from exporters.naming import rename_skeleton
-    from mocap.cli import main
-    from mocap.pipeline import run
+    from mocap.app.cli import main
+    from mocap.app.pipeline import run
     from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take, write_session
     from mocap.skeleton import keypoint_skeleton
     from mocap.types import Points3D

@@ -15,9 +15,9 @@ from exporters.amass import amass_to_motion, read_amass
 from exporters.c3d import read_c3d
 from exporters.fbx import read_fbx
 from exporters.trc import read_trc
-from mocap.cli import main
+from mocap.app.cli import main
 from mocap.keypoints import get_format
-from mocap.pipeline import run
+from mocap.app.pipeline import run
 from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take, write_session
 from mocap.types import Points3D
 

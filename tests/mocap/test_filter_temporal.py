@@ -7,7 +7,7 @@ from mocap.evaluate import mpjpe_mm
 from mocap.filter import (bone_lengths, butterworth_zero_phase, enforce_bone_lengths, hampel,
                           hampel_outliers, one_euro, robust_bone_lengths)
 from mocap.keypoints import get_format
-from mocap.pipeline import filter_points
+from mocap.filter import filter_points
 from mocap.settings import FilterSettings
 from mocap.triangulate import triangulate
 

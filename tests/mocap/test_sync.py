@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mocap.evaluate import mpjpe_mm
-from mocap.pipeline import run as run_pipeline
+from mocap.app.pipeline import run as run_pipeline
 from mocap.settings import SyncSettings
 from mocap.simulate import Actor, ErrorModel, simulate_take, write_session
 from mocap.errors import SyncError

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from mocap.cli import main
-from mocap.pipeline import run
+from mocap.app.cli import main
+from mocap.app.pipeline import run
 from mocap.simulate import ErrorModel, write_session
 from mocap.simulate.crowd import crowd_actors, simulate_crowd
 from mocap.associate import Identities
@@ -92,8 +92,8 @@ def test_fit_alone_pairs_each_person_with_their_own_detections(crowd_session):
     skeleton that person p's 3D keypoints project onto, whatever association ran last (the
     module's earlier tests leave ``identities.npz`` from ``mocap associate --mode off``, which
     no longer matches the 3D people)."""
-    from mocap.pipeline import detections_for_fit
-    from mocap.session import Session
+    from mocap.app.pipeline import detections_for_fit
+    from mocap.app.session import Session
     root, _ = crowd_session
     if not (root / "out" / "points3d.npz").is_file():
         run(root)

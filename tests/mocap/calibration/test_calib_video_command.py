@@ -8,7 +8,7 @@ import calib_videos
 import pytest
 from calib_videos import BOARD_TOML, FRAMES, cut
 
-from mocap.cli import main
+from mocap.app.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from mocap.detect.geometry import apply_affine
 from mocap.detect.video import check_sources, probe_source
 from mocap.keypoints import get_format
 from mocap.io.openpose import read_openpose_folder
-from mocap.pipeline import run as run_pipeline
+from mocap.app.pipeline import run as run_pipeline
 from mocap.types import Detections2D, Points3D
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mocap.cli import main
+from mocap.app.cli import main
 from mocap.detect.run import camera_sources
 from mocap.detect.types import BackendSpec
 from mocap.detect.video import FrameReader, check_sources, probe_source

@@ -12,9 +12,9 @@ import torch
 from body_scenes import write_smpl_folder
 from mocap.body import BodyMotion, FitError, keypoint_layer, load_body_model, rest_height
 from mocap.body.metrics import flexion_rms_deg, keypoint_mpjpe_mm, rotation_error_deg
-from mocap.cli import main as cli
+from mocap.app.cli import main as cli
 from mocap.fit import fit_sequence, prepare_data, torch_threads, views_from
-from mocap.pipeline import filter_points
+from mocap.filter import filter_points
 from mocap.settings import Settings
 from mocap.simulate import ErrorModel, load_rig_template
 from mocap.simulate.bodymodel import (BodyActor, animate_body, body_keypoints,

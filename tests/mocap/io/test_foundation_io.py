@@ -6,7 +6,7 @@ import pytest
 
 from mocap.errors import DetectionsError, MocapError, SessionError, SettingsError
 from mocap.io.openpose import read_openpose_folder, write_openpose_frame
-from mocap.session import Session
+from mocap.app.session import Session
 from mocap.settings import Settings, load_settings
 from mocap.simulate import write_session
 from mocap.types import Detections2D, Points3D

@@ -13,7 +13,7 @@ from mocap.io.importers import (import_cameras, match_joints, read_coco_results,
                                 write_dlc_csv, write_dlc_h5, write_sleap_analysis)
 from mocap.io.openpose import guess_openpose_format, read_openpose_folder, write_openpose_frame
 from mocap.keypoints import convert_keypoints, get_format
-from mocap.session import Session
+from mocap.app.session import Session
 from mocap.settings import settings_from_dict
 from mocap.simulate import Actor, ErrorModel, simulate_take
 

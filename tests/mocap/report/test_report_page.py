@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mocap.cli import main as cli_main
+from mocap.app.cli import main as cli_main
 from mocap.geometry import bone_length_stats, bone_lengths
 from mocap.keypoints import get_format
-from mocap.pipeline import run
+from mocap.app.pipeline import run
 from mocap.report import (contact_sheet_frames, crop_box, find_video, gather_inputs,
                           render_report, reprojection_errors_px, write_report)
 from mocap.simulate import Actor, ErrorModel, simulate_take, write_session

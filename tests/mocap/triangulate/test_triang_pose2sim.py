@@ -8,7 +8,7 @@ import pytest
 from exporters.trc import read_trc
 from mocap.filter import bone_lengths
 from mocap.keypoints import get_format
-from mocap.pipeline import filter_points
+from mocap.filter import filter_points
 from mocap.settings import FilterSettings, TriangulateSettings
 from mocap.triangulate import select_main_person, triangulate
 

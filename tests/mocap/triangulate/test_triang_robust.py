@@ -1,7 +1,7 @@
 """Robust view selection, left/right swap repair, the main-person rule and the command."""
 import numpy as np
 
-from mocap.cli import main
+from mocap.app.cli import main
 from mocap.evaluate import mpjpe_mm
 from mocap.settings import TriangulateSettings
 from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take, write_session

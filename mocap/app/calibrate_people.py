@@ -1,0 +1,168 @@
+"""A session's calibration adjusted from its capture (``mocap calibrate --refine-from-people``
+and ``--level-from-person``): the session's files around :mod:`mocap.people_calibration`.
+
+The refinement reads the 2D keypoints (the same loaders and association as ``mocap
+triangulate``); the levelling reads ``out/points3d.npz`` when it is newer than the calibration
+and was made with it, else triangulates the 2D detections. The new ``calibration.toml`` is
+written atomically; the previous one is kept as ``calibration.backup<N>.toml``, and
+``out/calibration/adjust_report.json`` records what was done.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from calibration import Rig
+from calibration.people import KeypointRefineResult
+
+from exporters.atomic import atomic_write
+
+from ..detect import session_detections
+from ..errors import SessionError
+from ..people_calibration import level_rig, refine_report, refine_rig
+from ..settings import Settings
+from ..associate import identify_people
+from ..triangulate import triangulate
+from ..types import Points3D
+from .session import Session
+
+__all__ = ["BACKUP_PREFIX", "capture_detections", "capture_points", "backup_calibration",
+           "Adjustment", "Saved"]
+
+BACKUP_PREFIX = "calibration.backup"
+
+
+def capture_detections(session: Session, rig: Rig, settings: Settings, need: str,
+                       also: str = ""):
+    """The session's 2D detections (``mocap triangulate``'s loaders).
+
+    Raises:
+        SessionError: no detections nor videos, saying that ``need`` a capture (and what else,
+            ``also``, would have done).
+    """
+    root = session.root
+    if not ((root / "pose").is_dir() or (root / "videos").is_dir()
+            or (root / "out" / "detections.npz").is_file()):
+        raise SessionError(
+            f"{root}: {need} a capture: expected {also}2D detections (pose/<camera>/ OpenPose "
+            "JSON, pose/<camera>.json|.csv|.h5, out/detections.npz) or videos/<camera>.<ext>, "
+            "found none")
+    return session_detections(session, rig, settings)
+
+
+def capture_points(session: Session, rig: Rig, settings: Settings,
+                   rig_changed: bool = False) -> tuple[Points3D, str]:
+    """The session's 3D keypoints, in the frame of ``rig``, and where they came from.
+
+    ``out/points3d.npz`` when it is newer than the calibration file (it was triangulated with
+    this calibration) and ``rig`` is that file's (not ``rig_changed``), else the 2D detections
+    triangulated with ``rig`` (``mocap triangulate``'s loaders, association and settings).
+
+    Raises:
+        SessionError: neither exists (no capture to use).
+    """
+    saved = session.out / "points3d.npz"
+    calib = session.calibration_path()
+    if saved.is_file() and saved.stat().st_mtime >= calib.stat().st_mtime and not rig_changed:
+        return Points3D.load(saved), f"{saved}"
+    stale = f" (out/points3d.npz is older than {calib.name})" if saved.is_file() else ""
+    det = capture_detections(session, rig, settings,
+                             "levelling the floor from a standing person needs",
+                             f"out/points3d.npz (`mocap triangulate`) newer than "
+                             f"{calib.name}{stale} or ")
+    det, _ = identify_people(det, rig, settings.associate)
+    why = "absent" if not saved.is_file() else "older than the calibration" \
+        if not rig_changed else "made with the unrefined calibration"
+    used = "the refined calibration" if rig_changed else calib.name
+    return triangulate(det, rig, settings.triangulate), \
+        f"2D detections triangulated with {used} ({saved.name} {why})"
+
+
+def backup_calibration(target: Path) -> "Path | None":
+    """Copy ``target`` to the first free ``calibration.backup<N>.toml`` beside it (atomically);
+    None when there is nothing to back up."""
+    if not target.is_file():
+        return None
+    n = 1
+    while (target.parent / f"{BACKUP_PREFIX}{n}.toml").exists():
+        n += 1
+    backup = target.parent / f"{BACKUP_PREFIX}{n}.toml"
+    with atomic_write(backup, "wb") as fh:
+        fh.write(target.read_bytes())
+    return backup
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Where an adjusted calibration went.
+
+    Attributes:
+        target: the new ``calibration.toml``. backup: the previous one's copy, or None.
+        report: ``out/calibration/adjust_report.json``. stale_results: ``out/points3d.npz``
+        exists (results made with the previous calibration).
+    """
+
+    target: Path
+    backup: "Path | None"
+    report: Path
+    stale_results: bool
+
+
+@dataclass
+class Adjustment:
+    """A session's calibration being adjusted from its capture: :meth:`refine` and/or
+    :meth:`level` (in that order when both), then :meth:`save`.
+
+    Attributes:
+        session: the session. settings: its settings. rig: the calibration so far.
+        report: what was done (written by :meth:`save`).
+    """
+
+    session: Session
+    settings: Settings
+    rig: Rig
+    report: dict = field(default_factory=dict)
+    refined: bool = False
+
+    @classmethod
+    def open(cls, folder: "str | Path") -> "Adjustment":
+        """The session's current calibration, ready to adjust."""
+        session = Session(Path(folder))
+        settings = session.settings()
+        source = session.calibration_path()
+        return cls(session, settings, session.rig(),
+                   {"calibration_in": str(source), "units": "m"})
+
+    def refine(self) -> KeypointRefineResult:
+        """Refine the cameras from the people's 2D keypoints (the scale and world frame kept)."""
+        det = capture_detections(self.session, self.rig, self.settings,
+                                 "refining the cameras from people needs")
+        result = refine_rig(self.rig, det, self.settings.associate)
+        self.rig, self.refined = result.rig, True
+        self.report["refine_from_people"] = refine_report(result)
+        return result
+
+    def level(self) -> str:
+        """Level the floor from a person standing upright; returns a one-line summary."""
+        points, source = capture_points(self.session, self.rig, self.settings, self.refined)
+        levelled = level_rig(self.rig, points)
+        self.rig = levelled.rig
+        heights = ", ".join(f"{c.name} {c.center[2]:.2f}" for c in levelled.rig)
+        summary = (f"floor levelled from a standing person ({source}): tilt corrected "
+                   f"{levelled.tilt_deg:.2f} deg; camera heights m: {heights}")
+        self.report["level_from_person"] = summary
+        return summary
+
+    def save(self) -> Saved:
+        """Write ``calibration.toml`` (the previous one backed up) and the report."""
+        target = self.session.root / "calibration.toml"
+        backup = backup_calibration(target)
+        self.rig.save(target)
+        self.report.update(calibration_out=str(target), backup=str(backup) if backup else None)
+        out = self.session.out / "calibration"
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_write(out / "adjust_report.json", "w") as fh:
+            json.dump(self.report, fh, indent=2)
+        return Saved(target, backup, out / "adjust_report.json",
+                     (self.session.out / "points3d.npz").is_file())

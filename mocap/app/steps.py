@@ -1,0 +1,217 @@
+"""One stage alone on a session folder: what ``mocap detect``, ``sync``, ``associate``,
+``triangulate``, ``fit`` and ``export`` do (the pipeline's stages, read from and written to
+the session's files, without the skip-and-resume records of ``mocap run``).
+
+Each function takes the session folder and the settings changes the command line asked for
+(``{key: value}`` of one settings table), and returns what was done for the CLI to print.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from exporters.trc import write_trc
+
+from ..detect import detect_session, session_detections
+from ..errors import MocapError, SessionError
+from ..export import export_people
+from ..filter import filter_points
+from ..keypoints import get_format
+from ..settings import Settings
+from ..sync import SyncResult, synchronise
+from ..associate import Identities, identify_people
+from ..triangulate import triangulate
+from ..types import Detections2D, Points3D
+from .pipeline import detections_for_fit
+from .session import Session
+
+log = logging.getLogger(__name__)
+
+__all__ = ["override", "detect_videos", "sync_session", "AssociateRun", "associate_session",
+           "TriangulateRun", "triangulate_session", "fit_session", "export_session"]
+
+
+def override(settings: Settings, table: str, changes: dict) -> Settings:
+    """``settings`` with ``changes`` applied to its table ``table`` (e.g. ``"sync"``)."""
+    if not changes:
+        return settings
+    return settings.replace(**{table: dataclasses.replace(getattr(settings, table), **changes)})
+
+
+def detect_videos(folder: "str | Path", changes: dict, workers: "int | None" = None,
+                  ) -> tuple[Detections2D, Path]:
+    """2D keypoints (and heatmaps) from the session's videos, ``[detect]`` with ``changes``.
+
+    Returns:
+        the detections and the file they were written to (``out/detections.npz``).
+    """
+    session = Session(Path(folder))
+    settings = override(session.settings(), "detect", changes)
+    det = detect_session(session.root, session.rig().names, settings, workers=workers)
+    return det, session.out / "detections.npz"
+
+
+def sync_session(folder: "str | Path", max_offset: "int | None" = None,
+                 ) -> tuple[SyncResult, Path]:
+    """The cameras' frame offsets (sync enabled, ``max_offset`` frames at most when given).
+
+    Returns:
+        the result and the file it was written to (``out/sync.json``).
+    """
+    session = Session(Path(folder))
+    changes = {"enabled": True} if max_offset is None else {"max_offset_frames": max_offset,
+                                                           "enabled": True}
+    settings = override(session.settings(), "sync", changes)
+    det = session_detections(session, session.rig(), settings)
+    _, result = synchronise(det, settings.sync)
+    path = session.out / "sync.json"
+    result.save(path)
+    return result, path
+
+
+@dataclass(frozen=True)
+class AssociateRun:
+    """What ``associate_session`` did: the identities found, over ``num_frames`` frames of
+    ``num_cameras`` cameras, and the files written."""
+
+    identities: Identities
+    num_frames: int
+    num_cameras: int
+    identities_path: Path
+    people_path: Path
+
+
+def associate_session(folder: "str | Path", mode: "str | None" = None) -> AssociateRun:
+    """Sync, then association and tracking (``[associate] mode`` replaced by ``mode``):
+    writes ``out/sync.json``, ``out/identities.npz`` and ``out/detections_people.npz``."""
+    session = Session(Path(folder))
+    settings = override(session.settings(), "associate", {} if mode is None else {"mode": mode})
+    rig = session.rig()
+    det = session_detections(session, rig, settings)
+    det, result = synchronise(det, settings.sync)
+    result.save(session.out / "sync.json")
+    people, identities = identify_people(det, rig, settings.associate)
+    session.out.mkdir(parents=True, exist_ok=True)
+    path = identities.save(session.out / "identities.npz")
+    people_path = people.save(session.out / "detections_people.npz")
+    return AssociateRun(identities, det.num_frames, len(rig), path, people_path)
+
+
+@dataclass(frozen=True)
+class TriangulateRun:
+    """What ``triangulate_session`` did: the raw triangulation, the method and the files."""
+
+    raw: Points3D
+    method: str
+    written: tuple
+
+
+def triangulate_session(folder: "str | Path", method: "str | None" = None,
+                        main_person: bool = False, filtered: bool = True) -> TriangulateRun:
+    """Association (P axis = identity, as in ``mocap run``) and triangulation.
+
+    Writes ``out/points3d_raw.npz``, ``out/points3d.npz`` (filtered with ``[filter]`` unless
+    ``filtered`` is false) and ``out/person<p>.trc`` per person seen.
+    """
+    session = Session(Path(folder))
+    settings = session.settings()
+    tri = settings.triangulate if not method else dataclasses.replace(settings.triangulate,
+                                                                      method=method)
+    assoc = settings.associate
+    if main_person:
+        assoc = dataclasses.replace(assoc, mode="main_subject")
+    rig = session.rig()
+    det, _ = identify_people(session_detections(session, rig, settings), rig, assoc)
+    raw = triangulate(det, rig, tri)
+    points = filter_points(raw, settings.filter, rig) if filtered else raw
+    session.out.mkdir(parents=True, exist_ok=True)
+    written = [raw.save(session.out / "points3d_raw.npz"),
+               points.save(session.out / "points3d.npz")]
+    names = get_format(points.format).native_names
+    for p in range(points.xyz.shape[1]):
+        if np.isfinite(points.xyz[:, p]).all(-1).any():
+            written.append(write_trc(session.out / f"person{p}.trc", names, points.xyz[:, p],
+                                     points.fps))
+    return TriangulateRun(raw, tri.method, tuple(written))
+
+
+def filtered_points(session: Session, settings: Settings) -> Points3D:
+    """The filtered 3D keypoints: ``out/points3d.npz``, else ``out/points3d_raw.npz`` filtered
+    now with the session's ``[filter]`` settings.
+
+    Raises:
+        SessionError: neither file exists.
+    """
+    path = session.out / "points3d.npz"
+    if path.is_file():
+        return Points3D.load(path)
+    raw = session.out / "points3d_raw.npz"
+    if raw.is_file():
+        return filter_points(Points3D.load(raw), settings.filter, session.rig())
+    raise SessionError(f"{path}: not found; expected the 3D keypoints (run `mocap run` or "
+                       f"`mocap triangulate` first)")
+
+
+def _fit_detections(session: Session, settings: Settings, points: Points3D):
+    """(detections, rig) for the reprojection term, slot p of every view the skeleton person
+    p's 3D keypoints project onto; (None, None), with a warning, when there are none."""
+    try:
+        rig = session.rig()
+        return detections_for_fit(session, rig, settings, points), rig
+    except MocapError as e:
+        log.warning("fitting without the 2D reprojection term: %s", e)
+        return None, None
+
+
+def fit_session(folder: "str | Path", changes: dict) -> tuple[list, Path]:
+    """A body model fitted to each person's filtered 3D keypoints (``[fit]`` with
+    ``changes``), added to ``out/manifest.json``.
+
+    Returns:
+        the fit's manifest entries (``id``, ``body``, ``meshes``, ``height_m``, ``stages``)
+        and the output folder.
+    """
+    from ..fit import check_fit_settings, fit_people   # torch: only when fitting
+    session = Session(Path(folder))
+    settings = override(session.settings(), "fit", changes)
+    check_fit_settings(settings.fit)
+    points = filtered_points(session, settings)
+    det = rig = None
+    if settings.fit.reprojection_weight > 0:
+        det, rig = _fit_detections(session, settings, points)
+    entries, _ = fit_people(points, settings.fit, session.out, session.root, det, rig)
+    manifest = session.manifest()
+    manifest = dataclasses.replace(manifest, artifacts=manifest.artifacts
+                                   or {"points3d": "points3d.npz"})
+    session.save_manifest(manifest.merge_people({**e, "files": [e["body"]]} for e in entries))
+    return entries, session.out
+
+
+def export_session(folder: "str | Path", changes: dict) -> dict:
+    """The export stage alone: ``out/points3d.npz`` -> files (``[export]`` with ``changes``),
+    merged into ``out/manifest.json``.
+
+    Returns:
+        the manifest's ``artifacts`` and ``people``, and ``out``, the output folder.
+
+    Raises:
+        SessionError: no ``out/points3d.npz``.
+        SettingsError: an ``[export]`` value that is not allowed.
+    """
+    session = Session(Path(folder))
+    settings = override(session.settings(), "export", changes).export
+    source = session.out / "points3d.npz"
+    if not source.is_file():
+        raise SessionError(f"{source}: not found; expected the filtered 3D keypoints (run "
+                           f"`mocap run` first)")
+    fresh = export_people(Points3D.load(source), session.out, settings)
+    manifest = session.manifest()
+    manifest = dataclasses.replace(manifest, artifacts=manifest.artifacts
+                                   or {"points3d": "points3d.npz"}).merge_people(fresh)
+    session.save_manifest(manifest)
+    return {"artifacts": manifest.artifacts, "people": list(manifest.people),
+            "out": str(session.out)}
