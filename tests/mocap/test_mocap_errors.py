@@ -7,7 +7,7 @@ from pathlib import Path
 
 import calibration
 import mocap
-from mocap.app.cli import USER_ERRORS
+from mocap.app.cli import is_user_error
 from mocap.errors import DetectionsError, MocapError, VideoError
 
 
@@ -32,7 +32,7 @@ def test_error_classes_are_only_in_errors_py():
 def test_video_error_is_a_mocap_and_a_calibration_video_error():
     err = VideoError("camera cam_a: video a.mp4 not found", "a.mp4")
     assert isinstance(err, DetectionsError) and isinstance(err, MocapError)
-    assert isinstance(err, calibration.VideoError) and isinstance(err, USER_ERRORS)
+    assert isinstance(err, calibration.VideoError) and is_user_error(err)
     assert str(err) == "camera cam_a: video a.mp4 not found" and err.path == "a.mp4"
     back = pickle.loads(pickle.dumps(err))       # crosses a process pool unchanged
     assert type(back) is VideoError and str(back) == str(err) and back.path == "a.mp4"
