@@ -46,8 +46,8 @@ from .v2v import V2VRefiner, load_v2v
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AGGREGATIONS", "voxel_grid", "sample_heatmaps", "aggregate", "soft_argmax", "volumetric_points",
-           "triangulate_volumetric"]
+__all__ = ["AGGREGATIONS", "voxel_grid", "sample_heatmaps", "aggregate", "soft_argmax",
+           "volumetric_points", "triangulate_volumetric"]
 
 AGGREGATIONS = ("product", "softmax", "mean")
 _SOFTMAX_VIEW_BETA = 3.0  # sharpness of the softmax over views (of peaks in [0, 1])
