@@ -128,8 +128,9 @@ def _pinhole(x, y, c, jacobian: bool):
     num = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
     den = 1.0 + r2 * (k4 + r2 * (k5 + r2 * k6)) if rational else None
     radial = num / den if rational else num
-    xx2, yy2 = 2.0 * x * x, 2.0 * y * y
     xd, yd = x * radial, y * radial
+    if tangential or jacobian:
+        xx2, yy2 = 2.0 * x * x, 2.0 * y * y
     if tangential:
         xd = xd + 2.0 * p1 * x * y + p2 * (r2 + xx2)
         yd = yd + p1 * (r2 + yy2) + 2.0 * p2 * x * y
@@ -151,30 +152,35 @@ def _pinhole(x, y, c, jacobian: bool):
     return xd, yd, radial, (j00, cross, cross, j11)
 
 
-def _theta_d(theta, k1, k2, k3, k4):
-    """``theta_d = theta (1 + k1 t^2 + k2 t^4 + k3 t^6 + k4 t^8)`` and its derivative."""
+def _theta_d(theta, k1, k2, k3, k4, slope: bool = True):
+    """``theta_d = theta (1 + k1 t^2 + k2 t^4 + k3 t^6 + k4 t^8)`` and its derivative (None
+    unless ``slope``)."""
     t2 = theta * theta
     theta_d = theta * (1.0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4))))
-    slope = 1.0 + t2 * (3.0 * k1 + t2 * (5.0 * k2 + t2 * (7.0 * k3 + t2 * 9.0 * k4)))
-    return theta_d, slope
+    if not slope:
+        return theta_d, None
+    return theta_d, 1.0 + t2 * (3.0 * k1 + t2 * (5.0 * k2 + t2 * (7.0 * k3 + t2 * 9.0 * k4)))
 
 
 def _fisheye(x, y, c, jacobian: bool):
     """OpenCV fisheye distortion of ``(x, y)`` (``c[:4]`` = k1..k4): ``(xd, yd, jac)``.
 
-    The radius is taken again from inputs masked where it is below
-    :data:`_FISHEYE_SMALL_R`, so that no NaN gradient comes from ``|(0, 0)|``.
+    The radius is taken from ``r^2`` masked to 1 where the radius is below
+    :data:`_FISHEYE_SMALL_R`, so that no NaN gradient comes from ``|(0, 0)|``; NaN in either
+    coordinate gives NaN in both (as the pinhole model does).
     """
     xp = _ns(x)
-    small = ~(xp.hypot(x, y) > _FISHEYE_SMALL_R)  # NaN counts as small: NaN * 1 stays NaN
-    r = xp.hypot(xp.where(small, 1.0, x), xp.where(small, 0.0, y))  # 1 where small
-    theta_d, slope = _theta_d(xp.arctan(r), *c[:4])
+    r2 = x * x + y * y
+    small = r2 <= _FISHEYE_SMALL_R * _FISHEYE_SMALL_R  # NaN is not small: it passes through
+    rr = xp.where(small, 1.0, r2)  # r^2, 1 where small
+    r = xp.sqrt(rr)
+    theta_d, slope = _theta_d(xp.arctan(r), *c[:4], slope=jacobian)
     scale = xp.where(small, 1.0, theta_d / r)
     if not jacobian:
         return x * scale, y * scale, None
     # d scale / d r, divided by r: finite as r -> 0, where it multiplies x^2 or x y and so
     # vanishes.
-    ds_r = xp.where(small, 0.0, (slope / (1.0 + (x * x + y * y)) - scale) / (r * r))
+    ds_r = xp.where(small, 0.0, (slope / (1.0 + r2) - scale) / rr)
     cross = ds_r * x * y
     return x * scale, y * scale, (scale + ds_r * x * x, cross, cross, scale + ds_r * y * y)
 

@@ -130,8 +130,12 @@ class Rig:
 
     def arrays(self) -> "RigArrays":
         """The cameras as batched numpy arrays (see :class:`RigArrays`; ``.to(device)`` for
-        torch)."""
-        return RigArrays.from_cameras(self.cameras)
+        torch). Built once per rig and shared: the arrays are read-only."""
+        cached = self.__dict__.get("_arrays")
+        if cached is None:
+            cached = RigArrays.from_cameras(self.cameras)
+            object.__setattr__(self, "_arrays", cached)  # a cache, not a field
+        return cached
 
     # -- files
 

@@ -30,8 +30,8 @@ The modules:
 
 - :mod:`.options`: :class:`FitOptions`, :class:`Stage`, :data:`DEFAULT_STAGES`;
 - :mod:`.params`: :class:`BodyParams`, :class:`FitData`, :class:`Views`, :class:`FitResult`;
-- :mod:`.losses`: the loss terms and :data:`LOSSES`; :mod:`.projection`: the torch lens model
-  of the reprojection term;
+- :mod:`.losses`: the loss terms and :data:`LOSSES`; :mod:`.projection`: the projection of
+  the reprojection term (:class:`calibration.RigArrays` through :mod:`calibration.lens`);
 - :mod:`.anatomy`: joint limits, prior spreads (:func:`pose_priors`), the torso and soles;
 - :mod:`.data`: :func:`prepare_data` and what it measures (extended frames, bone lengths,
   stance and contact weights), :func:`views_from`;
@@ -42,7 +42,7 @@ The modules:
 - :mod:`.people`: the stage over a take: :func:`fit_points3d` (pure) and :func:`fit_people`
   (also writes the files, :mod:`mocap.io.fit_files`); :func:`body_model_for`,
   :func:`body_motion`; :mod:`.checks`: :func:`check_fit_settings`; :mod:`.runtime`:
-  :func:`select_device`, :func:`torch_threads`.
+  :func:`torch_threads` (the device: :func:`mocap.device.pick_device`).
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ from .options import DEFAULT_STAGES, PARAMETERS, FitOptions, Stage
 from .params import BodyParams, FitData, FitResult, Views, root_rotvec, rotations
 from .people import PersonFit, body_model_for, body_motion, fit_people, fit_points3d
 from .projection import project_points
-from .runtime import select_device, torch_threads
+from .runtime import torch_threads
 
 __all__ = ["FitOptions", "Stage", "DEFAULT_STAGES", "PARAMETERS", "BodyParams", "Views",
            "FitData", "FitResult", "rotations", "root_rotvec", "Monitor", "LOSSES",
@@ -67,7 +67,7 @@ __all__ = ["FitOptions", "Stage", "DEFAULT_STAGES", "PARAMETERS", "BodyParams", 
            "reprojection_loss", "project_points", "joint_limit_loss", "pose_prior_loss",
            "lumbopelvic_loss", "spine_coupling_loss", "shape_prior_loss", "smoothness_loss",
            "floor_loss", "bone_length_loss", "loss_terms", "contact_weights", "pose_priors",
-           "spine_joints", "TORSO", "SOLE", "initial_params", "initial_pose", "select_device",
+           "spine_joints", "TORSO", "SOLE", "initial_params", "initial_pose",
            "extended_frames", "extension_scores", "median_bone_lengths", "stance_weights",
            "parameter_scales", "rotation_scales", "stage_constants", "torch_threads",
            "check_fit_settings", "body_model_for", "body_motion", "PersonFit", "fit_points3d",

@@ -11,6 +11,8 @@ import warnings
 import numpy as np
 import torch
 
+from calibration import RigArrays
+
 from ..errors import FitError
 from ..body.model import body_axes, rest_vertices, shape_coefficients
 from ..body.regressors import KeypointLayer, keypoints_forward
@@ -34,15 +36,8 @@ def views_from(detections, rig, person: int, fmt: str, device, dtype) -> Views:
     conf = convert_keypoints(detections.conf[:, :, person], detections.format, fmt, axis=-1,
                              fill=0.0)
     ok = np.isfinite(xy).all(-1) & (conf > 0)
-    dist = np.zeros((len(cams), 8))
-    for c, cam in enumerate(cams):
-        dist[c, :len(cam.dist)] = cam.dist
     to = dict(device=device, dtype=dtype)
-    return Views(K=torch.as_tensor(np.stack([c.K for c in cams]), **to),
-                 dist=torch.as_tensor(dist, **to),
-                 fisheye=torch.as_tensor([c.model == "fisheye" for c in cams], device=device),
-                 R=torch.as_tensor(np.stack([c.R_cam_from_world for c in cams]), **to),
-                 t=torch.as_tensor(np.stack([c.t_cam_from_world for c in cams]), **to),
+    return Views(cameras=RigArrays.from_cameras(cams).to(device, dtype),
                  xy=torch.as_tensor(np.where(ok[..., None], xy, 0.0), **to),
                  conf=torch.as_tensor(np.where(ok, conf, 0.0), **to))
 

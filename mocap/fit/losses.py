@@ -52,7 +52,7 @@ def reprojection_loss(pred: torch.Tensor, views: Views, noise: float,
         scalar: sum over cameras and keypoints, mean over frames, of
         ``conf gmof(|proj - xy|^2) / noise^2``; points behind a camera do not count.
     """
-    uv, z = project_points(pred, views.K, views.dist, views.fisheye, views.R, views.t)
+    uv, z = project_points(pred, views.cameras)
     sq = ((uv - views.xy) ** 2).sum(-1)
     w = views.conf * (z > 0.05)
     return (w * gmof(sq, robust)).sum() / (noise * noise * pred.shape[0])

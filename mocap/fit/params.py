@@ -9,6 +9,7 @@ import numpy as np
 import roma
 import torch
 
+from calibration import RigArrays
 from calibration.rotations import rotvec_to_rotmat
 
 __all__ = ["BodyParams", "rotations", "root_rotvec", "Views", "FitData", "FitResult"]
@@ -62,17 +63,14 @@ class Views:
     """Cameras and their 2D detections of one person, for the reprojection term.
 
     Attributes:
-        K: (C, 3, 3) intrinsics, pixels. dist: (C, 8) OpenCV pinhole coefficients (k1, k2,
-            p1, p2, k3, k4, k5, k6), or for fisheye cameras (k1..k4, 0...). fisheye: (C,) bool.
-        R: (C, 3, 3) world -> camera rotations; t: (C, 3) metres.
+        cameras: the C cameras as :class:`calibration.RigArrays` tensors on the fit's device
+            and dtype (``K`` (C, 3, 3) pixels, ``dist`` (C, 8) zero-padded lens coefficients,
+            ``fisheye`` (C,) bool, ``R_cam_from_world`` (C, 3, 3), ``t_cam_from_world``
+            (C, 3) metres, ...).
         xy: (C, F, K, 2) pixels (0 where missing); conf: (C, F, K) (0 where missing).
     """
 
-    K: torch.Tensor
-    dist: torch.Tensor
-    fisheye: torch.Tensor
-    R: torch.Tensor
-    t: torch.Tensor
+    cameras: RigArrays
     xy: torch.Tensor
     conf: torch.Tensor
 

@@ -18,12 +18,13 @@ import numpy as np
 from ..body import BodyMotion, keypoint_layer, load_body_model, rest_height
 from ..errors import FitError
 from ..body.regressors import KeypointLayer
+from ..device import pick_device
 from ..io.fit_files import write_fits
 from .checks import check_fit_settings
 from .data import prepare_data, views_from
 from .optimise import fit_sequence
 from .params import FitResult
-from .runtime import select_device, torch_threads
+from .runtime import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def fit_points3d(points, settings, model, detections=None, rig=None) -> list[Per
     extra = _extra_weights(settings, use_views)
     fits = []
     with torch_threads(settings.threads):
-        device = select_device(settings.device)
+        device = pick_device(settings.device, FitError, "[fit] device")
         layer = keypoint_layer(model, points.format, device=device)
         for p in range(points.xyz.shape[1]):
             if not _seen(points, p):

@@ -1,47 +1,65 @@
-"""The torch lens model of the reprojection term: world points through OpenCV pinhole and
-fisheye cameras (as :mod:`calibration.camera`), differentiable."""
+"""The projection of the reprojection term: world points through the cameras' lens model
+(:func:`calibration.lens.distort`, OpenCV pinhole and fisheye), differentiable, with the fit's
+own depth handling."""
 from __future__ import annotations
+
+import weakref
 
 import torch
 
+from calibration import RigArrays
+from calibration.lens import distort
+
 __all__ = ["project_points"]
 
+#: :func:`_lens_terms` of each cameras' tensors, by ``ndim`` (forgotten with the cameras).
+_LENS_TERMS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
-def project_points(X: torch.Tensor, K: torch.Tensor, dist: torch.Tensor, fisheye: torch.Tensor,
-                   R: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Project world points through OpenCV camera models (as :mod:`calibration.camera`).
+
+def project_points(X: torch.Tensor, cams: RigArrays) -> tuple[torch.Tensor, torch.Tensor]:
+    """Project world points through the cameras (as :mod:`calibration.camera`).
+
+    Unlike :meth:`calibration.RigArrays.project`, points behind or at a camera are not NaN:
+    their depth is clamped away from 0 (``|z| >= 1e-6``), so the pixels and the gradient stay
+    finite everywhere; the reprojection term weighs points by their depth instead.
 
     Args:
-        X: (F, K, 3) world metres. K: (C, 3, 3); dist: (C, 8) (pinhole k1, k2, p1, p2, k3,
-            k4, k5, k6; fisheye k1..k4 then zeros); fisheye: (C,) bool; R: (C, 3, 3); t: (C, 3).
+        X: (F, K, 3) world metres.
+        cams: the C cameras as tensors on X's device and dtype
+            (``rig.arrays().to(device, dtype)``).
     Returns:
         pixels (C, F, K, 2) and depth (C, F, K) metres along each optical axis.
     """
-    Xc = torch.einsum("cab,fkb->cfka", R, X) + t[:, None, None, :]
+    Xc = torch.einsum("cab,fkb->cfka", cams.R_cam_from_world, X) + \
+        cams.t_cam_from_world[:, None, None, :]
     z = Xc[..., 2]
     zs = torch.where(z.abs() > 1e-6, z, torch.full_like(z, 1e-6))
-    x, y = Xc[..., 0] / zs, Xc[..., 1] / zs
-    d = dist[:, None, None, :]
-    r2 = x * x + y * y
-    k1, k2, p1, p2, k3, k4, k5, k6 = (d[..., i] for i in range(8))
-    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-    if bool((dist[:, 5:] != 0).any()):          # the rational model only where it is used
-        radial = radial / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
-    xd = x * radial
-    yd = y * radial
-    if bool((dist[:, 2:4] != 0).any()):         # tangential terms
-        xy2 = 2 * x * y
-        xd = xd + p1 * xy2 + p2 * (r2 + 2 * x * x)
-        yd = yd + p1 * (r2 + 2 * y * y) + p2 * xy2
-    if bool(fisheye.any()):
-        r = torch.sqrt(r2 + 1e-12)
-        th = torch.atan(r)
-        th2 = th * th
-        thd = th * (1 + th2 * (k1 + th2 * (k2 + th2 * (p1 + th2 * p2))))
-        scale = thd / r
-        fe = fisheye[:, None, None]
-        xd = torch.where(fe, x * scale, xd)
-        yd = torch.where(fe, y * scale, yd)
+    coeffs, fisheye = _lens_terms(cams, 2)
+    xd, yd = distort(Xc[..., 0] / zs, Xc[..., 1] / zs, coeffs, fisheye=fisheye)
+    K = cams.K
     u = K[:, None, None, 0, 0] * xd + K[:, None, None, 0, 2]
     v = K[:, None, None, 1, 1] * yd + K[:, None, None, 1, 2]
     return torch.stack([u, v], -1), z
+
+
+def _lens_terms(cams: RigArrays, ndim: int):
+    """The lens coefficients and fisheye flags of :func:`calibration.lens.distort` for (C, ...)
+    points with ``ndim`` axes after C: rows that are zero for every camera as ``0.0`` (the
+    model then skips their terms without looking at them; unless the coefficients require a
+    gradient), the fisheye flags as one bool when every camera agrees, else the (C, 1, ...)
+    mask.
+
+    The reprojection term runs at every step of the fit with the same cameras, so these are
+    made once per :class:`~calibration.RigArrays` (one device sync; the arrays are frozen and
+    taken as constant) and ``ndim``.
+    """
+    per_ndim = _LENS_TERMS.setdefault(cams, {})
+    if ndim not in per_ndim:
+        fe, dist = cams.fisheye, cams.dist
+        flags = torch.cat([(dist != 0).any(0) | dist.requires_grad, fe.any()[None],
+                           fe.all()[None]]).tolist()
+        rows = cams.lens_coefficients(ndim)
+        some, every = flags[-2:]
+        per_ndim[ndim] = ([rows[i] if flags[i] else 0.0 for i in range(rows.shape[0])],
+                          every if some == every else cams.fisheye_mask(ndim))
+    return per_ndim[ndim]

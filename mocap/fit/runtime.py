@@ -1,18 +1,12 @@
-"""Where and how torch runs a fit: the device and the number of CPU threads."""
+"""How torch runs a fit: the number of CPU threads (the device is picked by
+:func:`mocap.device.pick_device`)."""
 from __future__ import annotations
 
 import contextlib
 
 import torch
 
-__all__ = ["select_device", "torch_threads"]
-
-
-def select_device(name: str = "auto") -> torch.device:
-    """``auto``: the first CUDA GPU when torch sees one, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+__all__ = ["torch_threads"]
 
 
 @contextlib.contextmanager

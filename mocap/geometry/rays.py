@@ -2,7 +2,7 @@
 bundle of them spreads (numpy or torch alike).
 
 Camera rotations are given as the columns the batched triangulation core keeps
-(:class:`mocap.triangulate.dlt.Geometry`): ``R[k][i]`` the (C, 1) column of entry (k, i) of
+(:class:`mocap.triangulate.dlt.DltRig`): ``R[k][i]`` the (C, 1) column of entry (k, i) of
 ``R_cam_from_world``, which broadcasts against per-view arrays (C, S).
 """
 from __future__ import annotations

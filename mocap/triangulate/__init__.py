@@ -7,11 +7,13 @@ linear solve.
 
 The algebraic method, bottom up:
 
-- :mod:`.backend`: numpy or torch namespace of the batched core, the torch device;
-- :mod:`.lens`: the lens model with its Jacobian;
-- :mod:`.dlt`: the weighted DLT's normal equations, solved in closed form for every point at
-  once; reprojection errors;
-- :mod:`.undistort`: pixels -> undistorted normalised coordinates (lens maps, Newton steps);
+- :mod:`.backend`: numpy or torch namespace of the batched core (the torch device is
+  :func:`mocap.device.pick_device`'s);
+- :mod:`.dlt`: the rig as the DLT sees it (:class:`~.dlt.DltRig`, from
+  :class:`calibration.RigArrays`), the weighted DLT's normal equations, solved in closed form
+  for every point at once; reprojection errors;
+- :mod:`.undistort`: pixels -> undistorted normalised coordinates (lens maps, Newton steps on
+  the lens model of :mod:`calibration.lens`);
 - :mod:`.robust`: robust view selection (view-pair hypotheses, Tukey reweighting) and the
   parallel-ray test;
 - :mod:`.points`: a batch of points in chunks, degenerate geometry flagged (``FLAG_*``);
@@ -26,10 +28,8 @@ their modules).
 Every batched core function works on numpy arrays or torch tensors alike (the torch path runs
 on a GPU when the tensors are there, and is differentiable).
 """
-from .backend import pick_device
 from .dlt import dlt_weighted, reprojection_errors
 from .entry import triangulate
-from .lens import lens_distort
 from .points import (FLAG_BEHIND_CAMERA, FLAG_FEW_VIEWS, FLAG_NO_CONSENSUS, FLAG_PARALLEL_RAYS,
                      Triangulation, triangulate_points, triangulate_views)
 from .swaps import repair_swaps
@@ -38,6 +38,6 @@ from .undistort import undistort_detections
 
 __all__ = ["FLAG_FEW_VIEWS", "FLAG_NO_CONSENSUS", "FLAG_PARALLEL_RAYS", "FLAG_BEHIND_CAMERA",
            "Triangulation", "TakeTriangulation", "dlt_weighted", "reprojection_errors",
-           "lens_distort", "undistort_detections", "triangulate_points", "triangulate_views",
+           "undistort_detections", "triangulate_points", "triangulate_views",
            "repair_swaps", "select_main_person", "temporal_reference", "triangulate_take",
-           "triangulate", "pick_device"]
+           "triangulate"]

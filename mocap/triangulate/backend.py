@@ -1,4 +1,4 @@
-"""The array namespace of the batched triangulation core, and the torch device it runs on.
+"""The array namespace of the batched triangulation core.
 
 Every batched core function of :mod:`mocap.triangulate` works on numpy arrays or torch tensors
 alike (the torch path runs on a GPU when the tensors are there, and is differentiable); these
@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import TriangulationError
-
-__all__ = ["CHUNK", "ns", "filled", "take_along", "copy_array", "index_of", "pick_device"]
+__all__ = ["CHUNK", "ns", "filled", "take_along", "copy_array", "index_of"]
 
 # Points per chunk: long enough to hide numpy's per-call cost, short enough for the cache.
 CHUNK = 8192
@@ -45,14 +43,3 @@ def index_of(xp, mask):
     """(K,) indices of the True entries of a 1D bool ``mask`` (numpy or torch)."""
     return np.flatnonzero(mask) if xp is np else xp.nonzero(mask)[:, 0]
 
-
-def pick_device(device: str = "auto"):
-    """A torch device: ``"auto"`` takes the GPU when one is present, else the CPU."""
-    import torch
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise TriangulationError(f"[triangulate] device {device!r} is not a torch device "
-                                 f"({exc}); expected 'auto', 'cpu' or 'cuda[:N]'") from None

@@ -25,15 +25,15 @@ rows. Camera constants are given as ``(C, 1, ..., 1)`` columns that broadcast ag
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from calibration import Rig
+from calibration import Rig, RigArrays
 
 from .backend import filled, ns
 
-__all__ = ["Geometry", "geometry_from_arrays", "rig_geometry", "to_cameras", "features",
+__all__ = ["DltRig", "dlt_rig", "dlt_columns", "normal_map", "to_cameras", "features",
            "feature_solve", "pieces", "solve_sym3", "weighted_solve", "residuals",
            "dlt_weighted", "reprojection_errors"]
 
@@ -41,42 +41,57 @@ _IJ = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
 
 
 @dataclass(frozen=True)
-class Geometry:
-    """The rig as arrays for the batched core (numpy or torch, on one device).
+class DltRig:
+    """A rig's cameras (:class:`calibration.RigArrays`) with the arrays the batched DLT
+    derives from them (numpy or torch, on one device).
 
-    ``R[k][i]`` and ``t[k]`` are (C, 1) columns of ``R_cam_from_world`` and
-    ``t_cam_from_world``; ``centers`` (C, 3) camera centres, world metres; ``normal`` the
-    (9, 4 C) map of :func:`_normal_map`, ``Rs`` (3 C, 3) and ``ts`` (3 C, 1) the rotations and
-    translations stacked (rows x of every camera, then y, then z) to move points into all
-    cameras by one matrix product (None where only the columns are needed).
+    Attributes:
+        R: 3 x 3 nested (C, 1) columns, ``R[k][i]`` entry (k, i) of every camera's
+            ``R_cam_from_world``; t: 3 (C, 1) columns of ``t_cam_from_world``, metres. They
+            broadcast against per-view arrays (C, N) (with more singleton axes after
+            :meth:`expand`).
+        cams: the cameras they come from (None for bare ``[R | t]`` matrices,
+            :func:`dlt_columns`).
+        normal: the (9, 4 C) map of :func:`normal_map`; ``Rs`` (3 C, 3) and ``ts`` (3 C, 1)
+            the rotations and translations stacked (rows x of every camera, then y, then z) to
+            move points into all cameras by one matrix product (None where only the columns
+            are needed).
     """
 
     R: tuple
     t: tuple
-    centers: object
+    cams: "RigArrays | None" = None
     normal: object = None
     Rs: object = None
     ts: object = None
 
-    def expand(self, extra: int) -> "Geometry":
+    def expand(self, extra: int) -> "DltRig":
         """The same columns with ``extra`` more singleton axes (for (C, H, S) batches)."""
         if extra == 0:
             return self
         sh = lambda a: a.reshape(a.shape + (1,) * extra)  # noqa: E731
-        return Geometry(tuple(tuple(sh(r) for r in row) for row in self.R),
-                        tuple(sh(a) for a in self.t), self.centers)
+        return replace(self, R=tuple(tuple(sh(r) for r in row) for row in self.R),
+                       t=tuple(sh(a) for a in self.t), normal=None, Rs=None, ts=None)
 
 
-def geometry_from_arrays(R, t, centers, normal=None) -> Geometry:
-    """R (C, 3, 3), t (C, 3), centers (C, 3) (numpy or torch) -> :class:`Geometry`."""
+def dlt_columns(R, t, cams: "RigArrays | None" = None, normal=None) -> DltRig:
+    """R (C, 3, 3) ``R_cam_from_world`` and t (C, 3) metres (numpy or torch) ->
+    :class:`DltRig` (``cams``, ``normal``: kept as given)."""
     xp = ns(R)
     Rs = xp.concatenate([R[:, k, :] for k in range(3)], 0)
     ts = xp.concatenate([t[:, k] for k in range(3)], 0)[:, None]
-    return Geometry(tuple(tuple(R[:, k, i][:, None] for i in range(3)) for k in range(3)),
-                    tuple(t[:, k][:, None] for k in range(3)), centers, normal, Rs, ts)
+    return DltRig(tuple(tuple(R[:, k, i][:, None] for i in range(3)) for k in range(3)),
+                  tuple(t[:, k][:, None] for k in range(3)), cams, normal, Rs, ts)
 
 
-def to_cameras(g: Geometry, X):
+def dlt_rig(cams: RigArrays) -> DltRig:
+    """The DLT's arrays of a rig's cameras (numpy, or torch on the tensors' device):
+    ``rig.arrays()`` or ``rig.arrays().to(device)``."""
+    R, t = cams.R_cam_from_world, cams.t_cam_from_world
+    return dlt_columns(R, t, cams, normal_map(R, t))
+
+
+def to_cameras(g: DltRig, X):
     """Points X (3 arrays (N,)) in every camera: xc, yc, z (C, N) (one matrix product; the
     columns of ``g`` broadcast when X has more axes, e.g. hypotheses (H, S))."""
     if g.Rs is not None and X[0].ndim == 1:
@@ -91,22 +106,12 @@ def to_cameras(g: Geometry, X):
             R[2][0] * X0 + R[2][1] * X1 + R[2][2] * X2 + t[2])
 
 
-def rig_geometry(rig: Rig, xp=np, device=None) -> Geometry:
-    R = np.stack([c.R_cam_from_world for c in rig]).astype(float)
-    t = np.stack([c.t_cam_from_world for c in rig]).astype(float)
-    ctr = np.stack([c.center for c in rig]).astype(float)
-    G = _normal_map(R, t)
-    if xp is not np:
-        R, t, ctr, G = (xp.as_tensor(a, dtype=xp.float64, device=device) for a in (R, t, ctr, G))
-    return geometry_from_arrays(R, t, ctr, G)
-
-
-def _outer6(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _outer6(a, b):
     """(C, 6) entries 00, 01, 02, 11, 12, 22 of the outer products ``a_c b_c^T`` (a, b (C, 3))."""
-    return np.stack([a[:, i] * b[:, j] for i, j in _IJ], -1)
+    return ns(a).stack([a[:, i] * b[:, j] for i, j in _IJ], -1)
 
 
-def _normal_map(R: np.ndarray, t: np.ndarray) -> np.ndarray:
+def normal_map(R, t):
     """The normal equations of the DLT as a linear map of per-view features.
 
     A view with normalised detection (x, y) adds ``a1 a1^T + a2 a2^T`` to M and ``a1 b1 +
@@ -116,16 +121,19 @@ def _normal_map(R: np.ndarray, t: np.ndarray) -> np.ndarray:
     weight), ``G @ F`` (9, N) holds M's 6 upper entries and v: one matrix product.
 
     Args:
-        R: (C, 3, 3) ``R_cam_from_world``; t: (C, 3) ``t_cam_from_world``, metres.
+        R: (C, 3, 3) ``R_cam_from_world``; t: (C, 3) ``t_cam_from_world``, metres (numpy or
+            torch).
     Returns:
-        G (9, 4 C).
+        G (9, 4 C), contiguous, of R's kind.
     """
+    xp = ns(R)
     R0, R1, R2 = R[:, 0], R[:, 1], R[:, 2]
     t0, t1, t2 = (t[:, k:k + 1] for k in range(3))
     M = (_outer6(R0, R0) + _outer6(R1, R1), -(_outer6(R2, R0) + _outer6(R0, R2)),
          -(_outer6(R2, R1) + _outer6(R1, R2)), _outer6(R2, R2))
     v = (-(t0 * R0 + t1 * R1), t0 * R2 + t2 * R0, t1 * R2 + t2 * R1, -t2 * R2)
-    return np.concatenate([np.concatenate([m, b], -1) for m, b in zip(M, v)], 0).T.copy()
+    G = xp.concatenate([xp.concatenate([m, b], -1) for m, b in zip(M, v)], 0).T
+    return G.copy() if xp is np else G.contiguous()
 
 
 def features(x, y):
@@ -134,16 +142,16 @@ def features(x, y):
     return xp.stack([filled(x, 1.0), x, y, x * x + y * y])
 
 
-def feature_solve(g: Geometry, feats, w2):
+def feature_solve(g: DltRig, feats, w2):
     """Solve the normal equations with squared view weights ``w2`` (C, N) through
-    :func:`_normal_map`: feats (4, C, N) from :func:`features`. Returns as
+    :func:`normal_map`: feats (4, C, N) from :func:`features`. Returns as
     :func:`solve_sym3`."""
     F = (w2[None] * feats).reshape(-1, w2.shape[-1])
     out = g.normal @ F
     return solve_sym3([out[k] for k in range(6)], [out[k] for k in range(6, 9)])
 
 
-def pieces(g: Geometry, x, y):
+def pieces(g: DltRig, x, y):
     """Per-view pieces of the normal equations.
 
     Args:
@@ -195,7 +203,7 @@ def weighted_solve(m, v, w):
     return solve_sym3([(w * a).sum(0) for a in m], [(w * a).sum(0) for a in v])
 
 
-def residuals(g: Geometry, X, x, y, jac):
+def residuals(g: DltRig, X, x, y, jac):
     """Reprojection residual in pixels (first order) and depth of points in every view.
 
     Args:
@@ -236,7 +244,7 @@ def dlt_weighted(Rt, xy_n, w):
     wT = w.T
     x = xp.where(on, xy_n[..., 0].T, 0.0)
     y = xp.where(on, xy_n[..., 1].T, 0.0)
-    g = geometry_from_arrays(Rt[:, :, :3], Rt[:, :, 3], None)
+    g = dlt_columns(Rt[:, :, :3], Rt[:, :, 3])
     m, v = pieces(g, x, y)
     X, det_rel = weighted_solve(m, v, wT * wT)
     X = xp.stack(X, -1)

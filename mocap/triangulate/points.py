@@ -16,9 +16,10 @@ from calibration import Rig
 
 from ..errors import TriangulationError
 from ..settings import TriangulateSettings
-from .backend import CHUNK, copy_array, index_of, ns, pick_device
+from ..device import pick_device
+from .backend import CHUNK, copy_array, index_of, ns
 from .checks import check_settings
-from .dlt import features, rig_geometry
+from .dlt import dlt_rig, features
 from .robust import narrow, robust_subset, solve_refined
 from .undistort import undistort_chunk
 
@@ -142,9 +143,10 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
     xp, dev, chunk = np, None, CHUNK
     if settings.backend == "torch":
         import torch
-        xp, dev = torch, pick_device(settings.device)
+        xp, dev = torch, pick_device(settings.device, TriangulationError,
+                                     "[triangulate] device")
         chunk = 1 << 20 if dev.type == "cuda" else CHUNK
-    g = rig_geometry(rig, xp, dev)
+    g = dlt_rig(rig.arrays() if xp is np else rig.arrays().to(dev))
     out = _empty_result(N, C)
     T = (lambda a: a) if xp is np else (lambda a: xp.as_tensor(a, device=dev))  # noqa: E731
     N_ = (lambda a: a) if xp is np else (lambda a: a.cpu().numpy())  # noqa: E731

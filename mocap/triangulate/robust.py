@@ -15,7 +15,7 @@ import numpy as np
 
 from ..geometry.rays import ray_spread_deg
 from .backend import index_of, ns, take_along
-from .dlt import Geometry, feature_solve, features, pieces, residuals, solve_sym3, to_cameras
+from .dlt import DltRig, feature_solve, features, pieces, residuals, solve_sym3, to_cameras
 
 __all__ = ["solve_refined", "robust_subset", "narrow"]
 
@@ -27,7 +27,7 @@ def _tukey(e, tau):
     return (1 - u * u) ** 2
 
 
-def solve_refined(g: Geometry, feats, x, y, jac, w, scale, iters: int):
+def solve_refined(g: DltRig, feats, x, y, jac, w, scale, iters: int):
     """Weighted solve, then ``iters`` re-solves with weights ``(w * scale / depth)^2``.
 
     Args:

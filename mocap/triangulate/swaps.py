@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dlt import Geometry, residuals
+from .dlt import DltRig, residuals
 
 __all__ = ["repair_swaps", "cross_errors", "flip_views"]
 
@@ -49,7 +49,7 @@ def repair_swaps(xyz: np.ndarray, err_self: np.ndarray, err_cross: np.ndarray,
     return both & seen & (cur > tau_px) & (alt < ratio * cur)
 
 
-def cross_errors(g: Geometry, xyz, xy_n, jac, perm):
+def cross_errors(g: DltRig, xyz, xy_n, jac, perm):
     """Errors of each detection against its own joint's point and its mirror's point.
 
     Args:

@@ -13,7 +13,7 @@ from calibration import Rig
 from ..settings import TriangulateSettings
 from ..types import Detections2D, Points3D
 from .checks import check_cameras, check_settings
-from .dlt import rig_geometry
+from .dlt import dlt_rig
 from .points import (FLAG_BEHIND_CAMERA, FLAG_NO_CONSENSUS, FLAG_PARALLEL_RAYS, Triangulation,
                      triangulate_points)
 from .swaps import cross_errors, flip_views, repair_swaps
@@ -164,7 +164,7 @@ def _repair_take_swaps(rig: Rig, settings: TriangulateSettings, res: Triangulati
     shp = lambda a: a.reshape((FP, J) + a.shape[1:])  # noqa: E731
     flat = lambda a: a.reshape((FP * J,) + a.shape[2:])  # noqa: E731
     valid = ((conf >= settings.min_conf) & (conf > 0) & np.isfinite(xy_n).all(-1))
-    e_self, e_cross = cross_errors(rig_geometry(rig, np), shp(res.xyz), shp(xy_n), shp(jac),
+    e_self, e_cross = cross_errors(dlt_rig(rig.arrays()), shp(res.xyz), shp(xy_n), shp(jac),
                                    kf.flip_permutation)
     swapped = repair_swaps(shp(res.xyz), e_self, e_cross, shp(valid), pairs,
                            settings.reproj_threshold_px)

@@ -16,10 +16,9 @@ import numpy as np
 
 from calibration import Rig
 from calibration.camera import pixels_to_normalized
-from calibration.lens import undistort_normalized
+from calibration.lens import FISHEYE, distort, undistort_normalized
 
 from .backend import CHUNK
-from .lens import lens_distort
 
 __all__ = ["undistort_chunk", "undistort_detections"]
 
@@ -93,9 +92,15 @@ def _certify(lm: _LensMap, K: np.ndarray, dist: np.ndarray, model: str) -> bool:
     if not np.isfinite(exact).all():
         return False
     lookup_err = np.abs(x - exact[:, 0]) + np.abs(y - exact[:, 1])
-    _, _, j00, j01, j10, j11 = lens_distort(exact[:, 0], exact[:, 1], dist, model)
+    _, _, j00, j01, j10, j11 = _distort(exact[:, 0], exact[:, 1], dist, model)
     det = j00 * j11 - j01 * j10
     return bool(lookup_err.max() < _NEWTON_FAR / 2 and det.min() > 0.2)
+
+
+def _distort(x, y, dist: np.ndarray, model: str):
+    """The lens model of one camera on normalised coordinates x, y (N,) with its Jacobian:
+    ``(xd, yd, dxd/dx, dxd/dy, dyd/dx, dyd/dy)`` (:func:`calibration.lens.distort`)."""
+    return distort(x, y, dist, fisheye=model == FISHEYE, jacobian=True)
 
 
 def _camera_map(cam) -> _LensMap:
@@ -191,7 +196,7 @@ def _undistort_camera(cam, u: np.ndarray, v: np.ndarray):
         fast = _certified_lookup(lm, u, v)
         if fast is not None:                    # every point on the grid: one Newton step
             x, y = fast
-            dx, dy, j00, j01, j10, j11 = lens_distort(x, y, cam.dist, cam.model)
+            dx, dy, j00, j01, j10, j11 = _distort(x, y, cam.dist, cam.model)
             rx, ry = dx - xd, dy - yd
             inv = 1.0 / (j00 * j11 - j01 * j10)
             return (x - (j11 * rx - j01 * ry) * inv, y - (j00 * ry - j10 * rx) * inv,
@@ -201,7 +206,7 @@ def _undistort_camera(cam, u: np.ndarray, v: np.ndarray):
     if slow.size:                               # off the grid: the exact solver
         exact = cam.undistort_points(np.stack([u[slow], v[slow]], -1))
         x[slow], y[slow] = exact[:, 0], exact[:, 1]
-    dx, dy, j00, j01, j10, j11 = lens_distort(x, y, cam.dist, cam.model)
+    dx, dy, j00, j01, j10, j11 = _distort(x, y, cam.dist, cam.model)
     rx, ry = dx - xd, dy - yd
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = 1.0 / (j00 * j11 - j01 * j10)
@@ -213,7 +218,7 @@ def _undistort_camera(cam, u: np.ndarray, v: np.ndarray):
         far = np.flatnonzero((np.abs(sx) + np.abs(sy) > _NEWTON_FAR) & ~bad)
     if far.size:
         x[far], y[far], ok, jf = _newton_steps(
-            lambda a, b: lens_distort(a, b, cam.dist, cam.model), x[far], y[far], xd[far], yd[far])
+            lambda a, b: _distort(a, b, cam.dist, cam.model), x[far], y[far], xd[far], yd[far])
         bad[far] |= ~ok
         for j, f in zip((j00, j01, j10, j11), jf):
             j[far] = f
@@ -222,7 +227,7 @@ def _undistort_camera(cam, u: np.ndarray, v: np.ndarray):
         exact = cam.undistort_points(np.stack([u[retry], v[retry]], -1))
         x[retry], y[retry] = exact[:, 0], exact[:, 1]
         ok = np.isfinite(exact[:, 0])
-        _, _, *jr = lens_distort(exact[ok, 0], exact[ok, 1], cam.dist, cam.model)
+        _, _, *jr = _distort(exact[ok, 0], exact[ok, 1], cam.dist, cam.model)
         for j, f in zip((j00, j01, j10, j11), jr):
             j[retry[ok]] = f
         bad[retry] = ~ok
@@ -233,7 +238,7 @@ def _undistort_camera(cam, u: np.ndarray, v: np.ndarray):
 
 def _newton_steps(distort, x, y, xd, yd, steps: int = 8):
     """Newton iterations inverting a lens: ``distort(x, y)`` -> (xd, yd, 4 Jacobian entries)
-    as :func:`lens_distort`; x, y (S,) start, xd, yd (S,) distorted targets. Returns x, y,
+    as :func:`_distort`; x, y (S,) start, xd, yd (S,) distorted targets. Returns x, y,
     ok (S,) (converged to 1e-14, the lens invertible there) and the Jacobian (4 arrays)."""
     for _ in range(steps):
         dx, dy, j00, j01, j10, j11 = distort(x, y)

@@ -34,76 +34,24 @@ import numpy as np
 import torch
 import torch.nn.functional as tF
 
-from calibration import Rig
+from calibration import Rig, RigArrays
 
+from ..device import pick_device
 from ..errors import TriangulationError
 from ..settings import TriangulateSettings
 from ..types import Detections2D, Points3D
-from .backend import pick_device
 from .checks import check_cameras, check_settings
-from .lens import lens_distort
 from .take import triangulate_take
 from .v2v import V2VRefiner, load_v2v
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AGGREGATIONS", "CameraTensors", "camera_tensors", "project", "voxel_grid",
-           "sample_heatmaps", "aggregate", "soft_argmax", "volumetric_points",
-           "triangulate_volumetric"]
+__all__ = ["AGGREGATIONS", "voxel_grid", "sample_heatmaps", "aggregate", "soft_argmax",
+           "volumetric_points", "triangulate_volumetric"]
 
 AGGREGATIONS = ("product", "softmax", "mean")
 _SOFTMAX_VIEW_BETA = 3.0  # sharpness of the softmax over views (of peaks in [0, 1])
 _MIN_HEATMAP = 1e-3        # a view whose heatmap never reaches this has not seen the joint
-
-
-# ----------------------------------------------------------------------------- cameras
-
-class CameraTensors:
-    """The rig's cameras as tensors on one device (state for :func:`project`).
-
-    Attributes:
-        R: (C, 3, 3) ``R_cam_from_world``; t: (C, 3) metres; K: (C, 3, 3) pixels;
-        dist: per camera (k,) numpy coefficients; model: per camera "pinhole"/"fisheye".
-    """
-
-    def __init__(self, rig: Rig, device, dtype=torch.float64):
-        self.R = torch.as_tensor(np.stack([c.R_cam_from_world for c in rig]), dtype=dtype,
-                                 device=device)
-        self.t = torch.as_tensor(np.stack([c.t_cam_from_world for c in rig]), dtype=dtype,
-                                 device=device)
-        self.K = torch.as_tensor(np.stack([c.K for c in rig]), dtype=dtype, device=device)
-        self.dist = [np.asarray(c.dist, float) for c in rig]
-        self.model = [c.model for c in rig]
-
-    def __len__(self) -> int:
-        return len(self.model)
-
-
-def camera_tensors(rig: Rig, device="cpu", dtype=torch.float64) -> CameraTensors:
-    return CameraTensors(rig, device, dtype)
-
-
-def project(X: torch.Tensor, cams: CameraTensors) -> tuple[torch.Tensor, torch.Tensor]:
-    """Project world points into every camera through the full lens model.
-
-    Args:
-        X: (..., 3) world points, metres.
-    Returns:
-        uv (C, ..., 2) pixels (NaN behind a camera) and depth (C, ..., ) metres.
-    """
-    out_uv, out_z = [], []
-    for c in range(len(cams)):
-        Xc = X @ cams.R[c].T + cams.t[c]
-        z = Xc[..., 2]
-        zs = torch.where(z > 1e-9, z, torch.ones_like(z))
-        xd, yd, *_ = lens_distort(Xc[..., 0] / zs, Xc[..., 1] / zs, cams.dist[c], cams.model[c])
-        K = cams.K[c]
-        u = K[0, 0] * xd + K[0, 1] * yd + K[0, 2]
-        v = K[1, 1] * yd + K[1, 2]
-        uv = torch.stack([u, v], -1)
-        out_uv.append(torch.where((z > 1e-9)[..., None], uv, torch.full_like(uv, float("nan"))))
-        out_z.append(z)
-    return torch.stack(out_uv), torch.stack(out_z)
 
 
 # ----------------------------------------------------------------------------- volumes
@@ -227,7 +175,7 @@ def soft_argmax(volume: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
 
 
 def _pool_factor(voxel_m: float, depth: torch.Tensor, affine: torch.Tensor,
-                 cams: CameraTensors, size: int) -> int:
+                 cams: RigArrays, size: int) -> int:
     """Pooling factor (cells) of about half a voxel's footprint, median over views, keeping at
     least 8 cells per side."""
     f = cams.K[:, 0, 0][:, None]                                          # (C, 1)
@@ -251,7 +199,7 @@ def _levels(s: TriangulateSettings) -> list[tuple[float, int]]:
 
 
 def volumetric_points(hm: torch.Tensor, affine: torch.Tensor, weights: torch.Tensor,
-                      centre: torch.Tensor, cams: CameraTensors,
+                      centre: torch.Tensor, cams: RigArrays,
                       settings: TriangulateSettings = TriangulateSettings(),
                       refiner: "V2VRefiner | None" = None) -> torch.Tensor:
     """Joint positions from heatmaps, coarse to fine (see the module doc).
@@ -261,14 +209,17 @@ def volumetric_points(hm: torch.Tensor, affine: torch.Tensor, weights: torch.Ten
         affine: (C, B, 2, 3) heatmap cell -> image pixels.
         weights: (C, B, J) view weights (0 = no heatmap for that joint in that view).
         centre: (B, 3) cube centres, metres (world).
-        cams: the cameras. refiner: optional V2V model applied to the coarse volume.
+        cams: the cameras as tensors on the heatmaps' device and dtype
+            (``rig.arrays().to(device, dtype)``); voxels are projected by
+            :meth:`calibration.RigArrays.project`. refiner: optional V2V model applied to the
+            coarse volume.
     Returns:
         (B, J, 3) metres.
     """
     levels = _levels(settings)
     side, n = levels[0]
     grid = voxel_grid(centre, side, n)                                      # (B, K, 3)
-    uv, z = project(grid, cams)                                             # (C, B, K, 2)
+    uv, z = cams.project(grid)                                              # (C, B, K, 2)
     depth = z.mean(-1)                                                      # (C, B)
     k = _pool_factor(side / n, depth, affine, cams, min(hm.shape[-2:]))
     vals = sample_heatmaps(*_pool(hm, affine, k), uv, per_joint=False)      # (C, B, J, K)
@@ -278,7 +229,7 @@ def volumetric_points(hm: torch.Tensor, affine: torch.Tensor, weights: torch.Ten
     X = soft_argmax(vol, grid)                                              # (B, J, 3)
     for side, n in levels[1:]:
         grid = voxel_grid(X, side, n)                                       # (B, J, K, 3)
-        uv, _ = project(grid, cams)                                         # (C, B, J, K, 2)
+        uv, _ = cams.project(grid)                                          # (C, B, J, K, 2)
         k = _pool_factor(side / n, depth, affine, cams, min(hm.shape[-2:]))
         vals = sample_heatmaps(*_pool(hm, affine, k), uv, per_joint=True)
         vol = aggregate(vals, weights, settings.volume_aggregation, settings.volume_floor)
@@ -344,9 +295,9 @@ def triangulate_volumetric(det: Detections2D, rig: Rig,
     alg = triangulate_take(det, rig, settings)
     centres = _person_centres(alg.points.xyz)                               # (F, P, 3)
     pairs = np.array(kf.lr_pairs, int).reshape(-1, 2)
-    dev = pick_device(settings.device)
+    dev = pick_device(settings.device, TriangulationError, "[triangulate] device")
     dt = torch.float32  # ample for voxels of millimetres at metres; gradchecks use float64
-    cams = CameraTensors(rig, dev, dt)
+    cams = rig.arrays().to(dev, dt)
     refiner = load_v2v(settings.v2v_weights, J, dev) if settings.v2v_weights else None
     xyz = np.full((F, P, J, 3), np.nan)
     chunk = max(1, int(settings.volume_frames_per_batch))

@@ -10,7 +10,7 @@ import torch
 from torch.autograd import gradcheck
 
 from body_scenes import chumpy_pickle, synthetic_smpl
-from calibration import Camera
+from calibration import Camera, Rig
 from calibration.rotations import rotvec_to_rotmat
 from mocap.body import keypoint_layer, keypoints_forward, load_body_model
 from mocap.body.model import forward_kinematics, neutral_pose
@@ -40,15 +40,7 @@ def _cameras(fisheye=False):
             Camera.look_at("b", (640, 480), np.array([[450.0, 0, 310], [0, 450, 250], [0, 0, 1]]),
                            [-0.02, 0.01, 0.0005, -0.001] if fisheye else [0.0] * 5,
                            [-2.0, 2.5, 1.2], [0, 0, 1], model="fisheye" if fisheye else "pinhole")]
-    dist = np.zeros((2, 8))
-    for c, cam in enumerate(cams):
-        dist[c, :len(cam.dist)] = cam.dist
-    to = D
-    return cams, (torch.as_tensor(np.stack([c.K for c in cams]), **to),
-                  torch.as_tensor(dist, **to),
-                  torch.as_tensor([c.model == "fisheye" for c in cams]),
-                  torch.as_tensor(np.stack([c.R_cam_from_world for c in cams]), **to),
-                  torch.as_tensor(np.stack([c.t_cam_from_world for c in cams]), **to))
+    return cams, Rig(tuple(cams)).arrays().to("cpu", D["dtype"])
 
 
 def test_gradcheck_rotations_and_kinematics():
@@ -77,9 +69,9 @@ def test_gradcheck_data_terms():
     assert gradcheck(lambda p: keypoint_loss(p, target, w, 0.01, 0.1), (pred,))
     assert gradcheck(lambda s: gmof(s, 0.3), (_t(5, seed=2).abs().detach().requires_grad_(),))
     for fisheye in (False, True):
-        _, (K, dist, fe, R, t) = _cameras(fisheye)
+        _, arrays = _cameras(fisheye)
         X = (_t(2, 3, 3, seed=3, scale=0.3).detach() + torch.tensor([0, 0, 1.0], **D))
-        views = Views(K, dist, fe, R, t, xy=_t(2, 2, 3, 2, seed=4, scale=50, grad=False) + 300,
+        views = Views(arrays, xy=_t(2, 2, 3, 2, seed=4, scale=50, grad=False) + 300,
                       conf=torch.rand(2, 2, 3, **D))
         assert gradcheck(lambda p: reprojection_loss(p, views, 4.0, 40.0),
                          (X.requires_grad_(),))
@@ -117,9 +109,9 @@ def test_gradcheck_temporal_and_floor_terms():
 
 @pytest.mark.parametrize("fisheye", [False, True])
 def test_projection_matches_calibration(fisheye):
-    cams, (K, dist, fe, R, t) = _cameras(fisheye)
+    cams, arrays = _cameras(fisheye)
     X = np.random.default_rng(0).normal(0, 0.4, (6, 5, 3)) + [0, 0, 1.0]
-    uv, z = project_points(torch.as_tensor(X, **D), K, dist, fe, R, t)
+    uv, z = project_points(torch.as_tensor(X, **D), arrays)
     for c, cam in enumerate(cams):
         ref, depth = cam.project(X, return_depth=True)
         np.testing.assert_allclose(uv[c].numpy(), ref, atol=1e-6)

@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from calibration import Camera, Rig
-from calibration.lens import distort_normalized
+from calibration.lens import distort, distort_normalized
 from mocap.errors import TriangulationError
 from mocap.evaluate import mpjpe_mm
 from mocap.settings import TriangulateSettings
 from mocap.triangulate import (FLAG_BEHIND_CAMERA, FLAG_FEW_VIEWS, FLAG_PARALLEL_RAYS,
-                               dlt_weighted, lens_distort, triangulate, triangulate_points,
+                               dlt_weighted, triangulate, triangulate_points,
                                undistort_detections)
 
 
@@ -47,7 +47,8 @@ def test_clean_take_is_exact_and_reports_views(studio4, clean_take):
                                          ("fisheye", [0.05, -0.01, 0.002, -0.0005])])
 def test_lens_model_matches_calibration_and_inverts(rng, model, dist):
     xy = rng.uniform(-0.6, 0.6, (500, 2))
-    xd, yd, *jac = lens_distort(xy[:, 0], xy[:, 1], np.array(dist), model)
+    xd, yd, *jac = distort(xy[:, 0], xy[:, 1], np.array(dist), fisheye=model == "fisheye",
+                           jacobian=True)
     np.testing.assert_allclose(np.stack([xd, yd], -1), distort_normalized(xy, dist, model),
                                atol=1e-14)
     h = 1e-6                                                      # Jacobian by differences
@@ -114,7 +115,8 @@ def test_certified_lens_maps_take_one_newton_step_and_stay_exact(rng):
         np.testing.assert_array_equal(np.isnan(xy_n[:, c, 0]), np.isnan(exact[:, 0]))
         ok = np.isfinite(exact[:, 0])
         np.testing.assert_allclose(xy_n[ok, c], exact[ok], atol=1e-11, err_msg=cam.name)
-        _, _, *jac = lens_distort(exact[ok, 0], exact[ok, 1], cam.dist, cam.model)
+        _, _, *jac = distort(exact[ok, 0], exact[ok, 1], cam.dist,
+                             fisheye=cam.model == "fisheye", jacobian=True)
         np.testing.assert_allclose(J[ok, c, 0, 0], K[0, 0] * jac[0], rtol=1e-6)
 
 

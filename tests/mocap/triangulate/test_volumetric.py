@@ -9,8 +9,8 @@ from mocap.settings import TriangulateSettings
 from mocap.simulate import Actor, ErrorModel, simulate_take
 from mocap.triangulate import triangulate
 from mocap.triangulate.v2v import V2VRefiner, load_v2v, save_v2v
-from mocap.triangulate.volumetric import (AGGREGATIONS, CameraTensors, aggregate, project,
-                                          sample_heatmaps, soft_argmax, volumetric_points)
+from mocap.triangulate.volumetric import (AGGREGATIONS, aggregate, sample_heatmaps,
+                                          soft_argmax, volumetric_points)
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +39,7 @@ def ambiguous_take(studio4):
 
 def test_projection_matches_the_camera_model(studio4, rng):
     X = rng.uniform([-1, -1, 0], [1, 1, 2], (100, 3))
-    uv, z = project(torch.tensor(X), CameraTensors(studio4, "cpu"))
+    uv, z = studio4.arrays().to("cpu").project(torch.tensor(X))
     np.testing.assert_allclose(uv.numpy(), studio4.project(X), atol=1e-9)
 
 
@@ -66,8 +66,8 @@ def test_volumetric_beats_algebraic_on_ambiguous_heatmaps(studio4, ambiguous_tak
 def _tiny_problem(studio4, dtype=torch.float64, size=12, sigma=1.5):
     """Two joints seen by four cameras as small Gaussian heatmaps (peaks off the cells)."""
     X = torch.tensor([[0.1, -0.2, 1.0], [-0.05, -0.1, 1.1]], dtype=dtype)
-    cams = CameraTensors(studio4, "cpu", dtype)
-    uv, _ = project(X, cams)                                               # (C, J, 2)
+    cams = studio4.arrays().to("cpu", dtype)
+    uv, _ = cams.project(X)                                               # (C, J, 2)
     cell = 12.0
     origin = uv.mean(1) - cell * size / 2                                  # (C, 2)
     aff = torch.zeros(4, 1, 2, 3, dtype=dtype)
@@ -114,7 +114,7 @@ def test_soft_argmax_and_aggregate_shapes():
 
 def test_sampling_reads_the_peak_where_it_is(studio4):
     hm, aff, cams, X = _tiny_problem(studio4)
-    uv, _ = project(X, cams)
+    uv, _ = cams.project(X)
     vals = sample_heatmaps(hm, aff, uv[:, None], per_joint=False)          # (C, 1, J, J)
     diag = torch.stack([vals[:, 0, j, j] for j in range(2)], -1)
     assert (diag > 0.6).all()
