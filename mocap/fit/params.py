@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import roma
 import torch
 
 from calibration import RigArrays
-from calibration.rotations import rotvec_to_rotmat
+from calibration.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 
 __all__ = ["BodyParams", "rotations", "root_rotvec", "Views", "FitData", "FitResult"]
 
@@ -55,7 +54,7 @@ def rotations(params: BodyParams) -> torch.Tensor:
 
 def root_rotvec(params: BodyParams) -> torch.Tensor:
     """(F, 3) the root rotation as an axis-angle vector."""
-    return roma.rotmat_to_rotvec(rotvec_to_rotmat(params.global_orient) @ params.orient_init)
+    return rotmat_to_rotvec(rotvec_to_rotmat(params.global_orient) @ params.orient_init)
 
 
 @dataclass(frozen=True, eq=False)
