@@ -36,37 +36,23 @@ from exporters.amass import AmassMotion, motion_to_amass, write_amass
 from exporters.c3d import write_c3d
 from exporters.fbx import write_fbx
 from exporters.mesh import SkinnedMesh, bone_boxes
-from exporters.naming import PRESETS, rename_skeleton
+from exporters.naming import rename_skeleton
 from exporters.trc import write_trc
 
-from .errors import SettingsError
-from .settings import ExportSettings
+from .settings import ExportFormat, ExportMesh, ExportSettings, choices
 from .skeleton import keypoint_skeleton
 from .keypoints import get_format
 from .types import Points3D
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "MESHES", "check_export_settings", "body_export", "export_person", "export_people"]
+__all__ = ["FORMATS", "MESHES", "body_export", "export_person", "export_people"]
 
-FORMATS = ("bvh", "fbx", "trc", "c3d", "npz")
+FORMATS = choices(ExportFormat)
 """Formats ``[export] formats`` may name."""
-MESHES = ("none", "boxes", "body")
+MESHES = choices(ExportMesh)
 """Values of ``[export] mesh``: no mesh; a box around every bone (skinned) in the FBX; the
 fitted body's mesh when the person has one (else none)."""
-
-
-def check_export_settings(settings: ExportSettings) -> None:
-    """Raise SettingsError naming the first ``[export]`` value that is not allowed."""
-    unknown = [f for f in settings.formats if f not in FORMATS]
-    if unknown:
-        raise SettingsError(f"[export] formats: unknown format {unknown[0]!r}; expected some of {', '.join(FORMATS)}")
-    choices = {"up_axis": ("y", "z"), "units": ("m", "cm", "mm"), "c3d_units": ("mm", "m"),
-               "naming": tuple(PRESETS), "mesh": MESHES}
-    for key, allowed in choices.items():
-        value = getattr(settings, key)
-        if value not in allowed:
-            raise SettingsError(f"[export] {key}: expected one of {', '.join(allowed)}, found {value!r}")
 
 
 def body_export(model, body) -> tuple[Skeleton, Motion, SkinnedMesh]:
@@ -196,7 +182,6 @@ def export_people(points: Points3D, out: Path, settings: ExportSettings, bodies:
         one dict per person seen: ``id``, ``frames_seen``, one key per format written (its file
         name) and ``files`` (all of them, in ``FORMATS`` order).
     """
-    check_export_settings(settings)
     people = []
     for p in range(points.xyz.shape[1]):
         xyz = points.xyz[:, p]

@@ -299,9 +299,6 @@ def filter_points(points: "Points3D", settings: "FilterSettings", rig=None) -> "
     Filled samples get half the confidence interpolated from their neighbours; samples that
     stay missing keep NaN and confidence 0.
     """
-    if settings.smoother not in ("butterworth", "one_euro", "none"):
-        raise MocapError(f"[filter] smoother = {settings.smoother!r}; expected 'butterworth', "
-                         f"'one_euro' or 'none'")
     fps = points.fps
     xyz = points.xyz
     if settings.hampel_window_s > 0:

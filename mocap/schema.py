@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import typing
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -25,7 +26,7 @@ from typing import Any, Callable
 from .errors import SettingsError
 
 __all__ = ["Range", "Rule", "POSITIVE", "NON_NEGATIVE", "UNIT_INTERVAL", "at_least",
-           "build_table", "check_fields", "value_problem", "suggest"]
+           "build_table", "check_fields", "value_problem", "suggest", "CheckedTable"]
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def value_problem(value, hint) -> "str | None":
     base, rules = _split(hint)
     if typing.get_origin(base) is typing.Literal and value not in typing.get_args(base):
         return "one of " + ", ".join(map(repr, typing.get_args(base)))
-    if typing.get_origin(base) is tuple and isinstance(value, tuple):
+    if typing.get_origin(base) is tuple and isinstance(value, (tuple, list)):
         (inner, *_rest) = typing.get_args(base)
         for item in value:
             problem = value_problem(item, inner)
@@ -191,10 +192,28 @@ def check_fields(obj, where: str) -> None:
     Raises:
         SettingsError: the first field whose value its annotation does not allow.
     """
-    hints = typing.get_type_hints(type(obj), include_extras=True)
+    hints = _hints(type(obj))
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
             check_fields(value, f"{where[:-1]}.{f.name}]" if where.endswith("]") else where)
         else:
             _check(value, value, hints[f.name], where, f.name)
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls) -> dict:
+    """A dataclass's annotations with their ``Annotated`` rules (read once per class)."""
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+class CheckedTable:
+    """Base of a settings table (a frozen dataclass): its values are checked when it is built,
+    whether from ``session.toml`` (:func:`build_table`, whose messages also name the file) or
+    in code (``dataclasses.replace``, command-line options), so that no stage checks them
+    again. ``TABLE`` names the table in messages (``"fit"`` -> ``[fit] body = ...``)."""
+
+    TABLE: typing.ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        check_fields(self, f"[{self.TABLE}]")

@@ -15,12 +15,12 @@ import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from .errors import KeypointFormatError, SettingsError
 from .keypoints import format_names, get_format
-from .schema import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, Range, Rule, at_least, build_table,
-                     suggest)
+from .schema import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, CheckedTable, Range, Rule, at_least,
+                     build_table, suggest)
 
 __all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings",
            "TriangulateSettings", "FilterSettings", "FitSettings", "ExportSettings",
@@ -67,16 +67,20 @@ CORRELATION = Range(-1, 1)
 
 
 @dataclass(frozen=True)
-class TakeSettings:
+class TakeSettings(CheckedTable):
     """The take as a whole."""
+
+    TABLE: ClassVar[str] = "take"
 
     fps: Annotated[float, POSITIVE] = 30.0
     """Frame rate of the cameras, frames per second (used when the detections do not say)."""
 
 
 @dataclass(frozen=True)
-class DetectSettings:
+class DetectSettings(CheckedTable):
     """2D detections."""
+
+    TABLE: ClassVar[str] = "detect"
 
     format: Annotated[str, KEYPOINT_FORMAT] = "body25"
     """Keypoint layout of imported 2D detections (coco17, coco18, body25, body25b, halpe26,
@@ -111,8 +115,10 @@ class DetectSettings:
 
 
 @dataclass(frozen=True)
-class SyncSettings:
+class SyncSettings(CheckedTable):
     """Frame offsets between cameras, estimated from keypoint motion (see :mod:`mocap.sync`)."""
+
+    TABLE: ClassVar[str] = "sync"
 
     enabled: bool = True
     """Estimate the offsets in ``mocap run`` and apply those that are trusted."""
@@ -132,9 +138,11 @@ class SyncSettings:
 
 
 @dataclass(frozen=True)
-class AssociateSettings:
+class AssociateSettings(CheckedTable):
     """Who is who: 2D skeletons matched across cameras, people followed over time (see
     :mod:`mocap.associate`)."""
+
+    TABLE: ClassVar[str] = "associate"
 
     mode: AssociationMode = "multi"
     """``multi`` (every person gets a stable identity), ``main_subject`` (one person: the actor
@@ -171,8 +179,10 @@ class AssociateSettings:
 
 
 @dataclass(frozen=True)
-class TriangulateSettings:
+class TriangulateSettings(CheckedTable):
     """3D reconstruction of keypoints."""
+
+    TABLE: ClassVar[str] = "triangulate"
 
     method: TriangulationMethod = "algebraic"
     """``algebraic`` (confidence-weighted DLT with robust view selection) or ``volumetric``
@@ -234,8 +244,10 @@ class TriangulateSettings:
 
 
 @dataclass(frozen=True)
-class FilterSettings:
+class FilterSettings(CheckedTable):
     """Temporal clean-up of the 3D keypoints."""
+
+    TABLE: ClassVar[str] = "filter"
 
     max_gap_s: Annotated[float, NON_NEGATIVE] = 0.25
     """Gaps up to this long (seconds) are filled by interpolation; longer ones stay NaN."""
@@ -268,9 +280,11 @@ class FilterSettings:
 
 
 @dataclass(frozen=True)
-class FitSettings:
+class FitSettings(CheckedTable):
     """Body-model fit of each person's filtered keypoints (see :mod:`mocap.fit`); writes
     ``out/person<p>/body.npz``."""
+
+    TABLE: ClassVar[str] = "fit"
 
     enabled: bool = True
     """Fit a body model in ``mocap run``."""
@@ -299,8 +313,10 @@ class FitSettings:
 
 
 @dataclass(frozen=True)
-class ExportSettings:
+class ExportSettings(CheckedTable):
     """Files written by ``mocap run`` and ``mocap export`` (see :mod:`mocap.export`)."""
+
+    TABLE: ClassVar[str] = "export"
 
     formats: tuple[ExportFormat, ...] = ("bvh", "fbx", "trc", "c3d", "npz")
     """Which files to write per person: ``bvh``, ``fbx`` (binary), ``trc`` (OpenSim markers),
@@ -321,8 +337,10 @@ class ExportSettings:
 
 
 @dataclass(frozen=True)
-class BoardSettings:
+class BoardSettings(CheckedTable):
     """The calibration board (``[calibration.board]``); lengths in metres."""
+
+    TABLE: ClassVar[str] = "calibration.board"
 
     kind: str = "charuco"
     """``charuco`` or ``checkerboard``."""
@@ -341,8 +359,10 @@ class BoardSettings:
 
 
 @dataclass(frozen=True)
-class CalibrationSettings:
+class CalibrationSettings(CheckedTable):
     """``mocap calibrate``: board videos or images -> calibration.toml."""
+
+    TABLE: ClassVar[str] = "calibration"
 
     board: BoardSettings = field(default_factory=BoardSettings)
     """The board, as a table (``[calibration.board]``)."""

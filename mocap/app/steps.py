@@ -175,10 +175,9 @@ def fit_session(folder: "str | Path", changes: dict) -> tuple[list, Path]:
         the fit's manifest entries (``id``, ``body``, ``meshes``, ``height_m``, ``stages``)
         and the output folder.
     """
-    from ..fit import check_fit_settings, fit_people   # torch: only when fitting
+    from ..fit import fit_people   # torch: only when fitting
     session = Session(Path(folder))
     settings = override(session.settings(), "fit", changes)
-    check_fit_settings(settings.fit)
     points = filtered_points(session, settings)
     det = rig = None
     if settings.fit.reprojection_weight > 0:

@@ -19,12 +19,12 @@ from .geometry import (ASSOCIATION_JOINTS, AssociationError, Rays, association_j
 from .identities import (Identities, association_bones, identify_people, rig_aim_point,
                          track_people)
 from .project import detections_by_identity, detections_for_points, slot_identities
-from .solve import Association, associate_take, check_settings, cluster_views
+from .solve import Association, associate_take, cluster_views
 from .tracklets import bone_signature, link_frames, stitch_tracklets
 
 __all__ = ["AssociationError", "ASSOCIATION_JOINTS", "Rays", "Association",
            "association_joints", "detection_rays", "pair_distances", "view_distance_matrix",
-           "cluster_views", "triangulate_rays", "check_settings", "associate_take",
+           "cluster_views", "triangulate_rays", "associate_take",
            "Identities", "link_frames", "stitch_tracklets", "bone_signature", "rig_aim_point",
            "association_bones", "track_people", "slot_identities", "detections_by_identity",
            "identify_people", "detections_for_points"]

@@ -43,7 +43,7 @@ from ..settings import AssociateSettings
 from ..types import Detections2D, load_npz, save_npz
 from .geometry import AssociationError
 from .project import detections_by_identity, slot_identities
-from .solve import Association, associate_take, check_settings
+from .solve import Association, associate_take
 from .tracklets import link_frames, pose_centre, stitch_tracklets, tracklet_summaries
 
 log = logging.getLogger("mocap.associate")      # the stage's logger, for every module
@@ -120,7 +120,6 @@ def track_people(assoc: Association, fps: float, settings: AssociateSettings,
         score (T,) evidence of each identity (views summed over frames, weighted by
         centrality in ``main_subject`` mode).
     """
-    check_settings(settings)
     live = assoc.num_views >= 2
     tracklet = link_frames(assoc.xyz, live, fps, settings)
     summaries = tracklet_summaries(assoc.xyz, tracklet, bones)
@@ -221,7 +220,6 @@ def identify_people(det: Detections2D, rig: Rig,
     Raises:
         AssociationError: nobody was seen by two cameras at once in any frame.
     """
-    check_settings(settings)
     if settings.mode == "off":
         return _passthrough(det)
     assoc = associate_take(det, rig, settings)

@@ -53,7 +53,7 @@ from .geometry import (AssociationError, RayChunk, association_joints, detection
 
 log = logging.getLogger("mocap.associate")      # the stage's logger, for every module
 
-__all__ = ["Association", "cluster_views", "check_settings", "associate_take"]
+__all__ = ["Association", "cluster_views", "associate_take"]
 
 _CHUNK_FRAMES = 64     # frames processed together
 _BIG = 1e6             # cost of a forbidden assignment
@@ -339,27 +339,6 @@ def _associate_chunk(ch: RayChunk, settings: AssociateSettings):
     return slots, flipped, X.transpose(3, 2, 1, 0), res
 
 
-def check_settings(settings: AssociateSettings) -> None:
-    """Raise :class:`AssociationError` naming the ``[associate]`` key that is out of range."""
-    if settings.mode not in ("multi", "main_subject", "off"):
-        raise AssociationError(f"[associate] mode = {settings.mode!r}; expected 'multi', "
-                               f"'main_subject' or 'off'")
-    for key in ("max_ray_distance_m", "track_gate_m", "max_speed_m_per_s",
-                "reid_bone_tolerance", "volume_radius_m"):
-        if not getattr(settings, key) > 0:
-            raise AssociationError(f"[associate] {key} = {getattr(settings, key)}; "
-                                   f"expected > 0")
-    for key in ("min_conf", "max_gap_s", "reid_max_gap_s", "min_track_s"):
-        if not getattr(settings, key) >= 0:
-            raise AssociationError(f"[associate] {key} = {getattr(settings, key)}; "
-                                   f"expected >= 0")
-    if settings.min_joints < 2:
-        raise AssociationError(f"[associate] min_joints = {settings.min_joints}; expected >= 2")
-    if settings.max_people < 0:
-        raise AssociationError(f"[associate] max_people = {settings.max_people}; "
-                               f"expected >= 0 (0: no limit)")
-
-
 def associate_take(det: Detections2D, rig: Rig,
                    settings: AssociateSettings = AssociateSettings()) -> Association:
     """Associate the skeletons of every frame of a take across the cameras.
@@ -371,7 +350,6 @@ def associate_take(det: Detections2D, rig: Rig,
     Returns:
         :class:`Association` with G = the largest number of people found in one frame.
     """
-    check_settings(settings)
     F = det.num_frames
     parts = []
     joints = association_joints(det.keypoint_format.joint_names)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SMPL_SOURCE, BodyModelError, FitError
+from ..settings import BodyKind, choices
 
 if TYPE_CHECKING:
     from .model import (BodyModel, BodySkeleton, KeypointSpec, anatomical_frames, body_axes,
@@ -63,7 +64,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_HOME))
 
 
-BODY_KINDS = ("anny", "smpl", "smplh", "smplx")
+BODY_KINDS = choices(BodyKind)
 
 
 def load_body_model(kind: str = "anny", model_path: "str | Path | None" = None,

@@ -40,12 +40,13 @@ from exporters.atomic import atomic_write
 
 from ..types import load_npz, save_npz
 from ..errors import BodyModelError
+from ..settings import MeshFiles, choices
 from .model import BodyModel, posed_vertices, skeleton_of
 
 __all__ = ["BodyMotion", "fitted_rotations", "to_exporters", "write_ply", "read_ply",
            "write_obj", "read_obj", "write_meshes", "MESH_FORMATS"]
 
-MESH_FORMATS = ("ply", "obj")
+MESH_FORMATS = tuple(kind for kind in choices(MeshFiles) if kind)
 
 
 @dataclass(frozen=True, eq=False)

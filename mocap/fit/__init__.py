@@ -41,13 +41,12 @@ The modules:
   :func:`fit_sequence`;
 - :mod:`.people`: the stage over a take: :func:`fit_points3d` (pure) and :func:`fit_people`
   (also writes the files, :mod:`mocap.io.fit_files`); :func:`body_model_for`,
-  :func:`body_motion`; :mod:`.checks`: :func:`check_fit_settings`; :mod:`.runtime`:
+  :func:`body_motion`; :mod:`.runtime`:
   :func:`torch_threads` (the device: :func:`mocap.device.pick_device`).
 """
 from __future__ import annotations
 
 from .anatomy import SOLE, TORSO, pose_priors, spine_joints
-from .checks import check_fit_settings
 from .data import (contact_weights, extended_frames, extension_scores, median_bone_lengths,
                    prepare_data, stance_weights, views_from)
 from .init import initial_params, initial_pose
@@ -70,5 +69,5 @@ __all__ = ["FitOptions", "Stage", "DEFAULT_STAGES", "PARAMETERS", "BodyParams", 
            "spine_joints", "TORSO", "SOLE", "initial_params", "initial_pose",
            "extended_frames", "extension_scores", "median_bone_lengths", "stance_weights",
            "parameter_scales", "rotation_scales", "stage_constants", "torch_threads",
-           "check_fit_settings", "body_model_for", "body_motion", "PersonFit", "fit_points3d",
+           "body_model_for", "body_motion", "PersonFit", "fit_points3d",
            "fit_people"]

@@ -20,7 +20,6 @@ from ..errors import FitError
 from ..body.regressors import KeypointLayer
 from ..device import pick_device
 from ..io.fit_files import write_fits
-from .checks import check_fit_settings
 from .data import prepare_data, views_from
 from .optimise import fit_sequence
 from .params import FitResult
@@ -115,9 +114,8 @@ def fit_points3d(points, settings, model, detections=None, rig=None) -> list[Per
 
     Args:
         points: :class:`mocap.types.Points3D` (filtered), in a named keypoint format.
-        settings: ``[fit]`` (:class:`mocap.settings.FitSettings`; checked by the caller, see
-            :func:`mocap.fit.check_fit_settings`). model: the body model
-            (:func:`body_model_for`).
+        settings: ``[fit]`` (:class:`mocap.settings.FitSettings`, its values checked when it
+            was built). model: the body model (:func:`body_model_for`).
         detections, rig: the 2D detections and cameras (same order), for the reprojection
             term (used when both are given and ``reprojection_weight > 0``).
     Returns:
@@ -154,7 +152,6 @@ def fit_people(points, settings, out, session_root=None, detections=None, rig=No
         manifest entries (``id``, ``body``, ``meshes``, ``height_m``, ``stages``) and
         ``{person: (model, BodyMotion)}``.
     """
-    check_fit_settings(settings)
     _require_format(points)
     with torch_threads(settings.threads):
         model = body_model_for(settings, session_root)

@@ -5,7 +5,6 @@ from calibration import Rig
 
 from ..settings import TriangulateSettings
 from ..types import Detections2D, Points3D
-from .checks import check_settings
 from .take import triangulate_take
 
 __all__ = ["triangulate"]
@@ -22,7 +21,6 @@ def triangulate(det: Detections2D, rig: Rig,
         Points3D with ``xyz`` (F, P, J, 3), ``conf`` = mean confidence of the views used,
         ``views_used`` (F, P, J, C) and ``reproj_err_px`` (F, P, J).
     """
-    check_settings(settings)
     if settings.method == "volumetric":
         from .volumetric import triangulate_volumetric
         return triangulate_volumetric(det, rig, settings)

@@ -18,7 +18,6 @@ from ..errors import TriangulationError
 from ..settings import TriangulateSettings
 from ..device import pick_device
 from .backend import CHUNK, copy_array, index_of, ns
-from .checks import check_settings
 from .dlt import dlt_rig, features
 from .robust import narrow, robust_subset, solve_refined
 from .undistort import undistort_chunk
@@ -138,7 +137,6 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
         raise TriangulationError(
             f"detections have shape {xy_px.shape} and confidences {conf.shape} for "
             f"{len(rig)} cameras; expected (N, {len(rig)}, 2) and (N, {len(rig)})")
-    check_settings(settings)
     robust = settings.view_selection == "robust" if robust is None else robust
     xp, dev, chunk = np, None, CHUNK
     if settings.backend == "torch":

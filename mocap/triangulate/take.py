@@ -12,7 +12,7 @@ from calibration import Rig
 
 from ..settings import TriangulateSettings
 from ..types import Detections2D, Points3D
-from .checks import check_cameras, check_settings
+from .checks import check_cameras
 from .dlt import dlt_rig
 from .points import (FLAG_BEHIND_CAMERA, FLAG_NO_CONSENSUS, FLAG_PARALLEL_RAYS, Triangulation,
                      triangulate_points)
@@ -129,7 +129,6 @@ def triangulate_take(det: Detections2D, rig: Rig,
         :class:`TakeTriangulation`; ``points.conf`` is the mean confidence of the views used.
     """
     check_cameras(rig, det)
-    check_settings(settings)
     C, F, P, J = det.shape
     kf = det.keypoint_format
     xy = np.moveaxis(det.xy, 0, 3).reshape(-1, C, 2)

@@ -38,9 +38,9 @@ from calibration import Rig, RigArrays
 
 from ..device import pick_device
 from ..errors import TriangulationError
-from ..settings import TriangulateSettings
+from ..settings import TriangulateSettings, VolumeAggregation, choices
 from ..types import Detections2D, Points3D
-from .checks import check_cameras, check_settings
+from .checks import check_cameras
 from .take import triangulate_take
 from .v2v import V2VRefiner, load_v2v
 
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 __all__ = ["AGGREGATIONS", "voxel_grid", "sample_heatmaps", "aggregate", "soft_argmax",
            "volumetric_points", "triangulate_volumetric"]
 
-AGGREGATIONS = ("product", "softmax", "mean")
+AGGREGATIONS = choices(VolumeAggregation)
 _SOFTMAX_VIEW_BETA = 3.0  # sharpness of the softmax over views (of peaks in [0, 1])
 _MIN_HEATMAP = 1e-3        # a view whose heatmap never reaches this has not seen the joint
 
@@ -278,18 +278,10 @@ def triangulate_volumetric(det: Detections2D, rig: Rig,
         TriangulationError: no heatmaps, another camera order, bad settings.
     """
     check_cameras(rig, det)
-    check_settings(settings)
     if det.heatmaps is None:
         raise TriangulationError("[triangulate] method 'volumetric' needs heatmaps; the "
                                  "detections have none (write heatmaps/<cam>.npz or use "
                                  "method 'algebraic')")
-    if settings.volume_aggregation not in AGGREGATIONS:
-        raise TriangulationError(f"[triangulate] volume_aggregation = "
-                                 f"{settings.volume_aggregation!r}; expected one of "
-                                 f"{', '.join(AGGREGATIONS)}")
-    if settings.volume_grid < 2 or settings.volume_refine_grid < 2 or settings.volume_voxel_mm <= 0:
-        raise TriangulationError("[triangulate] volume_grid and volume_refine_grid must be >= 2 "
-                                 "and volume_voxel_mm > 0")
     C, F, P, J = det.shape
     kf = det.keypoint_format
     alg = triangulate_take(det, rig, settings)

@@ -95,7 +95,8 @@ def test_run_writes_the_formats_of_session_toml(session: Path) -> None:
 def test_bad_requests_are_one_line_errors(session: Path, capsys) -> None:
     assert main(["export", str(session), "--format", "bvh,obj"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: [export] formats: unknown format 'obj'; expected some of bvh, fbx, trc, c3d, npz"
+    assert err == ("error: [export] formats = ['bvh', 'obj']; expected every item one of 'bvh', "
+                   "'fbx', 'trc', 'c3d', 'npz', found 'obj'")
     (session / "out" / "points3d.npz").unlink()
     assert main(["export", str(session)]) == 2
     err = capsys.readouterr().err.strip()

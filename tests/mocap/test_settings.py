@@ -3,6 +3,7 @@ settings, with one line naming the file, the table and the key, before any stage
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -15,10 +16,10 @@ from mocap.settings import (BodyKind, BoneNaming, DetectBackend, ExportFormat, E
 
 ONE_OF = "expected one of "
 
-# (table, key, bad value, what the message says is expected): every check the stages made
-# of their settings (mocap.fit.check_fit_settings, mocap.triangulate._check_settings,
-# mocap.triangulate.volumetric, mocap.associate.check_settings, mocap.filter.filter_points,
-# mocap.filter.one_euro, mocap.export.check_export_settings, mocap.detect BackendSpec).
+# (table, key, bad value, what the message says is expected): every check the stages used to
+# make of their settings before they ran (the fit's, triangulation's, the volumetric method's,
+# association's, the filter's smoother and one-euro, export's, the detector spec's): the
+# settings now check themselves, once, when they are read or built.
 BAD = [
     ("take", "fps", 0, "expected > 0"),
     ("detect", "format", "coco19", "expected a keypoint format (coco17, coco18, body25"),
@@ -142,12 +143,21 @@ def test_the_choices_are_those_the_stages_know():
     from mocap.detect.types import BACKENDS
     from mocap.export import FORMATS, MESHES
     from mocap.triangulate.volumetric import AGGREGATIONS
-    assert choices(BodyKind) == BODY_KINDS
-    assert choices(MeshFiles) == ("",) + MESH_FORMATS
-    assert set(choices(BoneNaming)) == set(PRESETS)
-    assert choices(ExportFormat) == FORMATS and set(choices(ExportMesh)) == set(MESHES)
-    assert choices(VolumeAggregation) == AGGREGATIONS
-    assert choices(DetectBackend) == BACKENDS
+    assert set(choices(BoneNaming)) == set(PRESETS)   # the exporters' presets, a library apart
+    # The stages' lists are read from the settings' choices, not written again.
+    assert (BODY_KINDS, ("",) + MESH_FORMATS) == (choices(BodyKind), choices(MeshFiles))
+    assert (FORMATS, MESHES) == (choices(ExportFormat), choices(ExportMesh))
+    assert (AGGREGATIONS, BACKENDS) == (choices(VolumeAggregation), choices(DetectBackend))
+
+
+@pytest.mark.parametrize("table, key, value, expected", [
+    row for row in BAD if row[0] not in ("calibration", "calibration.board")])
+def test_settings_built_in_code_are_checked_when_built(table, key, value, expected):
+    """A stage never checks its settings: a table built in code (dataclasses.replace, the
+    command line's options) is checked as one read from session.toml."""
+    cls = type(getattr(Settings(), table))
+    with pytest.raises(SettingsError, match=rf"^\[{table}\] {key} = .*{re.escape(expected)}"):
+        dataclasses.replace(cls(), **{key: value})
 
 
 def test_ranges_read_as_in_messages():

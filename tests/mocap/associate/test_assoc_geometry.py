@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mocap.associate import (association_joints, check_settings, cluster_views, detection_rays,
+from mocap.associate import (association_joints, cluster_views, detection_rays,
                              pair_distances, triangulate_rays, view_distance_matrix)
-from mocap.errors import AssociationError
+from mocap.errors import AssociationError, SettingsError
 from mocap.keypoints import get_format
 from mocap.settings import AssociateSettings
 from mocap.types import Detections2D
@@ -212,14 +212,15 @@ def test_clustering_frames_in_lockstep_equals_one_by_one(rng):
 # ----------------------------------------------------------------------------- settings
 
 @pytest.mark.parametrize("key,value,match", [
-    ("mode", "everyone", "mode = 'everyone'; expected 'multi'"),
+    ("mode", "everyone", "mode = 'everyone'; expected one of 'multi'"),
     ("max_ray_distance_m", 0.0, "max_ray_distance_m = 0.0; expected > 0"),
     ("min_joints", 1, "min_joints = 1; expected >= 2"),
     ("max_people", -1, "max_people = -1; expected >= 0"),
 ])
 def test_bad_settings_name_the_key(key, value, match):
-    with pytest.raises(AssociationError, match=match):
-        check_settings(AssociateSettings(**{key: value}))
+    # Checked when the settings are built, before any stage runs.
+    with pytest.raises(SettingsError, match=r"^\[associate\] " + match):
+        AssociateSettings(**{key: value})
 
 
 def test_associate_table_in_session_toml(tmp_path):
