@@ -18,7 +18,7 @@ from calibration.people import KeypointRefineResult
 
 from exporters.atomic import atomic_write
 
-from ..detect import session_detections
+from .detections import session_detections
 from ..errors import SessionError
 from ..people_calibration import level_rig, refine_report, refine_rig
 from ..settings import Settings

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from exporters.atomic import atomic_write
 
-from ..detect import session_detections
+from .detections import session_detections
 from ..export import export_people
 from ..filter import filter_points
 from ..keypoints import convert_keypoints

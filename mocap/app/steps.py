@@ -16,7 +16,7 @@ import numpy as np
 
 from exporters.trc import write_trc
 
-from ..detect import detect_session, session_detections
+from .detections import detect_session, session_detections
 from ..errors import MocapError, SessionError
 from ..export import export_people
 from ..filter import filter_points

@@ -185,7 +185,7 @@ def test_reprojection_uses_the_detections_re_timed_by_the_sync_stage(tmp_path, s
                                  inp.detections.conf, min_conf)
     med = np.nanmedian(err.reshape(4, -1), 1)
     assert (med < 5).all(), med
-    from mocap.detect import session_detections
+    from mocap.app.detections import session_detections
     raw = session_detections(inp.session, inp.rig, inp.settings)
     err_raw = reprojection_errors_px(inp.rig, inp.points.xyz, raw.xy, raw.conf, min_conf)
     med_raw = np.nanmedian(err_raw.reshape(4, -1), 1)
@@ -220,7 +220,7 @@ def test_reprojection_matches_people_as_the_association_did(tmp_path, studio4):
     err = reprojection_errors_px(inp.rig, inp.points.xyz, inp.detections.xy,
                                  inp.detections.conf, 0.2)
     assert (np.nanmedian(err.reshape(4, -1), 1) < 5).all()
-    from mocap.detect import session_detections
+    from mocap.app.detections import session_detections
     raw = session_detections(inp.session, inp.rig, inp.settings)
     assert raw.shape == inp.detections.shape     # two people, in the detector's order
     err_raw = reprojection_errors_px(inp.rig, inp.points.xyz, raw.xy, raw.conf, 0.2)
