@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from calibration import Rig  # noqa: E402
 from calibration.world import transform_rig  # noqa: E402
 from mocap.app.cli import main as cli  # noqa: E402
-from mocap.simulate import Actor, load_rig_template, simulate_take, write_session  # noqa: E402
+from mocap.app.studio import write_session  # noqa: E402
+from mocap.simulate import Actor, load_rig_template, simulate_take  # noqa: E402
 from mocap.simulate.calib_truth import (T_TILTED_FROM_TRUE, floor_errors,  # noqa: E402
                                         mean_baseline_m, poor_rig, relative_centre_error_m)
 

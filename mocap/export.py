@@ -1,6 +1,7 @@
 """The export stage: each person's 3D keypoints -> the files animation and biomechanics tools read.
 
-Per person ``p`` that was seen, in ``out/`` (``[export] formats`` chooses which):
+Per person ``p`` that was seen, in the output folder it is given (``[export] formats``
+chooses which):
 
 =========================  =================================================================
 ``person<p>.bvh``          keypoint skeleton animation; metres, Y up (``up_axis``), Euler ZXY:
@@ -15,14 +16,13 @@ Per person ``p`` that was seen, in ``out/`` (``[export] formats`` chooses which)
 
 Bone names follow ``[export] naming`` (``canonical``, ``mixamo``, ``unreal``, ``blender``,
 ``smpl``; see ``exporters.naming``). Every file is written atomically and listed in the
-person's ``files`` in ``out/manifest.json``.
+person's ``files`` (the manifest entries :func:`export_people` returns).
 
-A person with a fitted body (``out/person<p>/body.npz``, :class:`mocap.body.BodyMotion`) is
+A person with a fitted body (given with its body model, :class:`mocap.body.BodyMotion`) is
 exported with the body's skeleton instead of the keypoint skeleton (:func:`body_export`): the
 FBX then carries the body mesh skinned to it (``[export] mesh = "body"``, the default) and the
-``.npz`` the body's parameters (AMASS layout). Anny bodies are loaded without any file; an
-SMPL-family body needs the user's model files, which this stage does not have, so such a
-person is exported from the keypoints (with a warning).
+``.npz`` the body's parameters (AMASS layout). The app layer gives the bodies it fitted, or
+those it reads back from a session (:func:`mocap.app.bodies.stored_bodies`).
 """
 from __future__ import annotations
 
@@ -145,21 +145,6 @@ def export_person(xyz: np.ndarray, points: Points3D, person: int, out: Path, set
     return written
 
 
-def _body_of(out: Path, person: int) -> tuple | None:
-    """(model, BodyMotion) of ``out/person<p>/body.npz`` when there is one that can be loaded."""
-    path = out / f"person{person}" / "body.npz"
-    if not path.is_file():
-        return None
-    from .body import BodyMotion, load_body_model
-
-    body = BodyMotion.load(path)
-    if body.surface_model_type != "anny":
-        log.warning("%s: a %s body needs the user's model files; person %d is exported from the keypoints",
-                    path, body.surface_model_type, person)
-        return None
-    return load_body_model("anny"), body
-
-
 def _body_files(model, body) -> dict:
     """``export_person`` arguments of a fitted body."""
     skeleton, motion, mesh = body_export(model, body)
@@ -175,8 +160,8 @@ def export_people(points: Points3D, out: Path, settings: ExportSettings, bodies:
         points: the take's 3D keypoints.
         out: the output folder.
         settings: ``[export]`` settings.
-        bodies: {person: (body model, BodyMotion)} of fitted people; by default each
-            ``out/person<p>/body.npz`` that exists (Anny bodies).
+        bodies: {person: (body model, BodyMotion)} of fitted people (None: none); the others
+            are exported with the keypoint skeleton.
 
     Returns:
         one dict per person seen: ``id``, ``frames_seen``, one key per format written (its file
@@ -188,7 +173,7 @@ def export_people(points: Points3D, out: Path, settings: ExportSettings, bodies:
         seen = np.isfinite(xyz).all(-1)
         if not seen.any():
             continue
-        fitted = bodies.get(p) if bodies is not None else _body_of(out, p)
+        fitted = bodies.get(p) if bodies is not None else None
         written = export_person(xyz, points, p, out, settings, **(_body_files(*fitted) if fitted else {}))
         people.append({"id": p, "frames_seen": int(seen.any(-1).sum()), **written,
                        "files": [written[f] for f in FORMATS if f in written]})

@@ -29,8 +29,9 @@ import numpy as np
 
 from exporters.atomic import atomic_write
 
-from ..detect.run import camera_jobs, detect_camera, job_done
+from ..detect.run import detect_camera, job_done
 from ..errors import MocapError
+from .detections import camera_jobs
 from .pipeline import run as run_pipeline
 from .session import Session
 

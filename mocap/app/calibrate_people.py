@@ -18,13 +18,13 @@ from calibration.people import KeypointRefineResult
 
 from exporters.atomic import atomic_write
 
-from ..detect import session_detections
 from ..errors import SessionError
 from ..people_calibration import level_rig, refine_report, refine_rig
 from ..settings import Settings
 from ..associate import identify_people
 from ..triangulate import triangulate
 from ..types import Points3D
+from .detections import session_detections
 from .session import Session
 
 __all__ = ["BACKUP_PREFIX", "capture_detections", "capture_points", "backup_calibration",

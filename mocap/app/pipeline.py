@@ -16,7 +16,6 @@ from pathlib import Path
 
 from exporters.atomic import atomic_write
 
-from ..detect import session_detections
 from ..export import export_people
 from ..filter import filter_points
 from ..keypoints import convert_keypoints
@@ -25,6 +24,8 @@ from ..sync import shift_detections, synchronise
 from ..associate import Identities, detections_by_identity, detections_for_points, identify_people
 from ..triangulate import triangulate
 from ..types import Manifest, Points3D
+from .bodies import body_model_for, fit_people
+from .detections import session_detections
 from .session import Session
 from .stages import StageRunner
 
@@ -49,7 +50,6 @@ def fit_bodies(points: Points3D, session: Session, settings: Settings, det, rig,
     """
     if not settings.fit.enabled:
         return {}, {}
-    from ..fit import fit_people   # torch: imported only when a body is fitted
     entries, bodies = fit_people(points, settings.fit, session.out, session.root, det, rig)
     return {e["id"]: e for e in entries}, bodies
 
@@ -163,7 +163,6 @@ def _load_bodies(fits: dict, session: Session, settings: Settings) -> "dict | No
     if not fits:
         return {}
     from ..body.motion import BodyMotion   # torch: imported only when there are bodies
-    from ..fit import body_model_for
     model = body_model_for(settings.fit, session.root)
     return {p: (model, BodyMotion.load(session.out / v["body"])) for p, v in fits.items()}
 

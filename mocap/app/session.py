@@ -7,7 +7,7 @@ Layout (the session contract)::
       session.toml              optional settings, one table per stage
       pose/<cam>/*.json         OpenPose JSON per frame (or pose/<cam>_json/, Pose2Sim naming)
       pose/<cam>.json|.csv|.h5  or one file per camera: COCO results, DeepLabCut, SLEAP
-                                (read by mocap.io.importers through mocap.detect.session_detections)
+                                (read by mocap.io.importers through mocap.app.detections)
       heatmaps/<cam>.npz        optional heatmaps (F, P, J, h, w) + affine (F, P, 2, 3)
       videos/<cam>.<ext>        videos, or videos/<cam>/ numbered images: without pose/, `mocap run`
                                 detects on them first (mocap.detect -> out/detections.npz)

@@ -16,7 +16,6 @@ import numpy as np
 
 from exporters.trc import write_trc
 
-from ..detect import detect_session, session_detections
 from ..errors import MocapError, SessionError
 from ..export import export_people
 from ..filter import filter_points
@@ -26,6 +25,8 @@ from ..sync import SyncResult, synchronise
 from ..associate import Identities, identify_people
 from ..triangulate import triangulate
 from ..types import Detections2D, Points3D
+from .bodies import fit_people, stored_bodies
+from .detections import detect_session, session_detections
 from .pipeline import detections_for_fit
 from .session import Session
 
@@ -175,7 +176,6 @@ def fit_session(folder: "str | Path", changes: dict) -> tuple[list, Path]:
         the fit's manifest entries (``id``, ``body``, ``meshes``, ``height_m``, ``stages``)
         and the output folder.
     """
-    from ..fit import fit_people   # torch: only when fitting
     session = Session(Path(folder))
     settings = override(session.settings(), "fit", changes)
     points = filtered_points(session, settings)
@@ -192,7 +192,8 @@ def fit_session(folder: "str | Path", changes: dict) -> tuple[list, Path]:
 
 def export_session(folder: "str | Path", changes: dict) -> dict:
     """The export stage alone: ``out/points3d.npz`` -> files (``[export]`` with ``changes``),
-    merged into ``out/manifest.json``.
+    merged into ``out/manifest.json``; people with a fitted body (``out/person<p>/body.npz``,
+    Anny) are exported with it.
 
     Returns:
         the manifest's ``artifacts`` and ``people``, and ``out``, the output folder.
@@ -207,7 +208,8 @@ def export_session(folder: "str | Path", changes: dict) -> dict:
     if not source.is_file():
         raise SessionError(f"{source}: not found; expected the filtered 3D keypoints (run "
                            f"`mocap run` first)")
-    fresh = export_people(Points3D.load(source), session.out, settings)
+    points = Points3D.load(source)
+    fresh = export_people(points, session.out, settings, stored_bodies(session.out, points))
     manifest = session.manifest()
     manifest = dataclasses.replace(manifest, artifacts=manifest.artifacts
                                    or {"points3d": "points3d.npz"}).merge_people(fresh)

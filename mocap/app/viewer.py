@@ -17,7 +17,7 @@ mesh that does not move) and ``faces`` (T, 3) int; the manifest's person entry m
 under ``mesh`` instead. A ``body.npz`` (body-model parameters) without such a mesh file is
 reported in the log, since turning parameters into vertices needs the body model itself.
 
-Inputs are read as the report reads them (:func:`mocap.report.gather_inputs`): artifacts
+Inputs are read as the report reads them (:func:`mocap.app.report.gather_inputs`): artifacts
 from ``out/manifest.json``, detections from ``out/`` or ``pose/``; absent ones are skipped
 with a log line.
 """
@@ -31,8 +31,9 @@ import numpy as np
 
 from ..errors import MocapError
 from ..keypoints import KeypointFormat, get_format
-from ..report import PERSON_COLORS_RGB, find_video, gather_inputs, read_video_frames
+from ..report import PERSON_COLORS_RGB
 from ..types import load_npz
+from .report import find_video, gather_inputs, read_video_frames
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def _send_bones(rr, rec, path: str, frames: np.ndarray, xyz: np.ndarray,
 
 def _mesh_file(inp, person: int) -> "Path | None":
     out = inp.session.out
-    for entry in (inp.manifest or {}).get("people", []):
+    for entry in (inp.manifest.people if inp.manifest is not None else ()):
         if entry.get("id") == person and entry.get("mesh"):
             return out / entry["mesh"]
     folder = out / f"person{person}"

@@ -1,10 +1,10 @@
 """The detection stage: every camera's video -> :class:`~mocap.types.Detections2D`.
 
 Cameras run in parallel worker processes (one camera each, the CPU cores shared among them),
-each decoding ahead in a thread (:class:`.video.FrameReader`) and writing its result to
-``out/detect/<cam>.npz`` atomically, stamped with a fingerprint of its inputs and settings: a
-camera whose file is up to date is skipped, so a crashed run resumes without redoing
-finished cameras. Heatmaps go to a memory-mapped scratch file while a camera runs, so a
+each decoding ahead in a thread (:class:`.video.FrameReader`) and writing its result to the
+job's file (``<folder>/<cam>.npz``, the folder chosen by the caller) atomically, stamped
+with a fingerprint of its inputs and settings: a camera whose file is up to date is skipped,
+so a crashed run resumes without redoing finished cameras. Heatmaps go to a memory-mapped scratch file while a camera runs, so a
 worker's memory does not grow with the take's length. One progress bar counts the take's
 frames over all cameras.
 """
@@ -22,20 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.atomic import atomic_write
-
-from ..errors import DetectorError, MocapError, SessionError
+from ..errors import DetectorError, MocapError
 from ..keypoints import get_format
 from ..models import MODELS
 from ..types import Detections2D, load_npz, save_npz
 from .backends import make_backend
 from .types import BackendSpec, resolve_model
-from .video import VideoInfo, FrameReader, check_sources, find_source, probe_source
+from .video import VideoInfo, FrameReader, check_sources, probe_source
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CameraJob", "detect_camera", "detect_sources", "detect_session",
-           "spec_from_settings", "assemble_detections", "camera_sources"]
+__all__ = ["CameraJob", "detect_camera", "detect_sources", "spec_from_settings",
+           "assemble_detections", "make_jobs", "job_done", "detect_jobs", "detection_summary"]
 
 #: Bumped when the detection code changes what it writes (invalidates cached cameras).
 CODE_VERSION = 1
@@ -270,41 +268,26 @@ def assemble_detections(paths: "list[Path]", camera_names: "tuple[str, ...]", fp
                         fps=fps, heatmaps=hm, heatmap_affine=aff)
 
 
-def camera_sources(root: Path, camera_names: "tuple[str, ...]") -> list[Path]:
-    """Each camera's ``videos/<cam>.<ext>`` (or image folder ``videos/<cam>/``), rig order.
+def make_jobs(sources: "list[Path]", camera_names: "tuple[str, ...]", settings,
+              folder: "str | Path", model_root: "Path | None" = None) -> list[CameraJob]:
+    """One detection job per camera, in the given (rig) order.
 
+    Args:
+        sources: each camera's video file or image folder. camera_names: the cameras.
+        settings: the :class:`~mocap.settings.Settings` (``[take] fps``, ``[detect]``).
+        folder: where each job writes ``<cam>.npz``. model_root: the folder a relative
+            ``[detect] model`` path is taken from.
+    Returns:
+        the jobs; a job whose file already holds the same fingerprint (source, frames,
+        detector) is done (see :func:`job_done`).
     Raises:
-        SessionError: naming the cameras without a source and what was found.
+        DetectorError / VideoError: inconsistent sources, bad [detect] settings.
     """
-    folder = Path(root) / "videos"
-    found = [find_source(folder, c) for c in camera_names]
-    missing = [c for c, p in zip(camera_names, found) if p is None]
-    if missing:
-        have = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-        raise SessionError(f"{folder}: no video for camera(s) {', '.join(missing)} (expected "
-                           f"videos/<camera>.mp4 or videos/<camera>/ with images, camera "
-                           f"names as in the calibration); found {have}")
-    return found  # type: ignore[return-value]
-
-
-def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
-                ) -> list[CameraJob]:
-    """One detection job per camera of a session (``videos/<cam>``), in the rig's order.
-
-    Each job writes ``out/detect/<cam>.npz``; a job whose file already holds the same
-    fingerprint (source, frames, detector) is done (see :func:`job_done`). Lets a scheduler
-    (``mocap batch --ray``) run cameras anywhere before the session itself runs.
-
-    Raises:
-        SessionError / DetectorError: missing or inconsistent videos, bad [detect] settings.
-    """
-    root = Path(root)
-    sources = camera_sources(root, camera_names)
     infos = [probe_source(p, c, settings.take.fps) for p, c in zip(sources, camera_names)]
     F = check_sources(infos)
-    spec = spec_from_settings(settings.detect, root)
-    return [CameraJob(i, F, spec, root / "out" / "detect" / f"{i.camera}.npz",
-                      _fingerprint(i, F, spec)) for i in infos]
+    spec = spec_from_settings(settings.detect, model_root)
+    return [CameraJob(i, F, spec, Path(folder) / f"{i.camera}.npz", _fingerprint(i, F, spec))
+            for i in infos]
 
 
 def job_done(job: CameraJob) -> bool:
@@ -312,35 +295,33 @@ def job_done(job: CameraJob) -> bool:
     return _is_done(job)
 
 
-def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings,
-                   workers: "int | None" = None) -> Detections2D:
-    """Detect 2D keypoints in a session's videos; write ``out/detections.npz``.
+def detection_summary(jobs: "list[CameraJob]", det: Detections2D) -> dict:
+    """What ``detections.json`` records: the detector, format, fps, frames and per camera its
+    source, frames, fps, size and how many frames show a person."""
+    infos = [j.info for j in jobs]
+    return {"backend": asdict(jobs[0].spec), "format": det.format, "fps": infos[0].fps,
+            "frames": jobs[0].num_frames,
+            "cameras": [{"name": i.camera, "source": str(i.path), "frames": i.num_frames,
+                         "fps": i.fps, "size_wh": list(i.size_wh),
+                         "frames_with_person": int(np.isfinite(det.xy[c, :, :, :, 0])
+                                                   .any(-1).any(-1).sum())}
+                        for c, i in enumerate(infos)]}
+
+
+def detect_jobs(jobs: "list[CameraJob]", camera_names: "tuple[str, ...]", settings,
+                workers: "int | None" = None, desc: str = "detect") -> Detections2D:
+    """Run the jobs (:func:`detect_sources`) and stack their results (rig order).
 
     Args:
-        root: the session folder (videos in ``videos/``).
-        camera_names: the rig's cameras, in its order.
-        settings: the session's :class:`~mocap.settings.Settings`.
-        workers: parallel processes (None: ``[detect] workers``).
+        jobs: from :func:`make_jobs`. camera_names: the rig's cameras, in its order.
+        settings: the :class:`~mocap.settings.Settings`. workers: parallel processes (None:
+            ``[detect] workers``). desc: the progress bar's label.
     Returns:
-        the detections, also saved to ``out/detections.npz`` (and a summary to
-        ``out/detections.json``).
+        the detections (nothing written but the jobs' own files).
     """
-    root = Path(root)
-    jobs = camera_jobs(root, camera_names, settings)
-    infos = [j.info for j in jobs]
-    F, fps, spec, out = jobs[0].num_frames, infos[0].fps, jobs[0].spec, root / "out"
+    F, fps, spec = jobs[0].num_frames, jobs[0].info.fps, jobs[0].spec
     log.info("detecting %s keypoints in %d cameras x %d frames at %g fps (%s)", spec.format,
              len(jobs), F, fps, spec.kind)
     paths = detect_sources(jobs, settings.detect.workers if workers is None else workers,
-                           desc=f"detect {root.name}")
-    det = assemble_detections(paths, tuple(camera_names), fps, settings.detect.max_heatmap_gb)
-    det.save(out / "detections.npz")
-    summary = {"backend": asdict(spec), "format": det.format, "fps": fps, "frames": F,
-               "cameras": [{"name": i.camera, "source": str(i.path), "frames": i.num_frames,
-                            "fps": i.fps, "size_wh": list(i.size_wh),
-                            "frames_with_person": int(np.isfinite(det.xy[c, :, :, :, 0])
-                                                      .any(-1).any(-1).sum())}
-                           for c, i in enumerate(infos)]}
-    with atomic_write(out / "detections.json", "w") as fh:
-        json.dump(summary, fh, indent=2)
-    return det
+                           desc=desc)
+    return assemble_detections(paths, tuple(camera_names), fps, settings.detect.max_heatmap_gb)

@@ -39,10 +39,10 @@ The modules:
   :func:`calibration.rotations.kabsch`;
 - :mod:`.optimise`: :class:`Monitor`, the stage runner and its preconditioner,
   :func:`fit_sequence`;
-- :mod:`.people`: the stage over a take: :func:`fit_points3d` (pure) and :func:`fit_people`
-  (also writes the files, :mod:`mocap.io.fit_files`); :func:`body_model_for`,
-  :func:`body_motion`; :mod:`.runtime`:
-  :func:`torch_threads` (the device: :func:`mocap.device.pick_device`).
+- :mod:`.people`: the stage over a take: :func:`fit_points3d` (pure: nothing is written;
+  the app layer loads the body model and writes the files, :mod:`mocap.app.bodies`),
+  :func:`body_motion`; :mod:`.runtime`: :func:`torch_threads` (the device:
+  :func:`mocap.device.pick_device`).
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ from .losses import (LOSSES, bone_length_loss, floor_loss, gmof, joint_limit_los
 from .optimise import Monitor, fit_sequence, parameter_scales, rotation_scales, stage_constants
 from .options import DEFAULT_STAGES, PARAMETERS, FitOptions, Stage
 from .params import BodyParams, FitData, FitResult, Views, root_rotvec, rotations
-from .people import PersonFit, body_model_for, body_motion, fit_people, fit_points3d
+from .people import PersonFit, body_motion, fit_points3d
 from .projection import project_points
 from .runtime import torch_threads
 
@@ -69,5 +69,4 @@ __all__ = ["FitOptions", "Stage", "DEFAULT_STAGES", "PARAMETERS", "BodyParams", 
            "spine_joints", "TORSO", "SOLE", "initial_params", "initial_pose",
            "extended_frames", "extension_scores", "median_bone_lengths", "stance_weights",
            "parameter_scales", "rotation_scales", "stage_constants", "torch_threads",
-           "body_model_for", "body_motion", "PersonFit", "fit_points3d",
-           "fit_people"]
+           "body_motion", "PersonFit", "fit_points3d"]

@@ -1,25 +1,22 @@
 """The fit stage: every person of a take's 3D keypoints fitted with a body model.
 
-- :func:`fit_points3d` is the pure stage: keypoints, settings and a body model in, one
-  :class:`PersonFit` per person out (nothing written);
-- :func:`fit_people` is the app layer's stage (:mod:`mocap.app.pipeline`, ``mocap fit``): it
-  checks ``[fit]``, loads the body model, fits and writes each person's files
-  (:mod:`mocap.io.fit_files`).
+:func:`fit_points3d` is the pure stage: keypoints, settings and a body model in, one
+:class:`PersonFit` per person out (nothing written). The app layer
+(:func:`mocap.app.bodies.fit_people`, for ``mocap run`` and ``mocap fit``) checks ``[fit]``,
+loads the body model, fits and writes each person's files (:mod:`mocap.io.fit_files`).
 """
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..body import BodyMotion, keypoint_layer, load_body_model, rest_height
+from ..body import BodyMotion, keypoint_layer, rest_height
 from ..errors import FitError
 from ..body.regressors import KeypointLayer
 from ..device import pick_device
-from ..io.fit_files import write_fits
 from .data import prepare_data, views_from
 from .optimise import fit_sequence
 from .params import FitResult
@@ -27,7 +24,7 @@ from .runtime import torch_threads
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PersonFit", "body_model_for", "body_motion", "fit_points3d", "fit_people"]
+__all__ = ["PersonFit", "body_motion", "fit_points3d", "require_format"]
 
 
 @dataclass
@@ -54,14 +51,6 @@ class PersonFit:
                                               "losses")} for r in self.report]}
 
 
-def body_model_for(settings, session_root=None):
-    """The body model ``[fit]`` asks for (a relative ``model_path`` is the session's)."""
-    path = settings.model_path or None
-    if path is not None and session_root is not None and not Path(path).is_absolute():
-        path = Path(session_root) / path
-    return load_body_model(settings.body, path, settings.gender)
-
-
 def body_motion(layer: KeypointLayer, result: FitResult, fps: float):
     """The :class:`mocap.body.BodyMotion` of a fit (all joints of the model's tree in
     ``poses``, the joints not fitted at zero)."""
@@ -78,7 +67,9 @@ def body_motion(layer: KeypointLayer, result: FitResult, fps: float):
                       keypoint_names=layer.keypoint_names, observed=result.observed)
 
 
-def _require_format(points) -> None:
+def require_format(points) -> None:
+    """Raise FitError when the 3D keypoints name no keypoint format (a body cannot be fitted
+    to them)."""
     if not points.format:
         raise FitError("the 3D keypoints do not name their keypoint format; cannot fit a body")
 
@@ -115,7 +106,7 @@ def fit_points3d(points, settings, model, detections=None, rig=None) -> list[Per
     Args:
         points: :class:`mocap.types.Points3D` (filtered), in a named keypoint format.
         settings: ``[fit]`` (:class:`mocap.settings.FitSettings`, its values checked when it
-            was built). model: the body model (:func:`body_model_for`).
+            was built). model: the body model (:func:`mocap.body.load_body_model`).
         detections, rig: the 2D detections and cameras (same order), for the reprojection
             term (used when both are given and ``reprojection_weight > 0``).
     Returns:
@@ -123,7 +114,7 @@ def fit_points3d(points, settings, model, detections=None, rig=None) -> list[Per
     Raises:
         FitError: the keypoints name no format, or a person cannot be placed.
     """
-    _require_format(points)
+    require_format(points)
     use_views = settings.reprojection_weight > 0 and detections is not None and rig is not None
     extra = _extra_weights(settings, use_views)
     fits = []
@@ -137,24 +128,3 @@ def fit_points3d(points, settings, model, detections=None, rig=None) -> list[Per
                      if use_views else None)
             fits.append(_fit_person(layer, points, p, settings, extra, views))
     return fits
-
-
-def fit_people(points, settings, out, session_root=None, detections=None, rig=None,
-               ) -> tuple[list[dict], dict]:
-    """The fit stage: every person seen in ``points`` -> ``out/person<p>/body.npz`` (and
-    meshes when ``[fit] meshes`` asks).
-
-    Args:
-        points: :class:`mocap.types.Points3D` (filtered). settings: ``[fit]``.
-        out: the output folder. session_root: for a relative ``model_path``.
-        detections, rig: the 2D detections and cameras, for the reprojection term.
-    Returns:
-        manifest entries (``id``, ``body``, ``meshes``, ``height_m``, ``stages``) and
-        ``{person: (model, BodyMotion)}``.
-    """
-    _require_format(points)
-    with torch_threads(settings.threads):
-        model = body_model_for(settings, session_root)
-        fits = fit_points3d(points, settings, model, detections, rig)
-        entries = write_fits(out, model, fits, settings.meshes, settings.mesh_every)
-    return entries, {f.person: (model, f.body) for f in fits}

@@ -75,23 +75,20 @@ def _fmt(x: float, digits: int = 1) -> str:
 
 def _artifacts_table(inp: ReportInputs) -> tuple[str, list[str]]:
     """The manifest's files, present or MISSING, and a note per missing one."""
-    s = inp.session
-
     def state(rel) -> str:
         return "present" if inp.files_present.get(str(rel), False) else "MISSING"
-    arows = [(k, v, state(v)) for k, v in inp.manifest.get("artifacts", {}).items()]
-    for person in inp.manifest.get("people", []):
+    arows = [(k, v, state(v)) for k, v in inp.manifest.artifacts.items()]
+    for person in inp.manifest.people:
         for f in person.get("files", []):
             arows.append((f"person {person.get('id', '?')}", f, state(f)))
-    notes = [f"{k}: {v} is listed in the manifest but is not in {s.out}"
+    notes = [f"{k}: {v} is listed in the manifest but is not in {inp.files_dir}"
              for k, v, st in arows if st == "MISSING"]
     return ("<h3>Artifacts (out/manifest.json)</h3>"
             + _table(["artifact", "file", "state"], arows, left_cols=3)), notes
 
 
 def _summary_section(inp: ReportInputs) -> tuple[str, list[str]]:
-    s = inp.session
-    rows = [("session", str(s.root.resolve()))]
+    rows = [("session", inp.location)]
     if inp.rig is not None:
         rows.append(("cameras", f"{len(inp.rig)} ({', '.join(inp.rig.names)})"))
     p = inp.points
@@ -252,9 +249,9 @@ def render_page(inp: ReportInputs, videos: "list | None" = None,
     """The report page as one HTML string (no script, no external address).
 
     Args:
-        inp: from :func:`mocap.report.inputs.gather_inputs`.
+        inp: e.g. from :func:`mocap.app.report.gather_inputs`.
         videos, frames: the overlay contact sheet's take frames (k,) and, per camera, its
-            video and the frames read from it (:func:`mocap.report.inputs.read_overlay_videos`);
+            video and the frames read from it (:func:`mocap.app.report.read_overlay_videos`);
             needed when ``inp`` has a rig and 3D keypoints.
         overlay_width_px: width of each overlay thumbnail.
     Returns:
@@ -281,7 +278,7 @@ def render_page(inp: ReportInputs, videos: "list | None" = None,
                   if items else '<p class="ok">Every artifact the report reads was found.</p>')
     nav = "".join(f'<a href="#{k}">{t}</a>' for k, t in SECTIONS)
     parts = "".join(f'<section id="{k}"><h2>{t}</h2>{body[k]}</section>' for k, t in SECTIONS)
-    title = f"Motion capture report: {html.escape(inp.session.root.resolve().name)}"
+    title = f"Motion capture report: {html.escape(inp.name)}"
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{title}</title><style>{_CSS}</style></head><body>"

@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,17 +36,17 @@ from ..body.model import (BodyModel, anatomical_frames, body_axes, forward_kinem
 from ..body.regressors import keypoint_layer, keypoints_forward
 from ..errors import SimulationError
 from ..keypoints import get_format
-from ..types import Detections2D, save_npz
+from ..types import Detections2D
 from .body import CAPSULES
 from .capture import Scene, check_take_args, observe_rig
 from .motions import MOTIONS, axis_rotation
 from .observe import ErrorModel
-from .studio import Actor, Take, write_session
+from .studio import Actor, Take
 
 log = logging.getLogger(__name__)
 
 __all__ = ["BodyActor", "BodyTake", "animate_body", "body_keypoints", "draw_shape",
-           "simulate_body_take", "write_body_session"]
+           "simulate_body_take"]
 
 
 @dataclass(frozen=True)
@@ -269,20 +268,3 @@ def simulate_body_take(rig: Rig, model: BodyModel, actors, num_frames: int,
     det, truth = observe_rig(rig, scene_at, offsets, num_frames, heights, error_model, kf, fps,
                              np.random.default_rng(seed), heatmaps, heatmap_size)
     return _body_take(det, model, actors, ref, heights, offsets, truth)
-
-
-def write_body_session(folder: "str | Path", rig: Rig, body_take: BodyTake,
-                       settings: "dict | None" = None, info: "dict | None" = None) -> Path:
-    """Write a body-model take as a session folder (:func:`mocap.simulate.write_session`) plus
-    ``gt_body.npz``: the body model kind, fitted joint names, true ``betas`` (P, B),
-    ``heights_m`` (P,), ``global_orient`` (F, P, 3), ``body_pose`` (F, P, Jb - 1, 3) and
-    ``transl`` (F, P, 3)."""
-    m = body_take.model
-    root = write_session(folder, rig, body_take.take, settings,
-                         {"body_model": m.kind, **(info or {})})
-    save_npz(root / "gt_body.npz", surface_model_type=np.array(m.kind),
-             fitted_joints=np.array(m.fitted), shape_names=np.array(m.shape_names),
-             betas=body_take.betas, heights_m=body_take.heights_m,
-             global_orient=body_take.global_orient, body_pose=body_take.body_pose,
-             transl=body_take.transl)
-    return root

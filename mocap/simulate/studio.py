@@ -1,29 +1,25 @@
 """The virtual studio: people moving in front of a rig, and what every camera detects.
 
 ``simulate_take`` is pure (seeded, deterministic): rig + people + error model -> detections and
-ground truth. ``write_session`` lays the result out as a session folder that ``mocap run`` reads
-exactly as it reads a real capture.
+ground truth. :func:`mocap.app.studio.write_session` lays the result out as a session folder
+that ``mocap run`` reads exactly as it reads a real capture.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
-import tomli_w
 
 from calibration import Rig
 
-from ..io.openpose import write_openpose_frame
-from ..keypoints import KeypointFormat, get_format
-from ..types import Detections2D, save_npz
+from ..keypoints import KeypointFormat
+from ..types import Detections2D
 from .body import LANDMARK_NAMES, Body
 from .capture import Scene, check_take_args, observe_rig
 from .motions import animate
 from .observe import ErrorModel
 
-__all__ = ["Actor", "Take", "simulate_take", "write_session"]
+__all__ = ["Actor", "Take", "simulate_take"]
 
 
 @dataclass(frozen=True)
@@ -166,43 +162,3 @@ def simulate_take(rig: Rig, actors: "list[Actor] | tuple[Actor, ...]", num_frame
     det, truth = observe_rig(rig, scene_at, offsets, num_frames, heights, error_model, kf, fps,
                              np.random.default_rng(seed), heatmaps, heatmap_size)
     return _take(det, actors, ref, lm_idx, offsets, truth)
-
-
-def write_session(folder: "str | Path", rig: Rig, take: Take, settings: "dict | None" = None,
-                  info: "dict | None" = None) -> Path:
-    """Write a take as a session folder.
-
-    Layout: ``calibration.toml`` (anipose style), ``pose/<cam>/<cam>_<frame>_keypoints.json``
-    (OpenPose JSON), ``heatmaps/<cam>.npz`` when the take has heatmaps, ``session.toml``
-    (fps, keypoint format, and the simulation's description under ``[simulate]``) and
-    ``gt.npz`` (ground truth; never read by the pipeline, only by evaluation).
-    """
-    root = Path(folder)
-    root.mkdir(parents=True, exist_ok=True)
-    det = take.detections
-    rig.save(root / "calibration.toml")
-    for c, name in enumerate(det.camera_names):
-        cam_dir = root / "pose" / name
-        cam_dir.mkdir(parents=True, exist_ok=True)
-        for f in range(det.num_frames):
-            write_openpose_frame(cam_dir / f"{name}_{f:012d}_keypoints.json", det.xy[c, f],
-                                 det.conf[c, f])
-        if det.heatmaps is not None:
-            save_npz(root / "heatmaps" / f"{name}.npz", heatmaps=det.heatmaps[c],
-                     affine=det.heatmap_affine[c])
-    doc = {"take": {"fps": float(det.fps)}, "detect": {"format": det.format}}
-    for k, v in (settings or {}).items():
-        doc.setdefault(k, {}).update(v)
-    sim = {"actors": json.dumps([asdict(a) for a in take.actors]),
-           "camera_offsets": [int(o) for o in take.camera_offsets]}
-    sim.update(info or {})
-    doc["simulate"] = sim
-    with open(root / "session.toml", "wb") as fh:
-        tomli_w.dump(doc, fh)
-    fmt = get_format(det.format)
-    save_npz(root / "gt.npz", xyz=take.gt_xyz, joint_names=np.array(fmt.joint_names),
-             fps=np.array(det.fps), joints=take.gt_joints, local_R=take.gt_local_R,
-             root_R=take.gt_root_R, root_pos=take.gt_root_pos,
-             camera_offsets=take.camera_offsets, camera_names=np.array(det.camera_names),
-             heights_m=np.array([a.height_m for a in take.actors]))
-    return root

@@ -105,7 +105,8 @@ def _pipeline_cases(folder: Path) -> list[Case]:
     from exporters.naming import rename_skeleton
     from mocap.app.cli import main
     from mocap.app.pipeline import run
-    from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take, write_session
+    from mocap.app.studio import write_session
+    from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take
     from mocap.skeleton import keypoint_skeleton
     from mocap.types import Points3D
 

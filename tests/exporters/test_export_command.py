@@ -18,7 +18,8 @@ from exporters.trc import read_trc
 from mocap.app.cli import main
 from mocap.keypoints import get_format
 from mocap.app.pipeline import run
-from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take, write_session
+from mocap.app.studio import write_session
+from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take
 from mocap.types import Points3D
 
 FRAMES = 30

@@ -10,7 +10,8 @@ import pytest
 from mocap.evaluate import mpjpe_mm
 from mocap.app.pipeline import run as run_pipeline
 from mocap.settings import SyncSettings
-from mocap.simulate import Actor, ErrorModel, simulate_take, write_session
+from mocap.app.studio import write_session
+from mocap.simulate import Actor, ErrorModel, simulate_take
 from mocap.errors import SyncError
 from mocap.sync import estimate_offsets, shift_detections, synchronise
 from mocap.types import Points3D, load_npz

@@ -5,7 +5,7 @@ HELP = "write the session's HTML report"
 
 
 def run(args) -> int:
-    from ...report import write_report
+    from ..report import write_report
     path = write_report(args.session, args.out, overlay_frames=args.frames,
                         overlay_width_px=args.width)
     print(f"report written to {path}")

@@ -12,7 +12,8 @@ from mocap.app.batch import find_sessions, is_session, run_batch, run_one, summa
 from mocap.app.cli import main as cli_main
 from mocap.errors import MocapError
 from mocap.app.pipeline import run
-from mocap.simulate import Actor, ErrorModel, simulate_take, write_session
+from mocap.app.studio import write_session
+from mocap.simulate import Actor, ErrorModel, simulate_take
 
 LAYOUT = ("day1/take0", "day1/take1", "day2/take2", "take3")
 MOTIONS = ("walk", "squat", "jumping_jacks", "jog_circle")

@@ -9,7 +9,8 @@ from calibration import Rig
 from mocap.app.cli import main
 from mocap.evaluate import mpjpe_mm
 from mocap.app.pipeline import run
-from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take, write_session
+from mocap.app.studio import write_session
+from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take
 from mocap.triangulate import dlt_weighted, triangulate
 from mocap.types import Points3D
 from exporters import forward_kinematics, read_bvh

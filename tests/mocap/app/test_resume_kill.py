@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from mocap.app.pipeline import run
-from mocap.simulate import Actor, ErrorModel, simulate_take, write_session
+from mocap.app.studio import write_session
+from mocap.simulate import Actor, ErrorModel, simulate_take
 
 pytestmark = pytest.mark.slow
 

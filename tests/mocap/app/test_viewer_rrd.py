@@ -11,7 +11,8 @@ import pytest
 from mocap.app.cli import main as cli_main
 from mocap.errors import MocapError
 from mocap.app.pipeline import run
-from mocap.simulate import Actor, ErrorModel, simulate_take, write_session
+from mocap.app.studio import write_session
+from mocap.simulate import Actor, ErrorModel, simulate_take
 from mocap.types import Detections2D, Points3D, save_npz
 
 rr = pytest.importorskip("rerun", reason="rerun-sdk (extra 'rerun') is not installed")

@@ -10,7 +10,8 @@ import pytest
 
 from mocap.app.cli import main
 from mocap.app.pipeline import run
-from mocap.simulate import ErrorModel, write_session
+from mocap.app.studio import write_session
+from mocap.simulate import ErrorModel
 from mocap.simulate.crowd import crowd_actors, simulate_crowd
 from mocap.associate import Identities
 from mocap.types import Points3D

@@ -13,7 +13,8 @@ import pytest
 from calibration import Rig
 from calibration.world import transform_rig
 from mocap.app.cli import main
-from mocap.simulate import Actor, load_rig_template, simulate_take, write_session
+from mocap.app.studio import write_session
+from mocap.simulate import Actor, load_rig_template, simulate_take
 from mocap.simulate.calib_truth import (T_TILTED_FROM_TRUE, mean_baseline_m, poor_rig,
                                         relative_centre_error_m)
 from mocap.simulate.calib_truth import floor_errors as _floor_errors

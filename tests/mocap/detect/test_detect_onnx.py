@@ -21,7 +21,7 @@ from mocap.detect.types import BackendSpec  # noqa: E402
 from mocap.errors import DetectorError  # noqa: E402
 from mocap.detect.geometry import apply_affine  # noqa: E402
 from mocap.detect.onnx_backend import OnnxTopDownBackend, decode_heatmaps  # noqa: E402
-from mocap.detect.run import detect_session  # noqa: E402
+from mocap.app.detections import detect_session  # noqa: E402
 from mocap.settings import settings_from_dict  # noqa: E402
 
 W_IN, H_IN, J = 48, 64, 17

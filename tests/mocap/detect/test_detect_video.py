@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mocap.app.cli import main
-from mocap.detect.run import camera_sources
+from mocap.app.detections import camera_sources
 from mocap.detect.types import BackendSpec
 from mocap.detect.video import FrameReader, check_sources, probe_source
 from mocap.errors import DetectorError, KeypointFormatError, SessionError, VideoError

@@ -17,8 +17,8 @@ from mocap.fit import fit_sequence, prepare_data, torch_threads, views_from
 from mocap.filter import filter_points
 from mocap.settings import Settings
 from mocap.simulate import ErrorModel, load_rig_template
-from mocap.simulate.bodymodel import (BodyActor, animate_body, body_keypoints,
-                                      simulate_body_take, write_body_session)
+from mocap.app.studio import write_body_session
+from mocap.simulate.bodymodel import BodyActor, animate_body, body_keypoints, simulate_body_take
 from mocap.triangulate import triangulate
 
 

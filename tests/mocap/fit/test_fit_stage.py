@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from mocap.app.bodies import fit_people
 from mocap.body import BodyMotion, load_body_model
-from mocap.fit import PersonFit, fit_people, fit_points3d
+from mocap.fit import PersonFit, fit_points3d
 from mocap.io.fit_files import write_fits
 from mocap.keypoints import get_format
 from mocap.settings import Settings

@@ -8,7 +8,7 @@ from mocap.errors import DetectionsError, MocapError, SessionError, SettingsErro
 from mocap.io.openpose import read_openpose_folder, write_openpose_frame
 from mocap.app.session import Session
 from mocap.settings import Settings, load_settings
-from mocap.simulate import write_session
+from mocap.app.studio import write_session
 from mocap.types import Detections2D, Points3D
 
 

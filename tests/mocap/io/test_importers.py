@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from mocap.detect import session_detections
+from mocap.app.detections import session_detections
 from mocap.errors import DetectionsError, KeypointFormatError, SessionError
 from mocap.io.importers import (import_cameras, match_joints, read_coco_results, read_dlc,
                                 read_pose_file, read_sleap_analysis, write_coco_results,

@@ -4,7 +4,8 @@ import numpy as np
 from mocap.app.cli import main
 from mocap.evaluate import mpjpe_mm
 from mocap.settings import TriangulateSettings
-from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take, write_session
+from mocap.app.studio import write_session
+from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take
 from mocap.triangulate import (FLAG_NO_CONSENSUS, select_main_person, triangulate_points,
                                triangulate_take)
 from mocap.types import Points3D

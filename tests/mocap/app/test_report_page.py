@@ -1,5 +1,5 @@
-"""The session report: metrics, degradation when artifacts are absent, and the page as a
-browser renders it (Debian's headless Chromium, driven over the DevTools protocol)."""
+"""The session report: degradation when artifacts are absent, and the page as a browser
+renders it (Debian's headless Chromium, driven over the DevTools protocol)."""
 from __future__ import annotations
 
 import base64
@@ -18,12 +18,11 @@ import numpy as np
 import pytest
 
 from mocap.app.cli import main as cli_main
-from mocap.geometry import bone_length_stats, bone_lengths
-from mocap.keypoints import get_format
 from mocap.app.pipeline import run
-from mocap.report import (contact_sheet_frames, crop_box, find_video, gather_inputs,
-                          render_report, reprojection_errors_px, write_report)
-from mocap.simulate import Actor, ErrorModel, simulate_take, write_session
+from mocap.app.report import find_video, gather_inputs, render_report, write_report
+from mocap.app.studio import write_session
+from mocap.report import reprojection_errors_px
+from mocap.simulate import Actor, ErrorModel, simulate_take
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # the other export formats are tested with the exporters; BVH is enough here
@@ -68,63 +67,6 @@ def _write_videos(root: Path, rig, names, frames: int) -> None:
             cv2.putText(img, f"{f}", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
             out.write(img)
         out.release()
-
-
-# ----------------------------------------------------------------------------- metrics
-
-def test_reprojection_error_is_zero_for_exact_points_and_ignores_low_confidence(studio4,
-                                                                              clean_take):
-    det = clean_take.detections
-    noise_free = np.stack([cam.project(clean_take.gt_xyz) for cam in studio4])
-    conf = np.ones(det.conf.shape, np.float32)
-    conf[1, 5] = 0.05
-    err = reprojection_errors_px(studio4, clean_take.gt_xyz, noise_free, conf, 0.2)
-    finite = np.isfinite(noise_free).all(-1) & (conf >= 0.2)
-    assert np.all(np.isfinite(err) == finite)
-    assert np.nanmax(err) < 1e-6
-    shifted = noise_free + np.array([3.0, 4.0])
-    err = reprojection_errors_px(studio4, clean_take.gt_xyz, shifted, conf, 0.2)
-    np.testing.assert_allclose(err[finite], 5.0, atol=1e-5)
-    assert np.isnan(err[1, 5]).all()
-
-
-def test_reprojection_rejects_mismatched_shapes(studio4, clean_take):
-    from mocap.errors import MocapError
-    det = clean_take.detections
-    with pytest.raises(MocapError, match="do not match"):
-        reprojection_errors_px(studio4, clean_take.gt_xyz[:10], det.xy, det.conf, 0.2)
-
-
-def test_bone_lengths_of_ground_truth_are_constant(clean_take):
-    fmt = get_format("body25")
-    lengths = bone_lengths(clean_take.gt_xyz[:, 0], fmt.bone_indices)
-    assert lengths.shape == (clean_take.gt_xyz.shape[0], len(fmt.bone_indices))
-    st = bone_length_stats(lengths)
-    # the simulated body is rigid: hip-knee, knee-ankle, shoulder-elbow, elbow-wrist exact
-    names = fmt.joint_names
-    for a, b in (("left_hip", "left_knee"), ("right_knee", "right_ankle"),
-                 ("left_shoulder", "left_elbow"), ("right_elbow", "right_wrist")):
-        k = [i for i, (p, c) in enumerate(fmt.bone_indices)
-             if {names[p], names[c]} == {a, b}][0]
-        assert st["cv"][k] < 1e-9
-        assert 0.2 < st["median_m"][k] < 0.5
-    assert (st["count"] == lengths.shape[0]).all()
-
-
-def test_bone_length_stats_count_nan_as_missing():
-    lengths = np.array([[1.0, np.nan], [1.2, np.nan], [np.nan, np.nan]])
-    st = bone_length_stats(lengths)
-    assert st["count"].tolist() == [2, 0]
-    assert st["median_m"][0] == pytest.approx(1.1)
-    assert np.isnan(st["median_m"][1])
-
-
-def test_contact_sheet_frames_are_spread_over_frames_with_points():
-    have = np.zeros(100, bool)
-    have[20:80] = True
-    f = contact_sheet_frames(have, 5)
-    assert f.tolist() == [20, 35, 50, 64, 79]
-    assert contact_sheet_frames(np.zeros(3, bool), 5).tolist() == [0, 1, 2]
 
 
 # ----------------------------------------------------------------------------- the page
@@ -185,7 +127,7 @@ def test_reprojection_uses_the_detections_re_timed_by_the_sync_stage(tmp_path, s
                                  inp.detections.conf, min_conf)
     med = np.nanmedian(err.reshape(4, -1), 1)
     assert (med < 5).all(), med
-    from mocap.detect import session_detections
+    from mocap.app.detections import session_detections
     raw = session_detections(inp.session, inp.rig, inp.settings)
     err_raw = reprojection_errors_px(inp.rig, inp.points.xyz, raw.xy, raw.conf, min_conf)
     med_raw = np.nanmedian(err_raw.reshape(4, -1), 1)
@@ -220,7 +162,7 @@ def test_reprojection_matches_people_as_the_association_did(tmp_path, studio4):
     err = reprojection_errors_px(inp.rig, inp.points.xyz, inp.detections.xy,
                                  inp.detections.conf, 0.2)
     assert (np.nanmedian(err.reshape(4, -1), 1) < 5).all()
-    from mocap.detect import session_detections
+    from mocap.app.detections import session_detections
     raw = session_detections(inp.session, inp.rig, inp.settings)
     assert raw.shape == inp.detections.shape     # two people, in the detector's order
     err_raw = reprojection_errors_px(inp.rig, inp.points.xyz, raw.xy, raw.conf, 0.2)
@@ -233,18 +175,6 @@ def test_report_command_writes_the_page(studio4, clean_take, tmp_path, capsys):
     assert cli_main(["report", str(root), "--out", str(out), "--frames", "2"]) == 0
     assert out.is_file() and str(out) in capsys.readouterr().out
     assert cli_main(["report", str(tmp_path / "nope")]) == 2
-
-
-def test_crop_box_keeps_the_aspect_and_stays_inside_the_image():
-    box = crop_box(np.array([[900.0, 400.0], [1000.0, 700.0], [np.nan, 0.0]]), (1920, 1080))
-    x0, y0, x1, y1 = box
-    assert (x1 - x0) / (y1 - y0) == pytest.approx(1920 / 1080)
-    assert x0 <= 900 and x1 >= 1000 and y0 <= 400 and y1 >= 700
-    assert 0 <= x0 and x1 <= 1920 and 0 <= y0 and y1 <= 1080
-    # points at the border: the box is shifted inside, not cut
-    x0, y0, x1, y1 = crop_box(np.array([[5.0, 5.0], [50.0, 300.0]]), (1920, 1080))
-    assert x0 == 0 and y0 == 0 and y1 > 300
-    assert crop_box(np.full((3, 2), np.nan), (640, 480)) == (0, 0, 640, 480)
 
 
 def test_find_video(tmp_path):

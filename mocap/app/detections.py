@@ -1,0 +1,136 @@
+"""A session's 2D detections: its ``pose/`` files, else detection on its ``videos/``
+(:mod:`mocap.detect`), written to ``out/detections.npz``.
+
+:func:`session_detections` is what ``mocap run`` calls: a session's ``pose/`` files when it
+has them, otherwise detection on its ``videos/``. The detection stage itself
+(:mod:`mocap.detect.run`) works on the video files and result files it is given; this module
+names them: ``videos/<cam>.<ext>`` (or ``videos/<cam>/`` images) in,
+``out/detect/<cam>.npz`` per camera, ``out/detections.npz`` and ``out/detections.json`` out.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from exporters.atomic import atomic_write
+
+from ..detect.run import CameraJob, detect_jobs, detection_summary, make_jobs
+from ..detect.video import find_source
+from ..errors import SessionError
+from ..io.importers import POSE_FILE_EXTENSIONS, import_cameras
+from ..types import Detections2D
+
+log = logging.getLogger(__name__)
+
+__all__ = ["session_detections", "pose_files", "camera_sources", "camera_jobs",
+           "detect_session"]
+
+
+def pose_files(root: Path, camera_names: "tuple[str, ...]") -> "list[Path] | None":
+    """``pose/<cam>.json|.csv|.h5`` of every camera (COCO results, DeepLabCut, SLEAP), or None
+    when the session has none (an OpenPose folder per camera is read by the session)."""
+    folder = Path(root) / "pose"
+    found = []
+    for cam in camera_names:
+        hits = [folder / f"{cam}{ext}" for ext in POSE_FILE_EXTENSIONS
+                if (folder / f"{cam}{ext}").is_file()]
+        found.append(hits[0] if hits else None)
+    if all(f is None for f in found):
+        return None
+    missing = [c for c, f in zip(camera_names, found) if f is None]
+    if missing:
+        raise SessionError(f"{folder}: no detections file for camera(s) {', '.join(missing)} "
+                           f"(expected pose/<camera>.json, .csv or .h5 like the others)")
+    return found  # type: ignore[return-value]
+
+
+def camera_sources(root: Path, camera_names: "tuple[str, ...]") -> list[Path]:
+    """Each camera's ``videos/<cam>.<ext>`` (or image folder ``videos/<cam>/``), rig order.
+
+    Raises:
+        SessionError: naming the cameras without a source and what was found.
+    """
+    folder = Path(root) / "videos"
+    found = [find_source(folder, c) for c in camera_names]
+    missing = [c for c, p in zip(camera_names, found) if p is None]
+    if missing:
+        have = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        raise SessionError(f"{folder}: no video for camera(s) {', '.join(missing)} (expected "
+                           f"videos/<camera>.mp4 or videos/<camera>/ with images, camera "
+                           f"names as in the calibration); found {have}")
+    return found  # type: ignore[return-value]
+
+
+def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
+                ) -> list[CameraJob]:
+    """One detection job per camera of a session (``videos/<cam>``), in the rig's order.
+
+    Each job writes ``out/detect/<cam>.npz``; a job whose file already holds the same
+    fingerprint (source, frames, detector) is done (see :func:`mocap.detect.run.job_done`).
+    Lets a scheduler (``mocap batch --ray``) run cameras anywhere before the session itself
+    runs.
+
+    Raises:
+        SessionError / DetectorError: missing or inconsistent videos, bad [detect] settings.
+    """
+    root = Path(root)
+    sources = camera_sources(root, camera_names)
+    return make_jobs(sources, camera_names, settings, root / "out" / "detect", root)
+
+
+def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings,
+                   workers: "int | None" = None) -> Detections2D:
+    """Detect 2D keypoints in a session's videos; write ``out/detections.npz``.
+
+    Args:
+        root: the session folder (videos in ``videos/``).
+        camera_names: the rig's cameras, in its order.
+        settings: the session's :class:`~mocap.settings.Settings`.
+        workers: parallel processes (None: ``[detect] workers``).
+    Returns:
+        the detections, also saved to ``out/detections.npz`` (and a summary to
+        ``out/detections.json``).
+    """
+    root = Path(root)
+    jobs = camera_jobs(root, camera_names, settings)
+    det = detect_jobs(jobs, camera_names, settings, workers, desc=f"detect {root.name}")
+    out = root / "out"
+    det.save(out / "detections.npz")
+    with atomic_write(out / "detections.json", "w") as fh:
+        json.dump(detection_summary(jobs, det), fh, indent=2)
+    return det
+
+
+def session_detections(session, rig, settings) -> Detections2D:
+    """The 2D detections of a session, in the rig's camera order.
+
+    In order: ``pose/<cam>/`` OpenPose folders (or ``pose/<cam>.json|.csv|.h5`` files), else
+    detection on ``videos/<cam>.<ext>`` (written to ``out/detections.npz``; cameras already
+    done with the same inputs and settings are not redone), else a previous
+    ``out/detections.npz``.
+
+    Args:
+        session: the :class:`~mocap.app.session.Session`. rig: its cameras.
+        settings: its :class:`~mocap.settings.Settings`.
+    Raises:
+        SessionError: none of these, naming what was expected.
+    """
+    root = session.root
+    if (root / "pose").is_dir():
+        files = pose_files(root, rig.names)
+        if files is not None:
+            return import_cameras(files, rig.names, settings.detect.format, settings.take.fps)
+        return session.detections(rig, settings)
+    if (root / "videos").is_dir():
+        return detect_session(root, rig.names, settings)
+    saved = root / "out" / "detections.npz"
+    if saved.is_file():
+        det = Detections2D.load(saved)
+        if tuple(det.camera_names) != tuple(rig.names):
+            raise SessionError(f"{saved}: cameras {list(det.camera_names)} differ from the "
+                               f"calibration's {list(rig.names)}")
+        return det
+    raise SessionError(f"{root}: no 2D detections: expected pose/<camera>/ (OpenPose JSON), "
+                       f"pose/<camera>.json|.csv|.h5 (COCO results, DeepLabCut, SLEAP) or "
+                       f"videos/<camera>.<ext> to detect people in")
