@@ -160,3 +160,11 @@ def test_only_the_app_layer_reads_argv():
              if isinstance(node, ast.Attribute) and node.attr == "argv"
              and isinstance(node.value, ast.Name) and node.value.id == "sys"]
     assert found == []
+
+
+def test_only_the_app_layer_imports_the_app_layer():
+    """Stages, the core and the studio know no session folder: none imports mocap.app."""
+    found = [f"{name}:{line} imports {target}" for name in MODULES
+             if not name.startswith("mocap.app")
+             for target, _, line in _imports(name) if target.startswith("mocap.app")]
+    assert found == []

@@ -1,5 +1,5 @@
-"""Calibration through mocap (the CLI, simulated studios, fetched demo data): the calibration
-tests' helper modules (``calib_videos``) importable by name from here too."""
+"""Calibration on data mocap fetches (the Pose2Sim demo through mocap.datasets): the
+calibration tests' helper modules (``calib_videos``) importable by name from here too."""
 
 from __future__ import annotations
 
