@@ -3,7 +3,7 @@
 The fit is pure (:func:`mocap.fit.fit_points3d`: keypoints, settings and a body model in, one
 :class:`~mocap.fit.PersonFit` per person out); here the body model is loaded (a relative
 ``[fit] model_path`` is the session's), every person's files written under ``out/person<p>/``
-(:mod:`mocap.io.fit_files`), and the bodies read back for an export that runs alone.
+(:mod:`mocap.app.fit_files`), and the bodies read back for an export that runs alone.
 
 torch is imported only when a body is fitted or loaded (``mocap run`` without ``[fit]`` and
 ``mocap --help`` stay without it).
@@ -44,7 +44,7 @@ def fit_people(points, settings, out, session_root=None, detections=None, rig=No
     """
     from ..fit import fit_points3d, torch_threads
     from ..fit.people import require_format
-    from ..io.fit_files import write_fits
+    from .fit_files import write_fits
     require_format(points)
     with torch_threads(settings.threads):
         model = body_model_for(settings, session_root)

@@ -3,7 +3,7 @@
 :func:`fit_points3d` is the pure stage: keypoints, settings and a body model in, one
 :class:`PersonFit` per person out (nothing written). The app layer
 (:func:`mocap.app.bodies.fit_people`, for ``mocap run`` and ``mocap fit``) checks ``[fit]``,
-loads the body model, fits and writes each person's files (:mod:`mocap.io.fit_files`).
+loads the body model, fits and writes each person's files (:mod:`mocap.app.fit_files`).
 """
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def _pipeline_cases(folder: Path) -> list[Case]:
     from mocap.app.pipeline import run
     from mocap.app.studio import write_session
     from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take
-    from mocap.skeleton import keypoint_skeleton
+    from mocap.export.skeleton import keypoint_skeleton
     from mocap.types import Points3D
 
     rig = load_rig_template("studio4")

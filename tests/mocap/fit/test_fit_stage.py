@@ -10,7 +10,7 @@ import pytest
 from mocap.app.bodies import fit_people
 from mocap.body import BodyMotion, load_body_model
 from mocap.fit import PersonFit, fit_points3d
-from mocap.io.fit_files import write_fits
+from mocap.app.fit_files import write_fits
 from mocap.keypoints import get_format
 from mocap.settings import Settings
 from mocap.simulate.bodymodel import BodyActor, animate_body, body_keypoints

@@ -39,10 +39,10 @@ from exporters.mesh import SkinnedMesh, bone_boxes
 from exporters.naming import rename_skeleton
 from exporters.trc import write_trc
 
-from .settings import ExportFormat, ExportMesh, ExportSettings, choices
+from ..settings import ExportFormat, ExportMesh, ExportSettings, choices
 from .skeleton import keypoint_skeleton
-from .keypoints import get_format
-from .types import Points3D
+from ..keypoints import get_format
+from ..types import Points3D
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import numpy as np
 from exporters import Motion, Skeleton
 from exporters.from_positions import motion_from_positions, skeleton_from_positions
 
-from .errors import MocapError
-from .filter import hold_nearest
-from .keypoints import get_format
+from ..errors import MocapError
+from ..filter import hold_nearest
+from ..keypoints import get_format
 
 __all__ = ["body_frames", "rest_directions", "keypoint_skeleton"]
 
