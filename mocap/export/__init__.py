@@ -73,8 +73,8 @@ def body_export(model, body) -> tuple[Skeleton, Motion, SkinnedMesh]:
     """
     import torch
 
-    from .body import to_exporters
-    from .body.model import merged_weights, rest_vertices, shape_coefficients, skeleton_of
+    from ..body import to_exporters
+    from ..body.model import merged_weights, rest_vertices, shape_coefficients, skeleton_of
 
     skeleton, motion = to_exporters(model, body)
     canonical = skeleton_of(model, body.betas).canonical
