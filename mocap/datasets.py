@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,7 +90,7 @@ def fetch_wheel(name: str, version: str) -> Path:
         if got != want:
             raise DataFetchError(f"{wheels[0].name}: sha256 {got} differs from the pinned {want}")
         dest = folder / wheels[0].name
-        shutil.move(str(wheels[0]), dest)
+        replace_atomically(wheels[0], dest)
     return dest
 
 

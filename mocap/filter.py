@@ -330,7 +330,6 @@ def _rig_precision(points: "Points3D", xyz: np.ndarray, rig) -> "np.ndarray | No
     or None without a rig or views."""
     if rig is None or points.views_used is None or tuple(points.camera_names) != tuple(rig.names):
         return None
-    R = np.stack([c.R_cam_from_world for c in rig])
-    t = np.stack([c.t_cam_from_world for c in rig])
-    f = np.array([0.5 * (c.K[0, 0] + c.K[1, 1]) for c in rig])
-    return point_precision(xyz, points.views_used, R, t, f)
+    cams = rig.arrays()
+    f = 0.5 * (cams.K[:, 0, 0] + cams.K[:, 1, 1])
+    return point_precision(xyz, points.views_used, cams.R_cam_from_world, cams.t_cam_from_world, f)

@@ -29,6 +29,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from exporters.atomic import replace_atomically
+
 from ..errors import MocapError
 from ..keypoints import KeypointFormat, get_format
 from ..report import PERSON_COLORS_RGB
@@ -277,5 +279,5 @@ def view_session(session_dir: "str | Path", save: "str | Path | None" = None,
         raise
     rec.disconnect()
     if tmp is not None:
-        tmp.replace(save)
+        replace_atomically(tmp, save)
     return summary

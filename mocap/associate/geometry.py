@@ -105,7 +105,8 @@ def detection_rays(rig: Rig, det: Detections2D, min_conf: float = 0.2,
     xy = np.moveaxis(det.xy[:, :, :, joints], 0, 3).reshape(-1, C, 2)  # (F*K*Jp, C, 2)
     xy_n, _ = undistort_detections(rig, xy)
     d_cam = np.concatenate([xy_n, np.ones(xy_n.shape[:2] + (1,))], -1)
-    R = np.stack([cam.R_cam_from_world for cam in rig])                 # (C, 3, 3)
+    cams = rig.arrays()
+    R = cams.R_cam_from_world                                           # (C, 3, 3)
     d = np.einsum("nca,cab->ncb", d_cam, R)                             # R^T d_cam
     d /= np.linalg.norm(d, axis=-1, keepdims=True)
     dirs = np.moveaxis(d.reshape(F, K, Jp, C, 3), 3, 0)                 # (C, F, K, Jp, 3)
@@ -113,7 +114,7 @@ def detection_rays(rig: Rig, det: Detections2D, min_conf: float = 0.2,
     conf = np.where((cf >= min_conf) & (cf > 0) & np.isfinite(dirs).all(-1), cf,
                     0.0).astype(np.float64)
     usable = (conf > 0).sum(-1) >= max(int(min_joints), 2)
-    origin = np.stack([cam.center for cam in rig])
+    origin = np.array(cams.centers)
     return Rays(origin=origin, dirs=np.ascontiguousarray(dirs), conf=conf, usable=usable,
                 flip=_subset_flip(np.asarray(kf.flip_permutation), joints), joints=joints)
 
