@@ -131,8 +131,9 @@ def guess_openpose_format(folder: "str | os.PathLike", max_files: int = 50) -> s
             if count == 25 and (arr[[1, 2, 5], 2] > 0).all():
                 span = np.linalg.norm(arr[2, :2] - arr[5, :2])
                 mid = 0.5 * (arr[2, :2] + arr[5, :2])
-                if span > 0:
-                    ratios.append(np.linalg.norm(arr[1, :2] - mid) / span)
+                ratio = np.linalg.norm(arr[1, :2] - mid) / span if span > 0 else np.nan
+                if np.isfinite(ratio):                  # absurd coordinates do not vote
+                    ratios.append(ratio)
     if count is None:
         raise DetectionsError(f"{folder}: no person in the first {max_files} files to tell "
                               f"the keypoint format from")
