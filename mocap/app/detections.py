@@ -23,8 +23,42 @@ from ..types import Detections2D
 
 log = logging.getLogger(__name__)
 
-__all__ = ["session_detections", "pose_files", "camera_sources", "camera_jobs",
-           "detect_session"]
+__all__ = ["session_detections", "pose_files", "pose_entries_check", "camera_sources",
+           "camera_jobs", "detect_session"]
+
+
+def _pose_camera(entry: Path) -> "str | None":
+    """The camera a ``pose/`` entry is for: ``<cam>/`` or ``<cam>_json/`` (OpenPose), or
+    ``<cam>.json|.csv|.h5|...`` (one file per camera); None for anything else."""
+    if entry.name.startswith("."):
+        return None
+    if entry.is_dir():
+        return entry.name[:-len("_json")] if entry.name.endswith("_json") else entry.name
+    for ext in sorted(POSE_FILE_EXTENSIONS, key=len, reverse=True):
+        if entry.is_file() and entry.name.lower().endswith(ext):
+            return entry.name[:-len(ext)]
+    return None
+
+
+def pose_entries_check(root: Path, camera_names: "tuple[str, ...]") -> None:
+    """Warn about ``pose/`` folders and files no calibration camera owns (they are not
+    read); none owned by any camera is an error.
+
+    Raises:
+        SessionError: naming what ``pose/`` holds and the calibration's cameras.
+    """
+    folder = Path(root) / "pose"
+    entries = {e.name: _pose_camera(e) for e in sorted(folder.iterdir())}
+    entries = {name: cam for name, cam in entries.items() if cam is not None}
+    stray = [name for name, cam in entries.items() if cam not in camera_names]
+    cams = ", ".join(camera_names)
+    if entries and len(stray) == len(entries):
+        raise SessionError(f"{folder}: no detections of any calibration camera: found "
+                           f"{', '.join(stray)}; the calibration has cameras {cams} (expected "
+                           f"pose/<camera>/, pose/<camera>_json/ or pose/<camera>.json|.csv|.h5)")
+    if stray:
+        log.warning("%s: %s belong to no camera of the calibration (%s) and are not read",
+                    folder, ", ".join(stray), cams)
 
 
 def pose_files(root: Path, camera_names: "tuple[str, ...]") -> "list[Path] | None":
@@ -105,7 +139,8 @@ def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings
 def session_detections(session, rig, settings) -> Detections2D:
     """The 2D detections of a session, in the rig's camera order.
 
-    In order: ``pose/<cam>/`` OpenPose folders (or ``pose/<cam>.json|.csv|.h5`` files), else
+    In order: ``pose/<cam>/`` OpenPose folders (or ``pose/<cam>.json|.csv|.h5`` files; others
+    in ``pose/`` are named in a warning, or an error when no camera has one), else
     detection on ``videos/<cam>.<ext>`` (written to ``out/detections.npz``; cameras already
     done with the same inputs and settings are not redone), else a previous
     ``out/detections.npz``.
@@ -118,9 +153,11 @@ def session_detections(session, rig, settings) -> Detections2D:
     """
     root = session.root
     if (root / "pose").is_dir():
+        pose_entries_check(root, rig.names)
         files = pose_files(root, rig.names)
         if files is not None:
-            return import_cameras(files, rig.names, settings.detect.format, settings.take.fps)
+            return import_cameras(files, rig.names, settings.detect.format, settings.take.fps,
+                                  [cam.size_wh for cam in rig])
         return session.detections(rig, settings)
     if (root / "videos").is_dir():
         return detect_session(root, rig.names, settings)

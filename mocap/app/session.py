@@ -5,7 +5,8 @@ Layout (the session contract)::
     SESSION/
       calibration.toml          anipose-style rig (or calibration/Calib*.toml from Pose2Sim)
       session.toml              optional settings, one table per stage
-      pose/<cam>/*.json         OpenPose JSON per frame (or pose/<cam>_json/, Pose2Sim naming)
+      pose/<cam>/*.json         OpenPose JSON per frame (or pose/<cam>_json/, Pose2Sim naming),
+                                each at the frame its file name numbers (gaps: missing frames)
       pose/<cam>.json|.csv|.h5  or one file per camera: COCO results, DeepLabCut, SLEAP
                                 (read by mocap.io.importers through mocap.app.detections)
       heatmaps/<cam>.npz        optional heatmaps (F, P, J, h, w) + affine (F, P, 2, 3)
@@ -25,7 +26,7 @@ from calibration import CalibrationError, Rig
 
 from ..errors import DetectionsError, SessionError
 from ..keypoints import get_format
-from ..io.openpose import read_openpose_folder
+from ..io.openpose import list_frames, read_openpose_folder
 from ..settings import Settings, load_settings
 from ..types import Detections2D, Manifest, load_npz
 
@@ -88,21 +89,30 @@ class Session:
                            f"pose/{camera}/ or pose/{camera}_json/); found {have}")
 
     def detections(self, rig: Rig, settings: Settings) -> Detections2D:
-        """2D detections of every camera of the rig, in the rig's order."""
+        """2D detections of every camera of the rig, in the rig's order, from its OpenPose
+        folders.
+
+        Each file sits at the frame its name numbers: the take runs from the first frame
+        number over all cameras to the last, and a frame a camera has no file for is missing
+        there (NaN, confidence 0); each camera's range is logged.
+        """
         fmt = get_format(settings.detect.format)
-        per_cam = [read_openpose_folder(self.pose_folder(cam.name), fmt.name) for cam in rig]
-        counts = [xy.shape[0] for xy, _, _ in per_cam]
-        F = min(counts)
-        if len(set(counts)) > 1:
-            log.warning("cameras have different frame counts %s; using the first %d frames",
-                        dict(zip(rig.names, counts)), F)
+        folders = [self.pose_folder(cam.name) for cam in rig]
+        numbers = [[n for n, _ in list_frames(f)] for f in folders]
+        empty = [str(f) for f, n in zip(folders, numbers) if not n]
+        if empty:
+            raise DetectionsError(f"{empty[0]}: no *.json files")
+        first = min(n[0] for n in numbers)
+        F = max(n[-1] for n in numbers) - first + 1
+        per_cam = [read_openpose_folder(f, fmt.name, F, first, cam.size_wh, cam.name)
+                   for f, cam in zip(folders, rig)]
         P = max(xy.shape[1] for xy, _, _ in per_cam)
         C, J = len(rig), fmt.num_joints
         xy = np.full((C, F, P, J, 2), np.nan)
         conf = np.zeros((C, F, P, J), np.float32)
         for c, (x, cf, _) in enumerate(per_cam):
-            xy[c, :, :x.shape[1]] = x[:F]
-            conf[c, :, :x.shape[1]] = cf[:F]
+            xy[c, :, :x.shape[1]] = x
+            conf[c, :, :x.shape[1]] = cf
         hm, aff = self._heatmaps(rig, (C, F, P, J))
         return Detections2D(xy=xy, conf=conf, format=fmt.name, camera_names=rig.names,
                             fps=settings.take.fps, heatmaps=hm, heatmap_affine=aff)

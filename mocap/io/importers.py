@@ -7,12 +7,17 @@ name (the format's native or canonical names, or ``l``/``r`` for ``left_``/``rig
 spaces, dashes, dots and underscores ignored);
 joints of the format the file lacks stay missing; joints of the file the format lacks are
 dropped with a warning. Each reader has a writer, so every format round-trips.
+A string where a keypoint number belongs is a :class:`~mocap.errors.DetectionsError` naming the
+file, frame (or entry) and what was found; a detected keypoint whose coordinates are not finite
+or absurdly far outside the image becomes missing, with one warning per file
+(:func:`mocap.io.checks.mask_wild_points`).
 
 * COCO results: a list of ``{"image_id", "category_id", "keypoints": [x, y, v] * J,
   "score"}``; the frame index is the ``image_id`` (or, for a COCO dataset dict with
   ``images``, the number in each image's file name). ``v`` is a score in [0, 1] (results) or a
   visibility flag 0/1/2 (annotations: 1 and 2 become confidence 1); ``x = y = v = 0`` is
-  missing. People of a frame are ordered by ``score``, best first.
+  missing. People of a frame are ordered by ``score``, best first. Frames are these absolute
+  numbers (a frame without an entry is a frame with nobody), never positions in the list.
 * DeepLabCut: the table DLC writes (``scorer`` / [``individuals``] / ``bodyparts`` /
   ``coords`` header rows, one row per frame, ``x, y, likelihood`` per body part), as CSV or as
   the pandas HDF5 file next to it.
@@ -34,6 +39,7 @@ from exporters.atomic import atomic_path, atomic_write
 from ..errors import DetectionsError, KeypointFormatError
 from ..keypoints import KeypointFormat, get_format
 from ..types import Detections2D
+from .checks import frame_number, keypoint_numbers, log_frame_range, mask_wild_points
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +50,6 @@ __all__ = ["match_joints", "read_coco_results", "write_coco_results", "read_dlc"
 POSE_FILE_EXTENSIONS = (".json", ".csv", ".h5", ".hdf5", ".slp.h5")
 #: keypoint count -> format, for COCO-style files that do not say.
 COCO_COUNTS = {17: "coco17", 18: "coco18", 26: "halpe26", 33: "blazepose33"}
-_NUM = re.compile(r"(\d+)(?!.*\d)")
 
 
 def _key(name: str) -> str:
@@ -81,8 +86,11 @@ def match_joints(names: "list[str]", fmt: "str | KeypointFormat", where: str) ->
     return idx
 
 
-def _scatter(xy_src: np.ndarray, conf_src: np.ndarray, idx: np.ndarray, J: int):
-    """(F, P, Js, ...) in the file's joint order -> (F, P, J, ...) in the format's."""
+def _scatter(xy_src: np.ndarray, conf_src: np.ndarray, idx: np.ndarray, J: int,
+             where: str, size_wh=None):
+    """(F, P, Js, ...) in the file's joint order -> (F, P, J, ...) in the format's; wild
+    coordinates made missing first (``xy_src`` and ``conf_src`` are written)."""
+    mask_wild_points(xy_src, conf_src, size_wh, where)
     F, P = xy_src.shape[:2]
     xy = np.full((F, P, J, 2), np.nan)
     conf = np.zeros((F, P, J), np.float32)
@@ -99,8 +107,9 @@ def _scatter(xy_src: np.ndarray, conf_src: np.ndarray, idx: np.ndarray, J: int):
 
 # --- COCO-style results ---------------------------------------------------------------------
 
-def _coco_entries(doc, path: Path) -> list[tuple[int, dict]]:
-    """(frame index, annotation) pairs of a results list or a dataset dict."""
+def _coco_entries(doc, path: Path) -> list[tuple[int, np.ndarray, float]]:
+    """(frame index, keypoint numbers (3 J,), score) of each entry of a results list or a
+    dataset dict."""
     if isinstance(doc, list):
         entries = doc
         frame_of = None
@@ -108,9 +117,10 @@ def _coco_entries(doc, path: Path) -> list[tuple[int, dict]]:
         entries = doc["annotations"]
         frame_of = {}
         for im in doc.get("images", []):
-            m = _NUM.search(Path(str(im.get("file_name", ""))).stem)
-            if "id" in im and m is not None:
-                frame_of[im["id"]] = int(m.group(1))
+            n = frame_number(Path(str(im.get("file_name", ""))).stem) \
+                if isinstance(im, dict) else None
+            if n is not None and "id" in im:
+                frame_of[im["id"]] = n
     else:
         raise DetectionsError(f"{path}: expected a COCO results list or a dict with "
                               f"'annotations', found {type(doc).__name__}")
@@ -129,19 +139,26 @@ def _coco_entries(doc, path: Path) -> list[tuple[int, dict]]:
         else:
             raise DetectionsError(f"{path}: entry {i} has image_id {image_id!r}; expected the "
                                   f"frame index (an integer)")
-        out.append((frame, e))
+        where = f"{path}: entry {i} (image {image_id})"
+        kp = keypoint_numbers(e["keypoints"], where)
+        score = e.get("score", 1.0)
+        if isinstance(score, bool) or not isinstance(score, (int, float)):
+            raise DetectionsError(f"{where}: expected a number as 'score', found {score!r}")
+        out.append((frame, kp, float(score)))
     return out
 
 
 def read_coco_results(path: "str | os.PathLike", fmt: "str | None" = None,
-                      num_frames: "int | None" = None, max_people: "int | None" = None
-                      ) -> tuple[np.ndarray, np.ndarray, str]:
+                      num_frames: "int | None" = None, max_people: "int | None" = None,
+                      size_wh=None) -> tuple[np.ndarray, np.ndarray, str]:
     """Read a COCO-style keypoint results (or dataset) JSON file of one camera.
 
     Args:
         fmt: the keypoint format (None: from the keypoint count, see :data:`COCO_COUNTS`).
         num_frames: frames to return (None: up to the last frame with an entry).
         max_people: keep at most this many people per frame (best scores).
+        size_wh: the image (width, height) in pixels, to tell absurd coordinates (None: a
+            fixed bound).
     Returns:
         xy (F, P, J, 2), conf (F, P, J), format name.
     """
@@ -151,10 +168,10 @@ def read_coco_results(path: "str | os.PathLike", fmt: "str | None" = None,
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DetectionsError(f"{path}: not a readable JSON file ({exc})") from None
     entries = _coco_entries(doc, path)
-    counts = {len(e["keypoints"]) // 3 for _, e in entries}
-    if any(len(e["keypoints"]) % 3 for _, e in entries) or len(counts) > 1:
+    counts = {len(kp) // 3 for _, kp, _ in entries}
+    if any(len(kp) % 3 for _, kp, _ in entries) or len(counts) > 1:
         raise DetectionsError(f"{path}: keypoint lists must all hold 3 x J numbers; found "
-                              f"lengths {sorted({len(e['keypoints']) for _, e in entries})}")
+                              f"lengths {sorted({len(kp) for _, kp, _ in entries})}")
     if fmt is None:
         if not counts:
             raise DetectionsError(f"{path}: no entries, and no format given")
@@ -168,29 +185,29 @@ def read_coco_results(path: "str | os.PathLike", fmt: "str | None" = None,
     if counts and counts != {kf.num_joints}:
         raise KeypointFormatError(f"{path}: {counts.pop()} keypoints per person, format "
                                   f"{kf.name!r} has {kf.num_joints}")
-    frames = [f for f, _ in entries]
+    frames = [f for f, _, _ in entries]
     if frames and min(frames) < 0:
         raise DetectionsError(f"{path}: negative frame index {min(frames)}")
     F = num_frames if num_frames is not None else (max(frames) + 1 if frames else 0)
     by_frame: dict[int, list] = {}
-    for f, e in entries:
+    for f, kp, score in entries:
         if f < F:
-            by_frame.setdefault(f, []).append(e)
+            by_frame.setdefault(f, []).append((kp, score))
     for f in by_frame:
-        by_frame[f].sort(key=lambda e: -float(e.get("score", 1.0)))
+        by_frame[f].sort(key=lambda e: -e[1])
     P = max([len(v) for v in by_frame.values()] + [1])
     P = min(P, max_people) if max_people else P
     raw = np.zeros((F, P, kf.num_joints, 3))
     for f, people in by_frame.items():
-        for p, e in enumerate(people[:P]):
-            raw[f, p] = np.asarray(e["keypoints"], float).reshape(-1, 3)
+        for p, (kp, _) in enumerate(people[:P]):
+            raw[f, p] = kp.reshape(-1, 3)
     v = raw[..., 2]
     flags = v.max(initial=0.0) > 1.0                     # annotation visibility flags 0/1/2
     conf = (v > 0).astype(np.float32) if flags else v.astype(np.float32)
     missing = (raw[..., 0] == 0) & (raw[..., 1] == 0) & (v == 0)
     conf[missing] = 0.0
     idx = np.arange(kf.num_joints)
-    xy, conf = _scatter(raw[..., :2], conf, idx, kf.num_joints)
+    xy, conf = _scatter(raw[..., :2].copy(), conf, idx, kf.num_joints, str(path), size_wh)
     return xy, conf, kf.name
 
 
@@ -235,7 +252,7 @@ def _dlc_frame(path: Path, df) -> tuple[np.ndarray, list[str], list[str]]:
     people = list(dict.fromkeys(ind))
     F = len(df)
     out = np.full((F, len(people), len(parts), 3), np.nan)
-    values = df.to_numpy(dtype=float)
+    values = _dlc_values(path, df)
     for k, (i, b, c) in enumerate(zip(ind, bp, co)):
         ci = {"x": 0, "y": 1, "likelihood": 2}.get(str(c))
         if ci is None:
@@ -245,11 +262,35 @@ def _dlc_frame(path: Path, df) -> tuple[np.ndarray, list[str], list[str]]:
     return out, people, parts
 
 
-def read_dlc(path: "str | os.PathLike", fmt: str) -> tuple[np.ndarray, np.ndarray]:
+def _dlc_values(path: Path, df) -> np.ndarray:
+    """The table's cells as (F, columns) float64.
+
+    Raises:
+        DetectionsError: a cell that is not a number, naming its frame (row) and column.
+    """
+    import pandas as pd
+    try:
+        return df.to_numpy(dtype=float)
+    except (ValueError, TypeError):
+        pass
+    for k, col in enumerate(df.columns):
+        cells = df.iloc[:, k]
+        bad = np.flatnonzero(pd.to_numeric(cells, errors="coerce").isna() & cells.notna())
+        if len(bad):
+            name = " ".join(map(str, col[1:])) if isinstance(col, tuple) else str(col)
+            raise DetectionsError(f"{path}: frame {bad[0]}, {name}: expected a number, found "
+                                  f"{cells.iloc[bad[0]]!r}")
+    raise DetectionsError(f"{path}: the table holds cells that are not numbers")
+
+
+def read_dlc(path: "str | os.PathLike", fmt: str, size_wh=None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Read a DeepLabCut CSV or H5 table of one camera.
 
     Args:
         fmt: the keypoint format the body parts are named after.
+        size_wh: the image (width, height) in pixels, to tell absurd coordinates (None: a
+            fixed bound).
     Returns:
         xy (F, P, J, 2) with P the individuals (1 for single-animal projects), conf (F, P, J)
         the likelihoods.
@@ -274,7 +315,7 @@ def read_dlc(path: "str | os.PathLike", fmt: str) -> tuple[np.ndarray, np.ndarra
     raw, _people, parts = _dlc_frame(path, df)
     kf = get_format(fmt)
     idx = match_joints(parts, kf, str(path))
-    return _scatter(raw[..., :2], raw[..., 2], idx, kf.num_joints)
+    return _scatter(raw[..., :2], raw[..., 2], idx, kf.num_joints, str(path), size_wh)
 
 
 def _dlc_dataframe(xy: np.ndarray, conf: np.ndarray, fmt: str, scorer: str):
@@ -320,7 +361,8 @@ def write_dlc_h5(path: "str | os.PathLike", xy: np.ndarray, conf: np.ndarray, fm
 
 # --- SLEAP ----------------------------------------------------------------------------------
 
-def read_sleap_analysis(path: "str | os.PathLike", fmt: str) -> tuple[np.ndarray, np.ndarray]:
+def read_sleap_analysis(path: "str | os.PathLike", fmt: str, size_wh=None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Read a SLEAP analysis HDF5 file of one camera.
 
     Returns:
@@ -351,7 +393,7 @@ def read_sleap_analysis(path: "str | os.PathLike", fmt: str) -> tuple[np.ndarray
         conf = np.transpose(scores, (2, 0, 1)).astype(np.float32)  # (F, T, N)
     kf = get_format(fmt)
     idx = match_joints(nodes, kf, str(path))
-    return _scatter(xy, conf, idx, kf.num_joints)
+    return _scatter(xy, conf, idx, kf.num_joints, str(path), size_wh)
 
 
 def write_sleap_analysis(path: "str | os.PathLike", xy: np.ndarray, conf: np.ndarray,
@@ -374,10 +416,12 @@ def write_sleap_analysis(path: "str | os.PathLike", xy: np.ndarray, conf: np.nda
 
 # --- dispatch -------------------------------------------------------------------------------
 
-def read_pose_file(path: "str | os.PathLike", fmt: str) -> tuple[np.ndarray, np.ndarray, str]:
+def read_pose_file(path: "str | os.PathLike", fmt: str, size_wh=None
+                   ) -> tuple[np.ndarray, np.ndarray, str]:
     """Read one camera's detections from a COCO JSON, DeepLabCut CSV/H5 or SLEAP H5 file.
 
     HDF5 files are told apart by content (SLEAP's ``tracks`` dataset, else DeepLabCut).
+    ``size_wh``: the camera's image (width, height) in pixels, to tell absurd coordinates.
 
     Returns:
         xy (F, P, J, 2), conf (F, P, J), format name.
@@ -385,9 +429,9 @@ def read_pose_file(path: "str | os.PathLike", fmt: str) -> tuple[np.ndarray, np.
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return read_coco_results(path, fmt)
+        return read_coco_results(path, fmt, size_wh=size_wh)
     if suffix == ".csv":
-        return (*read_dlc(path, fmt), get_format(fmt).name)
+        return (*read_dlc(path, fmt, size_wh), get_format(fmt).name)
     if suffix in (".h5", ".hdf5"):
         import h5py
         try:
@@ -396,30 +440,36 @@ def read_pose_file(path: "str | os.PathLike", fmt: str) -> tuple[np.ndarray, np.
         except OSError as exc:
             raise DetectionsError(f"{path}: not a readable HDF5 file ({exc})") from None
         reader = read_sleap_analysis if sleap else read_dlc
-        return (*reader(path, fmt), get_format(fmt).name)
+        return (*reader(path, fmt, size_wh), get_format(fmt).name)
     raise DetectionsError(f"{path}: unknown detections file type {suffix!r}; expected "
                           f".json (COCO results), .csv (DeepLabCut), .h5 (DeepLabCut or SLEAP)")
 
 
-def import_cameras(paths: "list[Path]", camera_names: "tuple[str, ...]", fmt: str, fps: float
-                   ) -> Detections2D:
-    """One file per camera (rig order) -> :class:`Detections2D`; frame counts are cut to the
-    shortest with a warning, people padded to the most."""
-    per = [read_pose_file(p, fmt) for p in paths]
+def import_cameras(paths: "list[Path]", camera_names: "tuple[str, ...]", fmt: str, fps: float,
+                   sizes_wh: "list | None" = None) -> Detections2D:
+    """One file per camera (rig order) -> :class:`Detections2D`.
+
+    Row f of every file is frame f of the take: the take runs to the longest camera's last
+    frame, and the frames a shorter camera lacks are missing there (NaN, confidence 0); each
+    camera's range is logged. People are padded to the most.
+
+    Args:
+        sizes_wh: each camera's image (width, height) in pixels, to tell absurd coordinates
+            (None: a fixed bound).
+    """
+    sizes = list(sizes_wh) if sizes_wh is not None else [None] * len(paths)
+    per = [read_pose_file(p, fmt, size) for p, size in zip(paths, sizes)]
     fmts = {f for _, _, f in per}
     if len(fmts) != 1:
         raise KeypointFormatError(f"camera files disagree on the keypoint format: {fmts}")
-    counts = {c: xy.shape[0] for c, (xy, _, _) in zip(camera_names, per)}
-    F = min(counts.values())
-    if len(set(counts.values())) > 1:
-        log.warning("cameras have different frame counts %s; using the first %d frames",
-                    counts, F)
+    F = max(xy.shape[0] for xy, _, _ in per)
     P = max(xy.shape[1] for xy, _, _ in per)
     J = get_format(fmts.pop()).num_joints if fmts else 0
     xy = np.full((len(per), F, P, J, 2), np.nan)
     conf = np.zeros((len(per), F, P, J), np.float32)
     for c, (x, cf, _) in enumerate(per):
-        xy[c, :, :x.shape[1]] = x[:F]
-        conf[c, :, :x.shape[1]] = cf[:F]
+        xy[c, :x.shape[0], :x.shape[1]] = x
+        conf[c, :x.shape[0], :x.shape[1]] = cf
+        log_frame_range(camera_names[c], np.arange(F) < x.shape[0], 0)
     return Detections2D(xy=xy, conf=conf, format=per[0][2], camera_names=camera_names,
                         fps=fps)

@@ -1,41 +1,55 @@
 """OpenPose JSON: one file per frame, ``{"people": [{"pose_keypoints_2d": [x, y, c, ...]}]}``.
 
 OpenPose writes a missing joint as ``0, 0, 0``; here it becomes NaN with confidence 0.
-Frame order comes from the number in the file name (``<prefix>_000000000012_keypoints.json``),
-not from a lexical sort.
+A frame's place in the take is the last number in its file name
+(``<prefix>_000000000012_keypoints.json``, or Pose2Sim's names), not its position in a sort:
+a frame without a file is a missing frame (NaN, confidence 0), never a shift of the later ones.
+When no file name has a number, the files are frames 0, 1, ... in name order; when only some
+do, the others are an error. Keypoints whose coordinates are not finite or absurdly far
+outside the image become missing (:func:`mocap.io.checks.mask_wild_points`).
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DetectionsError
 from ..keypoints import get_format
+from .checks import frame_number, keypoint_numbers, log_frame_range, mask_wild_points
 
 log = logging.getLogger(__name__)
 
 __all__ = ["list_frames", "read_openpose_folder", "write_openpose_frame", "openpose_frame_dict",
            "guess_openpose_format", "OPENPOSE_FORMATS"]
 
-_NUM = re.compile(r"(\d+)(?!.*\d)")
-
-
 def list_frames(folder: "str | os.PathLike") -> list[tuple[int, Path]]:
-    """(frame number, path) of every ``*.json`` in ``folder``, ordered by frame number."""
+    """(frame number, path) of every ``*.json`` in ``folder``, ordered by frame number.
+
+    The frame number is the last number in the file name; when no file name has one, the
+    files are numbered 0, 1, ... in name order.
+
+    Raises:
+        DetectionsError: the folder is missing; some file names have a number and one has
+            none (named); two files carry the same number.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise DetectionsError(f"{folder}: OpenPose JSON folder not found")
+    paths = sorted(folder.glob("*.json"))
+    found = [frame_number(p.stem) for p in paths]
+    if paths and all(n is None for n in found):
+        log.info("%s: no frame number in any file name; frames in name order", folder)
+        return list(enumerate(paths))
     frames = []
-    for p in folder.glob("*.json"):
-        m = _NUM.search(p.stem)
-        if m is None:
-            raise DetectionsError(f"{p}: expected a frame number in the file name, found none")
-        frames.append((int(m.group(1)), p))
+    for n, p in zip(found, paths):
+        if n is None:
+            raise DetectionsError(f"{p}: expected a frame number in the file name like the "
+                                  f"other files of the folder, found none")
+        frames.append((n, p))
     frames.sort()
     numbers = [n for n, _ in frames]
     if len(set(numbers)) != len(numbers):
@@ -55,7 +69,7 @@ def _read_people(path: Path, num_joints: int, fmt_name: str) -> list[np.ndarray]
         kp = _keypoints_of(person)
         if kp is None:
             raise DetectionsError(f"{path}: person {i} has no 'pose_keypoints_2d'")
-        arr = np.asarray(kp, dtype=np.float64)
+        arr = keypoint_numbers(kp, f"{path}: person {i}")
         if arr.size != 3 * num_joints:
             raise DetectionsError(
                 f"{path}: person {i} has {arr.size // 3} keypoints, format {fmt_name!r} "
@@ -104,17 +118,22 @@ def guess_openpose_format(folder: "str | os.PathLike", max_files: int = 50) -> s
             people = json.loads(path.read_text()).get("people", [])
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
             raise DetectionsError(f"{path}: not a readable OpenPose JSON file") from None
-        for person in people:
+        for i, person in enumerate(people):
             kp = _keypoints_of(person)
             if kp is None:
                 continue
-            arr = np.asarray(kp, dtype=np.float64).reshape(-1, 3)
+            arr = keypoint_numbers(kp, f"{path}: person {i}")
+            if arr.size % 3:
+                raise DetectionsError(f"{path}: person {i} has {arr.size} keypoint numbers, "
+                                      f"expected 3 per keypoint (x, y, confidence)")
+            arr = arr.reshape(-1, 3)
             count = len(arr)
             if count == 25 and (arr[[1, 2, 5], 2] > 0).all():
                 span = np.linalg.norm(arr[2, :2] - arr[5, :2])
                 mid = 0.5 * (arr[2, :2] + arr[5, :2])
-                if span > 0:
-                    ratios.append(np.linalg.norm(arr[1, :2] - mid) / span)
+                ratio = np.linalg.norm(arr[1, :2] - mid) / span if span > 0 else np.nan
+                if np.isfinite(ratio):                  # absurd coordinates do not vote
+                    ratios.append(ratio)
     if count is None:
         raise DetectionsError(f"{folder}: no person in the first {max_files} files to tell "
                               f"the keypoint format from")
@@ -126,18 +145,25 @@ def guess_openpose_format(folder: "str | os.PathLike", max_files: int = 50) -> s
 
 
 def read_openpose_folder(folder: "str | os.PathLike", fmt: str,
-                         num_frames: "int | None" = None,
+                         num_frames: "int | None" = None, first_frame: "int | None" = None,
+                         size_wh=None, name: "str | None" = None,
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read one camera's OpenPose JSON folder.
+    """Read one camera's OpenPose JSON folder, each file at the frame its name numbers.
 
     Args:
         folder: the folder of per-frame JSON files.
         fmt: keypoint format name of the files (e.g. ``"body25"``, ``"coco18"``), or
             ``"auto"`` (see :func:`guess_openpose_format`).
-        num_frames: pad or check the number of frames (None: from the files).
+        num_frames: frames to return (None: up to the folder's last frame number).
+        first_frame: the frame number of row 0 (None: the folder's first); a take of several
+            cameras passes the first over all of them.
+        size_wh: the camera's image (width, height) in pixels, to tell absurd coordinates
+            (None: a fixed bound, see :func:`mocap.io.checks.mask_wild_points`).
+        name: the camera, for the log (None: the folder).
     Returns:
-        xy: (F, P, J, 2) pixels, NaN where missing; conf: (F, P, J) in [0, 1];
-        frame_numbers: (F,) the number in each file name (frame index = position).
+        xy: (F, P, J, 2) pixels, NaN where missing (frames without a file included);
+        conf: (F, P, J) in [0, 1], 0 where missing;
+        frame_numbers: (F,) the frame number of each row (``first_frame + row``).
     """
     if str(fmt).lower() == "auto":
         fmt = guess_openpose_format(folder)
@@ -145,18 +171,25 @@ def read_openpose_folder(folder: "str | os.PathLike", fmt: str,
     frames = list_frames(folder)
     if not frames:
         raise DetectionsError(f"{folder}: no *.json files")
-    per_frame = [_read_people(p, kf.num_joints, kf.name) for _, p in frames]
-    F = len(per_frame) if num_frames is None else num_frames
-    P = max(1, max(len(p) for p in per_frame))
+    first = frames[0][0] if first_frame is None else int(first_frame)
+    F = frames[-1][0] - first + 1 if num_frames is None else int(num_frames)
+    F = max(F, 0)
+    rows = [(n - first, p) for n, p in frames if 0 <= n - first < F]
+    per_frame = [(f, _read_people(p, kf.num_joints, kf.name)) for f, p in rows]
+    P = max([1] + [len(people) for _, people in per_frame])
     xy = np.full((F, P, kf.num_joints, 2), np.nan)
     conf = np.zeros((F, P, kf.num_joints), np.float32)
-    for f, people in enumerate(per_frame[:F]):
+    for f, people in per_frame:
         for p, arr in enumerate(people):
             ok = arr[:, 2] > 0
             xy[f, p, ok] = arr[ok, :2]
             conf[f, p, ok] = np.clip(arr[ok, 2], 0, 1)
-    numbers = np.array([n for n, _ in frames][:F])
-    return xy, conf, numbers
+    where = name or str(folder)
+    mask_wild_points(xy, conf, size_wh, where)
+    present = np.zeros(F, bool)
+    present[[f for f, _ in rows]] = True
+    log_frame_range(where, present, first)
+    return xy, conf, first + np.arange(F)
 
 
 def openpose_frame_dict(xy: np.ndarray, conf: np.ndarray) -> dict:

@@ -47,9 +47,10 @@ def test_openpose_round_trip(tmp_path, rng):
     for f in (0, 1, 10):   # frame numbers sort numerically, not lexically
         write_openpose_frame(tmp_path / f"cam_{f}_keypoints.json", xy, conf)
     got_xy, got_conf, numbers = read_openpose_folder(tmp_path, "body25")
-    assert list(numbers) == [0, 1, 10]
-    assert np.allclose(got_xy[2], xy, atol=1e-4, equal_nan=True)
-    assert np.allclose(got_conf[2], conf, atol=1e-4)
+    assert list(numbers) == list(range(11))    # each file at the frame its name numbers
+    assert np.allclose(got_xy[10], xy, atol=1e-4, equal_nan=True)
+    assert np.allclose(got_conf[10], conf, atol=1e-4)
+    assert np.isnan(got_xy[2:10]).all() and not got_conf[2:10].any()
 
 
 def test_openpose_wrong_joint_count_names_file_and_format(tmp_path):
