@@ -87,6 +87,28 @@ def test_export_refuses_a_body_without_a_record(session, monkeypatch, capsys):
     assert "mocap fit" in capsys.readouterr().err
 
 
+def test_export_after_a_killed_rerun_refuses_the_old_fit(session, monkeypatch, capsys):
+    """``mocap run`` with a fit, then a rerun with other [filter] settings killed before its
+    fit: the body on disk is the old keypoints', the points3d.npz the new one."""
+    from mocap.app.steps import override
+    from mocap.app.session import Session
+    monkeypatch.setattr(mocap.fit, "fit_points3d", _fake_fit)
+    settings = Session(session).settings()
+    settings = override(settings, "fit", {"enabled": True, "reprojection_weight": 0.0})
+    monkeypatch.setattr("mocap.app.pipeline.export_people",
+                        lambda *a, **k: [{"id": 0, "frames_seen": FRAMES, "files": []}])
+    run(session, settings)
+    capsys.readouterr()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("mocap.app.pipeline.fit_people", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(session, override(settings, "filter", {"cutoff_hz": 3.0}))
+    assert main(["export", str(session), "--format", "trc"]) == 2
+    assert "was fitted to older 3D keypoints" in capsys.readouterr().err
+
+
 def test_export_uses_a_fit_of_the_current_keypoints(session, monkeypatch):
     monkeypatch.setattr(mocap.fit, "fit_points3d", _fake_fit)
     assert main(["fit", str(session), "--reprojection", "0"]) == 0
