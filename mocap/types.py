@@ -8,6 +8,7 @@ confidence array, never 0 in coordinates.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,8 @@ from exporters.atomic import atomic_write
 
 from .errors import DetectionsError, MocapError, SessionError, expect_shape
 from .keypoints import KeypointFormat, get_format
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Detections2D", "Points3D", "Manifest", "save_npz", "load_npz"]
 
@@ -236,8 +239,21 @@ class Manifest:
                 or not isinstance(doc.get("people", []), list)):
             raise SessionError(f"{path}: expected an object with an 'artifacts' table and a "
                                f"'people' list")
+        if not all(isinstance(p, dict) for p in doc.get("people", [])):
+            raise SessionError(f"{path}: expected each of 'people' to be an object")
         return cls(str(doc.get("session", "")), dict(doc.get("artifacts", {})),
                    tuple(dict(p) for p in doc.get("people", [])))
+
+    @classmethod
+    def load_or_empty(cls, path: "str | os.PathLike") -> "Manifest":
+        """:meth:`load`, except that a file that cannot be read (truncated by a killed run,
+        corrupt) is stale: logged as a warning and an empty manifest returned, to be rebuilt
+        by the caller's save."""
+        try:
+            return cls.load(path)
+        except SessionError as exc:
+            log.warning("%s: unreadable manifest, rebuilt (%s)", path, exc)
+            return cls()
 
     def merge_people(self, entries) -> "Manifest":
         """This manifest with ``entries`` merged into its people, matched by ``id``.

@@ -7,17 +7,63 @@ The fit is pure (:func:`mocap.fit.fit_points3d`: keypoints, settings and a body 
 
 torch is imported only when a body is fitted or loaded (``mocap run`` without ``[fit]`` and
 ``mocap --help`` stay without it).
+
+A fit is tied to the keypoints it was made from: its manifest entry holds
+``points3d_digest`` (:func:`points_digest` of the points fitted), and an export that runs
+alone uses a stored body only when that digest is the current ``out/points3d.npz``'s
+(:func:`require_current_fits`): a body fitted to older keypoints is refused, never mixed
+with files made from the new ones.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import SessionError
+
 log = logging.getLogger(__name__)
 
-__all__ = ["body_model_for", "fit_people", "stored_body", "stored_bodies"]
+__all__ = ["body_model_for", "fit_people", "stored_body", "stored_bodies", "points_digest",
+           "require_current_fits"]
+
+
+def points_digest(points) -> str:
+    """sha256 of the content of 3D keypoints (:class:`mocap.types.Points3D`: ``xyz``,
+    ``conf``, joint names, format, fps): the same for the same keypoints saved twice."""
+    h = hashlib.sha256()
+    for array in (np.ascontiguousarray(points.xyz, np.float64),
+                  np.ascontiguousarray(points.conf, np.float32)):
+        h.update(repr(array.shape).encode())
+        h.update(array.tobytes())
+    h.update(repr((tuple(points.joint_names), str(points.format), float(points.fps))).encode())
+    return h.hexdigest()
+
+
+def require_current_fits(bodies: dict, people, points, out: Path, session: Path) -> None:
+    """Refuse stored bodies fitted to other keypoints than ``points``.
+
+    Args:
+        bodies: ``{person: (model, BodyMotion)}`` about to be exported (:func:`stored_bodies`).
+        people: the manifest's people (``id`` and the fit's ``points3d_digest``).
+        points: the current keypoints (``out/points3d.npz``). out, session: the folders.
+    Raises:
+        SessionError: a body whose fit recorded no digest or another one (one line, saying to
+            run ``mocap fit``).
+    """
+    recorded = {p.get("id"): p.get("points3d_digest") for p in people}
+    now = points_digest(points)
+    for person in sorted(bodies):
+        path = Path(out) / f"person{person}" / "body.npz"
+        if recorded.get(person) == now:
+            continue
+        why = ("was fitted to older 3D keypoints than" if recorded.get(person)
+               else "has no record of the 3D keypoints it was fitted to, expected")
+        raise SessionError(f"{path}: {why} {Path(out) / 'points3d.npz'}; run `mocap fit "
+                           f"{session}` (or delete the body file to export from the keypoints)")
+
 
 
 def body_model_for(settings, session_root=None):
@@ -39,7 +85,8 @@ def fit_people(points, settings, out, session_root=None, detections=None, rig=No
         out: the output folder. session_root: for a relative ``model_path``.
         detections, rig: the 2D detections and cameras, for the reprojection term.
     Returns:
-        manifest entries (``id``, ``body``, ``meshes``, ``height_m``, ``stages``) and
+        manifest entries (``id``, ``body``, ``meshes``, ``height_m``, ``stages``,
+        ``points3d_digest``: :func:`points_digest` of ``points``) and
         ``{person: (model, BodyMotion)}``.
     """
     from ..fit import fit_points3d, torch_threads
@@ -50,6 +97,8 @@ def fit_people(points, settings, out, session_root=None, detections=None, rig=No
         model = body_model_for(settings, session_root)
         fits = fit_points3d(points, settings, model, detections, rig)
         entries = write_fits(out, model, fits, settings.meshes, settings.mesh_every)
+    digest = points_digest(points)
+    entries = [{**e, "points3d_digest": digest} for e in entries]
     return entries, {f.person: (model, f.body) for f in fits}
 
 

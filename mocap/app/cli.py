@@ -1,6 +1,9 @@
 """Command line: ``mocap <command> [options]``; the commands live in :mod:`mocap.app.commands`.
 
-A user's mistake prints one line (``error: ...``) and exits with status 2; no traceback.
+A user's mistake prints one line (``error: ...``) and exits with status 2; no traceback. An
+operating system's error (``out`` is a file, a full or read-only disk, a missing permission)
+prints one line naming the path and the system's reason and exits with status 1 (the
+traceback with ``-v``); files already written stay as they were (every write is atomic).
 
 Building the parser stays cheap (no numpy, torch, OpenCV, body models or simulator): only the
 command named on the command line gets its whole parser (some list choices that need heavy
@@ -91,6 +94,17 @@ def is_user_error(exc: BaseException) -> bool:
     return False
 
 
+def os_error_line(exc: OSError, session: "str | None" = None) -> str:
+    """One line for an operating system's error: the path(s) and the system's reason (the
+    session folder when the error names no path, e.g. a full disk during a write)."""
+    reason = exc.strerror or str(exc)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    if paths:
+        return f"error: {' -> '.join(paths)}: {reason}"
+    where = f" (writing under {session})" if session else ""
+    return f"error: {reason}{where}"
+
+
 def main(argv: "list[str] | None" = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = selected_command(argv)
@@ -104,6 +118,13 @@ def main(argv: "list[str] | None" = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if is_user_error(exc):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        logging.getLogger(__name__).debug("operating system error", exc_info=True)
+        print(os_error_line(exc, getattr(args, "session", None)), file=sys.stderr)
+        return 1
     except Exception as exc:
         if not is_user_error(exc):
             raise

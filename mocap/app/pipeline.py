@@ -178,6 +178,23 @@ def _manifest(session: Session, people: list, fits: dict) -> Manifest:
     return Manifest(artifacts=artifacts).merge_people(people).merge_people(bodies)
 
 
+def _run_stages(runner: StageRunner, session: Session, rig, settings: Settings) -> Manifest:
+    """Every stage, under the session lock; returns the manifest written."""
+    runner.remove_stale_temporaries()
+    det = session_detections(session, rig, settings)     # pose files, else detect on videos
+    det = _stage_sync(runner, session, det, settings)
+    det = _stage_associate(runner, session, det, rig, settings)   # P axis = identity
+    C, F, P, J = det.shape
+    log.info("detections: %d frames, %d people, %d joints (%s) at %g fps", F, P, J, det.format,
+             det.fps)
+    points = _stage_points(runner, session, det, rig, settings)
+    fits, bodies = _stage_fit(runner, session, points, det, rig, settings)
+    people = export_people(points, session.out, settings.export, bodies)
+    manifest = _manifest(session, people, fits)
+    session.save_manifest(manifest)
+    return manifest
+
+
 def run(session_dir: "str | Path", settings: "Settings | None" = None,
         force: bool = False) -> dict:
     """Run the pipeline on a session folder, skipping stages that are up to date.
@@ -194,20 +211,9 @@ def run(session_dir: "str | Path", settings: "Settings | None" = None,
     settings = settings or session.settings()
     rig = session.rig()
     log.info("session %s: %d cameras (%s)", session.root, len(rig), ", ".join(rig.names))
-    session.out.mkdir(parents=True, exist_ok=True)
     runner = StageRunner(session.root, session.out, force=force)
-    runner.remove_stale_temporaries()
-    det = session_detections(session, rig, settings)     # pose files, else detect on videos
-    det = _stage_sync(runner, session, det, settings)
-    det = _stage_associate(runner, session, det, rig, settings)   # P axis = identity
-    C, F, P, J = det.shape
-    log.info("detections: %d frames, %d people, %d joints (%s) at %g fps", F, P, J, det.format,
-             det.fps)
-    points = _stage_points(runner, session, det, rig, settings)
-    fits, bodies = _stage_fit(runner, session, points, det, rig, settings)
-    people = export_people(points, session.out, settings.export, bodies)
-    manifest = _manifest(session, people, fits)
-    session.save_manifest(manifest)
+    with runner.session_lock():     # one run of a session at a time (mocap.app.stages)
+        manifest = _run_stages(runner, session, rig, settings)
     log.info("wrote %s", session.manifest_path)
     return {"artifacts": manifest.artifacts, "people": list(manifest.people),
             "out": str(session.out)}

@@ -6,9 +6,17 @@ the digests of the artifacts it wrote. A stage is up to date when its record exi
 inputs and settings are the same, and every artifact is still there with the recorded digest.
 A run killed at any point therefore either has a complete record for a stage (its artifacts
 are complete) or none (the stage reruns); no partial file is ever left under its final name.
+A record that cannot be read (not JSON, not an object, wrong fields) is stale: logged, and
+the stage reruns.
+
+One run of a session at a time: :func:`session_lock` holds ``out/.session.lock`` (an
+exclusive ``flock``) for the whole run; a second run of the same session is refused with a
+one-line :class:`~mocap.errors.SessionError` instead of waiting. Only the holder of the lock
+deletes temporary files, so a starting run never removes a live run's files in progress.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -19,14 +27,23 @@ from typing import Any, Callable, Iterable
 
 from exporters.atomic import atomic_write
 
+from ..errors import SessionError
+
+try:
+    import fcntl
+except ImportError:         # not POSIX: no session lock
+    fcntl = None
+
 log = logging.getLogger(__name__)
 
-__all__ = ["file_digest", "inputs_digest", "StageRunner"]
+__all__ = ["file_digest", "inputs_digest", "session_lock", "StageRunner", "LOCK_NAME"]
 
 #: Files larger than this are identified by size and modification time, not content.
 LARGE_FILE_BYTES = 64 * 1024 * 1024
 #: Bump when a stage's code changes what it writes, so old records no longer match.
 STAGE_VERSION = 1
+#: The session lock's file in ``out/``.
+LOCK_NAME = ".session.lock"
 
 
 def file_digest(path: Path) -> str:
@@ -57,6 +74,45 @@ def inputs_digest(paths: Iterable[Path], root: Path) -> dict[str, str]:
     return {os.path.relpath(p, root): file_digest(p) for p in _files(paths)}
 
 
+@contextlib.contextmanager
+def session_lock(root: Path, out: Path):
+    """Hold the session's lock (``out/.session.lock``, created with ``out/``) while the block
+    runs.
+
+    Raises:
+        SessionError: another run (this process or another) holds it.
+        OSError: ``out`` cannot be made or written (a file, a read-only or full disk).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK_NAME
+    with open(path, "a") as fh:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SessionError(f"{root}: another run of this session holds {path}; wait "
+                                   f"for it to end and try again") from None
+        try:
+            yield path
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read_record(path: Path, stage: str) -> "dict | None":
+    """The record of ``stage`` at ``path``, or None (logged) when it cannot be used."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        log.info("stage %s: record %s unreadable (%s), treated as stale", stage, path, exc)
+        return None
+    if not isinstance(old, dict) or not isinstance(old.get("outputs", {}), dict):
+        log.info("stage %s: record %s is not a stage record, treated as stale", stage, path)
+        return None
+    return old
+
+
 def _jsonable(settings: Any) -> Any:
     if dataclasses.is_dataclass(settings):
         return json.loads(json.dumps(dataclasses.asdict(settings), default=str))
@@ -71,15 +127,36 @@ class StageRunner:
         root: the session folder (input paths are recorded relative to it).
         out: the output folder (artifacts are named relative to it).
         force: rerun every stage.
+        locked: whether this runner holds the session lock now (:meth:`session_lock`).
     """
 
     root: Path
     out: Path
     force: bool = False
+    locked: bool = False
+
+    @contextlib.contextmanager
+    def session_lock(self):
+        """:func:`session_lock` on this runner's session, for the block."""
+        with session_lock(self.root, self.out):
+            self.locked = True
+            try:
+                yield self
+            finally:
+                self.locked = False
 
     def remove_stale_temporaries(self) -> int:
         """Delete temporary files a killed run left in ``out`` (``.<name>.<hex>.tmp``, see
-        :func:`exporters.atomic.atomic_write`); they never carry a final name."""
+        :func:`exporters.atomic.atomic_write`); they never carry a final name. Only while
+        nobody else holds the session lock (else another run's files in progress could go):
+        when another run holds it, nothing is deleted."""
+        if not self.locked:
+            try:
+                with self.session_lock():
+                    return self.remove_stale_temporaries()
+            except SessionError as exc:
+                log.warning("temporary files kept: %s", exc)
+                return 0
         stale = [p for p in self.out.rglob(".*.tmp") if p.is_file()]
         for p in stale:
             p.unlink(missing_ok=True)
@@ -99,9 +176,8 @@ class StageRunner:
         path = self.record_path(stage)
         if self.force or not path.is_file():
             return False
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+        old = _read_record(path, stage)
+        if old is None:
             return False
         now = self._record(stage, inputs, settings)
         if any(old.get(k) != now[k] for k in ("version", "inputs", "settings")):

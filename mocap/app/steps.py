@@ -4,10 +4,13 @@ the session's files, without the skip-and-resume records of ``mocap run``).
 
 Each function takes the session folder and the settings changes the command line asked for
 (``{key: value}`` of one settings table), and returns what was done for the CLI to print.
+Each holds the session lock while it runs (:func:`mocap.app.stages.session_lock`): a stage
+run while another run of the session is under way is refused.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +27,27 @@ from ..settings import Settings
 from ..sync import SyncResult, synchronise
 from ..associate import Identities, identify_people
 from ..triangulate import triangulate
-from ..types import Detections2D, Points3D
-from .bodies import fit_people, stored_bodies
+from ..types import Detections2D, Manifest, Points3D
+from .bodies import fit_people, require_current_fits, stored_bodies
 from .detections import detect_session, session_detections
 from .pipeline import detections_for_fit
 from .session import Session
+from .stages import session_lock
 
 log = logging.getLogger(__name__)
 
 __all__ = ["override", "detect_videos", "sync_session", "AssociateRun", "associate_session",
            "TriangulateRun", "triangulate_session", "fit_session", "export_session"]
+
+
+def locked(fn):
+    """``fn(folder, ...)`` run under the lock of the session ``folder``."""
+    @functools.wraps(fn)
+    def wrapper(folder, *args, **kwargs):
+        session = Session(Path(folder))
+        with session_lock(session.root, session.out):
+            return fn(folder, *args, **kwargs)
+    return wrapper
 
 
 def override(settings: Settings, table: str, changes: dict) -> Settings:
@@ -43,6 +57,7 @@ def override(settings: Settings, table: str, changes: dict) -> Settings:
     return settings.replace(**{table: dataclasses.replace(getattr(settings, table), **changes)})
 
 
+@locked
 def detect_videos(folder: "str | Path", changes: dict, workers: "int | None" = None,
                   ) -> tuple[Detections2D, Path]:
     """2D keypoints (and heatmaps) from the session's videos, ``[detect]`` with ``changes``.
@@ -56,6 +71,7 @@ def detect_videos(folder: "str | Path", changes: dict, workers: "int | None" = N
     return det, session.out / "detections.npz"
 
 
+@locked
 def sync_session(folder: "str | Path", max_offset: "int | None" = None,
                  ) -> tuple[SyncResult, Path]:
     """The cameras' frame offsets (sync enabled, ``max_offset`` frames at most when given).
@@ -86,6 +102,7 @@ class AssociateRun:
     people_path: Path
 
 
+@locked
 def associate_session(folder: "str | Path", mode: "str | None" = None) -> AssociateRun:
     """Sync, then association and tracking (``[associate] mode`` replaced by ``mode``):
     writes ``out/sync.json``, ``out/identities.npz`` and ``out/detections_people.npz``."""
@@ -111,6 +128,7 @@ class TriangulateRun:
     written: tuple
 
 
+@locked
 def triangulate_session(folder: "str | Path", method: "str | None" = None,
                         main_person: bool = False, filtered: bool = True) -> TriangulateRun:
     """Association (P axis = identity, as in ``mocap run``) and triangulation.
@@ -168,6 +186,7 @@ def _fit_detections(session: Session, settings: Settings, points: Points3D):
         return None, None
 
 
+@locked
 def fit_session(folder: "str | Path", changes: dict) -> tuple[list, Path]:
     """A body model fitted to each person's filtered 3D keypoints (``[fit]`` with
     ``changes``), added to ``out/manifest.json``.
@@ -183,23 +202,27 @@ def fit_session(folder: "str | Path", changes: dict) -> tuple[list, Path]:
     if settings.fit.reprojection_weight > 0:
         det, rig = _fit_detections(session, settings, points)
     entries, _ = fit_people(points, settings.fit, session.out, session.root, det, rig)
-    manifest = session.manifest()
+    manifest = Manifest.load_or_empty(session.manifest_path)
     manifest = dataclasses.replace(manifest, artifacts=manifest.artifacts
                                    or {"points3d": "points3d.npz"})
     session.save_manifest(manifest.merge_people({**e, "files": [e["body"]]} for e in entries))
     return entries, session.out
 
 
+@locked
 def export_session(folder: "str | Path", changes: dict) -> dict:
     """The export stage alone: ``out/points3d.npz`` -> files (``[export]`` with ``changes``),
-    merged into ``out/manifest.json``; people with a fitted body (``out/person<p>/body.npz``,
-    Anny) are exported with it.
+    merged into ``out/manifest.json`` (rebuilt when it cannot be read); people with a fitted
+    body (``out/person<p>/body.npz``, Anny) are exported with it, when it was fitted to these
+    keypoints (else the export is refused: a body and keypoints of different takes are never
+    mixed).
 
     Returns:
         the manifest's ``artifacts`` and ``people``, and ``out``, the output folder.
 
     Raises:
-        SessionError: no ``out/points3d.npz``.
+        SessionError: no ``out/points3d.npz``; a stored body fitted to other keypoints (or with
+            no record of them): run ``mocap fit``.
         SettingsError: an ``[export]`` value that is not allowed.
     """
     session = Session(Path(folder))
@@ -209,8 +232,10 @@ def export_session(folder: "str | Path", changes: dict) -> dict:
         raise SessionError(f"{source}: not found; expected the filtered 3D keypoints (run "
                            f"`mocap run` first)")
     points = Points3D.load(source)
-    fresh = export_people(points, session.out, settings, stored_bodies(session.out, points))
-    manifest = session.manifest()
+    manifest = Manifest.load_or_empty(session.manifest_path)
+    bodies = stored_bodies(session.out, points)
+    require_current_fits(bodies, manifest.people, points, session.out, session.root)
+    fresh = export_people(points, session.out, settings, bodies)
     manifest = dataclasses.replace(manifest, artifacts=manifest.artifacts
                                    or {"points3d": "points3d.npz"}).merge_people(fresh)
     session.save_manifest(manifest)

@@ -32,7 +32,10 @@ def register(sub) -> None:
                     "of session.toml) to SESSION/out/, listing them in out/manifest.json. BVH and "
                     "FBX are in metres, Y up: Blender's default import puts them back at the "
                     "capture's coordinates, Z up, in metres. TRC is OpenSim's (metres, Y up), C3D "
-                    "is Z up in millimetres.")
+                    "is Z up in millimetres. A person's fitted body (out/person<N>/body.npz) "
+                    "is used only when it was fitted to the current out/points3d.npz; a body "
+                    "fitted to older keypoints stops the export with a one-line error (run "
+                    "`mocap fit` again, or delete the body file to export from the keypoints).")
     p.add_argument("session", help="session folder")
     p.add_argument("--format", default=None,
                    help="comma-separated formats among bvh,fbx,trc,c3d,npz (default: session.toml)")
