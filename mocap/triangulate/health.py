@@ -13,7 +13,7 @@ Pure functions of arrays (detections, 3D points, the rig as :class:`calibration.
 """
 from __future__ import annotations
 
-import warnings
+import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -22,8 +22,10 @@ from calibration import RigArrays
 
 from ..errors import TriangulationError
 
-__all__ = ["MIN_SHARE_USED", "CameraHealth", "camera_health", "health_problems",
-           "health_table", "nobody_reason", "check_reconstructed"]
+log = logging.getLogger(__name__)
+
+__all__ = ["MIN_SHARE_USED", "CameraHealth", "detected", "nearest_errors", "camera_health",
+           "health_problems", "health_table", "nobody_reason", "check_reconstructed", "triangulation_health"]
 
 #: A camera used for less than this share of the joints it saw contributes (almost) nothing.
 MIN_SHARE_USED = 0.2
@@ -122,44 +124,77 @@ def _finite(v: float) -> "float | None":
     return v if np.isfinite(v) else None
 
 
+def detected(xy: np.ndarray, conf: np.ndarray, min_conf: float) -> np.ndarray:
+    """(C, F, P, J) bool: a detection at or above ``min_conf`` (xy (C, F, P, J, 2) px)."""
+    return (conf >= min_conf) & (conf > 0) & np.isfinite(xy).all(-1)
+
+
+def nearest_errors(proj: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Distance, pixels, from each detection of one camera to the nearest reprojection of
+    the same joint of any person in the same frame.
+
+    Args:
+        proj: (F, P, J, 2) the triangulated people projected into the camera, pixels.
+        xy: (F, S, J, 2) its detections (S skeletons per frame, in any order), pixels.
+    Returns:
+        (F, S, J) distances, NaN where there is nothing to compare.
+    """
+    best = np.full(xy.shape[:3], np.nan)
+    for p in range(proj.shape[1]):
+        best = np.fmin(best, np.linalg.norm(proj[:, p, None] - xy, axis=-1))
+    return best
+
+
+def _box(xy: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(min (x, y), max (x, y)) of (N, 2) pixels; NaN when N = 0."""
+    if not len(xy):
+        return (float("nan"),) * 2, (float("nan"),) * 2
+    lo, hi = xy.min(0), xy.max(0)
+    return (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1]))
+
+
 def camera_health(rig: RigArrays, camera_names, xy: np.ndarray, conf: np.ndarray,
                   xyz: np.ndarray, views_used: "np.ndarray | None", min_conf: float,
-                  reproj_threshold_px: float = 15.0) -> tuple[CameraHealth, ...]:
+                  reproj_threshold_px: float = 15.0, all_xy: "np.ndarray | None" = None,
+                  all_conf: "np.ndarray | None" = None) -> tuple[CameraHealth, ...]:
     """Each camera's contribution to a triangulation.
 
     Args:
         rig: the calibration as arrays (C cameras). camera_names: (C,) their names.
-        xy: (C, F, P, J, 2) detections, image pixels, NaN = missing.
-        conf: (C, F, P, J) their confidences in [0, 1].
+        xy: (C, F, P, J, 2) the detections triangulated (slot p = person p), image pixels,
+            NaN = missing. conf: (C, F, P, J) their confidences in [0, 1].
         xyz: (F, P, J, 3) the triangulated points, world metres, NaN = missing.
         views_used: (F, P, J, C) bool, the views each point used; None: a view counts as
             used where its reprojection error is within ``reproj_threshold_px``.
         min_conf: detections below this confidence are not counted.
+        all_xy, all_conf: (C, F, S, J, 2) and (C, F, S, J): every detection, before
+            association kept some of them as people (None: ``xy``, ``conf``). A camera none
+            of whose detections association kept saw these joints, and used none of them;
+            its extent is theirs.
     Returns:
         one :class:`CameraHealth` per camera, in the rig's order.
     """
-    seen = (conf >= min_conf) & (conf > 0) & np.isfinite(xy).all(-1)          # (C, F, P, J)
+    all_xy, all_conf = (xy, conf) if all_xy is None else (all_xy, all_conf)
+    seen, seen_all = detected(xy, conf, min_conf), detected(all_xy, all_conf, min_conf)
     proj, depth = rig.project(np.asarray(xyz, float))         # (C, F, P, J, 2), (C, F, P, J)
     err = np.linalg.norm(proj - xy, axis=-1)
     if views_used is not None:
         used = np.moveaxis(np.asarray(views_used, bool), -1, 0) & seen
     else:
         used = seen & (err <= reproj_threshold_px)
-    known = seen & np.isfinite(xyz).all(-1)[None]
+    known = np.isfinite(xyz).all(-1)
     out = []
     for c, name in enumerate(camera_names):
-        s = seen[c]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            e = err[c][s & np.isfinite(err[c])]
-            pts = xy[c][s]
-            lo = pts.min(0) if len(pts) else np.full(2, np.nan)
-            hi = pts.max(0) if len(pts) else np.full(2, np.nan)
-        n_known = int(known[c].sum())
-        behind = float((depth[c][known[c]] <= 0).sum() / n_known) if n_known else 0.0
-        out.append(CameraHealth(str(name), int(s.sum()), int(used[c].sum()),
+        if seen[c].any():
+            n_seen, e = int(seen[c].sum()), err[c][seen[c]]
+        else:
+            n_seen = int(seen_all[c].sum())
+            e = nearest_errors(proj[c], all_xy[c])[seen_all[c]]
+        e = e[np.isfinite(e)]
+        behind = float((depth[c][known] <= 0).mean()) if known.any() else 0.0
+        out.append(CameraHealth(str(name), n_seen, int(used[c].sum()),
                                 float(np.median(e)) if e.size else float("nan"), behind,
-                                (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1])),
+                                *_box(all_xy[c][seen_all[c]]),
                                 tuple(int(v) for v in rig.size_wh[c]), float(min_conf)))
     return tuple(out)
 
@@ -186,7 +221,7 @@ def nobody_reason(xy: np.ndarray, conf: np.ndarray, min_conf: float, min_views: 
     C = conf.shape[0]
     if conf.size == 0:
         return "no person was detected (or kept by association) in any camera"
-    valid = (conf >= min_conf) & (conf > 0) & np.isfinite(xy).all(-1)
+    valid = detected(xy, conf, min_conf)
     if not valid.any():
         return (f"no detection reaches [triangulate] min_conf = {min_conf:g} (the highest "
                 f"confidence is {float(np.nanmax(conf)):.2f})")
@@ -217,3 +252,27 @@ def check_reconstructed(xyz: np.ndarray, xy: np.ndarray, conf: np.ndarray, setti
                         settings.reproj_threshold_px, health)
     raise TriangulationError(f"nothing reconstructed: no person has any triangulated joint: "
                              f"{why}")
+
+
+def triangulation_health(det, rig, points, settings, all_det=None) -> dict:
+    """Check a triangulation: raise when it reconstructed no one, warn (log) naming each
+    camera that contributes (almost) nothing and its likely cause.
+
+    Args:
+        det: the :class:`~mocap.types.Detections2D` triangulated. rig: the
+            :class:`calibration.Rig`. points: the :class:`~mocap.types.Points3D` result.
+        settings: the ``[triangulate]`` settings. all_det: every detection, before
+            association (None: ``det``; see :func:`camera_health`).
+    Returns:
+        the health table (:func:`health_table`) for ``out/cameras.json``.
+    Raises:
+        TriangulationError: no person has any reconstructed joint, saying why.
+    """
+    every = det if all_det is None else all_det
+    health = camera_health(rig.arrays(), rig.names, det.xy, det.conf, points.xyz,
+                           points.views_used, settings.min_conf, settings.reproj_threshold_px,
+                           every.xy, every.conf)
+    check_reconstructed(points.xyz, det.xy, det.conf, settings, health)
+    for problem in health_problems(health):
+        log.warning(problem)
+    return health_table(health)

@@ -38,7 +38,7 @@ def test_good_run_names_no_camera_and_writes_the_health_table(tmp_path, studio4,
     assert camera_warnings(caplog) == []
     table = json.loads((root / "out" / "cameras.json").read_text())
     assert [c["camera"] for c in table["cameras"]] == list(studio4.names)
-    assert all(c["ok"] and c["share_used"] > 0.9 for c in table["cameras"])
+    assert all(c["ok"] and c["share_used"] > 0.8 for c in table["cameras"])
     assert table["problems"] == [] and manifest["artifacts"]["cameras"] == "cameras.json"
 
 
