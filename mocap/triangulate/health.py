@@ -228,7 +228,7 @@ def nobody_reason(xy: np.ndarray, conf: np.ndarray, min_conf: float, min_views: 
     views = valid.sum(0)
     if views.max() < min_views:
         return (f"no joint is seen by [triangulate] min_views = {min_views} cameras at or above "
-                f"min_conf (at most {int(views.max())} of {C})")
+                f"min_conf = {min_conf:g} (at most {int(views.max())} of {C})")
     bad = health_problems(health)
     return (f"{int((views >= min_views).sum()):,} joints are seen by {min_views} cameras or "
             f"more, but their views do not agree within reproj_threshold_px = "
