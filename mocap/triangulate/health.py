@@ -25,13 +25,14 @@ from ..errors import TriangulationError
 log = logging.getLogger(__name__)
 
 __all__ = ["MIN_SHARE_USED", "CameraHealth", "detected", "nearest_errors", "camera_health",
-           "health_problems", "health_table", "nobody_reason", "check_reconstructed", "triangulation_health"]
+           "health_problems", "health_table", "nobody_reason", "check_reconstructed",
+           "triangulation_health"]
 
 #: A camera used for less than this share of the joints it saw contributes (almost) nothing.
 MIN_SHARE_USED = 0.2
 #: Detections beyond this multiple of the calibration's image size are outside the image.
 EXTENT_TOLERANCE = 1.05
-#: A camera with more than this share of the points it saw behind it looks the wrong way.
+#: A camera with more than this share of the triangulated points behind it looks the wrong way.
 BEHIND_SHARE = 0.5
 
 
@@ -44,7 +45,7 @@ class CameraHealth:
             ``min_conf``. joints_used: those the triangulation used.
         median_reproj_px: median distance, pixels, between its detections and the
             projection of their triangulated points (NaN when none projects in front of it).
-        behind_share: share of its detections whose triangulated point lies behind it.
+        behind_share: share of the triangulated points (every person's) that lie behind it.
         extent_min_xy, extent_max_xy: (x, y) corners of the box around its detections,
             pixels (NaN when it has none). size_wh: the calibration's (width, height).
         min_conf: the confidence threshold that defines a detection here.
@@ -94,8 +95,8 @@ class CameraHealth:
             return (f"its detections all lie within {hi_x:.0f} x {hi_y:.0f} px of the "
                     f"calibration's {w} x {h} image: were they made at a lower resolution?")
         if self.behind_share > BEHIND_SHARE:
-            return (f"{100 * self.behind_share:.0f} % of the points it saw lie behind it: it "
-                    f"looks the wrong way: check its rotation")
+            return (f"{100 * self.behind_share:.0f} % of the triangulated points lie behind it: "
+                    f"it looks the wrong way: check its rotation")
         return ("its detections do not agree with the other cameras': check its calibration "
                 "(rotation, position, lens) and that the detections are of this camera")
 

@@ -64,3 +64,32 @@ def test_check_reconstructed_says_no_detection_reaches_min_conf(studio4, noisy_t
                                                  r"min_conf = 0.6"):
         check_reconstructed(points.xyz, det.xy, det.conf, settings)
     check_reconstructed(triangulate(det, studio4).xyz, det.xy, det.conf, TriangulateSettings())
+
+
+def test_health_names_keypoints_outside_the_image(studio4, noisy_take):
+    det = noisy_take.detections
+    xy = det.xy.copy()
+    xy[0, ..., 0] -= 1500.0                                  # cam1's keypoints left of the image
+    problems = health_problems(health_of(det.replace(xy=xy), studio4))
+    assert len(problems) == 1 and problems[0].startswith("cam1: used for 0 % of its ")
+    assert "outside the calibration's 1920 x 1080 image" in problems[0]
+
+
+def test_health_names_detections_made_at_a_lower_resolution(studio4, noisy_take):
+    problems = health_problems(health_of(scaled(noisy_take.detections, 3, 0.5), studio4))
+    assert len(problems) == 1 and problems[0].startswith("cam4: used for 0 % of its ")
+    assert "were they made at a lower resolution?" in problems[0]
+
+
+def test_health_of_a_camera_whose_detections_association_dropped(studio4, noisy_take):
+    """A camera none of whose skeletons association kept: its joints are counted from all its
+    detections, its reprojection error against the nearest person."""
+    every = scaled(noisy_take.detections, 2, 2.0)
+    kept = every.replace(conf=every.conf * (np.arange(4) != 2)[:, None, None, None])
+    points = triangulate(kept, studio4)
+    health = camera_health(studio4.arrays(), studio4.names, kept.xy, kept.conf, points.xyz,
+                           points.views_used, 0.2, 15.0, every.xy, every.conf)
+    seen = int(((every.conf[2] >= 0.2) & np.isfinite(every.xy[2]).all(-1)).sum())
+    assert health[2].joints_seen == seen and health[2].joints_used == 0
+    assert health[2].median_reproj_px > 100
+    assert "another resolution" in health_problems(health)[0]
