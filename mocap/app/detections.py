@@ -23,6 +23,9 @@ from ..types import Detections2D
 
 log = logging.getLogger(__name__)
 
+#: Frames may differ from the calibration's size by this share of it (a codec's padding).
+FRAME_SIZE_TOLERANCE = 0.02
+
 __all__ = ["session_detections", "pose_files", "camera_sources", "camera_jobs",
            "check_frame_sizes", "detect_session"]
 
@@ -64,14 +67,21 @@ def camera_sources(root: Path, camera_names: "tuple[str, ...]") -> list[Path]:
 
 def check_frame_sizes(jobs: "list[CameraJob]", rig) -> None:
     """Raise :class:`SessionError` unless every camera's frames are the size its calibration
-    states (``size_wh``): detections made at another resolution do not fit the calibration.
+    states (``size_wh``, within :data:`FRAME_SIZE_TOLERANCE`, e.g. 1080 rows in a video whose
+    calibration says 1088, a codec's padding): detections made at another resolution do not
+    fit the calibration.
 
     Args:
         jobs: the cameras' detection jobs (their probed sources). rig: the calibration.
     """
     for job in jobs:
         found, want = tuple(job.info.size_wh), tuple(rig[job.info.camera].size_wh)
-        if found != want:
+        if found == want:
+            continue
+        if all(abs(f - w) <= FRAME_SIZE_TOLERANCE * w for f, w in zip(found, want)):
+            log.info("camera %s: frames of %d x %d px, the calibration says %d x %d (a "
+                     "codec's padding?): used as they are", job.info.camera, *found, *want)
+        else:
             raise SessionError(
                 f"camera {job.info.camera}: {job.info.path} has frames of {found[0]} x "
                 f"{found[1]} px but the calibration says {want[0]} x {want[1]}; detect on "
