@@ -148,7 +148,7 @@ class AssociateSettings(CheckedTable):
     """``multi`` (every person gets a stable identity), ``main_subject`` (one person: the actor
     the rig is aimed at, even when a bystander stands closer to some cameras) or ``off``
     (keep the detector's per-camera order: one person per camera, as before association)."""
-    min_conf: Annotated[float, NON_NEGATIVE] = 0.2
+    min_conf: Annotated[float, UNIT_INTERVAL] = 0.2
     """Joints below this confidence are ignored by association."""
     min_joints: Annotated[int, at_least(2)] = 5
     """2D skeletons with fewer joints above ``min_conf`` are ignored."""
@@ -188,7 +188,7 @@ class TriangulateSettings(CheckedTable):
     """``algebraic`` (confidence-weighted DLT with robust view selection) or ``volumetric``
     (heatmaps unprojected into a voxel grid around each person, aggregated across views,
     3D soft-argmax, coarse to fine; needs heatmaps)."""
-    min_conf: Annotated[float, NON_NEGATIVE] = 0.2
+    min_conf: Annotated[float, UNIT_INTERVAL] = 0.2
     """Detections below this confidence are ignored."""
     min_views: Annotated[int, at_least(2)] = 2
     """Fewest agreeing cameras a joint must be seen by to be triangulated."""

@@ -23,8 +23,11 @@ from ..types import Detections2D
 
 log = logging.getLogger(__name__)
 
+#: Frames may differ from the calibration's size by this share of it (a codec's padding).
+FRAME_SIZE_TOLERANCE = 0.02
+
 __all__ = ["session_detections", "pose_files", "pose_entries_check", "camera_sources",
-           "camera_jobs", "detect_session"]
+           "camera_jobs", "check_frame_sizes", "detect_session"]
 
 
 def _pose_camera(entry: Path) -> "str | None":
@@ -96,8 +99,31 @@ def camera_sources(root: Path, camera_names: "tuple[str, ...]") -> list[Path]:
     return found  # type: ignore[return-value]
 
 
+def check_frame_sizes(jobs: "list[CameraJob]", rig) -> None:
+    """Raise :class:`SessionError` unless every camera's frames are the size its calibration
+    states (``size_wh``, within :data:`FRAME_SIZE_TOLERANCE`, e.g. 1080 rows in a video whose
+    calibration says 1088, a codec's padding): detections made at another resolution do not
+    fit the calibration.
+
+    Args:
+        jobs: the cameras' detection jobs (their probed sources). rig: the calibration.
+    """
+    for job in jobs:
+        found, want = tuple(job.info.size_wh), tuple(rig[job.info.camera].size_wh)
+        if found == want:
+            continue
+        if all(abs(f - w) <= FRAME_SIZE_TOLERANCE * w for f, w in zip(found, want)):
+            log.info("camera %s: frames of %d x %d px, the calibration says %d x %d (a "
+                     "codec's padding?): used as they are", job.info.camera, *found, *want)
+        else:
+            raise SessionError(
+                f"camera {job.info.camera}: {job.info.path} has frames of {found[0]} x "
+                f"{found[1]} px but the calibration says {want[0]} x {want[1]}; detect on "
+                f"the video the camera was calibrated at, or calibrate at this resolution")
+
+
 def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
-                ) -> list[CameraJob]:
+                rig=None) -> list[CameraJob]:
     """One detection job per camera of a session (``videos/<cam>``), in the rig's order.
 
     Each job writes ``out/detect/<cam>.npz``; a job whose file already holds the same
@@ -105,16 +131,22 @@ def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
     Lets a scheduler (``mocap batch --ray``) run cameras anywhere before the session itself
     runs.
 
+    With ``rig`` (the calibration), each camera's frame size must be its ``size_wh``.
+
     Raises:
-        SessionError / DetectorError: missing or inconsistent videos, bad [detect] settings.
+        SessionError / DetectorError: missing or inconsistent videos, frames of another size
+        than the calibration's, bad [detect] settings.
     """
     root = Path(root)
     sources = camera_sources(root, camera_names)
-    return make_jobs(sources, camera_names, settings, root / "out" / "detect", root)
+    jobs = make_jobs(sources, camera_names, settings, root / "out" / "detect", root)
+    if rig is not None:
+        check_frame_sizes(jobs, rig)
+    return jobs
 
 
 def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings,
-                   workers: "int | None" = None) -> Detections2D:
+                   workers: "int | None" = None, rig=None) -> Detections2D:
     """Detect 2D keypoints in a session's videos; write ``out/detections.npz``.
 
     Args:
@@ -122,12 +154,14 @@ def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings
         camera_names: the rig's cameras, in its order.
         settings: the session's :class:`~mocap.settings.Settings`.
         workers: parallel processes (None: ``[detect] workers``).
+        rig: the calibration; when given, each camera's frames must be its ``size_wh``
+            (checked before any detection, :func:`check_frame_sizes`).
     Returns:
         the detections, also saved to ``out/detections.npz`` (and a summary to
         ``out/detections.json``).
     """
     root = Path(root)
-    jobs = camera_jobs(root, camera_names, settings)
+    jobs = camera_jobs(root, camera_names, settings, rig)
     det = detect_jobs(jobs, camera_names, settings, workers, desc=f"detect {root.name}")
     out = root / "out"
     det.save(out / "detections.npz")
@@ -160,7 +194,7 @@ def session_detections(session, rig, settings) -> Detections2D:
                                   [cam.size_wh for cam in rig])
         return session.detections(rig, settings)
     if (root / "videos").is_dir():
-        return detect_session(root, rig.names, settings)
+        return detect_session(root, rig.names, settings, rig=rig)
     saved = root / "out" / "detections.npz"
     if saved.is_file():
         det = Detections2D.load(saved)

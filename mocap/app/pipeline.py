@@ -23,6 +23,7 @@ from ..settings import Settings
 from ..sync import shift_detections, synchronise
 from ..associate import Identities, detections_by_identity, detections_for_points, identify_people
 from ..triangulate import triangulate
+from ..triangulate.health import triangulation_health
 from ..types import Manifest, Points3D
 from .bodies import body_model_for, fit_people
 from .detections import session_detections
@@ -31,7 +32,7 @@ from .stages import StageRunner
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run", "fit_bodies", "detections_for_fit", "recorded_offsets"]
+__all__ = ["run", "fit_bodies", "detections_for_fit", "recorded_offsets", "save_health"]
 
 
 def recorded_offsets(session: Session) -> "list[int] | None":
@@ -111,21 +112,42 @@ def detections_for_fit(session: Session, rig, settings: Settings, points: Points
     return detections_for_points(det, rig, points.xyz)
 
 
+def save_health(out: Path, health: dict) -> Path:
+    """Write the cameras' health table (:func:`mocap.triangulate.health.health_table`) to
+    ``out/cameras.json``."""
+    with atomic_write(out / "cameras.json", "w") as fh:
+        json.dump(health, fh, indent=1)
+    return out / "cameras.json"
+
+
+def warn_recorded_health(out: Path) -> None:
+    """Warn again about the cameras ``out/cameras.json`` found contributing (almost) nothing
+    (the triangulation was up to date, so it did not run)."""
+    path = out / "cameras.json"
+    for problem in json.loads(path.read_text())["problems"] if path.is_file() else ():
+        log.warning(problem)
+
+
 def _stage_points(runner: StageRunner, session: Session, det, rig, settings: Settings,
-                  ) -> Points3D:
-    """Triangulation (``points3d_raw.npz``) then filtering (``points3d.npz``)."""
+                  synced=None) -> Points3D:
+    """Triangulation (``points3d_raw.npz``, the cameras' health ``cameras.json`` from the
+    detections before association, ``synced``) then filtering (``points3d.npz``)."""
     out = session.out
     inputs = _sources(session) + [out / "sync.json", out / "identities.npz"]
 
     def tri():
-        triangulate(det, rig, settings.triangulate).save(out / "points3d_raw.npz")
-        return ["points3d_raw.npz"]
+        raw = triangulate(det, rig, settings.triangulate)
+        health = triangulation_health(det, rig, raw, settings.triangulate, synced)  # no one?
+        raw.save(out / "points3d_raw.npz")
+        save_health(out, health)
+        return ["points3d_raw.npz", "cameras.json"]
 
     def filt():
         filter_points(Points3D.load(out / "points3d_raw.npz"), settings.filter, rig).save(
             out / "points3d.npz")
         return ["points3d.npz"]
-    runner.run("triangulate", inputs, settings.triangulate, tri)
+    if not runner.run("triangulate", inputs, settings.triangulate, tri):
+        warn_recorded_health(out)
     runner.run("filter", [out / "points3d_raw.npz"], settings.filter, filt)
     return Points3D.load(out / "points3d.npz")
 
@@ -171,6 +193,8 @@ def _manifest(session: Session, people: list, fits: dict) -> Manifest:
     """The run's manifest: its artifacts, and each person's exported files and fitted body."""
     artifacts = {"points3d": "points3d.npz", "points3d_raw": "points3d_raw.npz",
                  "identities": "identities.npz", "sync": "sync.json"}
+    if (session.out / "cameras.json").is_file():
+        artifacts["cameras"] = "cameras.json"
     if (session.out / "detections.npz").is_file():
         artifacts["detections"] = "detections.npz"
     bodies = [{**fits[p["id"]], "files": [fits[p["id"]]["body"]]} for p in people
@@ -182,12 +206,12 @@ def _run_stages(runner: StageRunner, session: Session, rig, settings: Settings) 
     """Every stage, under the session lock; returns the manifest written."""
     runner.remove_stale_temporaries()
     det = session_detections(session, rig, settings)     # pose files, else detect on videos
-    det = _stage_sync(runner, session, det, settings)
-    det = _stage_associate(runner, session, det, rig, settings)   # P axis = identity
+    synced = _stage_sync(runner, session, det, settings)
+    det = _stage_associate(runner, session, synced, rig, settings)   # P axis = identity
     C, F, P, J = det.shape
     log.info("detections: %d frames, %d people, %d joints (%s) at %g fps", F, P, J, det.format,
              det.fps)
-    points = _stage_points(runner, session, det, rig, settings)
+    points = _stage_points(runner, session, det, rig, settings, synced)
     fits, bodies = _stage_fit(runner, session, points, det, rig, settings)
     people = export_people(points, session.out, settings.export, bodies)
     manifest = _manifest(session, people, fits)

@@ -27,10 +27,11 @@ from ..settings import Settings
 from ..sync import SyncResult, synchronise
 from ..associate import Identities, identify_people
 from ..triangulate import triangulate
+from ..triangulate.health import triangulation_health
 from ..types import Detections2D, Manifest, Points3D
 from .bodies import fit_people, require_current_fits, stored_bodies
 from .detections import detect_session, session_detections
-from .pipeline import detections_for_fit
+from .pipeline import detections_for_fit, save_health
 from .session import Session
 from .stages import session_lock
 
@@ -67,7 +68,8 @@ def detect_videos(folder: "str | Path", changes: dict, workers: "int | None" = N
     """
     session = Session(Path(folder))
     settings = override(session.settings(), "detect", changes)
-    det = detect_session(session.root, session.rig().names, settings, workers=workers)
+    rig = session.rig()
+    det = detect_session(session.root, rig.names, settings, workers=workers, rig=rig)
     return det, session.out / "detections.npz"
 
 
@@ -134,7 +136,12 @@ def triangulate_session(folder: "str | Path", method: "str | None" = None,
     """Association (P axis = identity, as in ``mocap run``) and triangulation.
 
     Writes ``out/points3d_raw.npz``, ``out/points3d.npz`` (filtered with ``[filter]`` unless
-    ``filtered`` is false) and ``out/person<p>.trc`` per person seen.
+    ``filtered`` is false), ``out/cameras.json`` (each camera's contribution, see
+    :mod:`mocap.triangulate.health`; a camera contributing almost nothing is logged as a
+    warning) and ``out/person<p>.trc`` per person seen.
+
+    Raises:
+        TriangulationError: no person has any reconstructed joint, saying why.
     """
     session = Session(Path(folder))
     settings = session.settings()
@@ -144,12 +151,14 @@ def triangulate_session(folder: "str | Path", method: "str | None" = None,
     if main_person:
         assoc = dataclasses.replace(assoc, mode="main_subject")
     rig = session.rig()
-    det, _ = identify_people(session_detections(session, rig, settings), rig, assoc)
+    every = session_detections(session, rig, settings)
+    det, _ = identify_people(every, rig, assoc)
     raw = triangulate(det, rig, tri)
+    health = triangulation_health(det, rig, raw, tri, every)   # raises: no one reconstructed
     points = filter_points(raw, settings.filter, rig) if filtered else raw
     session.out.mkdir(parents=True, exist_ok=True)
     written = [raw.save(session.out / "points3d_raw.npz"),
-               points.save(session.out / "points3d.npz")]
+               points.save(session.out / "points3d.npz"), save_health(session.out, health)]
     names = get_format(points.format).native_names
     for p in range(points.xyz.shape[1]):
         if np.isfinite(points.xyz[:, p]).all(-1).any():

@@ -20,6 +20,8 @@ The algebraic method, bottom up:
 - :mod:`.swaps`: left/right swap repair;
 - :mod:`.take`: a whole take (swap repair, temporal check, flags logged), the main person;
 - :mod:`.entry`: :func:`triangulate`, the pipeline's entry point, by ``settings.method``.
+- :mod:`.health`: after a triangulation, each camera's contribution (a camera used for
+  almost none of its joints is named with its likely cause) and why no one was reconstructed.
 
 The volumetric method (torch, from heatmaps) is :mod:`.volumetric` with its optional learned
 refinement :mod:`.v2v`; they import torch, so they are not imported here (import them from
