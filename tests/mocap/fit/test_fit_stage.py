@@ -53,6 +53,8 @@ def test_the_pure_fit_writes_nothing_and_the_files_follow(anny, take, settings, 
     entries2, bodies = fit_people(take, settings, tmp_path / "b")
     assert list(bodies) == [1] and bodies[1][0].kind == "anny"
     np.testing.assert_array_equal(bodies[1][1].poses, fits[0].body.poses)
+    # The app layer also records which keypoints the fit was made from (exports check it).
+    assert len(entries2[0].pop("points3d_digest")) == 64
     strip = [{**e, "stages": [{k: v for k, v in s.items() if k != "seconds"}
                               for s in e["stages"]]} for e in (entries[0], entries2[0])]
     assert strip[0] == strip[1]
