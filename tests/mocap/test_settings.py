@@ -87,7 +87,7 @@ BAD = [
     ("calibration.board", "kind", "circles", ONE_OF + "'charuco', 'checkerboard'"),
     ("calibration.board", "squares_x", 2, "expected >= 3"),
     ("calibration.board", "square_length_m", 100.0, "expected in (0, 2]"),
-    ("calibration.board", "marker_length_m", 0.0, "expected > 0"),
+    ("calibration.board", "marker_length_m", 0.0, "expected in (0, 2]"),
 ]
 
 

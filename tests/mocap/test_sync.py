@@ -112,7 +112,7 @@ def test_shift_round_trip_and_heatmaps(studio4):
 
 def test_too_few_frames(studio4):
     det = _take(studio4, [0, 0, 0, 0], model=ErrorModel.perfect(), frames=8).detections
-    with pytest.raises(SyncError, match="8 frames are too few"):
+    with pytest.raises(SyncError, match="the take has 8 frames, too few"):
         estimate_offsets(det)
 
 
