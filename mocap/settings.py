@@ -248,9 +248,9 @@ class TriangulateSettings(CheckedTable):
     """Voxels per side of each finer per-joint cube (3 coarse voxels wide)."""
     volume_voxel_mm: Annotated[float, POSITIVE] = 5.0
     """Refinement stops once the voxel is smaller than this, millimetres."""
-    volume_floor: Annotated[float, NON_NEGATIVE] = 0.001
-    """Likelihood floor added to heatmaps before logs: bounds the penalty one view can give a
-    voxel, so a view whose heatmap misses the joint cannot veto it."""
+    volume_floor: Annotated[float, Range(0, 1, low_open=True)] = 0.001
+    """Likelihood floor added to heatmaps (0 to 1) before logs: bounds the penalty one view can
+    give a voxel, so a view whose heatmap misses the joint cannot veto it (0: log 0)."""
     volume_frames_per_batch: Annotated[int, at_least(1)] = 8
     """Frames processed at once (bounds memory: heatmaps are read chunk by chunk)."""
     v2v_weights: str = ""

@@ -59,6 +59,7 @@ BAD = [
     ("triangulate", "volume_grid", 1, "expected >= 2"),
     ("triangulate", "volume_refine_grid", 1, "expected >= 2"),
     ("triangulate", "volume_voxel_mm", 0.0, "expected > 0"),
+    ("triangulate", "volume_floor", 0.0, "expected in (0, 1]"),   # 0: log(0) * 0 = NaN
     ("filter", "smoother", "kalman", ONE_OF + "'butterworth', 'one_euro', 'none'"),
     ("filter", "cutoff_hz", -1.0, "expected >= 0"),
     ("filter", "cutoff_hz", float("inf"), "expected a finite number >= 0"),
