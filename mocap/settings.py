@@ -27,8 +27,7 @@ from .errors import KeypointFormatError, SettingsError
 from .keypoints import format_names, get_format
 from .schema import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, CheckedTable, Range, Rule, at_least,
                      build_table, check_rules, suggest)
-from .settings_rules import (below_nyquist, checkerboard_corners, fisheye_among_cameras,
-                             marker_inside_square, spike_window)
+from .settings_rules import below_nyquist, fisheye_among_cameras, spike_window
 
 __all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings",
            "TriangulateSettings", "FilterSettings", "FitSettings", "ExportSettings",
@@ -51,7 +50,6 @@ ExportFormat = Literal["bvh", "fbx", "trc", "c3d", "npz"]
 UpAxis = Literal["y", "z"]
 LengthUnit = Literal["m", "cm", "mm"]
 C3dUnit = Literal["mm", "m"]
-BoardKind = Literal["charuco", "checkerboard"]
 BoneNaming = Literal["canonical", "mixamo", "unreal", "blender", "smpl"]
 ExportMesh = Literal["body", "boxes", "none"]
 
@@ -74,9 +72,6 @@ KEYPOINT_FORMAT = Rule(_is_keypoint_format, "a keypoint format (" + ", ".join(fo
 """A keypoint format's name (:func:`mocap.keypoints.get_format` knows it)."""
 CORRELATION = Range(-1, 1)
 RGB = Rule(lambda v: len(v) == 3, "3 numbers (red, green, blue)")
-BOARD_LENGTH = Range(0, 2, low_open=True)
-"""A board's lengths, metres (longer than 2 m: probably millimetres, as
-:data:`calibration.boards.spec.MAX_SQUARE_M` says when the board is built)."""
 
 
 @dataclass(frozen=True)
@@ -355,23 +350,25 @@ class ExportSettings(CheckedTable):
 
 @dataclass(frozen=True)
 class BoardSettings(CheckedTable):
-    """The calibration board (``[calibration.board]``); lengths in metres. The ArUco dictionary
-    is checked when the board is built (:class:`calibration.boards.BoardSpec`)."""
+    """The calibration board (``[calibration.board]``); lengths in metres. Its values are
+    checked together when the board is built, by :class:`calibration.boards.BoardSpec` (the
+    calibration package stands alone): the kind, at least 3 squares a side (4 for a
+    checkerboard), lengths in metres (a length over 2 m is probably millimetres), the marker
+    inside its square and a dictionary with enough markers; the message names
+    ``session.toml [calibration.board]`` and the key."""
 
     TABLE: ClassVar[str] = "calibration.board"
-    RULES: ClassVar[tuple] = (marker_inside_square, checkerboard_corners)
 
-    kind: BoardKind = "charuco"
+    kind: str = "charuco"
     """``charuco`` or ``checkerboard``."""
-    squares_x: Annotated[int, at_least(3)] = 5
-    """Squares along the board's x axis (a checkerboard has squares_x - 1 inner corners, at
-    least 3: 4 squares)."""
-    squares_y: Annotated[int, at_least(3)] = 7
+    squares_x: int = 5
+    """Squares along the board's x axis (a checkerboard has squares_x - 1 inner corners)."""
+    squares_y: int = 7
     """Squares along the board's y axis."""
-    square_length_m: Annotated[float, BOARD_LENGTH] = 0.1
+    square_length_m: float = 0.1
     """Side of a square, metres."""
-    marker_length_m: Annotated[float, BOARD_LENGTH] = 0.075
-    """Side of an ArUco marker, metres (ChArUco; smaller than ``square_length_m``)."""
+    marker_length_m: float = 0.075
+    """Side of an ArUco marker, metres (ChArUco)."""
     dictionary: str = "DICT_4X4_50"
     """OpenCV ArUco dictionary (ChArUco)."""
     legacy_pattern: bool = False

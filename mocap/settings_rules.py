@@ -8,8 +8,7 @@ built.
 """
 from __future__ import annotations
 
-__all__ = ["below_nyquist", "spike_window", "marker_inside_square",
-           "checkerboard_corners", "fisheye_among_cameras"]
+__all__ = ["below_nyquist", "spike_window", "fisheye_among_cameras"]
 
 
 # The filter's cut-offs by smoother: only the smoother in use is checked against the frame rate.
@@ -40,28 +39,9 @@ def spike_window(s) -> "str | None":
     return None
 
 
-def marker_inside_square(b) -> "str | None":
-    """``[calibration.board]``: a ChArUco marker smaller than its square."""
-    if b.kind == "charuco" and not b.marker_length_m < b.square_length_m:
-        return (f"marker_length_m = {b.marker_length_m:g} and square_length_m = "
-                f"{b.square_length_m:g}; expected marker_length_m < square_length_m (a ChArUco "
-                f"marker lies inside its square)")
-    return None
-
-
-def checkerboard_corners(b) -> "str | None":
-    """``[calibration.board]``: a checkerboard of 3 x 3 inner corners at least (OpenCV's
-    least; a ChArUco board of 3 x 3 squares is enough)."""
-    for key in ("squares_x", "squares_y"):
-        if b.kind == "checkerboard" and getattr(b, key) < 4:
-            return (f"{key} = {getattr(b, key)} and kind = 'checkerboard'; expected >= 4 (3 x 3 "
-                    f"inner corners at least)")
-    return None
-
-
 def fisheye_among_cameras(c) -> "str | None":
     """``[calibration]``: the fisheye cameras among the rig's ``cameras`` when those are
-    given (a misspelt name would silently calibrate that camera as a pinhole)."""
+    given (found when the file is read, not once the calibration has found its cameras)."""
     unknown = [n for n in c.fisheye_cameras if n not in c.cameras]
     if c.cameras and unknown:
         return (f"fisheye_cameras = {list(c.fisheye_cameras)} and cameras = {list(c.cameras)}; "

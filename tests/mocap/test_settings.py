@@ -85,10 +85,6 @@ BAD = [
     ("export", "mesh", "skin", ONE_OF + "'body', 'boxes', 'none'"),
     ("calibration", "max_frames_per_camera", 0, "expected >= 1"),
     ("calibration", "floor_frame", -2, "expected >= -1"),
-    ("calibration.board", "kind", "circles", ONE_OF + "'charuco', 'checkerboard'"),
-    ("calibration.board", "squares_x", 2, "expected >= 3"),
-    ("calibration.board", "square_length_m", 100.0, "expected in (0, 2]"),
-    ("calibration.board", "marker_length_m", 0.0, "expected in (0, 2]"),
 ]
 
 
@@ -196,12 +192,6 @@ ACROSS = [
     ("[take]\nfps = 30\n[filter]\nhampel_window_s = 0.03\n",
      "[filter] hampel_window_s = 0.03 and [take] fps = 30; expected 0 (no spike removal) or "
      "more than 1 / fps = 0.0333 s (a frame on each side)"),
-    ("[calibration.board]\nsquare_length_m = 0.05\nmarker_length_m = 0.06\n",
-     "[calibration.board] marker_length_m = 0.06 and square_length_m = 0.05; expected "
-     "marker_length_m < square_length_m (a ChArUco marker lies inside its square)"),
-    ("[calibration.board]\nkind = 'checkerboard'\nsquares_x = 3\n",
-     "[calibration.board] squares_x = 3 and kind = 'checkerboard'; expected >= 4 (3 x 3 inner "
-     "corners at least)"),
     ("[calibration]\ncameras = ['cam1', 'cam2']\nfisheye_cameras = ['cam3']\n",
      "[calibration] fisheye_cameras = ['cam3'] and cameras = ['cam1', 'cam2']; expected "
      "fisheye_cameras among cameras, found 'cam3'"),
@@ -221,13 +211,13 @@ def test_settings_that_contradict_each_other_are_rejected_naming_both_keys(tmp_p
 def test_the_rules_across_keys_hold_for_settings_built_in_code():
     """The command line's options build settings in code: checked the same, naming
     session.toml (the whole file's settings) and both keys."""
-    from mocap.settings import BoardSettings, FilterSettings, TakeSettings
+    from mocap.settings import CalibrationSettings, FilterSettings, TakeSettings
     with pytest.raises(SettingsError, match=r"^session.toml \[filter\] cutoff_hz = 6 and "
                                             r"\[take\] fps = 10; expected cutoff_hz below"):
         Settings().replace(take=TakeSettings(fps=10.0))
-    with pytest.raises(SettingsError, match=r"^\[calibration.board\] marker_length_m = 0.2 and "
-                                            r"square_length_m = 0.1; expected"):
-        BoardSettings(marker_length_m=0.2)
+    with pytest.raises(SettingsError, match=r"^\[calibration\] fisheye_cameras = \['c3'\] and "
+                                            r"cameras = \['c1'\]; expected"):
+        CalibrationSettings(cameras=("c1",), fisheye_cameras=("c3",))
     # The cut-offs of the smoother not in use, and a low-pass turned off, are not checked.
     Settings(take=TakeSettings(fps=10.0), filter=FilterSettings(cutoff_hz=0.0))
     Settings(take=TakeSettings(fps=10.0), filter=FilterSettings(smoother="one_euro"))
