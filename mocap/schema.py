@@ -8,6 +8,10 @@ A field's annotation says what it accepts:
 * ``typing.Annotated[X, rule, ...]``: an X for which every rule holds, a rule being a
   :class:`Range` of numbers or a :class:`Rule` (a test, and what it expects).
 
+A rule between keys (a cut-off below the take's Nyquist frequency, a marker smaller than its
+square) is a function of the table listed in the class's ``RULES``: it returns what is wrong,
+naming both keys and their values, or None (see :func:`check_rules`).
+
 This is where values are checked, once, when a file is read: :func:`build_table` raises
 :class:`~mocap.errors.SettingsError` with one line naming the file, the table and the key,
 what was expected and what was found (``session.toml [fit] body = 'smpl-x'; expected one of
@@ -19,6 +23,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import math
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -26,13 +32,14 @@ from typing import Any, Callable
 from .errors import SettingsError
 
 __all__ = ["Range", "Rule", "POSITIVE", "NON_NEGATIVE", "UNIT_INTERVAL", "at_least",
-           "build_table", "check_fields", "value_problem", "suggest", "CheckedTable"]
+           "build_table", "check_fields", "check_rules", "value_problem", "suggest",
+           "CheckedTable"]
 
 
 @dataclass(frozen=True)
 class Range:
     """The numbers a setting allows: from ``low`` to ``high`` (None: unbounded), each bound
-    included unless ``low_open`` / ``high_open``. NaN is never in a range."""
+    included unless ``low_open`` / ``high_open``. NaN and infinities are never in a range."""
 
     low: "float | None" = None
     high: "float | None" = None
@@ -40,6 +47,8 @@ class Range:
     high_open: bool = False
 
     def ok(self, value) -> bool:
+        if not math.isfinite(value):
+            return False
         above = self.low is None or value > self.low or (not self.low_open and value == self.low)
         below = (self.high is None or value < self.high
                  or (not self.high_open and value == self.high))
@@ -96,12 +105,6 @@ def _split(hint) -> tuple[Any, tuple]:
     return hint, ()
 
 
-def _is_text(hint) -> bool:
-    base = _split(hint)[0]
-    return base is str or (typing.get_origin(base) is typing.Literal
-                           and all(isinstance(a, str) for a in typing.get_args(base)))
-
-
 def _literal_type(hint):
     """The Python type of a Literal's values (str, int or bool), else the hint itself."""
     if typing.get_origin(hint) is typing.Literal:
@@ -120,14 +123,24 @@ def _coerce(value, hint, where: str):
     if origin is tuple and isinstance(value, (list, tuple)):
         (inner, *_rest) = typing.get_args(hint)
         return tuple(_coerce(v, inner, where) for v in value)
-    if origin is tuple and isinstance(value, str):
+    if origin is tuple and isinstance(value, str):                # "a, b" or "1, 2.5"
         (inner, *_rest) = typing.get_args(hint)
         items = tuple(s.strip() for s in value.split(",") if s.strip())
-        return tuple(_coerce(v, inner, where) for v in items) if _is_text(inner) else items
+        return tuple(_coerce(_number(v, inner), inner, where) for v in items)
     if dataclasses.is_dataclass(hint) and isinstance(value, dict):  # a nested table
         return build_table(hint, value, _subtable(where))
     name = getattr(hint, "__name__", str(hint))
     raise SettingsError(f"{where}: expected {name}, found {type(value).__name__} {value!r}")
+
+
+def _number(text: str, hint):
+    """``text`` as the number ``hint`` names (int or float), else ``text`` unchanged (a
+    string, or what :func:`_coerce` then reports as the wrong type)."""
+    base = _split(hint)[0]
+    try:
+        return base(text) if base in (int, float) else text
+    except ValueError:
+        return text
 
 
 def value_problem(value, hint) -> "str | None":
@@ -143,7 +156,8 @@ def value_problem(value, hint) -> "str | None":
                 return f"every item {problem}, found {item!r}"
     for rule in rules:
         if not rule.ok(value):
-            return str(rule)
+            finite = not (isinstance(rule, Range) and not math.isfinite(value))
+            return str(rule) if finite else f"a finite number {rule}"
     return None
 
 
@@ -180,7 +194,36 @@ def build_table(cls, table: dict, where: str):
                                 f"{', '.join(names)}")
         values[key] = _coerce(raw, hints[key], f"{where}.{key}")
         _check(values[key], raw, hints[key], where, key)
+    check_rules(cls, values, where)
     return cls(**values)
+
+
+def check_rules(cls, values: dict, where: str) -> None:
+    """Check the rules between keys of a table (``cls.RULES``) on its values.
+
+    Args:
+        cls: a settings dataclass; ``RULES`` (if any) holds functions of a table (anything
+            with its fields as attributes) that return what is wrong, naming the keys and their
+            values (``"marker_length_m = 0.2 and square_length_m = 0.1; expected ..."``), or
+            None.
+        values: {key: value}, already checked one by one; keys left out take their defaults.
+        where: the file and table, for messages (``"path/session.toml [calibration.board]"``).
+    Raises:
+        SettingsError: ``"<where> <what is wrong>"`` for the first rule broken.
+    """
+    rules = getattr(cls, "RULES", ())
+    if not rules:
+        return
+    table = types.SimpleNamespace(**{f.name: values[f.name] if f.name in values else _default(f)
+                                     for f in dataclasses.fields(cls)})
+    for rule in rules:
+        problem = rule(table)
+        if problem is not None:
+            raise SettingsError(f"{where} {problem}")
+
+
+def _default(f: dataclasses.Field):
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
 def check_fields(obj, where: str) -> None:
@@ -211,9 +254,13 @@ class CheckedTable:
     """Base of a settings table (a frozen dataclass): its values are checked when it is built,
     whether from ``session.toml`` (:func:`build_table`, whose messages also name the file) or
     in code (``dataclasses.replace``, command-line options), so that no stage checks them
-    again. ``TABLE`` names the table in messages (``"fit"`` -> ``[fit] body = ...``)."""
+    again. ``TABLE`` names the table in messages (``"fit"`` -> ``[fit] body = ...``);
+    ``RULES`` are its rules between keys (see :func:`check_rules`)."""
 
     TABLE: typing.ClassVar[str] = ""
+    RULES: typing.ClassVar[tuple] = ()
 
     def __post_init__(self) -> None:
         check_fields(self, f"[{self.TABLE}]")
+        check_rules(type(self), {f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+                    f"[{self.TABLE}]")

@@ -4,9 +4,15 @@ Defaults live in the dataclasses only. Units are in the field names. Every value
 here, once, when the file is read (:func:`load_settings`, before any stage runs): unknown
 tables and keys are rejected with the closest valid name suggested, values are checked for
 type, a choice is a ``typing.Literal`` of the values allowed, and a number's allowed range is
-declared in its annotation (``Annotated[float, POSITIVE]``, see :mod:`mocap.schema`). A bad
-value raises :class:`~mocap.errors.SettingsError` naming the file, table and key, what was
-expected and what was found.
+declared in its annotation (``Annotated[float, POSITIVE]``, see :mod:`mocap.schema`), and
+values that contradict each other are caught by the rules between keys of a table (its
+``RULES``) or of the whole file (:class:`Settings`' ``RULES``: a low-pass cut-off below the
+Nyquist frequency of ``[take] fps``). A bad value raises :class:`~mocap.errors.SettingsError`
+naming the file, table and key (both keys for a rule between them), what was expected and
+what was found.
+
+A rule on the frame rate uses ``[take] fps``; when the detections give their own frame rate
+(videos), the stage that uses it checks again with that one.
 """
 from __future__ import annotations
 
@@ -20,7 +26,8 @@ from typing import Annotated, ClassVar, Literal
 from .errors import KeypointFormatError, SettingsError
 from .keypoints import format_names, get_format
 from .schema import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, CheckedTable, Range, Rule, at_least,
-                     build_table, suggest)
+                     build_table, check_rules, suggest)
+from .settings_rules import below_nyquist, fisheye_among_cameras, spike_window
 
 __all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings",
            "TriangulateSettings", "FilterSettings", "FitSettings", "ExportSettings",
@@ -64,6 +71,7 @@ KEYPOINT_FORMAT = Rule(_is_keypoint_format, "a keypoint format (" + ", ".join(fo
                        + ", or an alias of one)")
 """A keypoint format's name (:func:`mocap.keypoints.get_format` knows it)."""
 CORRELATION = Range(-1, 1)
+RGB = Rule(lambda v: len(v) == 3, "3 numbers (red, green, blue)")
 
 
 @dataclass(frozen=True)
@@ -93,9 +101,11 @@ class DetectSettings(CheckedTable):
     """ONNX model file for backend ``onnx``, absolute or relative to the session folder."""
     model_format: Annotated[str, KEYPOINT_FORMAT] = "coco17"
     """Keypoint format of the ONNX model's joints."""
-    model_mean_rgb: tuple[float, ...] = (123.675, 116.28, 103.53)
+    model_mean_rgb: Annotated[tuple[Annotated[float, Range(0, 255)], ...], RGB] = (
+        123.675, 116.28, 103.53)
     """ONNX input normalisation: ``(pixel - mean) / std`` per RGB channel, pixels in 0..255."""
-    model_std_rgb: tuple[float, ...] = (58.395, 57.12, 57.375)
+    model_std_rgb: Annotated[tuple[Annotated[float, POSITIVE], ...], RGB] = (
+        58.395, 57.12, 57.375)
     """See ``model_mean_rgb``."""
     person_boxes: PersonBoxes = "detector"
     """Crops for the ONNX model: ``detector`` (BlazePose person detector, then the previous
@@ -122,16 +132,16 @@ class SyncSettings(CheckedTable):
 
     enabled: bool = True
     """Estimate the offsets in ``mocap run`` and apply those that are trusted."""
-    max_offset_frames: Annotated[int, NON_NEGATIVE] = 10
-    """Largest offset searched, frames (either direction). Keep it below half the period of
-    repetitive motion (a gait cycle is about 1 s): lags of a half or whole cycle correlate
-    almost as well as the true one."""
+    max_offset_frames: Annotated[int, at_least(1)] = 10
+    """Largest offset searched, frames (either direction; ``enabled = false`` skips the
+    search). Keep it below half the period of repetitive motion (a gait cycle is about 1 s):
+    lags of a half or whole cycle correlate almost as well as the true one."""
     min_correlation: Annotated[float, CORRELATION] = 0.2
     """An offset is applied only if its pooled correlation reaches this (else it is reported
     and left at 0)."""
-    min_margin: Annotated[float, NON_NEGATIVE] = 0.04
+    min_margin: Annotated[float, Range(0, 2)] = 0.04
     """... and only if it beats the best correlation at any lag more than one frame away by
-    this much."""
+    this much (a difference of correlations: at most 2)."""
     offsets: tuple[int, ...] = ()
     """Known offsets per camera in the rig's order (frame f of camera c shows the instant of
     frame f + offsets[c] of the take); when given, nothing is estimated."""
@@ -149,7 +159,7 @@ class AssociateSettings(CheckedTable):
     the rig is aimed at, even when a bystander stands closer to some cameras) or ``off``
     (keep the detector's per-camera order: one person per camera, as before association)."""
     min_conf: Annotated[float, UNIT_INTERVAL] = 0.2
-    """Joints below this confidence are ignored by association."""
+    """Joints below this confidence (0 to 1) are ignored by association."""
     min_joints: Annotated[int, at_least(2)] = 5
     """2D skeletons with fewer joints above ``min_conf`` are ignored."""
     max_ray_distance_m: Annotated[float, POSITIVE] = 0.15
@@ -189,7 +199,7 @@ class TriangulateSettings(CheckedTable):
     (heatmaps unprojected into a voxel grid around each person, aggregated across views,
     3D soft-argmax, coarse to fine; needs heatmaps)."""
     min_conf: Annotated[float, UNIT_INTERVAL] = 0.2
-    """Detections below this confidence are ignored."""
+    """Detections below this confidence (0 to 1) are ignored."""
     min_views: Annotated[int, at_least(2)] = 2
     """Fewest agreeing cameras a joint must be seen by to be triangulated."""
     reproj_threshold_px: Annotated[float, POSITIVE] = 15.0
@@ -212,9 +222,9 @@ class TriangulateSettings(CheckedTable):
     """A joint further than this (metres) from the median of its neighbouring frames is
     triangulated again from the view pairs that agree with them (robust view selection only;
     0 disables). Fast limbs move about 5 cm per frame at 30 fps."""
-    temporal_half_window: Annotated[int, NON_NEGATIVE] = 2
+    temporal_half_window: Annotated[int, at_least(1)] = 2
     """Neighbouring frames on each side that give that median."""
-    min_ray_angle_deg: Annotated[float, NON_NEGATIVE] = 2.0
+    min_ray_angle_deg: Annotated[float, Range(0, 180, high_open=True)] = 2.0
     """Points whose agreeing rays span less than this angle (coincident or collinear cameras)
     are flagged and left missing: their depth is not determined."""
     backend: ArrayBackend = "numpy"
@@ -233,9 +243,9 @@ class TriangulateSettings(CheckedTable):
     """Voxels per side of each finer per-joint cube (3 coarse voxels wide)."""
     volume_voxel_mm: Annotated[float, POSITIVE] = 5.0
     """Refinement stops once the voxel is smaller than this, millimetres."""
-    volume_floor: Annotated[float, NON_NEGATIVE] = 0.001
-    """Likelihood floor added to heatmaps before logs: bounds the penalty one view can give a
-    voxel, so a view whose heatmap misses the joint cannot veto it."""
+    volume_floor: Annotated[float, Range(0, 1, low_open=True)] = 0.001
+    """Likelihood floor added to heatmaps (0 to 1) before logs: bounds the penalty one view can
+    give a voxel, so a view whose heatmap misses the joint cannot veto it (0: log 0)."""
     volume_frames_per_batch: Annotated[int, at_least(1)] = 8
     """Frames processed at once (bounds memory: heatmaps are read chunk by chunk)."""
     v2v_weights: str = ""
@@ -252,22 +262,24 @@ class FilterSettings(CheckedTable):
     max_gap_s: Annotated[float, NON_NEGATIVE] = 0.25
     """Gaps up to this long (seconds) are filled by interpolation; longer ones stay NaN."""
     cutoff_hz: Annotated[float, NON_NEGATIVE] = 6.0
-    """Zero-phase Butterworth low-pass cut-off frequency in Hz (0 disables the filter)."""
+    """Zero-phase Butterworth low-pass cut-off frequency in Hz, below the Nyquist frequency
+    ``[take] fps`` / 2 (0 disables the filter)."""
     order: Annotated[int, at_least(1)] = 4
     """Order of the Butterworth filter (applied forwards and backwards)."""
     smoother: Smoother = "butterworth"
     """``butterworth`` (zero phase, ``cutoff_hz``), ``one_euro`` (causal, adaptive) or
     ``none``."""
     one_euro_min_cutoff_hz: Annotated[float, POSITIVE] = 2.0
-    """One-euro filter: cut-off at rest, Hz."""
+    """One-euro filter: cut-off at rest, Hz (below ``[take] fps`` / 2)."""
     one_euro_beta: Annotated[float, NON_NEGATIVE] = 40.0
     """One-euro filter: cut-off increase per metre/second of speed, Hz s/m (high: a causal
     filter lags, and limbs move at metres per second)."""
     one_euro_d_cutoff_hz: Annotated[float, POSITIVE] = 1.0
-    """One-euro filter: cut-off of the speed estimate, Hz."""
+    """One-euro filter: cut-off of the speed estimate, Hz (below ``[take] fps`` / 2)."""
     hampel_window_s: Annotated[float, NON_NEGATIVE] = 0.2
     """Spike removal: samples further than ``hampel_n_sigmas`` robust deviations from the
-    median of this window (seconds, centred) become missing, then are filled; 0 disables."""
+    median of this window (seconds, centred; longer than a frame, ``1 / [take] fps``) become
+    missing, then are filled; 0 disables."""
     hampel_n_sigmas: Annotated[float, POSITIVE] = 3.0
     """Spike removal threshold, in robust standard deviations (1.4826 MAD)."""
     hampel_min_deviation_m: Annotated[float, NON_NEGATIVE] = 0.02
@@ -338,7 +350,12 @@ class ExportSettings(CheckedTable):
 
 @dataclass(frozen=True)
 class BoardSettings(CheckedTable):
-    """The calibration board (``[calibration.board]``); lengths in metres."""
+    """The calibration board (``[calibration.board]``); lengths in metres. Its values are
+    checked together when the board is built, by :class:`calibration.boards.BoardSpec` (the
+    calibration package stands alone): the kind, at least 3 squares a side (4 for a
+    checkerboard), lengths in metres (a length over 2 m is probably millimetres), the marker
+    inside its square and a dictionary with enough markers; the message names
+    ``session.toml [calibration.board]`` and the key."""
 
     TABLE: ClassVar[str] = "calibration.board"
 
@@ -363,6 +380,7 @@ class CalibrationSettings(CheckedTable):
     """``mocap calibrate``: board videos or images -> calibration.toml."""
 
     TABLE: ClassVar[str] = "calibration"
+    RULES: ClassVar[tuple] = (fisheye_among_cameras,)
 
     board: BoardSettings = field(default_factory=BoardSettings)
     """The board, as a table (``[calibration.board]``)."""
@@ -372,7 +390,7 @@ class CalibrationSettings(CheckedTable):
     cameras: tuple[str, ...] = ()
     """Camera order of the rig (empty: the natural order of the names found)."""
     fisheye_cameras: tuple[str, ...] = ()
-    """Cameras with a fisheye lens."""
+    """Cameras with a fisheye lens (among ``cameras`` when that is given)."""
     max_frames_per_camera: Annotated[int, at_least(1)] = 150
     """Frames sampled evenly from each video (the same frame numbers for every camera)."""
     max_blur_px: Annotated[float, POSITIVE] = 2.0
@@ -392,7 +410,10 @@ class CalibrationSettings(CheckedTable):
 
 @dataclass(frozen=True)
 class Settings:
-    """All stages' settings."""
+    """All stages' settings. Rules between tables (``RULES``) are checked when built, naming
+    ``session.toml`` and both keys (:func:`settings_from_dict` names the file read)."""
+
+    RULES: ClassVar[tuple] = (below_nyquist, spike_window)
 
     take: TakeSettings = field(default_factory=TakeSettings)
     detect: DetectSettings = field(default_factory=DetectSettings)
@@ -403,6 +424,10 @@ class Settings:
     fit: FitSettings = field(default_factory=FitSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
+
+    def __post_init__(self) -> None:
+        check_rules(Settings, {f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+                    "session.toml")
 
     def replace(self, **tables) -> "Settings":
         return dataclasses.replace(self, **tables)
@@ -432,6 +457,7 @@ def settings_from_dict(doc: dict, where: str = "settings") -> Settings:
         if not isinstance(table, dict):
             raise SettingsError(f"{where}: [{name}] must be a table, found {table!r}")
         built[name] = build_table(hints[name], table, f"{where} [{name}]")
+    check_rules(Settings, built, where)
     return Settings(**built)
 
 

@@ -208,14 +208,16 @@ def estimate_offsets(det: Detections2D, settings: SyncSettings = SyncSettings()
     """Estimate every camera's frame offset from keypoint motion (see the module's notes).
 
     Raises:
-        SyncError: fewer frames than needed to compare any lag.
+        SyncError: fewer frames than needed to compare any lag (the message says how many the
+            take has, the minimum, and the settings that skip the estimate).
     """
     C, F = det.xy.shape[:2]
     names = det.camera_names
     max_lag = min(settings.max_offset_frames, (F - _MIN_OVERLAP) // 2)
-    if C > 1 and max_lag < 1:
-        raise SyncError(f"{F} frames are too few to estimate offsets (need at least "
-                        f"{_MIN_OVERLAP + 2})")
+    if C > 1 and max_lag < 1:             # max_offset_frames >= 1: too few frames
+        raise SyncError(f"the take has {F} frames, too few to estimate the cameras' offsets "
+                        f"(at least {_MIN_OVERLAP + 2}); set [sync] enabled = false in "
+                        f"session.toml, or give [sync] offsets")
     if C == 1:
         return SyncResult(names, (0,), (0,), (1.0,), (np.inf,), (True,))
     speeds = joint_speeds(det.xy, det.conf, det.fps)

@@ -22,6 +22,7 @@ ONE_OF = "expected one of "
 # settings now check themselves, once, when they are read or built.
 BAD = [
     ("take", "fps", 0, "expected > 0"),
+    ("take", "fps", float("inf"), "expected a finite number > 0"),
     ("detect", "format", "coco19", "expected a keypoint format (coco17, coco18, body25"),
     ("detect", "backend", "openpose", ONE_OF + "'blazepose', 'onnx'"),
     ("detect", "model_format", "coco19", "expected a keypoint format"),
@@ -29,10 +30,12 @@ BAD = [
     ("detect", "max_people", 0, "expected >= 1"),
     ("detect", "min_presence", 1.5, "expected in [0, 1]"),
     ("detect", "workers", -1, "expected >= 0"),
-    ("sync", "max_offset_frames", -2, "expected >= 0"),
+    ("detect", "model_std_rgb", [58.4, 0.0, 57.4], "expected every item > 0, found 0.0"),
+    ("detect", "model_mean_rgb", [123.7, 116.3], "expected 3 numbers (red, green, blue)"),
+    ("sync", "max_offset_frames", 0, "expected >= 1"),   # 0 was accepted, then "too few frames"
+    ("sync", "min_margin", 2.5, "expected in [0, 2]"),    # a margin of correlations is <= 2
     ("sync", "min_correlation", 1.5, "expected in [-1, 1]"),
     ("associate", "mode", "crowd", ONE_OF + "'multi', 'main_subject', 'off'"),
-    ("associate", "min_conf", -0.1, "expected in [0, 1]"),
     ("associate", "min_conf", 1.5, "expected in [0, 1]"),
     ("associate", "min_joints", 1, "expected >= 2"),
     ("associate", "max_ray_distance_m", 0.0, "expected > 0"),
@@ -49,13 +52,20 @@ BAD = [
     ("triangulate", "backend", "jax", ONE_OF + "'numpy', 'torch'"),
     ("triangulate", "min_conf", 2.0, "expected in [0, 1]"),
     ("triangulate", "min_views", 1, "expected >= 2"),
+    ("triangulate", "min_conf", 1.5, "expected in [0, 1]"),
+    ("triangulate", "temporal_half_window", 0, "expected >= 1"),
+    ("triangulate", "min_ray_angle_deg", 180.0, "expected in [0, 180)"),
     ("triangulate", "reproj_threshold_px", 0.0, "expected > 0"),
     ("triangulate", "volume_aggregation", "max", ONE_OF + "'product', 'softmax', 'mean'"),
     ("triangulate", "volume_grid", 1, "expected >= 2"),
     ("triangulate", "volume_refine_grid", 1, "expected >= 2"),
     ("triangulate", "volume_voxel_mm", 0.0, "expected > 0"),
+    ("triangulate", "volume_floor", 0.0, "expected in (0, 1]"),   # 0: log(0) * 0 = NaN
     ("filter", "smoother", "kalman", ONE_OF + "'butterworth', 'one_euro', 'none'"),
     ("filter", "cutoff_hz", -1.0, "expected >= 0"),
+    ("filter", "cutoff_hz", float("inf"), "expected a finite number >= 0"),
+    ("filter", "max_gap_s", -1.0, "expected >= 0"),
+    ("filter", "order", 0, "expected >= 1"),
     ("filter", "one_euro_min_cutoff_hz", 0.0, "expected > 0"),
     ("filter", "one_euro_d_cutoff_hz", 0.0, "expected > 0"),
     ("filter", "one_euro_beta", -1.0, "expected >= 0"),
@@ -166,3 +176,62 @@ def test_ranges_read_as_in_messages():
     assert (str(POSITIVE), str(NON_NEGATIVE), str(at_least(2))) == ("> 0", ">= 0", ">= 2")
     assert str(Range(0, 1, high_open=True)) == "in [0, 1)"
     assert not POSITIVE.ok(float("nan")) and NON_NEGATIVE.ok(0) and not POSITIVE.ok(0)
+
+
+# Settings that are each in range but make no sense together: (session.toml text, what the
+# one-line message must name). The message names the file and both keys.
+ACROSS = [
+    ("[take]\nfps = 10\n[filter]\ncutoff_hz = 6\n",
+     "[filter] cutoff_hz = 6 and [take] fps = 10; expected cutoff_hz below the Nyquist "
+     "frequency fps / 2 = 5 Hz (or 0: no low-pass)"),
+    ("[take]\nfps = 30\n[filter]\nsmoother = 'one_euro'\none_euro_min_cutoff_hz = 20\n",
+     "[filter] one_euro_min_cutoff_hz = 20 and [take] fps = 30; expected one_euro_min_cutoff_hz "
+     "below the Nyquist frequency fps / 2 = 15 Hz"),
+    ("[take]\nfps = 30\n[filter]\nsmoother = 'one_euro'\none_euro_d_cutoff_hz = 15\n",
+     "[filter] one_euro_d_cutoff_hz = 15 and [take] fps = 30; expected one_euro_d_cutoff_hz "
+     "below the Nyquist frequency fps / 2 = 15 Hz"),
+    ("[take]\nfps = 30\n[filter]\nhampel_window_s = 0.03\n",
+     "[filter] hampel_window_s = 0.03 and [take] fps = 30; expected 0 (no spike removal) or "
+     "more than 1 / fps = 0.0333 s (a frame on each side)"),
+    ("[calibration]\ncameras = ['cam1', 'cam2']\nfisheye_cameras = ['cam3']\n",
+     "[calibration] fisheye_cameras = ['cam3'] and cameras = ['cam1', 'cam2']; expected "
+     "fisheye_cameras among cameras, found 'cam3'"),
+]
+
+
+@pytest.mark.parametrize("text, expected", ACROSS, ids=[e.split(" =")[0] for _, e in ACROSS])
+def test_settings_that_contradict_each_other_are_rejected_naming_both_keys(tmp_path, text,
+                                                                            expected):
+    path = tmp_path / "session.toml"
+    path.write_text(text)
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert str(info.value) == f"{path} {expected}"
+
+
+def test_the_rules_across_keys_hold_for_settings_built_in_code():
+    """The command line's options build settings in code: checked the same, naming
+    session.toml (the whole file's settings) and both keys."""
+    from mocap.settings import CalibrationSettings, FilterSettings, TakeSettings
+    with pytest.raises(SettingsError, match=r"^session.toml \[filter\] cutoff_hz = 6 and "
+                                            r"\[take\] fps = 10; expected cutoff_hz below"):
+        Settings().replace(take=TakeSettings(fps=10.0))
+    with pytest.raises(SettingsError, match=r"^\[calibration\] fisheye_cameras = \['c3'\] and "
+                                            r"cameras = \['c1'\]; expected"):
+        CalibrationSettings(cameras=("c1",), fisheye_cameras=("c3",))
+    # The cut-offs of the smoother not in use, and a low-pass turned off, are not checked.
+    Settings(take=TakeSettings(fps=10.0), filter=FilterSettings(cutoff_hz=0.0))
+    Settings(take=TakeSettings(fps=10.0), filter=FilterSettings(smoother="one_euro"))
+    Settings(take=TakeSettings(fps=10.0), filter=FilterSettings(smoother="none"))
+
+
+def test_a_list_of_numbers_given_as_text_is_read_as_numbers(tmp_path):
+    """``offsets = "0, 2"`` used to load as the strings ('0', '2')."""
+    path = tmp_path / "session.toml"
+    path.write_text("[sync]\noffsets = '0, 2, -1'\n[detect]\nmodel_std_rgb = '58, 57.5, 57'\n")
+    s = load_settings(path)
+    assert s.sync.offsets == (0, 2, -1) and s.detect.model_std_rgb == (58.0, 57.5, 57.0)
+    path.write_text("[sync]\noffsets = '0, two'\n")
+    with pytest.raises(SettingsError, match=r"session.toml \[sync\].offsets: expected int, "
+                                            r"found str 'two'"):
+        load_settings(path)

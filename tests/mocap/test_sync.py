@@ -112,5 +112,20 @@ def test_shift_round_trip_and_heatmaps(studio4):
 
 def test_too_few_frames(studio4):
     det = _take(studio4, [0, 0, 0, 0], model=ErrorModel.perfect(), frames=8).detections
-    with pytest.raises(SyncError, match="8 frames are too few"):
+    with pytest.raises(SyncError, match="the take has 8 frames, too few"):
         estimate_offsets(det)
+
+
+def test_a_short_take_says_how_to_skip_sync(studio4, tmp_path, capsys):
+    """8 frames: the message says how many the take has, the minimum, and the setting that
+    skips the stage; `mocap run` prints that one line and exits non-zero."""
+    from mocap.app.cli import main
+    take = _take(studio4, [0, 0, 0, 0], model=ErrorModel.perfect(), frames=8)
+    with pytest.raises(SyncError) as info:
+        estimate_offsets(take.detections)
+    expected = ("the take has 8 frames, too few to estimate the cameras' offsets (at least 12); "
+                "set [sync] enabled = false in session.toml, or give [sync] offsets")
+    assert str(info.value) == expected
+    folder = write_session(tmp_path / "s", studio4, take)
+    assert main(["run", str(folder)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: {expected}"

@@ -1,0 +1,49 @@
+"""Rules between settings keys: values each in range that contradict each other.
+
+Each rule is a function of a table (or of the whole file's :class:`mocap.settings.Settings`),
+anything with the fields as attributes, that returns what is wrong, naming both keys and their
+values (``"[filter] cutoff_hz = 20 and [take] fps = 30; expected ..."``), or None. The tables
+list theirs in ``RULES``; :func:`mocap.schema.check_rules` runs them when a table is read or
+built.
+"""
+from __future__ import annotations
+
+__all__ = ["below_nyquist", "spike_window", "fisheye_among_cameras"]
+
+
+# The filter's cut-offs by smoother: only the smoother in use is checked against the frame rate.
+_CUTOFFS = {"butterworth": ("cutoff_hz",),
+            "one_euro": ("one_euro_min_cutoff_hz", "one_euro_d_cutoff_hz")}
+
+
+def below_nyquist(s) -> "str | None":
+    """Settings: the smoother's cut-offs below the Nyquist frequency of ``[take] fps`` (a
+    digital filter cannot pass more; a cut-off of 0 turns the Butterworth low-pass off)."""
+    fps = s.take.fps
+    for key in _CUTOFFS.get(s.filter.smoother, ()):
+        hz = getattr(s.filter, key)
+        if hz >= fps / 2:
+            off = " (or 0: no low-pass)" if key == "cutoff_hz" else ""
+            return (f"[filter] {key} = {hz:g} and [take] fps = {fps:g}; expected {key} below "
+                    f"the Nyquist frequency fps / 2 = {fps / 2:g} Hz{off}")
+    return None
+
+
+def spike_window(s) -> "str | None":
+    """Settings: a spike-removal window of at least one frame each side (the filter rounds
+    ``hampel_window_s * fps / 2`` to whole frames: 0 frames would silently remove nothing)."""
+    w, fps = s.filter.hampel_window_s, s.take.fps
+    if w > 0 and not w * fps > 1:
+        return (f"[filter] hampel_window_s = {w:g} and [take] fps = {fps:g}; expected 0 (no "
+                f"spike removal) or more than 1 / fps = {1 / fps:.3g} s (a frame on each side)")
+    return None
+
+
+def fisheye_among_cameras(c) -> "str | None":
+    """``[calibration]``: the fisheye cameras among the rig's ``cameras`` when those are
+    given (found when the file is read, not once the calibration has found its cameras)."""
+    unknown = [n for n in c.fisheye_cameras if n not in c.cameras]
+    if c.cameras and unknown:
+        return (f"fisheye_cameras = {list(c.fisheye_cameras)} and cameras = {list(c.cameras)}; "
+                f"expected fisheye_cameras among cameras, found {', '.join(map(repr, unknown))}")
+    return None
