@@ -44,6 +44,8 @@ __all__ = ["match_joints", "read_coco_results", "write_coco_results", "read_dlc"
 POSE_FILE_EXTENSIONS = (".json", ".csv", ".h5", ".hdf5", ".slp.h5")
 #: keypoint count -> format, for COCO-style files that do not say.
 COCO_COUNTS = {17: "coco17", 18: "coco18", 26: "halpe26", 33: "blazepose33"}
+#: The largest frame index a COCO file may name (an image id beyond is not a frame index).
+MAX_FRAME = 10_000_000
 _NUM = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -106,11 +108,7 @@ def _coco_entries(doc, path: Path) -> list[tuple[int, dict]]:
         frame_of = None
     elif isinstance(doc, dict) and isinstance(doc.get("annotations"), list):
         entries = doc["annotations"]
-        frame_of = {}
-        for im in doc.get("images", []):
-            m = _NUM.search(Path(str(im.get("file_name", ""))).stem)
-            if "id" in im and m is not None:
-                frame_of[im["id"]] = int(m.group(1))
+        frame_of = _coco_image_frames(doc.get("images", []), path)
     else:
         raise DetectionsError(f"{path}: expected a COCO results list or a dict with "
                               f"'annotations', found {type(doc).__name__}")
@@ -118,9 +116,11 @@ def _coco_entries(doc, path: Path) -> list[tuple[int, dict]]:
     for i, e in enumerate(entries):
         if not isinstance(e, dict) or "keypoints" not in e or "image_id" not in e:
             raise DetectionsError(f"{path}: entry {i} lacks 'image_id' or 'keypoints'")
+        e = dict(e, keypoints=_coco_numbers(path, i, "keypoints", e["keypoints"]),
+                 score=_coco_numbers(path, i, "score", e.get("score", 1.0)))
         image_id = e["image_id"]
         if frame_of:
-            if image_id not in frame_of:
+            if not isinstance(image_id, (int, str)) or image_id not in frame_of:
                 raise DetectionsError(f"{path}: entry {i} refers to image {image_id!r}, which "
                                       f"has no numbered file name in 'images'")
             frame = frame_of[image_id]
@@ -129,8 +129,39 @@ def _coco_entries(doc, path: Path) -> list[tuple[int, dict]]:
         else:
             raise DetectionsError(f"{path}: entry {i} has image_id {image_id!r}; expected the "
                                   f"frame index (an integer)")
+        if frame > MAX_FRAME:
+            raise DetectionsError(f"{path}: entry {i} has frame index {frame}; expected at most "
+                                  f"{MAX_FRAME}")
         out.append((frame, e))
     return out
+
+
+def _coco_image_frames(images, path: Path) -> dict:
+    """image id -> the number in its file name, for a COCO dataset's ``images`` list."""
+    if not isinstance(images, list) or not all(isinstance(im, dict) for im in images):
+        raise DetectionsError(f"{path}: 'images': expected a list of objects with 'id' and "
+                              f"'file_name', found {str(images)[:60]}")
+    frame_of = {}
+    for im in images:
+        m = _NUM.search(Path(str(im.get("file_name", ""))).stem)
+        if isinstance(im.get("id"), (int, str)) and m is not None:
+            frame_of[im["id"]] = int(m.group(1))
+    return frame_of
+
+
+def _coco_numbers(path: Path, i: int, key: str, value) -> "list | float":
+    """An entry's ``keypoints`` (a flat list of numbers) or ``score`` (a number), checked."""
+    want_list = key == "keypoints"
+    ok = isinstance(value, list) if want_list else not isinstance(value, (list, dict))
+    try:
+        arr = np.asarray(value, dtype=np.float64) if ok else None
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.ndim != (1 if want_list else 0):
+        raise DetectionsError(f"{path}: entry {i} {key!r}: expected "
+                              f"{'a flat list of numbers' if want_list else 'a number'}, found "
+                              f"{str(value)[:60]}")
+    return arr.tolist() if want_list else float(arr)
 
 
 def read_coco_results(path: "str | os.PathLike", fmt: "str | None" = None,
@@ -235,7 +266,11 @@ def _dlc_frame(path: Path, df) -> tuple[np.ndarray, list[str], list[str]]:
     people = list(dict.fromkeys(ind))
     F = len(df)
     out = np.full((F, len(people), len(parts), 3), np.nan)
-    values = df.to_numpy(dtype=float)
+    try:
+        values = df.to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DetectionsError(f"{path}: expected numbers in every x, y, likelihood column "
+                              f"({exc})") from None
     for k, (i, b, c) in enumerate(zip(ind, bp, co)):
         ci = {"x": 0, "y": 1, "likelihood": 2}.get(str(c))
         if ci is None:
@@ -266,7 +301,9 @@ def read_dlc(path: "str | os.PathLike", fmt: str) -> tuple[np.ndarray, np.ndarra
             df = pd.read_csv(path, header=list(range(n)), index_col=0)
         else:
             df = pd.read_hdf(path)
-    except (OSError, ValueError, KeyError, IndexError, ImportError, TypeError) as exc:
+    except (OSError, ValueError, LookupError, ImportError, TypeError,
+            RuntimeError) as exc:   # corrupt HDF5: PyTables' NoSuchNodeError is a LookupError,
+        #                             its HDF5ExtError a RuntimeError
         raise DetectionsError(f"{path}: not a readable DeepLabCut table ({exc})") from None
     if not hasattr(df, "columns") or df.columns.nlevels < 3:
         raise DetectionsError(f"{path}: expected DeepLabCut's multi-row header "
@@ -331,20 +368,15 @@ def read_sleap_analysis(path: "str | os.PathLike", fmt: str) -> tuple[np.ndarray
     path = Path(path)
     if not path.is_file():
         raise DetectionsError(f"{path}: SLEAP analysis file not found")
-    try:
-        with h5py.File(path, "r") as f:
-            if "tracks" not in f or "node_names" not in f:
-                raise DetectionsError(f"{path}: not a SLEAP analysis file (needs 'tracks' and "
-                                      f"'node_names'; found {sorted(f.keys())})")
-            tracks = f["tracks"][:]                               # (T, 2, N, F)
-            scores = f["point_scores"][:] if "point_scores" in f else None
-            nodes = [n.decode() if isinstance(n, bytes) else str(n) for n in f["node_names"][:]]
-    except OSError as exc:
-        raise DetectionsError(f"{path}: not a readable HDF5 file ({exc})") from None
+    tracks, scores, nodes = _sleap_datasets(path)
     if tracks.ndim != 4 or tracks.shape[1] != 2 or tracks.shape[2] != len(nodes):
         raise DetectionsError(f"{path}: 'tracks' has shape {tracks.shape}, expected (tracks, 2, "
                               f"{len(nodes)} nodes, frames)")
-    xy = np.transpose(tracks, (3, 0, 2, 1)).astype(np.float64)     # (F, T, N, 2)
+    want = (tracks.shape[0], tracks.shape[2], tracks.shape[3])
+    if scores is not None and scores.shape != want:
+        raise DetectionsError(f"{path}: 'point_scores' has shape {scores.shape}, expected {want} "
+                              f"(tracks, nodes, frames)")
+    xy = np.transpose(tracks, (3, 0, 2, 1))                         # (F, T, N, 2)
     if scores is None:
         conf = np.isfinite(xy).all(-1).astype(np.float32)
     else:
@@ -352,6 +384,31 @@ def read_sleap_analysis(path: "str | os.PathLike", fmt: str) -> tuple[np.ndarray
     kf = get_format(fmt)
     idx = match_joints(nodes, kf, str(path))
     return _scatter(xy, conf, idx, kf.num_joints)
+
+
+def _sleap_datasets(path: Path) -> tuple[np.ndarray, "np.ndarray | None", list[str]]:
+    """``tracks`` and ``point_scores`` (None when absent) as float arrays, ``node_names``."""
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            if "tracks" not in f or "node_names" not in f:
+                raise DetectionsError(f"{path}: not a SLEAP analysis file (needs 'tracks' and "
+                                      f"'node_names'; found {sorted(f.keys())})")
+            arrays = [f[k][()] if k in f else None for k in ("tracks", "point_scores", "node_names")]
+    except (OSError, KeyError, RuntimeError) as exc:   # h5py's errors for a corrupt file
+        raise DetectionsError(f"{path}: not a readable HDF5 file ({exc})") from None
+    tracks, scores, names = arrays
+    try:
+        tracks = np.asarray(tracks, dtype=np.float64)
+        scores = None if scores is None else np.asarray(scores, dtype=np.float64)
+        nodes = [n.decode() if isinstance(n, bytes) else str(n) for n in np.atleast_1d(names)]
+    except (TypeError, ValueError) as exc:            # strings for numbers, undecodable names
+        raise DetectionsError(f"{path}: expected numeric 'tracks' and 'point_scores' and text "
+                              f"'node_names' ({exc})") from None
+    if np.ndim(names) != 1:
+        raise DetectionsError(f"{path}: 'node_names' has shape {np.shape(names)}, expected one "
+                              f"name per node")
+    return tracks, scores, nodes
 
 
 def write_sleap_analysis(path: "str | os.PathLike", xy: np.ndarray, conf: np.ndarray,
@@ -393,7 +450,7 @@ def read_pose_file(path: "str | os.PathLike", fmt: str) -> tuple[np.ndarray, np.
         try:
             with h5py.File(path, "r") as f:
                 sleap = "tracks" in f and "node_names" in f
-        except OSError as exc:
+        except (OSError, KeyError, RuntimeError) as exc:  # h5py's errors for a corrupt file
             raise DetectionsError(f"{path}: not a readable HDF5 file ({exc})") from None
         reader = read_sleap_analysis if sleap else read_dlc
         return (*reader(path, fmt), get_format(fmt).name)
