@@ -72,11 +72,23 @@ def _node_mat(path, node: cv2.FileNode, key: str) -> np.ndarray | None:
             key=key) from None
 
 
+def _text(path, node: cv2.FileNode, key: str) -> str:
+    """A string node's text (cv2 decodes it as UTF-8)."""
+    try:
+        return node.string()
+    except UnicodeDecodeError as e:
+        raise CalibrationFileError(path, f"expected UTF-8 text, found undecodable bytes ({e.reason})",
+                                   key=key) from None
+
+
 def _mat(path, fs, key: str, shape: tuple[int, ...] | None, required: bool = True) -> np.ndarray | None:
     node = _node(path, fs, key)
     if node.empty():
         if required:
-            keys = [k for k in (fs.root().keys() or [])]
+            try:
+                keys = [k for k in (fs.root().keys() or [])]
+            except UnicodeDecodeError:                   # a key that is not UTF-8
+                keys = "that are not all UTF-8"
             raise CalibrationFileError(path, f"expected key {key!r}, found keys {keys}", key=key)
         return None
     m = _node_mat(path, node, key)
@@ -136,7 +148,7 @@ def read_opencv_yaml(path: str | os.PathLike, name: str | None = None, translati
         if tvec is None:
             tvec = _mat(p, fs, "T", (3,), required=False)
         unit_node = _node(p, fs, "translation_unit")
-        unit = unit_node.string() if not unit_node.empty() else translation_unit
+        unit = _text(p, unit_node, "translation_unit") if not unit_node.empty() else translation_unit
     finally:
         fs.release()
     scale = _unit(p, unit)
@@ -178,7 +190,7 @@ def _names(path, fs) -> list[str]:
     node = _node(path, fs, "names")
     if node.empty() or not node.isSeq():
         raise CalibrationFileError(path, "expected a sequence of camera names, found none", key="names")
-    return [node.at(i).string() for i in range(node.size())]
+    return [_text(path, node.at(i), "names") for i in range(node.size())]
 
 
 def read_easymocap(
