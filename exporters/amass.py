@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -162,11 +163,21 @@ def write_amass(path: str | os.PathLike[str], amass: AmassMotion) -> None:
                 amass.num_frames, amass.fps)
 
 
-def _text(data: dict, key: str, default: str) -> str:
+def _text(data: dict, key: str, default: str, source: str) -> str:
     if key not in data:
         return default
     value = data[key]
+    if value.size != 1:
+        raise FormatError(source, f"key {key!r}", "one text value", f"shape {value.shape}")
     return value.item().decode() if isinstance(value.item(), bytes) else str(value.item())
+
+
+def _scalar(data: dict, key: str, source: str) -> float:
+    """The number stored under ``key`` (a one-element array)."""
+    value = data[key]
+    if value.size != 1 or value.dtype.kind not in "biuf":
+        raise FormatError(source, f"key {key!r}", "one number", f"shape {value.shape}, dtype {value.dtype}")
+    return float(value.item())
 
 
 def read_amass(path: str | os.PathLike[str]) -> AmassMotion:
@@ -182,7 +193,7 @@ def read_amass(path: str | os.PathLike[str]) -> AmassMotion:
             data = {key: npz[key] for key in npz.files}
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as exc:  # corrupt members
         raise FormatError(source, "file", "an .npz without pickled objects", str(exc)) from None
     for key in ("poses", "trans"):
         if key not in data:
@@ -190,12 +201,16 @@ def read_amass(path: str | os.PathLike[str]) -> AmassMotion:
     rate_key = next((k for k in ("mocap_framerate", "mocap_frame_rate") if k in data), None)
     if rate_key is None:
         raise FormatError(source, "key 'mocap_framerate'", "present (or 'mocap_frame_rate')", f"keys {sorted(data)}")
+    for key in ("poses", "trans", "betas", "parents", "offsets"):
+        if key in data and data[key].dtype.kind not in "biuf":
+            raise FormatError(source, f"key {key!r}", "numbers", f"dtype {data[key].dtype}")
     skeleton = None
     try:
         if "joint_names" in data:
-            skeleton = Skeleton(tuple(str(n) for n in data["joint_names"]), data["parents"], data["offsets"])
-        return AmassMotion(data["poses"], data["trans"], float(data[rate_key]), data.get("betas", np.zeros(0)),
-                           _text(data, "gender", "neutral"), _text(data, "surface_model_type", "smpl"), skeleton)
-    except (KeyError, ExportError) as exc:
+            skeleton = Skeleton(tuple(str(n) for n in np.atleast_1d(data["joint_names"])), data["parents"],
+                                data["offsets"])
+        return AmassMotion(data["poses"], data["trans"], _scalar(data, rate_key, source), data.get("betas", np.zeros(0)),
+                           _text(data, "gender", "neutral", source), _text(data, "surface_model_type", "smpl", source), skeleton)
+    except (KeyError, UnicodeDecodeError, ExportError) as exc:
         raise FormatError(source, "content", "a valid AMASS take", str(exc)) from None
 

@@ -125,6 +125,14 @@ def _number(text: str, path: Path, line: int, what: str) -> float:
         raise FormatError(str(path), f"line {line}", what, repr(text)) from None
 
 
+def _count(text: str, path: Path, line: int, what: str) -> int:
+    """A whole number >= 0 (a count or a frame number), written as an integer or a float."""
+    value = _number(text, path, line, what)
+    if not (np.isfinite(value) and value >= 0 and value.is_integer()):
+        raise FormatError(str(path), f"line {line}", what, repr(text))
+    return int(value)
+
+
 def read_trc(path: "str | os.PathLike", up: str = "y") -> TrcData:
     """Read a TRC file.
 
@@ -155,7 +163,7 @@ def read_trc(path: "str | os.PathLike", up: str = "y") -> TrcData:
         if key not in header:
             raise FormatError(str(path), "line 2", f"header key {key!r}", repr(rows[1]))
     fps = _number(header["DataRate"], path, 3, "a number for DataRate")
-    M = int(_number(header["NumMarkers"], path, 3, "an integer for NumMarkers"))
+    M = _count(header["NumMarkers"], path, 3, "an integer >= 0 for NumMarkers")
     units = header["Units"]
     try:
         scale = units_per_metre(units)
@@ -172,7 +180,7 @@ def read_trc(path: "str | os.PathLike", up: str = "y") -> TrcData:
         cells += [""] * (2 + 3 * M - len(cells))
         if len(cells) > 2 + 3 * M and any(cells[2 + 3 * M:]):
             raise FormatError(str(path), f"line {i}", f"{2 + 3 * M} cells", f"{len(cells)}")
-        frames.append(int(_number(cells[0], path, i, "a frame number")))
+        frames.append(_count(cells[0], path, i, "a frame number"))
         times.append(_number(cells[1], path, i, "a time in seconds"))
         data.append([np.nan if c == "" else _number(c, path, i, "a coordinate") for c in cells[2:2 + 3 * M]])
     xyz = np.array(data, dtype=np.float64).reshape(len(data), M, 3) / scale

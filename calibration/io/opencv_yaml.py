@@ -53,14 +53,45 @@ def _open(path: str | os.PathLike) -> cv2.FileStorage:
     return fs
 
 
+def _node(path, fs, key: str) -> cv2.FileNode:
+    """The node ``key`` of the file's top-level mapping (cv2 asserts on any other root)."""
+    if not fs.root().isMap():
+        raise CalibrationFileError(path, "expected a mapping of keys at the top level, found "
+                                   f"{'a sequence' if fs.root().isSeq() else 'no mapping'}", key=key)
+    return fs.getNode(key)
+
+
+def _node_mat(path, node: cv2.FileNode, key: str) -> np.ndarray | None:
+    """The node as a matrix (None: not an !!opencv-matrix); cv2's own errors (a string node,
+    rows x cols that do not fit its data, a size it cannot allocate) become the file's."""
+    try:
+        return node.mat()
+    except cv2.error as e:
+        raise CalibrationFileError(
+            path, f"expected an !!opencv-matrix, found one OpenCV cannot read: {str(e).strip().splitlines()[-1]}",
+            key=key) from None
+
+
+def _text(path, node: cv2.FileNode, key: str) -> str:
+    """A string node's text (cv2 decodes it as UTF-8)."""
+    try:
+        return node.string()
+    except UnicodeDecodeError as e:
+        raise CalibrationFileError(path, f"expected UTF-8 text, found undecodable bytes ({e.reason})",
+                                   key=key) from None
+
+
 def _mat(path, fs, key: str, shape: tuple[int, ...] | None, required: bool = True) -> np.ndarray | None:
-    node = fs.getNode(key)
+    node = _node(path, fs, key)
     if node.empty():
         if required:
-            keys = [k for k in (fs.root().keys() or [])]
+            try:
+                keys = [k for k in (fs.root().keys() or [])]
+            except UnicodeDecodeError:                   # a key that is not UTF-8
+                keys = "that are not all UTF-8"
             raise CalibrationFileError(path, f"expected key {key!r}, found keys {keys}", key=key)
         return None
-    m = node.mat()
+    m = _node_mat(path, node, key)
     if m is None:
         if node.isSeq():
             m = np.array([node.at(i).real() for i in range(node.size())])
@@ -77,7 +108,7 @@ def _mat(path, fs, key: str, shape: tuple[int, ...] | None, required: bool = Tru
 
 
 def _int(path, fs, key: str) -> int | None:
-    node = fs.getNode(key)
+    node = _node(path, fs, key)
     if node.empty():
         return None
     v = node.real()
@@ -116,8 +147,8 @@ def read_opencv_yaml(path: str | os.PathLike, name: str | None = None, translati
         tvec = _mat(p, fs, "tvec", (3,), required=False)
         if tvec is None:
             tvec = _mat(p, fs, "T", (3,), required=False)
-        unit_node = fs.getNode("translation_unit")
-        unit = unit_node.string() if not unit_node.empty() else translation_unit
+        unit_node = _node(p, fs, "translation_unit")
+        unit = _text(p, unit_node, "translation_unit") if not unit_node.empty() else translation_unit
     finally:
         fs.release()
     scale = _unit(p, unit)
@@ -156,10 +187,10 @@ def write_opencv_yaml(path: str | os.PathLike, cam: Camera) -> None:
 
 
 def _names(path, fs) -> list[str]:
-    node = fs.getNode("names")
+    node = _node(path, fs, "names")
     if node.empty() or not node.isSeq():
         raise CalibrationFileError(path, "expected a sequence of camera names, found none", key="names")
-    return [node.at(i).string() for i in range(node.size())]
+    return [_text(path, node.at(i), "names") for i in range(node.size())]
 
 
 def read_easymocap(

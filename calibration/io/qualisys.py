@@ -84,6 +84,8 @@ def read_qualisys(path: str | os.PathLike, binning_factor: int = 1, pose2sim_dis
         root = ET.parse(p).getroot()
     except ET.ParseError as e:
         raise CalibrationFileError(p, f"expected Qualisys XML, found a parse error: {e}") from None
+    except LookupError as e:  # the XML declaration names an encoding Python does not know
+        raise CalibrationFileError(p, f"expected Qualisys XML in a known encoding, found: {e}") from None
     cams_el = root.findall("cameras/camera")
     if root.tag != "calibration" or not cams_el:
         raise CalibrationFileError(

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +36,10 @@ import numpy as np
 from exporters.atomic import atomic_path, atomic_write
 
 from ..errors import DetectionsError, KeypointFormatError
-from ..keypoints import KeypointFormat, get_format
+from ..keypoints import get_format
 from ..types import Detections2D
-from .checks import frame_number, keypoint_numbers, log_frame_range, mask_wild_points
+from .checks import frame_number, keypoint_numbers, log_frame_range
+from .joints import match_joints, scatter_joints
 
 log = logging.getLogger(__name__)
 
@@ -50,59 +50,8 @@ __all__ = ["match_joints", "read_coco_results", "write_coco_results", "read_dlc"
 POSE_FILE_EXTENSIONS = (".json", ".csv", ".h5", ".hdf5", ".slp.h5")
 #: keypoint count -> format, for COCO-style files that do not say.
 COCO_COUNTS = {17: "coco17", 18: "coco18", 26: "halpe26", 33: "blazepose33"}
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[\s_\-.]", "", str(name)).lower()
-
-
-def match_joints(names: "list[str]", fmt: "str | KeypointFormat", where: str) -> np.ndarray:
-    """Index in ``fmt`` of each of a file's joint names, -1 for names the format lacks.
-
-    Raises:
-        KeypointFormatError: no name matches (the wrong format, most likely).
-    """
-    kf = get_format(fmt)
-    lookup = {}
-    for j, (canon, native) in enumerate(zip(kf.joint_names, kf.native_names)):
-        lookup.setdefault(_key(canon), j)
-        lookup.setdefault(_key(native), j)
-        for side in ("left", "right"):                  # "L_Shoulder", "lshoulder", ...
-            if canon.startswith(side + "_"):
-                lookup.setdefault(side[0] + _key(canon[len(side) + 1:]), j)
-    idx = np.array([lookup.get(_key(n), -1) for n in names], int)
-    if not (idx >= 0).any():
-        raise KeypointFormatError(
-            f"{where}: none of its joints ({', '.join(map(str, names[:8]))}"
-            f"{', ...' if len(names) > 8 else ''}) is a joint of format {kf.name!r} "
-            f"({', '.join(kf.native_names[:8])}, ...); name the format its joints belong to")
-    dup = [names[i] for i in range(len(names)) if idx[i] >= 0 and (idx[:i] == idx[i]).any()]
-    if dup:
-        raise KeypointFormatError(f"{where}: joints {dup} map to the same joint of "
-                                  f"{kf.name!r} as an earlier one")
-    if (idx < 0).any():
-        log.warning("%s: joints %s are not in format %r and are ignored", where,
-                    [names[i] for i in np.flatnonzero(idx < 0)], kf.name)
-    return idx
-
-
-def _scatter(xy_src: np.ndarray, conf_src: np.ndarray, idx: np.ndarray, J: int,
-             where: str, size_wh=None):
-    """(F, P, Js, ...) in the file's joint order -> (F, P, J, ...) in the format's; wild
-    coordinates made missing first (``xy_src`` and ``conf_src`` are written)."""
-    mask_wild_points(xy_src, conf_src, size_wh, where)
-    F, P = xy_src.shape[:2]
-    xy = np.full((F, P, J, 2), np.nan)
-    conf = np.zeros((F, P, J), np.float32)
-    src = np.flatnonzero(idx >= 0)
-    xy[:, :, idx[src]] = xy_src[:, :, src]
-    conf[:, :, idx[src]] = conf_src[:, :, src]
-    missing = ~np.isfinite(xy).all(-1)
-    xy[missing] = np.nan
-    conf[missing] = 0.0
-    conf = np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0).astype(np.float32)
-    xy[conf <= 0] = np.nan
-    return xy, conf
+#: The largest frame index a COCO file may name (an image id beyond is not a frame index).
+MAX_FRAME = 10_000_000
 
 
 # --- COCO-style results ---------------------------------------------------------------------
@@ -115,12 +64,7 @@ def _coco_entries(doc, path: Path) -> list[tuple[int, np.ndarray, float]]:
         frame_of = None
     elif isinstance(doc, dict) and isinstance(doc.get("annotations"), list):
         entries = doc["annotations"]
-        frame_of = {}
-        for im in doc.get("images", []):
-            n = frame_number(Path(str(im.get("file_name", ""))).stem) \
-                if isinstance(im, dict) else None
-            if n is not None and "id" in im:
-                frame_of[im["id"]] = n
+        frame_of = _coco_image_frames(doc.get("images", []), path)
     else:
         raise DetectionsError(f"{path}: expected a COCO results list or a dict with "
                               f"'annotations', found {type(doc).__name__}")
@@ -130,7 +74,7 @@ def _coco_entries(doc, path: Path) -> list[tuple[int, np.ndarray, float]]:
             raise DetectionsError(f"{path}: entry {i} lacks 'image_id' or 'keypoints'")
         image_id = e["image_id"]
         if frame_of:
-            if image_id not in frame_of:
+            if not isinstance(image_id, (int, str)) or image_id not in frame_of:
                 raise DetectionsError(f"{path}: entry {i} refers to image {image_id!r}, which "
                                       f"has no numbered file name in 'images'")
             frame = frame_of[image_id]
@@ -144,8 +88,23 @@ def _coco_entries(doc, path: Path) -> list[tuple[int, np.ndarray, float]]:
         score = e.get("score", 1.0)
         if isinstance(score, bool) or not isinstance(score, (int, float)):
             raise DetectionsError(f"{where}: expected a number as 'score', found {score!r}")
+        if frame > MAX_FRAME:
+            raise DetectionsError(f"{where}: frame index {frame}; expected at most {MAX_FRAME}")
         out.append((frame, kp, float(score)))
     return out
+
+
+def _coco_image_frames(images, path: Path) -> dict:
+    """image id -> the number in its file name, for a COCO dataset's ``images`` list."""
+    if not isinstance(images, list) or not all(isinstance(im, dict) for im in images):
+        raise DetectionsError(f"{path}: 'images': expected a list of objects with 'id' and "
+                              f"'file_name', found {str(images)[:60]}")
+    frame_of = {}
+    for im in images:
+        n = frame_number(Path(str(im.get("file_name", ""))).stem)
+        if isinstance(im.get("id"), (int, str)) and n is not None:
+            frame_of[im["id"]] = n
+    return frame_of
 
 
 def read_coco_results(path: "str | os.PathLike", fmt: "str | None" = None,
@@ -207,7 +166,7 @@ def read_coco_results(path: "str | os.PathLike", fmt: "str | None" = None,
     missing = (raw[..., 0] == 0) & (raw[..., 1] == 0) & (v == 0)
     conf[missing] = 0.0
     idx = np.arange(kf.num_joints)
-    xy, conf = _scatter(raw[..., :2].copy(), conf, idx, kf.num_joints, str(path), size_wh)
+    xy, conf = scatter_joints(raw[..., :2].copy(), conf, idx, kf.num_joints, str(path), size_wh)
     return xy, conf, kf.name
 
 
@@ -307,7 +266,9 @@ def read_dlc(path: "str | os.PathLike", fmt: str, size_wh=None
             df = pd.read_csv(path, header=list(range(n)), index_col=0)
         else:
             df = pd.read_hdf(path)
-    except (OSError, ValueError, KeyError, IndexError, ImportError, TypeError) as exc:
+    except (OSError, ValueError, LookupError, ImportError, TypeError,
+            RuntimeError) as exc:   # corrupt HDF5: PyTables' NoSuchNodeError is a LookupError,
+        #                             its HDF5ExtError a RuntimeError
         raise DetectionsError(f"{path}: not a readable DeepLabCut table ({exc})") from None
     if not hasattr(df, "columns") or df.columns.nlevels < 3:
         raise DetectionsError(f"{path}: expected DeepLabCut's multi-row header "
@@ -315,7 +276,7 @@ def read_dlc(path: "str | os.PathLike", fmt: str, size_wh=None
     raw, _people, parts = _dlc_frame(path, df)
     kf = get_format(fmt)
     idx = match_joints(parts, kf, str(path))
-    return _scatter(raw[..., :2], raw[..., 2], idx, kf.num_joints, str(path), size_wh)
+    return scatter_joints(raw[..., :2], raw[..., 2], idx, kf.num_joints, str(path), size_wh)
 
 
 def _dlc_dataframe(xy: np.ndarray, conf: np.ndarray, fmt: str, scorer: str):
@@ -373,27 +334,47 @@ def read_sleap_analysis(path: "str | os.PathLike", fmt: str, size_wh=None
     path = Path(path)
     if not path.is_file():
         raise DetectionsError(f"{path}: SLEAP analysis file not found")
-    try:
-        with h5py.File(path, "r") as f:
-            if "tracks" not in f or "node_names" not in f:
-                raise DetectionsError(f"{path}: not a SLEAP analysis file (needs 'tracks' and "
-                                      f"'node_names'; found {sorted(f.keys())})")
-            tracks = f["tracks"][:]                               # (T, 2, N, F)
-            scores = f["point_scores"][:] if "point_scores" in f else None
-            nodes = [n.decode() if isinstance(n, bytes) else str(n) for n in f["node_names"][:]]
-    except OSError as exc:
-        raise DetectionsError(f"{path}: not a readable HDF5 file ({exc})") from None
+    tracks, scores, nodes = _sleap_datasets(path)
     if tracks.ndim != 4 or tracks.shape[1] != 2 or tracks.shape[2] != len(nodes):
         raise DetectionsError(f"{path}: 'tracks' has shape {tracks.shape}, expected (tracks, 2, "
                               f"{len(nodes)} nodes, frames)")
-    xy = np.transpose(tracks, (3, 0, 2, 1)).astype(np.float64)     # (F, T, N, 2)
+    want = (tracks.shape[0], tracks.shape[2], tracks.shape[3])
+    if scores is not None and scores.shape != want:
+        raise DetectionsError(f"{path}: 'point_scores' has shape {scores.shape}, expected {want} "
+                              f"(tracks, nodes, frames)")
+    xy = np.transpose(tracks, (3, 0, 2, 1))                         # (F, T, N, 2)
     if scores is None:
         conf = np.isfinite(xy).all(-1).astype(np.float32)
     else:
         conf = np.transpose(scores, (2, 0, 1)).astype(np.float32)  # (F, T, N)
     kf = get_format(fmt)
     idx = match_joints(nodes, kf, str(path))
-    return _scatter(xy, conf, idx, kf.num_joints, str(path), size_wh)
+    return scatter_joints(xy, conf, idx, kf.num_joints, str(path), size_wh)
+
+
+def _sleap_datasets(path: Path) -> tuple[np.ndarray, "np.ndarray | None", list[str]]:
+    """``tracks`` and ``point_scores`` (None when absent) as float arrays, ``node_names``."""
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            if "tracks" not in f or "node_names" not in f:
+                raise DetectionsError(f"{path}: not a SLEAP analysis file (needs 'tracks' and "
+                                      f"'node_names'; found {sorted(f.keys())})")
+            arrays = [f[k][()] if k in f else None for k in ("tracks", "point_scores", "node_names")]
+    except (OSError, KeyError, RuntimeError) as exc:   # h5py's errors for a corrupt file
+        raise DetectionsError(f"{path}: not a readable HDF5 file ({exc})") from None
+    tracks, scores, names = arrays
+    try:
+        tracks = np.asarray(tracks, dtype=np.float64)
+        scores = None if scores is None else np.asarray(scores, dtype=np.float64)
+        nodes = [n.decode() if isinstance(n, bytes) else str(n) for n in np.atleast_1d(names)]
+    except (TypeError, ValueError) as exc:            # strings for numbers, undecodable names
+        raise DetectionsError(f"{path}: expected numeric 'tracks' and 'point_scores' and text "
+                              f"'node_names' ({exc})") from None
+    if np.ndim(names) != 1:
+        raise DetectionsError(f"{path}: 'node_names' has shape {np.shape(names)}, expected one "
+                              f"name per node")
+    return tracks, scores, nodes
 
 
 def write_sleap_analysis(path: "str | os.PathLike", xy: np.ndarray, conf: np.ndarray,
@@ -437,7 +418,7 @@ def read_pose_file(path: "str | os.PathLike", fmt: str, size_wh=None
         try:
             with h5py.File(path, "r") as f:
                 sleap = "tracks" in f and "node_names" in f
-        except OSError as exc:
+        except (OSError, KeyError, RuntimeError) as exc:  # h5py's errors for a corrupt file
             raise DetectionsError(f"{path}: not a readable HDF5 file ({exc})") from None
         reader = read_sleap_analysis if sleap else read_dlc
         return (*reader(path, fmt, size_wh), get_format(fmt).name)

@@ -57,19 +57,38 @@ def list_frames(folder: "str | os.PathLike") -> list[tuple[int, Path]]:
     return frames
 
 
-def _read_people(path: Path, num_joints: int, fmt_name: str) -> list[np.ndarray]:
+def _load_people(path: Path) -> list:
+    """The file's ``people`` list (its entries unchecked)."""
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DetectionsError(f"{path}: not a readable OpenPose JSON file ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("people", None), list):
         raise DetectionsError(f"{path}: expected an object with a 'people' list")
+    return data["people"]
+
+
+def _keypoint_array(path: Path, i: int, kp) -> np.ndarray:
+    """Person ``i``'s keypoints as a flat float array of x, y, c triples.
+
+    Raises:
+        DetectionsError: not a flat list of numbers, or not 3 per keypoint (naming the file,
+            the person and what was found).
+    """
+    arr = keypoint_numbers(kp, f"{path}: person {i}")
+    if arr.size % 3:
+        raise DetectionsError(f"{path}: person {i} has {arr.size} keypoint numbers, expected 3 "
+                              f"per keypoint (x, y, confidence)")
+    return arr
+
+
+def _read_people(path: Path, num_joints: int, fmt_name: str) -> list[np.ndarray]:
     people = []
-    for i, person in enumerate(data["people"]):
+    for i, person in enumerate(_load_people(path)):
         kp = _keypoints_of(person)
         if kp is None:
             raise DetectionsError(f"{path}: person {i} has no 'pose_keypoints_2d'")
-        arr = keypoint_numbers(kp, f"{path}: person {i}")
+        arr = _keypoint_array(path, i, kp)
         if arr.size != 3 * num_joints:
             raise DetectionsError(
                 f"{path}: person {i} has {arr.size // 3} keypoints, format {fmt_name!r} "
@@ -114,19 +133,11 @@ def guess_openpose_format(folder: "str | os.PathLike", max_files: int = 50) -> s
     frames = list_frames(folder)
     ratios, count = [], None
     for _, path in frames[:max_files]:
-        try:
-            people = json.loads(path.read_text()).get("people", [])
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-            raise DetectionsError(f"{path}: not a readable OpenPose JSON file") from None
-        for i, person in enumerate(people):
+        for i, person in enumerate(_load_people(path)):
             kp = _keypoints_of(person)
             if kp is None:
                 continue
-            arr = keypoint_numbers(kp, f"{path}: person {i}")
-            if arr.size % 3:
-                raise DetectionsError(f"{path}: person {i} has {arr.size} keypoint numbers, "
-                                      f"expected 3 per keypoint (x, y, confidence)")
-            arr = arr.reshape(-1, 3)
+            arr = _keypoint_array(path, i, kp).reshape(-1, 3)
             count = len(arr)
             if count == 25 and (arr[[1, 2, 5], 2] > 0).all():
                 span = np.linalg.norm(arr[2, :2] - arr[5, :2])
