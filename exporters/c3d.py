@@ -18,6 +18,7 @@ m) and returns missing points as NaN.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import tempfile
 from collections.abc import Sequence
@@ -131,37 +132,114 @@ def _parameter(c3d, group: str, name: str, source: str):
         raise FormatError(source, f"parameter {group}:{name}", "present", "missing") from None
 
 
-def read_c3d(path: str | os.PathLike[str]) -> C3dPoints:
-    """Read the 3D points of a C3D file, converted to metres (Z up, as stored).
+def _c3d_contents(source: str) -> dict:
+    """What :func:`read_c3d` needs of a C3D file, as plain arrays and strings (ezc3d's reader).
 
     Raises:
-        FormatError: the file cannot be read by ezc3d, or its units are not mm, cm or m.
-        FileNotFoundError: no such file.
+        FormatError: ezc3d cannot read the file or a parameter is missing.
     """
     import ezc3d
 
-    source = str(path)
-    if not Path(path).is_file():
-        raise FileNotFoundError(source)
     try:
         c3d = ezc3d.c3d(source)
     except (OSError, RuntimeError, ValueError, IndexError) as exc:  # ezc3d raises OSError for non-C3D bytes
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormatError(source, "file", "a C3D file ezc3d can read", message) from None
-    labels = tuple(str(label).strip() for label in _parameter(c3d, "POINT", "LABELS", source))
-    units_value = _parameter(c3d, "POINT", "UNITS", source)
-    units = str(units_value[0]).strip().lower() if len(units_value) else "mm"
+    return {
+        "labels": [str(label) for label in _parameter(c3d, "POINT", "LABELS", source)],
+        "units": [str(u) for u in _parameter(c3d, "POINT", "UNITS", source)],
+        "rate": np.asarray(_parameter(c3d, "POINT", "RATE", source), dtype=np.float64),
+        "points": np.asarray(c3d["data"]["points"], dtype=np.float64),
+        "residuals": c3d["data"]["meta_points"].get("residuals"),
+        "descriptions": [str(d) for d in
+                         c3d["parameters"]["POINT"].get("DESCRIPTIONS", {}).get("value", [])],
+        "first_frame": int(c3d["header"]["points"]["first_frame"]),
+    }
+
+
+#: How long the C3D reader may take before the file is called corrupt (ezc3d loops forever on
+#: some corrupt files): this many seconds, plus the second term per megabyte of file.
+_READ_SECONDS = 5.0
+_READ_SECONDS_PER_MB = 2.0
+
+
+def _child_read(source: str, conn) -> None:
+    """In a child process: send ``("ok", contents)`` or ``("error", FormatError args)``."""
+    try:
+        conn.send(("ok", _c3d_contents(source)))
+    except FormatError as exc:
+        conn.send(("error", (exc.source, exc.where, exc.expected, exc.found)))
+    except Exception as exc:  # noqa: BLE001 -- reported to the parent as a typed error
+        conn.send(("error", (source, "file", "a C3D file ezc3d can read",
+                             f"{type(exc).__name__}: {exc}")))
+    finally:
+        conn.close()
+
+
+def _read_isolated(source: str) -> dict:
+    """:func:`_c3d_contents` in a child process: ezc3d crashes the whole process (segmentation
+    fault) or never returns on some corrupt files, which must end as a :class:`FormatError`,
+    not kill or hang the caller.
+
+    Raises:
+        FormatError: the file cannot be read, or the reader crashed on it.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child_read, args=(source, send), daemon=True)
+    child.start()
+    send.close()
+    seconds = _READ_SECONDS + _READ_SECONDS_PER_MB * Path(source).stat().st_size / 1e6
+    status, payload = None, None
+    try:
+        if receive.poll(seconds):
+            status, payload = receive.recv()
+    except EOFError:
+        pass
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+    if status == "ok":
+        return payload
+    if status == "error":
+        raise FormatError(*payload)
+    what = ("did not finish in %.0f s" % seconds if child.exitcode == -9
+            else f"crashed on it (exit code {child.exitcode})")
+    raise FormatError(source, "file", "a C3D file ezc3d can read",
+                      f"the C3D reader {what}: a corrupt file")
+
+
+def read_c3d(path: str | os.PathLike[str]) -> C3dPoints:
+    """Read the 3D points of a C3D file, converted to metres (Z up, as stored).
+
+    ezc3d reads the file in a child process (it can crash on corrupt files).
+
+    Raises:
+        FormatError: the file cannot be read by ezc3d, or its units are not mm, cm or m.
+        FileNotFoundError: no such file.
+    """
+    source = str(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(source)
+    c3d = _read_isolated(source)
+    labels = tuple(label.strip() for label in c3d["labels"])
+    units = c3d["units"][0].strip().lower() if len(c3d["units"]) else "mm"
     if units not in ("mm", "cm", "m"):
         raise FormatError(source, "parameter POINT:UNITS", "'mm', 'cm' or 'm'", repr(units))
-    rate = float(np.asarray(_parameter(c3d, "POINT", "RATE", source)).reshape(-1)[0])
-    data = np.asarray(c3d["data"]["points"], dtype=np.float64)              # (4, M, F)
-    points = np.transpose(data[:3], (2, 1, 0)) / units_per_metre(units)
-    residuals = c3d["data"]["meta_points"].get("residuals")
+    if c3d["rate"].size == 0 or c3d["points"].ndim != 3 or c3d["points"].shape[0] < 3:
+        raise FormatError(source, "parameter POINT:RATE and the points", "a rate and (4, M, F) "
+                          "points", f"rate {c3d['rate'].tolist()}, points {c3d['points'].shape}")
+    rate = float(c3d["rate"].reshape(-1)[0])
+    points = np.transpose(c3d["points"][:3], (2, 1, 0)) / units_per_metre(units)
+    residuals = c3d["residuals"]
     if residuals is not None and residuals.size:
         points[np.transpose(residuals[0] < 0)] = np.nan
-    descriptions = c3d["parameters"]["POINT"].get("DESCRIPTIONS", {}).get("value", [])
+    descriptions = c3d["descriptions"]
     if len(descriptions) == len(labels):
-        descriptions = tuple(str(d).strip() for d in descriptions)
+        descriptions = tuple(d.strip() for d in descriptions)
     else:
         descriptions = ("",) * len(labels)
-    return C3dPoints(points, labels[: points.shape[1]], rate, descriptions, int(c3d["header"]["points"]["first_frame"]))
+    return C3dPoints(points, labels[: points.shape[1]], rate, descriptions, c3d["first_frame"])
