@@ -49,24 +49,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: A
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write: mode must be 'w' or 'wb', found {mode!r}")
-    target = Path(path)
-    tmp = _temporary_name(target)
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # claim the name, umask applies
-    try:
-        handle = open(tmp, mode, **open_kwargs)  # noqa: SIM115 (closed by the with below)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    try:
-        with handle:
+    with atomic_path(path) as tmp:  # fsync, rename, and clean-up on failure
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # claim the name, umask applies
+        with open(tmp, mode, **open_kwargs) as handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager
