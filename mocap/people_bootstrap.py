@@ -205,7 +205,8 @@ class PeopleCalibration:
         stature: the person's height as measured before scaling (rig units).
         scale: metres per unit of the bootstrapped rig.
         scale_uncertainty: relative standard uncertainty of the scale (share).
-        tilt_deg: tilt corrected by the levelling.
+        tilt_deg: angle between the up found and the bootstrapped frame's Z (the optical axis
+            of the first pair's first camera), degrees.
         dropped_views: camera frames left out (several people in view).
     """
 
@@ -269,7 +270,7 @@ def from_people_report(cal: PeopleCalibration, height_m: float) -> dict:
         "scale_statistical_percent": 100 * cal.stature.relative_se,
         "segments_m": {k: v * cal.scale for k, v in cal.stature.segments.items()},
         "segment_implied_height_m": {k: v * cal.scale for k, v in cal.stature.implied.items()},
-        "tilt_corrected_deg": cal.tilt_deg, "points_used": cal.refined.points_used,
+        "up_from_first_pair_axis_deg": cal.tilt_deg, "points_used": cal.refined.points_used,
         "views_with_several_people_dropped": cal.dropped_views,
         "cameras": [{"name": n, "centre_m": [round(float(v), 4) for v in c.center],
                      "rvec": [float(v) for v in c.rvec],

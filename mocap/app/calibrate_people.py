@@ -1,5 +1,6 @@
 """A session's calibration adjusted from its capture (``mocap calibrate --refine-from-people``
-and ``--level-from-person``): the session's files around :mod:`mocap.people_calibration`.
+and ``--level-from-person``): the session's files around :mod:`mocap.people_calibration`; or
+found from it with no board (``--from-people``, :mod:`mocap.people_bootstrap`).
 
 The refinement reads the 2D keypoints (the same loaders and association as ``mocap
 triangulate``); the levelling reads ``out/points3d.npz`` when it is newer than the calibration
@@ -19,6 +20,7 @@ from calibration.people import KeypointRefineResult
 from exporters.atomic import atomic_write
 
 from ..errors import SessionError
+from ..people_bootstrap import PeopleCalibration, calibrate_from_people, from_people_report
 from ..people_calibration import level_rig, refine_report, refine_rig
 from ..settings import Settings
 from ..associate import identify_people
@@ -28,7 +30,7 @@ from .detections import session_detections
 from .session import Session
 
 __all__ = ["BACKUP_PREFIX", "capture_detections", "capture_points", "backup_calibration",
-           "Adjustment", "Saved"]
+           "Adjustment", "Saved", "person_height", "calibrate_session_from_people"]
 
 BACKUP_PREFIX = "calibration.backup"
 
@@ -166,3 +168,53 @@ class Adjustment:
             json.dump(self.report, fh, indent=2)
         return Saved(target, backup, out / "adjust_report.json",
                      (self.session.out / "points3d.npz").is_file())
+
+
+def person_height(settings: Settings, height_m: "float | None", where: Path) -> float:
+    """The walking person's height: ``--height-m``, else ``[calibration] person_height_m``.
+
+    Raises:
+        SessionError: neither given.
+    """
+    if height_m is not None and height_m > 0:
+        return float(height_m)
+    if settings.calibration.person_height_m > 0:
+        return float(settings.calibration.person_height_m)
+    raise SessionError(
+        f"{where}: calibrating from people needs the person's standing height for the metric "
+        "scale: expected --height-m METRES or [calibration] person_height_m in session.toml, "
+        "found neither")
+
+
+def calibrate_session_from_people(folder: "str | Path", height_m: "float | None" = None,
+                                  ) -> "tuple[PeopleCalibration, Saved, float]":
+    """``mocap calibrate SESSION --from-people``: every camera's pose from the people of the
+    capture, with the intrinsics of the session's calibration file (its poses are ignored).
+
+    The new ``calibration.toml`` is written atomically (the previous one backed up) with
+    ``out/calibration/adjust_report.json`` (key ``from_people``).
+
+    Returns:
+        The calibration, where it went and the height used.
+
+    Raises:
+        SessionError: no calibration file for the intrinsics, no capture, no height.
+        InsufficientDataError: a camera that sees too little of the person (named).
+    """
+    session = Session(Path(folder))
+    settings = session.settings()
+    height = person_height(settings, height_m, session.settings_path)
+    try:
+        source = session.calibration_path()
+    except SessionError as exc:
+        raise SessionError(f"{exc}: calibrating from people needs each camera's intrinsics "
+                           "(image size, K, distortion) from a calibration file; its poses "
+                           "are not used") from None
+    intrinsics = session.rig()
+    det = capture_detections(session, intrinsics, settings, "calibrating from people needs")
+    cal = calibrate_from_people(intrinsics.cameras, det, height,
+                                triangulate_settings=settings.triangulate)
+    adjust = Adjustment(session, settings, cal.rig,
+                        {"calibration_in": str(source), "units": "m",
+                         "from_people": from_people_report(cal, height)})
+    return cal, adjust.save(), height
