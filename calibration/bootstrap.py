@@ -37,7 +37,8 @@ from calibration.rig import Rig
 log = logging.getLogger(__name__)
 
 __all__ = ["BootstrapOptions", "PairPose", "relative_pose", "pair_poses", "check_connected",
-           "first_pair", "register_cameras", "bootstrap_rig", "normalized_points"]
+           "first_pair", "register_cameras", "bootstrap_rig", "normalized_points",
+           "triangulate_registered", "pnp_pose"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ class BootstrapOptions:
     """At most this many points (drawn at random) are triangulated for registration."""
     max_reproj_px: float = 10.0
     """Triangulated points reprojecting worse than this (pixels) are not used for PnP."""
+    essential_iterations: int = 5000
+    """Most RANSAC iterations of each pair's essential matrix."""
+    pnp_iterations: int = 2000
+    """Most RANSAC iterations of each camera's PnP."""
     seed: int = 0
     """Seed of the random draws."""
 
@@ -96,7 +101,8 @@ def normalized_points(cameras, xy: np.ndarray, conf: np.ndarray,
     return np.where(seen[..., None], xn, np.nan), seen
 
 
-def relative_pose(xa: np.ndarray, xb: np.ndarray, threshold: float, seed: int = 0):
+def relative_pose(xa: np.ndarray, xb: np.ndarray, threshold: float, seed: int = 0,
+                  iterations: int = 5000):
     """Relative pose from (N, 2) matching normalised coordinates of two cameras.
 
     Args:
@@ -108,7 +114,7 @@ def relative_pose(xa: np.ndarray, xb: np.ndarray, threshold: float, seed: int = 
     """
     cv2.setRNGSeed(seed)
     E, mask = cv2.findEssentialMat(xa, xb, np.eye(3), method=cv2.USAC_MAGSAC, prob=0.9999,
-                                   threshold=threshold, maxIters=5000)
+                                   threshold=threshold, maxIters=iterations)
     if E is None or E.shape != (3, 3):
         return None
     _, R, t, mask = cv2.recoverPose(E, xa, xb, np.eye(3), mask=mask.copy())
@@ -125,26 +131,30 @@ def _parallax_deg(xa, xb, R) -> float:
 
 
 def pair_poses(xn: np.ndarray, seen: np.ndarray, focal_px: np.ndarray,
-               options: BootstrapOptions = BootstrapOptions()) -> list[PairPose]:
+               options: BootstrapOptions = BootstrapOptions(), only=None) -> list[PairPose]:
     """The relative pose of every pair of cameras sharing at least ``options.min_shared``
     points.
 
     Args:
         xn: (C, N, 2) normalised coordinates; seen: (C, N) bool (see
             :func:`normalized_points`); focal_px: (C,) focal lengths (for the threshold).
+        only: the pairs ``(a, b)``, a < b, to try (None: all).
     """
     C = xn.shape[0]
     rng = np.random.default_rng(options.seed)
     out = []
     for a in range(C):
         for b in range(a + 1, C):
+            if only is not None and (a, b) not in only:
+                continue
             both = np.flatnonzero(seen[a] & seen[b])
             if both.size < max(options.min_shared, 8):
                 continue
             pick = both if both.size <= options.max_pair_points else \
                 rng.choice(both, options.max_pair_points, replace=False)
             thr = options.ransac_px / float(np.sqrt(focal_px[a] * focal_px[b]))
-            found = relative_pose(xn[a, pick], xn[b, pick], thr, options.seed)
+            found = relative_pose(xn[a, pick], xn[b, pick], thr, options.seed,
+                                  options.essential_iterations)
             if found is None:
                 continue
             R, t, inl = found
@@ -153,7 +163,7 @@ def pair_poses(xn: np.ndarray, seen: np.ndarray, focal_px: np.ndarray,
             par = _parallax_deg(xn[a, pick[inl]], xn[b, pick[inl]], R)
             out.append(PairPose(a, b, R, t, int(both.size), int(inl.sum() * both.size / pick.size),
                                 par))
-            log.info("cameras %d-%d: %d shared points, %.0f %% inliers, parallax %.1f deg",
+            log.debug("cameras %d-%d: %d shared points, %.0f %% inliers, parallax %.1f deg",
                      a, b, both.size, 100 * inl.mean(), par)
     return out
 
@@ -192,7 +202,7 @@ def first_pair(pairs: list[PairPose]) -> PairPose:
     return max(pairs, key=lambda p: p.score)
 
 
-def _triangulated(xn, seen, R, t, registered, focal_px, max_reproj_px):
+def triangulate_registered(xn, seen, R, t, registered, focal_px, max_reproj_px):
     """Points (N, 3) triangulated from the registered cameras, NaN where fewer than two
     see them or where they reproject worse than ``max_reproj_px`` or lie behind a camera."""
     w = (seen & registered[:, None]).astype(float)
@@ -206,11 +216,11 @@ def _triangulated(xn, seen, R, t, registered, focal_px, max_reproj_px):
     return X
 
 
-def _pnp(X: np.ndarray, x: np.ndarray, threshold: float, seed: int):
+def pnp_pose(X: np.ndarray, x: np.ndarray, threshold: float, seed: int, iterations: int = 2000):
     """Pose ``(R (3, 3), t (3,), inliers)`` of a camera from points (n, 3) and their
     normalised coordinates (n, 2); None when PnP fails."""
     cv2.setRNGSeed(seed)
-    ok, rvec, tvec, inl = cv2.solvePnPRansac(X, x, np.eye(3), None, iterationsCount=2000,
+    ok, rvec, tvec, inl = cv2.solvePnPRansac(X, x, np.eye(3), None, iterationsCount=iterations,
                                              reprojectionError=threshold, confidence=0.9999,
                                              flags=cv2.SOLVEPNP_SQPNP)
     if not ok or inl is None or len(inl) < 6:
@@ -221,8 +231,11 @@ def _pnp(X: np.ndarray, x: np.ndarray, threshold: float, seed: int):
 
 
 def register_cameras(xn, seen, pairs, focal_px, names,
-                     options: BootstrapOptions = BootstrapOptions()):
+                     options: BootstrapOptions = BootstrapOptions(), min_inliers: int | None = None):
     """Every camera's pose from the best edge outwards (module docstring, steps 2-3).
+
+    ``min_inliers``: fewest PnP inliers that place a camera (None: half of
+    ``options.min_shared``).
 
     Returns:
         ``(R_cam_from_world (C, 3, 3), t_cam_from_world (C, 3), order)``: the world frame is
@@ -240,23 +253,25 @@ def register_cameras(xn, seen, pairs, focal_px, names,
     reg = np.zeros(C, bool)
     reg[[p.a, p.b]] = True
     order = [p.a, p.b]
+    need = options.min_shared // 2 if min_inliers is None else min_inliers
     while not reg.all():
-        X = _triangulated(xn, seen, R, t, reg, focal_px, options.max_reproj_px)
+        X = triangulate_registered(xn, seen, R, t, reg, focal_px, options.max_reproj_px)
         ok = np.isfinite(X[:, 0])
         counts = np.where(reg, -1, np.sum(seen & ok[None], axis=1))
         c = int(np.argmax(counts))
         use = np.flatnonzero(seen[c] & ok)
-        found = _pnp(X[use], xn[c, use], options.ransac_px / focal_px[c], options.seed) \
+        found = pnp_pose(X[use], xn[c, use], options.ransac_px / focal_px[c], options.seed,
+                         options.pnp_iterations) \
             if use.size >= 6 else None
-        if found is None or found[2] < options.min_shared // 2:
+        if found is None or found[2] < need:
             raise InsufficientDataError(
                 names[c], f"sees {use.size} points triangulated by the cameras "
                 f"{', '.join(names[o] for o in order)} ({0 if found is None else found[2]} "
-                f"consistent), expected at least {options.min_shared // 2} to place it")
+                f"consistent), expected at least {need} to place it")
         R[c], t[c], n = found
         reg[c] = True
         order.append(c)
-        log.info("camera %s registered from %d of %d points", names[c], n, use.size)
+        log.debug("camera %s registered from %d of %d points", names[c], n, use.size)
     return R, t, order
 
 
@@ -292,7 +307,11 @@ def bootstrap_rig(cameras, xy: np.ndarray, conf: np.ndarray | None = None,
     focal = np.array([np.sqrt(c.K[0, 0] * c.K[1, 1]) for c in cameras])
     pairs = pair_poses(xn, seen, focal, options)
     check_connected(pairs, names, seen, options.min_shared)
-    R, t, _ = register_cameras(xn, seen, pairs, focal, names, options)
+    R, t, order = register_cameras(xn, seen, pairs, focal, names, options)
+    log.info("cameras found from %d points: %d pairs (%s), registered in the order %s",
+             keep.size, len(pairs), ", ".join(f"{names[p.a]}-{names[p.b]} {p.inliers} inliers "
+                                             f"{p.parallax_deg:.0f} deg" for p in pairs),
+             ", ".join(names[c] for c in order))
     out = tuple(cam.replace(R_cam_from_world=R[c], t_cam_from_world=t[c])
                 for c, cam in enumerate(cameras))
     return Rig(out), pairs

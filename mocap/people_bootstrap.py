@@ -33,6 +33,7 @@ import numpy as np
 from calibration import Rig
 from calibration.bootstrap import BootstrapOptions, PairPose, bootstrap_rig
 from calibration.errors import InsufficientDataError
+from calibration.focal import FocalSweep, centred_cameras, sweep_focal
 from calibration.people import KeypointRefineOptions, KeypointRefineResult, refine_from_keypoints
 from calibration.world import transform_points, transform_rig
 
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 __all__ = ["MIN_SHARED_FRAMES", "MIN_JOINTS", "SEGMENT_SHARES", "STATURE_CHAIN_OF_HEIGHT",
            "PROPORTION_SPREAD", "one_person_per_view", "check_coverage", "Stature",
            "stature", "x_along_first_camera", "PeopleCalibration", "calibrate_from_people",
-           "from_people_report"]
+           "from_people_report", "estimated_intrinsics", "intrinsics_report"]
 
 #: Fewest frames in which each camera must see the person together with another camera.
 MIN_SHARED_FRAMES = 30
@@ -208,6 +209,9 @@ class PeopleCalibration:
         tilt_deg: angle between the up found and the bootstrapped frame's Z (the optical axis
             of the first pair's first camera), degrees.
         dropped_views: camera frames left out (several people in view).
+        focal_sweep: the shared focal length found before the bundle adjustment, when the
+            intrinsics were estimated (else None); the refined focal lengths are the rig's,
+            their standard deviations ``refined.focal_sd_px``.
     """
 
     rig: Rig
@@ -218,19 +222,34 @@ class PeopleCalibration:
     scale_uncertainty: float
     tilt_deg: float
     dropped_views: int
+    focal_sweep: "FocalSweep | None" = None
+
+
+def estimated_intrinsics(cameras, xy: np.ndarray, conf: np.ndarray,
+                         options: BootstrapOptions) -> tuple[tuple, FocalSweep]:
+    """Cameras with the names and image sizes of ``cameras`` and a focal length found from
+    the keypoints (:func:`calibration.focal.sweep_focal`: principal point at the centre, no
+    distortion yet; the bundle adjustment refines each focal and k1)."""
+    names = [c.name for c in cameras]
+    sizes = [c.size_wh for c in cameras]
+    sweep = sweep_focal(names, sizes, xy, conf, options)
+    return centred_cameras(names, sizes, [sweep.ratio * w for w, _ in sizes]), sweep
 
 
 def calibrate_from_people(cameras, det: Detections2D, height_m: float,
                           height_sd_m: float = 0.01,
                           options: BootstrapOptions = BootstrapOptions(),
                           triangulate_settings: TriangulateSettings = TriangulateSettings(),
-                          ) -> PeopleCalibration:
+                          estimate_intrinsics: bool = False) -> PeopleCalibration:
     """Calibrate a rig's poses from a person walking through the volume (module docstring).
 
     Args:
-        cameras: C cameras with known intrinsics (poses ignored), the order of ``det``'s.
+        cameras: C cameras with known intrinsics (poses ignored), the order of ``det``'s;
+            with ``estimate_intrinsics`` only their names and image sizes are used.
         det: the take's 2D detections (C, F, P, J).
         height_m: the person's standing height, metres; height_sd_m: its uncertainty.
+        estimate_intrinsics: the focal lengths are unknown: found by a sweep, then one per
+            camera with k1 in the bundle adjustment (principal point at the image centre).
 
     Raises:
         InsufficientDataError: a camera seeing too little of the person (named).
@@ -239,8 +258,12 @@ def calibrate_from_people(cameras, det: Detections2D, height_m: float,
     names = [c.name for c in cameras]
     xy, conf, dropped = one_person_per_view(det, options.min_conf)
     check_coverage(conf, names, options.min_conf)
+    sweep = None
+    if estimate_intrinsics:
+        cameras, sweep = estimated_intrinsics(cameras, xy, conf, options)
     rig0, pairs = bootstrap_rig(cameras, xy, conf, options)
-    refined = refine_from_keypoints(rig0, xy, conf, KeypointRefineOptions(seed=options.seed))
+    refined = refine_from_keypoints(rig0, xy, conf, KeypointRefineOptions(
+        seed=options.seed, refine_focal=estimate_intrinsics, refine_k1=estimate_intrinsics))
     single = replace(det, xy=xy[:, :, None], conf=conf[:, :, None].astype(np.float32),
                      heatmaps=None, heatmap_affine=None)
     points = triangulate(single, refined.rig, triangulate_settings)
@@ -252,7 +275,7 @@ def calibrate_from_people(cameras, det: Detections2D, height_m: float,
     rig = transform_rig(levelled.rig, x_along_first_camera(levelled.rig))
     unc = math.sqrt(st.relative_se**2 + (height_sd_m / height_m) ** 2 + PROPORTION_SPREAD**2)
     log.info("scale from a height of %.3f m: %.4f m per unit (+- %.2f %%)", height_m, s, 100 * unc)
-    return PeopleCalibration(rig, refined, pairs, st, s, unc, levelled.tilt_deg, dropped)
+    return PeopleCalibration(rig, refined, pairs, st, s, unc, levelled.tilt_deg, dropped, sweep)
 
 
 def _edge(p: PairPose, names) -> dict:
@@ -277,4 +300,24 @@ def from_people_report(cal: PeopleCalibration, height_m: float) -> dict:
                      "reprojection_error_px": float(e)}
                     for n, c, e in zip(names, cal.rig, cal.refined.error_after_px)],
         "camera_graph": [_edge(p, names) for p in cal.pairs],
+        "intrinsics": intrinsics_report(cal),
+    }
+
+
+def intrinsics_report(cal: PeopleCalibration) -> dict:
+    """Where the intrinsics came from; when estimated, each camera's focal length and k1 with
+    their standard deviations (the bundle adjustment's covariance) and the sweep's first
+    guess."""
+    if cal.focal_sweep is None:
+        return {"source": "calibration file"}
+    r = cal.refined
+    return {
+        "source": "estimated from the people (principal point at the image centre)",
+        "sweep_focal_over_width": cal.focal_sweep.ratio,
+        "sweep_median_reprojection_px": cal.focal_sweep.score_px,
+        "cameras": [{"name": c.name, "focal_px": float(c.K[0, 0]),
+                     "focal_sd_px": float(r.focal_sd_px[i]) if r.focal_sd_px is not None else None,
+                     "k1": float(c.dist[0]),
+                     "k1_sd": float(r.k1_sd[i]) if r.k1_sd is not None else None}
+                    for i, c in enumerate(cal.rig)],
     }

@@ -7,7 +7,8 @@ bundle adjustment on the 2D keypoints and prints the per-camera reprojection err
 after; ``--level-from-person`` levels the floor from a person standing upright. Given both,
 the refinement runs first. ``--from-people`` finds every camera's pose from a person walking
 through the volume, with no board and no prior poses (the intrinsics from the session's
-calibration file; metric scale from ``--height-m`` or ``[calibration] person_height_m``).
+calibration file, or estimated with ``--estimate-intrinsics`` or when there is none; metric
+scale from ``--height-m`` or ``[calibration] person_height_m``).
 """
 from __future__ import annotations
 
@@ -78,11 +79,27 @@ def run_after_capture(args) -> int:
 
 def from_people_table(cal) -> str:
     """Per-camera centre (metres) and reprojection error after the calibration from people."""
-    lines = [f"{'camera':<14}{'x m':>8}{'y m':>8}{'z m':>8}{'error px':>10}"]
-    for cam, e in zip(cal.rig, cal.refined.error_after_px):
+    sd = cal.refined.focal_sd_px if cal.focal_sweep is not None else None
+    lines = [f"{'camera':<14}{'x m':>8}{'y m':>8}{'z m':>8}{'error px':>10}"
+             + (f"{'focal px':>10}{'+- px':>7}{'k1':>8}" if sd is not None else "")]
+    for i, (cam, e) in enumerate(zip(cal.rig, cal.refined.error_after_px)):
         x, y, z = cam.center
-        lines.append(f"{cam.name:<14}{x:8.3f}{y:8.3f}{z:8.3f}{e:10.3f}")
+        lines.append(f"{cam.name:<14}{x:8.3f}{y:8.3f}{z:8.3f}{e:10.3f}"
+                     + (f"{cam.K[0, 0]:10.1f}{sd[i]:7.1f}{cam.dist[0]:8.3f}" if sd is not None else ""))
     return "\n".join(lines)
+
+
+def image_size(text: str) -> "tuple[int, int]":
+    """``WIDTHxHEIGHT`` (pixels) -> (width, height)."""
+    import argparse
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels, e.g. 1920x1080, "
+                                         f"found {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive WIDTHxHEIGHT, found {text!r}")
+    return w, h
 
 
 def run_from_people(args) -> int:
@@ -90,7 +107,11 @@ def run_from_people(args) -> int:
     from ..calibrate_people import calibrate_session_from_people
     print("calibrating the cameras from the people of the capture (no board) ...",
           file=sys.stderr)
-    cal, saved, height = calibrate_session_from_people(args.session, args.height_m)
+    cal, saved, height = calibrate_session_from_people(args.session, args.height_m,
+                                                       args.estimate_intrinsics, args.image_size)
+    if cal.focal_sweep is not None:
+        print("intrinsics estimated: focal length (+- one standard deviation) and k1 per "
+              "camera, principal point at the image centre")
     print(f"cameras found from {cal.refined.points_used} keypoints; scale from a height of "
           f"{height:.3f} m (+- {100 * cal.scale_uncertainty:.1f} %); Z up from the feet, origin "
           f"under the person, X along {cal.rig[0].name}'s view"
@@ -161,4 +182,11 @@ def register(sub) -> None:
     p.add_argument("--height-m", type=float, default=None, metavar="METRES",
                    help="with --from-people: the walking person's standing height (default: "
                         "[calibration] person_height_m in session.toml)")
+    p.add_argument("--estimate-intrinsics", action="store_true",
+                   help="with --from-people: the lenses are unknown: estimate each camera's "
+                        "focal length (and k1, principal point at the image centre) from the "
+                        "person too; implied when SESSION has no calibration file")
+    p.add_argument("--image-size", type=image_size, default=None, metavar="WIDTHxHEIGHT",
+                   help="with --from-people and no calibration file: every camera's image size "
+                        "in pixels (default: each camera's video in SESSION/videos/)")
     p.set_defaults(func=run)
