@@ -111,10 +111,47 @@ def test_what_is_missing_is_named(tmp_path, capsys, case, hide, expected):
     assert (root / "calibration.toml").read_bytes() == before
 
 
-def test_no_calibration_file_for_the_intrinsics(tmp_path, capsys):
+def test_no_calibration_file_nor_image_size(tmp_path, capsys):
+    """No calibration file: the intrinsics are estimated, which needs each camera's image
+    size (its video, or --image-size)."""
     root = tmp_path / "s"
     session(root, 40)
     (root / "calibration.toml").unlink()
     assert main(["calibrate", str(root), "--from-people", "--height-m", "1.8"]) == 2
-    msg = last_error(capsys)
-    assert msg.startswith(f"error: {root}: no calibration.toml") and "intrinsics" in msg
+    assert last_error(capsys) == (
+        "error: camera cam1: its image size is unknown: expected videos/cam1.<ext> (or "
+        "videos/cam1/ images) or --image-size WIDTHxHEIGHT, found neither (and no calibration "
+        "file)")
+    assert not (root / "calibration.toml").exists()
+
+
+def test_focal_lengths_found_with_no_calibration_file(tmp_path, capsys):
+    """Nothing known of the lenses (principal point at the centre assumed, the studio's k1
+    -0.07 to -0.09 and k2 0.03 unknown): each focal within 2 % with its uncertainty, the
+    centres within 4 cm."""
+    root = tmp_path / "s"
+    session(root, 200)
+    (root / "calibration.toml").unlink()
+    assert main(["calibrate", str(root), "--from-people", "--height-m", "1.75",
+                 "--image-size", "1920x1080", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "intrinsics estimated" in out and "focal px" in out
+    rig = Rig.load(root / "calibration.toml")
+    assert list(rig.names) == list(STUDIO.names)
+    f = np.array([c.K[0, 0] for c in rig])
+    err = f / np.array([c.K[0, 0] for c in STUDIO]) - 1
+    assert np.all(np.abs(err) < 0.02)                       # measured within 0.18 %
+    centre, rot = aligned_errors(rig, STUDIO)
+    assert centre < 0.04 and rot < 0.5                      # measured 0.6 cm, 0.03 deg
+    full = json.loads((root / "out/calibration/adjust_report.json").read_text())
+    report = full["from_people"]
+    assert report["intrinsics"]["source"].startswith("estimated")
+    sd = np.array([c["focal_sd_px"] for c in report["intrinsics"]["cameras"]])
+    assert np.all((sd > 0.2) & (sd < 0.01 * f))             # measured 2.9-3.0 px (0.2 %)
+    assert full["calibration_in"] is None
+
+
+def test_image_size_is_checked(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["calibrate", str(tmp_path), "--from-people", "--image-size", "1920by1080"])
+    assert "expected WIDTHxHEIGHT in pixels, e.g. 1920x1080, found '1920by1080'" in capsys.readouterr().err
