@@ -25,6 +25,8 @@ detector error model) through the CLI, the person's height given; against the tr
 largest camera-centre error (cm) and rotation error (deg) after the best similarity, the
 scale error (%, mean distance between cameras) and the scale uncertainty the command reports
 (%), the tilt of the recovered Z (deg) and the per-camera RMS reprojection error (px, largest).
+The same with nothing known of the lenses (no calibration file, ``--image-size``): the largest
+focal-length error (%) and the largest standard deviation reported for a focal (%).
 """
 from __future__ import annotations
 
@@ -118,7 +120,8 @@ def pose2sim_row() -> dict:
             "scale": 100 * (mean_baseline_m(res.rig) / mean_baseline_m(rig) - 1)}
 
 
-FROM_PEOPLE = (("studio4", 900), ("lab8", 900))
+FROM_PEOPLE = (("studio4", 900, False), ("lab8", 900, False), ("studio4", 900, True),
+               ("lab8", 900, True))
 
 
 def aligned_errors(rig: Rig, truth: Rig) -> tuple[float, float]:
@@ -130,15 +133,21 @@ def aligned_errors(rig: Rig, truth: Rig) -> tuple[float, float]:
     return float(np.max(np.linalg.norm(camera_centers(al.cameras) - t, axis=1))), max(rot)
 
 
-def from_people_row(rig_name: str, frames: int, root: Path) -> dict:
-    """``mocap calibrate --from-people`` on a studio walk (poses in the file: wrong)."""
+def from_people_row(rig_name: str, frames: int, estimate: bool, root: Path) -> dict:
+    """``mocap calibrate --from-people`` on a studio walk (poses in the file: wrong); with
+    ``estimate``, no calibration file at all (``--image-size``: focal lengths and k1
+    estimated)."""
     truth = load_rig_template(rig_name)
     take = simulate_take(truth, [Actor("walk", 1.75, seed=1)], frames, 30.0, "body25", seed=1)
     write_session(root, transform_rig(poor_rig(truth, rot_deg=20, shift_m=1.0), T_TILTED_FROM_TRUE),
                   take)
+    extra = []
+    if estimate:
+        (root / "calibration.toml").unlink()
+        extra = ["--image-size", "{}x{}".format(*truth[0].size_wh)]
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        rc = cli(["calibrate", str(root), "--from-people", "--height-m", "1.75", "-q"])
+        rc = cli(["calibrate", str(root), "--from-people", "--height-m", "1.75", "-q", *extra])
     seconds = time.perf_counter() - t0
     if rc != 0:
         raise RuntimeError(f"{rig_name}: mocap calibrate --from-people exited {rc}")
@@ -146,18 +155,26 @@ def from_people_row(rig_name: str, frames: int, root: Path) -> dict:
     report = json.loads((root / "out/calibration/adjust_report.json").read_text())["from_people"]
     centre, rot = aligned_errors(rig, truth)
     tilt, _, _, _ = floor_errors(rig, truth, take.gt_xyz, "body25")
-    return {"scene": f"{rig_name}, {frames / 30:.0f} s walk, K known", "centre_cm": 100 * centre,
+    row = {"scene": f"{rig_name}, {frames / 30:.0f} s walk, K {'unknown' if estimate else 'known'}",
+           "centre_cm": 100 * centre,
             "rot_deg": rot, "scale": 100 * (mean_baseline_m(rig) / mean_baseline_m(truth) - 1),
             "scale_unc": report["scale_uncertainty_percent"], "tilt": tilt,
             "px": max(c["reprojection_error_px"] for c in report["cameras"]), "seconds": seconds}
+    if estimate:
+        f = np.array([c.K[0, 0] for c in rig])
+        row["focal"] = 100 * float(np.max(np.abs(f / np.array([c.K[0, 0] for c in truth]) - 1)))
+        row["focal_sd"] = 100 * max(c["focal_sd_px"] / c["focal_px"]
+                                    for c in report["intrinsics"]["cameras"])
+    return row
 
 
-def pose2sim_from_people_row() -> dict:
+def pose2sim_from_people_row(estimate: bool = False) -> dict:
     """``--from-people``'s steps on the Pose2Sim demo (main person, the Qualisys file's
     intrinsics), against its Qualisys calibration after the similarity of the camera centres:
     centres, rotations, and the main person's 3D keypoints triangulated through each (median
     distance); the same for the Qualisys calibration refined from that person (a reference:
-    where the bundle adjustment on this take goes from the Qualisys start)."""
+    where the bundle adjustment on this take goes from the Qualisys start). With ``estimate``
+    the Qualisys file gives only the image sizes (focal lengths and k1 estimated)."""
     from calibration.people import refine_from_keypoints
     from mocap.datasets import pose2sim_demo_capture
     from mocap.people_bootstrap import calibrate_from_people
@@ -166,7 +183,7 @@ def pose2sim_from_people_row() -> dict:
     qualisys, det = pose2sim_demo_capture()
     main = select_main_person(det)
     t0 = time.perf_counter()
-    cal = calibrate_from_people(qualisys.cameras, main, 1.72)
+    cal = calibrate_from_people(qualisys.cameras, main, 1.72, estimate_intrinsics=estimate)
     seconds = time.perf_counter() - t0
     X_q = triangulate(main, qualisys).xyz
 
@@ -178,23 +195,34 @@ def pose2sim_from_people_row() -> dict:
 
     ref = refine_from_keypoints(qualisys, main.xy[:, :, 0], main.conf[:, :, 0]).rig
     centre, rot = aligned_errors(cal.rig, qualisys)
-    return {"scene": "Pose2Sim demo (real) vs Qualisys", "centre_cm": 100 * centre,
-            "rot_deg": rot, "kp_mm": keypoints_mm(cal.rig), "kp_ref_mm": keypoints_mm(ref),
-            "px": float(np.max(cal.refined.error_after_px)), "seconds": seconds}
+    row = {"scene": f"Pose2Sim demo (real), K {'unknown' if estimate else 'Qualisys'}",
+           "centre_cm": 100 * centre,
+           "rot_deg": rot, "kp_mm": keypoints_mm(cal.rig), "kp_ref_mm": keypoints_mm(ref),
+           "px": float(np.max(cal.refined.error_after_px)), "seconds": seconds}
+    if estimate:
+        f = np.array([c.K[0, 0] for c in cal.rig]) / np.array([c.K[0, 0] for c in qualisys])
+        row["focal"] = 100 * float(np.max(np.abs(f - 1)))
+        row["focal_sd"] = 100 * float(np.max(cal.refined.focal_sd_px
+                                             / [c.K[0, 0] for c in cal.rig]))
+    return row
 
 
 def print_from_people(rows: list) -> None:
-    head = (f"{'no board (--from-people)':<34} {'centre cm':>9} {'rot deg':>8} {'scale %':>8} "
+    head = (f"{'no board (--from-people)':<34} {'centre cm':>9} {'rot deg':>8} {'focal %':>7} "
+            f"{'f sd %':>6} {'scale %':>8} "
             f"{'+- %':>6} {'tilt deg':>8} {'px max':>7} {'kp mm':>6} {'ref mm':>6} {'time s':>7}")
     print(head)
     print("-" * len(head))
     for r in rows:
         print(f"{r['scene']:<34} {r['centre_cm']:9.2f} {r['rot_deg']:8.3f} "
+              f"{fmt(r.get('focal'), '7.2f'):>7} {fmt(r.get('focal_sd'), '6.2f'):>6} "
               f"{fmt(r.get('scale'), '8.3f'):>8} {fmt(r.get('scale_unc'), '6.2f'):>6} "
               f"{fmt(r.get('tilt'), '8.2f'):>8} {fmt(r.get('px'), '7.2f'):>7} "
               f"{fmt(r.get('kp_mm'), '6.1f'):>6} {fmt(r.get('kp_ref_mm'), '6.1f'):>6} "
               f"{r['seconds']:7.1f}")
     print("\ncentre, rot: largest camera-centre and rotation error after the best similarity; "
+          "focal: largest focal-length error (K unknown: no calibration file) and +-: the "
+          "largest standard deviation the command reports for one; "
           "scale: error of the mean distance between cameras; +-: the scale uncertainty the "
           "command reports; px: largest per-camera RMS reprojection error (the command's report); "
           "kp: median distance of the 3D keypoints through our calibration (similarity-aligned "
@@ -213,11 +241,12 @@ def main() -> None:
                     help="only the rows of the calibration with no board")
     args = ap.parse_args()
     people = []
-    for rig_name, frames in FROM_PEOPLE:
+    for rig_name, frames, estimate in FROM_PEOPLE:
         with tempfile.TemporaryDirectory() as tmp:
-            people.append(from_people_row(rig_name, frames, Path(tmp) / "s"))
+            people.append(from_people_row(rig_name, frames, estimate, Path(tmp) / "s"))
         print(f"  from people, {rig_name}: done", file=sys.stderr)
     people.append(pose2sim_from_people_row())
+    people.append(pose2sim_from_people_row(estimate=True))
     print_from_people(people)
     if args.only_from_people:
         return

@@ -6,12 +6,15 @@ Pure: intrinsics, 2D detections and the person's height in; a metric, levelled r
 data out. The steps:
 
 1. one person per view: a camera's detection is used in a frame where it sees exactly one
-   person (two or more there: that camera's frame is left out, identities unknown);
+   person (two or more there: that camera's frame is left out of the first rig, the
+   identities being unknown before the cameras are);
 2. coverage: every camera must see the person at the same instant as another camera in at
    least :data:`MIN_SHARED_FRAMES` frames (else a one-line error naming the camera);
 3. the cameras from the keypoints (:func:`calibration.bootstrap.bootstrap_rig`: essential
    matrices, camera graph, PnP), then bundle adjusted
-   (:func:`calibration.people.refine_from_keypoints`);
+   (:func:`calibration.people.refine_from_keypoints`); when some views show several people,
+   that rig associates everyone across the views (:mod:`mocap.associate`) and the keypoints
+   of all the people refine it again (:func:`refine_with_everyone`);
 4. metric scale from the person's height: the median lengths of the shins, thighs, trunk
    (mid-hips to mid-shoulders) and head (mid-shoulders to mid-eyes) sum to
    :data:`STATURE_CHAIN_OF_HEIGHT` of the standing height; each segment is checked against
@@ -37,9 +40,10 @@ from calibration.focal import FocalSweep, centred_cameras, sweep_focal
 from calibration.people import KeypointRefineOptions, KeypointRefineResult, refine_from_keypoints
 from calibration.world import transform_points, transform_rig
 
+from .associate import identify_people
 from .errors import SessionError
 from .people_calibration import idx_of, level_rig
-from .settings import TriangulateSettings
+from .settings import AssociateSettings, TriangulateSettings
 from .triangulate import triangulate
 from .types import Detections2D, Points3D
 
@@ -48,7 +52,8 @@ log = logging.getLogger(__name__)
 __all__ = ["MIN_SHARED_FRAMES", "MIN_JOINTS", "SEGMENT_SHARES", "STATURE_CHAIN_OF_HEIGHT",
            "PROPORTION_SPREAD", "one_person_per_view", "check_coverage", "Stature",
            "stature", "x_along_first_camera", "PeopleCalibration", "calibrate_from_people",
-           "from_people_report", "estimated_intrinsics", "intrinsics_report"]
+           "from_people_report", "estimated_intrinsics", "intrinsics_report",
+           "refine_with_everyone"]
 
 #: Fewest frames in which each camera must see the person together with another camera.
 MIN_SHARED_FRAMES = 30
@@ -86,8 +91,8 @@ def one_person_per_view(det: Detections2D, min_conf: float) -> tuple[np.ndarray,
     conf = np.where(one[..., None], np.nan_to_num(conf), 0.0)
     dropped = int(np.sum(n > 1))
     if dropped:
-        log.warning("%d camera frames show several people: left out (the people are not told "
-                    "apart before the cameras are known)", dropped)
+        log.info("%d camera frames show several people: left out of the first rig (the people "
+                 "are told apart once the cameras are known, then used)", dropped)
     return xy, conf, dropped
 
 
@@ -208,7 +213,9 @@ class PeopleCalibration:
         scale_uncertainty: relative standard uncertainty of the scale (share).
         tilt_deg: angle between the up found and the bootstrapped frame's Z (the optical axis
             of the first pair's first camera), degrees.
-        dropped_views: camera frames left out (several people in view).
+        dropped_views: camera frames showing several people (left out of the first rig).
+        people_associated: with views of several people: the people found by the
+            association with the first rig, all of whose keypoints refined it (0: none).
         focal_sweep: the shared focal length found before the bundle adjustment, when the
             intrinsics were estimated (else None); the refined focal lengths are the rig's,
             their standard deviations ``refined.focal_sd_px``.
@@ -223,6 +230,7 @@ class PeopleCalibration:
     tilt_deg: float
     dropped_views: int
     focal_sweep: "FocalSweep | None" = None
+    people_associated: int = 0
 
 
 def estimated_intrinsics(cameras, xy: np.ndarray, conf: np.ndarray,
@@ -236,11 +244,31 @@ def estimated_intrinsics(cameras, xy: np.ndarray, conf: np.ndarray,
     return centred_cameras(names, sizes, [sweep.ratio * w for w, _ in sizes]), sweep
 
 
+def refine_with_everyone(rig: Rig, det: Detections2D, settings: AssociateSettings,
+                         refine: KeypointRefineOptions) -> tuple[KeypointRefineResult, int]:
+    """The rig refined from every person of the take: the people told apart across views by
+    the association (:func:`mocap.associate.identify_people`) with ``rig`` (found from the
+    views of one person), then the keypoints of all of them, as points of one bundle
+    adjustment (the rig's frame and scale kept).
+
+    Returns:
+        The refinement and the number of people associated.
+    """
+    people, ids = identify_people(det, rig, settings)
+    C, F, P, J = people.conf.shape
+    xy = np.asarray(people.xy, dtype=np.float64).reshape(C, F, P * J, 2)
+    conf = np.nan_to_num(np.asarray(people.conf, dtype=np.float64)).reshape(C, F, P * J)
+    log.info("refining from everyone: %d people associated across the views", ids.num_people)
+    return refine_from_keypoints(rig, xy, conf, refine), int(ids.num_people)
+
+
 def calibrate_from_people(cameras, det: Detections2D, height_m: float,
                           height_sd_m: float = 0.01,
                           options: BootstrapOptions = BootstrapOptions(),
                           triangulate_settings: TriangulateSettings = TriangulateSettings(),
-                          estimate_intrinsics: bool = False) -> PeopleCalibration:
+                          estimate_intrinsics: bool = False,
+                          associate_settings: AssociateSettings = AssociateSettings(),
+                          ) -> PeopleCalibration:
     """Calibrate a rig's poses from a person walking through the volume (module docstring).
 
     Args:
@@ -250,6 +278,9 @@ def calibrate_from_people(cameras, det: Detections2D, height_m: float,
         height_m: the person's standing height, metres; height_sd_m: its uncertainty.
         estimate_intrinsics: the focal lengths are unknown: found by a sweep, then one per
             camera with k1 in the bundle adjustment (principal point at the image centre).
+        associate_settings: how people are told apart across views when some views show
+            several: the rig found from the views of one person associates them, then
+            everyone's keypoints refine it (:func:`refine_with_everyone`).
 
     Raises:
         InsufficientDataError: a camera seeing too little of the person (named).
@@ -262,8 +293,12 @@ def calibrate_from_people(cameras, det: Detections2D, height_m: float,
     if estimate_intrinsics:
         cameras, sweep = estimated_intrinsics(cameras, xy, conf, options)
     rig0, pairs = bootstrap_rig(cameras, xy, conf, options)
-    refined = refine_from_keypoints(rig0, xy, conf, KeypointRefineOptions(
-        seed=options.seed, refine_focal=estimate_intrinsics, refine_k1=estimate_intrinsics))
+    refine = KeypointRefineOptions(seed=options.seed, refine_focal=estimate_intrinsics,
+                                   refine_k1=estimate_intrinsics)
+    refined = refine_from_keypoints(rig0, xy, conf, refine)
+    people = 0
+    if dropped:
+        refined, people = refine_with_everyone(refined.rig, det, associate_settings, refine)
     single = replace(det, xy=xy[:, :, None], conf=conf[:, :, None].astype(np.float32),
                      heatmaps=None, heatmap_affine=None)
     points = triangulate(single, refined.rig, triangulate_settings)
@@ -275,7 +310,8 @@ def calibrate_from_people(cameras, det: Detections2D, height_m: float,
     rig = transform_rig(levelled.rig, x_along_first_camera(levelled.rig))
     unc = math.sqrt(st.relative_se**2 + (height_sd_m / height_m) ** 2 + PROPORTION_SPREAD**2)
     log.info("scale from a height of %.3f m: %.4f m per unit (+- %.2f %%)", height_m, s, 100 * unc)
-    return PeopleCalibration(rig, refined, pairs, st, s, unc, levelled.tilt_deg, dropped, sweep)
+    return PeopleCalibration(rig, refined, pairs, st, s, unc, levelled.tilt_deg, dropped, sweep,
+                             people)
 
 
 def _edge(p: PairPose, names) -> dict:
@@ -294,7 +330,8 @@ def from_people_report(cal: PeopleCalibration, height_m: float) -> dict:
         "segments_m": {k: v * cal.scale for k, v in cal.stature.segments.items()},
         "segment_implied_height_m": {k: v * cal.scale for k, v in cal.stature.implied.items()},
         "up_from_first_pair_axis_deg": cal.tilt_deg, "points_used": cal.refined.points_used,
-        "views_with_several_people_dropped": cal.dropped_views,
+        "views_with_several_people": cal.dropped_views,
+        "people_associated": cal.people_associated,
         "cameras": [{"name": n, "centre_m": [round(float(v), 4) for v in c.center],
                      "rvec": [float(v) for v in c.rvec],
                      "reprojection_error_px": float(e)}

@@ -269,7 +269,8 @@ def calibrate_session_from_people(folder: "str | Path", height_m: "float | None"
     det = capture_detections(session, intrinsics, settings, "calibrating from people needs")
     cal = calibrate_from_people(intrinsics.cameras, det, height,
                                 triangulate_settings=settings.triangulate,
-                                estimate_intrinsics=estimate_intrinsics)
+                                estimate_intrinsics=estimate_intrinsics,
+                                associate_settings=settings.associate)
     adjust = Adjustment(session, settings, cal.rig,
                         {"calibration_in": source, "units": "m",
                          "from_people": from_people_report(cal, height)})

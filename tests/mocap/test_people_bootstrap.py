@@ -59,3 +59,26 @@ def test_x_along_first_camera():
     T = x_along_first_camera(rig)
     view = T[:3, :3] @ cam.R_cam_from_world.T @ [0, 0, 1.0]
     assert view[0] > 0 and abs(view[1]) < 1e-12 and T[2, 2] == 1.0
+
+
+def test_a_second_person_is_associated_and_used():
+    """A crowd take (:mod:`mocap.simulate.crowd`: people shuffled per view, hiding each
+    other): the walker alone for the first half, a second person walking with them in the
+    second. The views of one person give the first rig; with it the two people are told
+    apart across the views and everyone's keypoints refine it."""
+    from calibration.world import camera_centers, similarity_from_points
+    from mocap.simulate import Actor, load_rig_template
+    from mocap.simulate.crowd import simulate_crowd
+    from mocap.people_bootstrap import calibrate_from_people
+
+    truth, F = load_rig_template("studio4"), 150
+    second = Actor("walk", 1.62, seed=11, speed_m_per_s=1.2, active_frames=((F // 2, F),),
+                   waypoints_m=((-2.2, 0.35), (2.2, 0.35), (2.2, -0.45), (-2.2, -0.45)))
+    crowd = simulate_crowd(truth, [Actor("walk", 1.75, seed=1), second], F, seed=1)
+    cal = calibrate_from_people(truth.cameras, crowd.detections, 1.75)
+    assert cal.dropped_views > 150 and cal.people_associated == 2
+    c, t = camera_centers(cal.rig.cameras), camera_centers(truth.cameras)
+    T, s = similarity_from_points(c, t)
+    moved = (s * (T[:3, :3] @ c.T)).T + T[:3, 3]
+    assert np.max(np.linalg.norm(moved - t, axis=1)) < 0.02      # measured 0.2 cm
+    assert abs(s - 1) < 0.01                                      # the walker's height: measured 0.07 %
