@@ -218,11 +218,14 @@ def triangulate_registered(xn, seen, R, t, registered, focal_px, max_reproj_px):
 
 def pnp_pose(X: np.ndarray, x: np.ndarray, threshold: float, seed: int, iterations: int = 2000):
     """Pose ``(R (3, 3), t (3,), inliers)`` of a camera from points (n, 3) and their
-    normalised coordinates (n, 2); None when PnP fails."""
+    normalised coordinates (n, 2); None when PnP fails (or the points are degenerate)."""
     cv2.setRNGSeed(seed)
-    ok, rvec, tvec, inl = cv2.solvePnPRansac(X, x, np.eye(3), None, iterationsCount=iterations,
-                                             reprojectionError=threshold, confidence=0.9999,
-                                             flags=cv2.SOLVEPNP_SQPNP)
+    try:
+        ok, rvec, tvec, inl = cv2.solvePnPRansac(X, x, np.eye(3), None, iterationsCount=iterations,
+                                                 reprojectionError=threshold, confidence=0.9999,
+                                                 flags=cv2.SOLVEPNP_SQPNP)
+    except cv2.error:  # points (nearly) all at one spot: SQPnP refuses them
+        return None
     if not ok or inl is None or len(inl) < 6:
         return None
     idx = inl[:, 0]
