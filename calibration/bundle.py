@@ -37,6 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from calibration.camera import Camera
 from calibration.errors import CalibrationError
+from calibration.covariance import camera_parameter_sd
 from calibration.lens import FISHEYE, PINHOLE, distort
 from calibration.rig import RigArrays
 from calibration.rotations import rotmat_to_rotvec, rotvec_to_rotmat
@@ -81,6 +82,15 @@ class BundleOptions:
     """Most residual evaluations per solve (finite-difference Jacobians not counted)."""
     tolerance: float = 1e-10
     """Relative change of cost and parameters at which a solve stops."""
+    same_focal_xy: bool = False
+    """With ``refine_focal``: one focal length per camera (fy follows fx, their ratio kept),
+    for cameras whose focal is unknown (square pixels)."""
+    distortion_terms: int = 5
+    """With ``refine_distortion``: refine only the first this many lens coefficients (1: k1
+    alone, the rest kept as they are)."""
+    uncertainty: bool = False
+    """Also estimate the standard deviation of each free camera parameter
+    (:attr:`BundleResult.camera_sd`, :func:`calibration.covariance.camera_parameter_sd`)."""
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -193,8 +203,9 @@ def _camera_mask(cameras: Sequence[Camera], options: BundleOptions, fix_first_ex
             continue
         m[c, _F] = options.refine_focal
         m[c, _C] = options.refine_principal_point
+        m[c, 1] &= not options.same_focal_xy
         if options.refine_distortion:
-            n = 4 if cam.model == FISHEYE else 5
+            n = min(4 if cam.model == FISHEYE else 5, options.distortion_terms)
             m[c, 4 : 4 + n] = True
             if cam.model == PINHOLE and (options.fix_k3 or cam.name in options.fixed_k3_cameras):
                 m[c, 8] = False
@@ -208,8 +219,11 @@ def _camera_mask(cameras: Sequence[Camera], options: BundleOptions, fix_first_ex
 class _Problem:
     """Residuals and Jacobian sparsity of one bundle adjustment (internal)."""
 
-    def __init__(self, cams0, fisheye, struct0, obs: Observations, object_points, cam_free, struct_free):
+    def __init__(self, cams0, fisheye, struct0, obs: Observations, object_points, cam_free, struct_free,
+                 tie_fy: "np.ndarray | None" = None):
         self.cams0, self.struct0 = cams0, struct0
+        self.tie_fy = tie_fy  # (C,) bool: fy follows fx (their ratio in cams0 kept)
+        self.aspect = cams0[:, 1] / cams0[:, 0]
         self.fisheye_c = fisheye
         self.obs = obs
         self.obj = object_points  # (N, 3) or None for free points
@@ -227,6 +241,8 @@ class _Problem:
     def unpack(self, x):
         cams = self.cams0.copy()
         cams[self.cam_free] = x[: self.n_cam_free]
+        if self.tie_fy is not None:
+            cams[self.tie_fy, 1] = cams[self.tie_fy, 0] * self.aspect[self.tie_fy]
         struct = x[self.n_cam_free :].reshape(self.struct0.shape) if self.struct_free else self.struct0
         return cams, struct
 
@@ -349,6 +365,8 @@ class BundleResult:
         error_px_per_camera: (C,) RMS reprojection error of each camera's inliers, pixels.
         error_px: RMS over all inliers, pixels.
         initial_error_px: RMS over all observations before refinement, pixels.
+        camera_sd: (C, 15) standard deviation of each camera parameter (:data:`CAMERA_LAYOUT`,
+            NaN where fixed) with :attr:`BundleOptions.uncertainty`, else None.
     """
 
     cameras: tuple[Camera, ...]
@@ -358,6 +376,7 @@ class BundleResult:
     error_px_per_camera: np.ndarray
     error_px: float
     initial_error_px: float
+    camera_sd: "np.ndarray | None" = None
 
 
 def bundle_adjust(
@@ -387,7 +406,8 @@ def bundle_adjust(
     struct0 = np.asarray(structure, dtype=np.float64)
     cam_free = _camera_mask(cameras, options, fix_first_extrinsics=True,
                             fix_scale=object_points is None)
-    full = _Problem(cams0, fisheye, struct0, obs, object_points, cam_free, options.refine_structure)
+    tie = np.full(len(cameras), options.refine_focal and options.same_focal_xy)
+    full = _Problem(cams0, fisheye, struct0, obs, object_points, cam_free, options.refine_structure, tie)
     r0 = full.project(full.x0()) - obs.xy
     initial = float(np.sqrt(np.nanmean(np.sum(r0**2, axis=1))))
     x, _ = _solve(full, options)
@@ -395,13 +415,21 @@ def bundle_adjust(
     err = np.linalg.norm(full.project(x) - obs.xy, axis=1)
     limit = max(options.outlier_px, 5.0 * float(np.nanmedian(err)))
     inliers = np.isfinite(err) & (err <= limit)
+    kept = full
     if not inliers.all():
         log.info("bundle adjustment: dropping %d of %d observations above %.2f px",
                  int((~inliers).sum()), inliers.size, limit)
         kept = _Problem(cams, fisheye, struct, obs.subset(inliers), object_points, cam_free,
-                        options.refine_structure)
+                        options.refine_structure, tie)
         x2, _ = _solve(kept, options)
         cams, struct = kept.unpack(x2)
+    sd = None
+    if options.uncertainty:
+        kept = _Problem(cams, fisheye, struct, kept.obs, object_points, cam_free, options.refine_structure, tie)
+        sd = np.full(cams.shape, np.nan)
+        sd[cam_free] = camera_parameter_sd(kept.jacobian(kept.x0()), kept.residuals(kept.x0()),
+                                           kept.n_cam_free, struct.shape[1])
+        sd[tie, 1] = sd[tie, 0] * kept.aspect[tie]
     full = _Problem(cams, fisheye, struct, obs, object_points, cam_free, options.refine_structure)
     resid = full.project(full.x0()) - obs.xy
     sq = np.sum(resid**2, axis=1)
@@ -419,6 +447,7 @@ def bundle_adjust(
         error_px_per_camera=per_cam,
         error_px=float(np.sqrt(np.mean(sq[inliers]))),
         initial_error_px=initial,
+        camera_sd=sd,
     )
 
 

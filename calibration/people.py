@@ -53,6 +53,13 @@ class KeypointRefineOptions:
     """Largest accepted change of a focal length (share of it) or of a principal point
     (share of the image size) when refining intrinsics. On the Pose2Sim demo (one person,
     4 cameras) free intrinsics drift by hundreds of pixels: the limit catches that."""
+    refine_focal: bool = False
+    """Refine one focal length per camera (fy follows fx, the principal point stays), with no
+    limit on how far it moves: for cameras whose focal was guessed (calibration with no
+    board and no intrinsics); its standard deviation is reported
+    (:attr:`KeypointRefineResult.focal_sd_px`)."""
+    refine_k1: bool = False
+    """Also refine each camera's first radial coefficient k1 (the others stay)."""
     loss_scale_px: float = 2.0
     """Error (pixels) at which the robust loss flattens."""
     outlier_px: float = 15.0
@@ -74,6 +81,8 @@ class KeypointRefineResult:
         scale: scale applied to bring the refined rig back to the input rig's size.
         intrinsics_refined: whether the rig's intrinsics were refined (False when not asked
             for, or rejected for moving too far).
+        focal_sd_px: (C,) standard deviation of each focal length (pixels) with
+            ``refine_focal``, else None; k1_sd: (C,) the same for k1 with ``refine_k1``.
     """
 
     rig: Rig
@@ -82,6 +91,8 @@ class KeypointRefineResult:
     points_used: int
     scale: float
     intrinsics_refined: bool = False
+    focal_sd_px: "np.ndarray | None" = None
+    k1_sd: "np.ndarray | None" = None
 
 
 def triangulate_normalized(xy_n: np.ndarray, w: np.ndarray, P: np.ndarray) -> np.ndarray:
@@ -155,8 +166,11 @@ def refine_from_keypoints(
              used.size, np.round(before_in, 3).tolist(), np.round(after, 3).tolist(), scale)
     meta = RigMetadata(adjusted=True, error_px=float(np.sqrt(np.nanmean(after**2))),
                        error_px_per_camera=tuple(float(e) for e in after))
+    sd = ba.camera_sd
     return KeypointRefineResult(Rig(refined.cameras, meta), before_in, after, int(used.size), scale,
-                                options.refine_intrinsics)
+                                options.refine_intrinsics,
+                                None if sd is None or not options.refine_focal else sd[:, 0],
+                                None if sd is None or not options.refine_k1 else sd[:, 4])
 
 
 def _checked_keypoints(rig: Rig, xy, conf) -> tuple[np.ndarray, np.ndarray]:
@@ -222,9 +236,12 @@ def _adjust(rig: Rig, X, used, cam_i, pt_i, pts, w, options: KeypointRefineOptio
     remap[used] = np.arange(used.size)
     obs = Observations(cam_i, remap[pt_i], np.zeros(cam_i.size, dtype=int), pts[cam_i, pt_i], w[cam_i, pt_i])
     bopts = BundleOptions(
-        refine_focal=options.refine_intrinsics,
+        refine_focal=options.refine_intrinsics or options.refine_focal,
         refine_principal_point=options.refine_intrinsics,
-        refine_distortion=False,
+        refine_distortion=options.refine_k1,
+        distortion_terms=1,
+        same_focal_xy=not options.refine_intrinsics,
+        uncertainty=options.refine_focal or options.refine_k1,
         loss="soft_l1",
         loss_scale_px=options.loss_scale_px,
         outlier_px=options.outlier_px,

@@ -406,6 +406,10 @@ class CalibrationSettings(CheckedTable):
     floor_frame: Annotated[int, at_least(-1)] = -1
     """Frame number of the calibration videos where the board lies on the floor (world origin,
     Z up); -1: use ``calibration/floor/`` images when present, else the first camera's frame."""
+    person_height_m: Annotated[float, NON_NEGATIVE] = 0.0
+    """``mocap calibrate --from-people``: the standing height of the person walking through the
+    volume, metres (it gives the calibration its metric scale); 0: not given (then
+    ``--height-m`` is needed)."""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """A session's calibration adjusted from its capture (``mocap calibrate --refine-from-people``
-and ``--level-from-person``): the session's files around :mod:`mocap.people_calibration`.
+and ``--level-from-person``): the session's files around :mod:`mocap.people_calibration`; or
+found from it with no board (``--from-people``, :mod:`mocap.people_bootstrap`).
 
 The refinement reads the 2D keypoints (the same loaders and association as ``mocap
 triangulate``); the levelling reads ``out/points3d.npz`` when it is newer than the calibration
@@ -10,25 +11,30 @@ written atomically; the previous one is kept as ``calibration.backup<N>.toml``, 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from calibration import Rig
+from calibration.focal import centred_cameras
 from calibration.people import KeypointRefineResult
 
 from exporters.atomic import atomic_write
 
 from ..errors import SessionError
+from ..people_bootstrap import PeopleCalibration, calibrate_from_people, from_people_report
 from ..people_calibration import level_rig, refine_report, refine_rig
 from ..settings import Settings
 from ..associate import identify_people
 from ..triangulate import triangulate
 from ..types import Points3D
-from .detections import session_detections
+from ..detect.video import find_source, probe_source
+from .detections import pose_cameras, session_detections
 from .session import Session
 
 __all__ = ["BACKUP_PREFIX", "capture_detections", "capture_points", "backup_calibration",
-           "Adjustment", "Saved"]
+           "Adjustment", "Saved", "person_height", "camera_template",
+           "calibrate_session_from_people"]
 
 BACKUP_PREFIX = "calibration.backup"
 
@@ -166,3 +172,106 @@ class Adjustment:
             json.dump(self.report, fh, indent=2)
         return Saved(target, backup, out / "adjust_report.json",
                      (self.session.out / "points3d.npz").is_file())
+
+
+def person_height(settings: Settings, height_m: "float | None", where: Path) -> float:
+    """The walking person's height: ``--height-m``, else ``[calibration] person_height_m``.
+
+    Raises:
+        SessionError: neither given.
+    """
+    if height_m is not None and height_m > 0:
+        return float(height_m)
+    if settings.calibration.person_height_m > 0:
+        return float(settings.calibration.person_height_m)
+    raise SessionError(
+        f"{where}: calibrating from people needs the person's standing height for the metric "
+        "scale: expected --height-m METRES or [calibration] person_height_m in session.toml, "
+        "found neither")
+
+
+def _camera_names(session: Session) -> list[str]:
+    """Camera names of a session with no calibration file: its ``pose/`` entries, else its
+    ``videos/`` (video files and image folders), in natural order (``cam2`` before
+    ``cam10``)."""
+    def natural(name: str):
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+    names = pose_cameras(session.root) if (session.root / "pose").is_dir() else []
+    videos = session.root / "videos"
+    if not names and videos.is_dir():
+        names = sorted({p.stem if p.is_file() else p.name for p in videos.iterdir()
+                        if not p.name.startswith(".") and find_source(videos, p.stem if p.is_file() else p.name)})
+    if not names:
+        raise SessionError(f"{session.root}: no camera found: expected pose/<camera>/ (or "
+                           "pose/<camera>.json|.csv|.h5) or videos/<camera>.<ext>, found none")
+    return sorted(names, key=natural)
+
+
+def _image_size(session: Session, name: str, image_size: "tuple[int, int] | None") -> tuple:
+    """A camera's image (width, height): ``image_size``, else its video's frames."""
+    if image_size is not None:
+        return tuple(int(v) for v in image_size)
+    source = find_source(session.root / "videos", name)
+    if source is None:
+        raise SessionError(f"camera {name}: its image size is unknown: expected "
+                           f"videos/{name}.<ext> (or videos/{name}/ images) or --image-size "
+                           "WIDTHxHEIGHT, found neither (and no calibration file)")
+    return tuple(probe_source(source, name).size_wh)
+
+
+def camera_template(session: Session, image_size: "tuple[int, int] | None" = None) -> Rig:
+    """The session's cameras for a calibration from people with unknown intrinsics: the
+    names and image sizes of its calibration file, or with none, the cameras of ``pose/`` or
+    ``videos/`` with ``image_size`` (width, height) or their videos' frame size; a focal of
+    one image width (a placeholder until the sweep) and the principal point at the centre.
+
+    Raises:
+        SessionError: no camera found, or a camera whose image size is unknown (named).
+    """
+    try:
+        known = session.rig()
+        names, sizes = list(known.names), [c.size_wh for c in known]
+        if image_size is not None:
+            sizes = [tuple(image_size)] * len(names)
+    except SessionError:
+        names = _camera_names(session)
+        sizes = [_image_size(session, n, image_size) for n in names]
+    return Rig(centred_cameras(names, sizes, [float(w) for w, _ in sizes]))
+
+
+def calibrate_session_from_people(folder: "str | Path", height_m: "float | None" = None,
+                                  estimate_intrinsics: bool = False,
+                                  image_size: "tuple[int, int] | None" = None,
+                                  ) -> "tuple[PeopleCalibration, Saved, float]":
+    """``mocap calibrate SESSION --from-people``: every camera's pose from the people of the
+    capture, with the intrinsics of the session's calibration file (its poses are ignored);
+    with ``estimate_intrinsics``, or when the session has no calibration file, each camera's
+    focal length and k1 are estimated too (:func:`camera_template`: names and image sizes).
+
+    The new ``calibration.toml`` is written atomically (the previous one backed up) with
+    ``out/calibration/adjust_report.json`` (key ``from_people``).
+
+    Returns:
+        The calibration, where it went and the height used.
+
+    Raises:
+        SessionError: no capture, no height, no camera or image size.
+        InsufficientDataError: a camera that sees too little of the person (named).
+    """
+    session = Session(Path(folder))
+    settings = session.settings()
+    height = person_height(settings, height_m, session.settings_path)
+    try:
+        source = str(session.calibration_path())
+    except SessionError:
+        source, estimate_intrinsics = None, True
+    intrinsics = camera_template(session, image_size) if estimate_intrinsics else session.rig()
+    det = capture_detections(session, intrinsics, settings, "calibrating from people needs")
+    cal = calibrate_from_people(intrinsics.cameras, det, height,
+                                triangulate_settings=settings.triangulate,
+                                estimate_intrinsics=estimate_intrinsics,
+                                associate_settings=settings.associate)
+    adjust = Adjustment(session, settings, cal.rig,
+                        {"calibration_in": source, "units": "m",
+                         "from_people": from_people_report(cal, height)})
+    return cal, adjust.save(), height

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 FRAME_SIZE_TOLERANCE = 0.02
 
 __all__ = ["session_detections", "pose_files", "pose_entries_check", "camera_sources",
-           "camera_jobs", "check_frame_sizes", "detect_session"]
+           "camera_jobs", "check_frame_sizes", "detect_session", "pose_cameras"]
 
 
 def _pose_camera(entry: Path) -> "str | None":
@@ -41,6 +41,14 @@ def _pose_camera(entry: Path) -> "str | None":
         if entry.is_file() and entry.name.lower().endswith(ext):
             return entry.name[:-len(ext)]
     return None
+
+
+def pose_cameras(root: Path) -> list[str]:
+    """The cameras ``root/pose/`` has detections for (its folders and files, see
+    :func:`_pose_camera`), in the folder's sorted order."""
+    folder = Path(root) / "pose"
+    found = (_pose_camera(e) for e in sorted(folder.iterdir())) if folder.is_dir() else ()
+    return list(dict.fromkeys(c for c in found if c))
 
 
 def pose_entries_check(root: Path, camera_names: "tuple[str, ...]") -> None:

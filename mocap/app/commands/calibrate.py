@@ -5,7 +5,10 @@ adjust the session's calibration from its people instead (no board, see
 :mod:`mocap.app.calibrate_people`): ``--refine-from-people`` refines every camera's pose by a
 bundle adjustment on the 2D keypoints and prints the per-camera reprojection error before and
 after; ``--level-from-person`` levels the floor from a person standing upright. Given both,
-the refinement runs first.
+the refinement runs first. ``--from-people`` finds every camera's pose from a person walking
+through the volume, with no board and no prior poses (the intrinsics from the session's
+calibration file, or estimated with ``--estimate-intrinsics`` or when there is none; metric
+scale from ``--height-m`` or ``[calibration] person_height_m``).
 """
 from __future__ import annotations
 
@@ -74,7 +77,54 @@ def run_after_capture(args) -> int:
     return 0
 
 
+def from_people_table(cal) -> str:
+    """Per-camera centre (metres) and reprojection error after the calibration from people."""
+    sd = cal.refined.focal_sd_px if cal.focal_sweep is not None else None
+    lines = [f"{'camera':<14}{'x m':>8}{'y m':>8}{'z m':>8}{'error px':>10}"
+             + (f"{'focal px':>10}{'+- px':>7}{'k1':>8}" if sd is not None else "")]
+    for i, (cam, e) in enumerate(zip(cal.rig, cal.refined.error_after_px)):
+        x, y, z = cam.center
+        lines.append(f"{cam.name:<14}{x:8.3f}{y:8.3f}{z:8.3f}{e:10.3f}"
+                     + (f"{cam.K[0, 0]:10.1f}{sd[i]:7.1f}{cam.dist[0]:8.3f}" if sd is not None else ""))
+    return "\n".join(lines)
+
+
+def image_size(text: str) -> "tuple[int, int]":
+    """``WIDTHxHEIGHT`` (pixels) -> (width, height)."""
+    import argparse
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels, e.g. 1920x1080, "
+                                         f"found {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive WIDTHxHEIGHT, found {text!r}")
+    return w, h
+
+
+def run_from_people(args) -> int:
+    """``--from-people``: the cameras found from a person walking through the volume."""
+    from ..calibrate_people import calibrate_session_from_people
+    print("calibrating the cameras from the people of the capture (no board) ...",
+          file=sys.stderr)
+    cal, saved, height = calibrate_session_from_people(args.session, args.height_m,
+                                                       args.estimate_intrinsics, args.image_size)
+    if cal.focal_sweep is not None:
+        print("intrinsics estimated: focal length (+- one standard deviation) and k1 per "
+              "camera, principal point at the image centre")
+    print(f"cameras found from {cal.refined.points_used} keypoints; scale from a height of "
+          f"{height:.3f} m (+- {100 * cal.scale_uncertainty:.1f} %); Z up from the feet, origin "
+          f"under the person, X along {cal.rig[0].name}'s view"
+          f"\n{from_people_table(cal)}")
+    print(f"wrote {saved.target}" + (f" (previous calibration kept as {saved.backup})"
+                                     if saved.backup else ""))
+    print(f"report: {saved.report}")
+    return 0
+
+
 def run(args) -> int:
+    if getattr(args, "from_people", False):
+        return run_from_people(args)
     if args.refine_from_people or args.level_from_person:
         return run_after_capture(args)
     from ..calibrate_board import board_inputs, calibrate_session, detect_camera, detection_step
@@ -124,4 +174,19 @@ def register(sub) -> None:
                         "origin on the floor under the person, metres kept), from "
                         "out/points3d.npz or the 2D detections; best when the person turns "
                         "around on the spot (a standing body leans a degree or two forward)")
+    p.add_argument("--from-people", action="store_true",
+                   help="find every camera's pose with no board from a person walking through "
+                        "the whole volume for 20-30 s (the intrinsics from SESSION's calibration "
+                        "file, its poses ignored): metric scale from the person's height, Z up "
+                        "from the feet, origin under the person, X along the first camera's view")
+    p.add_argument("--height-m", type=float, default=None, metavar="METRES",
+                   help="with --from-people: the walking person's standing height (default: "
+                        "[calibration] person_height_m in session.toml)")
+    p.add_argument("--estimate-intrinsics", action="store_true",
+                   help="with --from-people: the lenses are unknown: estimate each camera's "
+                        "focal length (and k1, principal point at the image centre) from the "
+                        "person too; implied when SESSION has no calibration file")
+    p.add_argument("--image-size", type=image_size, default=None, metavar="WIDTHxHEIGHT",
+                   help="with --from-people and no calibration file: every camera's image size "
+                        "in pixels (default: each camera's video in SESSION/videos/)")
     p.set_defaults(func=run)
