@@ -27,6 +27,7 @@ from ..triangulate.health import triangulation_health
 from ..types import Manifest, Points3D
 from .bodies import body_model_for, fit_people
 from .detections import session_detections
+from .opensim import opensim_stage
 from .session import Session
 from .stages import StageRunner
 
@@ -214,7 +215,8 @@ def _run_stages(runner: StageRunner, session: Session, rig, settings: Settings) 
     points = _stage_points(runner, session, det, rig, settings, synced)
     fits, bodies = _stage_fit(runner, session, points, det, rig, settings)
     people = export_people(points, session.out, settings.export, bodies)
-    manifest = _manifest(session, people, fits)
+    manifest = _manifest(session, people, fits).merge_people(
+        opensim_stage(runner, session, settings))      # [opensim] enabled
     session.save_manifest(manifest)
     return manifest
 
