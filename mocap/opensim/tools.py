@@ -36,6 +36,7 @@ def import_opensim():
         raise OpenSimError(f"the opensim package is needed for scaling and inverse kinematics "
                            f"(pip install opensim==4.6): {e}") from None
     opensim.Logger.setLevelString("error")
+    opensim.Logger.removeFileSink()     # else OpenSim writes opensim.log where it runs
     return opensim
 
 
