@@ -360,8 +360,8 @@ class OpenSimSettings(CheckedTable):
     mass_kg: Annotated[float, POSITIVE] = 70.0
     """Body mass given to the scaled model (kinematics do not depend on it)."""
     min_frames: Annotated[int, at_least(1)] = 10
-    """Fewest frames with the markers IK needs (both hips and 60 % of the markers) for a
-    person to be solved; a person seen in fewer is an error naming the person."""
+    """Fewest frames with the markers IK needs (hips, knees, ankles and 60 % of the markers)
+    for a person to be solved; a person seen in fewer is an error naming the person."""
     workers: Annotated[int, NON_NEGATIVE] = 0
     """Processes solving people in parallel; 0: one per person, at most the CPUs."""
 

@@ -102,12 +102,17 @@ def markers_from_keypoints(xyz: np.ndarray, markers: MarkerSet) -> np.ndarray:
     return np.stack([xyz[:, list(src)].mean(1) for src in markers.sources], 1)
 
 
+#: Markers a frame needs for IK: without one, a leg's angles are left to the solver's whim
+#: (a missing ankle: the knee snaps to a range limit).
+LEG_MARKERS = ("LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle")
+
+
 def solvable_frames(markers_xyz: np.ndarray, names, min_fraction: float = 0.6) -> np.ndarray:
-    """(F,) bool: frames IK can solve, those with both hip markers and at least
-    ``min_fraction`` of the markers; markers_xyz (F, M, 3)."""
+    """(F,) bool: frames IK can solve, those with the hip, knee and ankle markers of both legs
+    (:data:`LEG_MARKERS`) and at least ``min_fraction`` of all markers; markers_xyz (F, M, 3)."""
     ok = np.isfinite(markers_xyz).all(-1)
-    hips = [names.index(n) for n in ("LHip", "RHip") if n in names]
-    return ok[:, hips].all(1) & (ok.mean(1) >= min_fraction)
+    legs = [names.index(n) for n in LEG_MARKERS if n in names]
+    return ok[:, legs].all(1) & (ok.mean(1) >= min_fraction)
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from exporters.atomic import atomic_write_text
+from exporters.axes import zup_to_yup
 from exporters.trc import write_trc
 
 from ..errors import OpenSimError
@@ -84,8 +85,8 @@ def _markers(job: PersonJob) -> tuple[MarkerSet, np.ndarray, np.ndarray]:
     ok = solvable_frames(xyz, markers.names)
     if ok.sum() < job.min_frames:
         raise OpenSimError(
-            f"{job.who}: seen with the markers IK needs (both hips and 60 % of the markers) "
-            f"in {int(ok.sum())} of {len(ok)} frames; at least {job.min_frames} needed "
+            f"{job.who}: seen with the markers IK needs (hips, knees, ankles and 60 % of the "
+            f"markers) in {int(ok.sum())} of {len(ok)} frames; at least {job.min_frames} needed "
             f"([opensim] min_frames)")
     xyz[~ok] = np.nan
     return markers, xyz, ok
@@ -126,15 +127,29 @@ def _errors_table(F: int, fps: float, ok: np.ndarray, error_files: list[Path]) -
     return "\n".join(lines) + "\n"
 
 
-def _inverse_kinematics(job: PersonJob, markers: MarkerSet, ok: np.ndarray) -> None:
-    """IK over each run of solvable frames, joined into ``ik.mot`` and the errors table."""
+def initial_pelvis(markers: MarkerSet, xyz: np.ndarray) -> dict:
+    """The pelvis coordinates IK starts a run from: standing upright at the hip markers'
+    midpoint, facing where the hips face (left hip minus right hip, turned a quarter to the
+    front). xyz: (M, 3) the run's first frame, metres, world frame (Z up)."""
+    left, right = (xyz[markers.names.index(n)] for n in ("LHip", "RHip"))
+    forward = np.cross(left - right, [0.0, 0.0, 1.0])
+    mid = zup_to_yup(0.5 * (left + right))           # OpenSim's ground: X forward, Y up
+    return {"pelvis_rotation": float(np.arctan2(forward[1], forward[0])),
+            "pelvis_tx": float(mid[0]), "pelvis_ty": float(mid[1]), "pelvis_tz": float(mid[2])}
+
+
+def _inverse_kinematics(job: PersonJob, markers: MarkerSet, xyz: np.ndarray,
+                        ok: np.ndarray) -> None:
+    """IK over each run of solvable frames, joined into ``ik.mot`` and the errors table;
+    xyz: (F, M, 3) the markers."""
     parts, errors = [], []
     for k, (a, b) in enumerate(frame_runs(ok)):
         run = job.work / f"run{k}"
         run.mkdir()
         errors.append(inverse_kinematics(
             job.setup_dir, markers.files[2], markers.names, job.work / "scaled.osim",
-            job.work / "markers.trc", (a / job.fps, b / job.fps), run / "ik.mot", run, job.who))
+            job.work / "markers.trc", (a / job.fps, b / job.fps), run / "ik.mot", run, job.who,
+            initial_pelvis(markers, xyz[a])))
         parts.append(run / "ik.mot")
     merge_motions(parts, job.work / "ik.mot")
     atomic_write_text(job.work / "ik_marker_errors.csv",
@@ -155,7 +170,7 @@ def solve_person(job: PersonJob) -> dict:
     markers, xyz, ok = _markers(job)
     write_trc(job.work / "markers.trc", markers.names, xyz, job.fps)
     static = _scale(job, markers, xyz, ok)
-    _inverse_kinematics(job, markers, ok)
+    _inverse_kinematics(job, markers, xyz, ok)
     table = np.genfromtxt(job.work / "ik_marker_errors.csv", delimiter=",", names=True)
     return dict(person=job.person, static_frames=static.tolist(), solved_frames=int(ok.sum()),
                 marker_rms_m=float(np.nanmedian(table["rms_m"])),

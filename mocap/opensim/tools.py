@@ -128,10 +128,26 @@ def _time_range(osim, time_range_s: tuple):
     return arr
 
 
+def _start_model(osim, model_osim: Path, initial: dict, out: Path) -> Path:
+    """A copy of the model whose default coordinates (the IK's first guess) are ``initial``
+    ({coordinate: value in radians or metres})."""
+    model = osim.Model(str(model_osim))
+    coords = model.getCoordinateSet()
+    for name, value in initial.items():
+        coords.get(name).setDefaultValue(float(value))
+    model.printToXML(str(out))
+    return out
+
+
 def inverse_kinematics(setup_dir: Path, ik_setup: str, names, model_osim: Path, trc: Path,
-                       time_range_s: tuple, out_mot: Path, results_dir: Path, who: str) -> Path:
+                       time_range_s: tuple, out_mot: Path, results_dir: Path, who: str,
+                       initial: "dict | None" = None) -> Path:
     """Inverse kinematics of ``trc`` over ``time_range_s`` (Pose2Sim's IK setup: its marker
     weights; tasks of markers the TRC lacks switched off).
+
+    ``initial``: coordinate values the first frame starts from (the tool starts from the
+    model's defaults: a person facing away from the model's +X then lands in a twisted pose,
+    knees bent backwards, for the first frames); later frames start from the previous one.
 
     Returns:
         the marker errors file OpenSim wrote (``<results_dir>/ik_ik_marker_errors.sto``:
@@ -140,6 +156,8 @@ def inverse_kinematics(setup_dir: Path, ik_setup: str, names, model_osim: Path, 
     osim = import_opensim()
     have = set(names)
     with tool_errors("inverse kinematics", who):
+        if initial:
+            model_osim = _start_model(osim, model_osim, initial, results_dir / "start.osim")
         tool = osim.InverseKinematicsTool(str(setup_dir / ik_setup))
         tool.setName("ik")
         tool.set_model_file(str(model_osim))
