@@ -1,6 +1,7 @@
 """``mocap run`` writes each fitted person's ISB joint angles, ``out/person<N>/angles.csv``,
 and on a studio take of the body model (Anny walking, four cameras, the studio's detector
-noise) they are the true rotations' angles within a few degrees."""
+noise) they are the true rotations' angles within a few degrees; the report's biomechanics
+section draws them beside OpenSim's IK, with the range of motion and the heel strikes."""
 from __future__ import annotations
 
 import json
@@ -23,7 +24,8 @@ def test_fitted_angles_csv_against_the_true_rotations(tmp_path) -> None:
     bt = simulate_body_take(rig, anny, [BodyActor("walk", seed=1)], F, 30.0, "body25",
                             ErrorModel(), seed=3)
     root = write_body_session(tmp_path / "s", rig, bt, settings={
-        "export": {"formats": ["trc"]}, "fit": {"iteration_scale": 0.5}})
+        "export": {"formats": ["trc"]}, "fit": {"iteration_scale": 0.5},
+        "opensim": {"enabled": True}})
     assert cli(["-q", "run", str(root)]) == 0
     person = json.loads((root / "out" / "manifest.json").read_text())["people"][0]
     assert person["angles"] == "person0/angles.csv" and "person0/angles.csv" in person["files"]
@@ -43,3 +45,11 @@ def test_fitted_angles_csv_against_the_true_rotations(tmp_path) -> None:
         for joint in ("hip", "knee"):
             assert rms(joint, side, "adduction") < 3.0, (joint, side)
     assert rms("pelvis", "", "flexion") < 2.0 and rms("trunk", "", "flexion") < 2.0
+
+    assert cli(["-q", "report", str(root)]) == 0
+    page = (root / "out" / "report.html").read_text()
+    section = page[page.index('<section id="biomechanics">'):]
+    section = section[:section.index("</section>")]
+    assert section.count("<img") == 1 and "body fit" in section and "IK" in section
+    assert "knee flexion" in section and "expected RMS error" in section
+    assert "heel strikes" in section          # a walk: its gait events
