@@ -7,12 +7,15 @@ The fits come from :func:`mocap.fit.fit_points3d` (anything with ``person``, ``b
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from exporters.atomic import atomic_write_text
 
 from ..body import fitted_rotations, write_meshes
 from ..body.joint_angles import angle_columns, isb_angles_deg
+
+log = logging.getLogger(__name__)
 
 __all__ = ["write_person_files", "write_fits", "write_angles", "ANGLES_FILE"]
 
@@ -42,7 +45,12 @@ def write_person_files(folder: "str | Path", model, body, meshes: str = "",
     meshes written."""
     folder = Path(folder)
     body.save(folder / "body.npz")
-    write_angles(folder / ANGLES_FILE, model, body)
+    if tuple(body.fitted_joints) == tuple(model.fitted):
+        write_angles(folder / ANGLES_FILE, model, body)
+    else:                          # a body of another model's joints: no angles to compute
+        (folder / ANGLES_FILE).unlink(missing_ok=True)
+        log.warning("%s: the body's joints are not the %s model's; no joint angles written",
+                    folder / "body.npz", model.kind)
     if not meshes:
         return 0
     return len(write_meshes(folder / "meshes", model, body, meshes, mesh_every))
@@ -65,6 +73,8 @@ def write_fits(out: "str | Path", model, fits, meshes: str = "", mesh_every: int
     for fit in fits:
         rel = f"person{fit.person}/body.npz"
         n = write_person_files(out / f"person{fit.person}", model, fit.body, meshes, mesh_every)
-        entries.append({"id": fit.person, "body": rel, "meshes": n,
-                        "angles": f"person{fit.person}/{ANGLES_FILE}", **fit.summary()})
+        angles = out / f"person{fit.person}" / ANGLES_FILE
+        entries.append({"id": fit.person, "body": rel, "meshes": n, **fit.summary(),
+                        **({"angles": f"person{fit.person}/{ANGLES_FILE}"}
+                           if angles.is_file() else {})})
     return entries
