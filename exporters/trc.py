@@ -13,8 +13,9 @@ What ``write_trc`` writes (TRC has no comments, so it is stated here):
   ((x, y, z) -> (x, z, -y)); ``up="z"`` writes the axes unchanged.
 - Units: ``units`` "m" (default), "cm" or "mm"; coordinates are written with 6 decimals in
   metres (more for cm and mm is not needed: 1e-6 m, 1e-4 cm, 1e-3 mm are kept).
-- Missing samples (NaN) are written as empty cells, as OpenSim reads them; ``read_trc`` gives
-  them back as NaN.
+- Missing samples (NaN) are written as empty cells, as OpenSim reads them, except at the end
+  of a row, where they are written ``NaN`` (OpenSim drops a row's last empty cell and then
+  refuses the row); ``read_trc`` gives both back as NaN.
 
 ``read_trc`` reads any such file (CRLF, trailing tabs, missing cells, Pose2Sim's files) and
 returns the coordinates in the internal frame given the file's ``up`` axis (which a TRC file
@@ -65,6 +66,15 @@ def _fmt(v: float) -> str:
     return "" if not np.isfinite(v) else f"{v:.6f}"
 
 
+def _trailing_nan(cells: list) -> list:
+    """The row's trailing empty cells written ``NaN``: OpenSim drops a row's last empty cell
+    and then finds one column too few."""
+    end = len(cells)
+    while end > 2 and cells[end - 1] == "":
+        end -= 1
+    return cells[:end] + ["NaN"] * (len(cells) - end)
+
+
 def write_trc(path: "str | os.PathLike", marker_names, xyz: np.ndarray, fps: float,
               units: str = "m", up: str = "y") -> Path:
     """Write markers to a TRC file atomically.
@@ -112,7 +122,7 @@ def write_trc(path: "str | os.PathLike", marker_names, xyz: np.ndarray, fps: flo
     ]
     for f in range(F):
         cells = [str(f + 1), f"{f / fps:.6f}"] + [_fmt(v) for v in out[f].ravel()]
-        lines.append("\t".join(cells))
+        lines.append("\t".join(_trailing_nan(cells)))
     with atomic_write(path, "w", newline="\n") as fh:
         fh.write("\n".join(lines) + "\n")
     return path

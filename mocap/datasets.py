@@ -25,7 +25,7 @@ from .errors import DataFetchError
 log = logging.getLogger(__name__)
 
 __all__ = ["cache_dir", "fetch_wheel", "pose2sim_demo", "sha256_of", "PINNED_WHEELS",
-           "WHEEL_TARGETS"]
+           "WHEEL_TARGETS", "pose2sim_opensim_setup"]
 
 #: (distribution, version) -> sha256 of the wheel file.
 PINNED_WHEELS = {
@@ -112,6 +112,22 @@ def pose2sim_demo(version: str = "0.4.15") -> Path:
         (tmp / ".complete").write_text(PINNED_WHEELS[("pose2sim", version)])
         replace_atomically(tmp, root)
     return root / "Pose2Sim"
+
+
+def pose2sim_opensim_setup(version: str = "0.10.49") -> Path:
+    """The unpacked ``Pose2Sim/OpenSim_Setup/`` folder of a pinned pose2sim wheel (BSD-3):
+    ``Model_Pose2Sim_simple.osim``, ``Geometry/``, ``Markers_<format>.xml``,
+    ``Scaling_Setup_Pose2Sim_<format>.xml`` and ``IK_Setup_Pose2Sim_<format>.xml``."""
+    root = cache_dir() / f"pose2sim-{version}-opensim"
+    if not (root / ".complete").is_file():
+        wheel = fetch_wheel("pose2sim", version)
+        tmp = Path(tempfile.mkdtemp(dir=cache_dir(), prefix=f".pose2sim-{version}-opensim-"))
+        with zipfile.ZipFile(wheel) as z:
+            z.extractall(tmp, [n for n in z.namelist()
+                               if n.startswith("Pose2Sim/OpenSim_Setup/")])
+        (tmp / ".complete").write_text(PINNED_WHEELS[("pose2sim", version)])
+        replace_atomically(tmp, root)
+    return root / "Pose2Sim" / "OpenSim_Setup"
 
 
 def pose2sim_demo_capture():

@@ -101,6 +101,11 @@ class ModelError(MocapError):
     """A model file is missing from the cache and cannot be fetched, or is corrupt."""
 
 
+class OpenSimError(MocapError):
+    """OpenSim scaling or inverse kinematics of a person could not be done: no marker set for
+    the keypoint format, too few frames with the person, or an OpenSim tool failed."""
+
+
 def expect_shape(name: str, array, shape: tuple, where: str = "") -> None:
     """Raise :class:`MocapError` unless ``array.shape`` matches ``shape``.
 

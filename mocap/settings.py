@@ -32,7 +32,7 @@ from .settings_rules import below_nyquist, fisheye_among_cameras, spike_window
 __all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings",
            "TriangulateSettings", "FilterSettings", "FitSettings", "ExportSettings",
            "BoardSettings", "CalibrationSettings", "Settings", "load_settings",
-           "settings_from_dict", "choices"]
+           "settings_from_dict", "choices", "OpenSimSettings"]
 
 # The values a choice allows (``typing.get_args`` gives them as a tuple, see :func:`choices`).
 DetectBackend = Literal["blazepose", "onnx"]
@@ -349,6 +349,24 @@ class ExportSettings(CheckedTable):
 
 
 @dataclass(frozen=True)
+class OpenSimSettings(CheckedTable):
+    """OpenSim scaling and inverse kinematics per person (``mocap opensim``, see
+    :mod:`mocap.opensim`)."""
+
+    TABLE: ClassVar[str] = "opensim"
+
+    enabled: bool = False
+    """Run scaling and inverse kinematics as a stage of ``mocap run``."""
+    mass_kg: Annotated[float, POSITIVE] = 70.0
+    """Body mass given to the scaled model (kinematics do not depend on it)."""
+    min_frames: Annotated[int, at_least(1)] = 10
+    """Fewest frames with the markers IK needs (hips, knees, ankles and 60 % of the markers)
+    for a person to be solved; a person seen in fewer is an error naming the person."""
+    workers: Annotated[int, NON_NEGATIVE] = 0
+    """Processes solving people in parallel; 0: one per person, at most the CPUs."""
+
+
+@dataclass(frozen=True)
 class BoardSettings(CheckedTable):
     """The calibration board (``[calibration.board]``); lengths in metres. Its values are
     checked together when the board is built, by :class:`calibration.boards.BoardSpec` (the
@@ -428,6 +446,7 @@ class Settings:
     fit: FitSettings = field(default_factory=FitSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
+    opensim: OpenSimSettings = field(default_factory=OpenSimSettings)
 
     def __post_init__(self) -> None:
         check_rules(Settings, {f.name: getattr(self, f.name) for f in dataclasses.fields(self)},

@@ -27,6 +27,7 @@ from ..triangulate.health import triangulation_health
 from ..types import Manifest, Points3D
 from .bodies import body_model_for, fit_people
 from .detections import session_detections
+from .opensim import opensim_stage
 from .session import Session
 from .stages import StageRunner
 
@@ -152,9 +153,14 @@ def _stage_points(runner: StageRunner, session: Session, det, rig, settings: Set
     return Points3D.load(out / "points3d.npz")
 
 
+def _person_fit_files(entry: dict) -> list[str]:
+    """A person's fit files named by its entry: the body and its joint angles."""
+    return [entry["body"]] + ([entry["angles"]] if "angles" in entry else [])
+
+
 def _fit_files(out: Path, fits: dict) -> list[str]:
     """The fit stage's artifacts, relative to ``out``: ``fit.json``, the bodies, the meshes."""
-    files = ["fit.json"] + [v["body"] for v in fits.values()]
+    files = ["fit.json"] + [f for v in fits.values() for f in _person_fit_files(v)]
     return files + [str(m.relative_to(out)) for v in fits.values()
                     for m in sorted((out / Path(v["body"]).parent / "meshes").glob("*"))
                     if m.is_file()]
@@ -197,7 +203,7 @@ def _manifest(session: Session, people: list, fits: dict) -> Manifest:
         artifacts["cameras"] = "cameras.json"
     if (session.out / "detections.npz").is_file():
         artifacts["detections"] = "detections.npz"
-    bodies = [{**fits[p["id"]], "files": [fits[p["id"]]["body"]]} for p in people
+    bodies = [{**fits[p["id"]], "files": _person_fit_files(fits[p["id"]])} for p in people
               if p["id"] in fits]
     return Manifest(artifacts=artifacts).merge_people(people).merge_people(bodies)
 
@@ -214,7 +220,8 @@ def _run_stages(runner: StageRunner, session: Session, rig, settings: Settings) 
     points = _stage_points(runner, session, det, rig, settings, synced)
     fits, bodies = _stage_fit(runner, session, points, det, rig, settings)
     people = export_people(points, session.out, settings.export, bodies)
-    manifest = _manifest(session, people, fits)
+    manifest = _manifest(session, people, fits).merge_people(
+        opensim_stage(runner, session, settings))      # [opensim] enabled
     session.save_manifest(manifest)
     return manifest
 

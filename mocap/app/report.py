@@ -30,6 +30,8 @@ from exporters.atomic import atomic_write
 from ..associate import Identities, detections_by_identity
 from ..errors import MocapError
 from ..report import ReportInputs, render_page
+from ..opensim import read_sto
+from ..report.biomech import curves_from_angles_csv, curves_from_mot
 from ..report.data import frame_shift, sheet_frames
 from ..settings import Settings
 from ..sync import shift_detections
@@ -194,6 +196,31 @@ def _session_inputs(session: Session) -> SessionInputs:
     return inp
 
 
+def _load_biomech(inp: SessionInputs) -> None:
+    """Each person's angle curves: the fitted body's ``angles.csv`` and OpenSim's ``ik.mot``
+    (as the manifest names them); one that cannot be read is a note."""
+    if inp.manifest is None:
+        return
+    F = inp.points.xyz.shape[0] if inp.points is not None else None
+    fps = inp.points.fps if inp.points is not None else inp.settings.take.fps
+    for person in inp.manifest.people:
+        sources = {}
+        angles = person.get("angles")
+        motion = person.get("opensim", {}).get("motion")
+        try:
+            if angles and (inp.session.out / angles).is_file():
+                table = np.genfromtxt(inp.session.out / angles, delimiter=",", names=True)
+                sources["body fit"] = curves_from_angles_csv(table)
+                F = F or len(table)
+            if motion and F and (inp.session.out / motion).is_file():
+                _, labels, values = read_sto(inp.session.out / motion)
+                sources["IK"] = curves_from_mot(labels, values, fps, F)
+        except (OSError, ValueError, KeyError, StopIteration) as exc:
+            inp.notes.append(f"person {person.get('id')}: joint angles unreadable ({exc})")
+        if sources:
+            inp.biomech[int(person["id"])] = sources
+
+
 def gather_inputs(session_dir: "str | Path") -> SessionInputs:
     """Load what the report needs from a session folder, noting what is absent.
 
@@ -211,6 +238,7 @@ def gather_inputs(session_dir: "str | Path") -> SessionInputs:
     inp.files_present = _files_present(session, inp.manifest)
     inp.points = _load_points(session, inp.manifest, "points3d", "points3d.npz", notes)
     inp.raw = _load_points(session, inp.manifest, "points3d_raw", "points3d_raw.npz", notes)
+    _load_biomech(inp)
     _load_detections(inp)
     _load_sync(inp)
     if inp.detections is not None and not inp.detections_retimed:

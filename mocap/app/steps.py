@@ -214,7 +214,9 @@ def fit_session(folder: "str | Path", changes: dict) -> tuple[list, Path]:
     manifest = Manifest.load_or_empty(session.manifest_path)
     manifest = dataclasses.replace(manifest, artifacts=manifest.artifacts
                                    or {"points3d": "points3d.npz"})
-    session.save_manifest(manifest.merge_people({**e, "files": [e["body"]]} for e in entries))
+    session.save_manifest(manifest.merge_people(
+        {**e, "files": [e["body"]] + ([e["angles"]] if "angles" in e else [])}
+        for e in entries))
     return entries, session.out
 
 

@@ -19,7 +19,7 @@ from ..types import Points3D
 from .data import block_reduce, nanstat, person_tracks, time_blocks
 
 __all__ = ["PERSON_COLORS_RGB", "camera_plan", "reprojection_figures", "views_figure",
-           "bones_figure", "angles_figure", "trajectory_figure"]
+           "bones_figure", "angles_figure", "trajectory_figure", "biomech_figure"]
 
 #: RGB colours of people 0, 1, 2, ... (cycled), shared with the overlays and the viewer.
 PERSON_COLORS_RGB = np.array([[230, 60, 50], [40, 120, 230], [40, 170, 80], [240, 160, 30],
@@ -224,4 +224,33 @@ def trajectory_figure(points: Points3D) -> str:
         ax.set_xlabel("time (s)")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
+    return _png(fig)
+
+
+def biomech_figure(curves: dict, fps: float, title: str, strikes: "dict | None" = None) -> str:
+    """Joint-angle curves per joint (one panel per (joint, axis) of ``curves``' keys), left
+    and right, of every source: ``curves`` is ``{source: {(joint, side, axis): (F,) deg}}``
+    (the first source drawn solid, the next dashed); ``strikes``: {side: frames} of heel
+    strikes, drawn as ticks at the bottom of each panel."""
+    panels = list(dict.fromkeys((j, a) for c in curves.values() for j, _, a in c))
+    fig = _figure(11, 2.6 * ((len(panels) + 1) // 2), top_in=0.6, hspace=0.35, wspace=0.18)
+    axes = np.atleast_1d(fig.subplots((len(panels) + 1) // 2, 2, sharex=True)).ravel()
+    for ax, (joint, axis) in zip(axes, panels):
+        for (source, c), style in zip(curves.items(), ("-", "--", ":")):
+            for side, color in (("left", "tab:blue"), ("right", "tab:orange")):
+                a = c.get((joint, side, axis))
+                if a is not None:
+                    ax.plot(np.arange(len(a)) / fps, a, style, color=color, lw=1,
+                            label=f"{side}, {source}")
+        for side, color in (("left", "tab:blue"), ("right", "tab:orange")):
+            for f in (strikes or {}).get(side, ()):
+                ax.axvline(f / fps, ymax=0.06, color=color, lw=1.5)
+        ax.set_title(f"{joint} {axis}", fontsize=9)
+        ax.set_ylabel("degrees")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    axes[-1].set_xlabel("time (s)")
+    fig.suptitle(title, fontsize=10)
     return _png(fig)

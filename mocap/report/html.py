@@ -23,9 +23,10 @@ from ..angles import joint_angles
 from ..errors import MocapError
 from ..geometry.bones import bone_length_stats, bone_lengths
 from ..keypoints import get_format
+from .biomech import heel_strikes, is_walk, rom_rows
 from .data import (angle_ranges, bone_names, camera_reprojection_stats, match_reprojection,
                    view_shares)
-from .figures import (angles_figure, bones_figure, camera_plan, reprojection_figures,
+from .figures import (angles_figure, biomech_figure, bones_figure, camera_plan, reprojection_figures,
                       trajectory_figure, views_figure)
 from .inputs import ReportInputs
 from .overlays import contact_sheet
@@ -51,7 +52,8 @@ img.thumb { display: block; }
 SECTIONS = (("summary", "Summary"), ("calibration", "Calibration"),
             ("reprojection", "Reprojection error"), ("views", "Views per joint"),
             ("bones", "Bone-length stability"), ("angles", "Joint angles"),
-            ("trajectories", "Trajectories"), ("overlays", "Overlays on every camera"))
+            ("trajectories", "Trajectories"), ("biomechanics", "Biomechanics"),
+            ("overlays", "Overlays on every camera"))
 
 
 def _missing(text: str) -> str:
@@ -229,6 +231,45 @@ def _angles_section(inp: ReportInputs) -> str:
     return "".join(out) or _missing("no person has a 3D keypoint")
 
 
+def _gait_events(inp: ReportInputs, person: int) -> "tuple[dict, str]":
+    """Heel strikes {side: frames} of a person whose take is a walk, and their table."""
+    p = inp.points
+    names = p.joint_names if p is not None else ()
+    if p is None or not {"left_heel", "right_heel", "left_hip", "right_hip"} <= set(names):
+        return {}, ""
+    xyz = p.xyz[:, person]
+    strikes = {s: heel_strikes(xyz[:, names.index(f"{s}_heel"), 2]) for s in ("left", "right")}
+    pelvis = 0.5 * (xyz[:, names.index("left_hip"), :2] + xyz[:, names.index("right_hip"), :2])
+    if not is_walk(pelvis, p.fps, list(strikes.values())):
+        return {}, "<p class='small'>Not a walk: no gait events.</p>"
+    rows = [(s, len(f), ", ".join(f"{t / p.fps:.2f}" for t in f),
+             _fmt(60 * p.fps / np.median(np.diff(f))) if len(f) > 1 else "-")
+            for s, f in strikes.items()]
+    return strikes, _table(["side", "heel strikes", "times (s)", "strides per minute"], rows)
+
+
+def _biomech_section(inp: ReportInputs) -> str:
+    if not inp.biomech:
+        return _missing("no fitted body angles (out/person<N>/angles.csv) nor OpenSim "
+                        "inverse kinematics (out/person<N>/ik.mot)")
+    fps = inp.points.fps if inp.points is not None else inp.settings.take.fps
+    out = []
+    for person, sources in sorted(inp.biomech.items()):
+        strikes, gait = _gait_events(inp, person)
+        rows = [(n, s, _fmt(lo), _fmt(hi), _fmt(rom), _fmt(e), src)
+                for src, curves in sources.items() for n, s, lo, hi, rom, e in
+                rom_rows(curves, src)]
+        out.append(f"<h3>Person {person}</h3>"
+                   + biomech_figure(sources, fps, f"person {person}: joint angles (degrees; "
+                                    + ", ".join(f"{k} {st}" for k, st in zip(
+                                        sources, ("solid", "dashed"))) + ")", strikes)
+                   + _table(["angle", "side", "min (deg)", "max (deg)", "range (deg)",
+                             "expected RMS error (deg)", "source"], rows, left_cols=2)
+                   + gait)
+    return "".join(out) + ("<p class='small'>Expected errors: benchmarks/biomechanics.py on "
+                           "the virtual studio's body-model takes (walk, jog, squat).</p>")
+
+
 def _trajectory_section(inp: ReportInputs) -> str:
     if inp.points is None:
         return _missing("no 3D keypoints")
@@ -270,6 +311,7 @@ def render_page(inp: ReportInputs, videos: "list | None" = None,
         "bones": _bones_section(inp),
         "angles": _angles_section(inp),
         "trajectories": _trajectory_section(inp),
+        "biomechanics": _biomech_section(inp),
     }
     body["overlays"], more = _overlay_section(inp, videos, frames, overlay_width_px)
     notes += more

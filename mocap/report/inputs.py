@@ -41,6 +41,9 @@ class ReportInputs:
         calibration_file: the file the rig was read from, or None.
         files_present: for every file the manifest lists (artifacts and people's files, as
             written there, relative to ``files_dir``), whether it is on disk.
+        biomech: {person: {source: curves}} of the biomechanics section ("body fit": the
+            fitted body's ``angles.csv``; "IK": OpenSim's ``ik.mot``; curves as
+            :mod:`mocap.report.biomech`).
     """
 
     settings: Settings
@@ -59,3 +62,4 @@ class ReportInputs:
     notes: list = field(default_factory=list)
     calibration_file: "Path | None" = None
     files_present: dict = field(default_factory=dict)
+    biomech: dict = field(default_factory=dict)
