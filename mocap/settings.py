@@ -346,6 +346,21 @@ class ExportSettings(CheckedTable):
     mesh: ExportMesh = "body"
     """Mesh in the FBX: ``body`` (the fitted body's skinned mesh when the person has one, else
     none), ``boxes`` (a box around every bone, skinned to it) or ``none``."""
+    foot_lock: bool = True
+    """Pin the feet during foot contacts in the animation exports (BVH, FBX): two-bone IK on
+    the legs, the pelvis lowered only where a leg cannot reach, blended in and out
+    (:mod:`mocap.export.footlock`). TRC, C3D and npz stay the measured motion."""
+    floor_snap: bool = True
+    """BVH, FBX: lift a foot that would go under the floor (z = 0)."""
+    lock_blend_s: Annotated[float, Range(0.0, 1.0)] = 0.15
+    """Seconds over which a foot lock fades in before and out after a contact."""
+    contact_height_m: Annotated[float, Range(0.0, 0.5, low_open=True)] = 0.04
+    """A heel or toe touches the floor when at most this high above its own floor level
+    (``out/person<p>/contacts.csv``, :mod:`mocap.export.contacts`)."""
+    contact_speed_m_per_s: Annotated[float, Range(0.0, 5.0, low_open=True)] = 0.3
+    """... and at most this fast."""
+    contact_min_s: Annotated[float, Range(0.0, 2.0)] = 0.05
+    """Contacts and gaps between contacts shorter than this are removed."""
 
 
 @dataclass(frozen=True)

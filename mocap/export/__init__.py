@@ -12,7 +12,13 @@ chooses which):
 ``person<p>.c3d``          the 3D keypoints as C3D points: millimetres (``c3d_units``), Z up
 ``person<p>_amass.npz``    AMASS-style parameters of the skeleton's motion (axis-angle poses,
                            trans, frame rate, and the skeleton itself)
+``person<p>/contacts.csv`` foot contact per frame: heel, toe and foot of each side, 0/1
+                           (:mod:`mocap.export.contacts`; always written)
 =========================  =================================================================
+
+The BVH and FBX motion has its feet locked during contacts and kept above the floor
+(``[export] foot_lock``, ``floor_snap``: :mod:`mocap.export.footlock`); TRC, C3D and the
+``.npz`` stay the measured motion.
 
 Bone names follow ``[export] naming`` (``canonical``, ``mixamo``, ``unreal``, ``blender``,
 ``smpl``; see ``exporters.naming``). Every file is written atomically and listed in the
@@ -39,14 +45,18 @@ from exporters.mesh import SkinnedMesh, bone_boxes
 from exporters.naming import rename_skeleton
 from exporters.trc import write_trc
 
+from ..errors import MocapError
 from ..settings import ExportFormat, ExportMesh, ExportSettings, choices
+from .contacts import ContactOptions, Contacts, detect_contacts, write_contacts_csv
+from .footlock import LockOptions, lock_feet
 from .skeleton import keypoint_skeleton
 from ..keypoints import get_format
 from ..types import Points3D
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "MESHES", "body_export", "export_person", "export_people"]
+__all__ = ["FORMATS", "MESHES", "body_export", "export_person", "export_people", "person_contacts",
+           "animation_motion"]
 
 FORMATS = choices(ExportFormat)
 """Formats ``[export] formats`` may name."""
@@ -101,6 +111,32 @@ def marker_labels(points: Points3D) -> tuple[str, ...]:
     return points.joint_names
 
 
+def person_contacts(xyz: np.ndarray, points: Points3D, settings: ExportSettings) -> Contacts:
+    """Foot contacts of one person's keypoints (F, J, 3) with the ``[export] contact_*``
+    thresholds (:func:`mocap.export.contacts.detect_contacts`)."""
+    options = ContactOptions(settings.contact_height_m, settings.contact_speed_m_per_s, settings.contact_min_s)
+    return detect_contacts(xyz, points.joint_names, points.fps, options)
+
+
+def animation_motion(skeleton: Skeleton, motion: Motion, contacts: Contacts | None,
+                     settings: ExportSettings) -> Motion:
+    """The motion the BVH and FBX files carry: feet locked during ``contacts`` and kept above
+    the floor as ``[export] foot_lock`` and ``floor_snap`` say (unchanged without contacts)."""
+    if contacts is None or not (settings.foot_lock or settings.floor_snap):
+        return motion
+    options = LockOptions(settings.foot_lock, settings.floor_snap, settings.lock_blend_s)
+    return lock_feet(skeleton, motion, contacts.flags, options)
+
+
+def _contacts_or_none(xyz: np.ndarray, points: Points3D, settings: ExportSettings) -> Contacts | None:
+    """Contacts of a person whose keypoints name heels or ankles; None (logged) otherwise."""
+    try:
+        return person_contacts(xyz, points, settings)
+    except MocapError as error:
+        log.warning("no foot contacts: %s", error)
+        return None
+
+
 def export_person(xyz: np.ndarray, points: Points3D, person: int, out: Path, settings: ExportSettings,
                   skeleton_motion: tuple[Skeleton, Motion] | None = None, body_mesh: SkinnedMesh | None = None,
                   amass: AmassMotion | None = None) -> dict:
@@ -117,19 +153,26 @@ def export_person(xyz: np.ndarray, points: Points3D, person: int, out: Path, set
         amass: the parameters to write as ``.npz`` (a fitted body's); the skeleton's when None.
 
     Returns:
-        {format: file name} for every format written.
+        {format: file name} for every format written, and ``contacts``: the foot contacts
+        (``person<p>/contacts.csv``) where the keypoints name heels or ankles.
     """
     written: dict[str, str] = {}
     stem = f"person{person}"
+    contacts = _contacts_or_none(xyz, points, settings)
+    if contacts is not None:
+        write_contacts_csv(out / stem / "contacts.csv", contacts)
+        written["contacts"] = f"{stem}/contacts.csv"
     if {"bvh", "fbx", "npz"} & set(settings.formats):
         skeleton, motion = skeleton_motion or keypoint_skeleton(xyz, points.format, points.fps)
         named = rename_skeleton(skeleton, settings.naming)
+        animated = animation_motion(skeleton, motion, contacts, settings) if {"bvh", "fbx"} & set(settings.formats) \
+            else motion
         if "bvh" in settings.formats:
-            write_bvh(out / f"{stem}.bvh", named, motion, up=settings.up_axis, units=settings.units)
+            write_bvh(out / f"{stem}.bvh", named, animated, up=settings.up_axis, units=settings.units)
             written["bvh"] = f"{stem}.bvh"
         if "fbx" in settings.formats:
             mesh = {"boxes": bone_boxes(named), "body": body_mesh}.get(settings.mesh)
-            write_fbx(out / f"{stem}.fbx", named, motion, mesh, up=settings.up_axis, units=settings.units,
+            write_fbx(out / f"{stem}.fbx", named, animated, mesh, up=settings.up_axis, units=settings.units,
                       take_name=stem, armature_name=stem)
             written["fbx"] = f"{stem}.fbx"
         if "npz" in settings.formats:
