@@ -158,7 +158,13 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
 
 def pelvis_drop(hips: list, targets: list, reach: list, blend: int) -> np.ndarray:
     """(F,) metres the pelvis goes down so that every leg reaches its target: the least drop
-    per frame, spread by a running maximum and mean over the blend window."""
+    per frame, spread by a running maximum and mean over the blend window.
+
+    Args:
+        hips, targets: per leg (F, 3) hip positions and ankle targets, metres.
+        reach: per leg (F,) the longest hip-to-ankle distance allowed, metres.
+        blend: frames.
+    """
     need = np.zeros(len(hips[0]))
     for hip, target, length in zip(hips, targets, reach):
         d = hip - target
@@ -208,8 +214,8 @@ def lock_feet(skeleton: Skeleton, motion: Motion, flags: np.ndarray,
     blend = max(1, int(round(options.blend_s * motion.fps)))
     pos, glob = forward_kinematics(skeleton, motion.rotations, motion.root_translation)
     targets = _targets(skeleton, pos, np.asarray(flags, bool), legs, options, blend)
-    reach = [REACH * (np.linalg.norm(skeleton.offsets[k]) + np.linalg.norm(skeleton.offsets[a]))
-             for (_, k, a) in legs.values()]
+    reach = [np.maximum(REACH * (np.linalg.norm(skeleton.offsets[k]) + np.linalg.norm(skeleton.offsets[a])),
+                        np.linalg.norm(pos[:, a] - pos[:, h], axis=-1)) for (h, k, a) in legs.values()]
     drop = pelvis_drop([pos[:, h] for h, _, _ in legs.values()], list(targets.values()), reach, blend)
     rotations = np.array(motion.rotations)
     root = np.array(motion.root_translation)

@@ -107,7 +107,9 @@ def _pipeline_cases(folder: Path) -> list[Case]:
     from mocap.app.pipeline import run
     from mocap.app.studio import write_session
     from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take
+    from mocap.export import animation_motion, person_contacts
     from mocap.export.skeleton import keypoint_skeleton
+    from mocap.settings import ExportSettings
     from mocap.types import Points3D
 
     rig = load_rig_template("studio4")
@@ -119,6 +121,8 @@ def _pipeline_cases(folder: Path) -> list[Case]:
     assert main(["export", str(root), "--format", "bvh,fbx", "--naming", "mixamo", "--mesh", "boxes"]) == 0
     points = Points3D.load(root / "out" / "points3d.npz")
     skeleton, motion = keypoint_skeleton(points.xyz[:, 0], points.format, points.fps)
+    settings = ExportSettings()   # feet locked as the export does by default
+    motion = animation_motion(skeleton, motion, person_contacts(points.xyz[:, 0], points, settings), settings)
     skeleton = rename_skeleton(skeleton, "mixamo")
     out = root / "out"
     return [Case("walk.bvh", out / "person0.bvh", "bvh", skeleton, motion, stance="walk")] + [
