@@ -54,8 +54,8 @@ class ContactOptions:
     """
 
     height_m: float = 0.04
-    speed_m_per_s: float = 0.25
-    min_s: float = 0.1
+    speed_m_per_s: float = 0.3
+    min_s: float = 0.05
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """Foot locking and floor snapping of a skeleton's motion (for the animation exports).
 
 During a contact (:mod:`mocap.export.contacts`) the contact point (heel or toe) is pinned: its
-floor-plan position is the median of its positions over the contact, its height the point's
-resting height (the median over all its contacts, never below the floor z = 0). The foot
-keeps the motion's orientation and is moved as a whole so that the point meets its pin; where
-heel and toe both touch, the two corrections are averaged. A correction is held at its edge
+floor-plan position is the median of its positions over the contact, its height the floor
+(z = 0) for heel and toe keypoints, which lie on the sole, or, for an ankle or a body model's
+foot joint standing in for them, its median height over its contacts (never below 0). The
+foot is moved as a whole so that the point meets its pin; where heel and toe both touch, the
+foot first turns about the ankle so that the heel-to-toe vector matches the pins', and the
+two corrections are averaged. A correction is held at its edge
 value and faded out (smoothstep) over ``blend_s`` before and after a contact, so that nothing
 pops. Floor snapping then lifts a foot whose ankle or any joint below it would be under the
 floor.
@@ -23,6 +25,8 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+
+from scipy.spatial.transform import Rotation
 
 from exporters import Motion, Skeleton, forward_kinematics
 from exporters.from_positions import swing_rotation
@@ -93,22 +97,41 @@ def pin_corrections(point: np.ndarray, flags: np.ndarray, rest_z: float, blend: 
     return corr, weight
 
 
-def foot_correction(pos: np.ndarray, flags: np.ndarray, heel: tuple, toe: tuple, blend: int
-                    ) -> np.ndarray:
-    """(F, 3) metres: how far one foot moves so that its heel and toe meet their pins.
+def foot_correction(pos: np.ndarray, flags: np.ndarray, heel: tuple, toe: tuple, ankle: int,
+                    blend: int, rest_z: tuple[float | None, float | None] = (0.0, 0.0)
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How one foot moves so that its heel and toe meet their pins.
+
+    Where heel and toe both touch, the foot first turns about the ankle (the least rotation)
+    so that its heel-to-toe vector matches the pins' (the motion's foot may yaw or pitch a
+    little while it rests); then it moves so that the touching points meet their pins (the
+    mean of the two corrections where both touch).
 
     Args:
         pos: (F, J, 3) joint positions. flags: (F, 2) bool heel and toe contact.
-        heel, toe: joint indices averaged into the heel and toe points. blend: frames.
+        heel, toe: joint indices averaged into the heel and toe points. ankle: the ankle joint.
+        blend: frames. rest_z: height of heel and toe resting on the floor (None: the median of
+            the point's heights over its contacts, never below 0).
+    Returns:
+        the ankle's correction (F, 3) metres, the foot's turn (F, 3, 3), world frame, and the
+        lock's weight (F,) in [0, 1] (1 while a point touches, fading around).
     """
-    total, weights, top = 0.0, 0.0, np.zeros(len(pos))
-    for k, joints in enumerate((heel, toe)):
-        point = pos[:, list(joints)].mean(1)
+    points = [pos[:, list(joints)].mean(1) for joints in (heel, toe)]
+    pinned, weights = [], []
+    for k, point in enumerate(points):
         touching = point[flags[:, k], 2]
-        rest_z = max(float(np.median(touching)), 0.0) if touching.size else 0.0
-        corr, w = pin_corrections(point, flags[:, k], rest_z, blend)
-        total, weights, top = total + w[:, None] * corr, weights + w, np.maximum(top, w)
-    return total / np.maximum(weights, 1e-12)[:, None] * top[:, None]
+        z = rest_z[k] if rest_z[k] is not None else max(float(np.median(touching)), 0.0) if touching.size else 0.0
+        corr, w = pin_corrections(point, flags[:, k], z, blend)
+        pinned.append(point + corr)
+        weights.append(w)
+    both = np.minimum(*weights)
+    turn = Rotation.from_matrix(swing_rotation(points[1] - points[0], pinned[1] - pinned[0]))
+    turn = Rotation.from_rotvec(turn.as_rotvec() * both[:, None]).as_matrix()
+    total, top = 0.0, np.maximum(*weights)
+    for point, pin, w in zip(points, pinned, weights):
+        turned = pos[:, ankle] + np.einsum("fij,fj->fi", turn, point - pos[:, ankle])
+        total = total + w[:, None] * (pin - turned)
+    return total / np.maximum(weights[0] + weights[1], 1e-12)[:, None] * top[:, None], turn, top
 
 
 def below_joints(skeleton: Skeleton, ankle: int) -> list[int]:
@@ -179,20 +202,74 @@ def pelvis_drop(hips: list, targets: list, reach: list, blend: int) -> np.ndarra
     return np.maximum(np.convolve(np.pad(spread, blend, mode="edge"), np.ones(k) / k, "valid"), need)
 
 
-def _targets(skeleton, pos, flags, legs, options, blend) -> dict:
-    """Per side: the ankle's target positions (F, 3)."""
+def sole_heights(skeleton: Skeleton, points: dict, side: str) -> tuple[float | None, float | None]:
+    """Resting heights of a foot's heel and toe points: 0 for sole keypoints (``<side>_heel``,
+    ``<side>_big_toe``, ``<side>_small_toe``: they lie on the sole), None (measured) for the
+    ankle or a body model's foot joint standing in for them."""
+    sole = {f"{side}_heel", f"{side}_big_toe", f"{side}_small_toe"}
+    return tuple(0.0 if all(skeleton.joint_names[j] in sole for j in points[f"{side}_{k}"]) else None
+                 for k in ("heel", "toe"))
+
+
+def _locks(skeleton, pos, flags, legs, options, blend) -> dict:
+    """Per side: the ankle's correction (F, 3), the foot's turn (F, 3, 3) and the weight (F,)."""
     points = foot_points(skeleton.joint_names)
     out = {}
     for side, (hip, knee, ankle) in legs.items():
         cols = [CONTACT_COLUMNS.index(f"{side}_heel"), CONTACT_COLUMNS.index(f"{side}_toe")]
-        delta = np.zeros((len(pos), 3))
+        out[side] = (np.zeros((len(pos), 3)), np.tile(np.eye(3), (len(pos), 1, 1)), np.zeros(len(pos)))
         if options.lock:
-            delta = foot_correction(pos, flags[:, cols], points[f"{side}_heel"], points[f"{side}_toe"], blend)
-        if options.floor:
-            lowest = pos[:, below_joints(skeleton, ankle), 2].min(1) + delta[:, 2]
-            delta[:, 2] += np.maximum(-lowest, 0.0)
-        out[side] = pos[:, ankle] + delta
+            out[side] = foot_correction(pos, flags[:, cols], points[f"{side}_heel"], points[f"{side}_toe"],
+                                        ankle, blend, sole_heights(skeleton, points, side))
     return out
+
+
+def _floor_lift(skeleton, pos, ankle: int, target: np.ndarray, turn: np.ndarray) -> np.ndarray:
+    """(F,) metres a foot at ``target`` turned by ``turn`` must rise to stay above z = 0."""
+    below = below_joints(skeleton, ankle)
+    local = np.einsum("fij,fkj->fki", turn, pos[:, below] - pos[:, ankle, None])
+    return np.maximum(-(target[:, 2] + local[..., 2].min(1)), 0.0)
+
+
+def _ankle_targets(skeleton, pos, legs, locks, options, blend) -> tuple[dict, np.ndarray]:
+    """Per side the ankle's target (F, 3) and the foot's turn; and the pelvis's drop (F,).
+
+    A locked foot stays at its pin while the pelvis goes down; a free foot goes down with the
+    pelvis (the leg keeps its pose) unless that would put it under the floor."""
+    pinned = [pos[:, a] + locks[s][0] for s, (_, _, a) in legs.items()]
+    reach = [np.where(locks[s][2] > 0, np.maximum(
+        REACH * (np.linalg.norm(skeleton.offsets[k]) + np.linalg.norm(skeleton.offsets[a])),
+        np.linalg.norm(pos[:, a] - pos[:, h], axis=-1)), np.inf) for s, (h, k, a) in legs.items()]
+    drop = pelvis_drop([pos[:, h] for h, _, _ in legs.values()], pinned, reach, blend)
+    targets = {}
+    for (side, (_, _, ankle)), target in zip(legs.items(), pinned):
+        delta, turn, weight = locks[side]
+        target = target - ((1.0 - weight) * drop)[:, None] * np.array([0.0, 0.0, 1.0])
+        if options.floor:
+            target[:, 2] += _floor_lift(skeleton, pos, ankle, target, turn)
+        targets[side] = (target, turn)
+    return targets, drop
+
+
+def _solve_legs(skeleton, motion, pos, glob, legs, targets, drop) -> np.ndarray:
+    """(F, J, 3, 3) local rotations with each leg's hip, knee and ankle solved by IK."""
+    rotations = np.array(motion.rotations)
+    lowered = np.array([0.0, 0.0, 1.0]) * drop[:, None]
+    for side, (hip, knee, ankle) in legs.items():
+        target, turn = targets[side]
+        moved = (np.linalg.norm(target - pos[:, ankle], axis=-1) + drop
+                 + np.abs(turn - np.eye(3)).max((1, 2))) > 1e-9
+        if not moved.any():
+            continue
+        r_thigh, r_shank = two_bone_ik(pos[moved, hip] - lowered[moved], pos[moved, knee] - lowered[moved],
+                                       pos[moved, ankle] - lowered[moved], target[moved])
+        g_hip = r_thigh @ glob[moved, hip]
+        g_knee = r_shank @ r_thigh @ glob[moved, knee]
+        parent = glob[moved, skeleton.parents[hip]]
+        rotations[moved, hip] = np.swapaxes(parent, -1, -2) @ g_hip
+        rotations[moved, knee] = np.swapaxes(g_hip, -1, -2) @ g_knee
+        rotations[moved, ankle] = np.swapaxes(g_knee, -1, -2) @ turn[moved] @ glob[moved, ankle]
+    return rotations
 
 
 def lock_feet(skeleton: Skeleton, motion: Motion, flags: np.ndarray,
@@ -204,7 +281,8 @@ def lock_feet(skeleton: Skeleton, motion: Motion, flags: np.ndarray,
         flags: (F, 6) bool contacts, columns :data:`mocap.export.contacts.CONTACT_COLUMNS`.
         options: what to do.
     Returns:
-        a new Motion (same fps); only hip, knee and ankle rotations and the root's height change.
+        a new Motion (same fps); only hip, knee and ankle rotations and the root's height change
+        (the ankle's world rotation only where heel and toe both touch).
     """
     legs = {s: c for s in ("left", "right") if (c := leg_chain(skeleton, s)) is not None}
     if not legs or not (options.lock or options.floor):
@@ -213,26 +291,11 @@ def lock_feet(skeleton: Skeleton, motion: Motion, flags: np.ndarray,
         return motion
     blend = max(1, int(round(options.blend_s * motion.fps)))
     pos, glob = forward_kinematics(skeleton, motion.rotations, motion.root_translation)
-    targets = _targets(skeleton, pos, np.asarray(flags, bool), legs, options, blend)
-    reach = [np.maximum(REACH * (np.linalg.norm(skeleton.offsets[k]) + np.linalg.norm(skeleton.offsets[a])),
-                        np.linalg.norm(pos[:, a] - pos[:, h], axis=-1)) for (h, k, a) in legs.values()]
-    drop = pelvis_drop([pos[:, h] for h, _, _ in legs.values()], list(targets.values()), reach, blend)
-    rotations = np.array(motion.rotations)
+    locks = _locks(skeleton, pos, np.asarray(flags, bool), legs, options, blend)
+    targets, drop = _ankle_targets(skeleton, pos, legs, locks, options, blend)
+    rotations = _solve_legs(skeleton, motion, pos, glob, legs, targets, drop)
     root = np.array(motion.root_translation)
     root[:, 2] -= drop
-    for side, (hip, knee, ankle) in legs.items():
-        lowered = np.array([0.0, 0.0, 1.0]) * drop[:, None]
-        moved = np.linalg.norm(targets[side] - pos[:, ankle], axis=-1) + drop > 1e-9
-        if not moved.any():
-            continue
-        r_thigh, r_shank = two_bone_ik(pos[moved, hip] - lowered[moved], pos[moved, knee] - lowered[moved],
-                                       pos[moved, ankle] - lowered[moved], targets[side][moved])
-        g_hip = r_thigh @ glob[moved, hip]
-        g_knee = r_shank @ r_thigh @ glob[moved, knee]
-        parent = glob[moved, skeleton.parents[hip]]
-        rotations[moved, hip] = np.swapaxes(parent, -1, -2) @ g_hip
-        rotations[moved, knee] = np.swapaxes(g_hip, -1, -2) @ g_knee
-        rotations[moved, ankle] = np.swapaxes(g_knee, -1, -2) @ glob[moved, ankle]
     return Motion(orthonormal(rotations), root, motion.fps)
 
 

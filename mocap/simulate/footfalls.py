@@ -54,8 +54,9 @@ class FootMetrics:
         lowest_mm: the lowest height any foot joint reaches over the take (negative: under the
             floor).
         outside_max_mm: the largest distance of a joint from the reference motion outside
-            contact: each leg's joints away from its foot's true contacts (and ``blend_s``
-            around them), the other joints everywhere.
+            contact: a leg's knee, ankle and foot joints away from its foot's true contacts
+            (and ``blend_s`` around them), every joint where neither foot is near a contact
+            (while a foot touches, the pelvis, trunk and hips may go down as locking needs).
         contacts: how many true heel/toe contacts were measured.
     """
 
@@ -89,16 +90,20 @@ def foot_metrics(joints: np.ndarray, reference: np.ndarray, joint_names, truth: 
     pts = point_positions(joints, points)
     slides = [np.linalg.norm(pts[a:b, k, :2] - pts[a, k, :2], axis=-1).max()
               for k, col in enumerate((0, 1, 3, 4)) for a, b in contact_intervals(truth[:, col])]
-    floor, lowest, outside = [0.0], np.inf, np.zeros(joints.shape[:2], bool)
+    floor, lowest = [0.0], np.inf
     blend = int(round(blend_s * fps))
-    outside[:] = True
+    legs = {side: _leg_joints(joint_names, side) for side in ("left", "right")}
+    outside = np.zeros(joints.shape[:2], bool)
+    any_near = np.zeros(len(joints), bool)
     for col, side in ((2, "left"), (5, "right")):
         feet = sorted(set(points[f"{side}_heel"] + points[f"{side}_toe"]))
         low = joints[:, feet, 2].min(1)
         floor.append(np.abs(low[truth[:, col]]).max(initial=0.0))
         lowest = min(lowest, float(low.min()))
         near = np.convolve(truth[:, col].astype(float), np.ones(2 * blend + 1), "same") > 0
-        outside[np.ix_(near, _leg_joints(joint_names, side))] = False
+        any_near |= near
+        outside[np.ix_(~near, [j for j in legs[side] if not joint_names[j].endswith("_hip")])] = True
+    outside[~any_near] = True
     dev = np.linalg.norm(joints - reference, axis=-1)
     return FootMetrics(float(np.median(slides)) * 1e3 if slides else 0.0,
                        float(np.max(slides, initial=0.0)) * 1e3, float(max(floor)) * 1e3,

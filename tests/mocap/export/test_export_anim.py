@@ -1,0 +1,43 @@
+"""The export stage with foot contacts and locking: contacts.csv per person, feet locked in
+BVH/FBX by default and not in TRC, ``[export] foot_lock = false`` gives the measured motion."""
+from __future__ import annotations
+
+import numpy as np
+from anim_scenes import planted_walk
+
+from exporters import forward_kinematics, read_bvh
+from exporters.trc import read_trc
+from mocap.export import export_people
+from mocap.export.contacts import read_contacts_csv
+from mocap.export.skeleton import keypoint_skeleton
+from mocap.settings import ExportSettings
+from mocap.types import Points3D
+
+
+def _points() -> Points3D:
+    xyz, _, names, fps = planted_walk(4)
+    return Points3D(xyz=xyz[:, None], conf=np.ones((len(xyz), 1, len(names)), np.float32), joint_names=names,
+                    fps=fps, format="body25")
+
+
+def _bvh_joints(path, names) -> np.ndarray:
+    skeleton, motion = read_bvh(path)
+    return forward_kinematics(skeleton, motion.rotations, motion.root_translation)[0][
+        :, [skeleton.index(n) for n in names]]
+
+
+def test_contacts_csv_and_locked_bvh(tmp_path):
+    points = _points()
+    people = export_people(points, tmp_path / "on", ExportSettings(formats=("bvh", "trc")))
+    export_people(points, tmp_path / "off", ExportSettings(formats=("bvh",), foot_lock=False, floor_snap=False))
+    assert people[0]["contacts"] == "person0/contacts.csv"
+    flags = read_contacts_csv(tmp_path / "on" / "person0" / "contacts.csv")
+    assert flags.shape == (len(points.xyz), 6) and flags[:, 2].any() and flags[:, 5].any()
+    skeleton, motion = keypoint_skeleton(points.xyz[:, 0], "body25", points.fps)
+    measured = forward_kinematics(skeleton, motion.rotations, motion.root_translation)[0]
+    off = _bvh_joints(tmp_path / "off" / "person0.bvh", skeleton.joint_names)
+    on = _bvh_joints(tmp_path / "on" / "person0.bvh", skeleton.joint_names)
+    assert np.abs(off - measured).max() < 1e-5          # foot_lock off: the measured motion
+    assert np.abs(on - measured).max() > 1e-3           # on: the feet moved ...
+    assert on[..., 2].min() > -1e-4 > measured[..., 2].min()   # ... none under the floor
+    np.testing.assert_allclose(read_trc(tmp_path / "on" / "person0.trc").xyz, points.xyz[:, 0], atol=1e-6)
