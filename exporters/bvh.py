@@ -47,7 +47,7 @@ from exporters.axes import (check_up_units, from_file_points, rotation_yup_to_zu
                             to_file_points, units_per_metre)
 from exporters.bvh_format import BvhDocument, BvhJoint, parse_bvh, write_document
 from exporters.errors import ExportError, FormatError, MotionError, SkeletonError
-from exporters.euler import EULER_ORDERS, euler_to_matrix, matrix_to_euler
+from exporters.euler import EULER_ORDERS, euler_to_matrix, unwrapped_euler
 from exporters.skeleton import Motion, Skeleton
 
 __all__ = [
@@ -116,7 +116,7 @@ def skeleton_motion_to_bvh(
     order = _depth_first(skeleton.parents)
     new_index = {old: new for new, old in enumerate(order)}
     rotations = rotation_zup_to_yup(motion.rotations) if up == "y" else motion.rotations
-    angles = matrix_to_euler(rotations, euler_order)  # (F, J, 3) degrees
+    angles = unwrapped_euler(rotations, euler_order)  # (F, J, 3) degrees, no 360-degree jumps
     offsets = to_file_points(skeleton.offsets, up, scale)
     rotation_channels = tuple(f"{axis}rotation" for axis in euler_order)
     joints, columns = [], []

@@ -50,7 +50,8 @@ ExportFormat = Literal["bvh", "fbx", "trc", "c3d", "npz"]
 UpAxis = Literal["y", "z"]
 LengthUnit = Literal["m", "cm", "mm"]
 C3dUnit = Literal["mm", "m"]
-BoneNaming = Literal["canonical", "mixamo", "unreal", "blender", "smpl"]
+RestPose = Literal["auto", "neutral", "t", "a"]
+BoneNaming = Literal["canonical", "mixamo", "unreal", "metahuman", "blender", "smpl"]
 ExportMesh = Literal["body", "boxes", "none"]
 
 
@@ -341,8 +342,8 @@ class ExportSettings(CheckedTable):
     c3d_units: C3dUnit = "mm"
     """Units of C3D files: ``mm`` (what biomechanics tools expect) or ``m``."""
     naming: BoneNaming = "canonical"
-    """Bone names of BVH/FBX/npz skeletons: ``canonical``, ``mixamo``, ``unreal``, ``blender``
-    or ``smpl`` (see :mod:`exporters.naming`)."""
+    """Bone names of BVH/FBX/npz skeletons: ``canonical``, ``mixamo``, ``unreal``,
+    ``metahuman``, ``blender`` or ``smpl`` (see :mod:`exporters.naming`)."""
     mesh: ExportMesh = "body"
     """Mesh in the FBX: ``body`` (the fitted body's skinned mesh when the person has one, else
     none), ``boxes`` (a box around every bone, skinned to it) or ``none``."""
@@ -361,6 +362,13 @@ class ExportSettings(CheckedTable):
     """... and at most this fast."""
     contact_min_s: Annotated[float, Range(0.0, 2.0)] = 0.05
     """Contacts and gaps between contacts shorter than this are removed."""
+    rest_pose: RestPose = "auto"
+    """Rest pose of the BVH/FBX skeleton: ``t``, ``a``, ``neutral`` (the actor's own average
+    pose) or ``auto``: the naming preset's (Mixamo, Rigify, SMPL: T-pose; Unreal, MetaHuman:
+    A-pose; canonical: neutral). The motion is the same in the world whatever the rest pose."""
+    in_place: bool = False
+    """BVH/FBX: keep the hips over the origin (root x, y = 0; height and turns kept), for loops
+    and game engines that move the character themselves."""
 
 
 @dataclass(frozen=True)

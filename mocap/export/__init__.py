@@ -20,8 +20,9 @@ The BVH and FBX motion has its feet locked during contacts and kept above the fl
 (``[export] foot_lock``, ``floor_snap``: :mod:`mocap.export.footlock`); TRC, C3D and the
 ``.npz`` stay the measured motion.
 
-Bone names follow ``[export] naming`` (``canonical``, ``mixamo``, ``unreal``, ``blender``,
-``smpl``; see ``exporters.naming``). Every file is written atomically and listed in the
+Bone names follow ``[export] naming`` (``canonical``, ``mixamo``, ``unreal``, ``metahuman``,
+``blender``, ``smpl``; see ``exporters.naming``), the BVH and FBX rest pose ``[export]
+rest_pose`` (:mod:`.animation`). Every file is written atomically and listed in the
 person's ``files`` (the manifest entries :func:`export_people` returns).
 
 A person with a fitted body (given with its body model, :class:`mocap.body.BodyMotion`) is
@@ -47,8 +48,8 @@ from exporters.trc import write_trc
 
 from ..errors import MocapError
 from ..settings import ExportFormat, ExportMesh, ExportSettings, choices
+from .animation import animation_motion, animation_rig, check_continuity
 from .contacts import ContactOptions, Contacts, detect_contacts, write_contacts_csv
-from .footlock import LockOptions, lock_feet
 from .skeleton import keypoint_skeleton
 from ..keypoints import get_format
 from ..types import Points3D
@@ -56,7 +57,7 @@ from ..types import Points3D
 log = logging.getLogger(__name__)
 
 __all__ = ["FORMATS", "MESHES", "body_export", "export_person", "export_people", "person_contacts",
-           "animation_motion"]
+           "animation_motion", "animation_rig"]
 
 FORMATS = choices(ExportFormat)
 """Formats ``[export] formats`` may name."""
@@ -118,16 +119,6 @@ def person_contacts(xyz: np.ndarray, points: Points3D, settings: ExportSettings)
     return detect_contacts(xyz, points.joint_names, points.fps, options)
 
 
-def animation_motion(skeleton: Skeleton, motion: Motion, contacts: Contacts | None,
-                     settings: ExportSettings) -> Motion:
-    """The motion the BVH and FBX files carry: feet locked during ``contacts`` and kept above
-    the floor as ``[export] foot_lock`` and ``floor_snap`` say (unchanged without contacts)."""
-    if contacts is None or not (settings.foot_lock or settings.floor_snap):
-        return motion
-    options = LockOptions(settings.foot_lock, settings.floor_snap, settings.lock_blend_s)
-    return lock_feet(skeleton, motion, contacts.flags, options)
-
-
 def _contacts_or_none(xyz: np.ndarray, points: Points3D, settings: ExportSettings) -> Contacts | None:
     """Contacts of a person whose keypoints name heels or ankles; None (logged) otherwise."""
     try:
@@ -135,6 +126,31 @@ def _contacts_or_none(xyz: np.ndarray, points: Points3D, settings: ExportSetting
     except MocapError as error:
         log.warning("no foot contacts: %s", error)
         return None
+
+
+def _animation_files(skeleton: Skeleton, motion: Motion, contacts: Contacts | None,
+                     body_mesh: SkinnedMesh | None, amass: AmassMotion | None, out: Path, stem: str,
+                     settings: ExportSettings) -> dict:
+    """Write the BVH, FBX and npz files of one person (:mod:`.animation` for what the BVH and
+    FBX motion carries); return {format: file name} and the largest rotation step."""
+    written: dict = {}
+    if {"bvh", "fbx"} & set(settings.formats):
+        animated = animation_motion(skeleton, motion, contacts, settings)
+        named, animated, mesh = animation_rig(skeleton, animated, body_mesh, settings)
+        written["rotation_step_max_deg"] = round(check_continuity(named, animated, stem), 2)
+        if "bvh" in settings.formats:
+            write_bvh(out / f"{stem}.bvh", named, animated, up=settings.up_axis, units=settings.units)
+            written["bvh"] = f"{stem}.bvh"
+        if "fbx" in settings.formats:
+            mesh = {"boxes": bone_boxes(named), "body": mesh}.get(settings.mesh)
+            write_fbx(out / f"{stem}.fbx", named, animated, mesh, up=settings.up_axis, units=settings.units,
+                      take_name=stem, armature_name=stem)
+            written["fbx"] = f"{stem}.fbx"
+    if "npz" in settings.formats:
+        named = rename_skeleton(skeleton, settings.naming)
+        write_amass(out / f"{stem}_amass.npz", amass or motion_to_amass(named, motion))
+        written["npz"] = f"{stem}_amass.npz"
+    return written
 
 
 def export_person(xyz: np.ndarray, points: Points3D, person: int, out: Path, settings: ExportSettings,
@@ -153,8 +169,9 @@ def export_person(xyz: np.ndarray, points: Points3D, person: int, out: Path, set
         amass: the parameters to write as ``.npz`` (a fitted body's); the skeleton's when None.
 
     Returns:
-        {format: file name} for every format written, and ``contacts``: the foot contacts
-        (``person<p>/contacts.csv``) where the keypoints name heels or ankles.
+        {format: file name} for every format written, ``contacts``: the foot contacts
+        (``person<p>/contacts.csv``) where the keypoints name heels or ankles, and with BVH or
+        FBX ``rotation_step_max_deg``: the largest turn of a joint between two frames.
     """
     written: dict[str, str] = {}
     stem = f"person{person}"
@@ -164,20 +181,7 @@ def export_person(xyz: np.ndarray, points: Points3D, person: int, out: Path, set
         written["contacts"] = f"{stem}/contacts.csv"
     if {"bvh", "fbx", "npz"} & set(settings.formats):
         skeleton, motion = skeleton_motion or keypoint_skeleton(xyz, points.format, points.fps)
-        named = rename_skeleton(skeleton, settings.naming)
-        animated = animation_motion(skeleton, motion, contacts, settings) if {"bvh", "fbx"} & set(settings.formats) \
-            else motion
-        if "bvh" in settings.formats:
-            write_bvh(out / f"{stem}.bvh", named, animated, up=settings.up_axis, units=settings.units)
-            written["bvh"] = f"{stem}.bvh"
-        if "fbx" in settings.formats:
-            mesh = {"boxes": bone_boxes(named), "body": body_mesh}.get(settings.mesh)
-            write_fbx(out / f"{stem}.fbx", named, animated, mesh, up=settings.up_axis, units=settings.units,
-                      take_name=stem, armature_name=stem)
-            written["fbx"] = f"{stem}.fbx"
-        if "npz" in settings.formats:
-            write_amass(out / f"{stem}_amass.npz", amass or motion_to_amass(named, motion))
-            written["npz"] = f"{stem}_amass.npz"
+        written.update(_animation_files(skeleton, motion, contacts, body_mesh, amass, out, stem, settings))
     labels = marker_labels(points)
     if "trc" in settings.formats:
         write_trc(out / f"{stem}.trc", labels, xyz, points.fps, units="m", up="y")
@@ -220,6 +224,6 @@ def export_people(points: Points3D, out: Path, settings: ExportSettings, bodies:
         written = export_person(xyz, points, p, out, settings, **(_body_files(*fitted) if fitted else {}))
         people.append({"id": p, "frames_seen": int(seen.any(-1).sum()), **written,
                        "files": [written[f] for f in FORMATS if f in written]})
-        log.info("person %d: wrote %s", p, ", ".join(written.values()))
+        log.info("person %d: wrote %s", p, ", ".join(v for v in written.values() if isinstance(v, str)))
     return people
 

@@ -3,6 +3,7 @@ BVH/FBX by default and not in TRC, ``[export] foot_lock = false`` gives the meas
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from anim_scenes import planted_walk
 
 from exporters import forward_kinematics, read_bvh
@@ -41,3 +42,28 @@ def test_contacts_csv_and_locked_bvh(tmp_path):
     assert np.abs(on - measured).max() > 1e-3           # on: the feet moved ...
     assert on[..., 2].min() > -1e-4 > measured[..., 2].min()   # ... none under the floor
     np.testing.assert_allclose(read_trc(tmp_path / "on" / "person0.trc").xyz, points.xyz[:, 0], atol=1e-6)
+
+
+def test_rest_pose_in_place_and_continuity(tmp_path, caplog):
+    from exporters import Motion
+    from mocap.export.animation import check_continuity, rest_pose_of, rotation_steps_deg
+
+    assert [rest_pose_of(ExportSettings(naming=n)) for n in ("canonical", "mixamo", "unreal", "metahuman")] == \
+        ["neutral", "t", "a", "a"]
+    assert rest_pose_of(ExportSettings(naming="mixamo", rest_pose="a")) == "a"
+    points = _points()
+    export_people(points, tmp_path, ExportSettings(formats=("bvh",), naming="mixamo", in_place=True))
+    skeleton, motion = read_bvh(tmp_path / "person0.bvh")
+    assert skeleton.joint_names[0] == "mixamorig:Hips"
+    np.testing.assert_allclose(motion.root_translation[:, :2], 0.0, atol=1e-6)
+    arm = skeleton.offsets[skeleton.index("mixamorig:LeftForeArm")]
+    assert abs(arm[0]) / np.linalg.norm(arm) > 0.999        # T-pose: the forearm along the side axis
+    # a joint that turns half round in one frame is reported
+    rotations = np.tile(np.eye(3), (3, 2, 1, 1))
+    rotations[2, 1] = np.diag([-1.0, -1.0, 1.0])
+    flipped = Motion(rotations, np.zeros((3, 3)), 30.0)
+    np.testing.assert_allclose(rotation_steps_deg(flipped)[:, 1], [0.0, 180.0], atol=1e-6)
+    with caplog.at_level("WARNING"):
+        assert check_continuity(skeleton.__class__(("a", "b"), np.array([-1, 0]), np.zeros((2, 3))), flipped,
+                                "person9") == pytest.approx(180.0)
+    assert "person9: joint b turns 180 degrees from frame 1 to 2" in caplog.text

@@ -1,0 +1,92 @@
+"""What the animation exports (BVH, FBX) carry beyond the measured motion.
+
+In order: feet locked during contacts and kept above the floor (:mod:`.footlock`), the take
+made in place (``[export] in_place``: the hips keep their height and turns, not their way over
+the floor), the rest pose the rig expects (``[export] rest_pose``; ``auto`` = the naming
+preset's: Mixamo, Rigify, SMPL stand in a T-pose, Unreal's mannequins and MetaHuman in an
+A-pose, canonical names keep the actor's own neutral pose; :mod:`exporters.rest_pose`), the
+bone names of the preset, and a check that no joint's rotation jumps between frames.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from exporters import Motion, Skeleton
+from exporters.mesh import SkinnedMesh
+from exporters.naming import rename_skeleton
+from exporters.rest_pose import repose, repose_mesh
+
+from ..settings import ExportSettings
+from .contacts import Contacts
+from .footlock import LockOptions, lock_feet
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PRESET_REST_POSES", "MAX_STEP_DEG", "rest_pose_of", "animation_motion", "animation_rig",
+           "rotation_steps_deg", "check_continuity"]
+
+PRESET_REST_POSES = {"canonical": "neutral", "mixamo": "t", "blender": "t", "smpl": "t", "unreal": "a",
+                     "metahuman": "a"}
+"""The rest pose ``[export] rest_pose = "auto"`` gives each naming preset."""
+MAX_STEP_DEG = 30.0
+"""A joint's local rotation turning more than this between two frames is reported as a jump."""
+
+
+def rest_pose_of(settings: ExportSettings) -> str:
+    """``neutral``, ``t`` or ``a``: ``[export] rest_pose``, or the naming preset's for ``auto``."""
+    if settings.rest_pose != "auto":
+        return settings.rest_pose
+    return PRESET_REST_POSES.get(settings.naming, "neutral")
+
+
+def animation_motion(skeleton: Skeleton, motion: Motion, contacts: Contacts | None,
+                     settings: ExportSettings) -> Motion:
+    """The motion the BVH and FBX files carry: feet locked during ``contacts`` and kept above
+    the floor as ``[export] foot_lock`` and ``floor_snap`` say (no locking without contacts),
+    then made in place (root x, y = 0) with ``[export] in_place``."""
+    if contacts is not None and (settings.foot_lock or settings.floor_snap):
+        options = LockOptions(settings.foot_lock, settings.floor_snap, settings.lock_blend_s)
+        motion = lock_feet(skeleton, motion, contacts.flags, options)
+    if settings.in_place:
+        root = np.array(motion.root_translation)
+        root[:, :2] = 0.0
+        motion = Motion(motion.rotations, root, motion.fps)
+    return motion
+
+
+def animation_rig(skeleton: Skeleton, motion: Motion, mesh: SkinnedMesh | None, settings: ExportSettings
+                  ) -> tuple[Skeleton, Motion, SkinnedMesh | None]:
+    """The skeleton (rest pose and bone names of ``[export]``), its motion (joints where they
+    were) and the mesh moved into that rest pose.
+
+    A fitted body's mesh (``mesh`` given) keeps the body's own rest pose under ``auto``: its
+    skin is bound there, and a skin moved to another rest pose deforms like the body only
+    where a vertex follows one joint; an explicit ``t`` or ``a`` moves it all the same."""
+    kind = "neutral" if mesh is not None and settings.rest_pose == "auto" else rest_pose_of(settings)
+    posed, motion = repose(skeleton, motion, kind)
+    if mesh is not None and kind != "neutral":
+        mesh = repose_mesh(mesh, skeleton, kind)
+    return rename_skeleton(posed, settings.naming), motion, mesh
+
+
+def rotation_steps_deg(motion: Motion) -> np.ndarray:
+    """(F - 1, J) degrees: how far each joint's local rotation turns from one frame to the next."""
+    relative = np.swapaxes(motion.rotations[:-1], -1, -2) @ motion.rotations[1:]
+    cos = (np.trace(relative, axis1=-2, axis2=-1) - 1.0) / 2.0
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def check_continuity(skeleton: Skeleton, motion: Motion, label: str) -> float:
+    """The largest rotation step of any joint (degrees); a step over :data:`MAX_STEP_DEG` is
+    logged as a warning naming the joint and the frame (a flipped joint)."""
+    if motion.num_frames < 2:
+        return 0.0
+    steps = rotation_steps_deg(motion)
+    f, j = np.unravel_index(int(np.argmax(steps)), steps.shape)
+    worst = float(steps[f, j])
+    if worst > MAX_STEP_DEG:
+        log.warning("%s: joint %s turns %.0f degrees from frame %d to %d (over %.0f: a flip or a "
+                    "tracking error there)", label, skeleton.joint_names[j], worst, f, f + 1, MAX_STEP_DEG)
+    return worst
