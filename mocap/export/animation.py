@@ -1,6 +1,7 @@
 """What the animation exports (BVH, FBX) carry beyond the measured motion.
 
-In order: feet locked during contacts and kept above the floor (:mod:`.footlock`), the take
+In order: rotation spikes removed (a joint flipping for a frame or two and back), feet locked
+during contacts and kept above the floor (:mod:`.footlock`), the take
 made in place (``[export] in_place``: the hips keep their height and turns, not their way over
 the floor), the rest pose the rig expects (``[export] rest_pose``; ``auto`` = the naming
 preset's: Mixamo, Rigify, SMPL stand in a T-pose, Unreal's mannequins and MetaHuman in an
@@ -12,6 +13,8 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+
+from scipy.spatial.transform import Rotation, Slerp
 
 from exporters import Motion, Skeleton
 from exporters.mesh import SkinnedMesh
@@ -25,7 +28,7 @@ from .footlock import LockOptions, lock_feet
 log = logging.getLogger(__name__)
 
 __all__ = ["PRESET_REST_POSES", "MAX_STEP_DEG", "rest_pose_of", "animation_motion", "animation_rig",
-           "rotation_steps_deg", "check_continuity"]
+           "rotation_steps_deg", "check_continuity", "despike_rotations"]
 
 PRESET_REST_POSES = {"canonical": "neutral", "mixamo": "t", "blender": "t", "smpl": "t", "unreal": "a",
                      "metahuman": "a"}
@@ -45,7 +48,9 @@ def animation_motion(skeleton: Skeleton, motion: Motion, contacts: Contacts | No
                      settings: ExportSettings) -> Motion:
     """The motion the BVH and FBX files carry: feet locked during ``contacts`` and kept above
     the floor as ``[export] foot_lock`` and ``floor_snap`` say (no locking without contacts),
-    then made in place (root x, y = 0) with ``[export] in_place``."""
+    then made in place (root x, y = 0) with ``[export] in_place``. Rotation spikes (a joint
+    flipping for a frame or two and back: :func:`despike_rotations`) are removed first."""
+    motion = despike_rotations(motion)
     if contacts is not None and (settings.foot_lock or settings.floor_snap):
         options = LockOptions(settings.foot_lock, settings.floor_snap, settings.lock_blend_s)
         motion = lock_feet(skeleton, motion, contacts.flags, options)
@@ -69,6 +74,43 @@ def animation_rig(skeleton: Skeleton, motion: Motion, mesh: SkinnedMesh | None, 
     if mesh is not None and kind != "neutral":
         mesh = repose_mesh(mesh, skeleton, kind)
     return rename_skeleton(posed, settings.naming), motion, mesh
+
+
+def despike_rotations(motion: Motion, max_step_deg: float = MAX_STEP_DEG, rounds: int = 3) -> Motion:
+    """The motion with rotation spikes removed.
+
+    A joint's local rotation at a frame is a spike when it is more than ``max_step_deg`` from
+    the rotations of both the frame before and the frame after it (a take's first and last
+    frames have one neighbour): a keypoint swapped or misplaced for a frame flips a short bone
+    (a toe) so, while a joint never turns that fast twice running (30 degrees a frame is 900
+    degrees a second at 30 fps). Spikes are replaced by the spherical interpolation of the
+    nearest other frames on either side (held from one side at the take's ends); ``rounds``
+    passes remove spikes a few frames wide.
+
+    Args:
+        motion: F frames, J joints. max_step_deg: degrees. rounds: passes.
+    Returns:
+        a new Motion (root translation unchanged).
+    """
+    frames = np.arange(motion.num_frames)
+    for _ in range(rounds):
+        if motion.num_frames < 3:
+            return motion
+        steps = rotation_steps_deg(motion)
+        edge = np.full((1, steps.shape[1]), np.inf)
+        spike = (np.concatenate([edge, steps]) > max_step_deg) & (np.concatenate([steps, edge]) > max_step_deg)
+        if not spike.any():
+            break
+        rotations = np.array(motion.rotations)
+        for j in np.flatnonzero(spike.any(0)):
+            good = ~spike[:, j]
+            if good.sum() < 2:
+                continue
+            times = np.clip(frames, frames[good][0], frames[good][-1])
+            fill = Slerp(frames[good], Rotation.from_matrix(rotations[good, j]))(times).as_matrix()
+            rotations[~good, j] = fill[~good]
+        motion = Motion(rotations, motion.root_translation, motion.fps)
+    return motion
 
 
 def rotation_steps_deg(motion: Motion) -> np.ndarray:

@@ -9,6 +9,7 @@ from anim_scenes import planted_walk
 from exporters import forward_kinematics, read_bvh
 from exporters.trc import read_trc
 from mocap.export import export_people
+from mocap.export.animation import despike_rotations
 from mocap.export.contacts import read_contacts_csv
 from mocap.export.skeleton import keypoint_skeleton
 from mocap.settings import ExportSettings
@@ -35,10 +36,11 @@ def test_contacts_csv_and_locked_bvh(tmp_path):
     flags = read_contacts_csv(tmp_path / "on" / "person0" / "contacts.csv")
     assert flags.shape == (len(points.xyz), 6) and flags[:, 2].any() and flags[:, 5].any()
     skeleton, motion = keypoint_skeleton(points.xyz[:, 0], "body25", points.fps)
+    motion = despike_rotations(motion)          # one-frame flips go whatever the settings
     measured = forward_kinematics(skeleton, motion.rotations, motion.root_translation)[0]
     off = _bvh_joints(tmp_path / "off" / "person0.bvh", skeleton.joint_names)
     on = _bvh_joints(tmp_path / "on" / "person0.bvh", skeleton.joint_names)
-    assert np.abs(off - measured).max() < 1e-5          # foot_lock off: the measured motion
+    assert np.abs(off - measured).max() < 1e-5          # foot_lock off: the measured motion (despiked)
     assert np.abs(on - measured).max() > 1e-3           # on: the feet moved ...
     assert on[..., 2].min() > -1e-4 > measured[..., 2].min()   # ... none under the floor
     np.testing.assert_allclose(read_trc(tmp_path / "on" / "person0.trc").xyz, points.xyz[:, 0], atol=1e-6)
@@ -67,3 +69,21 @@ def test_rest_pose_in_place_and_continuity(tmp_path, caplog):
         assert check_continuity(skeleton.__class__(("a", "b"), np.array([-1, 0]), np.zeros((2, 3))), flipped,
                                 "person9") == pytest.approx(180.0)
     assert "person9: joint b turns 180 degrees from frame 1 to 2" in caplog.text
+
+
+def test_a_one_frame_flip_is_removed_a_real_turn_kept():
+    from exporters import Motion
+    from scipy.spatial.transform import Rotation
+
+    from mocap.export.animation import despike_rotations, rotation_steps_deg
+
+    yaw = np.radians(np.arange(20) * 10.0)                       # a joint turning 10 degrees a frame
+    rotations = np.tile(np.eye(3), (20, 2, 1, 1))
+    rotations[:, 1] = Rotation.from_euler("z", yaw[:, None]).as_matrix()
+    clean = Motion(rotations, np.zeros((20, 3)), 30.0)
+    flipped = rotations.copy()
+    flipped[7, 1] = flipped[7, 1] @ Rotation.from_euler("x", [[170.0]], degrees=True).as_matrix()[0]
+    fixed = despike_rotations(Motion(flipped, np.zeros((20, 3)), 30.0))
+    np.testing.assert_allclose(fixed.rotations, clean.rotations, atol=1e-9)
+    assert np.array_equal(despike_rotations(clean).rotations, clean.rotations)
+    assert rotation_steps_deg(fixed).max() < 10.0 + 1e-6
