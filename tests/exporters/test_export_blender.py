@@ -102,12 +102,11 @@ def _synthetic_cases(folder: Path) -> list[Case]:
 
 def _pipeline_cases(folder: Path) -> list[Case]:
     """A simulated walk through the whole pipeline and ``mocap export`` (Mixamo names, box mesh)."""
-    from exporters.naming import rename_skeleton
     from mocap.app.cli import main
     from mocap.app.pipeline import run
     from mocap.app.studio import write_session
     from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take
-    from mocap.export import animation_motion, person_contacts
+    from mocap.export import animation_motion, animation_rig, person_contacts
     from mocap.export.skeleton import keypoint_skeleton
     from mocap.settings import ExportSettings
     from mocap.types import Points3D
@@ -121,9 +120,10 @@ def _pipeline_cases(folder: Path) -> list[Case]:
     assert main(["export", str(root), "--format", "bvh,fbx", "--naming", "mixamo", "--mesh", "boxes"]) == 0
     points = Points3D.load(root / "out" / "points3d.npz")
     skeleton, motion = keypoint_skeleton(points.xyz[:, 0], points.format, points.fps)
-    settings = ExportSettings()   # feet locked as the export does by default
+    # as the export does by default: feet locked, Mixamo's names and rest pose (T)
+    settings = ExportSettings(naming="mixamo")
     motion = animation_motion(skeleton, motion, person_contacts(points.xyz[:, 0], points, settings), settings)
-    skeleton = rename_skeleton(skeleton, "mixamo")
+    skeleton, motion, _ = animation_rig(skeleton, motion, None, settings)
     out = root / "out"
     return [Case("walk.bvh", out / "person0.bvh", "bvh", skeleton, motion, stance="walk")] + [
         Case(f"walk.fbx:{importer}", out / "person0.fbx", importer, skeleton, motion, bone_boxes(skeleton), "walk")
