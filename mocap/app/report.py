@@ -29,6 +29,7 @@ from exporters.atomic import atomic_write
 
 from ..associate import Identities, detections_by_identity
 from ..errors import MocapError
+from ..export.contacts import CONTACT_COLUMNS, read_contacts_csv
 from ..report import ReportInputs, render_page
 from ..report.data import frame_shift, sheet_frames
 from ..settings import Settings
@@ -194,6 +195,22 @@ def _session_inputs(session: Session) -> SessionInputs:
     return inp
 
 
+def _load_contacts(session: Session, manifest: "Manifest | None", notes: list) -> dict:
+    """{person id: {column: (F,) bool}} from each person's ``contacts.csv`` the manifest lists."""
+    out = {}
+    for person in (manifest.people if manifest is not None else ()):
+        name = person.get("contacts")
+        if not name:
+            continue
+        try:
+            flags = read_contacts_csv(session.out / name)
+        except (MocapError, OSError) as exc:
+            notes.append(f"foot contacts of person {person.get('id')}: {exc}")
+            continue
+        out[person.get("id")] = {c: flags[:, k] for k, c in enumerate(CONTACT_COLUMNS)}
+    return out
+
+
 def gather_inputs(session_dir: "str | Path") -> SessionInputs:
     """Load what the report needs from a session folder, noting what is absent.
 
@@ -211,6 +228,7 @@ def gather_inputs(session_dir: "str | Path") -> SessionInputs:
     inp.files_present = _files_present(session, inp.manifest)
     inp.points = _load_points(session, inp.manifest, "points3d", "points3d.npz", notes)
     inp.raw = _load_points(session, inp.manifest, "points3d_raw", "points3d_raw.npz", notes)
+    inp.contacts = _load_contacts(session, inp.manifest, notes)
     _load_detections(inp)
     _load_sync(inp)
     if inp.detections is not None and not inp.detections_retimed:

@@ -25,7 +25,7 @@ from ..geometry.bones import bone_length_stats, bone_lengths
 from ..keypoints import get_format
 from .data import (angle_ranges, bone_names, camera_reprojection_stats, match_reprojection,
                    view_shares)
-from .figures import (angles_figure, bones_figure, camera_plan, reprojection_figures,
+from .figures import (angles_figure, bones_figure, camera_plan, contacts_figure, reprojection_figures,
                       trajectory_figure, views_figure)
 from .inputs import ReportInputs
 from .overlays import contact_sheet
@@ -51,7 +51,8 @@ img.thumb { display: block; }
 SECTIONS = (("summary", "Summary"), ("calibration", "Calibration"),
             ("reprojection", "Reprojection error"), ("views", "Views per joint"),
             ("bones", "Bone-length stability"), ("angles", "Joint angles"),
-            ("trajectories", "Trajectories"), ("overlays", "Overlays on every camera"))
+            ("trajectories", "Trajectories"), ("overlays", "Overlays on every camera"),
+            ("contacts", "Foot contacts"))
 
 
 def _missing(text: str) -> str:
@@ -229,6 +230,21 @@ def _angles_section(inp: ReportInputs) -> str:
     return "".join(out) or _missing("no person has a 3D keypoint")
 
 
+def _contacts_section(inp: ReportInputs) -> str:
+    if not inp.contacts:
+        return _missing("no foot contacts (person<N>/contacts.csv, written by the export)")
+    fps = inp.points.fps if inp.points is not None else inp.settings.take.fps
+    out = []
+    for person, columns in sorted(inp.contacts.items()):
+        rows = [(name.replace("_", " "), _fmt(100 * float(np.mean(flags))),
+                 int(np.sum(np.diff(np.concatenate([[0], np.asarray(flags, np.int8)])) == 1)))
+                for name, flags in columns.items()]
+        out.append(f"<h3>Person {person}</h3>"
+                   + contacts_figure(columns, fps, f"person {person}: on the floor")
+                   + _table(["point", "frames in contact (%)", "contacts"], rows))
+    return "".join(out)
+
+
 def _trajectory_section(inp: ReportInputs) -> str:
     if inp.points is None:
         return _missing("no 3D keypoints")
@@ -270,6 +286,7 @@ def render_page(inp: ReportInputs, videos: "list | None" = None,
         "bones": _bones_section(inp),
         "angles": _angles_section(inp),
         "trajectories": _trajectory_section(inp),
+        "contacts": _contacts_section(inp),
     }
     body["overlays"], more = _overlay_section(inp, videos, frames, overlay_width_px)
     notes += more

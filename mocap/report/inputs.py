@@ -41,6 +41,8 @@ class ReportInputs:
         calibration_file: the file the rig was read from, or None.
         files_present: for every file the manifest lists (artifacts and people's files, as
             written there, relative to ``files_dir``), whether it is on disk.
+        contacts: {person id: {column: (F,) bool}}: each person's foot contacts
+            (``person<p>/contacts.csv``: heel, toe and foot of each side), where written.
     """
 
     settings: Settings
@@ -59,3 +61,4 @@ class ReportInputs:
     notes: list = field(default_factory=list)
     calibration_file: "Path | None" = None
     files_present: dict = field(default_factory=dict)
+    contacts: dict = field(default_factory=dict)
