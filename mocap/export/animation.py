@@ -1,6 +1,7 @@
 """What the animation exports (BVH, FBX) carry beyond the measured motion.
 
-In order: rotation spikes removed (a joint flipping for a frame or two and back), feet locked
+In order: rotation spikes removed (a joint flipping for a frame or two and back) and a joint
+still turning over 30 degrees a frame smoothed (a short bone's noise), feet locked
 during contacts and kept above the floor (:mod:`.footlock`), the take
 made in place (``[export] in_place``: the hips keep their height and turns, not their way over
 the floor), the rest pose the rig expects (``[export] rest_pose``; ``auto`` = the naming
@@ -28,7 +29,7 @@ from .footlock import LockOptions, lock_feet
 log = logging.getLogger(__name__)
 
 __all__ = ["PRESET_REST_POSES", "MAX_STEP_DEG", "rest_pose_of", "animation_motion", "animation_rig",
-           "rotation_steps_deg", "check_continuity", "despike_rotations"]
+           "rotation_steps_deg", "check_continuity", "despike_rotations", "smooth_fast_joints"]
 
 PRESET_REST_POSES = {"canonical": "neutral", "mixamo": "t", "blender": "t", "smpl": "t", "unreal": "a",
                      "metahuman": "a"}
@@ -49,8 +50,9 @@ def animation_motion(skeleton: Skeleton, motion: Motion, contacts: Contacts | No
     """The motion the BVH and FBX files carry: feet locked during ``contacts`` and kept above
     the floor as ``[export] foot_lock`` and ``floor_snap`` say (no locking without contacts),
     then made in place (root x, y = 0) with ``[export] in_place``. Rotation spikes (a joint
-    flipping for a frame or two and back: :func:`despike_rotations`) are removed first."""
-    motion = despike_rotations(motion)
+    flipping for a frame or two and back: :func:`despike_rotations`) are removed first, and a
+    joint still turning over 30 degrees a frame is smoothed (:func:`smooth_fast_joints`)."""
+    motion = smooth_fast_joints(despike_rotations(motion))
     if contacts is not None and (settings.foot_lock or settings.floor_snap):
         options = LockOptions(settings.foot_lock, settings.floor_snap, settings.lock_blend_s)
         motion = lock_feet(skeleton, motion, contacts.flags, options)
@@ -111,6 +113,42 @@ def despike_rotations(motion: Motion, max_step_deg: float = MAX_STEP_DEG, rounds
             rotations[~good, j] = fill[~good]
         motion = Motion(rotations, motion.root_translation, motion.fps)
     return motion
+
+
+def smooth_fast_joints(motion: Motion, max_step_deg: float = MAX_STEP_DEG, passes: int = 4) -> Motion:
+    """The motion with each joint that still turns over ``max_step_deg`` between two frames
+    smoothed in time: its rotations averaged over neighbouring frames (quaternions, weights
+    1/4, 1/2, 1/4), up to ``passes`` times until no step is over. A short bone (a toe) turns so
+    from its end keypoints' noise alone; the other joints are left as they are.
+
+    Args:
+        motion: F frames, J joints. max_step_deg: degrees. passes: most smoothing passes.
+    Returns:
+        a new Motion (root translation unchanged).
+    """
+    rotations = np.array(motion.rotations)
+    if len(rotations) < 3:
+        return motion
+    for _ in range(passes):
+        fast = np.flatnonzero(rotation_steps_deg(Motion(rotations, motion.root_translation, motion.fps)).max(0)
+                              > max_step_deg)
+        if not fast.size:
+            break
+        for j in fast:
+            aligned = _aligned_quaternions(Rotation.from_matrix(rotations[:, j]).as_quat())
+            padded = np.concatenate([aligned[:1], aligned, aligned[-1:]])
+            mean = 0.25 * padded[:-2] + 0.5 * padded[1:-1] + 0.25 * padded[2:]
+            rotations[:, j] = Rotation.from_quat(mean / np.linalg.norm(mean, axis=-1, keepdims=True)).as_matrix()
+    return Motion(rotations, motion.root_translation, motion.fps)
+
+
+def _aligned_quaternions(q: np.ndarray) -> np.ndarray:
+    """(F, 4) quaternions with signs flipped so that neighbours lie in the same hemisphere."""
+    out = q.copy()
+    for f in range(1, len(out)):
+        if np.dot(out[f], out[f - 1]) < 0:
+            out[f] = -out[f]
+    return out
 
 
 def rotation_steps_deg(motion: Motion) -> np.ndarray:

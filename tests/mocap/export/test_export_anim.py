@@ -87,3 +87,19 @@ def test_a_one_frame_flip_is_removed_a_real_turn_kept():
     np.testing.assert_allclose(fixed.rotations, clean.rotations, atol=1e-9)
     assert np.array_equal(despike_rotations(clean).rotations, clean.rotations)
     assert rotation_steps_deg(fixed).max() < 10.0 + 1e-6
+
+
+def test_a_jittering_joint_is_smoothed_the_others_left_alone():
+    from exporters import Motion
+    from scipy.spatial.transform import Rotation
+
+    from mocap.export.animation import rotation_steps_deg, smooth_fast_joints
+
+    frames = np.arange(40)
+    rotations = np.tile(np.eye(3), (40, 2, 1, 1))
+    rotations[:, 0] = Rotation.from_euler("z", np.radians(5.0 * frames)[:, None]).as_matrix()     # slow
+    rotations[:, 1] = Rotation.from_euler("x", np.radians(18.0 * (-1.0) ** frames)[:, None]).as_matrix()  # 36/frame
+    motion = Motion(rotations, np.zeros((40, 3)), 30.0)
+    smoothed = smooth_fast_joints(motion)
+    assert rotation_steps_deg(smoothed)[:, 1].max() < 30.0
+    np.testing.assert_array_equal(smoothed.rotations[:, 0], rotations[:, 0])
