@@ -30,7 +30,8 @@ What ``write_fbx`` writes (binary FBX 7.4 by default, or 7.5):
 - Baked animation curves: for every joint, ``Lcl Rotation`` X/Y/Z in degrees, Euler order
   XYZ (FBX ``RotationOrder`` 0: the matrix is ``Rz @ Ry @ Rx``; see ``exporters.euler``),
   unwrapped over time so consecutive keys never jump by 360 degrees; for the root also
-  ``Lcl Translation``. One key per frame, linear interpolation, values as float32 (what FBX
+  ``Lcl Translation``, and for a joint that translates (``Motion.translations``: hips under
+  a root bone) its ``Lcl Translation`` ``G[parent]^T @ t[f]``. One key per frame, linear interpolation, values as float32 (what FBX
   stores).
 - Optionally the skinned mesh (``SkinnedMesh``): a ``Mesh`` geometry in the rest pose, a
   ``Skin`` deformer and one ``Cluster`` per joint that has weights (vertex indices, weights,
@@ -134,6 +135,8 @@ class NodeTransforms:
             (``G[parent]^T @ L[j] @ G[j]``).
         root_positions: (F, 3) the root's animated ``Lcl Translation``.
         times: (F,) KTime of each frame's key, int64.
+        translations: {joint: (F, 3)} animated ``Lcl Translation`` of the other joints that
+            translate (``G[parent]^T @ t``; ``Motion.translations`` in the file's axes).
     """
 
     rest_positions: np.ndarray
@@ -144,6 +147,7 @@ class NodeTransforms:
     angles: np.ndarray
     root_positions: np.ndarray
     times: np.ndarray
+    translations: dict[int, np.ndarray]
 
 
 def node_transforms(skeleton: Skeleton, motion: Motion, up: str, scale: float) -> NodeTransforms:
@@ -170,6 +174,7 @@ def node_transforms(skeleton: Skeleton, motion: Motion, up: str, scale: float) -
         angles=unwrapped_euler_xyz(node_rotations),
         root_positions=to_file_points(motion.root_translation, up, scale),
         times=np.round(np.arange(motion.num_frames) * ticks_per_frame).astype(np.int64),
+        translations={j: to_file_points(t, up, scale) @ parent_frames[j] for j, t in motion.translations.items()},
     )
 
 
@@ -281,8 +286,9 @@ def _animation(builder: SceneBuilder, take_name: str, bone_ids: list[int], paren
         object_name("BaseLayer", "AnimLayer")), Property.string("")]))
     builder.connect(layer_id, stack_id)
     for j, bone_id in enumerate(bone_ids):
-        if parents[j] < 0:
-            builder.animate(layer_id, bone_id, "T", pose.times, pose.root_positions)
+        if parents[j] < 0 or j in pose.translations:
+            moves = pose.root_positions if parents[j] < 0 else pose.translations[j]
+            builder.animate(layer_id, bone_id, "T", pose.times, moves)
         builder.animate(layer_id, bone_id, "R", pose.times, pose.angles[:, j])
     return stop
 
