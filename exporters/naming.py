@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from exporters.errors import SkeletonError
 from exporters.skeleton import Skeleton
 
-__all__ = ["NamingPreset", "PRESETS", "preset_names", "bone_name", "rename_skeleton"]
+__all__ = ["NamingPreset", "PRESETS", "preset_names", "bone_name", "root_bone_name", "rename_skeleton"]
 
 _SIDES = (("left_", "Left", "_l", ".L", "L_"), ("right_", "Right", "_r", ".R", "R_"))
 
@@ -89,6 +89,9 @@ class NamingPreset:
         style: how a canonical name without an entry is spelled.
         prefix: put before every name (Mixamo: ``"mixamorig:"``).
         description: one line for help texts.
+        root: the name of a root bone at the floor (``[export] root_motion = "root"``): the
+            rig's own (Unreal, MetaHuman, Rigify's generated rig: ``root``), ``root`` where the
+            rig has none (Mixamo, SMPL); never prefixed.
     """
 
     name: str
@@ -96,6 +99,7 @@ class NamingPreset:
     style: Callable[[str], str]
     prefix: str = ""
     description: str = ""
+    root: str = "root"
 
 
 PRESETS: dict[str, NamingPreset] = {
@@ -155,6 +159,11 @@ def bone_name(canonical: str, preset: str | NamingPreset) -> str:
     """The bone name of the joint ``canonical`` in ``preset`` (prefix included)."""
     rig = _preset(preset)
     return rig.prefix + rig.table.get(canonical, rig.style(canonical))
+
+
+def root_bone_name(preset: str | NamingPreset) -> str:
+    """The name ``preset`` gives a root bone at the floor (``NamingPreset.root``)."""
+    return _preset(preset).root
 
 
 def rename_skeleton(skeleton: Skeleton, preset: str | NamingPreset) -> Skeleton:

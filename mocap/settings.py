@@ -51,6 +51,7 @@ UpAxis = Literal["y", "z"]
 LengthUnit = Literal["m", "cm", "mm"]
 C3dUnit = Literal["mm", "m"]
 RestPose = Literal["auto", "neutral", "t", "a"]
+RootMotion = Literal["hips", "root"]
 BoneNaming = Literal["canonical", "mixamo", "unreal", "metahuman", "blender", "smpl"]
 ExportMesh = Literal["body", "boxes", "none"]
 
@@ -369,6 +370,11 @@ class ExportSettings(CheckedTable):
     in_place: bool = False
     """BVH/FBX: keep the hips over the origin (root x, y = 0; height and turns kept), for loops
     and game engines that move the character themselves."""
+    root_motion: RootMotion = "hips"
+    """BVH/FBX: where the motion over the floor is: on the hips (the top joint, default) or on
+    a ``root`` bone at the floor (z = 0) under the hips carrying their horizontal way and the
+    pelvis's heading, the hips its child (what game engines expect; :mod:`exporters.root_motion`).
+    With ``in_place`` the root stays at the origin."""
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from exporters.trc import write_trc
 
 from ..errors import MocapError
 from ..settings import ExportFormat, ExportMesh, ExportSettings, choices
-from .animation import animation_motion, animation_rig, check_continuity
+from .animation import animation_motion, animation_rig, check_continuity, root_motion_rig
 from .contacts import ContactOptions, Contacts, detect_contacts, write_contacts_csv
 from .skeleton import keypoint_skeleton
 from ..keypoints import get_format
@@ -137,12 +137,13 @@ def _animation_files(skeleton: Skeleton, motion: Motion, contacts: Contacts | No
     if {"bvh", "fbx"} & set(settings.formats):
         animated = animation_motion(skeleton, motion, contacts, settings)
         named, animated, mesh = animation_rig(skeleton, animated, body_mesh, settings)
+        mesh = {"boxes": bone_boxes(named), "body": mesh}.get(settings.mesh)
+        named, animated, mesh = root_motion_rig(named, animated, mesh, settings)
         written["rotation_step_max_deg"] = round(check_continuity(named, animated, stem), 2)
         if "bvh" in settings.formats:
             write_bvh(out / f"{stem}.bvh", named, animated, up=settings.up_axis, units=settings.units)
             written["bvh"] = f"{stem}.bvh"
         if "fbx" in settings.formats:
-            mesh = {"boxes": bone_boxes(named), "body": mesh}.get(settings.mesh)
             write_fbx(out / f"{stem}.fbx", named, animated, mesh, up=settings.up_axis, units=settings.units,
                       take_name=stem, armature_name=stem)
             written["fbx"] = f"{stem}.fbx"

@@ -7,7 +7,9 @@ made in place (``[export] in_place``: the hips keep their height and turns, not 
 the floor), the rest pose the rig expects (``[export] rest_pose``; ``auto`` = the naming
 preset's: Mixamo, Rigify, SMPL stand in a T-pose, Unreal's mannequins and MetaHuman in an
 A-pose, canonical names keep the actor's own neutral pose; :mod:`exporters.rest_pose`), the
-bone names of the preset, and a check that no joint's rotation jumps between frames.
+bone names of the preset, root motion on a root bone at the floor when ``[export]
+root_motion = "root"`` (:mod:`exporters.root_motion`), and a check that no joint's rotation
+jumps between frames.
 """
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from exporters import Motion, Skeleton
 from exporters.mesh import SkinnedMesh
-from exporters.naming import rename_skeleton
+from exporters.naming import rename_skeleton, root_bone_name
 from exporters.rest_pose import repose, repose_mesh
+from exporters.root_motion import add_root_bone, add_root_weights
 
 from ..settings import ExportSettings
 from .contacts import Contacts
@@ -29,6 +32,7 @@ from .footlock import LockOptions, lock_feet
 log = logging.getLogger(__name__)
 
 __all__ = ["PRESET_REST_POSES", "MAX_STEP_DEG", "rest_pose_of", "animation_motion", "animation_rig",
+           "root_motion_rig",
            "rotation_steps_deg", "check_continuity", "despike_rotations", "smooth_fast_joints"]
 
 PRESET_REST_POSES = {"canonical": "neutral", "mixamo": "t", "blender": "t", "smpl": "t", "unreal": "a",
@@ -76,6 +80,18 @@ def animation_rig(skeleton: Skeleton, motion: Motion, mesh: SkinnedMesh | None, 
     if mesh is not None and kind != "neutral":
         mesh = repose_mesh(mesh, skeleton, kind)
     return rename_skeleton(posed, settings.naming), motion, mesh
+
+
+def root_motion_rig(skeleton: Skeleton, motion: Motion, mesh: SkinnedMesh | None, settings: ExportSettings
+                    ) -> tuple[Skeleton, Motion, SkinnedMesh | None]:
+    """With ``[export] root_motion = "root"``: a root bone at the floor under the hips (named
+    as the naming preset names it) carrying their way over the floor and the pelvis's heading,
+    at the origin with ``in_place`` (:func:`exporters.root_motion.add_root_bone`); the mesh gets
+    a weight column for it. With ``"hips"``: everything unchanged."""
+    if settings.root_motion != "root":
+        return skeleton, motion, mesh
+    rooted, moved = add_root_bone(skeleton, motion, root_bone_name(settings.naming), in_place=settings.in_place)
+    return rooted, moved, (add_root_weights(mesh) if mesh is not None else None)
 
 
 def despike_rotations(motion: Motion, max_step_deg: float = MAX_STEP_DEG, rounds: int = 3) -> Motion:

@@ -103,3 +103,33 @@ def test_a_jittering_joint_is_smoothed_the_others_left_alone():
     smoothed = smooth_fast_joints(motion)
     assert rotation_steps_deg(smoothed)[:, 1].max() < 30.0
     np.testing.assert_array_equal(smoothed.rotations[:, 0], rotations[:, 0])
+
+
+@pytest.mark.parametrize("naming, root_name", [("metahuman", "root"), ("mixamo", "root")])
+def test_root_motion_on_a_root_bone_keeps_the_joints(tmp_path, naming, root_name):
+    """``root_motion = "root"``: BVH and FBX get a root bone at the floor under the hips, turning
+    with the pelvis; every joint where the "hips" export has it; in place: the root at the origin."""
+    from exporters.fbx import read_fbx
+    from exporters.root_motion import pelvis_yaw
+
+    points = _points()
+    for mode in ("hips", "root"):
+        export_people(points, tmp_path / mode, ExportSettings(formats=("bvh", "fbx"), naming=naming, root_motion=mode))
+    hips_skeleton, hips_motion = read_bvh(tmp_path / "hips" / "person0.bvh")
+    root_skeleton, root_motion = read_bvh(tmp_path / "root" / "person0.bvh")
+    assert root_skeleton.joint_names == (root_name, *hips_skeleton.joint_names)
+    hips_xyz = hips_motion.positions(hips_skeleton)
+    assert np.abs(root_motion.positions(root_skeleton)[:, 1:] - hips_xyz).max() < 1e-6
+    np.testing.assert_allclose(root_motion.root_translation[:, 2], 0.0, atol=1e-8)          # on the floor
+    np.testing.assert_allclose(root_motion.root_translation[:, :2], hips_xyz[:, 0, :2], atol=1e-6)
+    heading = pelvis_yaw(hips_motion.rotations[:, 0])
+    assert np.ptp(heading) > 0.05                                                 # the pelvis turns ...
+    np.testing.assert_allclose(pelvis_yaw(root_motion.rotations[:, 0]), heading, atol=1e-6)   # ... the root with it
+    fbx_hips, fbx_root = read_fbx(tmp_path / "hips" / "person0.fbx"), read_fbx(tmp_path / "root" / "person0.fbx")
+    assert fbx_root.skeleton.joint_names[0] == root_name and list(fbx_root.motion.translations) == [1]
+    assert np.abs(fbx_root.motion.positions(fbx_root.skeleton)[:, 1:]
+                  - fbx_hips.motion.positions(fbx_hips.skeleton)).max() < 1e-5   # float32 keys
+    export_people(points, tmp_path / "still", ExportSettings(formats=("bvh",), naming=naming, root_motion="root",
+                                                            in_place=True))
+    _, still = read_bvh(tmp_path / "still" / "person0.bvh")
+    np.testing.assert_allclose(still.root_translation, 0.0, atol=1e-8)
