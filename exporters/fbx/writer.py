@@ -21,7 +21,8 @@ What ``write_fbx`` writes (binary FBX 7.4 by default, or 7.5):
   matrix (global).
 - Bone frames: at rest each joint's node is rotated so that its local +Y axis points from
   the joint to its children (to their mean position; a leaf continues its own bone) and its
-  +X axis is as close as possible to the file's +X (``bone_frames``). Importers that draw
+  +X axis is as close as possible to the file's +X (``bone_frames``; the parent of a joint
+  that translates, a root bone, points sideways instead, so no importer connects the two). Importers that draw
   bones along the node's Y axis (Blender, Maya, Mixamo rigs) then show bones along the limbs
   with a consistent roll, instead of every bone pointing up. Positions do not depend on this
   choice: with ``G[j]`` the rest frame of node ``j`` and ``L[j]`` our local rotation (file
@@ -82,12 +83,17 @@ __all__ = ["NodeTransforms", "bone_frames", "node_transforms", "skeleton_motion_
 logger = logging.getLogger(__name__)
 
 
-def bone_frames(rest_positions: np.ndarray, parents: np.ndarray) -> np.ndarray:
+def bone_frames(rest_positions: np.ndarray, parents: np.ndarray, sideways: frozenset[int] = frozenset()
+                ) -> np.ndarray:
     """Rest orientation of every joint's node: +Y along the bone, +X towards the file's +X.
 
     Args:
         rest_positions: (J, 3) joint positions in the rest pose (any axes and units).
         parents: (J,) parent indices, -1 for the root (joint 0).
+        sideways: joints whose +Y must NOT point at their children: the parents of joints that
+            translate (a root bone under the hips). Importers (Blender's) end a bone at its
+            child when its +Y reaches it and then connect them, and a connected bone cannot
+            move; these get +Y = the file's +X (else -Z) made perpendicular to the children.
 
     Returns:
         (J, 3, 3) rotations whose columns are the node's X, Y, Z axes in the same frame. Y is
@@ -112,6 +118,8 @@ def bone_frames(rest_positions: np.ndarray, parents: np.ndarray) -> np.ndarray:
             frames[j] = frames[parents[j]] if parents[j] >= 0 else np.eye(3)
             continue
         y = y / length
+        if j in sideways:
+            y = _perpendicular(y)
         for reference in (np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, -1.0]), np.array([0.0, 1.0, 0.0])):
             x = reference - (reference @ y) * y
             if np.linalg.norm(x) > 1e-3:
@@ -119,6 +127,15 @@ def bone_frames(rest_positions: np.ndarray, parents: np.ndarray) -> np.ndarray:
         x = x / np.linalg.norm(x)
         frames[j] = np.stack([x, y, np.cross(x, y)], axis=1)
     return frames
+
+
+def _perpendicular(direction: np.ndarray) -> np.ndarray:
+    """(3,) unit vector: the file's +X (else -Z) made perpendicular to unit ``direction``."""
+    for reference in (np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, -1.0])):
+        out = reference - (reference @ direction) * direction
+        if np.linalg.norm(out) > 1e-3:
+            return out / np.linalg.norm(out)
+    raise AssertionError("+X and -Z cannot both be parallel to one direction")
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,7 +172,8 @@ def node_transforms(skeleton: Skeleton, motion: Motion, up: str, scale: float) -
     (``scale`` file units per metre); layout: module docstring."""
     rest_file = to_file_points(skeleton.rest_positions(), up, scale)                  # (J, 3)
     offsets_file = to_file_points(skeleton.offsets, up, scale)
-    frames_rest = bone_frames(rest_file, skeleton.parents)                       # G, (J, 3, 3)
+    sideways = frozenset(int(skeleton.parents[j]) for j in motion.translations)
+    frames_rest = bone_frames(rest_file, skeleton.parents, sideways)             # G, (J, 3, 3)
     local = rotation_zup_to_yup(motion.rotations) if up == "y" else motion.rotations
     parents = skeleton.parents
     parent_frames = np.stack([frames_rest[p] if p >= 0 else np.eye(3) for p in parents])   # G[parent]
