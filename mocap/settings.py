@@ -51,7 +51,6 @@ UpAxis = Literal["y", "z"]
 LengthUnit = Literal["m", "cm", "mm"]
 C3dUnit = Literal["mm", "m"]
 RestPose = Literal["auto", "neutral", "t", "a"]
-RootMotion = Literal["hips", "root"]
 BoneNaming = Literal["canonical", "mixamo", "unreal", "metahuman", "blender", "smpl"]
 ExportMesh = Literal["body", "boxes", "none"]
 
@@ -349,9 +348,8 @@ class ExportSettings(CheckedTable):
     """Mesh in the FBX: ``body`` (the fitted body's skinned mesh when the person has one, else
     none), ``boxes`` (a box around every bone, skinned to it) or ``none``."""
     foot_lock: bool = True
-    """Pin the feet during foot contacts in the animation exports (BVH, FBX): two-bone IK on
-    the legs, the pelvis lowered only where a leg cannot reach, blended in and out
-    (:mod:`mocap.export.footlock`). TRC, C3D and npz stay the measured motion."""
+    """BVH, FBX: pin the feet during foot contacts (two-bone IK, the pelvis lowered only where a
+    leg cannot reach, blended; :mod:`mocap.export.footlock`). TRC, C3D, npz stay measured."""
     floor_snap: bool = True
     """BVH, FBX: lift a foot that would go under the floor (z = 0)."""
     lock_blend_s: Annotated[float, Range(0.0, 1.0)] = 0.15
@@ -364,17 +362,13 @@ class ExportSettings(CheckedTable):
     contact_min_s: Annotated[float, Range(0.0, 2.0)] = 0.05
     """Contacts and gaps between contacts shorter than this are removed."""
     rest_pose: RestPose = "auto"
-    """Rest pose of the BVH/FBX skeleton: ``t``, ``a``, ``neutral`` (the actor's own average
-    pose) or ``auto``: the naming preset's (Mixamo, Rigify, SMPL: T-pose; Unreal, MetaHuman:
-    A-pose; canonical: neutral). The motion is the same in the world whatever the rest pose."""
+    """BVH/FBX rest pose: ``t``, ``a``, ``neutral`` (the actor's average pose) or ``auto``: the
+    naming preset's (T: Mixamo, Rigify, SMPL; A: Unreal, MetaHuman; canonical: neutral)."""
     in_place: bool = False
-    """BVH/FBX: keep the hips over the origin (root x, y = 0; height and turns kept), for loops
-    and game engines that move the character themselves."""
-    root_motion: RootMotion = "hips"
-    """BVH/FBX: where the motion over the floor is: on the hips (the top joint, default) or on
-    a ``root`` bone at the floor (z = 0) under the hips carrying their horizontal way and the
-    pelvis's heading, the hips its child (what game engines expect; :mod:`exporters.root_motion`).
-    With ``in_place`` the root stays at the origin."""
+    """BVH/FBX: keep the hips over the origin (height and turns kept), for loops and games."""
+    root_motion: Literal["hips", "root"] = "hips"
+    """BVH/FBX: the way over the floor on the hips, or on a root bone at the floor under them
+    that turns with the pelvis (games; at the origin ``in_place``; :mod:`exporters.root_motion`)."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ The BVH and FBX motion has its feet locked during contacts and kept above the fl
 
 Bone names follow ``[export] naming`` (``canonical``, ``mixamo``, ``unreal``, ``metahuman``,
 ``blender``, ``smpl``; see ``exporters.naming``), the BVH and FBX rest pose ``[export]
-rest_pose`` (:mod:`.animation`). Every file is written atomically and listed in the
+rest_pose`` and root motion on the hips or on a root bone at the floor ``[export]
+root_motion`` (:mod:`.animation`). Every file is written atomically and listed in the
 person's ``files`` (the manifest entries :func:`export_people` returns).
 
 A person with a fitted body (given with its body model, :class:`mocap.body.BodyMotion`) is
