@@ -15,7 +15,10 @@ What ``write_bvh`` writes (BVH has no comments, so it is stated here):
   order; otherwise joints come back in depth-first order, with the same names.
 - ROOT: ``OFFSET`` = the root's rest position; 6 channels ``Xposition Yposition Zposition``
   (the root's absolute position in the file frame, as Blender and the CMU files read it; the
-  OFFSET is not added) then 3 rotation channels. Other joints: 3 rotation channels.
+  OFFSET is not added) then 3 rotation channels. Other joints: 3 rotation channels, except a
+  joint that translates (``Motion.translations``: hips under a root bone at the floor), which
+  gets the same 6 channels holding its per-frame vector from the parent (replacing its
+  OFFSET, in the parent's rest axes: how Blender reads position channels on a child).
 - Rotations: each joint's LOCAL rotation (``Motion.rotations``, converted to the file axes by
   conjugation), as Euler angles in degrees in the order ``euler_order``, intrinsic, the BVH
   meaning: channels ``Zrotation Xrotation Yrotation`` hold (z, x, y) with
@@ -29,8 +32,8 @@ What ``write_bvh`` writes (BVH has no comments, so it is stated here):
 
 ``read_bvh`` reads any standard BVH (any channel order per joint, End Sites, CRLF) and
 converts back to the internal Z-up metres frame given the file's ``up`` and ``units``.
-Position channels on non-root joints cannot be represented in a ``Motion``; they are ignored
-with a logged warning.
+Position channels on non-root joints become ``Motion.translations`` (coordinates without a
+channel from the joint's OFFSET).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from exporters.axes import (check_up_units, from_file_points, rotation_yup_to_zu
                             to_file_points, units_per_metre)
 from exporters.bvh_format import BvhDocument, BvhJoint, parse_bvh, write_document
 from exporters.errors import ExportError, FormatError, MotionError, SkeletonError
-from exporters.euler import EULER_ORDERS, euler_to_matrix, matrix_to_euler
+from exporters.euler import EULER_ORDERS, euler_to_matrix, unwrapped_euler
 from exporters.skeleton import Motion, Skeleton
 
 __all__ = [
@@ -116,7 +119,7 @@ def skeleton_motion_to_bvh(
     order = _depth_first(skeleton.parents)
     new_index = {old: new for new, old in enumerate(order)}
     rotations = rotation_zup_to_yup(motion.rotations) if up == "y" else motion.rotations
-    angles = matrix_to_euler(rotations, euler_order)  # (F, J, 3) degrees
+    angles = unwrapped_euler(rotations, euler_order)  # (F, J, 3) degrees, no 360-degree jumps
     offsets = to_file_points(skeleton.offsets, up, scale)
     rotation_channels = tuple(f"{axis}rotation" for axis in euler_order)
     joints, columns = [], []
@@ -125,9 +128,10 @@ def skeleton_motion_to_bvh(
         leaf = not skeleton.children(j)
         end_site = to_file_points(_end_site_m(skeleton, j), up, scale) if leaf else None
         channels = rotation_channels
-        if parent < 0:
+        if parent < 0 or j in motion.translations:
             channels = ("Xposition", "Yposition", "Zposition", *rotation_channels)
-            columns.append(to_file_points(motion.root_translation, up, scale))
+            moves = motion.root_translation if parent < 0 else motion.translations[j]
+            columns.append(to_file_points(moves, up, scale))
         columns.append(angles[:, j])
         joints.append(BvhJoint(skeleton.joint_names[j], new_index.get(parent, -1), offsets[j], channels, end_site))
     values = np.concatenate(columns, axis=1) if columns else np.zeros((motion.num_frames, 0))
@@ -188,9 +192,10 @@ def _joint_rotations(joint: BvhJoint, values: np.ndarray) -> np.ndarray:
     return euler_to_matrix(values[:, picks], axes)
 
 
-def _root_positions(joint: BvhJoint, values: np.ndarray) -> np.ndarray:
-    """(F, 3) root position in the file, from its position channels (absolute, as Blender
-    reads them); coordinates without a channel come from the root OFFSET."""
+def _positions(joint: BvhJoint, values: np.ndarray) -> np.ndarray:
+    """(F, 3) a joint's position in the file from its position channels (the root's absolute,
+    another joint's from its parent, as Blender reads them); coordinates without a channel
+    come from the OFFSET."""
     positions = np.broadcast_to(joint.offset, (values.shape[0], 3)).copy()
     for k, name in enumerate(joint.channels):
         if name.endswith("position"):
@@ -210,18 +215,19 @@ def bvh_to_skeleton_motion(doc: BvhDocument, *, up: str = "y", units: str = "m")
     columns = doc.channel_columns()
     num_frames = doc.values.shape[0]
     local = np.empty((num_frames, len(doc.joints), 3, 3))
+    translations = {}
     for j, joint in enumerate(doc.joints):
         values = doc.values[:, columns[j]]
         local[:, j] = _joint_rotations(joint, values)
-        if joint.parent >= 0 and any(name.endswith("position") for name in joint.channels):
-            logger.warning("BVH joint %r has position channels; only the root's are used", joint.name)
-    root = _root_positions(doc.joints[0], doc.values[:, columns[0]])
+        if j > 0 and any(name.endswith("position") for name in joint.channels):
+            translations[j] = from_file_points(_positions(joint, values), up, scale)
+    root = _positions(doc.joints[0], doc.values[:, columns[0]])
     names = tuple(joint.name for joint in doc.joints)
     parents = np.array([joint.parent for joint in doc.joints])
     offsets = from_file_points(np.array([joint.offset for joint in doc.joints]), up, scale)
     rotations = rotation_yup_to_zup(local) if up == "y" else local
     skeleton = Skeleton(names, parents, offsets)
-    motion = Motion(rotations, from_file_points(root, up, scale), 1.0 / doc.frame_time_s)
+    motion = Motion(rotations, from_file_points(root, up, scale), 1.0 / doc.frame_time_s, translations)
     return skeleton, motion
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "FBX_ROTATION_ORDERS",
     "euler_to_matrix",
     "matrix_to_euler",
+    "unwrapped_euler",
     "unwrapped_euler_xyz",
     "fbx_euler_to_matrix",
 ]
@@ -95,23 +96,25 @@ def matrix_to_euler(rotations: np.ndarray, order: str) -> np.ndarray:
     return angles.reshape(*batch, 3)
 
 
-def unwrapped_euler_xyz(rotations: np.ndarray) -> np.ndarray:
-    """FBX Euler angles (order XYZ, ``R = Rz(z) @ Ry(y) @ Rx(x)``), continuous over frames.
+def unwrapped_euler(rotations: np.ndarray, order: str) -> np.ndarray:
+    """Euler angles of ``matrix_to_euler(rotations, order)``, continuous over frames.
 
     Args:
         rotations: (F, J, 3, 3) rotation matrices.
+        order: a Tait-Bryan order of ``matrix_to_euler`` (three different axes).
 
     Returns:
-        (F, J, 3) degrees (x, y, z). Frame 0 has ``y`` in [-90, 90]; each later frame takes,
-        of the two Euler triples of its matrix ((x, y, z) and (x + 180, 180 - y, z + 180)),
-        each shifted by multiples of 360 degrees, the one closest to the previous frame's, so
-        that interpolating between keys never spins the long way round.
+        (F, J, 3) degrees in ``order``'s sequence. Frame 0 has its middle angle in [-90, 90];
+        each later frame takes, of the two Euler triples of its matrix ((a, b, c) and
+        (a + 180, 180 - b, c + 180)), each shifted by multiples of 360 degrees, the one closest
+        to the previous frame's, so that interpolating between keys never spins the long way
+        round (a BVH or FBX curve never jumps by 360 degrees).
     """
     rotations = np.asarray(rotations, dtype=np.float64)
     frames, joints = rotations.shape[:2]
     if frames == 0:
         return np.zeros((0, joints, 3))
-    angles = matrix_to_euler(rotations, "xyz")
+    angles = matrix_to_euler(rotations, order)
     alternative = np.stack([angles[..., 0] + 180.0, 180.0 - angles[..., 1], angles[..., 2] + 180.0], axis=-1)
     out = np.empty_like(angles)
     out[0] = angles[0]
@@ -122,6 +125,12 @@ def unwrapped_euler_xyz(rotations: np.ndarray) -> np.ndarray:
         closer_a = np.sum((a - previous) ** 2, axis=-1) <= np.sum((b - previous) ** 2, axis=-1)
         out[f] = np.where(closer_a[:, None], a, b)
     return out
+
+
+def unwrapped_euler_xyz(rotations: np.ndarray) -> np.ndarray:
+    """FBX Euler angles (order XYZ, ``R = Rz(z) @ Ry(y) @ Rx(x)``), continuous over frames:
+    ``unwrapped_euler(rotations, "xyz")`` as (F, J, 3) degrees (x, y, z)."""
+    return unwrapped_euler(rotations, "xyz")
 
 
 def fbx_euler_to_matrix(angles_deg: np.ndarray, order: int) -> np.ndarray:

@@ -97,7 +97,7 @@ def linear_blend_skinning(mesh: SkinnedMesh, skeleton: Skeleton, motion: Motion)
     """
     mesh.check_matches(skeleton)
     motion.check_matches(skeleton)
-    positions, rotations = forward_kinematics(skeleton, motion.rotations, motion.root_translation)
+    positions, rotations = forward_kinematics(skeleton, motion.rotations, motion.root_translation, motion.translations)
     rest = skeleton.rest_positions()
     local = mesh.vertices[None, :, :] - rest[:, None, :]                          # (J, V, 3)
     moved = np.einsum("fjab,jvb->fjva", rotations, local) + positions[:, :, None, :]  # (F, J, V, 3)

@@ -12,6 +12,8 @@ Presets (``PRESETS``):
 - ``mixamo``: Mixamo's ``mixamorig:Hips``, ``mixamorig:LeftUpLeg``, ... (the prefix is part
   of the names Mixamo files carry; retargeting tools match on it).
 - ``unreal``: the Unreal Engine mannequin's ``pelvis``, ``thigh_l``, ``calf_l``, ``upperarm_l``...
+- ``metahuman``: Unreal Engine 5's Manny/Quinn and MetaHuman skeleton: ``spine_01`` to
+  ``spine_05`` (ours fill 01, 03, 05), ``neck_01``, ``clavicle_l``, ``ball_l``...
 - ``blender``: Blender's Rigify human meta-rig ``spine``, ``thigh.L``, ``shin.L``, ``upper_arm.L``...
 - ``smpl``: the SMPL add-ons' ``Pelvis``, ``L_Hip``, ``L_Knee``, ``Spine1``...
 
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from exporters.errors import SkeletonError
 from exporters.skeleton import Skeleton
 
-__all__ = ["NamingPreset", "PRESETS", "preset_names", "bone_name", "rename_skeleton"]
+__all__ = ["NamingPreset", "PRESETS", "preset_names", "bone_name", "root_bone_name", "rename_skeleton"]
 
 _SIDES = (("left_", "Left", "_l", ".L", "L_"), ("right_", "Right", "_r", ".R", "R_"))
 
@@ -87,6 +89,9 @@ class NamingPreset:
         style: how a canonical name without an entry is spelled.
         prefix: put before every name (Mixamo: ``"mixamorig:"``).
         description: one line for help texts.
+        root: the name of a root bone at the floor (``[export] root_motion = "root"``): the
+            rig's own (Unreal, MetaHuman, Rigify's generated rig: ``root``), ``root`` where the
+            rig has none (Mixamo, SMPL); never prefixed.
     """
 
     name: str
@@ -94,6 +99,7 @@ class NamingPreset:
     style: Callable[[str], str]
     prefix: str = ""
     description: str = ""
+    root: str = "root"
 
 
 PRESETS: dict[str, NamingPreset] = {
@@ -112,6 +118,12 @@ PRESETS: dict[str, NamingPreset] = {
         "left_elbow": "lowerarm_l", "left_wrist": "hand_l", "left_hand": "middle_01_l", "left_hip": "thigh_l",
         "left_knee": "calf_l", "left_ankle": "foot_l", "left_foot": "ball_l", "left_big_toe": "ball_l",
     }), _unreal_style, "", "Unreal Engine mannequin (pelvis, thigh_l, calf_l, ...)"),
+    "metahuman": NamingPreset("metahuman", _sided({
+        "pelvis": "pelvis", "spine1": "spine_01", "spine2": "spine_03", "spine3": "spine_05", "neck": "neck_01",
+        "upper_neck": "head", "head": "head", "left_collar": "clavicle_l", "left_shoulder": "upperarm_l",
+        "left_elbow": "lowerarm_l", "left_wrist": "hand_l", "left_hand": "middle_metacarpal_l", "left_hip": "thigh_l",
+        "left_knee": "calf_l", "left_ankle": "foot_l", "left_foot": "ball_l", "left_big_toe": "ball_l",
+    }), _unreal_style, "", "Unreal Engine 5 Manny/Quinn and MetaHuman (pelvis, spine_01..05, thigh_l, ...)"),
     "blender": NamingPreset("blender", _sided({
         "pelvis": "spine", "spine1": "spine.001", "spine2": "spine.002", "spine3": "spine.003",
         "neck": "spine.004", "upper_neck": "spine.006", "head": "spine.006", "left_collar": "shoulder.L",
@@ -147,6 +159,11 @@ def bone_name(canonical: str, preset: str | NamingPreset) -> str:
     """The bone name of the joint ``canonical`` in ``preset`` (prefix included)."""
     rig = _preset(preset)
     return rig.prefix + rig.table.get(canonical, rig.style(canonical))
+
+
+def root_bone_name(preset: str | NamingPreset) -> str:
+    """The name ``preset`` gives a root bone at the floor (``NamingPreset.root``)."""
+    return _preset(preset).root
 
 
 def rename_skeleton(skeleton: Skeleton, preset: str | NamingPreset) -> Skeleton:

@@ -18,11 +18,16 @@ Conventions, stated once for the whole package:
 
   so identity local rotations reproduce the rest pose (shifted to ``root_translation``).
   This is the BVH convention (a joint's rotation moves its children, not itself).
+- A non-root joint may also translate (``Motion.translations``: a root bone at the floor
+  under moving hips): its per-frame vector ``t[f]`` from the parent replaces ``offsets[j]``
+  in the same frame, ``pos[j] = pos[parent] + global_R[parent] @ t[f]`` (BVH position
+  channels on a non-root joint, as Blender reads them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -161,6 +166,21 @@ def _check_rotations(rotations: np.ndarray, name: str) -> None:
         )
 
 
+def _checked_translations(translations: Mapping[int, np.ndarray], frames_joints: tuple[int, ...]
+                          ) -> Mapping[int, np.ndarray]:
+    """A {joint: (F, 3) read-only array} copy, by joint; MotionError naming a bad entry."""
+    num_frames, num_joints = frames_joints
+    out = {}
+    for j, values in dict(translations).items():
+        if not isinstance(j, (int, np.integer)) or not 1 <= j < num_joints:
+            raise MotionError(f"translations: expected joint indices in [1, {num_joints - 1}], found {j!r}")
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape != (num_frames, 3) or not np.all(np.isfinite(arr)):
+            raise MotionError(f"translations[{j}]: expected ({num_frames}, 3) finite metres, found shape {arr.shape}")
+        out[int(j)] = _frozen_array(arr)
+    return dict(sorted(out.items()))
+
+
 @dataclass(frozen=True, eq=False)
 class Motion:
     """Joint rotations of a skeleton over time.
@@ -170,11 +190,15 @@ class Motion:
             relative to its parent (the root's relative to the world); see the module docstring.
         root_translation: (F, 3) float64, metres, world frame: position of the root joint.
         fps: frames per second, finite and > 0. Frame ``f`` is at time ``f / fps`` seconds.
+        translations: {joint index j >= 1: (F, 3) float64 metres}: the joints that translate
+            besides the root, each frame's vector from the parent replacing the skeleton's
+            ``offsets[j]`` (same frame; see the module docstring). Empty for most motions.
     """
 
     rotations: np.ndarray
     root_translation: np.ndarray
     fps: float
+    translations: Mapping[int, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         rotations = np.asarray(self.rotations, dtype=np.float64)
@@ -191,6 +215,7 @@ class Motion:
             f = int(bad[0])
             raise MotionError(f"root_translation[frame {f}]: expected finite metres, found {translation[f].tolist()}")
         _check_rotations(rotations, "rotations")
+        object.__setattr__(self, "translations", _checked_translations(self.translations, rotations.shape[:2]))
         object.__setattr__(self, "rotations", _frozen_array(rotations))
         object.__setattr__(self, "root_translation", _frozen_array(translation))
         object.__setattr__(self, "fps", fps)
@@ -205,6 +230,10 @@ class Motion:
         """J, the number of joints."""
         return int(self.rotations.shape[1])
 
+    def positions(self, skeleton: Skeleton) -> np.ndarray:
+        """(F, J, 3) metres, world frame: every joint's position (``forward_kinematics``)."""
+        return forward_kinematics(skeleton, self.rotations, self.root_translation, self.translations)[0]
+
     def check_matches(self, skeleton: Skeleton) -> None:
         """Raise MotionError unless this motion has one rotation per joint of ``skeleton``."""
         if self.num_joints != skeleton.num_joints:
@@ -214,7 +243,8 @@ class Motion:
 
 
 def forward_kinematics(
-    skeleton: Skeleton, rotations: np.ndarray, root_translation: np.ndarray
+    skeleton: Skeleton, rotations: np.ndarray, root_translation: np.ndarray,
+    translations: Mapping[int, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Joint positions and global rotations from local rotations (see the module docstring).
 
@@ -224,6 +254,8 @@ def forward_kinematics(
         skeleton: the skeleton, J joints.
         rotations: (..., J, 3, 3) local rotation matrices (root: relative to the world).
         root_translation: (..., 3) metres, world frame: root position per frame.
+        translations: {joint: (..., 3) metres} per-frame offsets of translating non-root
+            joints (``Motion.translations``); None or empty: none.
 
     Returns:
         positions: (..., J, 3) metres, world frame.
@@ -239,11 +271,13 @@ def forward_kinematics(
         raise MotionError(f"root_translation: expected shape {(*batch, 3)}, found {root_translation.shape}")
     global_rotations = np.empty_like(rotations)
     positions = np.empty((*batch, num_joints, 3))
+    translations = translations or {}
     for j, p in enumerate(skeleton.parents):
         if p < 0:
             global_rotations[..., j, :, :] = rotations[..., j, :, :]
             positions[..., j, :] = root_translation
             continue
         global_rotations[..., j, :, :] = global_rotations[..., p, :, :] @ rotations[..., j, :, :]
-        positions[..., j, :] = positions[..., p, :] + global_rotations[..., p, :, :] @ skeleton.offsets[j]
+        offset = np.asarray(translations[j])[..., None] if j in translations else skeleton.offsets[j]
+        positions[..., j, :] = positions[..., p, :] + (global_rotations[..., p, :, :] @ offset).reshape(*batch, 3)
     return positions, global_rotations

@@ -7,7 +7,7 @@ internal Z-up metres frame. The rest pose is the nodes' static ``Lcl`` values (w
 ``exporters.euler``), the axes and units come from ``GlobalSettings`` (``AXIS_SETTINGS``,
 ``UnitScaleFactor``), the frame rate from its ``TimeMode`` / ``CustomFrameRate`` and the
 frame range from the first ``AnimationStack``. Curves are sampled at every frame, linearly
-between keys.
+between keys. A non-root bone with a ``Lcl Translation`` curve gives ``Motion.translations``.
 """
 
 from __future__ import annotations
@@ -119,6 +119,12 @@ def _curves(reader: _SceneReader, uid: int, times: np.ndarray, static: np.ndarra
                 out[:, "XYZ".index(channel[-1])] = np.interp(times, key_times.values[0].astype(np.float64),
                                                              key_values.values[0].astype(np.float64))
     return out
+
+
+def _has_curves(reader: _SceneReader, uid: int, prop: str) -> bool:
+    """Whether model ``uid`` has a curve node on ``prop`` (an animated property)."""
+    return any(link == prop and reader.kind(node_id)[0] == "AnimationCurveNode"
+               for node_id, link in reader.children.get(uid, ()))
 
 
 def _node_rotation(lcl: dict, rotation_deg: np.ndarray) -> np.ndarray:
@@ -250,13 +256,16 @@ def fbx_to_scene(doc: FbxDocument, source: str = "<fbx>") -> FbxScene:
     parent_global = np.stack([motion_global[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (frames, 3, 3))
                               for p in parents], axis=1)
     local_motion = np.swapaxes(parent_global, -1, -2) @ motion_global
+    moving = [j for j in range(1, num) if _has_curves(reader, bones[j], "Lcl Translation")]
+    translations = {j: to_internal(np.einsum("fba,fb->fa", parent_global[:, j], position[:, j] - position[:, parents[j]]))
+                    for j in moving}
     rest_internal = to_internal(rest_position)
     offsets = rest_internal - np.where(np.array(parents)[:, None] >= 0, rest_internal[np.maximum(parents, 0)], 0.0)
     names = tuple(reader.name(uid) for uid in bones)
     try:
         skeleton = Skeleton(names, np.array(parents), offsets)
         rotations = rotation_yup_to_zup(local_motion) if up == "y" else local_motion
-        motion = Motion(_orthonormalised(rotations), to_internal(position[:, 0]), fps)
+        motion = Motion(_orthonormalised(rotations), to_internal(position[:, 0]), fps, translations)
         mesh = _read_mesh(reader, bones, to_internal)
     except (SkeletonError, MotionError, ExportError) as error:
         if isinstance(error, FormatError):

@@ -21,7 +21,8 @@ What ``write_fbx`` writes (binary FBX 7.4 by default, or 7.5):
   matrix (global).
 - Bone frames: at rest each joint's node is rotated so that its local +Y axis points from
   the joint to its children (to their mean position; a leaf continues its own bone) and its
-  +X axis is as close as possible to the file's +X (``bone_frames``). Importers that draw
+  +X axis is as close as possible to the file's +X (``bone_frames``; the parent of a joint
+  that translates, a root bone, points sideways instead, so no importer connects the two). Importers that draw
   bones along the node's Y axis (Blender, Maya, Mixamo rigs) then show bones along the limbs
   with a consistent roll, instead of every bone pointing up. Positions do not depend on this
   choice: with ``G[j]`` the rest frame of node ``j`` and ``L[j]`` our local rotation (file
@@ -30,7 +31,8 @@ What ``write_fbx`` writes (binary FBX 7.4 by default, or 7.5):
 - Baked animation curves: for every joint, ``Lcl Rotation`` X/Y/Z in degrees, Euler order
   XYZ (FBX ``RotationOrder`` 0: the matrix is ``Rz @ Ry @ Rx``; see ``exporters.euler``),
   unwrapped over time so consecutive keys never jump by 360 degrees; for the root also
-  ``Lcl Translation``. One key per frame, linear interpolation, values as float32 (what FBX
+  ``Lcl Translation``, and for a joint that translates (``Motion.translations``: hips under
+  a root bone) its ``Lcl Translation`` ``G[parent]^T @ t[f]``. One key per frame, linear interpolation, values as float32 (what FBX
   stores).
 - Optionally the skinned mesh (``SkinnedMesh``): a ``Mesh`` geometry in the rest pose, a
   ``Skin`` deformer and one ``Cluster`` per joint that has weights (vertex indices, weights,
@@ -81,12 +83,17 @@ __all__ = ["NodeTransforms", "bone_frames", "node_transforms", "skeleton_motion_
 logger = logging.getLogger(__name__)
 
 
-def bone_frames(rest_positions: np.ndarray, parents: np.ndarray) -> np.ndarray:
+def bone_frames(rest_positions: np.ndarray, parents: np.ndarray, sideways: frozenset[int] = frozenset()
+                ) -> np.ndarray:
     """Rest orientation of every joint's node: +Y along the bone, +X towards the file's +X.
 
     Args:
         rest_positions: (J, 3) joint positions in the rest pose (any axes and units).
         parents: (J,) parent indices, -1 for the root (joint 0).
+        sideways: joints whose +Y must NOT point at their children: the parents of joints that
+            translate (a root bone under the hips). Importers (Blender's) end a bone at its
+            child when its +Y reaches it and then connect them, and a connected bone cannot
+            move; these get +Y = the file's +X (else -Z) made perpendicular to the children.
 
     Returns:
         (J, 3, 3) rotations whose columns are the node's X, Y, Z axes in the same frame. Y is
@@ -111,6 +118,8 @@ def bone_frames(rest_positions: np.ndarray, parents: np.ndarray) -> np.ndarray:
             frames[j] = frames[parents[j]] if parents[j] >= 0 else np.eye(3)
             continue
         y = y / length
+        if j in sideways:
+            y = _perpendicular(y)
         for reference in (np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, -1.0]), np.array([0.0, 1.0, 0.0])):
             x = reference - (reference @ y) * y
             if np.linalg.norm(x) > 1e-3:
@@ -118,6 +127,15 @@ def bone_frames(rest_positions: np.ndarray, parents: np.ndarray) -> np.ndarray:
         x = x / np.linalg.norm(x)
         frames[j] = np.stack([x, y, np.cross(x, y)], axis=1)
     return frames
+
+
+def _perpendicular(direction: np.ndarray) -> np.ndarray:
+    """(3,) unit vector: the file's +X (else -Z) made perpendicular to unit ``direction``."""
+    for reference in (np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, -1.0])):
+        out = reference - (reference @ direction) * direction
+        if np.linalg.norm(out) > 1e-3:
+            return out / np.linalg.norm(out)
+    raise AssertionError("+X and -Z cannot both be parallel to one direction")
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,6 +152,8 @@ class NodeTransforms:
             (``G[parent]^T @ L[j] @ G[j]``).
         root_positions: (F, 3) the root's animated ``Lcl Translation``.
         times: (F,) KTime of each frame's key, int64.
+        translations: {joint: (F, 3)} animated ``Lcl Translation`` of the other joints that
+            translate (``G[parent]^T @ t``; ``Motion.translations`` in the file's axes).
     """
 
     rest_positions: np.ndarray
@@ -144,6 +164,7 @@ class NodeTransforms:
     angles: np.ndarray
     root_positions: np.ndarray
     times: np.ndarray
+    translations: dict[int, np.ndarray]
 
 
 def node_transforms(skeleton: Skeleton, motion: Motion, up: str, scale: float) -> NodeTransforms:
@@ -151,7 +172,8 @@ def node_transforms(skeleton: Skeleton, motion: Motion, up: str, scale: float) -
     (``scale`` file units per metre); layout: module docstring."""
     rest_file = to_file_points(skeleton.rest_positions(), up, scale)                  # (J, 3)
     offsets_file = to_file_points(skeleton.offsets, up, scale)
-    frames_rest = bone_frames(rest_file, skeleton.parents)                       # G, (J, 3, 3)
+    sideways = frozenset(int(skeleton.parents[j]) for j in motion.translations)
+    frames_rest = bone_frames(rest_file, skeleton.parents, sideways)             # G, (J, 3, 3)
     local = rotation_zup_to_yup(motion.rotations) if up == "y" else motion.rotations
     parents = skeleton.parents
     parent_frames = np.stack([frames_rest[p] if p >= 0 else np.eye(3) for p in parents])   # G[parent]
@@ -170,6 +192,7 @@ def node_transforms(skeleton: Skeleton, motion: Motion, up: str, scale: float) -
         angles=unwrapped_euler_xyz(node_rotations),
         root_positions=to_file_points(motion.root_translation, up, scale),
         times=np.round(np.arange(motion.num_frames) * ticks_per_frame).astype(np.int64),
+        translations={j: to_file_points(t, up, scale) @ parent_frames[j] for j, t in motion.translations.items()},
     )
 
 
@@ -281,8 +304,9 @@ def _animation(builder: SceneBuilder, take_name: str, bone_ids: list[int], paren
         object_name("BaseLayer", "AnimLayer")), Property.string("")]))
     builder.connect(layer_id, stack_id)
     for j, bone_id in enumerate(bone_ids):
-        if parents[j] < 0:
-            builder.animate(layer_id, bone_id, "T", pose.times, pose.root_positions)
+        if parents[j] < 0 or j in pose.translations:
+            moves = pose.root_positions if parents[j] < 0 else pose.translations[j]
+            builder.animate(layer_id, bone_id, "T", pose.times, moves)
         builder.animate(layer_id, bone_id, "R", pose.times, pose.angles[:, j])
     return stop
 

@@ -29,6 +29,7 @@ from exporters.atomic import atomic_write
 
 from ..associate import Identities, detections_by_identity
 from ..errors import MocapError
+from ..export.contacts import CONTACT_COLUMNS, read_contacts_csv
 from ..report import ReportInputs, render_page
 from ..opensim import read_sto
 from ..report.biomech import curves_from_angles_csv, curves_from_mot
@@ -221,6 +222,22 @@ def _load_biomech(inp: SessionInputs) -> None:
             inp.biomech[int(person["id"])] = sources
 
 
+def _load_contacts(session: Session, manifest: "Manifest | None", notes: list) -> dict:
+    """{person id: {column: (F,) bool}} from each person's ``contacts.csv`` the manifest lists."""
+    out = {}
+    for person in (manifest.people if manifest is not None else ()):
+        name = person.get("contacts")
+        if not name:
+            continue
+        try:
+            flags = read_contacts_csv(session.out / name)
+        except (MocapError, OSError) as exc:
+            notes.append(f"foot contacts of person {person.get('id')}: {exc}")
+            continue
+        out[person.get("id")] = {c: flags[:, k] for k, c in enumerate(CONTACT_COLUMNS)}
+    return out
+
+
 def gather_inputs(session_dir: "str | Path") -> SessionInputs:
     """Load what the report needs from a session folder, noting what is absent.
 
@@ -239,6 +256,7 @@ def gather_inputs(session_dir: "str | Path") -> SessionInputs:
     inp.points = _load_points(session, inp.manifest, "points3d", "points3d.npz", notes)
     inp.raw = _load_points(session, inp.manifest, "points3d_raw", "points3d_raw.npz", notes)
     _load_biomech(inp)
+    inp.contacts = _load_contacts(session, inp.manifest, notes)
     _load_detections(inp)
     _load_sync(inp)
     if inp.detections is not None and not inp.detections_retimed:

@@ -12,10 +12,18 @@ chooses which):
 ``person<p>.c3d``          the 3D keypoints as C3D points: millimetres (``c3d_units``), Z up
 ``person<p>_amass.npz``    AMASS-style parameters of the skeleton's motion (axis-angle poses,
                            trans, frame rate, and the skeleton itself)
+``person<p>/contacts.csv`` foot contact per frame: heel, toe and foot of each side, 0/1
+                           (:mod:`mocap.export.contacts`; always written)
 =========================  =================================================================
 
-Bone names follow ``[export] naming`` (``canonical``, ``mixamo``, ``unreal``, ``blender``,
-``smpl``; see ``exporters.naming``). Every file is written atomically and listed in the
+The BVH and FBX motion has its feet locked during contacts and kept above the floor
+(``[export] foot_lock``, ``floor_snap``: :mod:`mocap.export.footlock`); TRC, C3D and the
+``.npz`` stay the measured motion.
+
+Bone names follow ``[export] naming`` (``canonical``, ``mixamo``, ``unreal``, ``metahuman``,
+``blender``, ``smpl``; see ``exporters.naming``), the BVH and FBX rest pose ``[export]
+rest_pose`` and root motion on the hips or on a root bone at the floor ``[export]
+root_motion`` (:mod:`.animation`). Every file is written atomically and listed in the
 person's ``files`` (the manifest entries :func:`export_people` returns).
 
 A person with a fitted body (given with its body model, :class:`mocap.body.BodyMotion`) is
@@ -39,14 +47,18 @@ from exporters.mesh import SkinnedMesh, bone_boxes
 from exporters.naming import rename_skeleton
 from exporters.trc import write_trc
 
+from ..errors import MocapError
 from ..settings import ExportFormat, ExportMesh, ExportSettings, choices
+from .animation import animation_motion, animation_rig, check_continuity, root_motion_rig
+from .contacts import ContactOptions, Contacts, detect_contacts, write_contacts_csv
 from .skeleton import keypoint_skeleton
 from ..keypoints import get_format
 from ..types import Points3D
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "MESHES", "body_export", "export_person", "export_people"]
+__all__ = ["FORMATS", "MESHES", "body_export", "export_person", "export_people", "person_contacts",
+           "animation_motion", "animation_rig"]
 
 FORMATS = choices(ExportFormat)
 """Formats ``[export] formats`` may name."""
@@ -101,6 +113,48 @@ def marker_labels(points: Points3D) -> tuple[str, ...]:
     return points.joint_names
 
 
+def person_contacts(xyz: np.ndarray, points: Points3D, settings: ExportSettings) -> Contacts:
+    """Foot contacts of one person's keypoints (F, J, 3) with the ``[export] contact_*``
+    thresholds (:func:`mocap.export.contacts.detect_contacts`)."""
+    options = ContactOptions(settings.contact_height_m, settings.contact_speed_m_per_s, settings.contact_min_s)
+    return detect_contacts(xyz, points.joint_names, points.fps, options)
+
+
+def _contacts_or_none(xyz: np.ndarray, points: Points3D, settings: ExportSettings) -> Contacts | None:
+    """Contacts of a person whose keypoints name heels or ankles; None (logged) otherwise."""
+    try:
+        return person_contacts(xyz, points, settings)
+    except MocapError as error:
+        log.warning("no foot contacts: %s", error)
+        return None
+
+
+def _animation_files(skeleton: Skeleton, motion: Motion, contacts: Contacts | None,
+                     body_mesh: SkinnedMesh | None, amass: AmassMotion | None, out: Path, stem: str,
+                     settings: ExportSettings) -> dict:
+    """Write the BVH, FBX and npz files of one person (:mod:`.animation` for what the BVH and
+    FBX motion carries); return {format: file name} and the largest rotation step."""
+    written: dict = {}
+    if {"bvh", "fbx"} & set(settings.formats):
+        animated = animation_motion(skeleton, motion, contacts, settings)
+        named, animated, mesh = animation_rig(skeleton, animated, body_mesh, settings)
+        mesh = {"boxes": bone_boxes(named), "body": mesh}.get(settings.mesh)
+        named, animated, mesh = root_motion_rig(named, animated, mesh, settings)
+        written["rotation_step_max_deg"] = round(check_continuity(named, animated, stem), 2)
+        if "bvh" in settings.formats:
+            write_bvh(out / f"{stem}.bvh", named, animated, up=settings.up_axis, units=settings.units)
+            written["bvh"] = f"{stem}.bvh"
+        if "fbx" in settings.formats:
+            write_fbx(out / f"{stem}.fbx", named, animated, mesh, up=settings.up_axis, units=settings.units,
+                      take_name=stem, armature_name=stem)
+            written["fbx"] = f"{stem}.fbx"
+    if "npz" in settings.formats:
+        named = rename_skeleton(skeleton, settings.naming)
+        write_amass(out / f"{stem}_amass.npz", amass or motion_to_amass(named, motion))
+        written["npz"] = f"{stem}_amass.npz"
+    return written
+
+
 def export_person(xyz: np.ndarray, points: Points3D, person: int, out: Path, settings: ExportSettings,
                   skeleton_motion: tuple[Skeleton, Motion] | None = None, body_mesh: SkinnedMesh | None = None,
                   amass: AmassMotion | None = None) -> dict:
@@ -117,24 +171,19 @@ def export_person(xyz: np.ndarray, points: Points3D, person: int, out: Path, set
         amass: the parameters to write as ``.npz`` (a fitted body's); the skeleton's when None.
 
     Returns:
-        {format: file name} for every format written.
+        {format: file name} for every format written, ``contacts``: the foot contacts
+        (``person<p>/contacts.csv``) where the keypoints name heels or ankles, and with BVH or
+        FBX ``rotation_step_max_deg``: the largest turn of a joint between two frames.
     """
     written: dict[str, str] = {}
     stem = f"person{person}"
+    contacts = _contacts_or_none(xyz, points, settings)
+    if contacts is not None:
+        write_contacts_csv(out / stem / "contacts.csv", contacts)
+        written["contacts"] = f"{stem}/contacts.csv"
     if {"bvh", "fbx", "npz"} & set(settings.formats):
         skeleton, motion = skeleton_motion or keypoint_skeleton(xyz, points.format, points.fps)
-        named = rename_skeleton(skeleton, settings.naming)
-        if "bvh" in settings.formats:
-            write_bvh(out / f"{stem}.bvh", named, motion, up=settings.up_axis, units=settings.units)
-            written["bvh"] = f"{stem}.bvh"
-        if "fbx" in settings.formats:
-            mesh = {"boxes": bone_boxes(named), "body": body_mesh}.get(settings.mesh)
-            write_fbx(out / f"{stem}.fbx", named, motion, mesh, up=settings.up_axis, units=settings.units,
-                      take_name=stem, armature_name=stem)
-            written["fbx"] = f"{stem}.fbx"
-        if "npz" in settings.formats:
-            write_amass(out / f"{stem}_amass.npz", amass or motion_to_amass(named, motion))
-            written["npz"] = f"{stem}_amass.npz"
+        written.update(_animation_files(skeleton, motion, contacts, body_mesh, amass, out, stem, settings))
     labels = marker_labels(points)
     if "trc" in settings.formats:
         write_trc(out / f"{stem}.trc", labels, xyz, points.fps, units="m", up="y")
@@ -177,6 +226,6 @@ def export_people(points: Points3D, out: Path, settings: ExportSettings, bodies:
         written = export_person(xyz, points, p, out, settings, **(_body_files(*fitted) if fitted else {}))
         people.append({"id": p, "frames_seen": int(seen.any(-1).sum()), **written,
                        "files": [written[f] for f in FORMATS if f in written]})
-        log.info("person %d: wrote %s", p, ", ".join(written.values()))
+        log.info("person %d: wrote %s", p, ", ".join(v for v in written.values() if isinstance(v, str)))
     return people
 

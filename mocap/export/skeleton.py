@@ -16,7 +16,7 @@ from ..errors import MocapError
 from ..filter import hold_nearest
 from ..keypoints import get_format
 
-__all__ = ["body_frames", "rest_directions", "keypoint_skeleton"]
+__all__ = ["body_frames", "rest_directions", "keypoint_skeleton", "hold_unseen_rotations"]
 
 
 def body_frames(tree_names: tuple[str, ...], xyz: np.ndarray) -> np.ndarray:
@@ -66,7 +66,9 @@ def keypoint_skeleton(xyz: np.ndarray, fmt: str, fps: float) -> tuple[Skeleton, 
         fmt: keypoint format name. fps: frames per second.
     Returns:
         the skeleton (bone lengths = robust median lengths) and its motion; frames where a
-        joint is missing hold its nearest observed position.
+        joint is missing hold its nearest observed position, and the rotation of a joint
+        whose bones' ends were not all seen is held from the nearest frame where they were
+        (:func:`hold_unseen_rotations`).
     Raises:
         MocapError: a joint of the tree is never observed.
     """
@@ -80,4 +82,29 @@ def keypoint_skeleton(xyz: np.ndarray, fmt: str, fps: float) -> tuple[Skeleton, 
     dirs = rest_directions(names, parents, pos)
     skel = skeleton_from_positions(names, parents, pos, rest_directions=dirs)
     motion = motion_from_positions(skel, hold_nearest(pos), fps)
-    return skel, motion
+    return skel, hold_unseen_rotations(motion, parents, np.isfinite(pos).all(-1))
+
+
+def hold_unseen_rotations(motion: Motion, parents: np.ndarray, seen: np.ndarray) -> Motion:
+    """The motion with each joint's rotation held from the nearest frame where it was seen.
+
+    A joint's rotation aims at its children: it is known at a frame only where the joint and
+    all its children were observed. Elsewhere (a toe missing for the take's first frames) the
+    rotation of held positions would turn the bone anywhere (held toes, a moving foot); the
+    joint keeps instead the local rotation of the nearest frame where it was known, so the bone
+    moves on with its parent.
+
+    Args:
+        motion: F frames of N joints. parents: (N,) the tree. seen: (F, N) bool observed.
+    """
+    known = np.array(seen, bool)
+    for j, p in enumerate(parents):
+        if p >= 0:
+            known[:, p] &= seen[:, j]
+    rotations = np.array(motion.rotations)
+    frames = np.arange(len(known))
+    for j in np.flatnonzero(~known.all(0) & known.any(0)):
+        good = np.flatnonzero(known[:, j])
+        nearest = good[np.abs(frames[:, None] - good[None]).argmin(1)]
+        rotations[:, j] = rotations[nearest, j]
+    return Motion(rotations, motion.root_translation, motion.fps)

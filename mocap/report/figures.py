@@ -19,7 +19,8 @@ from ..types import Points3D
 from .data import block_reduce, nanstat, person_tracks, time_blocks
 
 __all__ = ["PERSON_COLORS_RGB", "camera_plan", "reprojection_figures", "views_figure",
-           "bones_figure", "angles_figure", "trajectory_figure", "biomech_figure"]
+           "bones_figure", "angles_figure", "trajectory_figure", "biomech_figure",
+           "contacts_figure"]
 
 #: RGB colours of people 0, 1, 2, ... (cycled), shared with the overlays and the viewer.
 PERSON_COLORS_RGB = np.array([[230, 60, 50], [40, 120, 230], [40, 170, 80], [240, 160, 30],
@@ -253,4 +254,24 @@ def biomech_figure(curves: dict, fps: float, title: str, strikes: "dict | None" 
         ax.set_visible(False)
     axes[-1].set_xlabel("time (s)")
     fig.suptitle(title, fontsize=10)
+    return _png(fig)
+
+
+def contacts_figure(contacts: dict, fps: float, title: str) -> str:
+    """Foot contact over time: one row per column of ``contacts`` ({name: (F,) bool}), a
+    bar where the point touches the floor."""
+    names = list(contacts)
+    fig = _figure(11, 0.35 * len(names) + 0.9, left_in=1.1, top_in=0.35)
+    ax = fig.subplots()
+    for row, name in enumerate(names):
+        flags = np.asarray(contacts[name], bool)
+        edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        color = "tab:blue" if name.startswith("left") else "tab:orange"
+        ax.broken_barh([(a / fps, (b - a) / fps) for a, b in zip(starts, stops)], (row - 0.4, 0.8), color=color)
+    ax.set_yticks(range(len(names)), [n.replace("_", " ") for n in names], fontsize=8)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_xlabel("time (s)")
+    ax.grid(alpha=0.3, axis="x")
+    ax.set_title(title, fontsize=10)
     return _png(fig)

@@ -26,7 +26,7 @@ from ..keypoints import get_format
 from .biomech import heel_strikes, is_walk, rom_rows
 from .data import (angle_ranges, bone_names, camera_reprojection_stats, match_reprojection,
                    view_shares)
-from .figures import (angles_figure, biomech_figure, bones_figure, camera_plan, reprojection_figures,
+from .figures import (angles_figure, biomech_figure, bones_figure, contacts_figure, camera_plan, reprojection_figures,
                       trajectory_figure, views_figure)
 from .inputs import ReportInputs
 from .overlays import contact_sheet
@@ -53,7 +53,7 @@ SECTIONS = (("summary", "Summary"), ("calibration", "Calibration"),
             ("reprojection", "Reprojection error"), ("views", "Views per joint"),
             ("bones", "Bone-length stability"), ("angles", "Joint angles"),
             ("trajectories", "Trajectories"), ("biomechanics", "Biomechanics"),
-            ("overlays", "Overlays on every camera"))
+            ("overlays", "Overlays on every camera"), ("contacts", "Foot contacts"))
 
 
 def _missing(text: str) -> str:
@@ -270,6 +270,21 @@ def _biomech_section(inp: ReportInputs) -> str:
                            "the virtual studio's body-model takes (walk, jog, squat).</p>")
 
 
+def _contacts_section(inp: ReportInputs) -> str:
+    if not inp.contacts:
+        return _missing("no foot contacts (person<N>/contacts.csv, written by the export)")
+    fps = inp.points.fps if inp.points is not None else inp.settings.take.fps
+    out = []
+    for person, columns in sorted(inp.contacts.items()):
+        rows = [(name.replace("_", " "), _fmt(100 * float(np.mean(flags))),
+                 int(np.sum(np.diff(np.concatenate([[0], np.asarray(flags, np.int8)])) == 1)))
+                for name, flags in columns.items()]
+        out.append(f"<h3>Person {person}</h3>"
+                   + contacts_figure(columns, fps, f"person {person}: on the floor")
+                   + _table(["point", "frames in contact (%)", "contacts"], rows))
+    return "".join(out)
+
+
 def _trajectory_section(inp: ReportInputs) -> str:
     if inp.points is None:
         return _missing("no 3D keypoints")
@@ -312,6 +327,7 @@ def render_page(inp: ReportInputs, videos: "list | None" = None,
         "angles": _angles_section(inp),
         "trajectories": _trajectory_section(inp),
         "biomechanics": _biomech_section(inp),
+        "contacts": _contacts_section(inp),
     }
     body["overlays"], more = _overlay_section(inp, videos, frames, overlay_width_px)
     notes += more

@@ -44,6 +44,8 @@ class ReportInputs:
         biomech: {person: {source: curves}} of the biomechanics section ("body fit": the
             fitted body's ``angles.csv``; "IK": OpenSim's ``ik.mot``; curves as
             :mod:`mocap.report.biomech`).
+        contacts: {person id: {column: (F,) bool}}: each person's foot contacts
+            (``person<p>/contacts.csv``: heel, toe and foot of each side), where written.
     """
 
     settings: Settings
@@ -63,3 +65,4 @@ class ReportInputs:
     calibration_file: "Path | None" = None
     files_present: dict = field(default_factory=dict)
     biomech: dict = field(default_factory=dict)
+    contacts: dict = field(default_factory=dict)

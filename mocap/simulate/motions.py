@@ -37,7 +37,9 @@ class Pose:
 
     ``path_xy`` (F, 2) metres and ``heading`` (F,) radians place the pelvis on the floor plan;
     ``flight`` (F,) metres lifts the body above floor contact; ``anchor_feet`` keeps the
-    midpoint of the ankles at ``path_xy`` instead of the pelvis (in-place motions).
+    midpoint of the ankles at ``path_xy`` instead of the pelvis (in-place motions);
+    ``plant_feet`` ignores ``path_xy`` and moves the body so that the lowest sole point never
+    slides (:func:`planted_path`: the legs carry the body, as in real walking).
     """
 
     angles: dict
@@ -45,6 +47,7 @@ class Pose:
     heading: np.ndarray
     flight: np.ndarray
     anchor_feet: bool = False
+    plant_feet: bool = False
 
 
 def _sides(angles: dict, name: str, left, right) -> None:
@@ -87,6 +90,22 @@ def walk(t, rng, duration):
         xy = 1.7 * np.stack([np.cos(theta), np.sin(theta)], -1)
         heading = theta + np.pi / 2
     return Pose(a, xy, heading, np.zeros_like(t))
+
+
+def walk_planted(t, rng, duration):
+    """A straight walk carried by the stance foot (no foot slides on the floor: the ground truth
+    of foot contact and foot locking): heel strike, roll onto the toes, push-off, the rear knee
+    bending before the hip's full extension so that the feet take turns on the floor."""
+    pose = walk(t, rng, duration)
+    ph = 2 * np.pi * 0.95 * t + rng.uniform(0, 2 * np.pi)
+    a = pose.angles
+    _sides(a, "hip_flex", (22 * np.sin(ph) + 5) * D, (22 * np.sin(ph + np.pi) + 5) * D)
+    _sides(a, "knee_flex", (5 + 60 * np.clip(np.sin(ph + 1.7), 0, None) ** 1.5) * D,
+           (5 + 60 * np.clip(np.sin(ph + np.pi + 1.7), 0, None) ** 1.5) * D)
+    _sides(a, "ankle_dorsi", 8 * np.sin(ph) * D, 8 * np.sin(ph + np.pi) * D)
+    pose.heading = np.full_like(t, pose.heading[0])
+    pose.plant_feet = True
+    return pose
 
 
 def jog_circle(t, rng, duration):
@@ -188,7 +207,7 @@ def stand(t, rng, duration):
     return Pose(a, np.zeros((len(t), 2)), heading, np.zeros_like(t), anchor_feet=True)
 
 
-MOTIONS = {"walk": walk, "jog_circle": jog_circle, "squat": squat,
+MOTIONS = {"walk": walk, "walk_planted": walk_planted, "jog_circle": jog_circle, "squat": squat,
            "jumping_jacks": jumping_jacks, "turn": turn, "bend_and_reach": bend_and_reach,
            "stand": stand}
 
@@ -258,6 +277,23 @@ def path_through_waypoints(t: np.ndarray, waypoints, speed_m_per_s: float,
     return xy, heading
 
 
+def planted_path(soles: np.ndarray) -> np.ndarray:
+    """The floor-plan path that keeps the lowest sole point still.
+
+    Args:
+        soles: (F, S, 3) metres: the sole points of a body posed with its root at the origin
+            (world orientation applied).
+    Returns:
+        (F, 2) metres: root positions on the floor plan, centred on the take's middle frame, such
+        that the sole point lowest at frame f is at the same place at frames f - 1 and f.
+    """
+    low = soles[:, :, 2].argmin(1)
+    frames = np.arange(1, len(soles))
+    step = soles[frames, low[1:], :2] - soles[frames - 1, low[1:], :2]
+    path = -np.concatenate([np.zeros((1, 2)), np.cumsum(step, axis=0)])
+    return path - path[len(path) // 2]
+
+
 def animate(body: Body, motion: str, num_frames: int, fps: float, seed: int = 0,
             start_frame: int = 0, xy_offset=(0.0, 0.0), waypoints=None,
             speed_m_per_s: float = 1.3, path_start_s: float = 0.0) -> dict:
@@ -296,6 +332,8 @@ def animate(body: Body, motion: str, num_frames: int, fps: float, seed: int = 0,
     sole = [LANDMARK_NAMES.index(n) for n in SOLE_LANDMARKS]
     root_pos = np.zeros((F, 3))
     root_pos[:, :2] = pose.path_xy + np.asarray(xy_offset, float)
+    if pose.plant_feet:
+        root_pos[:, :2] = planted_path(marks[:, sole]) + np.asarray(xy_offset, float)
     if pose.anchor_feet:
         ankles = [JOINT_NAMES.index("left_ankle"), JOINT_NAMES.index("right_ankle")]
         root_pos[:, :2] -= joints[:, ankles, :2].mean(1)

@@ -95,6 +95,6 @@ def fk_positions() -> Callable[[Skeleton, Motion], np.ndarray]:
     """``fk_positions(skeleton, motion)`` -> (F, J, 3) metres."""
 
     def positions(skeleton: Skeleton, motion: Motion) -> np.ndarray:
-        return forward_kinematics(skeleton, motion.rotations, motion.root_translation)[0]
+        return motion.positions(skeleton)
 
     return positions

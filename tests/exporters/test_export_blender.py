@@ -28,6 +28,7 @@ from scipy.spatial.transform import Rotation
 from exporters import Motion, Skeleton, forward_kinematics, write_bvh
 from exporters.fbx import write_fbx
 from exporters.mesh import SkinnedMesh, bone_boxes, linear_blend_skinning
+from exporters.root_motion import add_root_bone, add_root_weights, pelvis_yaw
 
 pytestmark = [pytest.mark.blender, pytest.mark.slow]
 
@@ -97,17 +98,29 @@ def _synthetic_cases(folder: Path) -> list[Case]:
     for file in ("synthetic.fbx", "synthetic_z_cm.fbx"):
         cases += [Case(f"{file}:{importer}", folder / file, importer, skeleton, motion, mesh,
                        metres_per_unit=0.01 if "cm" in file else 1.0) for importer in ("fbx", "ufbx")]
-    return cases
+    return cases + _root_cases(folder, skeleton, motion)
+
+
+def _root_cases(folder: Path, skeleton: Skeleton, motion: Motion) -> list[Case]:
+    """The synthetic actor with its root motion on a root bone at the floor (the hips translating
+    under it): BVH position channels and FBX translation curves on a child bone."""
+    rooted, moved = add_root_bone(skeleton, motion, "root")
+    mesh = add_root_weights(bone_boxes(skeleton))
+    write_bvh(folder / "root.bvh", rooted, moved)
+    write_fbx(folder / "root.fbx", rooted, moved, mesh)
+    return [Case("root.bvh", folder / "root.bvh", "bvh", rooted, moved)] + [
+        Case(f"root.fbx:{importer}", folder / "root.fbx", importer, rooted, moved, mesh) for importer in ("fbx", "ufbx")]
 
 
 def _pipeline_cases(folder: Path) -> list[Case]:
     """A simulated walk through the whole pipeline and ``mocap export`` (Mixamo names, box mesh)."""
-    from exporters.naming import rename_skeleton
     from mocap.app.cli import main
     from mocap.app.pipeline import run
     from mocap.app.studio import write_session
     from mocap.simulate import Actor, ErrorModel, load_rig_template, simulate_take
+    from mocap.export import animation_motion, animation_rig, person_contacts
     from mocap.export.skeleton import keypoint_skeleton
+    from mocap.settings import ExportSettings
     from mocap.types import Points3D
 
     rig = load_rig_template("studio4")
@@ -119,7 +132,10 @@ def _pipeline_cases(folder: Path) -> list[Case]:
     assert main(["export", str(root), "--format", "bvh,fbx", "--naming", "mixamo", "--mesh", "boxes"]) == 0
     points = Points3D.load(root / "out" / "points3d.npz")
     skeleton, motion = keypoint_skeleton(points.xyz[:, 0], points.format, points.fps)
-    skeleton = rename_skeleton(skeleton, "mixamo")
+    # as the export does by default: feet locked, Mixamo's names and rest pose (T)
+    settings = ExportSettings(naming="mixamo")
+    motion = animation_motion(skeleton, motion, person_contacts(points.xyz[:, 0], points, settings), settings)
+    skeleton, motion, _ = animation_rig(skeleton, motion, None, settings)
     out = root / "out"
     return [Case("walk.bvh", out / "person0.bvh", "bvh", skeleton, motion, stance="walk")] + [
         Case(f"walk.fbx:{importer}", out / "person0.fbx", importer, skeleton, motion, bone_boxes(skeleton), "walk")
@@ -174,7 +190,8 @@ def judged(tmp_path_factory) -> tuple[dict[str, Case], dict]:
 
 CASES = ["synthetic.bvh", "synthetic.fbx:fbx", "synthetic.fbx:ufbx", "synthetic_z_cm.fbx:fbx",
          "synthetic_z_cm.fbx:ufbx", "walk.bvh", "walk.fbx:fbx", "walk.fbx:ufbx", "body.fbx:fbx", "body.fbx:ufbx"]
-MESH_CASES = [c for c in CASES if ".fbx" in c]
+ROOT_CASES = ["root.bvh", "root.fbx:fbx", "root.fbx:ufbx"]
+MESH_CASES = [c for c in CASES + ROOT_CASES if ".fbx" in c]
 
 
 def _heads(judged, name: str) -> tuple[Case, np.ndarray, np.ndarray, dict]:
@@ -184,11 +201,12 @@ def _heads(judged, name: str) -> tuple[Case, np.ndarray, np.ndarray, dict]:
     bones = [str(b) for b in report[f"{name}/bones"]]
     assert sorted(bones) == sorted(case.skeleton.joint_names), f"{name}: bones {bones}"
     order = [bones.index(joint) for joint in case.skeleton.joint_names]
-    ours = forward_kinematics(case.skeleton, case.motion.rotations, case.motion.root_translation)[0]
+    ours = forward_kinematics(case.skeleton, case.motion.rotations, case.motion.root_translation,
+                              case.motion.translations)[0]
     return case, report[f"{name}/heads"][:, order], ours, json.loads(str(report[f"{name}/info"]))
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", CASES + ROOT_CASES)
 def test_bone_heads_match_our_joints_at_every_frame(judged, name: str) -> None:
     _, blender, ours, _ = _heads(judged, name)
     error = np.linalg.norm(blender - ours, axis=-1)            # (F, J) metres
@@ -197,7 +215,7 @@ def test_bone_heads_match_our_joints_at_every_frame(judged, name: str) -> None:
     assert error.max() < TOLERANCE_M, f"{name}: {error.max() * 1000:.3f} mm at frame {worst[0]}, joint {worst[1]}"
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", CASES + ROOT_CASES)
 def test_frame_count_and_rate(judged, name: str) -> None:
     case, _, _, info = _heads(judged, name)
     frames = case.motion.num_frames
@@ -230,6 +248,16 @@ def test_metres_and_upright_on_the_floor(judged, name: str) -> None:
     if case.stance == "rest":  # the rest pose: 1 m pelvis, toes on the floor, facing -Y (toes ahead of ankles)
         assert blender[0, 0, 2] == pytest.approx(1.0, abs=1e-6)
         assert blender[0, names.index("l_toe"), 1] < blender[0, names.index("l_ankle"), 1]
+
+
+@pytest.mark.parametrize("name", ROOT_CASES)
+def test_root_bone_on_the_floor_turning_with_the_pelvis(judged, name: str) -> None:
+    case, blender, _, _ = _heads(judged, name)
+    np.testing.assert_allclose(blender[:, 0, 2], 0.0, atol=TOLERANCE_M)                # the root on the floor
+    np.testing.assert_allclose(blender[:, 0, :2], blender[:, 1, :2], atol=TOLERANCE_M)  # under the hips
+    turn = pelvis_yaw(case.motion.rotations[:, 0])
+    assert np.ptp(turn) > 2 * np.pi                                             # more than a full turn
+    np.testing.assert_allclose(turn, np.unwrap(2.4 * np.pi * np.arange(case.motion.num_frames) / 48), atol=1e-9)
 
 
 @pytest.mark.parametrize("name", MESH_CASES)

@@ -48,7 +48,8 @@ def test_a_fitted_person_is_exported_with_its_body(tmp_path: Path, model, body) 
     xyz = body.joints[:, None]                             # (F, 1, 22, 3) as keypoints of the fitted joints
     points = Points3D(xyz=xyz, conf=np.ones(xyz.shape[:3], np.float32), joint_names=model.fitted, fps=body.fps,
                       format="")
-    settings = ExportSettings(formats=("fbx", "npz", "c3d"), naming="smpl")
+    # the body as fitted: no foot locking (on by default since issue 21)
+    settings = ExportSettings(formats=("fbx", "npz", "c3d"), naming="smpl", foot_lock=False, floor_snap=False)
     people = export_people(points, tmp_path, settings, bodies={0: (model, body)})
     assert people[0]["files"] == ["person0.fbx", "person0.c3d", "person0_amass.npz"]
     scene = read_fbx(tmp_path / "person0.fbx")

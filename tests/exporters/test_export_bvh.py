@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ ROUND_TRIP_M = 1e-6
 
 
 def fk(skeleton: Skeleton, motion: Motion) -> np.ndarray:
-    return forward_kinematics(skeleton, motion.rotations, motion.root_translation)[0]
+    return forward_kinematics(skeleton, motion.rotations, motion.root_translation, motion.translations)[0]
 
 
 def by_name(skeleton: Skeleton, positions: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
@@ -173,12 +172,12 @@ Frame Time: 0.04
 """
 
 
-def test_hand_written_file_with_mixed_channel_orders_and_crlf(tmp_path: Path, caplog) -> None:
+def test_hand_written_file_with_mixed_channel_orders_and_crlf(tmp_path: Path) -> None:
     path = tmp_path / "hand.bvh"
     path.write_bytes(HAND_WRITTEN.replace("\n", "\r\n").encode())
-    with caplog.at_level(logging.WARNING, logger="exporters.bvh"):
-        skeleton, motion = read_bvh(path, up="z", units="m")
-    assert "'Leg' has position channels" in caplog.text
+    skeleton, motion = read_bvh(path, up="z", units="m")
+    assert list(motion.translations) == [3]  # Leg's position channels: its offset from Hips per frame
+    np.testing.assert_allclose(motion.translations[3], [[0.1, 0, -0.5]] * 2)
     assert skeleton.joint_names == ("Hips", "Chest", "Head", "Leg")
     np.testing.assert_array_equal(skeleton.parents, [-1, 0, 1, 0])
     assert motion.fps == pytest.approx(25.0)

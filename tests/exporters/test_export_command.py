@@ -89,7 +89,8 @@ def test_run_writes_the_formats_of_session_toml(session: Path) -> None:
     manifest = run(session)
     assert manifest["people"][0]["files"] == ["person0.fbx", "person0.c3d"]
     assert _manifest(session)["people"][0]["files"] == ["person0.fbx", "person0.c3d"]
-    assert sorted(p.name for p in (session / "out").glob("person0*")) == ["person0.c3d", "person0.fbx"]
+    assert sorted(p.name for p in (session / "out").glob("person0*") if p.is_file()) == ["person0.c3d", "person0.fbx"]
+    assert manifest["people"][0]["contacts"] == "person0/contacts.csv"
     assert read_fbx(session / "out" / "person0.fbx").skeleton.joint_names[0] == "mixamorig:Hips"
 
 

@@ -74,4 +74,4 @@ def test_collisions_and_unknown_presets_are_errors() -> None:
         rename_skeleton(skeleton, "mixamo")
     with pytest.raises(SkeletonError, match=r"naming preset: expected one of \['canonical', .*found 'maya'"):
         rename_skeleton(skeleton, "maya")
-    assert set(PRESETS) == {"canonical", "mixamo", "unreal", "blender", "smpl"}
+    assert set(PRESETS) == {"canonical", "mixamo", "unreal", "metahuman", "blender", "smpl"}

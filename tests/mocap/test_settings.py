@@ -82,7 +82,7 @@ BAD = [
     ("export", "up_axis", "x", ONE_OF + "'y', 'z'"),
     ("export", "units", "inch", ONE_OF + "'m', 'cm', 'mm'"),
     ("export", "c3d_units", "cm", ONE_OF + "'mm', 'm'"),
-    ("export", "naming", "maya", ONE_OF + "'canonical', 'mixamo', 'unreal', 'blender', 'smpl'"),
+    ("export", "naming", "maya", ONE_OF + "'canonical', 'mixamo', 'unreal', 'metahuman', 'blender', 'smpl'"),
     ("export", "mesh", "skin", ONE_OF + "'body', 'boxes', 'none'"),
     ("calibration", "max_frames_per_camera", 0, "expected >= 1"),
     ("calibration", "floor_frame", -2, "expected >= -1"),

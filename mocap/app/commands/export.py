@@ -11,7 +11,7 @@ def run(args) -> int:
     changes = {}
     if args.format is not None:
         changes["formats"] = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
-    for key in ("up_axis", "units", "naming", "mesh"):
+    for key in ("up_axis", "units", "naming", "mesh", "rest_pose", "in_place", "foot_lock", "root_motion"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
     manifest = export_session(args.session, changes)
@@ -44,8 +44,17 @@ def register(sub) -> None:
     p.add_argument("--units", choices=("m", "cm", "mm"), default=None,
                    help="units of BVH and FBX files (default m)")
     p.add_argument("--naming", choices=preset_names(), default=None,
-                   help="bone names (default canonical; mixamo, unreal, blender, smpl)")
+                   help="bone names (default canonical; mixamo, unreal, metahuman, blender, smpl)")
     p.add_argument("--mesh", choices=("body", "boxes", "none"), default=None,
                    help="mesh in the FBX: body (a fitted body's, default), boxes (a skinned box per "
                         "bone) or none")
+    p.add_argument("--rest-pose", dest="rest_pose", choices=("auto", "neutral", "t", "a"), default=None,
+                   help="rest pose of BVH and FBX skeletons (default auto: the naming preset's; "
+                        "T for mixamo, blender, smpl; A for unreal, metahuman)")
+    p.add_argument("--in-place", dest="in_place", action="store_true", default=None,
+                   help="BVH and FBX: the hips stay over the origin")
+    p.add_argument("--root-motion", dest="root_motion", choices=("hips", "root"), default=None,
+                   help="BVH and FBX: motion over the floor on the hips (default) or on a root bone at the floor")
+    p.add_argument("--no-foot-lock", dest="foot_lock", action="store_false", default=None,
+                   help="BVH and FBX: the measured feet, not pinned during foot contacts")
     p.set_defaults(func=run)

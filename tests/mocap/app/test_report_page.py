@@ -74,7 +74,7 @@ def _write_videos(root: Path, rig, names, frames: int) -> None:
 def test_report_page_has_every_section_and_no_external_address(report_file):
     page = report_file.read_text()
     for section in ("summary", "calibration", "reprojection", "views", "bones", "angles",
-                    "trajectories", "overlays"):
+                    "trajectories", "overlays", "contacts"):
         assert f'<section id="{section}">' in page
     assert "Not available" not in page
     assert not re.search(r"<script|<link|<iframe|<object|url\(", page, re.I)
@@ -86,8 +86,10 @@ def test_report_page_has_every_section_and_no_external_address(report_file):
     assert "http" not in re.sub(r'src="data:[^"]*"', "", page)
     # 4 cameras x 4 frames of overlays, plus the plots
     assert page.count('class="thumb"') == 16
-    # plots: plan view, 2 of reprojection, views, bones, angles, trajectories, biomechanics
-    assert page.count('class="plot"') == 8
+    # plots: plan view, 2 of reprojection, views, bones, angles, trajectories, biomechanics,
+    # foot contacts
+    assert page.count('class="plot"') == 9
+    assert "frames in contact (%)" in page
     assert "cam1.avi (4/4 frames read)" in page and "cam3.avi (1/4 frames read)" in page
     assert "cam2: no video, blank canvas" in page
     assert "person 0" in page
@@ -295,8 +297,8 @@ def test_report_renders_in_headless_chromium_without_console_errors(report_file,
     finally:
         browser.close()
     assert errors == [], errors
-    assert state["broken"] == 0 and state["images"] == 16 + 8, state
-    assert state["sections"] == 9 and "Motion capture report" in state["title"]
+    assert state["broken"] == 0 and state["images"] == 16 + 9, state
+    assert state["sections"] == 10 and "Motion capture report" in state["title"]
     assert state["height"] > 3000
     png = base64.b64decode(shot["data"])
     screenshot = Path(os.environ.get("MOCAP_REPORT_SCREENSHOT", tmp_path / "report.png"))
