@@ -20,7 +20,7 @@ import numpy as np
 from exporters.atomic import atomic_write
 
 from ..io.checks import log_frame_range
-from ..io.openpose import folder_fingerprint, list_frames, read_openpose_folders
+from ..io.openpose import folder_fingerprint, read_openpose_folders
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,7 @@ def read_cameras_cached(out: Path, folders: list, fmt: str, num_frames: int, fir
         read = read_openpose_folders([folders[c] for c in todo], fmt, num_frames, first_frame,
                                      [rig[c].size_wh for c in todo],
                                      [rig[c].name for c in todo])
-        for c, (xy, conf, _) in zip(todo, read):
-            present = _present(folders[c], num_frames, first_frame)
+        for c, (xy, conf, present) in zip(todo, read):
             _save(cache_path(out, rig[c].name), keys[c], xy, conf, present)
             found[c] = (xy, conf, present)
     for c, (_, _, present) in enumerate(found):
@@ -96,10 +95,3 @@ def read_cameras_cached(out: Path, folders: list, fmt: str, num_frames: int, fir
             log_frame_range(rig[c].name, present, first_frame)
     return [(xy, conf) for xy, conf, _ in found]
 
-
-def _present(folder: Path, num_frames: int, first_frame: int) -> np.ndarray:
-    """(F,) bool: the take's frames the folder has a file for."""
-    rows = np.array([n - first_frame for n, _ in list_frames(folder)], int)
-    present = np.zeros(num_frames, bool)
-    present[rows[(rows >= 0) & (rows < num_frames)]] = True
-    return present

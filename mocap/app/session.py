@@ -26,7 +26,7 @@ from calibration import CalibrationError, Rig
 
 from ..errors import DetectionsError, SessionError
 from ..keypoints import get_format
-from ..io.openpose import list_frames
+from ..io.openpose import numbered_names
 from ..settings import Settings, load_settings
 from ..types import Detections2D, Manifest, load_npz
 from .pose_cache import read_cameras_cached
@@ -99,7 +99,7 @@ class Session:
         """
         fmt = get_format(settings.detect.format)
         folders = [self.pose_folder(cam.name) for cam in rig]
-        numbers = [[n for n, _ in list_frames(f)] for f in folders]
+        numbers = [[n for n, _ in numbered_names(f)] for f in folders]
         empty = [str(f) for f, n in zip(folders, numbers) if not n]
         if empty:
             raise DetectionsError(f"{empty[0]}: no *.json files")

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -27,12 +28,16 @@ from .checks import frame_number, keypoint_numbers, log_frame_range, mask_wild_p
 
 log = logging.getLogger(__name__)
 
-__all__ = ["list_frames", "read_openpose_folder", "read_openpose_folders", "folder_fingerprint",
+__all__ = ["list_frames", "numbered_names", "read_openpose_folder", "read_openpose_folders",
+           "folder_fingerprint",
            "write_openpose_frame", "openpose_frame_dict", "guess_openpose_format",
            "OPENPOSE_FORMATS", "PARALLEL_MIN_FILES"]
 
 #: Below this many files in all, folders are read in this process (workers cost more).
 PARALLEL_MIN_FILES = 4000
+#: How reading workers start: forked where the system can (instant, nothing imported again;
+#: they only parse and fill arrays), else spawned.
+START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 class _Person(msgspec.Struct):
@@ -62,19 +67,26 @@ def list_frames(folder: "str | os.PathLike") -> list[tuple[int, Path]]:
             none (named); two files carry the same number.
     """
     folder = Path(folder)
+    return [(n, folder / name) for n, name in numbered_names(folder)]
+
+
+def numbered_names(folder: "str | os.PathLike") -> list[tuple[int, str]]:
+    """(frame number, file name) of every ``*.json`` in ``folder``, as :func:`list_frames`
+    (names as strings: cheaper than paths by the hundred thousand)."""
+    folder = Path(folder)
     if not folder.is_dir():
         raise DetectionsError(f"{folder}: OpenPose JSON folder not found")
-    paths = sorted(folder.glob("*.json"))
-    found = [frame_number(p.stem) for p in paths]
-    if paths and all(n is None for n in found):
+    names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(".json"))
+    found = [frame_number(n[:-5]) for n in names]
+    if names and all(n is None for n in found):
         log.info("%s: no frame number in any file name; frames in name order", folder)
-        return list(enumerate(paths))
+        return list(enumerate(names))
     frames = []
-    for n, p in zip(found, paths):
+    for n, name in zip(found, names):
         if n is None:
-            raise DetectionsError(f"{p}: expected a frame number in the file name like the "
-                                  f"other files of the folder, found none")
-        frames.append((n, p))
+            raise DetectionsError(f"{folder / name}: expected a frame number in the file name "
+                                  f"like the other files of the folder, found none")
+        frames.append((n, name))
     frames.sort()
     numbers = [n for n, _ in frames]
     if len(set(numbers)) != len(numbers):
@@ -126,12 +138,13 @@ def _read_people(path: Path, num_joints: int, fmt_name: str,
     return people
 
 
-def _frame_keypoints(path: Path, num_joints: int, fmt_name: str) -> list:
+def _frame_keypoints(path: str, num_joints: int, fmt_name: str) -> list:
     """Each person's flat (3 J,) x, y, confidence list of one frame file: decoded by the fast
     path when the file is well formed, else by the checked one (which raises
     :class:`DetectionsError` naming the file, or reads what ``json`` reads, NaN included)."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as exc:
         raise DetectionsError(f"{path}: not a readable OpenPose JSON file ({exc})") from None
     try:
@@ -140,7 +153,7 @@ def _frame_keypoints(path: Path, num_joints: int, fmt_name: str) -> list:
     except msgspec.MsgspecError:
         people = None
     if people is None or any(kp is None or len(kp) != 3 * num_joints for kp in people):
-        return [arr.ravel() for arr in _read_people(path, num_joints, fmt_name, raw)]
+        return [arr.ravel() for arr in _read_people(Path(path), num_joints, fmt_name, raw)]
     return people
 
 
@@ -232,24 +245,29 @@ def _plan(folder, fmt: str, num_frames, first_frame) -> tuple:
     if str(fmt).lower() == "auto":
         fmt = guess_openpose_format(folder)
     kf = get_format(fmt)
-    frames = list_frames(folder)
+    frames = numbered_names(folder)
     if not frames:
         raise DetectionsError(f"{folder}: no *.json files")
     first = frames[0][0] if first_frame is None else int(first_frame)
     F = frames[-1][0] - first + 1 if num_frames is None else int(num_frames)
     F = max(F, 0)
-    return kf, [(n - first, p) for n, p in frames if 0 <= n - first < F], F, first
+    base = os.path.join(str(folder), "")
+    return kf, [(n - first, base + name) for n, name in frames if 0 <= n - first < F], F, first
 
 
 def _finish(xy: np.ndarray, conf: np.ndarray, rows: list, first: int, size_wh,
             where: str) -> tuple:
     """Wild points made missing, the frame range logged; what the readers return."""
-    F = len(xy)
     mask_wild_points(xy, conf, size_wh, where)
+    log_frame_range(where, _present(rows, len(xy)), first)
+    return xy, conf, first + np.arange(len(xy))
+
+
+def _present(rows: list, F: int) -> np.ndarray:
+    """(F,) bool: the rows a file was read for."""
     present = np.zeros(F, bool)
     present[[f for f, _ in rows]] = True
-    log_frame_range(where, present, first)
-    return xy, conf, first + np.arange(F)
+    return present
 
 
 def _frames_to_arrays(rows: list, F: int, J: int, fmt_name: str) -> tuple:
@@ -279,7 +297,9 @@ def read_openpose_folders(folders: list, fmt: str, num_frames: int, first_frame:
     hold :data:`PARALLEL_MIN_FILES` files or more in all, else in this process.
 
     Returns:
-        per folder, in order, what :func:`read_openpose_folder` returns.
+        per folder, in order: xy (F, P, J, 2) pixels and conf (F, P, J) as
+        :func:`read_openpose_folder` returns them, and present (F,) bool: the frames the
+        folder has a file for.
     """
     plans = [_plan(f, fmt, num_frames, first_frame) for f in folders]
     jobs = [(rows, F, kf.num_joints, kf.name) for kf, rows, F, _ in plans]
@@ -290,10 +310,13 @@ def read_openpose_folders(folders: list, fmt: str, num_frames: int, first_frame:
     else:
         log.info("reading %d OpenPose files of %d cameras in %d processes", files, len(jobs),
                  workers)
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=get_context(START_METHOD)) as pool:
             arrays = list(pool.map(_arrays_job, jobs))
-    return [_finish(xy, conf, plan[1], plan[3], size, name)
-            for (xy, conf), plan, size, name in zip(arrays, plans, sizes_wh, names)]
+    out = []
+    for (xy, conf), plan, size, name in zip(arrays, plans, sizes_wh, names):
+        _finish(xy, conf, plan[1], plan[3], size, name)
+        out.append((xy, conf, _present(plan[1], plan[2])))
+    return out
 
 
 def _arrays_job(job: tuple) -> tuple:
