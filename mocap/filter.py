@@ -6,7 +6,6 @@ fill them, and then it says how far it may reach. Bone lengths (:func:`bone_leng
 """
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,15 +49,23 @@ def fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
     """
     out = np.array(x, dtype=np.float64, copy=True)
     flat = out.reshape(out.shape[0], -1)
+    fill = _short_interior_gaps(~np.isfinite(flat), max_gap)          # (F, N) bool
     t = np.arange(out.shape[0])
-    for k, s in _series(flat):
+    for k in np.flatnonzero(fill.any(0)):                              # series, not frames
+        s, where = flat[:, k], fill[:, k]
         ok = np.isfinite(s)
-        if ok.all() or ok.sum() < 2:
-            continue
-        for a, b in runs(~ok):
-            if a > 0 and b < len(s) and b - a <= max_gap:
-                flat[a:b, k] = np.interp(t[a:b], t[ok], s[ok])
+        flat[where, k] = np.interp(t[where], t[ok], s[ok])
     return out
+
+
+def _short_interior_gaps(missing: np.ndarray, max_gap: int) -> np.ndarray:
+    """(F, N) bool: the samples of ``missing`` (F, N) that lie in a run of at most
+    ``max_gap`` missing samples with a present sample on both sides."""
+    F = missing.shape[0]
+    idx = np.arange(F)[:, None]
+    last_ok = np.maximum.accumulate(np.where(~missing, idx, -1), axis=0)      # -1: none yet
+    next_ok = np.minimum.accumulate(np.where(~missing, idx, F)[::-1], axis=0)[::-1]
+    return missing & (last_ok >= 0) & (next_ok < F) & (next_ok - last_ok - 1 <= max_gap)
 
 
 def butterworth_zero_phase(x: np.ndarray, cutoff_hz: float, fps: float, order: int = 4,
@@ -177,14 +184,24 @@ def hampel_outliers(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
     flat = x.reshape(x.shape[0], -1)
     pad = np.pad(flat, ((h, h), (0, 0)), constant_values=np.nan)
     win = sliding_window_view(pad, 2 * h + 1, axis=0)                    # (F, N, W)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)                   # all-NaN windows
-        med = np.nanmedian(win, axis=-1)
-        mad = np.nanmedian(np.abs(win - med[..., None]), axis=-1)
+    med = _window_nanmedian(win)
+    mad = _window_nanmedian(np.abs(win - med[..., None]))
     dev = np.abs(flat - med)
     with np.errstate(invalid="ignore"):
         spike = (dev > n_sigmas * 1.4826 * mad) & (dev > min_deviation)
     return spike.reshape(x.shape)
+
+
+def _window_nanmedian(win: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(win, axis=-1)`` (NaN for all-NaN windows), by one sort of the short
+    last axis (NaN sorts last) and the middle of each window's present values: the masked
+    arrays ``nanmedian`` falls back to cost seconds on a long take."""
+    srt = np.sort(win, axis=-1)
+    n = np.isfinite(win).sum(-1)
+    lo = np.take_along_axis(srt, np.maximum(n - 1, 0)[..., None] // 2, -1)[..., 0]
+    hi = np.take_along_axis(srt, (n // 2)[..., None], -1)[..., 0]
+    with np.errstate(invalid="ignore"):
+        return np.where(n > 0, 0.5 * (lo + hi), np.nan)
 
 
 def hampel(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
@@ -277,13 +294,12 @@ def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: n
         x, y = Xc[..., 0] / z, Xc[..., 1] / z
         g = np.where(ok, (f_px / z) ** 2, 0.0)                     # (..., J, C)
     x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
-    # J_c^T J_c = (f/z)^2 R^T [[1, 0, -x], [0, 1, -y], [-x, -y, x^2 + y^2]] R
-    P = np.zeros(x.shape + (3, 3))
-    P[..., 0, 0] = P[..., 1, 1] = 1.0
-    P[..., 0, 2] = P[..., 2, 0] = -x
-    P[..., 1, 2] = P[..., 2, 1] = -y
-    P[..., 2, 2] = x * x + y * y
-    H = np.einsum("...c,cka,...ckl,clb->...ab", g, R, P, R)
+    # J_c^T J_c = (f/z)^2 (a a^T + b b^T), a = R_0 - x R_2, b = R_1 - y R_2 (rows of R): the
+    # same as (f/z)^2 R^T [[1, 0, -x], [0, 1, -y], [-x, -y, x^2 + y^2]] R, without 3x3 products
+    a = R[:, 0] - x[..., None] * R[:, 2]                              # (..., J, C, 3)
+    b = R[:, 1] - y[..., None] * R[:, 2]
+    ga, gb = g[..., None] * a, g[..., None] * b
+    H = np.einsum("...ca,...cb->...ab", ga, a) + np.einsum("...ca,...cb->...ab", gb, b)
     scale = np.maximum(np.trace(H, axis1=-2, axis2=-1) / 3.0, np.median(f_px) ** 2 / 100.0)
     return H + (floor * scale)[..., None, None] * np.eye(3)
 
