@@ -14,6 +14,7 @@ from scipy.signal import butter, sosfiltfilt
 from .errors import MocapError
 from .geometry.bones import bone_lengths, robust_bone_lengths
 from .keypoints import get_format
+from .nanstats import nanmedian
 
 if TYPE_CHECKING:
     from .settings import FilterSettings
@@ -184,24 +185,12 @@ def hampel_outliers(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
     flat = x.reshape(x.shape[0], -1)
     pad = np.pad(flat, ((h, h), (0, 0)), constant_values=np.nan)
     win = sliding_window_view(pad, 2 * h + 1, axis=0)                    # (F, N, W)
-    med = _window_nanmedian(win)
-    mad = _window_nanmedian(np.abs(win - med[..., None]))
+    med = nanmedian(win)
+    mad = nanmedian(np.abs(win - med[..., None]))
     dev = np.abs(flat - med)
     with np.errstate(invalid="ignore"):
         spike = (dev > n_sigmas * 1.4826 * mad) & (dev > min_deviation)
     return spike.reshape(x.shape)
-
-
-def _window_nanmedian(win: np.ndarray) -> np.ndarray:
-    """``np.nanmedian(win, axis=-1)`` (NaN for all-NaN windows), by one sort of the short
-    last axis (NaN sorts last) and the middle of each window's present values: the masked
-    arrays ``nanmedian`` falls back to cost seconds on a long take."""
-    srt = np.sort(win, axis=-1)
-    n = np.isfinite(win).sum(-1)
-    lo = np.take_along_axis(srt, np.maximum(n - 1, 0)[..., None] // 2, -1)[..., 0]
-    hi = np.take_along_axis(srt, (n // 2)[..., None], -1)[..., 0]
-    with np.errstate(invalid="ignore"):
-        return np.where(n > 0, 0.5 * (lo + hi), np.nan)
 
 
 def hampel(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
