@@ -7,6 +7,13 @@ a frame without a file is a missing frame (NaN, confidence 0), never a shift of 
 When no file name has a number, the files are frames 0, 1, ... in name order; when only some
 do, the others are an error. Keypoints whose coordinates are not finite or absurdly far
 outside the image become missing (:func:`mocap.io.checks.mask_wild_points`).
+
+Speed (a ten-minute take of six cameras is 108,000 files): a well-formed file is decoded by
+msgspec straight into lists of floats (what the reader uses, the rest skipped), the frames
+of a camera go into the arrays in one scatter, and :func:`read_openpose_folders` reads
+cameras in parallel processes. Anything the fast decoder refuses (NaN literals, wrong types,
+missing keys) goes through the checked ``json`` path, which reads it as before or raises the
+error naming the file.
 """
 from __future__ import annotations
 
