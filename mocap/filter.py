@@ -235,30 +235,33 @@ def enforce_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarray
     Returns:
         the adjusted copy.
     """
-    out = np.array(xyz, dtype=np.float64, copy=True)
+    xyz = np.asarray(xyz, dtype=np.float64)
     b = np.asarray(bones, int).reshape(-1, 2)
-    L = np.broadcast_to(np.asarray(lengths, float), out.shape[:-2] + (len(b),))
+    L = np.broadcast_to(np.asarray(lengths, float), xyz.shape[:-2] + (len(b),))
     if precision is None:
-        c = np.ones(out.shape[:-1]) if conf is None else np.clip(np.asarray(conf, float), 0, 1) + 1e-3
+        c = np.ones(xyz.shape[:-1]) if conf is None else np.clip(np.asarray(conf, float), 0, 1) + 1e-3
         A = (1.0 / c)[..., None, None] * np.eye(3)
     else:
         A = np.linalg.inv(np.asarray(precision, float))
+    # joints first, so that each bone's two ends are contiguous blocks (the same arithmetic)
+    out, A, L = (np.moveaxis(xyz, -2, 0).copy(), np.moveaxis(A, -3, 0).copy(),
+                 np.moveaxis(L, -1, 0))
     for _ in range(int(iterations)):
         for k, (i, j) in enumerate(b):
-            d = out[..., j, :] - out[..., i, :]
+            d = out[j] - out[i]
             n = np.linalg.norm(d, axis=-1)
-            ok = np.isfinite(n) & (n > 1e-9) & np.isfinite(L[..., k])
+            ok = np.isfinite(n) & (n > 1e-9) & np.isfinite(L[k])
             if not ok.any():
                 continue
             with np.errstate(invalid="ignore", divide="ignore"):
                 u = np.where(ok[..., None], d / np.where(ok, n, 1.0)[..., None], 0.0)
-                ai = np.einsum("...ab,...b->...a", A[..., i, :, :], u)
-                aj = np.einsum("...ab,...b->...a", A[..., j, :, :], u)
-                mu = (n - L[..., k]) / np.einsum("...a,...a->...", u, ai + aj)
+                ai = np.einsum("...ab,...b->...a", A[i], u)
+                aj = np.einsum("...ab,...b->...a", A[j], u)
+                mu = (n - L[k]) / np.einsum("...a,...a->...", u, ai + aj)
             mu = np.where(ok & np.isfinite(mu), mu, 0.0)[..., None]
-            out[..., i, :] += mu * ai
-            out[..., j, :] -= mu * aj
-    return out
+            out[i] += mu * ai
+            out[j] -= mu * aj
+    return np.ascontiguousarray(np.moveaxis(out, 0, -2))
 
 
 def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: np.ndarray,
