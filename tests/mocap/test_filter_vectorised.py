@@ -124,6 +124,7 @@ def bones_reference(xyz, bones, lengths, conf=None, iterations=10, precision=Non
     return out
 
 
+@pytest.mark.filterwarnings("ignore:Degrees of freedom:RuntimeWarning")   # the unseen joint
 @pytest.mark.parametrize("with_precision", [False, True])
 def test_bone_lengths_equal_the_joint_last_loop(holey, studio4, with_precision):
     from mocap.filter import enforce_bone_lengths
