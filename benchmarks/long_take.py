@@ -235,25 +235,32 @@ def clear_out(session: Path, keep_cache: bool) -> None:
 
 # ----------------------------------------------------------------------------- measuring
 
-def measure(session: Path, code: Path, runs: int, with_run: bool, work: Path) -> dict:
+def measure(session: Path, code: Path, runs: int, with_run: bool, work: Path,
+            with_stages: bool = True) -> dict:
     """Every figure of one take length: whole processes (interleaved with the peer) and the
     stage breakdowns."""
     rows: dict = {k: [] for k in ("peer", "tri_cold", "tri_warm", "run")}
     peer_file = work / f"peer_{session.name}.npz"
+    def keep(key, figures):
+        rows[key].append(figures[:2])
+        log.info("  %s: %.1f s, %.0f MB", key, figures[0], figures[1])
     for _ in range(runs):
         wall, rss, peer_stages = child("peer", session, code, str(peer_file))
-        rows["peer"].append((wall, rss))
+        keep("peer", (wall, rss))
+        log.info("  peer stages: %s", peer_stages)
         clear_out(session, keep_cache=False)
-        rows["tri_cold"].append(mocap(code, "triangulate", session))
-        rows["tri_warm"].append(mocap(code, "triangulate", session))
+        keep("tri_cold", mocap(code, "triangulate", session))
+        keep("tri_warm", mocap(code, "triangulate", session))
         if with_run:
             clear_out(session, keep_cache=True)
-            rows["run"].append(mocap(code, "run", "--force", session))
+            keep("run", mocap(code, "run", "--force", session))
     accuracy = accuracy_rows(session, peer_file)
+    log.info("  accuracy: %s", accuracy)
     stages = None
-    if with_run:
+    if with_stages:
         clear_out(session, keep_cache=False)
         stages = child("stages", session, code)[2]
+        log.info("  our stages: %s", stages)
     return {"rows": rows, "peer_stages": peer_stages, "stages": stages, "accuracy": accuracy}
 
 
@@ -317,6 +324,7 @@ def main(argv=None) -> int:
                     help="the short take's length, for the growth column (0: none)")
     ap.add_argument("--runs", type=int, default=1, help="runs of each whole process")
     ap.add_argument("--no-run", action="store_true", help="skip `mocap run` and the stages")
+    ap.add_argument("--no-stages", action="store_true", help="skip our stage breakdown")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache/mocap/bench/long_take")
     ap.add_argument("--code", type=Path, default=REPO, help="the checkout whose mocap is timed")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -335,7 +343,7 @@ def main(argv=None) -> int:
             session = make_session(m, args.cache)
             log.info("measuring %g min (%s) with %s", m, session, args.code)
             results[m] = measure(session, args.code.resolve(), args.runs, not args.no_run,
-                                 Path(tmp))
+                                 Path(tmp), not (args.no_run or args.no_stages))
     print_table(results, minutes, args.runs)
     return 0
 
