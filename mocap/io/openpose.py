@@ -334,9 +334,11 @@ def _arrays_job(job: tuple) -> tuple:
 def folder_fingerprint(folder: "str | os.PathLike") -> str:
     """A digest of a folder's ``*.json`` files: names, sizes and modification times (any file
     added, removed, rewritten or touched changes it; the contents are not read)."""
-    entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns)
-                     for e in os.scandir(folder) if e.name.endswith(".json"))
-    return hashlib.sha256(repr(entries).encode()).hexdigest()
+    entries = sorted((e.name, e.stat()) for e in os.scandir(folder) if e.name.endswith(".json"))
+    digest = hashlib.sha256("\0".join(name for name, _ in entries).encode())
+    digest.update(np.array([(st.st_size, st.st_mtime_ns) for _, st in entries],
+                           np.int64).tobytes())
+    return digest.hexdigest()
 
 
 def openpose_frame_dict(xy: np.ndarray, conf: np.ndarray) -> dict:
