@@ -6,7 +6,6 @@ fill them, and then it says how far it may reach. Bone lengths (:func:`bone_leng
 """
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,6 +14,7 @@ from scipy.signal import butter, sosfiltfilt
 from .errors import MocapError
 from .geometry.bones import bone_lengths, robust_bone_lengths
 from .keypoints import get_format
+from .nanstats import nanmedian
 
 if TYPE_CHECKING:
     from .settings import FilterSettings
@@ -50,15 +50,23 @@ def fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
     """
     out = np.array(x, dtype=np.float64, copy=True)
     flat = out.reshape(out.shape[0], -1)
+    fill = _short_interior_gaps(~np.isfinite(flat), max_gap)          # (F, N) bool
     t = np.arange(out.shape[0])
-    for k, s in _series(flat):
+    for k in np.flatnonzero(fill.any(0)):                              # series, not frames
+        s, where = flat[:, k], fill[:, k]
         ok = np.isfinite(s)
-        if ok.all() or ok.sum() < 2:
-            continue
-        for a, b in runs(~ok):
-            if a > 0 and b < len(s) and b - a <= max_gap:
-                flat[a:b, k] = np.interp(t[a:b], t[ok], s[ok])
+        flat[where, k] = np.interp(t[where], t[ok], s[ok])
     return out
+
+
+def _short_interior_gaps(missing: np.ndarray, max_gap: int) -> np.ndarray:
+    """(F, N) bool: the samples of ``missing`` (F, N) that lie in a run of at most
+    ``max_gap`` missing samples with a present sample on both sides."""
+    F = missing.shape[0]
+    idx = np.arange(F)[:, None]
+    last_ok = np.maximum.accumulate(np.where(~missing, idx, -1), axis=0)      # -1: none yet
+    next_ok = np.minimum.accumulate(np.where(~missing, idx, F)[::-1], axis=0)[::-1]
+    return missing & (last_ok >= 0) & (next_ok < F) & (next_ok - last_ok - 1 <= max_gap)
 
 
 def butterworth_zero_phase(x: np.ndarray, cutoff_hz: float, fps: float, order: int = 4,
@@ -177,10 +185,8 @@ def hampel_outliers(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
     flat = x.reshape(x.shape[0], -1)
     pad = np.pad(flat, ((h, h), (0, 0)), constant_values=np.nan)
     win = sliding_window_view(pad, 2 * h + 1, axis=0)                    # (F, N, W)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)                   # all-NaN windows
-        med = np.nanmedian(win, axis=-1)
-        mad = np.nanmedian(np.abs(win - med[..., None]), axis=-1)
+    med = nanmedian(win)
+    mad = nanmedian(np.abs(win - med[..., None]))
     dev = np.abs(flat - med)
     with np.errstate(invalid="ignore"):
         spike = (dev > n_sigmas * 1.4826 * mad) & (dev > min_deviation)
@@ -229,30 +235,33 @@ def enforce_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarray
     Returns:
         the adjusted copy.
     """
-    out = np.array(xyz, dtype=np.float64, copy=True)
+    xyz = np.asarray(xyz, dtype=np.float64)
     b = np.asarray(bones, int).reshape(-1, 2)
-    L = np.broadcast_to(np.asarray(lengths, float), out.shape[:-2] + (len(b),))
+    L = np.broadcast_to(np.asarray(lengths, float), xyz.shape[:-2] + (len(b),))
     if precision is None:
-        c = np.ones(out.shape[:-1]) if conf is None else np.clip(np.asarray(conf, float), 0, 1) + 1e-3
+        c = np.ones(xyz.shape[:-1]) if conf is None else np.clip(np.asarray(conf, float), 0, 1) + 1e-3
         A = (1.0 / c)[..., None, None] * np.eye(3)
     else:
         A = np.linalg.inv(np.asarray(precision, float))
+    # joints first, so that each bone's two ends are contiguous blocks (the same arithmetic)
+    out, A, L = (np.moveaxis(xyz, -2, 0).copy(), np.moveaxis(A, -3, 0).copy(),
+                 np.moveaxis(L, -1, 0))
     for _ in range(int(iterations)):
         for k, (i, j) in enumerate(b):
-            d = out[..., j, :] - out[..., i, :]
+            d = out[j] - out[i]
             n = np.linalg.norm(d, axis=-1)
-            ok = np.isfinite(n) & (n > 1e-9) & np.isfinite(L[..., k])
+            ok = np.isfinite(n) & (n > 1e-9) & np.isfinite(L[k])
             if not ok.any():
                 continue
             with np.errstate(invalid="ignore", divide="ignore"):
                 u = np.where(ok[..., None], d / np.where(ok, n, 1.0)[..., None], 0.0)
-                ai = np.einsum("...ab,...b->...a", A[..., i, :, :], u)
-                aj = np.einsum("...ab,...b->...a", A[..., j, :, :], u)
-                mu = (n - L[..., k]) / np.einsum("...a,...a->...", u, ai + aj)
+                ai = np.einsum("...ab,...b->...a", A[i], u)
+                aj = np.einsum("...ab,...b->...a", A[j], u)
+                mu = (n - L[k]) / np.einsum("...a,...a->...", u, ai + aj)
             mu = np.where(ok & np.isfinite(mu), mu, 0.0)[..., None]
-            out[..., i, :] += mu * ai
-            out[..., j, :] -= mu * aj
-    return out
+            out[i] += mu * ai
+            out[j] -= mu * aj
+    return np.ascontiguousarray(np.moveaxis(out, 0, -2))
 
 
 def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: np.ndarray,
@@ -277,13 +286,12 @@ def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: n
         x, y = Xc[..., 0] / z, Xc[..., 1] / z
         g = np.where(ok, (f_px / z) ** 2, 0.0)                     # (..., J, C)
     x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
-    # J_c^T J_c = (f/z)^2 R^T [[1, 0, -x], [0, 1, -y], [-x, -y, x^2 + y^2]] R
-    P = np.zeros(x.shape + (3, 3))
-    P[..., 0, 0] = P[..., 1, 1] = 1.0
-    P[..., 0, 2] = P[..., 2, 0] = -x
-    P[..., 1, 2] = P[..., 2, 1] = -y
-    P[..., 2, 2] = x * x + y * y
-    H = np.einsum("...c,cka,...ckl,clb->...ab", g, R, P, R)
+    # J_c^T J_c = (f/z)^2 (a a^T + b b^T), a = R_0 - x R_2, b = R_1 - y R_2 (rows of R): the
+    # same as (f/z)^2 R^T [[1, 0, -x], [0, 1, -y], [-x, -y, x^2 + y^2]] R, without 3x3 products
+    a = R[:, 0] - x[..., None] * R[:, 2]                              # (..., J, C, 3)
+    b = R[:, 1] - y[..., None] * R[:, 2]
+    ga, gb = g[..., None] * a, g[..., None] * b
+    H = np.einsum("...ca,...cb->...ab", ga, a) + np.einsum("...ca,...cb->...ab", gb, b)
     scale = np.maximum(np.trace(H, axis1=-2, axis2=-1) / 3.0, np.median(f_px) ** 2 / 100.0)
     return H + (floor * scale)[..., None, None] * np.eye(3)
 

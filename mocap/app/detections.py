@@ -13,13 +13,16 @@ import json
 import logging
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from exporters.atomic import atomic_write
 
-from ..detect.run import CameraJob, detect_jobs, detection_summary, make_jobs
-from ..detect.video import find_source
 from ..errors import SessionError
 from ..io.importers import POSE_FILE_EXTENSIONS, import_cameras
 from ..types import Detections2D
+
+if TYPE_CHECKING:
+    from ..detect.run import CameraJob
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,7 @@ def camera_sources(root: Path, camera_names: "tuple[str, ...]") -> list[Path]:
     Raises:
         SessionError: naming the cameras without a source and what was found.
     """
+    from ..detect.video import find_source  # lazy: the detectors, only for sessions of videos
     folder = Path(root) / "videos"
     found = [find_source(folder, c) for c in camera_names]
     missing = [c for c, p in zip(camera_names, found) if p is None]
@@ -145,6 +149,7 @@ def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
         SessionError / DetectorError: missing or inconsistent videos, frames of another size
         than the calibration's, bad [detect] settings.
     """
+    from ..detect.run import make_jobs      # lazy: the detectors, only for sessions of videos
     root = Path(root)
     sources = camera_sources(root, camera_names)
     jobs = make_jobs(sources, camera_names, settings, root / "out" / "detect", root)
@@ -169,6 +174,7 @@ def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings
         ``out/detections.json``).
     """
     root = Path(root)
+    from ..detect.run import detect_jobs, detection_summary     # lazy, as in camera_jobs
     jobs = camera_jobs(root, camera_names, settings, rig)
     det = detect_jobs(jobs, camera_names, settings, workers, desc=f"detect {root.name}")
     out = root / "out"

@@ -26,9 +26,10 @@ from calibration import CalibrationError, Rig
 
 from ..errors import DetectionsError, SessionError
 from ..keypoints import get_format
-from ..io.openpose import list_frames, read_openpose_folder
+from ..io.openpose import numbered_names
 from ..settings import Settings, load_settings
 from ..types import Detections2D, Manifest, load_npz
+from .pose_cache import read_cameras_cached
 
 log = logging.getLogger(__name__)
 
@@ -98,19 +99,18 @@ class Session:
         """
         fmt = get_format(settings.detect.format)
         folders = [self.pose_folder(cam.name) for cam in rig]
-        numbers = [[n for n, _ in list_frames(f)] for f in folders]
+        numbers = [[n for n, _ in numbered_names(f)] for f in folders]
         empty = [str(f) for f, n in zip(folders, numbers) if not n]
         if empty:
             raise DetectionsError(f"{empty[0]}: no *.json files")
         first = min(n[0] for n in numbers)
         F = max(n[-1] for n in numbers) - first + 1
-        per_cam = [read_openpose_folder(f, fmt.name, F, first, cam.size_wh, cam.name)
-                   for f, cam in zip(folders, rig)]
-        P = max(xy.shape[1] for xy, _, _ in per_cam)
+        per_cam = read_cameras_cached(self.out, folders, fmt.name, F, first, rig)
+        P = max(xy.shape[1] for xy, _ in per_cam)
         C, J = len(rig), fmt.num_joints
         xy = np.full((C, F, P, J, 2), np.nan)
         conf = np.zeros((C, F, P, J), np.float32)
-        for c, (x, cf, _) in enumerate(per_cam):
+        for c, (x, cf) in enumerate(per_cam):
             xy[c, :, :x.shape[1]] = x
             conf[c, :, :x.shape[1]] = cf
         hm, aff = self._heatmaps(rig, (C, F, P, J))

@@ -11,6 +11,7 @@ from scipy.optimize import linear_sum_assignment
 
 from calibration import Rig
 
+from ..nanstats import nanmedian
 from ..types import Detections2D
 from .solve import Association
 
@@ -91,9 +92,7 @@ def detections_for_points(det: Detections2D, rig: Rig, xyz: np.ndarray,
             gate = np.fmax(min_px, max_rel * np.nanmax(extent, axis=-1))            # (F, P)
         xy = np.where((det.conf[c, :F] > 0)[..., None], det.xy[c, :F], np.nan)  # (F, K, J, 2)
         d = np.linalg.norm(uv[:, :, None] - xy[:, None], axis=-1)              # (F, P, K, J)
-        with warnings.catch_warnings():                 # all-NaN rows: nobody to compare
-            warnings.simplefilter("ignore", RuntimeWarning)
-            cost = np.nanmedian(d, axis=-1)                                      # (F, P, K)
+        cost = nanmedian(d, axis=-1)                  # (F, P, K); all-NaN rows: NaN
         for f in np.flatnonzero(np.isfinite(cost).any((1, 2))):
             m = np.where(np.isfinite(cost[f]), cost[f], _BIG)
             rows, cols = linear_sum_assignment(m)

@@ -55,7 +55,7 @@ log = logging.getLogger("mocap.associate")      # the stage's logger, for every 
 
 __all__ = ["Association", "cluster_views", "associate_take"]
 
-_CHUNK_FRAMES = 64     # frames processed together
+_CHUNK_FRAMES = 256    # frames processed together
 _BIG = 1e6             # cost of a forbidden assignment
 
 

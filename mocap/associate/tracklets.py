@@ -80,49 +80,94 @@ def link_frames(xyz: np.ndarray, live: np.ndarray, fps: float,
     """
     F, G, Jp, _ = xyz.shape
     out = np.full((F, G), -1)
-    max_lost = max(1, int(round(settings.max_gap_s * fps)) + 1)
-    cap = max(8, 2 * G)
-    last_X = np.full((cap, Jp, 3), np.nan)  # per tracklet: last pose, NaN filled by motion
-    last_f = np.zeros(cap, int)
-    vel = np.zeros((cap, 3))                # metres per frame
-    n = 0
-    for f in range(F):
-        groups = np.flatnonzero(live[f])
-        if len(groups) == 0:
-            continue
-        Xg = xyz[f, groups]
-        new = np.ones(len(groups), bool)
-        active = np.flatnonzero(f - last_f[:n] <= max_lost)
+    st = _Tracks(Jp, max(8, 2 * G), max(1, int(round(settings.max_gap_s * fps)) + 1),
+                 settings.track_gate_m, settings.max_speed_m_per_s, fps)
+    counts = live.sum(1)
+    first_live = live.argmax(1)
+    for f in np.flatnonzero(counts):
+        if counts[f] == 1:
+            g = first_live[f]
+            out[f, g] = st.link_one(f, xyz[f, g])
+        else:
+            groups = np.flatnonzero(live[f])
+            out[f, groups] = st.link_many(f, xyz[f, groups])
+    return out
+
+
+class _Tracks:
+    """The live tracks of :func:`link_frames`: last pose (NaN joints filled by motion), last
+    frame, velocity (metres per frame) of each, grown as tracks start."""
+
+    def __init__(self, Jp: int, cap: int, max_lost: int, gate_m: float, speed_m_per_s: float,
+                 fps: float):
+        self.last_X = np.full((cap, Jp, 3), np.nan)
+        self.last_f = np.zeros(cap, int)
+        self.vel = np.zeros((cap, 3))
+        self.n, self.max_lost = 0, max_lost
+        self.gate_m, self.speed, self.fps = gate_m, speed_m_per_s, fps
+
+    def _gate(self, lag):
+        return self.gate_m + self.speed * (lag - 1) / self.fps
+
+    def _active(self, f: int) -> np.ndarray:
+        return np.flatnonzero(f - self.last_f[:self.n] <= self.max_lost)
+
+    def link_many(self, f: int, Xg: np.ndarray) -> np.ndarray:
+        """Tracks of the groups Xg (G, Jp, 3) of frame f: one assignment, leftovers start
+        tracks."""
+        track = np.full(len(Xg), -1)
+        active = self._active(f)
         if len(active):
-            lag = f - last_f[active]
-            pred = last_X[active] + vel[active][:, None, :] * lag[:, None, None]
-            gate = settings.track_gate_m + settings.max_speed_m_per_s * (lag - 1) / fps
+            lag = f - self.last_f[active]
+            pred = self.last_X[active] + self.vel[active][:, None, :] * lag[:, None, None]
+            gate = self._gate(lag)
             cost = _pose_distance(pred, Xg) / gate[:, None]
             cost = np.where(cost <= 1.0, cost, _BIG)
             rows, cols = linear_sum_assignment(cost)
             ok = cost[rows, cols] < _BIG
             rows, cols = rows[ok], cols[ok]
-            t = active[rows]
-            step = Xg[cols] - last_X[t]                                     # (M, Jp, 3)
-            both = np.isfinite(step).all(-1)
-            cnt = both.sum(-1)
-            v_new = (np.where(both[..., None], step, 0.0).sum(1)
-                     / (np.maximum(cnt, 1) * lag[rows])[:, None])
-            v_new = np.where((lag[rows] > 1)[:, None], v_new, 0.5 * (vel[t] + v_new))
-            vel[t] = np.where((cnt >= 3)[:, None], v_new, vel[t])
-            last_X[t] = np.where(np.isfinite(Xg[cols]), Xg[cols], pred[rows])
-            last_f[t] = f
-            out[f, groups[cols]] = t
-            new[cols] = False
-        for i in np.flatnonzero(new):
-            if n == len(last_f):
-                last_X = np.concatenate([last_X, np.full_like(last_X, np.nan)])
-                last_f = np.concatenate([last_f, np.zeros_like(last_f)])
-                vel = np.concatenate([vel, np.zeros_like(vel)])
-            out[f, groups[i]] = n
-            last_X[n], last_f[n], vel[n] = Xg[i], f, 0.0
-            n += 1
-    return out
+            self._update(f, active[rows], Xg[cols], pred[rows], lag[rows])
+            track[cols] = active[rows]
+        for i in np.flatnonzero(track < 0):
+            track[i] = self._start(f, Xg[i])
+        return track
+
+    def link_one(self, f: int, X: np.ndarray) -> int:
+        """:meth:`link_many` for a frame with one group X (Jp, 3) (the common case, without
+        the assignment's arrays)."""
+        active = self._active(f)
+        if len(active) != 1:
+            return int(self.link_many(f, X[None])[0])
+        t = active[:1]
+        lag = f - self.last_f[t]
+        pred = self.last_X[t] + self.vel[t][:, None, :] * lag[:, None, None]
+        cost = _pose_distance(pred, X[None])[0, 0] / self._gate(lag[0])
+        if not cost <= 1.0:
+            return self._start(f, X)
+        self._update(f, t, X[None], pred, lag)
+        return int(t[0])
+
+    def _update(self, f: int, t: np.ndarray, X: np.ndarray, pred: np.ndarray,
+                lag: np.ndarray) -> None:
+        """Tracks t (M,) continue with poses X (M, Jp, 3), predicted at pred after lag."""
+        step = X - self.last_X[t]                                           # (M, Jp, 3)
+        both = np.isfinite(step).all(-1)
+        cnt = both.sum(-1)
+        v_new = np.where(both[..., None], step, 0.0).sum(1) / (np.maximum(cnt, 1) * lag)[:, None]
+        v_new = np.where((lag > 1)[:, None], v_new, 0.5 * (self.vel[t] + v_new))
+        self.vel[t] = np.where((cnt >= 3)[:, None], v_new, self.vel[t])
+        self.last_X[t] = np.where(np.isfinite(X), X, pred)
+        self.last_f[t] = f
+
+    def _start(self, f: int, X: np.ndarray) -> int:
+        if self.n == len(self.last_f):
+            self.last_X = np.concatenate([self.last_X, np.full_like(self.last_X, np.nan)])
+            self.last_f = np.concatenate([self.last_f, np.zeros_like(self.last_f)])
+            self.vel = np.concatenate([self.vel, np.zeros_like(self.vel)])
+        n = self.n
+        self.last_X[n], self.last_f[n], self.vel[n] = X, f, 0.0
+        self.n += 1
+        return n
 
 
 # ----------------------------------------------------------------------------- re-identification

@@ -10,6 +10,7 @@ import numpy as np
 
 from calibration import Rig
 
+from ..nanstats import nanmedian
 from ..settings import TriangulateSettings
 from ..types import Detections2D, Points3D
 from .checks import check_cameras
@@ -109,9 +110,7 @@ def temporal_reference(xyz: np.ndarray, half_window: int) -> np.ndarray:
         else:
             shifted[-d:] = xyz[:F + d]
         stack.append(shifted)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(np.stack(stack), axis=0)
+    return nanmedian(np.stack(stack), axis=0)
 
 
 def triangulate_take(det: Detections2D, rig: Rig,
