@@ -27,7 +27,7 @@ from .errors import KeypointFormatError, SettingsError
 from .keypoints import format_names, get_format
 from .schema import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, CheckedTable, Range, Rule, at_least,
                      build_table, check_rules, suggest)
-from .settings_rules import below_nyquist, fisheye_among_cameras, spike_window
+from .settings_rules import below_nyquist, blazepose_model, fisheye_among_cameras, spike_window
 
 __all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings",
            "TriangulateSettings", "FilterSettings", "FitSettings", "ExportSettings",
@@ -89,6 +89,7 @@ class DetectSettings(CheckedTable):
     """2D detections."""
 
     TABLE: ClassVar[str] = "detect"
+    RULES: ClassVar[tuple] = (blazepose_model,)
 
     format: Annotated[str, KEYPOINT_FORMAT] = "body25"
     """Keypoint layout of imported 2D detections (coco17, coco18, body25, body25b, halpe26,
@@ -98,7 +99,9 @@ class DetectSettings(CheckedTable):
     ``blazepose`` (LiteRT; model files fetched once by ``mocap models fetch``) or ``onnx`` (a
     top-down heatmap or SimCC model given by ``model``)."""
     model: str = ""
-    """ONNX model file for backend ``onnx``, absolute or relative to the session folder."""
+    """Backend ``blazepose``: the landmark model, ``heavy``, ``full`` or ``lite`` (empty: the
+    default, see the README for the measurements behind it); backend ``onnx``: the ONNX model
+    file, absolute or relative to the session folder."""
     model_format: Annotated[str, KEYPOINT_FORMAT] = "coco17"
     """Keypoint format of the ONNX model's joints."""
     model_mean_rgb: Annotated[tuple[Annotated[float, Range(0, 255)], ...], RGB] = (

@@ -24,10 +24,10 @@ import numpy as np
 
 from ..errors import DetectorError, MocapError
 from ..keypoints import get_format
-from ..models import MODELS
+from ..models import MODELS, landmark_model_name
 from ..types import Detections2D, load_npz, save_npz
 from .backends import make_backend
-from .types import BackendSpec, resolve_model
+from .types import DEFAULT_LANDMARK_MODEL, BackendSpec, resolve_model
 from .video import VideoInfo, FrameReader, check_sources, probe_source
 
 log = logging.getLogger(__name__)
@@ -64,13 +64,15 @@ class CameraJob:
 def spec_from_settings(detect, root: "Path | None" = None, num_threads: int = 1
                        ) -> BackendSpec:
     """A :class:`BackendSpec` from ``[detect]`` settings (model paths resolved from ``root``)."""
-    model = ""
+    model, landmark = "", detect.model or DEFAULT_LANDMARK_MODEL
     if detect.backend == "onnx":
+        landmark = DEFAULT_LANDMARK_MODEL
         if not detect.model:
             raise DetectorError("[detect] backend = 'onnx' needs [detect] model = "
                                 "'path/to/model.onnx'")
         model = str(resolve_model(detect.model, root))
-    return BackendSpec(kind=detect.backend, model=model, model_format=detect.model_format,
+    return BackendSpec(kind=detect.backend, model=model, landmark_model=landmark,
+                       model_format=detect.model_format,
                        max_people=detect.max_people, min_presence=detect.min_presence,
                        person_boxes=detect.person_boxes, mean_rgb=tuple(detect.model_mean_rgb),
                        std_rgb=tuple(detect.model_std_rgb), heatmaps=detect.heatmaps,
@@ -87,8 +89,11 @@ def _fingerprint(info: VideoInfo, num_frames: int, spec: BackendSpec) -> str:
            "spec": {k: v for k, v in asdict(spec).items() if k != "num_threads"},
            "source": _file_stamp(info.path) if not info.is_images else
            [_file_stamp(p) for p in info.images[:num_frames]]}
-    if spec.kind == "blazepose" or spec.person_boxes == "detector":
-        doc["models"] = {n: m.sha256 for n, m in MODELS.items()}
+    used = (["pose_detection"] if spec.kind == "blazepose" or spec.person_boxes == "detector"
+            else []) + ([landmark_model_name(spec.landmark_model)] if spec.kind == "blazepose"
+                        else [])
+    if used:
+        doc["models"] = {n: MODELS[n].sha256 for n in used}
     if spec.kind == "onnx":
         doc["onnx"] = _file_stamp(Path(spec.model))
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()

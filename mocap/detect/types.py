@@ -15,9 +15,13 @@ import numpy as np
 from ..errors import DetectorError
 from ..keypoints import get_format
 from ..settings import DetectBackend, PersonBoxes, choices
+from ..settings_rules import BLAZEPOSE_MODELS
 
 __all__ = ["BACKENDS", "PERSON_BOXES", "BackendSpec", "PersonResult", "DetectorBackend",
-           "resolve_model"]
+           "resolve_model", "DEFAULT_LANDMARK_MODEL"]
+
+#: The BlazePose landmark model used when ``[detect] model`` is empty (README: why).
+DEFAULT_LANDMARK_MODEL = "heavy"
 
 BACKENDS: tuple[str, ...] = choices(DetectBackend)
 """Detector backends (``[detect] backend``)."""
@@ -32,6 +36,7 @@ class BackendSpec:
     Attributes:
         kind: ``blazepose`` or ``onnx``.
         model: ONNX model file (kind ``onnx``).
+        landmark_model: the BlazePose landmark model, ``heavy``, ``full`` or ``lite``.
         model_format: keypoint format of the ONNX model's joints.
         max_people: people followed per camera (P).
         min_presence: below this (BlazePose presence; ONNX: mean keypoint confidence) a
@@ -47,6 +52,7 @@ class BackendSpec:
 
     kind: str = "blazepose"
     model: str = ""
+    landmark_model: str = DEFAULT_LANDMARK_MODEL
     model_format: str = "coco17"
     max_people: int = 1
     min_presence: float = 0.5
@@ -60,6 +66,9 @@ class BackendSpec:
         if self.kind not in BACKENDS:
             raise DetectorError(f"unknown detector backend {self.kind!r}; expected one of "
                                 f"{', '.join(BACKENDS)}")
+        if self.landmark_model not in BLAZEPOSE_MODELS:
+            raise DetectorError(f"unknown BlazePose model {self.landmark_model!r}; expected one "
+                                f"of {', '.join(BLAZEPOSE_MODELS)}")
         if self.max_people < 1:
             raise DetectorError(f"max_people must be >= 1, found {self.max_people}")
         if self.person_boxes not in PERSON_BOXES:
