@@ -113,13 +113,20 @@ class DetectSettings(CheckedTable):
     person_boxes: PersonBoxes = "detector"
     """Crops for the ONNX model: ``detector`` (BlazePose person detector, then the previous
     frame's keypoints) or ``full`` (the whole frame, one person per video)."""
-    max_people: Annotated[int, at_least(1)] = 1
-    """People followed per camera."""
+    max_people: Annotated[int, at_least(1)] = 20
+    """Most people followed per camera: a cap, everyone in view is followed up to it (for one
+    actor among bystanders, ``[associate] mode = "main_subject"``)."""
+    detect_interval_frames: Annotated[int, at_least(1)] = 10
+    """Frames between runs of the BlazePose person detector looking for people nobody follows
+    yet (it also runs on every frame where a followed person is lost)."""
     min_presence: Annotated[float, UNIT_INTERVAL] = 0.5
     """A person whose presence score (ONNX: mean keypoint confidence) falls below this is
     dropped and the person detector looks again."""
     heatmaps: bool = True
     """Keep the detector's per-joint heatmaps in ``out/detections.npz``."""
+    flip: bool = False
+    """BlazePose: also run the landmark model on each crop mirrored and average the two
+    answers (twice its time; see the README for what it buys)."""
     max_heatmap_gb: Annotated[float, NON_NEGATIVE] = 2.0
     """Heatmaps larger than this (all cameras, gigabytes) are not kept, with a warning."""
     workers: Annotated[int, NON_NEGATIVE] = 0

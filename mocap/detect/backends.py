@@ -32,8 +32,9 @@ class BlazePoseBackend:
         self.tracker = BlazePoseTracker(
             PoseDetector(model_path("pose_detection"), spec.num_threads),
             PoseLandmarker(model_path(landmark_model_name(spec.landmark_model)),
-                           spec.num_threads),
-            max_people=spec.max_people, min_presence=spec.min_presence)
+                           spec.num_threads, flip=spec.flip),
+            max_people=spec.max_people, min_presence=spec.min_presence,
+            detect_interval=spec.detect_interval)
         self.heatmap_hw = (64, 64) if spec.heatmaps else None
 
     def process(self, rgb: np.ndarray) -> list[tuple[int, PersonResult]]:
