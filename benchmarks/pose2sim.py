@@ -16,8 +16,8 @@ as a check, "2D lag"), so the 3D comparison pairs reference frame f with our fra
 f + :data:`REFERENCE_LAG`. The lag comes from the 2D keypoints against the JSON, never from
 the 3D error.
 
-Multi person (``--demo multi``): the MultiPerson demo's 4 videos and its ``Calib.qca.txt``
-with no settings at all. Printed per identity: frames reconstructed, the share of the frames
+Multi person (``--demo multi``): the MultiPerson demo's 4 videos and its calibration with no
+settings at all. Printed per identity: frames reconstructed, the share of the frames
 where the person is visible that this identity covers (people are matched to identities by
 the identity that holds most of their frames), and the SD of the bone lengths (mm, median
 over bones).
@@ -62,12 +62,10 @@ def make_session(root: Path, demo: str, toml: str) -> Path:
     """A session folder: the demo's calibration, its videos (links) and ``session.toml``."""
     videos = pose2sim_demo("0.10.49") / f"Demo_{demo}" / "videos"
     root.mkdir(parents=True, exist_ok=True)
-    if demo == "SinglePerson":
-        calib = pose2sim_demo("0.4.15") / "Demo" / "calibration" / "Calib_qualisys.toml"
-        target = root / "calibration.toml"
-    else:
-        calib = videos.parent / "calibration" / "Calib.qca.txt"
-        target = root / "calibration.qca.txt"
+    # Both demos ship the same Qualisys .qca.txt; 0.4.15 ships it converted (Calib_qualisys.toml,
+    # the same cameras to 1e-15: tests/mocap/test_datasets_pose2sim_calibration.py).
+    calib = pose2sim_demo("0.4.15") / "Demo" / "calibration" / "Calib_qualisys.toml"
+    target = root / "calibration.toml"
     if not target.is_file():
         shutil.copy(calib, target)
     (root / "videos").mkdir(exist_ok=True)
@@ -145,7 +143,8 @@ def reference_error(points: Points3D, lag: int = 0) -> tuple[float, float, float
              for m, n in enumerate(trc.marker_names)
              if n in body25.native_names and body25.joint_names[body25.index(n)] in
              ours_fmt.joint_names]
-    xyz = points.xyz[max(0, lag):, 0]
+    person = int(np.argmax(np.isfinite(points.xyz[..., 0]).sum((0, 2))))   # the actor: the
+    xyz = points.xyz[max(0, lag):, person]              # identity seen most (not a bystander)
     ref = ref[max(0, -lag):]
     F = min(len(ref), len(xyz))
     ours = np.stack([xyz[:F, j] for _, j in pairs], 1)

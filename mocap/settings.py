@@ -124,9 +124,10 @@ class DetectSettings(CheckedTable):
     dropped and the person detector looks again."""
     heatmaps: bool = True
     """Keep the detector's per-joint heatmaps in ``out/detections.npz``."""
-    flip: bool = False
+    flip: bool = True
     """BlazePose: also run the landmark model on each crop mirrored and average the two
-    answers (twice its time; see the README for what it buys)."""
+    answers where both name the sides alike (twice its time; see the README for what it
+    buys)."""
     max_heatmap_gb: Annotated[float, NON_NEGATIVE] = 2.0
     """Heatmaps larger than this (all cameras, gigabytes) are not kept, with a warning."""
     workers: Annotated[int, NON_NEGATIVE] = 0

@@ -38,7 +38,7 @@ __all__ = ["ssd_anchors", "decode_detections", "weighted_nms", "PersonDetection"
            "PoseDetector", "PoseLandmarker", "LandmarkResult", "BlazePoseTracker",
            "refine_from_heatmaps", "letterbox", "NUM_BODY", "DETECTOR_INPUT_PX",
            "LANDMARK_INPUT_PX", "HEATMAP_CELL_OFFSET", "FLIP_INDEX",
-           "flip_agreement"]
+           "flip_agreement", "same_body"]
 
 DETECTOR_INPUT_PX = 224
 LANDMARK_INPUT_PX = 256
@@ -396,6 +396,16 @@ class _Track:
     roi: Roi
 
 
+def same_body(a: LandmarkResult, b: LandmarkResult, tolerance: float = 0.08) -> bool:
+    """Whether two answers of the landmark model are one body: the median distance between
+    their 33 body points is below ``tolerance`` times the region's side (the side is about
+    1.25 x the body's extent, so 0.08 is a tenth of the body). Two people side by side, or
+    one in front of the other, keep apart although their regions overlap."""
+    size = min(a.roi.size_px, b.roi.size_px)
+    d = np.linalg.norm(a.xy[:NUM_BODY] - b.xy[:NUM_BODY], axis=-1)
+    return bool(np.median(d) < tolerance * size)
+
+
 def _drift(track: _Track, res: LandmarkResult) -> float:
     """How far a track's region moved this frame, in units of its size."""
     nxt = res.next_roi()
@@ -409,18 +419,20 @@ class BlazePoseTracker:
     Each frame, the landmark model runs on every tracked region, and each region for the next
     frame comes from that person's own landmarks. A region whose presence falls below
     ``min_presence`` is dropped (the person is lost). When two regions close onto one body
-    (their next regions overlap by more than ``duplicate_iou``: one person's region slid onto
-    the other while they crossed), the one that moved more since the last frame is the one
-    that drifted and is dropped, so one person's detections never continue on another's body.
-    The person detector runs every ``detect_interval`` frames, on every frame where somebody
-    was lost or nobody is followed, and only while fewer than ``max_people`` are followed;
-    its people already followed (region overlap) are skipped before the landmark model runs.
+    (:func:`same_body`: one person's region slid onto the other while they crossed), the one
+    that moved more since the last frame is the one that drifted and is dropped, so one
+    person's detections never continue on another's body; two people side by side or one in
+    front of the other keep apart although their regions overlap. The person detector runs
+    every ``detect_interval`` frames, on every frame where somebody was lost or nobody is
+    followed, and only while fewer than ``max_people`` are followed; a region it proposes that
+    overlaps a followed person's by more than ``duplicate_iou`` is that person (skipped before
+    the landmark model runs), and a new region whose landmarks are a followed body is dropped.
     People keep their slot (index along P) for as long as they are followed; a new person
     takes the lowest free slot.
     """
 
     def __init__(self, detector: PoseDetector, landmarker: PoseLandmarker, max_people: int = 1,
-                 min_presence: float = 0.5, duplicate_iou: float = 0.5,
+                 min_presence: float = 0.5, duplicate_iou: float = 0.8,
                  detect_interval: int = 10):
         self.detector, self.landmarker = detector, landmarker
         self.max_people, self.min_presence = max_people, min_presence
@@ -429,8 +441,9 @@ class BlazePoseTracker:
         self.detector_runs = 0
         self.frame = 0
 
-    def _overlaps(self, roi: Roi, results: list) -> bool:
-        return any(roi.iou(r.next_roi()) > self.duplicate_iou for _, r in results)
+    @staticmethod
+    def _taken(res: LandmarkResult, results: list) -> bool:
+        return any(same_body(res, r) for _, r in results)
 
     def _follow(self, rgb: np.ndarray) -> tuple[list, bool]:
         """The tracked people's landmarks this frame, and whether somebody was lost."""
@@ -442,7 +455,7 @@ class BlazePoseTracker:
         lost = len(found) < len(self.tracks)
         results: list[tuple[int, LandmarkResult]] = []
         for _, slot, res in sorted(found, key=lambda x: x[0]):     # the steadiest first
-            if self._overlaps(res.next_roi(), results):
+            if self._taken(res, results):
                 lost = True                                        # drifted onto another
                 continue
             results.append((slot, res))
@@ -455,10 +468,11 @@ class BlazePoseTracker:
         for det in self.detector(rgb):
             if len(results) >= self.max_people:
                 break
-            if self._overlaps(det.roi(), results):
-                continue
-            res = self.landmarker(rgb, det.roi())
-            if res.presence < self.min_presence or self._overlaps(res.next_roi(), results):
+            roi = det.roi()
+            if any(roi.iou(r.next_roi()) > self.duplicate_iou for _, r in results):
+                continue                            # a followed person's region: not new
+            res = self.landmarker(rgb, roi)
+            if res.presence < self.min_presence or self._taken(res, results):
                 continue
             slot = min(set(range(self.max_people)) - used)
             used.add(slot)

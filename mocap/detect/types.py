@@ -64,7 +64,7 @@ class BackendSpec:
     mean_rgb: tuple[float, float, float] = (123.675, 116.28, 103.53)
     std_rgb: tuple[float, float, float] = (58.395, 57.12, 57.375)
     heatmaps: bool = True
-    flip: bool = False
+    flip: bool = True
     num_threads: int = 1
 
     def __post_init__(self) -> None:

@@ -46,11 +46,12 @@ def test_the_model_and_the_flip_are_in_a_cameras_fingerprint(tmp_path):
     w.release()
     prints = set()
     for detect in (DetectSettings(), DetectSettings(model="heavy"), DetectSettings(model="lite"),
-                   DetectSettings(model="lite", flip=True)):
+                   DetectSettings(model="lite", flip=False)):
         settings = Settings(detect=detect)
         jobs = make_jobs([video], ("cam_a",), settings, tmp_path / "out")
         prints.add(jobs[0].fingerprint)
     assert len(prints) == 3                  # the default is heavy: the first two agree
+    assert DetectSettings().flip and spec_from_settings(DetectSettings()).flip
 
 
 def test_flip_index_swaps_each_side_with_the_other():
