@@ -199,21 +199,31 @@ def single(args, extra: dict) -> None:
           "measured from each model's 2D keypoints against the demo's OpenPose JSON")
 
 
-def identity_table(points: Points3D) -> list[tuple]:
-    """Per identity: frames with a body, share of the person's visible frames it covers,
-    median bone-length SD (mm)."""
+def bone_sds(points: Points3D) -> list[tuple[float, str]]:
+    """Per person: (SD over the take of each bone's length (m), the bone), largest first."""
     fmt = get_format(points.format)
-    rows = []
-    present = np.isfinite(points.xyz).all(-1).mean(-1) > 0.5            # (F, P)
+    out = []
     for p in range(points.xyz.shape[1]):
-        xyz = points.xyz[:, p]
         sds = []
-        for a, b in fmt.bones:
-            length = np.linalg.norm(xyz[:, a] - xyz[:, b], axis=-1)
+        for a, b in fmt.bone_indices:
+            length = np.linalg.norm(points.xyz[:, p, a] - points.xyz[:, p, b], axis=-1)
             length = length[np.isfinite(length)]
             if len(length) > 10:
-                sds.append(np.std(length))
-        rows.append((p, int(present[:, p].sum()), float(np.median(sds)) if sds else np.nan))
+                sds.append((float(np.std(length)),
+                            f"{fmt.joint_names[a]}-{fmt.joint_names[b]}"))
+        out.append(sorted(sds, reverse=True))
+    return out
+
+
+def identity_table(points: Points3D, raw: Points3D) -> list[tuple]:
+    """Per identity: frames with a body (half its joints or more); the median SD of its bone
+    lengths (m) after the filter and before it (``raw``); the largest after, and that bone."""
+    present = np.isfinite(points.xyz).all(-1).mean(-1) >= 0.5            # (F, P)
+    rows = []
+    for p, (after, before) in enumerate(zip(bone_sds(points), bone_sds(raw))):
+        med = lambda v: float(np.median([x for x, _ in v])) if v else np.nan  # noqa: E731
+        worst = after[0] if after else (np.nan, "")
+        rows.append((p, int(present[:, p].sum()), med(after), med(before)) + worst)
     return rows
 
 
@@ -221,12 +231,22 @@ def multi(args, extra: dict) -> None:
     root = make_session(args.workdir / "multi", "MultiPerson", settings_toml(extra))
     run_pipeline(root)
     pts = Points3D.load(root / "out" / "points3d.npz")
+    det = Detections2D.load(root / "out" / "detections.npz")
+    seen = (np.isfinite(det.xy[..., 0]).mean(-1) >= 0.5).sum(2)          # (C, F) people
+    two = int(((seen >= 2).sum(0) >= 2).sum())
     F = pts.xyz.shape[0]
     print(f"\nPose2Sim MultiPerson demo, 4 cameras x {F} frames, `mocap run` "
-          f"({', '.join(args.set) or 'no settings'})")
-    print(f"{'identity':<10}{'frames':>8}{'share of take':>15}{'bone SD mm':>12}")
-    for p, n, sd in identity_table(pts):
-        print(f"{p:<10}{n:>8}{100 * n / F:>14.0f}%{1000 * sd:>12.1f}")
+          f"({', '.join(args.set) or 'no settings'}); people detected per camera (most in a "
+          f"frame): {seen.max(1).tolist()}; frames where 2 or more cameras see 2 people: {two}")
+    print(f"{'identity':<10}{'frames':>8}{'share':>7}{'bone SD mm':>12}{'before filter':>15}"
+          f"{'largest':>9}  bone")
+    raw = Points3D.load(root / "out" / "points3d_raw.npz")
+    for p, n, sd, sd_raw, worst, bone in identity_table(pts, raw):
+        print(f"{p:<10}{n:>8}{100 * n / F:>6.0f}%{1000 * sd:>12.1f}{1000 * sd_raw:>15.1f}"
+              f"{1000 * worst:>9.1f}  {bone}")
+    print("bone SD: median over the format's bones of each length's SD over the take "
+          "(out/points3d.npz, whose limb lengths [filter] bone_lengths holds constant; before "
+          "filter: out/points3d_raw.npz)")
 
 
 def main() -> None:

@@ -123,3 +123,50 @@ def test_crossing_people_never_hand_their_slot_to_the_other():
     assert len(slots_of["b"]) == 1                     # b followed throughout in one slot
     b_slot = slots_of["b"].pop()
     assert all(s.get(b_slot) == "b" for s in seen)
+
+
+def test_a_camera_file_holds_the_slots_used_and_no_scratch_is_left(tmp_path, monkeypatch):
+    """A cap of 20 people costs nothing for the slots never used: the file holds P = the
+    highest slot used + 1, heatmaps per slot, and the scratch files are gone; cameras with
+    fewer slots are padded when stacked."""
+    import cv2
+
+    from mocap.detect import run as run_mod
+    from mocap.detect.types import BackendSpec, PersonResult
+    from mocap.detect.video import probe_source
+
+    video = tmp_path / "cam_a.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+    for _ in range(4):
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    w.release()
+
+    class Fake:
+        format, heatmap_hw = "coco17", (4, 4)
+
+        def __init__(self):
+            self.f = 0
+
+        def process(self, rgb):
+            self.f += 1
+            hm = np.full((17, 4, 4), 0.5, np.float32)
+            out = [(0, PersonResult(np.full((17, 2), 10.0), np.ones(17), hm, np.eye(2, 3)))]
+            if self.f == 3:
+                out.append((2, PersonResult(np.full((17, 2), 30.0), np.ones(17), hm,
+                                            np.eye(2, 3))))
+            return out
+    monkeypatch.setattr(run_mod, "make_backend", lambda spec: Fake())
+    info = probe_source(video, "cam_a")
+    job = run_mod.CameraJob(info, 4, BackendSpec(max_people=20), tmp_path / "out" / "a.npz", "x")
+    run_mod.detect_camera(job)
+    d = np.load(job.out_path)
+    assert d["xy"].shape == (4, 3, 17, 2) and d["heatmaps"].shape == (4, 3, 17, 4, 4)
+    assert np.isfinite(d["xy"][2, 2]).all() and np.isnan(d["xy"][:, 1]).all()
+    assert (d["heatmaps"][2, 2] == np.float16(0.5)).all() and not d["heatmaps"][:, 1].any()
+    assert sorted(p.name for p in job.out_path.parent.iterdir()) == ["a.npz"]
+    one = tmp_path / "out" / "b.npz"
+    np.savez(one, xy=d["xy"][:, :1], conf=d["conf"][:, :1], format=d["format"],
+             heatmaps=d["heatmaps"][:, :1], heatmap_affine=d["heatmap_affine"][:, :1])
+    both = run_mod.assemble_detections([job.out_path, one], ("a", "b"), 30.0)
+    assert both.xy.shape == (2, 4, 3, 17, 2) and np.isnan(both.xy[1, :, 1:]).all()
+    assert both.heatmaps.shape == (2, 4, 3, 17, 4, 4) and not both.heatmaps[1, :, 1:].any()
