@@ -3,8 +3,10 @@
 Runs on the first frames of camera 1 of the Pose2Sim SinglePerson demo (1080 x 1920, 60 fps;
 fetched pinned from PyPI into the cache) and prints, for each backend, frames/s of the whole
 per-frame work (decoding in the background thread, crops, model, decoding of outputs) and the
-ratio against the peer measured in the same run: BlazePose in "static image" mode (the person
-detector on every frame, as detectors without tracking run). The ONNX rows use models of a
+ratio against the peer measured in the same run: BlazePose Full in "static image" mode (the
+person detector on every frame, as detectors without tracking run). The BlazePose rows give each
+landmark model (heavy, full, lite; ``[detect] model``) with and without the mirrored pass
+(``[detect] flip``). The ONNX rows use models of a
 realistic size for a top-down pose network at 256 x 192 (random weights: speed does not
 depend on them), exported here with ``torch.onnx.export``; crops come from BlazePose's detector
 and then the previous frame's keypoints. The last rows time the whole detection stage of four
@@ -29,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mocap.datasets import pose2sim_demo  # noqa: E402
 from mocap.detect.backends import make_backend  # noqa: E402
 from mocap.detect.run import CameraJob, detect_sources  # noqa: E402
-from mocap.detect.types import BackendSpec  # noqa: E402
+from mocap.detect.types import DEFAULT_LANDMARK_MODEL, BackendSpec  # noqa: E402
 from mocap.detect.video import FrameReader, probe_source  # noqa: E402
 from mocap.models import fetch_models  # noqa: E402
 
@@ -107,15 +109,19 @@ def main() -> None:
     info = probe_source(videos / "cam01.mp4", "cam01")
     n = min(args.frames, info.num_frames)
     tmp = Path(tempfile.mkdtemp(prefix="bench_detect_"))
-    base = BackendSpec(num_threads=args.threads)
+    base = BackendSpec(num_threads=args.threads, landmark_model="full", flip=False)
     onnx = {k: _export_onnx(k, tmp / f"{k}.onnx") for k in ("heatmap", "simcc")}
     rows = []
     rows.append(("decode only (background thread)", _time_decode(info, n)))
     peer = _time_backend(lambda: _StaticBlazePose(base), info, n)
     rows.append(("BlazePose, detector every frame (peer)", peer))
-    rows.append(("BlazePose LiteRT, ROI tracking (ours)",
-                 _time_backend(lambda: make_backend(base), info, n)))
-    rows.append(("BlazePose LiteRT, tracking, no heatmaps",
+    for model in ("heavy", "full", "lite"):
+        for flip in (True, False):
+            spec = replace(base, landmark_model=model, flip=flip)
+            label = f"BlazePose {model}, tracking{', flip' if flip else ''}" + \
+                (" (default)" if (model, flip) == (DEFAULT_LANDMARK_MODEL, True) else "")
+            rows.append((label, _time_backend(lambda s=spec: make_backend(s), info, n)))
+    rows.append(("BlazePose full, tracking, no heatmaps",
                  _time_backend(lambda: make_backend(replace(base, heatmaps=False)), info, n)))
     for kind, label in (("heatmap", "ONNX top-down heatmaps 256x192"),
                         ("simcc", "ONNX top-down SimCC 256x192")):

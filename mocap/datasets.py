@@ -6,6 +6,11 @@ JSON of 4 cameras, a Qualisys calibration (anipose-style TOML and ``.qca.txt``) 
 are fetched with ``pip download --no-deps`` (the registry is the only network allowed), checked
 against the pinned hash, and unpacked once into ``$MOCAP_CACHE_DIR`` (default
 ``~/.cache/mocap``).
+
+npm packages (the BlazePose Heavy and Lite landmark models and the hand landmark model ship in
+``@mediapipe/pose`` and ``@mediapipe/hands``) are fetched the same way from the npm registry
+(``$npm_config_registry``, default ``https://registry.npmjs.org``): the pinned version's
+tarball, checked against its pinned sha256 (:func:`fetch_npm`).
 """
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -24,8 +31,8 @@ from .errors import DataFetchError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["cache_dir", "fetch_wheel", "pose2sim_demo", "sha256_of", "PINNED_WHEELS",
-           "WHEEL_TARGETS", "pose2sim_opensim_setup"]
+__all__ = ["cache_dir", "fetch_wheel", "fetch_npm", "npm_registry", "pose2sim_demo", "sha256_of",
+           "PINNED_WHEELS", "PINNED_NPM", "WHEEL_TARGETS", "pose2sim_opensim_setup"]
 
 #: (distribution, version) -> sha256 of the wheel file.
 PINNED_WHEELS = {
@@ -34,6 +41,17 @@ PINNED_WHEELS = {
     # BlazePose model files (see mocap.models); never installed, only unpacked.
     ("mediapipe", "0.10.21"): "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3",
 }
+
+#: (npm package, version) -> sha256 of its registry tarball (``.tgz``).
+PINNED_NPM = {
+    ("@mediapipe/pose", "0.5.1675469404"):
+        "8bb349a7b3a3ba699df23be804ddd3b3eab810b50b15406894be257859388a84",
+    ("@mediapipe/hands", "0.4.1675469240"):
+        "bdd5be939c60cbd72a49f4b6141407683cf2a67263598e1a44757d70b3dfcb8a",
+}
+
+#: Seconds a registry download may stall before it counts as offline.
+_NPM_TIMEOUT_S = 60
 
 #: (distribution, version) -> (platform tag, python version) of a binary wheel, so that the
 #: same pinned file is downloaded whatever machine asks for it.
@@ -91,6 +109,51 @@ def fetch_wheel(name: str, version: str) -> Path:
             raise DataFetchError(f"{wheels[0].name}: sha256 {got} differs from the pinned {want}")
         dest = folder / wheels[0].name
         replace_atomically(wheels[0], dest)
+    return dest
+
+
+def npm_registry() -> str:
+    """The npm registry's URL (``$npm_config_registry``, as npm itself reads it)."""
+    return os.environ.get("npm_config_registry", "https://registry.npmjs.org").rstrip("/")
+
+
+def npm_tarball_url(name: str, version: str) -> str:
+    """The registry URL of a package version's tarball (``@scope/pkg`` -> ``pkg-<v>.tgz``)."""
+    return f"{npm_registry()}/{name}/-/{name.rsplit('/', 1)[-1]}-{version}.tgz"
+
+
+def fetch_npm(name: str, version: str) -> Path:
+    """The pinned npm tarball, downloaded from the registry into ``<cache>/npm`` on first use.
+
+    Raises:
+        DataFetchError: not pinned, the download failed (offline), or the hash differs.
+    """
+    if (name, version) not in PINNED_NPM:
+        raise DataFetchError(f"{name}@{version} is not a pinned npm package; pinned: "
+                             f"{sorted(PINNED_NPM)}")
+    want = PINNED_NPM[(name, version)]
+    folder = cache_dir() / "npm"
+    folder.mkdir(exist_ok=True)
+    dest = folder / f"{name.replace('/', '+')}-{version}.tgz"
+    if dest.is_file() and sha256_of(dest) == want:
+        return dest
+    url = npm_tarball_url(name, version)
+    log.info("fetching %s@%s from the npm registry", name, version)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        part = Path(tmp) / dest.name
+        try:
+            with urllib.request.urlopen(url, timeout=_NPM_TIMEOUT_S) as resp, \
+                    open(part, "wb") as fh:
+                for block in iter(lambda: resp.read(1 << 20), b""):
+                    fh.write(block)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DataFetchError(f"could not download {name}@{version} from {url} ({reason})"
+                                 ) from None
+        got = sha256_of(part)
+        if got != want:
+            raise DataFetchError(f"{url}: sha256 {got} differs from the pinned {want}")
+        replace_atomically(part, dest)
     return dest
 
 

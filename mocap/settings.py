@@ -27,7 +27,7 @@ from .errors import KeypointFormatError, SettingsError
 from .keypoints import format_names, get_format
 from .schema import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, CheckedTable, Range, Rule, at_least,
                      build_table, check_rules, suggest)
-from .settings_rules import below_nyquist, fisheye_among_cameras, spike_window
+from .settings_rules import below_nyquist, blazepose_model, fisheye_among_cameras, spike_window
 
 __all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings",
            "TriangulateSettings", "FilterSettings", "FitSettings", "ExportSettings",
@@ -90,6 +90,7 @@ class DetectSettings(CheckedTable):
     """2D detections."""
 
     TABLE: ClassVar[str] = "detect"
+    RULES: ClassVar[tuple] = (blazepose_model,)
 
     format: Annotated[str, KEYPOINT_FORMAT] = "body25"
     """Keypoint layout of imported 2D detections (coco17, coco18, body25, body25b, halpe26,
@@ -99,7 +100,9 @@ class DetectSettings(CheckedTable):
     ``blazepose`` (LiteRT; model files fetched once by ``mocap models fetch``) or ``onnx`` (a
     top-down heatmap or SimCC model given by ``model``)."""
     model: str = ""
-    """ONNX model file for backend ``onnx``, absolute or relative to the session folder."""
+    """Backend ``blazepose``: the landmark model, ``heavy``, ``full`` or ``lite`` (empty: the
+    default, see the README for the measurements behind it); backend ``onnx``: the ONNX model
+    file, absolute or relative to the session folder."""
     model_format: Annotated[str, KEYPOINT_FORMAT] = "coco17"
     """Keypoint format of the ONNX model's joints."""
     model_mean_rgb: Annotated[tuple[Annotated[float, Range(0, 255)], ...], RGB] = (
@@ -111,13 +114,21 @@ class DetectSettings(CheckedTable):
     person_boxes: PersonBoxes = "detector"
     """Crops for the ONNX model: ``detector`` (BlazePose person detector, then the previous
     frame's keypoints) or ``full`` (the whole frame, one person per video)."""
-    max_people: Annotated[int, at_least(1)] = 1
-    """People followed per camera."""
+    max_people: Annotated[int, at_least(1)] = 20
+    """Most people followed per camera: a cap, everyone in view is followed up to it (for one
+    actor among bystanders, ``[associate] mode = "main_subject"``)."""
+    detect_interval_frames: Annotated[int, at_least(1)] = 10
+    """Frames between runs of the BlazePose person detector looking for people nobody follows
+    yet (it also runs on every frame where a followed person is lost)."""
     min_presence: Annotated[float, UNIT_INTERVAL] = 0.5
     """A person whose presence score (ONNX: mean keypoint confidence) falls below this is
     dropped and the person detector looks again."""
     heatmaps: bool = True
     """Keep the detector's per-joint heatmaps in ``out/detections.npz``."""
+    flip: bool = True
+    """BlazePose: also run the landmark model on each crop mirrored and average the two
+    answers where both name the sides alike (twice its time; see the README for what it
+    buys)."""
     max_heatmap_gb: Annotated[float, NON_NEGATIVE] = 2.0
     """Heatmaps larger than this (all cameras, gigabytes) are not kept, with a warning."""
     workers: Annotated[int, NON_NEGATIVE] = 0

@@ -8,7 +8,10 @@ built.
 """
 from __future__ import annotations
 
-__all__ = ["below_nyquist", "spike_window", "fisheye_among_cameras"]
+__all__ = ["below_nyquist", "spike_window", "fisheye_among_cameras", "blazepose_model"]
+
+#: ``[detect] model`` values of the BlazePose backend (empty: the default, heavy).
+BLAZEPOSE_MODELS = ("heavy", "full", "lite")
 
 
 # The filter's cut-offs by smoother: only the smoother in use is checked against the frame rate.
@@ -46,4 +49,13 @@ def fisheye_among_cameras(c) -> "str | None":
     if c.cameras and unknown:
         return (f"fisheye_cameras = {list(c.fisheye_cameras)} and cameras = {list(c.cameras)}; "
                 f"expected fisheye_cameras among cameras, found {', '.join(map(repr, unknown))}")
+    return None
+
+
+def blazepose_model(d) -> "str | None":
+    """``[detect]``: with ``backend = "blazepose"``, ``model`` names a BlazePose landmark
+    model (heavy, full or lite; empty for the default); with ``onnx`` it is the model file."""
+    if d.backend == "blazepose" and d.model not in ("",) + BLAZEPOSE_MODELS:
+        return (f"model = {d.model!r} and backend = 'blazepose'; expected one of "
+                f"{', '.join(BLAZEPOSE_MODELS)} (or backend = 'onnx' for a model file)")
     return None

@@ -40,7 +40,7 @@ from .types import Detections2D
 log = logging.getLogger(__name__)
 
 __all__ = ["SyncError", "SyncResult", "joint_speeds", "lag_correlations", "estimate_offsets",
-           "shift_detections", "synchronise"]
+           "shift_detections", "synchronise", "subframe_peak"]
 
 _MIN_CONF = 0.3
 _MIN_OVERLAP = 10
@@ -227,7 +227,8 @@ def estimate_offsets(det: Detections2D, settings: SyncSettings = SyncSettings()
     for (c, d), curve in curves.items():
         if np.isfinite(curve).any():
             k = int(np.nanargmax(curve))
-            pairs.append((c, d, float(lags[k]), max(float(curve[k]), 1e-3)))
+            pairs.append((c, d, float(lags[k]) + subframe_peak(curve, k),
+                          max(float(curve[k]), 1e-3)))
     connected = {c for p in pairs if p[3] > 0 for c in p[:2]}
     sol = _solve(pairs, C) if pairs else np.zeros(C)
     while len(pairs) > C - 1:                # drop the pair that disagrees most, one by one
@@ -251,8 +252,21 @@ def estimate_offsets(det: Detections2D, settings: SyncSettings = SyncSettings()
                       tuple(bool(t) for t in trusted))
 
 
+def subframe_peak(curve: np.ndarray, k: int) -> float:
+    """Where a correlation curve peaks relative to its best sample ``k``, in frames (a
+    parabola through the peak and its two neighbours, within +-0.5; 0 at an edge or where a
+    neighbour is missing). Synchronous cameras whose peak leans a little to one side (noise,
+    a frame rate that makes the curve wide) then round to 0, not to the sample next to it."""
+    if k <= 0 or k >= len(curve) - 1 or not np.isfinite(curve[k - 1:k + 2]).all():
+        return 0.0
+    a, b, c = curve[k - 1], curve[k], curve[k + 1]
+    den = a - 2 * b + c
+    return float(np.clip(0.5 * (a - c) / den, -0.5, 0.5)) if den < 0 else 0.0
+
+
 def _evidence(curves: dict, est: np.ndarray, lags: np.ndarray, C: int):
-    """Per camera: mean over its pairs of the curve at the solution's lag, and its margin."""
+    """Per camera: mean over its pairs of the curve at the solution's lag, and its margin
+    over the best lag more than one frame away."""
     corr = [[] for _ in range(C)]
     margin = [[] for _ in range(C)]
     for (c, d), curve in curves.items():

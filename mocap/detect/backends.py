@@ -11,7 +11,7 @@ import logging
 
 import numpy as np
 
-from ..models import model_path
+from ..models import landmark_model_name, model_path
 from .blazepose import NUM_BODY, BlazePoseTracker, PoseDetector, PoseLandmarker
 from .onnx_backend import OnnxTopDownBackend
 from .types import BackendSpec, DetectorBackend, PersonResult
@@ -22,7 +22,8 @@ __all__ = ["BlazePoseBackend", "make_backend"]
 
 
 class BlazePoseBackend:
-    """BlazePose 33 landmarks with ROI tracking (see :mod:`.blazepose`)."""
+    """BlazePose 33 landmarks (the heavy, full or lite landmark model) with ROI tracking (see
+    :mod:`.blazepose`)."""
 
     format = "blazepose33"
 
@@ -30,8 +31,10 @@ class BlazePoseBackend:
         self.spec = spec
         self.tracker = BlazePoseTracker(
             PoseDetector(model_path("pose_detection"), spec.num_threads),
-            PoseLandmarker(model_path("pose_landmark_full"), spec.num_threads),
-            max_people=spec.max_people, min_presence=spec.min_presence)
+            PoseLandmarker(model_path(landmark_model_name(spec.landmark_model)),
+                           spec.num_threads, flip=spec.flip),
+            max_people=spec.max_people, min_presence=spec.min_presence,
+            detect_interval=spec.detect_interval)
         self.heatmap_hw = (64, 64) if spec.heatmaps else None
 
     def process(self, rgb: np.ndarray) -> list[tuple[int, PersonResult]]:

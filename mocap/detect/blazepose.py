@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 __all__ = ["ssd_anchors", "decode_detections", "weighted_nms", "PersonDetection",
            "PoseDetector", "PoseLandmarker", "LandmarkResult", "BlazePoseTracker",
            "refine_from_heatmaps", "letterbox", "NUM_BODY", "DETECTOR_INPUT_PX",
-           "LANDMARK_INPUT_PX", "HEATMAP_CELL_OFFSET"]
+           "LANDMARK_INPUT_PX", "HEATMAP_CELL_OFFSET", "FLIP_INDEX",
+           "flip_agreement", "same_body"]
 
 DETECTOR_INPUT_PX = 224
 LANDMARK_INPUT_PX = 256
@@ -299,10 +300,42 @@ def refine_from_heatmaps(xy_cells: np.ndarray, heatmaps: np.ndarray, kernel: int
     return out
 
 
-class PoseLandmarker:
-    """The BlazePose landmark model (holds a LiteRT interpreter)."""
+#: BlazePose's 39 points mirrored: index of each point's left/right counterpart (the 6
+#: auxiliary points lie on the body's midline and map to themselves).
+FLIP_INDEX = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9] +
+                      [i + 1 if i % 2 else i - 1 for i in range(11, NUM_BODY)] +
+                      list(range(NUM_BODY, _NUM_ALL)))
 
-    def __init__(self, model_path: "str | Path", num_threads: int = 1, refine: bool = True):
+
+def flip_agreement(xy: np.ndarray, xy_mirrored: np.ndarray) -> np.ndarray:
+    """(39,) bool: points where the mirrored pass (mapped back, left and right swapped) names
+    sides as the plain pass does. For each left/right pair, the mirrored pass disagrees when
+    its left point lies closer to the plain pass's right point and vice versa (a person seen
+    side-on, whose sides the model guesses): averaging then would put both points between the
+    legs, so such pairs keep the plain pass alone.
+
+    Args:
+        xy, xy_mirrored: (39, 2) crop pixels, the mirrored pass already mapped back.
+    """
+    i = np.arange(len(FLIP_INDEX))
+    j = FLIP_INDEX
+    same = np.linalg.norm(xy[i] - xy_mirrored[i], axis=-1) + \
+        np.linalg.norm(xy[j] - xy_mirrored[j], axis=-1)
+    crossed = np.linalg.norm(xy[i] - xy_mirrored[j], axis=-1) + \
+        np.linalg.norm(xy[j] - xy_mirrored[i], axis=-1)
+    return (i == j) | (same <= crossed)
+
+
+class PoseLandmarker:
+    """The BlazePose landmark model (holds a LiteRT interpreter).
+
+    With ``flip``, each crop is also run mirrored and the two answers averaged (the mirrored
+    one's points mirrored back and their left and right swapped): twice the model's time for
+    2D points with less noise; the heatmaps kept are the unmirrored pass's.
+    """
+
+    def __init__(self, model_path: "str | Path", num_threads: int = 1, refine: bool = True,
+                 flip: bool = False):
         self.interpreter = _interpreter(model_path, num_threads)
         inp = self.interpreter.get_input_details()[0]
         outs = {d["name"]: d for d in self.interpreter.get_output_details()}
@@ -316,7 +349,24 @@ class PoseLandmarker:
         self._in = inp["index"]
         self._lm, self._presence, self._hm = (outs[k]["index"] for k in
                                               ("Identity", "Identity_1", "Identity_3"))
-        self.refine = refine
+        self.refine, self.flip = refine, flip
+
+    def _run(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+        """One pass on a (256, 256, 3) uint8 crop: points (39, 2) in crop edge units (refined
+        from the heatmaps when asked), visibility logits (39,), presence logit, heatmaps
+        (39, 64, 64) probabilities."""
+        n = LANDMARK_INPUT_PX
+        self.interpreter.set_tensor(self._in, crop.astype(np.float32)[None] / 255.0)
+        self.interpreter.invoke()
+        raw = self.interpreter.get_tensor(self._lm).reshape(_NUM_ALL, 5)
+        presence = float(self.interpreter.get_tensor(self._presence).reshape(()))
+        hm = _sigmoid(self.interpreter.get_tensor(self._hm)[0]).transpose(2, 0, 1)
+        cells_per_px, off = hm.shape[2] / n, HEATMAP_CELL_OFFSET
+        xy_crop_edge = raw[:, :2].astype(np.float64)
+        if self.refine:
+            cells = refine_from_heatmaps(xy_crop_edge * cells_per_px - off, hm)
+            xy_crop_edge = (cells + off) / cells_per_px
+        return xy_crop_edge, raw[:, 3].astype(np.float64), presence, hm
 
     def __call__(self, rgb: np.ndarray, roi: Roi) -> LandmarkResult:
         """Landmarks of the person in ``roi`` of an (H, W, 3) uint8 RGB frame."""
@@ -324,20 +374,18 @@ class PoseLandmarker:
         image_from_crop = image_from_crop_affine(roi, n)
         crop = cv2.warpAffine(rgb, invert_affine(image_from_crop), (n, n),
                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        self.interpreter.set_tensor(self._in, crop.astype(np.float32)[None] / 255.0)
-        self.interpreter.invoke()
-        raw = self.interpreter.get_tensor(self._lm).reshape(_NUM_ALL, 5)
-        presence = float(self.interpreter.get_tensor(self._presence).reshape(()))
-        hm = _sigmoid(self.interpreter.get_tensor(self._hm)[0]).transpose(2, 0, 1)
-        hm_h, hm_w = hm.shape[1:]
-        cells_per_px, off = hm_w / n, HEATMAP_CELL_OFFSET
-        xy_crop_edge = raw[:, :2].astype(np.float64)
-        if self.refine:
-            cells = refine_from_heatmaps(xy_crop_edge * cells_per_px - off, hm)
-            xy_crop_edge = (cells + off) / cells_per_px
+        xy_crop_edge, vis, presence, hm = self._run(crop)
+        if self.flip:
+            xy_f, vis_f, presence_f, _ = self._run(np.ascontiguousarray(crop[:, ::-1]))
+            xy_f = np.stack([n - xy_f[:, 0], xy_f[:, 1]], 1)[FLIP_INDEX]
+            agree = flip_agreement(xy_crop_edge, xy_f)
+            xy_crop_edge = np.where(agree[:, None], 0.5 * (xy_crop_edge + xy_f), xy_crop_edge)
+            vis = np.where(agree, 0.5 * (vis + vis_f[FLIP_INDEX]), vis)
+            presence = 0.5 * (presence + presence_f)
         xy = image_from_crop_edge(roi, n, xy_crop_edge)
-        image_from_hm = image_from_heatmap_affine(image_from_crop, (n, n), (hm_h, hm_w), off)
-        return LandmarkResult(xy=xy, visibility=_sigmoid(raw[:, 3]).astype(np.float32),
+        image_from_hm = image_from_heatmap_affine(image_from_crop, (n, n), hm.shape[1:],
+                                                  HEATMAP_CELL_OFFSET)
+        return LandmarkResult(xy=xy, visibility=_sigmoid(vis).astype(np.float32),
                               presence=presence, heatmaps=hm.astype(np.float32),
                               image_from_heatmap=image_from_hm, roi=roi)
 
@@ -348,45 +396,94 @@ class _Track:
     roi: Roi
 
 
+def same_body(a: LandmarkResult, b: LandmarkResult, tolerance: float = 0.08) -> bool:
+    """Whether two answers of the landmark model are one body: the median distance between
+    their 33 body points is below ``tolerance`` times the region's side (the side is about
+    1.25 x the body's extent, so 0.08 is a tenth of the body). Two people side by side, or
+    one in front of the other, keep apart although their regions overlap."""
+    size = min(a.roi.size_px, b.roi.size_px)
+    d = np.linalg.norm(a.xy[:NUM_BODY] - b.xy[:NUM_BODY], axis=-1)
+    return bool(np.median(d) < tolerance * size)
+
+
+def _drift(track: _Track, res: LandmarkResult) -> float:
+    """How far a track's region moved this frame, in units of its size."""
+    nxt = res.next_roi()
+    return float(np.linalg.norm(np.subtract(nxt.center_xy, track.roi.center_xy)) /
+                 max(track.roi.size_px, 1e-6))
+
+
 class BlazePoseTracker:
     """Per-frame BlazePose with region tracking (state: the regions of the people followed).
 
-    Each frame, the landmark model runs on every tracked region; a region whose presence falls
-    below ``min_presence`` is dropped, and while fewer than ``max_people`` are followed the
-    detector looks for people in the frame. People keep their slot (index along P) for as long
-    as they are followed.
+    Each frame, the landmark model runs on every tracked region, and each region for the next
+    frame comes from that person's own landmarks. A region whose presence falls below
+    ``min_presence`` is dropped (the person is lost). When two regions close onto one body
+    (:func:`same_body`: one person's region slid onto the other while they crossed), the one
+    that moved more since the last frame is the one that drifted and is dropped, so one
+    person's detections never continue on another's body; two people side by side or one in
+    front of the other keep apart although their regions overlap. The person detector runs
+    every ``detect_interval`` frames, on every frame where somebody was lost or nobody is
+    followed, and only while fewer than ``max_people`` are followed; a region it proposes that
+    overlaps a followed person's by more than ``duplicate_iou`` is that person (skipped before
+    the landmark model runs), and a new region whose landmarks are a followed body is dropped.
+    People keep their slot (index along P) for as long as they are followed; a new person
+    takes the lowest free slot.
     """
 
     def __init__(self, detector: PoseDetector, landmarker: PoseLandmarker, max_people: int = 1,
-                 min_presence: float = 0.5, duplicate_iou: float = 0.5):
+                 min_presence: float = 0.5, duplicate_iou: float = 0.8,
+                 detect_interval: int = 10):
         self.detector, self.landmarker = detector, landmarker
         self.max_people, self.min_presence = max_people, min_presence
-        self.duplicate_iou = duplicate_iou
+        self.duplicate_iou, self.detect_interval = duplicate_iou, max(1, int(detect_interval))
         self.tracks: list[_Track] = []
         self.detector_runs = 0
+        self.frame = 0
 
-    def _accept(self, results: list, slot: int, res: LandmarkResult) -> bool:
-        if res.presence < self.min_presence:
-            return False
-        roi = res.next_roi()
-        if any(roi.iou(r.next_roi()) > self.duplicate_iou for _, r in results):
-            return False
-        results.append((slot, res))
-        return True
+    @staticmethod
+    def _taken(res: LandmarkResult, results: list) -> bool:
+        return any(same_body(res, r) for _, r in results)
+
+    def _follow(self, rgb: np.ndarray) -> tuple[list, bool]:
+        """The tracked people's landmarks this frame, and whether somebody was lost."""
+        found = []
+        for t in self.tracks:
+            res = self.landmarker(rgb, t.roi)
+            if res.presence >= self.min_presence:
+                found.append((_drift(t, res), t.slot, res))
+        lost = len(found) < len(self.tracks)
+        results: list[tuple[int, LandmarkResult]] = []
+        for _, slot, res in sorted(found, key=lambda x: x[0]):     # the steadiest first
+            if self._taken(res, results):
+                lost = True                                        # drifted onto another
+                continue
+            results.append((slot, res))
+        return results, lost
+
+    def _find_new(self, rgb: np.ndarray, results: list) -> None:
+        """Run the person detector and follow the people it finds that nobody follows."""
+        self.detector_runs += 1
+        used = {s for s, _ in results}
+        for det in self.detector(rgb):
+            if len(results) >= self.max_people:
+                break
+            roi = det.roi()
+            if any(roi.iou(r.next_roi()) > self.duplicate_iou for _, r in results):
+                continue                            # a followed person's region: not new
+            res = self.landmarker(rgb, roi)
+            if res.presence < self.min_presence or self._taken(res, results):
+                continue
+            slot = min(set(range(self.max_people)) - used)
+            used.add(slot)
+            results.append((slot, res))
 
     def process(self, rgb: np.ndarray) -> list[tuple[int, LandmarkResult]]:
         """(slot, result) of every person followed in this frame (an RGB uint8 frame)."""
-        results: list[tuple[int, LandmarkResult]] = []
-        for t in self.tracks:
-            self._accept(results, t.slot, self.landmarker(rgb, t.roi))
-        if len(results) < self.max_people:
-            self.detector_runs += 1
-            used = {s for s, _ in results}
-            for det in self.detector(rgb):
-                if len(results) >= self.max_people:
-                    break
-                slot = min(set(range(self.max_people)) - used)
-                if self._accept(results, slot, self.landmarker(rgb, det.roi())):
-                    used.add(slot)
+        results, lost = self._follow(rgb)
+        due = lost or not results or self.frame % self.detect_interval == 0
+        if due and len(results) < self.max_people:
+            self._find_new(rgb, results)
         self.tracks = [_Track(s, r.next_roi()) for s, r in results]
+        self.frame += 1
         return sorted(results, key=lambda sr: sr[0])

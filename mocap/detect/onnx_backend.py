@@ -171,6 +171,7 @@ class OnnxTopDownBackend:
         if spec.person_boxes == "detector":
             self.detector = PoseDetector(model_path("pose_detection"), spec.num_threads)
         self.tracks: list[tuple[int, np.ndarray]] = []      # (slot, box)
+        self.frame = 0
         log.info("ONNX %s model %s: input %dx%d, %d joints (%s)", self.kind, path.name, W, H,
                  J, self.format)
 
@@ -243,11 +244,17 @@ class OnnxTopDownBackend:
             self.tracks = []        # the whole frame, every frame
         for slot, box in self.tracks:
             self._accept(results, slot, self._run(rgb, box))
-        if len(results) < self.spec.max_people:
+        # the person detector on a schedule, and whenever somebody was lost (as BlazePose's)
+        due = self.detector is None or len(results) < len(self.tracks) or not results or \
+            self.frame % self.spec.detect_interval == 0
+        self.frame += 1
+        if due and len(results) < self.spec.max_people:
             used = {s for s, _, _ in results}
             for box in self._candidate_boxes(rgb):
                 if len(results) >= self.spec.max_people:
                     break
+                if any(box_iou(box, b) > 0.5 for _, _, b in results):
+                    continue                                # somebody followed already
                 slot = min(set(range(self.spec.max_people)) - used)
                 res = self._run(rgb, box)
                 if self.detector is None:

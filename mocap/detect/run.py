@@ -4,8 +4,9 @@ Cameras run in parallel worker processes (one camera each, the CPU cores shared 
 each decoding ahead in a thread (:class:`.video.FrameReader`) and writing its result to the
 job's file (``<folder>/<cam>.npz``, the folder chosen by the caller) atomically, stamped
 with a fingerprint of its inputs and settings: a camera whose file is up to date is skipped,
-so a crashed run resumes without redoing finished cameras. Heatmaps go to a memory-mapped scratch file while a camera runs, so a
-worker's memory does not grow with the take's length. One progress bar counts the take's
+so a crashed run resumes without redoing finished cameras. Heatmaps go to memory-mapped scratch
+files (one per person slot used) while a camera runs, so a worker's memory does not grow with
+the take's length. One progress bar counts the take's
 frames over all cameras.
 """
 from __future__ import annotations
@@ -24,16 +25,17 @@ import numpy as np
 
 from ..errors import DetectorError, MocapError
 from ..keypoints import get_format
-from ..models import MODELS
+from ..models import MODELS, landmark_model_name
 from ..types import Detections2D, load_npz, save_npz
 from .backends import make_backend
-from .types import BackendSpec, resolve_model
+from .types import DEFAULT_LANDMARK_MODEL, BackendSpec, resolve_model
 from .video import VideoInfo, FrameReader, check_sources, probe_source
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CameraJob", "detect_camera", "detect_sources", "spec_from_settings",
-           "assemble_detections", "make_jobs", "job_done", "detect_jobs", "detection_summary"]
+           "assemble_detections", "make_jobs", "job_done", "detect_jobs", "detection_summary",
+           "pad_people"]
 
 #: Bumped when the detection code changes what it writes (invalidates cached cameras).
 CODE_VERSION = 1
@@ -64,16 +66,20 @@ class CameraJob:
 def spec_from_settings(detect, root: "Path | None" = None, num_threads: int = 1
                        ) -> BackendSpec:
     """A :class:`BackendSpec` from ``[detect]`` settings (model paths resolved from ``root``)."""
-    model = ""
+    model, landmark = "", detect.model or DEFAULT_LANDMARK_MODEL
     if detect.backend == "onnx":
+        landmark = DEFAULT_LANDMARK_MODEL
         if not detect.model:
             raise DetectorError("[detect] backend = 'onnx' needs [detect] model = "
                                 "'path/to/model.onnx'")
         model = str(resolve_model(detect.model, root))
-    return BackendSpec(kind=detect.backend, model=model, model_format=detect.model_format,
+    return BackendSpec(kind=detect.backend, model=model, landmark_model=landmark,
+                       model_format=detect.model_format,
                        max_people=detect.max_people, min_presence=detect.min_presence,
+                       detect_interval=detect.detect_interval_frames,
                        person_boxes=detect.person_boxes, mean_rgb=tuple(detect.model_mean_rgb),
                        std_rgb=tuple(detect.model_std_rgb), heatmaps=detect.heatmaps,
+                       flip=detect.flip,
                        num_threads=num_threads)
 
 
@@ -87,8 +93,11 @@ def _fingerprint(info: VideoInfo, num_frames: int, spec: BackendSpec) -> str:
            "spec": {k: v for k, v in asdict(spec).items() if k != "num_threads"},
            "source": _file_stamp(info.path) if not info.is_images else
            [_file_stamp(p) for p in info.images[:num_frames]]}
-    if spec.kind == "blazepose" or spec.person_boxes == "detector":
-        doc["models"] = {n: m.sha256 for n, m in MODELS.items()}
+    used = (["pose_detection"] if spec.kind == "blazepose" or spec.person_boxes == "detector"
+            else []) + ([landmark_model_name(spec.landmark_model)] if spec.kind == "blazepose"
+                        else [])
+    if used:
+        doc["models"] = {n: MODELS[n].sha256 for n in used}
     if spec.kind == "onnx":
         doc["onnx"] = _file_stamp(Path(spec.model))
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
@@ -104,13 +113,62 @@ def _is_done(job: CameraJob) -> bool:
         return False
 
 
+class _HeatmapSlots:
+    """Heatmaps of one camera, a memory-mapped scratch file per person slot, made when the
+    slot is first used (so a cap of many people costs nothing for the slots never used)."""
+
+    def __init__(self, out_path: Path, shape: tuple):
+        self.out_path, self.shape, self.maps = out_path, shape, {}
+
+    def put(self, f: int, slot: int, heatmaps: np.ndarray) -> None:
+        if slot not in self.maps:
+            path = self.out_path.with_name(f".{self.out_path.stem}.heatmaps{slot}.npy")
+            self.maps[slot] = (path, np.lib.format.open_memmap(path, "w+", np.float16,
+                                                               self.shape))
+        self.maps[slot][1][f] = np.where(heatmaps < HEATMAP_FLOOR, 0.0, heatmaps)
+
+    def stacked(self, P: int) -> np.ndarray:
+        """(F, P, J, h, w) float16: the slots below P, zeros where unused."""
+        out = np.zeros((self.shape[0], P) + self.shape[1:], np.float16)
+        for slot, (_, m) in self.maps.items():
+            if slot < P:
+                out[:, slot] = m
+        return out
+
+    def remove(self) -> None:
+        paths = [path for path, _ in self.maps.values()]
+        self.maps = {}                                  # drops the maps (closes the files)
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+
+def _run_frames(job: CameraJob, backend, arrays: dict, hm: "_HeatmapSlots | None",
+                progress) -> None:
+    """The backend over the job's frames, filling xy, conf, aff (and the heatmaps)."""
+    xy, conf, aff = arrays["xy"], arrays["conf"], arrays["aff"]
+    done = 0
+    with FrameReader(job.info, job.num_frames) as frames:
+        for f, rgb in frames:
+            for slot, r in backend.process(rgb):
+                xy[f, slot], conf[f, slot] = r.xy, r.conf
+                if hm is not None and r.heatmaps is not None:
+                    hm.put(f, slot, r.heatmaps)
+                    aff[f, slot] = r.image_from_heatmap
+            done += 1
+            if progress is not None and done % _PROGRESS_EVERY == 0:
+                progress(_PROGRESS_EVERY)
+    if progress is not None and done % _PROGRESS_EVERY:
+        progress(done % _PROGRESS_EVERY)
+
+
 def detect_camera(job: CameraJob, progress=None) -> Path:
     """Run the detector over one camera's frames and write ``job.out_path``.
 
     The file holds xy (F, P, J, 2) pixels (NaN = nobody), conf (F, P, J), format, camera,
     fps, fingerprint and, when kept, heatmaps (F, P, J, h, w) float16 (values below
     :data:`HEATMAP_FLOOR` stored as 0) with heatmap_affine (F, P, 2, 3) (slots without a
-    person: zero heatmaps and a one-pixel-per-cell affine).
+    person: zero heatmaps and a one-pixel-per-cell affine). P is the number of person slots
+    used (at least 1, at most ``max_people``).
 
     Args:
         progress: optional callable taking a number of frames done since the last call.
@@ -118,40 +176,27 @@ def detect_camera(job: CameraJob, progress=None) -> Path:
     backend = make_backend(job.spec)
     F, P = job.num_frames, job.spec.max_people
     J = get_format(backend.format).num_joints
-    xy = np.full((F, P, J, 2), np.nan)
-    conf = np.zeros((F, P, J), np.float32)
-    hw = backend.heatmap_hw
-    aff = np.broadcast_to(_EMPTY_AFFINE, (F, P, 2, 3)).copy()
-    scratch = job.out_path.with_name(f".{job.out_path.stem}.heatmaps.npy")
+    arrays = {"xy": np.full((F, P, J, 2), np.nan), "conf": np.zeros((F, P, J), np.float32),
+              "aff": np.broadcast_to(_EMPTY_AFFINE, (F, P, 2, 3)).copy()}
     job.out_path.parent.mkdir(parents=True, exist_ok=True)
-    hm = np.lib.format.open_memmap(scratch, "w+", np.float16, (F, P, J) + hw) if hw else None
+    hw = backend.heatmap_hw
+    hm = _HeatmapSlots(job.out_path, (F, J) + hw) if hw else None
     try:
-        done = 0
-        with FrameReader(job.info, F) as frames:
-            for f, rgb in frames:
-                for slot, r in backend.process(rgb):
-                    xy[f, slot], conf[f, slot] = r.xy, r.conf
-                    if hm is not None and r.heatmaps is not None:
-                        hm[f, slot] = np.where(r.heatmaps < HEATMAP_FLOOR, 0.0, r.heatmaps)
-                        aff[f, slot] = r.image_from_heatmap
-                done += 1
-                if progress is not None and done % _PROGRESS_EVERY == 0:
-                    progress(_PROGRESS_EVERY)
-        if progress is not None and done % _PROGRESS_EVERY:
-            progress(done % _PROGRESS_EVERY)
-        arrays = dict(xy=xy, conf=conf, format=np.array(backend.format),
-                      camera=np.array(job.info.camera), fps=np.array(job.info.fps),
-                      fingerprint=np.array(job.fingerprint))
+        _run_frames(job, backend, arrays, hm, progress)
+        used = np.isfinite(arrays["xy"][..., 0]).any((0, 2))
+        P = int(np.flatnonzero(used).max()) + 1 if used.any() else 1
+        xy = arrays["xy"][:, :P]
+        out = dict(xy=xy, conf=arrays["conf"][:, :P], format=np.array(backend.format),
+                   camera=np.array(job.info.camera), fps=np.array(job.info.fps),
+                   fingerprint=np.array(job.fingerprint))
         if hm is not None:
-            hm.flush()
-            arrays.update(heatmaps=hm, heatmap_affine=aff)
-        save_npz(job.out_path, **arrays)
+            out.update(heatmaps=hm.stacked(P), heatmap_affine=arrays["aff"][:, :P])
+        save_npz(job.out_path, **out)
     finally:
-        del hm
-        if scratch.exists():
-            scratch.unlink()
-    log.info("camera %s: %d frames, person found in %.0f %% of them", job.info.camera, F,
-             100.0 * np.isfinite(xy[:, 0, :, 0]).any(-1).mean())
+        if hm is not None:
+            hm.remove()
+    log.info("camera %s: %d frames, up to %d people, somebody found in %.0f %% of them",
+             job.info.camera, F, P, 100.0 * np.isfinite(xy[..., 0]).any((1, 2)).mean())
     return job.out_path
 
 
@@ -242,6 +287,15 @@ def _drain(q, tick) -> None:
 
 # --- assembling a take ----------------------------------------------------------------------
 
+def pad_people(a: np.ndarray, P: int, fill) -> np.ndarray:
+    """An (F, P', ...) array padded along its people axis to P with ``fill`` (broadcast)."""
+    if a.shape[1] >= P:
+        return a
+    pad = np.empty((a.shape[0], P - a.shape[1]) + a.shape[2:], a.dtype)
+    pad[...] = fill
+    return np.concatenate([a, pad], 1)
+
+
 def assemble_detections(paths: "list[Path]", camera_names: "tuple[str, ...]", fps: float,
                         max_heatmap_gb: float = 2.0) -> Detections2D:
     """Stack per-camera result files into one :class:`Detections2D` (rig order).
@@ -253,14 +307,16 @@ def assemble_detections(paths: "list[Path]", camera_names: "tuple[str, ...]", fp
     fmts = {str(d["format"]) for d in per}
     if len(fmts) != 1:
         raise MocapError(f"camera detection files disagree on the keypoint format: {fmts}")
-    xy = np.stack([d["xy"] for d in per])
-    conf = np.stack([d["conf"] for d in per])
+    P = max(d["xy"].shape[1] for d in per)
+    xy = np.stack([pad_people(d["xy"], P, np.nan) for d in per])
+    conf = np.stack([pad_people(d["conf"], P, 0.0) for d in per])
     hm = aff = None
     if all("heatmaps" in d for d in per):
-        size_gb = sum(d["heatmaps"].nbytes for d in per) / 1e9
+        size_gb = sum(d["heatmaps"].nbytes / d["heatmaps"].shape[1] for d in per) * P / 1e9
         if size_gb <= max_heatmap_gb:
-            hm = np.stack([d["heatmaps"] for d in per])
-            aff = np.stack([d["heatmap_affine"] for d in per])
+            hm = np.stack([pad_people(d["heatmaps"], P, 0.0) for d in per])
+            aff = np.stack([pad_people(d["heatmap_affine"], P, _EMPTY_AFFINE)
+                            for d in per])
         else:
             log.warning("heatmaps of this take take %.1f GB, more than [detect] "
                         "max_heatmap_gb = %g; keeping keypoints only", size_gb, max_heatmap_gb)

@@ -15,9 +15,13 @@ import numpy as np
 from ..errors import DetectorError
 from ..keypoints import get_format
 from ..settings import DetectBackend, PersonBoxes, choices
+from ..settings_rules import BLAZEPOSE_MODELS
 
 __all__ = ["BACKENDS", "PERSON_BOXES", "BackendSpec", "PersonResult", "DetectorBackend",
-           "resolve_model"]
+           "resolve_model", "DEFAULT_LANDMARK_MODEL"]
+
+#: The BlazePose landmark model used when ``[detect] model`` is empty (README: why).
+DEFAULT_LANDMARK_MODEL = "heavy"
 
 BACKENDS: tuple[str, ...] = choices(DetectBackend)
 """Detector backends (``[detect] backend``)."""
@@ -32,13 +36,17 @@ class BackendSpec:
     Attributes:
         kind: ``blazepose`` or ``onnx``.
         model: ONNX model file (kind ``onnx``).
+        landmark_model: the BlazePose landmark model, ``heavy``, ``full`` or ``lite``.
         model_format: keypoint format of the ONNX model's joints.
-        max_people: people followed per camera (P).
+        max_people: most people followed per camera (the cap on P).
+        detect_interval: BlazePose: frames between runs of the person detector while fewer
+            than ``max_people`` are followed (it also runs whenever somebody is lost).
         min_presence: below this (BlazePose presence; ONNX: mean keypoint confidence) a
             person is dropped and the detector looks again.
         person_boxes: ONNX crops from the BlazePose ``detector`` or the ``full`` frame.
         mean_rgb, std_rgb: ONNX input normalisation, ``(pixel - mean) / std`` on RGB 0..255.
         heatmaps: keep heatmaps.
+        flip: BlazePose: also run each crop mirrored and average (twice the landmark time).
         num_threads: CPU threads of the model runtime.
 
     A spec built in code is checked here (a spec from ``session.toml`` was checked when the
@@ -47,19 +55,27 @@ class BackendSpec:
 
     kind: str = "blazepose"
     model: str = ""
+    landmark_model: str = DEFAULT_LANDMARK_MODEL
     model_format: str = "coco17"
     max_people: int = 1
+    detect_interval: int = 10
     min_presence: float = 0.5
     person_boxes: str = "detector"
     mean_rgb: tuple[float, float, float] = (123.675, 116.28, 103.53)
     std_rgb: tuple[float, float, float] = (58.395, 57.12, 57.375)
     heatmaps: bool = True
+    flip: bool = True
     num_threads: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in BACKENDS:
             raise DetectorError(f"unknown detector backend {self.kind!r}; expected one of "
                                 f"{', '.join(BACKENDS)}")
+        if self.landmark_model not in BLAZEPOSE_MODELS:
+            raise DetectorError(f"unknown BlazePose model {self.landmark_model!r}; expected one "
+                                f"of {', '.join(BLAZEPOSE_MODELS)}")
+        if self.detect_interval < 1:
+            raise DetectorError(f"detect_interval must be >= 1, found {self.detect_interval}")
         if self.max_people < 1:
             raise DetectorError(f"max_people must be >= 1, found {self.max_people}")
         if self.person_boxes not in PERSON_BOXES:

@@ -14,7 +14,7 @@ def run(args) -> int:
     for name, spec in MODELS.items():
         path = cached_model(name)
         state = "cached" if path is not None else "missing (run `mocap models fetch`)"
-        print(f"{name:<22} {state:<10} {spec.wheel[0]}=={spec.wheel[1]}:{spec.member}")
+        print(f"{name:<22} {state:<10} {spec.source}:{spec.member}")
         print(f"{'':<22} {spec.description}")
     return 0
 
@@ -25,8 +25,10 @@ def register(sub) -> None:
                                    "cache, or fetch them (`mocap models fetch`): the pinned "
                                    "mediapipe==0.10.21 wheel is downloaded once from the package "
                                    "registry with `pip download --no-deps` (never installed), "
-                                   "checked by sha256, and the .tflite files are unpacked into "
-                                   "the cache ($MOCAP_CACHE_DIR, default ~/.cache/mocap).")
+                                   "the pinned @mediapipe/pose and @mediapipe/hands tarballs "
+                                   "from the npm registry, all checked by sha256, and the "
+                                   ".tflite files are unpacked into the cache "
+                                   "($MOCAP_CACHE_DIR, default ~/.cache/mocap).")
     p.add_argument("action", nargs="?", default="list", choices=("list", "fetch"),
                    help="list (default) or fetch")
     p.set_defaults(func=run)
