@@ -101,6 +101,14 @@ class ModelError(MocapError):
     """A model file is missing from the cache and cannot be fetched, or is corrupt."""
 
 
+class BlenderMissingError(SimulationError):
+    """Rendering was asked for on a machine without Blender's environment (.venv-blender)."""
+
+
+class RenderError(SimulationError):
+    """Blender failed to render a scene (its last output lines are in the message)."""
+
+
 def expect_shape(name: str, array, shape: tuple, where: str = "") -> None:
     """Raise :class:`MocapError` unless ``array.shape`` matches ``shape``.
 
