@@ -11,7 +11,9 @@ JOB.json (written by :mod:`mocap.simulate.render.driver`):
 - ``cameras``: a list of ``{"name", "size_wh", "lens_mm", "sensor_width_mm", "shift_x",
   "shift_y", "matrix_world"}`` (:func:`mocap.simulate.render.scene.blender_camera`);
 - ``frames`` (indices to render), ``engine`` (``"workbench"`` or ``"cycles"``), ``samples``,
-  ``floor`` (bool), ``floor_size_m``, ``background`` (bool: also render the scene without
+  ``floor`` (bool), ``floor_size_m``, ``lighting`` (``"studio"``; ``"flat"``: Workbench
+  shows the materials' colours unlit on a black world, so a white actor's pixel values are
+  its coverage), ``aa`` (Workbench anti-aliasing samples: ``"OFF"``, ``"8"``...), ``background`` (bool: also render the scene without
   actors once per camera, as ``<cam>/background.png``), ``occlusion_tolerance_m``;
 - ``out``: folder for ``<cam>/<frame:06d>.png`` (8-bit RGB) and ``visibility.npy``
   (C, F, P, K) bool: a keypoint is visible from a camera when the first surface of an actor
@@ -77,7 +79,7 @@ def make_floor(size: float):
     return obj
 
 
-def make_lights():
+def make_lights(flat: bool):
     sun = bpy.data.lights.new("sun", type="SUN")
     sun.energy = 3.0
     sun.angle = 0.2
@@ -85,11 +87,11 @@ def make_lights():
     obj.rotation_euler = (0.6, 0.2, 0.8)
     bpy.context.scene.collection.objects.link(obj)
     world = bpy.data.worlds.new("world")
-    world.color = (0.55, 0.58, 0.62)
+    world.color = (0.0, 0.0, 0.0) if flat else (0.55, 0.58, 0.62)
     world.use_nodes = True
     bg = world.node_tree.nodes.get("Background")
     if bg is not None:
-        bg.inputs["Color"].default_value = (0.55, 0.58, 0.62, 1.0)
+        bg.inputs["Color"].default_value = (*world.color, 1.0)
         bg.inputs["Strength"].default_value = 0.8
     bpy.context.scene.world = world
 
@@ -134,11 +136,11 @@ def setup_engine(job: dict) -> None:
     else:
         r.engine = "BLENDER_WORKBENCH"
         shading = scene.display.shading
-        shading.light = "STUDIO"
+        shading.light = "FLAT" if job["lighting"] == "flat" else "STUDIO"
         shading.color_type = "MATERIAL"
         shading.show_shadows = False
         shading.show_cavity = False
-        scene.display.render_aa = "8"
+        scene.display.render_aa = job["aa"]
 
 
 def visibility(cams, kp_f: np.ndarray, tol: float) -> np.ndarray:
@@ -176,7 +178,7 @@ def main(job_path: str) -> None:
     objs = [make_actor(p, verts[p][0], faces, parts, arrays[f"colors_{p}"]) for p in range(P)]
     if job["floor"]:
         make_floor(job["floor_size_m"])
-    make_lights()
+    make_lights(job["lighting"] == "flat")
     cams = [make_camera(spec) for spec in job["cameras"]]
     out = Path(job["out"])
     for spec in job["cameras"]:
