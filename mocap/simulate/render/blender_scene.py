@@ -1,5 +1,5 @@
 """Render a scene description in Blender. Runs INSIDE Blender's Python
-(``.venv-blender/bin/python blender_scene.py JOB.json``), never in the project's environment:
+(``MOCAP_RENDER_JOB=JOB.json .venv-blender/bin/python blender_scene.py``), never in the project's environment:
 it imports only ``bpy``, ``mathutils``, ``numpy`` and the standard library.
 
 JOB.json (written by :mod:`mocap.simulate.render.driver`):
@@ -23,7 +23,7 @@ JOB.json (written by :mod:`mocap.simulate.render.driver`):
 Progress lines on stdout start with ``@@mocap ``.
 """
 import json
-import sys
+import os
 from pathlib import Path
 
 import bpy
@@ -212,4 +212,4 @@ def main(job_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[sys.argv.index("--") + 1] if "--" in sys.argv else sys.argv[1])
+    main(os.environ["MOCAP_RENDER_JOB"])

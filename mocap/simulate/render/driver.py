@@ -68,9 +68,10 @@ def render_fingerprint(arrays: dict, job: dict) -> str:
 def _run(python: Path, job_file: Path, frames: int) -> None:
     """Run the script; log its progress lines; raise :class:`RenderError` on failure."""
     tail: deque = deque(maxlen=25)
-    cmd = [str(python), str(SCRIPT), str(job_file)]
+    cmd = [str(python), str(SCRIPT)]
+    env = dict(os.environ, MOCAP_RENDER_JOB=str(job_file))
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          errors="replace") as proc:
+                          errors="replace", env=env) as proc:
         step = max(1, frames // 10)
         for line in proc.stdout:
             line = line.rstrip()

@@ -93,11 +93,11 @@ def animate_actors(model: BodyModel, actors, frames: int, fps: float) -> list:
     return anims
 
 
-def keypoint_truth(model: BodyModel, anims: list) -> dict:
-    """Format name -> (F, P, K, 3) world keypoints, metres, for every keypoint format the
-    body model can regress."""
+def keypoint_truth(model: BodyModel, anims: list, formats=None) -> dict:
+    """Format name -> (F, P, K, 3) world keypoints, metres, for each of ``formats`` (None:
+    every keypoint format) that the body model can regress."""
     out = {}
-    for fmt in format_names():
+    for fmt in formats or format_names():
         try:
             out[fmt] = np.stack([body_keypoints(model, an, fmt) for an in anims], 1)
         except BodyModelError:
@@ -181,7 +181,8 @@ def _truth(model: BodyModel, rig: Rig, anims: list, kp: dict, vis: np.ndarray) -
 
 def render_take(rig: Rig, model: BodyModel, actors, frames: int, fps: float = 30.0,
                 settings: RenderSettings = RenderSettings(),
-                looks: "tuple[ActorLook, ...] | None" = None) -> RenderedTake:
+                looks: "tuple[ActorLook, ...] | None" = None,
+                formats: "tuple[str, ...] | None" = None) -> RenderedTake:
     """Render body-model ``actors`` (:class:`BodyActor`) through every camera of ``rig``.
 
     ``truth`` holds: ``joints`` (F, P, Jb, 3) fitted joints, ``local_R`` (F, P, Jb-1, 3, 3)
@@ -202,7 +203,10 @@ def render_take(rig: Rig, model: BodyModel, actors, frames: int, fps: float = 30
         raise SimulationError(f"render_take: expected frames >= 1, found {frames}")
     looks = tuple(looks or LOOKS)
     anims = animate_actors(model, actors, frames, fps)
-    kp = keypoint_truth(model, anims)
+    kp = keypoint_truth(model, anims, formats)
+    if not kp:
+        raise SimulationError(f"render_take: the {model.kind} model places none of the "
+                              f"formats {formats}")
     faces = np.asarray(model.faces, np.int64)
     weights = np.asarray(model.weights.detach().numpy() if hasattr(model.weights, "detach")
                          else model.weights)
