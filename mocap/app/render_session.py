@@ -2,7 +2,8 @@
 rig's cameras would record of body-model actors, the calibration, and the ground truth.
 
 Layout: ``calibration.toml`` (the rig, lens included), ``videos/<cam>.mp4`` (mp4v),
-``session.toml`` (fps, keypoint format, ``[simulate]`` description) and ``gt.npz``: the
+``session.toml`` (fps, keypoint format, ``[detect] max_people`` = the number of actors,
+``[simulate]`` description) and ``gt.npz``: the
 keys :func:`mocap.app.studio.write_session` writes (``xyz`` and ``joint_names`` in the
 session's format, ``joints``, ``local_R``, ``root_R``, ``root_pos``, ``camera_offsets``,
 ``camera_names``, ``heights_m``, ``fps``) plus everything
@@ -26,7 +27,8 @@ from ..types import save_npz
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RenderSpec", "crossing_actors", "render_session", "write_rendered_session"]
+__all__ = ["RenderSpec", "crossing_actors", "render_session", "write_rendered_session",
+           "STUDIO_BOARD", "render_studio_day", "write_board_images"]
 
 
 @dataclass(frozen=True)
@@ -89,14 +91,15 @@ def write_rendered_session(folder: "str | Path", rendered, fmt: str, info: dict)
     for cam, frames in zip(rendered.rig, rendered.images):
         write_video_rgb(root / "videos" / f"{cam.name}.mp4", frames, rendered.fps)
     kf = get_format(fmt)
-    doc = {"take": {"fps": float(rendered.fps)}, "detect": {"format": kf.name},
+    P = len(rendered.vertices)
+    doc = {"take": {"fps": float(rendered.fps)},
+           "detect": {"format": kf.name, "max_people": max(1, P)},
            "simulate": {"rendered": True, **info}}
     with open(root / "session.toml", "wb") as fh:
         tomli_w.dump(doc, fh)
     t = rendered.truth
     if f"xyz_{kf.name}" not in t:
         raise SimulationError(f"format {kf.name!r}: the body model cannot place its keypoints")
-    P = t["betas"].shape[0]
     save_npz(root / "gt.npz", xyz=t[f"xyz_{kf.name}"], joint_names=np.array(kf.joint_names),
              fps=np.array(rendered.fps), camera_offsets=np.zeros(len(rendered.rig), int),
              **{k: v for k, v in t.items() if k not in ("xyz",)})
@@ -126,3 +129,45 @@ def render_session(spec: RenderSpec, folder: "str | Path") -> Path:
     info = {k: v for k, v in asdict(spec).items()}
     info["actors_json"] = json.dumps([asdict(a) for a in actors])
     return write_rendered_session(folder, rendered, spec.format, info)
+
+
+#: The studio day's board: a ChArUco of 5 x 7 squares of 15 cm (0.75 x 1.05 m).
+STUDIO_BOARD = {"kind": "charuco", "squares_x": 5, "squares_y": 7, "square_length_m": 0.15,
+                "marker_length_m": 0.11, "dictionary": "DICT_4X4_50"}
+
+
+def write_board_images(folder: Path, rig, images: list) -> None:
+    """``calibration/<cam>/<frame:06d>.png`` grey board images for ``mocap calibrate``."""
+    for cam, frames in zip(rig, images):
+        d = folder / "calibration" / cam.name
+        d.mkdir(parents=True, exist_ok=True)
+        for f, rgb in enumerate(frames):
+            if not cv2.imwrite(str(d / f"{f:06d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)):
+                raise VideoError(f"{d / f'{f:06d}.png'}: expected a writable image", d)
+
+
+def render_studio_day(spec: RenderSpec, folder: "str | Path", board_frames: int = 60) -> Path:
+    """A studio day: the rendered take (:func:`render_session`) plus a ChArUco board
+    (:data:`STUDIO_BOARD`) carried through the same scene, rendered by the same cameras into
+    ``calibration/<cam>/`` with the board in ``session.toml [calibration.board]``. The
+    session's ``calibration.toml`` is then the one ``mocap calibrate`` makes from the board;
+    the true rig is kept in ``calibration_truth.toml``."""
+    from calibration.boards import board_from_dict
+    from ..simulate import load_rig_template
+    from ..simulate.render import (RenderSettings, carried_board_poses, render_board_frames,
+                                   scale_rig)
+    root = render_session(spec, folder)
+    rig = scale_rig(load_rig_template(spec.rig), spec.width_px)
+    board = board_from_dict(dict(STUDIO_BOARD))
+    poses = carried_board_poses(rig, board, board_frames, spec.seed)
+    images, corners = render_board_frames(rig, board, poses,
+                                          RenderSettings(engine=spec.engine,
+                                                         samples=spec.samples))
+    write_board_images(root, rig, images)
+    np.savez(root / "gt_board.npz", poses=poses, corners_px=corners)
+    (root / "calibration.toml").replace(root / "calibration_truth.toml")
+    with open(root / "session.toml", "ab") as fh:
+        tomli_w.dump({"calibration": {"board": dict(STUDIO_BOARD)}}, fh)
+    log.info("studio day: %d board frames per camera in %s/calibration; run `mocap "
+             "calibrate %s` next", board_frames, root, root)
+    return root

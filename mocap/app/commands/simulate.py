@@ -59,8 +59,15 @@ def render_spec(args):
 
 
 def run(args) -> int:
+    if getattr(args, "studio_day", 0) and not getattr(args, "render", False):
+        from ...errors import SimulationError
+        raise SimulationError("--studio-day: expected --render with it, found it alone")
     if getattr(args, "render", False):
-        from ..render_session import render_session
+        from ..render_session import render_session, render_studio_day
+        if args.studio_day:
+            folder = render_studio_day(render_spec(args), Path(args.session), args.studio_day)
+            print(f"studio day written to {folder}; calibrate it: mocap calibrate {folder}")
+            return 0
         folder = render_session(render_spec(args), Path(args.session))
         print(f"rendered session written to {folder}")
         return 0
@@ -88,4 +95,8 @@ def register(sub) -> None:
                    help="image width in pixels, height in proportion (default: 480)")
     r.add_argument("--actors", type=int, default=1,
                    help="actors (2: walking across each other's path; default: 1)")
+    r.add_argument("--studio-day", type=int, default=0, metavar="FRAMES",
+                   help="with --render: also render a ChArUco board carried through the "
+                        "scene (FRAMES views per camera) into calibration/, for `mocap "
+                        "calibrate`; the true rig goes to calibration_truth.toml")
     p.set_defaults(func=run)

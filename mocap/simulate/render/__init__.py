@@ -3,6 +3,7 @@ environment, ``make setup-blender``) through a rig's cameras, lens distortion ap
 afterwards, with ground truth for every keypoint format, joint rotations, shape and each
 camera's 2D truth and visibility. Session folders from it: :mod:`mocap.app.render_session`.
 """
+from .board import board_quad, carried_board_poses, render_board_frames
 from .driver import blender_python, render_fingerprint, run_blender
 from .lens_remap import apply_lens, lens_maps
 from .scene import (LOOKS, PART_NAMES, ActorLook, blender_camera, face_parts, render_camera,
@@ -10,7 +11,7 @@ from .scene import (LOOKS, PART_NAMES, ActorLook, blender_camera, face_parts, re
 from .take import (RenderedTake, RenderSettings, animate_actors, keypoint_truth,
                    project_truth, render_take)
 
-__all__ = ["LOOKS", "PART_NAMES", "ActorLook", "RenderSettings", "RenderedTake",
+__all__ = ["board_quad", "carried_board_poses", "render_board_frames", "LOOKS", "PART_NAMES", "ActorLook", "RenderSettings", "RenderedTake",
            "animate_actors", "apply_lens", "blender_camera", "blender_python", "face_parts",
            "keypoint_truth", "lens_maps", "project_truth", "render_camera", "render_fingerprint",
            "render_take", "run_blender", "scale_camera", "scale_rig", "vertex_parts"]

@@ -15,6 +15,10 @@ JOB.json (written by :mod:`mocap.simulate.render.driver`):
   shows the materials' colours unlit on a black world, so a white actor's pixel values are
   its coverage), ``aa`` (Workbench anti-aliasing samples: ``"OFF"``, ``"8"``...), ``background`` (bool: also render the scene without
   actors once per camera, as ``<cam>/background.png``), ``occlusion_tolerance_m``;
+- ``board`` (bool, optional): a printed board carried through the volume: arrays
+  ``board_texture`` (H, W) uint8 grey, ``board_quad`` (4, 3) its corners in the board frame
+  (top-left, top-right, bottom-right, bottom-left of the texture) and ``board_poses``
+  (F, 4, 4) ``T_world_from_board``; shown unlit (Workbench colour type TEXTURE);
 - ``out``: folder for ``<cam>/<frame:06d>.png`` (8-bit RGB) and ``visibility.npy``
   (C, F, P, K) bool: a keypoint is visible from a camera when the first surface of an actor
   that the ray from the camera centre towards it meets lies no nearer than
@@ -79,6 +83,40 @@ def make_floor(size: float):
     return obj
 
 
+def make_board(texture: np.ndarray, quad: np.ndarray):
+    """A printed board: a quad with corners ``quad`` (4, 3) in the board frame and UVs spanning
+    the grey ``texture`` (H, W) uint8 (row 0 at the top, at the quad's first corner)."""
+    h, w = texture.shape
+    img = bpy.data.images.new("board", width=w, height=h, alpha=False)
+    img.colorspace_settings.name = "sRGB"          # before the pixels: changing it reloads
+    grey = texture[::-1].astype(np.float32) / 255.0                # Blender's rows go up
+    rgba = np.ones((h, w, 4), np.float32)
+    rgba[..., :3] = grey[..., None]
+    img.pixels.foreach_set(rgba.ravel())
+    img.update()
+    mesh = bpy.data.meshes.new("board")
+    mesh.from_pydata([tuple(map(float, q)) for q in quad], [], [(0, 3, 2, 1)])
+    uv = mesh.uv_layers.new(name="uv")
+    corner_uv = {0: (0.0, 1.0), 1: (1.0, 1.0), 2: (1.0, 0.0), 3: (0.0, 0.0)}
+    for loop in mesh.loops:
+        uv.data[loop.index].uv = corner_uv[loop.vertex_index]
+    mat = bpy.data.materials.new("board")
+    mat.use_nodes = True
+    nodes = mat.node_tree.nodes
+    tex = nodes.new("ShaderNodeTexImage")
+    tex.image = img
+    tex.interpolation = "Linear"
+    emit = nodes.new("ShaderNodeEmission")
+    out = nodes.get("Material Output")
+    mat.node_tree.links.new(tex.outputs["Color"], emit.inputs["Color"])
+    mat.node_tree.links.new(emit.outputs["Emission"], out.inputs["Surface"])
+    nodes.active = tex
+    mesh.materials.append(mat)
+    obj = bpy.data.objects.new("board", mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    return obj
+
+
 def make_lights(flat: bool):
     sun = bpy.data.lights.new("sun", type="SUN")
     sun.energy = 3.0
@@ -137,7 +175,7 @@ def setup_engine(job: dict) -> None:
         r.engine = "BLENDER_WORKBENCH"
         shading = scene.display.shading
         shading.light = "FLAT" if job["lighting"] == "flat" else "STUDIO"
-        shading.color_type = "MATERIAL"
+        shading.color_type = "TEXTURE" if job.get("board") else "MATERIAL"
         shading.show_shadows = False
         shading.show_cavity = False
         scene.display.render_aa = job["aa"]
@@ -174,6 +212,8 @@ def main(job_path: str) -> None:
     scene = bpy.context.scene
     faces, parts = arrays["faces"], arrays["face_part"]
     P = int(job["actors"])
+    board = make_board(arrays["board_texture"], arrays["board_quad"]) if job.get("board") \
+        else None
     verts = [arrays[f"verts_{p}"] for p in range(P)]
     objs = [make_actor(p, verts[p][0], faces, parts, arrays[f"colors_{p}"]) for p in range(P)]
     if job["floor"]:
@@ -196,6 +236,8 @@ def main(job_path: str) -> None:
     frames = job["frames"]
     vis = np.zeros((len(cams), len(frames)) + kp.shape[1:3], bool)
     for i, f in enumerate(frames):
+        if board is not None:
+            board.matrix_world = Matrix(arrays["board_poses"][f].tolist())
         for p, obj in enumerate(objs):
             obj.data.vertices.foreach_set("co", verts[p][f].astype(np.float32).ravel())
             obj.data.update()

@@ -26,7 +26,7 @@ from .scene import LOOKS, ActorLook, blender_camera, face_parts, render_camera, 
 log = logging.getLogger(__name__)
 
 __all__ = ["RenderSettings", "RenderedTake", "render_take", "animate_actors",
-           "keypoint_truth", "project_truth"]
+           "keypoint_truth", "project_truth", "render_job", "distorted_images"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,8 @@ def _inside(rig: Rig, xy: np.ndarray) -> np.ndarray:
         return ((xy >= -0.5) & (xy <= size - 0.5)).all(-1)
 
 
-def _job(rig: Rig, frames: int, settings: RenderSettings, actors: int) -> tuple[dict, list]:
+def render_job(rig: Rig, frames: int, settings: RenderSettings,
+               actors: int) -> tuple[dict, list]:
     """The Blender job (cameras, engine) and each camera's render intrinsics."""
     specs, Ks = [], []
     for cam in rig:
@@ -143,7 +144,7 @@ def _read_png(path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def _distorted_images(rig: Rig, folder, Ks: list, frames: int, background: bool):
+def distorted_images(rig: Rig, folder, Ks: list, frames: int, background: bool):
     """Each camera's frames (F, H, W, 3) and background, lens applied."""
     images, backs = [], []
     for cam, K in zip(rig, Ks):
@@ -216,10 +217,10 @@ def render_take(rig: Rig, model: BodyModel, actors, frames: int, fps: float = 30
     for p, an in enumerate(anims):
         arrays[f"verts_{p}"] = an["vertices"].astype(np.float32)
         arrays[f"colors_{p}"] = looks[p % len(looks)].colors()
-    job, Ks = _job(rig, frames, settings, len(actors))
+    job, Ks = render_job(rig, frames, settings, len(actors))
     folder = run_blender(arrays, job, use_cache=settings.use_cache)
     vis = np.load(folder / "visibility.npy")
-    images, backs = _distorted_images(rig, folder, Ks, frames, settings.background)
+    images, backs = distorted_images(rig, folder, Ks, frames, settings.background)
     return RenderedTake(rig=rig, fps=float(fps), images=images, backgrounds=backs,
                         vertices=[arrays[f"verts_{p}"] for p in range(len(actors))],
                         faces=faces, truth=_truth(model, rig, anims, kp, vis))

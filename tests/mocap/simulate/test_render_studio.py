@@ -189,3 +189,23 @@ def test_pixels_to_3d(rendered, tmp_path):
     err = np.linalg.norm(xyz[:, 0, idx] - t["xyz_blazepose33"][:, 0, idx], axis=-1)
     assert np.isfinite(err).mean() > 0.95
     assert np.nanmean(err) < 0.035, np.nanmean(err)
+
+
+def test_board_carried_through_the_scene_is_found_where_the_truth_says():
+    """The ChArUco board rendered in the studio (texture, pose and lens): OpenCV's corners
+    within 0.35 px of the projected truth on average, in every view that finds it."""
+    from calibration.boards import board_from_dict, detect_corners
+    from mocap.app.render_session import STUDIO_BOARD
+    from mocap.simulate.render import carried_board_poses, render_board_frames, scale_rig
+    rig = scale_rig(load_rig_template("studio4"), 640)
+    spec = board_from_dict(dict(STUDIO_BOARD))
+    poses = carried_board_poses(rig, spec, 4, seed=2)
+    images, corners = render_board_frames(rig, spec, poses)
+    found = []
+    for c in range(len(rig)):
+        for f in range(len(poses)):
+            d = detect_corners(cv2.cvtColor(images[c][f], cv2.COLOR_RGB2GRAY), spec)
+            if d is not None and len(d) >= 6:
+                found.append(np.linalg.norm(d.xy - corners[c, f, d.ids], axis=1).mean())
+    assert len(found) >= 3, found
+    assert max(found) < 0.35, found

@@ -1,0 +1,71 @@
+"""A calibration board carried through the rendered studio: the printed board
+(:func:`calibration.boards.board_image`) as a textured quad in the same Blender scene (floor,
+lights, cameras), moved through the capture volume, the lens applied afterwards as for the
+actors. With :mod:`mocap.app.render_session` this makes a studio day: calibrate from the
+board, capture the actors, score both against the truth."""
+from __future__ import annotations
+
+import numpy as np
+
+from calibration import Rig
+from calibration.boards.spec import BoardSpec, board_image
+from calibration.render import board_corners_px, random_board_poses
+
+from ...errors import SimulationError
+from .driver import run_blender
+from .take import RenderSettings, distorted_images, render_job
+
+__all__ = ["board_quad", "carried_board_poses", "render_board_frames"]
+
+
+def board_quad(spec: BoardSpec, px_per_square: int, margin_px: float,
+               texture_shape: tuple) -> np.ndarray:
+    """(4, 3) corners of the texture of :func:`board_image` in the board frame, metres:
+    top-left, top-right, bottom-right, bottom-left (the texture's pixel edges; the board's
+    origin is its outer top-left corner, ``margin_px`` pixels in)."""
+    ppm = px_per_square / spec.square_length_m
+    h, w = texture_shape
+    x0, y0 = -margin_px / ppm, -margin_px / ppm
+    x1, y1 = (w - margin_px) / ppm, (h - margin_px) / ppm
+    return np.array([[x0, y0, 0.0], [x1, y0, 0.0], [x1, y1, 0.0], [x0, y1, 0.0]])
+
+
+def carried_board_poses(rig: Rig, spec: BoardSpec, frames: int, seed: int = 0) -> np.ndarray:
+    """(F, 4, 4) ``T_world_from_board``: a board held up facing one camera after another,
+    around the middle of the volume (centre within 0.8 m sideways, 0.5 m up or down of
+    (0, 0, 1.2) m), tilted up to 30 degrees."""
+    return random_board_poses(rig, spec, frames, (0.0, 0.0, 1.2), (0.8, 0.8, 0.5),
+                              tilt_deg=30.0, roll_deg=20.0, face="camera",
+                              rng=np.random.default_rng(seed))
+
+
+def render_board_frames(rig: Rig, spec: BoardSpec, poses: np.ndarray,
+                        settings: RenderSettings = RenderSettings(),
+                        px_per_square: int = 96) -> tuple[list, np.ndarray]:
+    """Render the board at ``poses`` (F, 4, 4) through every camera of ``rig``.
+
+    Returns:
+        ``(images, corners_px)``: per camera (F, H, W, 3) uint8 RGB; (C, F, N, 2) true corner
+        pixels (OpenCV convention, lens included), NaN outside the image.
+    """
+    poses = np.asarray(poses, float)
+    if poses.ndim != 3 or poses.shape[1:] != (4, 4):
+        raise SimulationError(f"board poses: expected (F, 4, 4), found {poses.shape}")
+    tex, margin = board_image(spec, px_per_square)
+    F = len(poses)
+    arrays = {"faces": np.zeros((0, 3), np.int32), "face_part": np.zeros(0, np.int32),
+              "keypoints": np.zeros((F, 0, 0, 3), np.float32),
+              "board_texture": tex.astype(np.uint8),
+              "board_quad": board_quad(spec, px_per_square, margin, tex.shape),
+              "board_poses": poses}
+    job, Ks = render_job(rig, F, settings, 0)
+    job["board"] = True
+    folder = run_blender(arrays, job, use_cache=settings.use_cache)
+    images, _ = distorted_images(rig, folder, Ks, F, False)
+    corners = np.stack([np.stack([board_corners_px(cam, spec, T) for T in poses])
+                        for cam in rig])
+    size = np.array([c.size_wh for c in rig], float)[:, None, None]
+    with np.errstate(invalid="ignore"):
+        inside = ((corners >= 0) & (corners <= size - 1)).all(-1)
+    corners[~inside] = np.nan
+    return images, corners
