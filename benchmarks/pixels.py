@@ -230,6 +230,49 @@ def crossing_table(root: Path, truth: dict) -> None:
           f"{pred.shape[1]}; `mocap run` took {dt:.1f} s")
 
 
+def studio_day_table(root: Path) -> None:
+    """`mocap calibrate` on the rendered board, scored against the true rig after the best
+    similarity (camera centres), then the capture run through that calibration, its
+    keypoints mapped back by the same similarity and scored."""
+    from calibration import Rig
+    from calibration.rotations import rotmat_to_rotvec
+    from mocap.app.cli import main as mocap_main
+    from mocap.app.pipeline import run
+    from mocap.types import Points3D
+    truth = Rig.load(root / "calibration_truth.toml")
+    _, t_cal = timed(lambda: mocap_main(["calibrate", str(root)]))
+    est = Rig.load(root / "calibration.toml")
+    ce = np.stack([c.center for c in est])
+    ct = np.stack([c.center for c in truth])
+    T, scale = similarity_from_points(ce, ct)
+    R = T[:3, :3]
+    print("\n| camera | centre error mm | rotation error deg | focal error % |")
+    print("| --- | ---: | ---: | ---: |")
+    for a, b, x in zip(est, truth, ce):
+        c_err = 1000 * np.linalg.norm(scale * R @ x + T[:3, 3] - b.center)
+        # world_from_cam of the estimate, mapped into the true world
+        R_world = R @ a.R_cam_from_world.T
+        r_err = np.degrees(np.linalg.norm(rotmat_to_rotvec(b.R_cam_from_world @ R_world)))
+        f_err = 100 * (a.K[0, 0] / b.K[0, 0] - 1)
+        print(f"| {a.name} | {c_err:.1f} | {r_err:.3f} | {f_err:+.2f} |")
+    print(f"\nscale of the calibrated rig against the truth: {scale:.5f}; "
+          f"`mocap calibrate` took {t_cal:.1f} s")
+    text = (root / "session.toml").read_text()
+    if "[fit]" not in text:
+        (root / "session.toml").write_text(text + '\n[fit]\nenabled = false\n\n[export]\n'
+                                           'formats = ["trc"]\n')
+    run(root, force=True)
+    gt = dict(np.load(root / "gt.npz"))
+    names = list(get_format(FMT).joint_names)
+    for label, name in (("raw", "points3d_raw.npz"), ("filtered", "points3d.npz")):
+        xyz = Points3D.load(root / "out" / name).xyz[:, 0]
+        xyz = scale * xyz @ R.T + T[:3, 3]
+        sc = scores(xyz, gt[f"xyz_{FMT}"][:, 0], names)
+        print(f"capture through that calibration, {label}: MPJPE {sc['mpjpe']:.1f} mm, "
+              f"body {sc['body']:.1f} mm, PA-MPJPE {sc['pa']:.1f} mm, knee RMS "
+              f"{sc['knee']:.2f} deg, hip RMS {sc['hip']:.2f} deg")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rig", default="studio4")
@@ -239,6 +282,9 @@ def main() -> None:
     ap.add_argument("--engine", default="cycles", choices=("workbench", "cycles"))
     ap.add_argument("--samples", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--studio-day", type=int, default=0, metavar="FRAMES",
+                    help="also render a board carried through the scene (FRAMES views), "
+                         "calibrate from it and score the rig and the capture")
     ap.add_argument("--actors", type=int, default=1,
                     help="2: two actors crossing (scored through `mocap run`)")
     args = ap.parse_args()
@@ -247,6 +293,15 @@ def main() -> None:
                       seed=args.seed, actors=args.actors, width_px=args.width,
                       engine=args.engine,
                       samples=args.samples)
+    if args.studio_day:
+        from mocap.app.render_session import render_studio_day
+        root = cache_dir() / "bench" / "pixels" / f"day-{args.width}-{args.frames}-{args.studio_day}"
+        if not (root / "calibration_truth.toml").is_file():
+            render_studio_day(spec, root, args.studio_day)
+        print(f"\n## studio day: {args.rig}, {args.width} px, {args.studio_day} board views, "
+              f"{args.frames} capture frames, {args.engine}")
+        studio_day_table(root)
+        return
     root, t_render = make_session(spec)
     if args.actors > 1:
         print(f"\n## {args.actors} actors crossing: {args.rig}, {args.width} px, {args.frames} "

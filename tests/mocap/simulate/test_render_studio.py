@@ -199,7 +199,7 @@ def test_board_carried_through_the_scene_is_found_where_the_truth_says():
     from mocap.simulate.render import carried_board_poses, render_board_frames, scale_rig
     rig = scale_rig(load_rig_template("studio4"), 640)
     spec = board_from_dict(dict(STUDIO_BOARD))
-    poses = carried_board_poses(rig, spec, 4, seed=2)
+    poses = carried_board_poses(rig, spec, 6, seed=2)
     images, corners = render_board_frames(rig, spec, poses)
     found = []
     for c in range(len(rig)):
