@@ -91,3 +91,18 @@ def test_missing_blender_is_one_line(monkeypatch):
     with pytest.raises(BlenderMissingError, match="make setup-blender") as exc:
         blender_python()
     assert "\n" not in str(exc.value)
+
+
+def test_simulate_render_without_blender_says_how_to_set_it_up(monkeypatch, tmp_path, capsys):
+    from mocap.app.cli import main
+    monkeypatch.setenv("MOCAP_BLENDER_PYTHON", str(tmp_path / "no-python"))
+    assert main(["simulate", str(tmp_path / "s"), "--render", "--frames", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "make setup-blender" in err[0], err
+    assert not (tmp_path / "s" / "videos").exists()
+
+
+def test_studio_day_needs_render(tmp_path, capsys):
+    from mocap.app.cli import main
+    assert main(["simulate", str(tmp_path / "s"), "--studio-day", "10"]) == 2
+    assert "--studio-day: expected --render" in capsys.readouterr().err
