@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibration import Rig
+from scipy.spatial.transform import Rotation
+
+from calibration import Camera, Rig
 from calibration.boards.spec import BoardSpec, board_image
-from calibration.render import board_corners_px, random_board_poses
+from calibration.render import board_corners_px, pose_matrix
 
 from ...errors import SimulationError
 from .driver import run_blender
@@ -31,12 +33,26 @@ def board_quad(spec: BoardSpec, px_per_square: int, margin_px: float,
 
 
 def carried_board_poses(rig: Rig, spec: BoardSpec, frames: int, seed: int = 0) -> np.ndarray:
-    """(F, 4, 4) ``T_world_from_board``: a board held up facing one camera after another,
-    around the middle of the volume (centre within 0.8 m sideways, 0.5 m up or down of
-    (0, 0, 1.2) m), tilted up to 30 degrees."""
-    return random_board_poses(rig, spec, frames, (0.0, 0.0, 1.2), (0.8, 0.8, 0.5),
-                              tilt_deg=30.0, roll_deg=20.0, face="camera",
-                              rng=np.random.default_rng(seed))
+    """(F, 4, 4) ``T_world_from_board``: a board carried around the middle of the volume
+    (centre within 0.8 m sideways and 0.4 m up or down of (0, 0, 1.2) m), held up facing two
+    neighbouring cameras at a time (the midpoint of their centres; pairs in turn, so every
+    camera shares views with its neighbours), tilted up to 20 degrees, turned in its plane up
+    to 20 degrees."""
+    rng = np.random.default_rng(seed)
+    centres = np.stack([c.center for c in rig])
+    C = len(centres)
+    out = np.empty((frames, 4, 4))
+    half = np.array([spec.size_m[0] / 2, spec.size_m[1] / 2, 0.0])
+    for i in range(frames):
+        k = i % C
+        eye = (centres[k] + centres[(k + 1) % C]) / 2 if C > 1 else centres[0]
+        centre = np.array([0.0, 0.0, 1.2]) + rng.uniform(-1, 1, 3) * np.array([0.8, 0.8, 0.4])
+        look = Camera.look_at("v", (2, 2), np.eye(3), np.zeros(0), eye, centre)
+        tilt = np.radians(20.0) * rng.uniform(-1, 1, 2)
+        roll = np.radians(20.0) * rng.uniform(-1, 1)
+        R = look.R_cam_from_world.T @ Rotation.from_euler("xyz", [*tilt, roll]).as_matrix()
+        out[i] = pose_matrix(R, centre - R @ half)
+    return out
 
 
 def render_board_frames(rig: Rig, spec: BoardSpec, poses: np.ndarray,

@@ -129,7 +129,8 @@ def render_job(rig: Rig, frames: int, settings: RenderSettings,
                                     size))
         Ks.append(K)
     job = {"cameras": specs, "frames": list(range(frames)), "engine": settings.engine,
-           "samples": int(settings.samples), "lighting": settings.lighting,
+           "samples": int(settings.samples) if settings.engine == "cycles" else 0,
+           "lighting": settings.lighting,
            "aa": "8" if settings.antialias else "OFF",
            "floor": bool(settings.floor),
            "floor_size_m": 12.0, "background": bool(settings.background),
