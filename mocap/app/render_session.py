@@ -131,9 +131,10 @@ def render_session(spec: RenderSpec, folder: "str | Path") -> Path:
     return write_rendered_session(folder, rendered, spec.format, info)
 
 
-#: The studio day's board: a ChArUco of 5 x 7 squares of 15 cm (0.75 x 1.05 m).
-STUDIO_BOARD = {"kind": "charuco", "squares_x": 5, "squares_y": 7, "square_length_m": 0.15,
-                "marker_length_m": 0.11, "dictionary": "DICT_4X4_50"}
+#: The studio day's board: a ChArUco of 5 x 7 squares of 20 cm (1.0 x 1.4 m), large enough
+#: to be found by two cameras 4 m away at once.
+STUDIO_BOARD = {"kind": "charuco", "squares_x": 5, "squares_y": 7, "square_length_m": 0.2,
+                "marker_length_m": 0.15, "dictionary": "DICT_4X4_50"}
 
 
 def write_board_images(folder: Path, rig, images: list) -> None:

@@ -36,7 +36,7 @@ def carried_board_poses(rig: Rig, spec: BoardSpec, frames: int, seed: int = 0) -
     """(F, 4, 4) ``T_world_from_board``: a board carried around the middle of the volume
     (centre within 0.8 m sideways and 0.4 m up or down of (0, 0, 1.2) m), held up facing two
     neighbouring cameras at a time (the midpoint of their centres; pairs in turn, so every
-    camera shares views with its neighbours), tilted up to 20 degrees, turned in its plane up
+    camera shares views with its neighbours), tilted up to 10 degrees, turned in its plane up
     to 20 degrees."""
     rng = np.random.default_rng(seed)
     centres = np.stack([c.center for c in rig])
@@ -48,7 +48,7 @@ def carried_board_poses(rig: Rig, spec: BoardSpec, frames: int, seed: int = 0) -
         eye = (centres[k] + centres[(k + 1) % C]) / 2 if C > 1 else centres[0]
         centre = np.array([0.0, 0.0, 1.2]) + rng.uniform(-1, 1, 3) * np.array([0.8, 0.8, 0.4])
         look = Camera.look_at("v", (2, 2), np.eye(3), np.zeros(0), eye, centre)
-        tilt = np.radians(20.0) * rng.uniform(-1, 1, 2)
+        tilt = np.radians(10.0) * rng.uniform(-1, 1, 2)
         roll = np.radians(20.0) * rng.uniform(-1, 1)
         R = look.R_cam_from_world.T @ Rotation.from_euler("xyz", [*tilt, roll]).as_matrix()
         out[i] = pose_matrix(R, centre - R @ half)
