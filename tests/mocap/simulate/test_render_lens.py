@@ -106,3 +106,15 @@ def test_studio_day_needs_render(tmp_path, capsys):
     from mocap.app.cli import main
     assert main(["simulate", str(tmp_path / "s"), "--studio-day", "10"]) == 2
     assert "--studio-day: expected --render" in capsys.readouterr().err
+
+
+def test_render_fingerprint_covers_arrays_and_job_but_not_paths():
+    from mocap.simulate.render import render_fingerprint
+    a = {"verts_0": np.zeros((2, 3, 3), np.float32)}
+    job = {"engine": "workbench", "frames": [0, 1], "out": "/x", "arrays": "/y"}
+    base = render_fingerprint(a, job)
+    assert render_fingerprint(a, dict(job, out="/elsewhere", arrays="/z")) == base
+    assert render_fingerprint(a, dict(job, engine="cycles")) != base
+    b = {"verts_0": a["verts_0"].copy()}
+    b["verts_0"][1, 2, 0] = 1e-3
+    assert render_fingerprint(b, job) != base
