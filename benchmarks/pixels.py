@@ -314,7 +314,7 @@ def main() -> None:
     det, t_det = timed(lambda: detect_session(root, rig.names, settings, workers=1, rig=rig))
     truth = dict(np.load(root / "gt.npz"))
     rows, secs = method_rows(rig, det, truth, settings, spec.fps)
-    secs = {"render (Blender, cached: nan)": t_render, "detect (BlazePose Full, 1 worker)": t_det,
+    secs = {"render (Blender; nan: cached)": t_render, "detect (BlazePose Full, 1 worker)": t_det,
             **secs}
     title = (f"{args.rig}, {len(rig)} cameras at {args.width} px, {args.motion}, "
              f"{args.frames} frames at {spec.fps:g} fps, {args.engine}"
