@@ -11,7 +11,8 @@ from .scene import (LOOKS, PART_NAMES, ActorLook, blender_camera, face_parts, re
 from .take import (RenderedTake, RenderSettings, animate_actors, keypoint_truth,
                    project_truth, render_take)
 
-__all__ = ["board_quad", "carried_board_poses", "render_board_frames", "LOOKS", "PART_NAMES", "ActorLook", "RenderSettings", "RenderedTake",
-           "animate_actors", "apply_lens", "blender_camera", "blender_python", "face_parts",
-           "keypoint_truth", "lens_maps", "project_truth", "render_camera", "render_fingerprint",
-           "render_take", "run_blender", "scale_camera", "scale_rig", "vertex_parts"]
+__all__ = ["ActorLook", "animate_actors", "apply_lens", "blender_camera", "blender_python",
+           "board_quad", "carried_board_poses", "face_parts", "keypoint_truth", "lens_maps",
+           "LOOKS", "PART_NAMES", "project_truth", "render_board_frames", "render_camera",
+           "render_fingerprint", "render_take", "RenderedTake", "RenderSettings",
+           "run_blender", "scale_camera", "scale_rig", "vertex_parts"]

@@ -1,5 +1,6 @@
 """Render a scene description in Blender. Runs INSIDE Blender's Python
-(``MOCAP_RENDER_JOB=JOB.json .venv-blender/bin/python blender_scene.py``), never in the project's environment:
+(``MOCAP_RENDER_JOB=JOB.json .venv-blender/bin/python blender_scene.py``), never in the
+project's environment:
 it imports only ``bpy``, ``mathutils``, ``numpy`` and the standard library.
 
 JOB.json (written by :mod:`mocap.simulate.render.driver`):
@@ -13,7 +14,8 @@ JOB.json (written by :mod:`mocap.simulate.render.driver`):
 - ``frames`` (indices to render), ``engine`` (``"workbench"`` or ``"cycles"``), ``samples``,
   ``floor`` (bool), ``floor_size_m``, ``lighting`` (``"studio"``; ``"flat"``: Workbench
   shows the materials' colours unlit on a black world, so a white actor's pixel values are
-  its coverage), ``aa`` (Workbench anti-aliasing samples: ``"OFF"``, ``"8"``...), ``background`` (bool: also render the scene without
+  its coverage), ``aa`` (Workbench anti-aliasing samples: ``"OFF"``, ``"8"``...),
+  ``background`` (bool: also render the scene without
   actors once per camera, as ``<cam>/background.png``), ``occlusion_tolerance_m``;
 - ``board`` (bool, optional): a printed board carried through the volume: arrays
   ``board_texture`` (H, W) uint8 grey, ``board_quad`` (4, 3) its corners in the board frame
