@@ -106,6 +106,14 @@ class OpenSimError(MocapError):
     the keypoint format, too few frames with the person, or an OpenSim tool failed."""
 
 
+class BlenderMissingError(SimulationError):
+    """Rendering was asked for on a machine without Blender's environment (.venv-blender)."""
+
+
+class RenderError(SimulationError):
+    """Blender failed to render a scene (its last output lines are in the message)."""
+
+
 def expect_shape(name: str, array, shape: tuple, where: str = "") -> None:
     """Raise :class:`MocapError` unless ``array.shape`` matches ``shape``.
 

@@ -50,7 +50,27 @@ def studio_take(args):
                       heatmaps=not args.no_heatmaps, clean=args.clean)
 
 
+def render_spec(args):
+    """The :class:`mocap.app.render_session.RenderSpec` of ``--render``'s arguments."""
+    from ..render_session import RenderSpec
+    return RenderSpec(rig=args.rig, motion=args.motion, frames=args.frames, fps=args.fps,
+                      format=args.format, seed=args.seed, actors=args.actors,
+                      width_px=args.width, engine=args.engine, samples=args.samples)
+
+
 def run(args) -> int:
+    if getattr(args, "studio_day", 0) and not getattr(args, "render", False):
+        from ...errors import SimulationError
+        raise SimulationError("--studio-day: expected --render with it, found it alone")
+    if getattr(args, "render", False):
+        from ..render_session import render_session, render_studio_day
+        if args.studio_day:
+            folder = render_studio_day(render_spec(args), Path(args.session), args.studio_day)
+            print(f"studio day written to {folder}; calibrate it: mocap calibrate {folder}")
+            return 0
+        folder = render_session(render_spec(args), Path(args.session))
+        print(f"rendered session written to {folder}")
+        return 0
     from ..studio import simulate_session
     folder = simulate_session(studio_take(args), Path(args.session))
     print(f"session written to {folder}")
@@ -64,4 +84,19 @@ def register(sub) -> None:
                                    "ground truth) from the virtual studio.")
     p.add_argument("session", help="folder to write")
     add_simulate_args(p, default_frames=150)
+    r = p.add_argument_group("rendered video (Blender, in .venv-blender: make setup-blender)")
+    r.add_argument("--render", action="store_true",
+                   help="render videos/<cam>.mp4 of body-model actors instead of writing 2D "
+                        "detections (the actors' shapes come from --seed, not --height)")
+    r.add_argument("--engine", default="workbench", choices=("workbench", "cycles"),
+                   help="Blender renderer (default: workbench, fast; cycles: path traced)")
+    r.add_argument("--samples", type=int, default=16, help="Cycles samples (default: 16)")
+    r.add_argument("--width", type=int, default=480,
+                   help="image width in pixels, height in proportion (default: 480)")
+    r.add_argument("--actors", type=int, default=1,
+                   help="actors (2: walking across each other's path; default: 1)")
+    r.add_argument("--studio-day", type=int, default=0, metavar="FRAMES",
+                   help="with --render: also render a ChArUco board carried through the "
+                        "scene (FRAMES views per camera) into calibration/, for `mocap "
+                        "calibrate`; the true rig goes to calibration_truth.toml")
     p.set_defaults(func=run)

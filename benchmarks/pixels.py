@@ -1,0 +1,326 @@
+"""Pixels with ground truth: a rendered take (``mocap.simulate.render``: the Anny body
+rendered by Blender through the studio's cameras, lenses applied) run from video, every stage
+scored against the truth, ours side by side with the pipeline a user assembles from peers.
+
+Per take, one table:
+
+- 2D: BlazePose Full (our detector stage) against the projected truth, px and % of the
+  actor's image height, visible vs occluded keypoints (visibility: ray cast in Blender);
+- 3D: MPJPE raw (all 33 BlazePose keypoints), PA-MPJPE (per frame, similarity-aligned),
+  body MPJPE (shoulders, elbows, wrists, hips, knees, ankles), the same after filtering, and
+  the RMS error of knee, hip, elbow and shoulder flexion (``mocap.angles``), degrees;
+- seconds per stage.
+
+Methods: ours algebraic (weighted DLT, every view), robust (view selection + swap repair),
+volumetric (from the detector's real heatmaps), each filtered by our filter stage; the peer
+pipeline: the same per-frame detections triangulated by aniposelib's ``triangulate`` and
+``triangulate_ransac``, then a zero-phase 4th-order Butterworth low-pass at 6 Hz as Pose2Sim
+filters. Needs ``.venv-blender`` (``make setup-blender``). Run:
+
+    nice -n 10 .venv/bin/python benchmarks/pixels.py [--engine cycles] [--frames 60] ...
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import asdict, replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from calibration.world import similarity_from_points  # noqa: E402
+from mocap.angles import joint_angles  # noqa: E402
+from mocap.app.detections import detect_session  # noqa: E402
+from mocap.app.render_session import RenderSpec, render_session  # noqa: E402
+from mocap.app.session import Session  # noqa: E402
+from mocap.datasets import cache_dir  # noqa: E402
+from mocap.filter import butterworth_zero_phase, filter_points  # noqa: E402
+from mocap.keypoints import get_format  # noqa: E402
+from mocap.triangulate import triangulate  # noqa: E402
+
+log = logging.getLogger("benchmark")
+FMT = "blazepose33"
+BODY12 = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
+          "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+          "right_ankle")
+ANGLES = ("knee", "hip", "elbow", "shoulder")
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def make_session(spec: RenderSpec) -> tuple[Path, float]:
+    """The rendered session (made once per spec, kept in the cache) and the render seconds."""
+    key = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:16]
+    root = cache_dir() / "bench" / "pixels" / key
+    if (root / "gt.npz").is_file():
+        return root, float("nan")
+    _, dt = timed(lambda: render_session(spec, root))
+    return root, dt
+
+
+def pa_mpjpe_mm(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean per-frame error after the best similarity (F, J, 3) -> (F, J, 3), mm."""
+    errs = []
+    for p, g in zip(pred, gt):
+        ok = np.isfinite(p).all(1) & np.isfinite(g).all(1)
+        if ok.sum() < 4:
+            continue
+        T, s = similarity_from_points(p[ok], g[ok])
+        q = s * p[ok] @ T[:3, :3].T + T[:3, 3]
+        errs.append(np.linalg.norm(q - g[ok], axis=1))
+    return 1000 * float(np.mean(np.concatenate(errs)))
+
+
+def angle_rms(pred: np.ndarray, gt: np.ndarray, names) -> dict:
+    """RMS flexion error per joint kind (both sides), degrees."""
+    a, b = joint_angles(pred, names), joint_angles(gt, names)
+    out = {}
+    for kind in ANGLES:
+        d = np.concatenate([a[f"{s}_{kind}_flexion"] - b[f"{s}_{kind}_flexion"]
+                            for s in ("left", "right")])
+        out[kind] = float(np.sqrt(np.nanmean(d ** 2)))
+    return out
+
+
+def scores(xyz: np.ndarray, gt: np.ndarray, names) -> dict:
+    """xyz, gt: (F, J, 3) metres."""
+    e = np.linalg.norm(xyz - gt, axis=-1) * 1000
+    body = [names.index(n) for n in BODY12]
+    return {"mpjpe": float(np.nanmean(e)), "pa": pa_mpjpe_mm(xyz, gt),
+            "body": float(np.nanmean(e[:, body])), "cover": float(np.isfinite(e).mean()),
+            **angle_rms(xyz, gt, names)}
+
+
+def detector_rows(det, truth: dict) -> list:
+    """2D error rows: all keypoints and the body 12, visible and occluded."""
+    names = get_format(FMT).joint_names
+    xy_t, vis = truth[f"xy_{FMT}"][:, :, 0], truth[f"visible_{FMT}"][:, :, 0]
+    e = np.linalg.norm(det.xy[:, :, 0] - xy_t, axis=-1)                    # (C, F, K)
+    ys = xy_t[..., 1]
+    height = np.nanmax(ys, -1) - np.nanmin(ys, -1)                          # (C, F) px
+    pct = 100 * e / height[..., None]
+    body = np.zeros(len(names), bool)
+    body[[names.index(n) for n in BODY12]] = True
+    rows = []
+    for label, sel in (("all 33", np.ones_like(body)), ("body 12", body)):
+        for vlabel, v in (("visible", vis), ("occluded", ~vis)):
+            m = v & sel[None, None]
+            rows.append((label, vlabel, int(m.sum()), float(np.nanmean(e[m])),
+                         float(np.nanmedian(e[m])), float(np.nanmean(pct[m])),
+                         float(np.isnan(e[m]).mean() * 100)))
+    return rows
+
+
+def peer_points(rig, det, ransac: bool) -> np.ndarray:
+    """aniposelib on the per-frame detections (confidence >= 0.2, as ours): (F, J, 3)."""
+    from aniposelib.cameras import CameraGroup
+    with tempfile.TemporaryDirectory() as tmp:
+        rig.save(Path(tmp) / "calib.toml")
+        group = CameraGroup.load(str(Path(tmp) / "calib.toml"))
+    C, F, _, J, _ = det.xy.shape
+    pts = np.where((det.conf[:, :, 0] >= 0.2)[..., None], det.xy[:, :, 0], np.nan)
+    pts = np.ascontiguousarray(pts.reshape(C, F * J, 2))
+    group.triangulate(pts[:, :J], progress=False)            # warm-up (jax compiles once)
+    if ransac:
+        out = group.triangulate_ransac(pts, progress=False)[0]
+    else:
+        out = group.triangulate(pts, progress=False)
+    return np.asarray(out).reshape(F, J, 3)
+
+
+def method_rows(rig, det, truth, settings, fps) -> tuple[list, dict]:
+    """3D rows for ours and the peers; seconds per method."""
+    from mocap.settings import TriangulateSettings
+    names = list(get_format(FMT).joint_names)
+    gt = truth[f"xyz_{FMT}"][:, 0]
+    rows, secs = [], {}
+    ours = {"ours algebraic": TriangulateSettings(view_selection="all"),
+            "ours robust": TriangulateSettings(),
+            "ours volumetric": TriangulateSettings(method="volumetric")}
+    for label, ts in ours.items():
+        pts, dt = timed(lambda: triangulate(det, rig, ts))
+        filt, dtf = timed(lambda: filter_points(pts, settings.filter, rig))
+        secs[label] = dt
+        secs[label + " + filter"] = dtf
+        rows.append((label, scores(pts.xyz[:, 0], gt, names),
+                     scores(filt.xyz[:, 0], gt, names)))
+    for label, ransac in (("aniposelib triangulate", False),
+                          ("aniposelib triangulate_ransac", True)):
+        raw, dt = timed(lambda: peer_points(rig, det, ransac))
+        filt, dtf = timed(lambda: butterworth_zero_phase(raw, 6.0, fps, order=4))
+        secs[label] = dt
+        secs[label + " + Butterworth 6 Hz"] = dtf
+        rows.append((label, scores(raw, gt, names), scores(filt, gt, names)))
+    return rows, secs
+
+
+def print_tables(title, det_rows, rows, secs) -> None:
+    print(f"\n## {title}\n")
+    print("| detector (BlazePose Full) | joints | n | mean px | median px | % of height | missed % |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, v, n, m, med, pct, miss in det_rows:
+        print(f"| {label} | {v} | {n} | {m:.2f} | {med:.2f} | {pct:.2f} | {miss:.1f} |")
+    print("\n(angle errors after filtering)\n")
+    print("| method | MPJPE raw mm | PA-MPJPE mm | body mm | MPJPE filtered mm | body filtered mm "
+          "| knee RMS deg | hip RMS deg | elbow RMS deg | shoulder RMS deg | reconstructed % |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, r, f in rows:
+        print(f"| {label} | {r['mpjpe']:.1f} | {r['pa']:.1f} | {r['body']:.1f} | {f['mpjpe']:.1f} "
+              f"| {f['body']:.1f} | {f['knee']:.2f} | {f['hip']:.2f} | {f['elbow']:.2f} "
+              f"| {f['shoulder']:.2f} | {100 * r['cover']:.1f} |")
+    print("\n| stage | seconds |\n| --- | ---: |")
+    for k, v in secs.items():
+        print(f"| {k} | {v:.2f} |")
+
+
+def crossing_table(root: Path, truth: dict) -> None:
+    """`mocap run` (association, tracking, triangulation, filter) on a take of several
+    actors: per actor, the frames it is in view (body keypoints visible in two or more
+    cameras), those where a reconstructed person lies within 100 mm of it (body MPJPE, people
+    matched per frame by the Hungarian method), identity switches (the matched person changes
+    between consecutive reconstructed frames), and its body MPJPE."""
+    from scipy.optimize import linear_sum_assignment
+
+    from mocap.app.pipeline import run
+    from mocap.types import Points3D
+    text = (root / "session.toml").read_text()
+    if "[fit]" not in text:
+        (root / "session.toml").write_text(text + '\n[fit]\nenabled = false\n\n[export]\n'
+                                           'formats = ["trc"]\n')
+    _, dt = timed(lambda: run(root))
+    names = list(get_format(FMT).joint_names)
+    body = [names.index(n) for n in BODY12]
+    gt = truth[f"xyz_{FMT}"][:, :, body]                                   # (F, A, 12, 3)
+    in_view = (truth[f"visible_{FMT}"][..., body].sum(-1) >= 4).sum(0) >= 2   # (F, A)
+    pred = Points3D.load(root / "out" / "points3d.npz").xyz[:, :, body]    # (F, Q, 12, 3)
+    F, A = in_view.shape
+    match = np.full((F, A), -1)
+    err = np.full((F, A), np.nan)
+    for f in range(F):
+        cost = np.nanmean(np.linalg.norm(gt[f][:, None] - pred[f][None], axis=-1), -1)
+        cost = np.where(np.isfinite(cost), cost, 1e3)
+        rows, cols = linear_sum_assignment(cost)
+        for a, q in zip(rows, cols):
+            if cost[a, q] < 0.1:
+                match[f, a], err[f, a] = q, cost[a, q]
+    print(f"\n| actor | frames in view | reconstructed % | identity switches | body MPJPE mm |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for a in range(A):
+        m = match[:, a][in_view[:, a]]
+        ok = m[m >= 0]
+        switches = int((ok[1:] != ok[:-1]).sum())
+        print(f"| {a} | {int(in_view[:, a].sum())} | {100 * (m >= 0).mean():.1f} | {switches} "
+              f"| {1000 * np.nanmean(err[:, a]):.1f} |")
+    both = in_view.all(1)
+    print(f"\nframes with every actor in view: {int(both.sum())}; every actor reconstructed in "
+          f"{100 * (match[both] >= 0).all(1).mean():.1f} % of them; people reconstructed: "
+          f"{pred.shape[1]}; `mocap run` took {dt:.1f} s")
+
+
+def studio_day_table(root: Path) -> None:
+    """`mocap calibrate` on the rendered board, scored against the true rig after the best
+    similarity (camera centres), then the capture run through that calibration, its
+    keypoints mapped back by the same similarity and scored."""
+    from calibration import Rig
+    from calibration.rotations import rotmat_to_rotvec
+    from mocap.app.cli import main as mocap_main
+    from mocap.app.pipeline import run
+    from mocap.types import Points3D
+    truth = Rig.load(root / "calibration_truth.toml")
+    _, t_cal = timed(lambda: mocap_main(["calibrate", str(root)]))
+    est = Rig.load(root / "calibration.toml")
+    ce = np.stack([c.center for c in est])
+    ct = np.stack([c.center for c in truth])
+    T, scale = similarity_from_points(ce, ct)
+    R = T[:3, :3]
+    print("\n| camera | centre error mm | rotation error deg | focal error % |")
+    print("| --- | ---: | ---: | ---: |")
+    for a, b, x in zip(est, truth, ce):
+        c_err = 1000 * np.linalg.norm(scale * R @ x + T[:3, 3] - b.center)
+        # world_from_cam of the estimate, mapped into the true world
+        R_world = R @ a.R_cam_from_world.T
+        r_err = np.degrees(np.linalg.norm(rotmat_to_rotvec(b.R_cam_from_world @ R_world)))
+        f_err = 100 * (a.K[0, 0] / b.K[0, 0] - 1)
+        print(f"| {a.name} | {c_err:.1f} | {r_err:.3f} | {f_err:+.2f} |")
+    print(f"\nscale of the calibrated rig against the truth: {scale:.5f}; "
+          f"`mocap calibrate` took {t_cal:.1f} s")
+    text = (root / "session.toml").read_text()
+    if "[fit]" not in text:
+        (root / "session.toml").write_text(text + '\n[fit]\nenabled = false\n\n[export]\n'
+                                           'formats = ["trc"]\n')
+    run(root, force=True)
+    gt = dict(np.load(root / "gt.npz"))
+    names = list(get_format(FMT).joint_names)
+    for label, name in (("raw", "points3d_raw.npz"), ("filtered", "points3d.npz")):
+        xyz = Points3D.load(root / "out" / name).xyz[:, 0]
+        xyz = scale * xyz @ R.T + T[:3, 3]
+        sc = scores(xyz, gt[f"xyz_{FMT}"][:, 0], names)
+        print(f"capture through that calibration, {label}: MPJPE {sc['mpjpe']:.1f} mm, "
+              f"body {sc['body']:.1f} mm, PA-MPJPE {sc['pa']:.1f} mm, knee RMS "
+              f"{sc['knee']:.2f} deg, hip RMS {sc['hip']:.2f} deg")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rig", default="studio4")
+    ap.add_argument("--motion", default="walk")
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--width", type=int, default=480)
+    ap.add_argument("--engine", default="cycles", choices=("workbench", "cycles"))
+    ap.add_argument("--samples", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--studio-day", type=int, default=0, metavar="FRAMES",
+                    help="also render a board carried through the scene (FRAMES views), "
+                         "calibrate from it and score the rig and the capture")
+    ap.add_argument("--actors", type=int, default=1,
+                    help="2: two actors crossing (scored through `mocap run`)")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    spec = RenderSpec(rig=args.rig, motion=args.motion, frames=args.frames, format=FMT,
+                      seed=args.seed, actors=args.actors, width_px=args.width,
+                      engine=args.engine,
+                      samples=args.samples)
+    if args.studio_day:
+        from mocap.app.render_session import render_studio_day
+        root = cache_dir() / "bench" / "pixels" / f"day-{args.width}-{args.frames}-{args.studio_day}"
+        if not (root / "calibration_truth.toml").is_file():
+            render_studio_day(spec, root, args.studio_day)
+        print(f"\n## studio day: {args.rig}, {args.width} px, {args.studio_day} board views, "
+              f"{args.frames} capture frames, {args.engine}")
+        studio_day_table(root)
+        return
+    root, t_render = make_session(spec)
+    if args.actors > 1:
+        print(f"\n## {args.actors} actors crossing: {args.rig}, {args.width} px, {args.frames} "
+              f"frames, {args.engine} (render {t_render:.0f} s)")
+        crossing_table(root, dict(np.load(root / "gt.npz")))
+        return
+    session = Session(root)
+    rig, settings = session.rig(), session.settings()
+    settings = replace(settings, detect=replace(settings.detect, workers=1))
+    det, t_det = timed(lambda: detect_session(root, rig.names, settings, workers=1, rig=rig))
+    truth = dict(np.load(root / "gt.npz"))
+    rows, secs = method_rows(rig, det, truth, settings, spec.fps)
+    secs = {"render (Blender; nan: cached)": t_render, "detect (BlazePose Full, 1 worker)": t_det,
+            **secs}
+    title = (f"{args.rig}, {len(rig)} cameras at {args.width} px, {args.motion}, "
+             f"{args.frames} frames at {spec.fps:g} fps, {args.engine}"
+             + (f" {args.samples} spp" if args.engine == "cycles" else ""))
+    print_tables(title, detector_rows(det, truth), rows, secs)
+
+
+if __name__ == "__main__":
+    main()

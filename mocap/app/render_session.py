@@ -1,0 +1,174 @@
+"""Session folders from the rendered studio (``mocap simulate --render``): the videos a
+rig's cameras would record of body-model actors, the calibration, and the ground truth.
+
+Layout: ``calibration.toml`` (the rig, lens included), ``videos/<cam>.mp4`` (mp4v),
+``session.toml`` (fps, keypoint format, ``[detect] max_people`` = the number of actors,
+``[simulate]`` description) and ``gt.npz``: the
+keys :func:`mocap.app.studio.write_session` writes (``xyz`` and ``joint_names`` in the
+session's format, ``joints``, ``local_R``, ``root_R``, ``root_pos``, ``camera_offsets``,
+``camera_names``, ``heights_m``, ``fps``) plus everything
+:func:`mocap.simulate.render.render_take` returns (``xyz_<fmt>``, ``xy_<fmt>``,
+``visible_<fmt>`` per format, ``betas``, ``global_orient``, ``body_pose``, ``transl``...).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tomli_w
+
+from ..errors import SimulationError, VideoError
+from ..keypoints import get_format
+from ..types import save_npz
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RenderSpec", "crossing_actors", "render_session", "write_rendered_session",
+           "STUDIO_BOARD", "render_studio_day", "write_board_images"]
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    """A rendered take to make.
+
+    Attributes:
+        rig: rig template name or file. motion, frames, fps, seed: the take (one actor; with
+            ``actors`` = 2, two actors walking across each other's path). format: the keypoint
+            format of ``gt.npz``'s ``xyz``. width_px: image width (height in proportion).
+        engine, samples: Blender's renderer (``workbench`` or ``cycles``) and Cycles' samples.
+    """
+
+    rig: str = "studio4"
+    motion: str = "walk"
+    frames: int = 60
+    fps: float = 30.0
+    format: str = "body25"
+    seed: int = 0
+    actors: int = 1
+    width_px: int = 480
+    engine: str = "workbench"
+    samples: int = 16
+
+
+def crossing_actors(motion: str, seed: int, count: int) -> tuple:
+    """``count`` body-model actors: one in the middle; with two, both offset sideways by
+    0.5 m on either side of the centre so that their paths cross in the cameras' views."""
+    from ..simulate.bodymodel import BodyActor
+    if count < 1 or count > 4:
+        raise SimulationError(f"--actors: expected 1 to 4, found {count}")
+    if count == 1:
+        return (BodyActor(motion=motion, seed=seed),)
+    offsets = [(0.0, -0.5), (0.0, 0.5), (-0.8, 0.0), (0.8, 0.0)]
+    return tuple(BodyActor(motion=motion, seed=seed + k, xy_offset_m=offsets[k])
+                 for k in range(count))
+
+
+def write_video_rgb(path: Path, frames: np.ndarray, fps: float) -> Path:
+    """Write (F, H, W, 3) uint8 RGB frames as an mp4v ``.mp4``."""
+    h, w = frames.shape[1:3]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h),
+                             True)
+    if not writer.isOpened():
+        raise VideoError(f"{path}: expected a writable video (codec mp4v), found none", path)
+    try:
+        for fr in frames:
+            writer.write(cv2.cvtColor(fr, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
+    return path
+
+
+def write_rendered_session(folder: "str | Path", rendered, fmt: str, info: dict) -> Path:
+    """Write a :class:`mocap.simulate.render.RenderedTake` as a session folder (see the
+    module docstring); returns the folder."""
+    root = Path(folder)
+    (root / "videos").mkdir(parents=True, exist_ok=True)
+    rendered.rig.save(root / "calibration.toml")
+    for cam, frames in zip(rendered.rig, rendered.images):
+        write_video_rgb(root / "videos" / f"{cam.name}.mp4", frames, rendered.fps)
+    kf = get_format(fmt)
+    P = len(rendered.vertices)
+    doc = {"take": {"fps": float(rendered.fps)},
+           "detect": {"format": kf.name, "max_people": max(1, P)},
+           "simulate": {"rendered": True, **info}}
+    with open(root / "session.toml", "wb") as fh:
+        tomli_w.dump(doc, fh)
+    t = rendered.truth
+    if f"xyz_{kf.name}" not in t:
+        raise SimulationError(f"format {kf.name!r}: the body model cannot place its keypoints")
+    save_npz(root / "gt.npz", xyz=t[f"xyz_{kf.name}"], joint_names=np.array(kf.joint_names),
+             fps=np.array(rendered.fps), camera_offsets=np.zeros(len(rendered.rig), int),
+             **{k: v for k, v in t.items() if k not in ("xyz",)})
+    log.info("rendered session of %d actor(s), %d cameras written to %s", P,
+             len(rendered.rig), root)
+    return root
+
+
+def render_session(spec: RenderSpec, folder: "str | Path") -> Path:
+    """Render ``spec`` and write it as a session folder; returns it.
+
+    Raises:
+        BlenderMissingError: no Blender environment (``make setup-blender``).
+    """
+    from ..body.anny_model import load_anny
+    from ..simulate import load_rig_template
+    from ..simulate.render import RenderSettings, blender_python, render_take, scale_rig
+    if spec.engine not in ("workbench", "cycles"):
+        raise SimulationError(f"--engine: expected workbench or cycles, found {spec.engine!r}")
+    if spec.width_px < 16:
+        raise SimulationError(f"--width: expected at least 16 pixels, found {spec.width_px}")
+    blender_python()                       # fail fast, before the body model is built
+    rig = scale_rig(load_rig_template(spec.rig), spec.width_px)
+    actors = crossing_actors(spec.motion, spec.seed, spec.actors)
+    rendered = render_take(rig, load_anny(), actors, spec.frames, spec.fps,
+                           RenderSettings(engine=spec.engine, samples=spec.samples))
+    info = {k: v for k, v in asdict(spec).items()}
+    info["actors_json"] = json.dumps([asdict(a) for a in actors])
+    return write_rendered_session(folder, rendered, spec.format, info)
+
+
+#: The studio day's board: a ChArUco of 5 x 7 squares of 20 cm (1.0 x 1.4 m), large enough
+#: to be found by two cameras 4 m away at once.
+STUDIO_BOARD = {"kind": "charuco", "squares_x": 5, "squares_y": 7, "square_length_m": 0.2,
+                "marker_length_m": 0.15, "dictionary": "DICT_4X4_50"}
+
+
+def write_board_images(folder: Path, rig, images: list) -> None:
+    """``calibration/<cam>/<frame:06d>.png`` grey board images for ``mocap calibrate``."""
+    for cam, frames in zip(rig, images):
+        d = folder / "calibration" / cam.name
+        d.mkdir(parents=True, exist_ok=True)
+        for f, rgb in enumerate(frames):
+            if not cv2.imwrite(str(d / f"{f:06d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)):
+                raise VideoError(f"{d / f'{f:06d}.png'}: expected a writable image", d)
+
+
+def render_studio_day(spec: RenderSpec, folder: "str | Path", board_frames: int = 60) -> Path:
+    """A studio day: the rendered take (:func:`render_session`) plus a ChArUco board
+    (:data:`STUDIO_BOARD`) carried through the same scene, rendered by the same cameras into
+    ``calibration/<cam>/`` with the board in ``session.toml [calibration.board]``. The
+    session's ``calibration.toml`` is then the one ``mocap calibrate`` makes from the board;
+    the true rig is kept in ``calibration_truth.toml``."""
+    from calibration.boards import board_from_dict
+    from ..simulate import load_rig_template
+    from ..simulate.render import (RenderSettings, carried_board_poses, render_board_frames,
+                                   scale_rig)
+    root = render_session(spec, folder)
+    rig = scale_rig(load_rig_template(spec.rig), spec.width_px)
+    board = board_from_dict(dict(STUDIO_BOARD))
+    poses = carried_board_poses(rig, board, board_frames, spec.seed)
+    images, corners = render_board_frames(rig, board, poses,
+                                          RenderSettings(engine=spec.engine,
+                                                         samples=spec.samples))
+    write_board_images(root, rig, images)
+    np.savez(root / "gt_board.npz", poses=poses, corners_px=corners)
+    (root / "calibration.toml").replace(root / "calibration_truth.toml")
+    with open(root / "session.toml", "ab") as fh:
+        tomli_w.dump({"calibration": {"board": dict(STUDIO_BOARD)}}, fh)
+    log.info("studio day: %d board frames per camera in %s/calibration; run `mocap "
+             "calibrate %s` next", board_frames, root, root)
+    return root
