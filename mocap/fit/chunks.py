@@ -32,14 +32,18 @@ __all__ = ["windows", "blend_weights", "blend_rotations", "fit_chunked"]
 
 def windows(frames: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
     """The ``[start, end)`` frame windows of a take of ``frames``: ``chunk`` frames each,
-    consecutive ones overlapping by ``overlap`` frames (the last by more, so that it holds
-    ``chunk`` frames too); one window when the take is not longer than ``chunk``."""
+    consecutive ones overlapping by ``overlap`` frames, the last one shorter (but at least
+    ``2 overlap`` frames where a window allows: its overlap grows when fewer are left); one
+    window when the take is not longer than ``chunk``."""
     if frames <= chunk:
         return [(0, frames)]
     out = [(0, chunk)]
     while out[-1][1] < frames:
-        start = min(out[-1][1] - overlap, frames - chunk)
-        out.append((start, start + chunk))
+        start = out[-1][1] - overlap
+        end = min(start + chunk, frames)
+        if end == frames:
+            start = max(min(start, end - 2 * overlap), out[-1][0] + 1, end - chunk)
+        out.append((start, end))
     return out
 
 

@@ -52,8 +52,12 @@ def _speed(joints: np.ndarray) -> np.ndarray:
 
 
 def test_windows_cover_the_take_with_the_overlap():
-    assert windows(90, 40, 10) == [(0, 40), (30, 70), (50, 90)]
-    assert windows(40, 40, 10) == [(0, 40)] and windows(75, 40, 10) == [(0, 40), (30, 70), (35, 75)]
+    assert windows(90, 40, 10) == [(0, 40), (30, 70), (60, 90)]
+    assert windows(40, 40, 10) == [(0, 40)] and windows(75, 40, 10) == [(0, 40), (30, 70), (55, 75)]
+    for frames, chunk, overlap in ((100, 40, 30), (41, 40, 39), (1000, 97, 13)):
+        b = windows(frames, chunk, overlap)
+        assert b[0][0] == 0 and b[-1][1] == frames and all(e - s <= chunk for s, e in b)
+        assert all(s0 < s1 and e0 - s1 >= overlap for (s0, e0), (s1, _) in zip(b, b[1:]))
     w = blend_weights(10)
     assert np.all(np.diff(w) > 0) and 0 < w[0] < 0.05 and 0.95 < w[-1] < 1
     a, b = rotvec_to_rotmat(np.array([[0.0, 0, 0.2]])), rotvec_to_rotmat(np.array([[0, 0, 0.6]]))
@@ -79,7 +83,8 @@ def test_no_jump_where_the_windows_meet(fits):
     whole, chunked = fits
     v, v0 = _speed(chunked.body.joints), _speed(whole.body.joints)
     edges = np.zeros(FRAMES - 1, bool)
-    for s, e in ((30, 40), (50, 70)):          # the overlaps: blended from s to e
+    bounds = windows(FRAMES, CHUNK, OVERLAP)
+    for (_, e), (s, _) in zip(bounds, bounds[1:]):      # the overlaps: blended from s to e
         edges[max(s - 2, 0):e + 2] = True
     assert v[edges].max() <= v[~edges].max() + 0.005
     # Frame to frame, the chunked motion moves as the whole-take fit does at the seams.
