@@ -17,7 +17,7 @@ from ..body import BodyMotion, keypoint_layer, rest_height
 from ..errors import FitError
 from ..body.regressors import KeypointLayer
 from ..device import pick_device
-from .chunks import fit_chunked
+from .chunks import fit_chunked, windows
 from .data import prepare_data, views_from
 from .optimise import fit_sequence
 from .params import FitResult
@@ -95,12 +95,25 @@ def _chunked(settings, frames: int) -> bool:
     return bool(chunk) and frames > chunk
 
 
+def _every_window_observed(xyz: np.ndarray, conf: np.ndarray, settings) -> bool:
+    """Whether each window of ``[fit] chunk_frames`` holds a frame where the person is seen
+    (xyz (F, K, 3) metres, conf (F, K)); a window with none cannot be fitted alone."""
+    seen = (np.isfinite(xyz).all(-1) & (conf > 0)).any(-1)
+    return all(seen[s:e].any() for s, e in windows(len(xyz), settings.chunk_frames,
+                                                   settings.chunk_overlap_frames))
+
+
 def _fit_person(layer: KeypointLayer, points, p: int, settings, extra: dict,
                 views) -> PersonFit:
     """The fit of person ``p`` (``views``: their 2D detections, or None)."""
     xyz, conf = points.xyz[:, p], points.conf[:, p]
     t0 = time.perf_counter()
-    if _chunked(settings, len(xyz)):
+    chunked = _chunked(settings, len(xyz))
+    if chunked and not _every_window_observed(xyz, conf, settings):
+        log.warning("person %d is not seen for a whole window of [fit] chunk_frames = %d: "
+                    "fitted over the whole take at once", p, settings.chunk_frames)
+        chunked = False
+    if chunked:
         result = fit_chunked(layer, xyz, conf, points.fps, views, settings.chunk_frames,
                              settings.chunk_overlap_frames, extra, settings.iteration_scale)
     else:

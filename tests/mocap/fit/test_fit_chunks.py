@@ -105,3 +105,18 @@ def test_a_take_within_one_window_is_fitted_as_before(studio):
     with pytest.raises(FitError, match="chunk_overlap_frames"):
         fit_points3d(short, dataclasses.replace(base, chunk_frames=10, chunk_overlap_frames=10),
                      anny)
+
+
+def test_a_person_missing_for_a_whole_window_is_fitted_over_the_whole_take(studio, caplog):
+    """Frames 30-70 hold the whole second window (30, 70): it cannot be fitted alone, so the
+    take is fitted at once (before: FitError, no keypoint observed in that window)."""
+    anny, points, _ = studio
+    xyz, conf = points.xyz.copy(), points.conf.copy()
+    xyz[30:70], conf[30:70] = np.nan, 0.0
+    gone = dataclasses.replace(points, xyz=xyz, conf=conf)
+    s = dataclasses.replace(Settings().fit, device="cpu", reprojection_weight=0.0,
+                            chunk_frames=CHUNK, chunk_overlap_frames=OVERLAP)
+    fit = fit_points3d(gone, s, anny)[0]
+    assert "not seen for a whole window" in caplog.text
+    assert fit.body.trans.shape[0] == FRAMES and np.isfinite(fit.body.trans).all()
+    assert not fit.body.observed[30:70].any() and fit.body.observed[:30].all()
