@@ -335,6 +335,10 @@ class FitSettings(CheckedTable):
     """``auto`` (a GPU when torch sees one), ``cpu`` or ``cuda``."""
     threads: Annotated[int, at_least(1)] = 1
     """CPU threads of the fit (1 is fastest for its small tensors, and on a busy machine)."""
+    chunk_frames: Annotated[int, at_least(0)] = 600
+    """Fit a longer take in windows of this many frames (memory bounded; 0: whole take)."""
+    chunk_overlap_frames: Annotated[int, at_least(1)] = 60
+    """Frames shared by consecutive windows: warm-started, then blended."""
 
 
 @dataclass(frozen=True)

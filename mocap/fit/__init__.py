@@ -38,7 +38,8 @@ The modules:
 - :mod:`.init`: the analytic start (:func:`initial_params`, :func:`initial_pose`), with
   :func:`calibration.rotations.kabsch`;
 - :mod:`.optimise`: :class:`Monitor`, the stage runner and its preconditioner,
-  :func:`fit_sequence`;
+  :func:`fit_sequence`; :mod:`.chunks`: a long take in overlapping windows
+  (:func:`fit_chunked`, ``[fit] chunk_frames``);
 - :mod:`.people`: the stage over a take: :func:`fit_points3d` (pure: nothing is written;
   the app layer loads the body model and writes the files, :mod:`mocap.app.bodies`),
   :func:`body_motion`; :mod:`.runtime`: :func:`torch_threads` (the device:
@@ -47,6 +48,7 @@ The modules:
 from __future__ import annotations
 
 from .anatomy import SOLE, TORSO, pose_priors, spine_joints
+from .chunks import fit_chunked
 from .data import (contact_weights, extended_frames, extension_scores, median_bone_lengths,
                    prepare_data, stance_weights, views_from)
 from .init import initial_params, initial_pose
@@ -69,4 +71,4 @@ __all__ = ["FitOptions", "Stage", "DEFAULT_STAGES", "PARAMETERS", "BodyParams", 
            "spine_joints", "TORSO", "SOLE", "initial_params", "initial_pose",
            "extended_frames", "extension_scores", "median_bone_lengths", "stance_weights",
            "parameter_scales", "rotation_scales", "stage_constants", "torch_threads",
-           "body_motion", "PersonFit", "fit_points3d"]
+           "body_motion", "PersonFit", "fit_points3d", "fit_chunked"]

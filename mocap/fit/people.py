@@ -17,6 +17,7 @@ from ..body import BodyMotion, keypoint_layer, rest_height
 from ..errors import FitError
 from ..body.regressors import KeypointLayer
 from ..device import pick_device
+from .chunks import fit_chunked, windows
 from .data import prepare_data, views_from
 from .optimise import fit_sequence
 from .params import FitResult
@@ -85,14 +86,40 @@ def _seen(points, p: int) -> bool:
     return bool((np.isfinite(points.xyz[:, p]).all(-1) & (points.conf[:, p] > 0)).any())
 
 
+def _chunked(settings, frames: int) -> bool:
+    """Whether a take of ``frames`` is fitted in windows (``[fit] chunk_frames``)."""
+    chunk = settings.chunk_frames
+    if chunk and settings.chunk_overlap_frames >= chunk:
+        raise FitError(f"[fit] chunk_overlap_frames must be below chunk_frames "
+                       f"({chunk}), found {settings.chunk_overlap_frames}")
+    return bool(chunk) and frames > chunk
+
+
+def _every_window_observed(xyz: np.ndarray, conf: np.ndarray, settings) -> bool:
+    """Whether each window of ``[fit] chunk_frames`` holds a frame where the person is seen
+    (xyz (F, K, 3) metres, conf (F, K)); a window with none cannot be fitted alone."""
+    seen = (np.isfinite(xyz).all(-1) & (conf > 0)).any(-1)
+    return all(seen[s:e].any() for s, e in windows(len(xyz), settings.chunk_frames,
+                                                   settings.chunk_overlap_frames))
+
+
 def _fit_person(layer: KeypointLayer, points, p: int, settings, extra: dict,
                 views) -> PersonFit:
     """The fit of person ``p`` (``views``: their 2D detections, or None)."""
     xyz, conf = points.xyz[:, p], points.conf[:, p]
     t0 = time.perf_counter()
-    data = prepare_data(layer, xyz, conf, points.fps, views)
-    result = fit_sequence(layer, data, extra_weights=extra,
-                          iteration_scale=settings.iteration_scale)
+    chunked = _chunked(settings, len(xyz))
+    if chunked and not _every_window_observed(xyz, conf, settings):
+        log.warning("person %d is not seen for a whole window of [fit] chunk_frames = %d: "
+                    "fitted over the whole take at once", p, settings.chunk_frames)
+        chunked = False
+    if chunked:
+        result = fit_chunked(layer, xyz, conf, points.fps, views, settings.chunk_frames,
+                             settings.chunk_overlap_frames, extra, settings.iteration_scale)
+    else:
+        data = prepare_data(layer, xyz, conf, points.fps, views)
+        result = fit_sequence(layer, data, extra_weights=extra,
+                              iteration_scale=settings.iteration_scale)
     body = body_motion(layer, result, points.fps)
     height = rest_height(layer.model, body.betas)
     log.info("person %d: %s body fitted to %d frames in %.1f s, height %.3f m", p,
@@ -124,7 +151,8 @@ def fit_points3d(points, settings, model, detections=None, rig=None) -> list[Per
         for p in range(points.xyz.shape[1]):
             if not _seen(points, p):
                 continue
-            views = (views_from(detections, rig, p, points.format, device, layer.dtype)
+            where = "cpu" if _chunked(settings, len(points.xyz)) else device   # per window
+            views = (views_from(detections, rig, p, points.format, where, layer.dtype)
                      if use_views else None)
             fits.append(_fit_person(layer, points, p, settings, extra, views))
     return fits

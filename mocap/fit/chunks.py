@@ -1,0 +1,171 @@
+"""A long take fitted in overlapping windows (``[fit] chunk_frames``,
+``chunk_overlap_frames``), so that a fit's tensors (keypoints, views, parameters, the
+optimiser's history) hold one window's frames whatever the take's length.
+
+The first window is fitted as a whole take is (:func:`mocap.fit.fit_sequence`, every
+stage); its shape is the person's and stays fixed in every later window, so the body does
+not change between windows. A later window starts from the analytic start of its own frames
+(:func:`initial_params`, :func:`initial_pose`, with that shape) where it is new and from the
+previous window's solution where they overlap (warm start), and runs the pose stages
+without the shape. Across an overlap the two solutions are blended with a smooth weight
+(the root and every joint's rotation along the geodesic between them, the translation
+linearly), then the joints and keypoints are posed again window by window.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from calibration.rotations import rotmat_to_rotvec, rotvec_to_rotmat
+
+from ..body.regressors import KeypointLayer, keypoints_forward
+from .data import prepare_data
+from .init import initial_params, initial_pose
+from .optimise import fit_sequence
+from .options import DEFAULT_STAGES
+from .params import FitResult, Views
+
+__all__ = ["windows", "blend_weights", "blend_rotations", "fit_chunked"]
+
+
+def windows(frames: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
+    """The ``[start, end)`` frame windows of a take of ``frames``: ``chunk`` frames each,
+    consecutive ones overlapping by ``overlap`` frames, the last one shorter (but at least
+    ``2 overlap`` frames where a window allows: its overlap grows when fewer are left); one
+    window when the take is not longer than ``chunk``."""
+    if frames <= chunk:
+        return [(0, frames)]
+    out = [(0, chunk)]
+    while out[-1][1] < frames:
+        start = out[-1][1] - overlap
+        end = min(start + chunk, frames)
+        if end == frames:
+            start = max(min(start, end - 2 * overlap), out[-1][0] + 1, end - chunk)
+        out.append((start, end))
+    return out
+
+
+def blend_weights(n: int) -> np.ndarray:
+    """(n,) the later window's share across an overlap of ``n`` frames: a smoothstep from
+    near 0 to near 1 (zero slope at both ends, so no kink in the blended motion)."""
+    x = (np.arange(n) + 0.5) / n
+    return x * x * (3.0 - 2.0 * x)
+
+
+def blend_rotations(R0: np.ndarray, R1: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(F, ..., 3, 3) rotations ``w`` (F,) of the way from ``R0`` to ``R1`` along the geodesic
+    (slerp: ``R0 exp(w log(R0^T R1))``)."""
+    rel = rotmat_to_rotvec(np.swapaxes(R0, -1, -2) @ R1)
+    return R0 @ rotvec_to_rotmat(rel * w.reshape((-1,) + (1,) * (rel.ndim - 1)))
+
+
+def _window_views(views: "Views | None", s: int, e: int, layer: KeypointLayer):
+    """The views of frames ``[s, e)`` on the fit's device (None stays None)."""
+    if views is None:
+        return None
+    to = dict(device=layer.device, dtype=layer.dtype)
+    return Views(cameras=views.cameras.to(layer.device, layer.dtype),
+                 xy=views.xy[:, s:e].to(**to), conf=views.conf[:, s:e].to(**to))
+
+
+def _later_stages(stages) -> tuple:
+    """The stages of a later window: the shape left out (the stages that fit only the shape
+    dropped), the pose started by :func:`_warm_start` rather than by the stage."""
+    out = []
+    for st in stages:
+        names = tuple(n for n in st.optimise if n != "betas")
+        if names and not st.extended_only:
+            out.append(replace(st, optimise=names, init_pose=False))
+    return tuple(out)
+
+
+def _warm_start(layer: KeypointLayer, data, betas: np.ndarray, prev: FitResult, n: int):
+    """Starting parameters of a later window: the analytic start of its frames with the
+    shape ``betas``, its first ``n`` frames (the overlap) the previous window's solution
+    ``prev`` (its last ``n`` frames)."""
+    to = dict(device=layer.device, dtype=layer.dtype)
+    params = initial_params(layer, data)
+    with torch.no_grad():
+        params.betas.copy_(torch.as_tensor(betas, **to))
+        initial_pose(layer, data, params)
+        R = torch.as_tensor(prev.rotations[-n:], **to)
+        params.orient_init[:n] = R[:, 0]
+        params.global_orient[:n] = 0.0
+        params.body_pose[:n] = rotmat_to_rotvec(params.neutral.transpose(-1, -2) @ R[:, 1:])
+        params.transl[:n] = torch.as_tensor(prev.transl[-n:], **to)
+    return params
+
+
+def _pose_again(layer: KeypointLayer, betas: np.ndarray, R: np.ndarray, T: np.ndarray,
+                chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Joints (F, Jb, 3) and keypoints (F, K, 3) of rotations ``R`` (F, Jb, 3, 3) and
+    translations ``T`` (F, 3), posed ``chunk`` frames at a time."""
+    to = dict(device=layer.device, dtype=layer.dtype)
+    b = torch.as_tensor(betas, **to)
+    joints, kps = [], []
+    with torch.no_grad():
+        for s in range(0, len(T), chunk):
+            j, k, _ = keypoints_forward(layer, b, torch.as_tensor(R[s:s + chunk], **to),
+                                        torch.as_tensor(T[s:s + chunk], **to))
+            joints.append(j.cpu().double().numpy())
+            kps.append(k.cpu().double().numpy())
+    return np.concatenate(joints), np.concatenate(kps)
+
+
+def _append(acc: dict, res: FitResult, s: int, end: int) -> None:
+    """Add window ``res`` (frames from ``s``) to the take so far (frames before ``end``),
+    blending the overlap ``[s, end)``."""
+    n = end - s
+    R, T, obs = res.rotations, res.transl, res.observed
+    if n > 0:
+        w = blend_weights(n)
+        R = R.copy()
+        T = T.copy()
+        R[:n] = blend_rotations(acc["R"][s:end], R[:n], w)
+        T[:n] = (1 - w)[:, None] * acc["T"][s:end] + w[:, None] * T[:n]
+        obs = obs.copy()
+        obs[:n] |= acc["obs"][s:end]
+    for key, new in (("R", R), ("T", T), ("obs", obs)):
+        acc[key] = np.concatenate([acc[key][:s], new]) if key in acc else new
+
+
+def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: float,
+                views: "Views | None", chunk: int, overlap: int,
+                extra_weights: "dict | None" = None, iteration_scale: float = 1.0,
+                stages=DEFAULT_STAGES) -> FitResult:
+    """One person's fit in windows of ``chunk`` frames overlapping by ``overlap``.
+
+    Args:
+        layer: the body model in the keypoints' format. xyz: (F, K, 3) world metres, NaN =
+            missing; conf: (F, K). views: the person's 2D detections for the whole take
+            (on any device: each window's frames are moved to the fit's), or None.
+        chunk, overlap: frames per window and shared by consecutive windows
+            (``0 < overlap < chunk``). extra_weights, iteration_scale, stages: as in
+            :func:`fit_sequence`.
+    Returns:
+        :class:`FitResult` of the whole take (the report: every window's stages, each with
+        its ``window`` index).
+    """
+    acc: dict = {}
+    report: list = []
+    betas, prev, end = None, None, 0
+    for k, (s, e) in enumerate(windows(len(xyz), chunk, overlap)):
+        data = prepare_data(layer, xyz[s:e], conf[s:e], fps, _window_views(views, s, e, layer))
+        if prev is None:
+            res = fit_sequence(layer, data, stages, extra_weights=extra_weights,
+                               iteration_scale=iteration_scale)
+            betas = res.betas
+        else:
+            init = _warm_start(layer, data, betas, prev, end - s)
+            res = fit_sequence(layer, data, _later_stages(stages), extra_weights=extra_weights,
+                               iteration_scale=iteration_scale, init=init)
+        report += [{**r, "window": k, "frames": [s, e]} for r in res.report]
+        _append(acc, res, s, end)
+        prev, end = res, e
+    joints, kps = _pose_again(layer, betas, acc["R"], acc["T"], chunk)
+    R = acc["R"]
+    return FitResult(betas=betas, global_orient=rotmat_to_rotvec(R[:, 0]),
+                     body_pose=rotmat_to_rotvec(R[:, 1:]), transl=acc["T"], rotations=R,
+                     joints=joints, keypoints=kps, observed=acc["obs"], report=report)
