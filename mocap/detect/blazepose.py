@@ -29,8 +29,9 @@ import cv2
 import numpy as np
 
 from ..errors import MocapError
-from .geometry import (Roi, apply_affine, image_from_crop_affine, image_from_crop_edge,
-                       image_from_heatmap_affine, invert_affine, roi_from_two_points)
+from .geometry import (Roi, apply_affine, body_mask, image_from_crop_affine,
+                       image_from_crop_edge, image_from_heatmap_affine, invert_affine,
+                       roi_from_two_points, share_inside)
 
 log = logging.getLogger(__name__)
 
@@ -424,8 +425,9 @@ class BlazePoseTracker:
     person's detections never continue on another's body; two people side by side or one in
     front of the other keep apart although their regions overlap. The person detector runs
     every ``detect_interval`` frames, on every frame where somebody was lost or nobody is
-    followed, and only while fewer than ``max_people`` are followed; a region it proposes that
-    overlaps a followed person's by more than ``duplicate_iou`` is that person (skipped before
+    followed, and only while fewer than ``max_people`` are followed (then again with them
+    painted out: :meth:`_find_new`); a region it proposes that overlaps a followed person's
+    by more than ``duplicate_iou`` is that person (skipped before
     the landmark model runs), and a new region whose landmarks are a followed body is dropped.
     People keep their slot (index along P) for as long as they are followed; a new person
     takes the lowest free slot.
@@ -462,21 +464,30 @@ class BlazePoseTracker:
         return results, lost
 
     def _find_new(self, rgb: np.ndarray, results: list) -> None:
-        """Run the person detector and follow the people it finds that nobody follows."""
-        self.detector_runs += 1
+        """Follow the people the person detector finds that nobody follows. It scores the most
+        prominent person and hardly the others (trained on one per image), so while anyone is
+        followed it looks again with them painted black (hull, then box: ``body_mask``); a
+        body then found mostly under the paint is a followed one's ghost."""
         used = {s for s, _ in results}
-        for det in self.detector(rgb):
-            if len(results) >= self.max_people:
-                break
-            roi = det.roi()
-            if any(roi.iou(r.next_roi()) > self.duplicate_iou for _, r in results):
-                continue                            # a followed person's region: not new
-            res = self.landmarker(rgb, roi)
-            if res.presence < self.min_presence or self._taken(res, results):
-                continue
-            slot = min(set(range(self.max_people)) - used)
-            used.add(slot)
-            results.append((slot, res))
+        for hide, margin in ((None, 0.0), ("hull", 0.03), ("box", 0.1)):
+            if len(results) >= self.max_people or (hide and not results):
+                return
+            self.detector_runs += 1
+            mask = body_mask(rgb.shape[:2], [r.xy[:NUM_BODY] for _, r in results], hide,
+                             margin) if hide else None
+            for det in self.detector(np.where(mask[..., None], 0, rgb) if hide else rgb):
+                if len(results) >= self.max_people:
+                    break
+                roi = det.roi()
+                if any(roi.iou(r.next_roi()) > self.duplicate_iou for _, r in results):
+                    continue                        # a followed person's region: not new
+                res = self.landmarker(rgb, roi)
+                if res.presence < self.min_presence or self._taken(res, results) or \
+                        (hide and share_inside(res.xy[:NUM_BODY], mask) > 0.5):
+                    continue
+                slot = min(set(range(self.max_people)) - used)
+                used.add(slot)
+                results.append((slot, res))
 
     def process(self, rgb: np.ndarray) -> list[tuple[int, LandmarkResult]]:
         """(slot, result) of every person followed in this frame (an RGB uint8 frame)."""

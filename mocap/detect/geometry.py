@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 __all__ = ["Roi", "roi_from_two_points", "roi_from_box", "box_from_points", "rotation_2d",
            "image_from_crop_affine", "crop_from_image_affine", "image_from_heatmap_affine",
            "apply_affine", "invert_affine", "compose_affines", "image_from_crop_edge",
-           "normalize_angle"]
+           "normalize_angle", "body_mask", "share_inside"]
 
 
 @dataclass(frozen=True)
@@ -164,3 +165,41 @@ def apply_affine(a: np.ndarray, xy: np.ndarray) -> np.ndarray:
     xy = np.asarray(xy, float)
     return xy @ a[:, :2].T + a[:, 2]
 
+
+
+def body_mask(shape_hw: "tuple[int, int]", bodies_xy: "list[np.ndarray]", shape: str = "hull",
+              margin: float = 0.03) -> np.ndarray:
+    """(H, W) bool: the image area people cover, for the person detector to look past them.
+
+    Args:
+        shape_hw: the frame's (H, W).
+        bodies_xy: per person (J, 2) image pixels (points not finite are ignored).
+        shape: ``"hull"`` (the points' convex hull) or ``"box"`` (their bounding box), each
+            grown by ``margin`` times the body's extent (the larger side of its box).
+    """
+    out = np.zeros(shape_hw, np.uint8)
+    for xy in bodies_xy:
+        xy = np.asarray(xy, np.float64)
+        xy = xy[np.isfinite(xy).all(-1)]
+        if len(xy) < 3:
+            continue
+        grow = margin * float(np.ptp(xy, axis=0).max())
+        if shape == "box":
+            lo, hi = np.floor(xy.min(0) - grow), np.ceil(xy.max(0) + grow)
+            cv2.rectangle(out, lo.astype(int).tolist(), hi.astype(int).tolist(), 1, -1)
+            continue
+        hull = cv2.convexHull(np.round(xy).astype(np.int32))
+        cv2.fillConvexPoly(out, hull, 1)
+        cv2.polylines(out, [hull], True, 1, 2 * int(np.ceil(grow)) + 1)
+    return out.astype(bool)
+
+
+def share_inside(xy: np.ndarray, mask: np.ndarray) -> float:
+    """The share of the points (J, 2) image pixels that lie in ``mask`` (H, W) bool (points
+    outside the frame or not finite count as outside)."""
+    xy = np.asarray(xy, np.float64)
+    ok = np.isfinite(xy).all(-1)
+    ij = np.round(np.where(ok[:, None], xy, -1.0)).astype(int)
+    h, w = mask.shape
+    ok &= (ij[:, 0] >= 0) & (ij[:, 0] < w) & (ij[:, 1] >= 0) & (ij[:, 1] < h)
+    return float(mask[ij[ok, 1], ij[ok, 0]].sum() / max(len(xy), 1))
