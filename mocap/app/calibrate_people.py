@@ -222,8 +222,8 @@ def _image_size(session: Session, name: str, image_size: "tuple[int, int] | None
 def camera_template(session: Session, image_size: "tuple[int, int] | None" = None) -> Rig:
     """The session's cameras for a calibration from people with unknown intrinsics: the
     names and image sizes of its calibration file, or with none, the cameras of ``pose/`` or
-    ``videos/`` with ``image_size`` (width, height) or their videos' frame size; a focal of
-    one image width (a placeholder until the sweep) and the principal point at the centre.
+    ``videos/`` with ``image_size`` (width, height) or their videos' frame size; a starting
+    focal of one image width (the focal sweep replaces it) and the principal point at the centre.
 
     Raises:
         SessionError: no camera found, or a camera whose image size is unknown (named).
