@@ -28,11 +28,21 @@ scale error (%, mean distance between cameras) and the scale uncertainty the com
 The same with nothing known of the lenses (no calibration file, ``--image-size``): the largest
 focal-length error (%) and the largest standard deviation reported for a focal (%).
 
-On the Pose2Sim demo, each calibration's leave-one-camera-out agreement with the detections
-(the person triangulated by three cameras, projected into the fourth): the Qualisys file is
-off by one-sided offsets of 25-30 px in two cameras where the calibration from people is
-unbiased, which bounds how close the 3D keypoints through any calibration that fits the
-detections can come to those through the Qualisys file.
+On the Pose2Sim demo, what the gap between the 3D keypoints through our calibration and
+through the Qualisys file is made of, per calibration (the Qualisys file, ours, and the
+Qualisys file refined from the person), each moved onto the Qualisys camera centres: its
+leave-one-camera-out agreement with the detections (the person triangulated by three cameras,
+projected into the fourth: the Qualisys file is off by one-sided offsets of 25-30 px in two
+cameras where the calibration from people is unbiased); the spread of the person's bone lengths
+over the take through it (a calibration that fits the images gives steadier bones); the
+distance between our triangulation and Pose2Sim's own (``benchmarks/pose2sim_peer.py``,
+15 px camera exclusion) through the same calibration (the Qualisys file's keypoints depend on
+which views a triangulator trusts; a consistent calibration's do not); and the distance to the
+Qualisys file's keypoints through either triangulator, as aligned and after the best similarity
+of the keypoints. Last, the demo's reference ``.trc`` against Pose2Sim's triangulation and
+filter through the Qualisys file as we read it (that we read the file as Pose2Sim does, and
+that the reference is that file's keypoints). Pose2Sim's columns need its imports (the
+``peers`` extra); without them they stay empty.
 """
 from __future__ import annotations
 
@@ -202,13 +212,12 @@ def pose2sim_from_people_row(estimate: bool = False) -> dict:
     ref = refine_from_keypoints(qualisys, main.xy[:, :, 0], main.conf[:, :, 0]).rig
     centre, rot = aligned_errors(cal.rig, qualisys)
     if not estimate:
-        ours = leave_one_out(cal.rig)
-        theirs = leave_one_out()
-        print("\nPose2Sim demo, each calibration against the detections: each camera's keypoints "
-              "vs the person triangulated by the other three (median px; median signed offset px)")
-        for (name, px, off), (_, px2, off2) in zip(theirs, ours):
-            print(f"  {name:<8} Qualisys {px:6.1f} px ({off[0]:+6.1f}, {off[1]:+6.1f})   "
-                  f"from people {px2:6.1f} px ({off2[0]:+6.1f}, {off2[1]:+6.1f})")
+        print_gap(gap_rows(qualisys, main, {"Qualisys file": qualisys,
+                                            "from people (K Qualisys)": cal.rig,
+                                            "Qualisys refined from person": ref}))
+        print("the demo's reference .trc vs Pose2Sim's triangulation + filter of the detections "
+              f"through the Qualisys file as we read it: "
+              f"{fmt(reference_reproduced_mm(qualisys, main), '.1f')} mm median")
     row = {"scene": f"Pose2Sim demo (real), K {'unknown' if estimate else 'Qualisys'}",
            "centre_cm": 100 * centre,
            "rot_deg": rot, "kp_mm": keypoints_mm(cal.rig), "kp_ref_mm": keypoints_mm(ref),
@@ -219,6 +228,119 @@ def pose2sim_from_people_row(estimate: bool = False) -> dict:
         row["focal_sd"] = 100 * float(np.max(cal.refined.focal_sd_px
                                              / [c.K[0, 0] for c in cal.rig]))
     return row
+
+
+def aligned_to(rig: Rig, reference: Rig) -> Rig:
+    """``rig`` moved by the similarity that best maps its camera centres onto ``reference``'s."""
+    T, s = similarity_from_points(camera_centers(rig.cameras), camera_centers(reference.cameras))
+    return transform_rig(rig, T, s)
+
+
+def keypoint_gap_mm(X: np.ndarray, X_ref: np.ndarray) -> tuple[float, float]:
+    """Median distance (mm) of (F, J, 3) keypoints ``X`` to ``X_ref`` as they are, and after the
+    similarity that best maps ``X`` onto ``X_ref`` (the keypoints' own shape difference)."""
+    ok = np.isfinite(X).all(-1) & np.isfinite(X_ref).all(-1)
+    T, s = similarity_from_points(X[ok], X_ref[ok])
+    moved = s * X[ok] @ T[:3, :3].T + T[:3, 3]
+    return (1000 * float(np.median(np.linalg.norm(X[ok] - X_ref[ok], axis=-1))),
+            1000 * float(np.median(np.linalg.norm(moved - X_ref[ok], axis=-1))))
+
+
+def pose2sim_triangulation(main, rig: Rig, work: Path):
+    """(F, J, 3) Pose2Sim's own triangulation (no filter) of ``main`` through ``rig``, or None
+    when Pose2Sim's imports (the ``peers`` extra) are missing."""
+    try:
+        from pose2sim_peer import pose2sim_keypoints  # benchmarks/, on sys.path[0]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return pose2sim_keypoints(main, rig, work, filtered=False)
+    except ImportError as e:
+        print(f"  (Pose2Sim's triangulation skipped: {e})", file=sys.stderr)
+        return None
+
+
+def reference_reproduced_mm(qualisys: Rig, main) -> float | None:
+    """Median distance (mm) of the demo's reference ``Balancing_for_IK.trc`` to Pose2Sim's own
+    triangulation and filtering of the main person through the Qualisys file as we read it
+    (same frame, no alignment): near zero says the reference is that file through Pose2Sim's
+    algorithm, and that we hand Pose2Sim the file it wrote. None without Pose2Sim's imports."""
+    from exporters.trc import read_trc
+    from mocap.datasets import pose2sim_demo
+    from mocap.keypoints import get_format
+    from pose2sim_peer import pose2sim_keypoints  # benchmarks/, on sys.path[0]
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            P = pose2sim_keypoints(main, qualisys, Path(tmp) / "p")
+    except ImportError:
+        return None
+    trc = read_trc(pose2sim_demo("0.4.15") / "Demo" / "opensim" / "Balancing_for_IK.trc", up="file")
+    ref = trc.xyz[..., [2, 0, 1]]                 # Pose2Sim's TRC axes are (y, z, x)
+    idx = [get_format(main.format).native_names.index(n) for n in trc.marker_names]
+    F = min(len(ref), len(P))
+    return 1000 * float(np.nanmedian(np.linalg.norm(P[:F, idx] - ref[:F], axis=-1)))
+
+
+def gap_rows(qualisys: Rig, main, rigs: dict) -> list:
+    """What the keypoint gap between calibrations of the Pose2Sim demo is made of, one row per
+    calibration (each moved onto the Qualisys camera centres first): its leave-one-camera-out
+    agreement with the detections (:func:`leave_one_out`), the spread of the person's bone
+    lengths over the take through it (a rigid body's bones keep their length: mm, median SD
+    over the format's bones), how far two triangulators land through it (ours and Pose2Sim's
+    own, 15 px camera exclusion: a calibration that fits the detections leaves little for them
+    to disagree about), and its keypoints' distance to the Qualisys file's, through ours and
+    through Pose2Sim's triangulation (as aligned on the camera centres; and after the best
+    similarity of the keypoints themselves)."""
+    from mocap.geometry import bone_length_stats, bone_lengths
+    from mocap.keypoints import get_format
+    from mocap.triangulate import triangulate
+
+    bones = get_format(main.format).bone_indices
+    rows, X_q, P_q = [], None, None
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (label, rig) in enumerate(rigs.items()):
+            rig = aligned_to(rig, qualisys)
+            X = triangulate(main, rig).xyz[:, 0]
+            P = pose2sim_triangulation(main, rig, Path(tmp) / f"p{i}")
+            X_q, P_q = (X, P) if X_q is None else (X_q, P_q)
+            spread = lambda Y: 1000 * float(np.nanmedian(bone_length_stats(bone_lengths(Y, bones))["std_m"]))  # noqa: E731
+            row = {"label": label, "loo": leave_one_out(rig), "bone_sd_mm": spread(X),
+                   "vs_qualisys_mm": keypoint_gap_mm(X, X_q),
+                   "scale": float(similarity_from_points(camera_centers(rigs[label].cameras),
+                                                         camera_centers(qualisys.cameras))[1])}
+            if P is not None:
+                row["ours_vs_pose2sim_mm"] = keypoint_gap_mm(X, P)[0]
+                row["pose2sim_vs_qualisys_mm"] = keypoint_gap_mm(P, P_q)
+                row["pose2sim_bone_sd_mm"] = spread(P)
+            rows.append(row)
+    return rows
+
+
+def print_gap(rows: list) -> None:
+    print("\nPose2Sim demo: what the keypoint gap is made of (main person; each calibration on the "
+          "Qualisys camera centres)")
+    names = [name for name, _, _ in rows[0]["loo"]]
+    head = (f"{'calibration':<30} " + " ".join(f"{n + ' px (dx, dy)':>22}" for n in names)
+            + f" {'bone sd':>7} {'P2S sd':>6} {'ours-P2S':>8} {'vs Q':>6} {'vs Q kp':>7}"
+            f" {'P2S vs Q':>8} {'kp':>5} {'scale':>6}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        loo = " ".join(f"{px:6.1f} ({off[0]:+6.1f},{off[1]:+6.1f})" for _, px, off in r["loo"])
+        p2s = r.get("pose2sim_vs_qualisys_mm", (None, None))
+        print(f"{r['label']:<30} {loo} {r['bone_sd_mm']:7.1f} "
+              f"{fmt(r.get('pose2sim_bone_sd_mm'), '6.1f'):>6} "
+              f"{fmt(r.get('ours_vs_pose2sim_mm'), '8.1f'):>8} {r['vs_qualisys_mm'][0]:6.1f} "
+              f"{r['vs_qualisys_mm'][1]:7.1f} {fmt(p2s[0], '8.1f'):>8} {fmt(p2s[1], '5.1f'):>5} "
+              f"{r['scale']:6.3f}")
+    print("px: each camera's keypoints vs the person triangulated by the other three cameras "
+          "(median distance; median signed offset); bone sd: median over bones of each bone "
+          "length's SD over the take (mm), through our triangulation, and P2S sd through "
+          "Pose2Sim's own; ours-P2S: median distance between the two triangulations through the "
+          "same calibration (mm); vs Q: median distance of the keypoints (our triangulation) "
+          "to those through the Qualisys file, vs Q kp: the same after the best similarity of "
+          "the keypoints; P2S vs Q, kp: the same through Pose2Sim's triangulation; scale: the "
+          "similarity's scale onto the Qualisys camera centres.")
 
 
 def leave_one_out(rig=None) -> list:
