@@ -3,6 +3,7 @@
 the refinement on the real Pose2Sim demo.
 
 Run:  .venv/bin/python benchmarks/calibration_people.py [--frames 60] [--only-from-people]
+      [--only-pose2sim]
 
 Studio scenes (rig ``studio4``, the default detector error model, seeded): the session's
 calibration is the true rig put in a tilted world (6 deg, 1.1 m up, turned and shifted) and/or
@@ -27,6 +28,11 @@ scale error (%, mean distance between cameras) and the scale uncertainty the com
 (%), the tilt of the recovered Z (deg) and the per-camera RMS reprojection error (px, largest).
 The same with nothing known of the lenses (no calibration file, ``--image-size``): the largest
 focal-length error (%) and the largest standard deviation reported for a focal (%).
+On the Pose2Sim demo (main person, 100 frames): the same steps with the Qualisys file's
+intrinsics ("K Qualisys"), with only its image sizes ("K unknown"), and through the CLI as a
+user would run it with no calibration file and each camera's own checkerboard images in
+``calibration/<camera>/`` ("K boards": intrinsics from the demo's 6-7 board views per camera),
+each against the Qualisys file.
 
 On the Pose2Sim demo, what the gap between the 3D keypoints through our calibration and
 through the Qualisys file is made of, per calibration (the Qualisys file, ours, and the
@@ -184,13 +190,62 @@ def from_people_row(rig_name: str, frames: int, estimate: bool, root: Path) -> d
     return row
 
 
-def pose2sim_from_people_row(estimate: bool = False) -> dict:
+def pose2sim_board_session(root: Path) -> Path:
+    """The Pose2Sim demo as a user sets it up for ``--from-people`` with no calibration file:
+    ``pose/cam_0N/`` (the 0.4.15 demo's OpenPose JSON), ``calibration/cam_0N/`` (the 0.10.49
+    demo's checkerboard images of each camera, never shared between cameras) and
+    ``session.toml`` (60 fps, BODY_25B, the 4 x 7 checkerboard, a height of 1.72 m)."""
+    from mocap.datasets import pose2sim_demo
+
+    demo = pose2sim_demo("0.4.15") / "Demo" / "pose"
+    boards = pose2sim_demo("0.10.49") / "Demo_SinglePerson" / "calibration" / "intrinsics"
+    for i in range(1, 5):
+        for folder, target in (("pose", demo / f"cam{i}_json"),
+                               ("calibration", boards / f"int_cam0{i}_img")):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            (root / folder / f"cam_0{i}").symlink_to(target)
+    (root / "session.toml").write_text(
+        '[take]\nfps = 60.0\n[detect]\nformat = "body25b"\n[calibration]\n'
+        'board_file = "pose2sim_checkerboard_4x7"\nperson_height_m = 1.72\n')
+    return root
+
+
+def pose2sim_board_row(root: Path) -> dict:
+    """``mocap calibrate SESSION --from-people`` on the Pose2Sim demo with each camera's own
+    checkerboard images and no calibration file (:func:`pose2sim_board_session`), through the
+    CLI (everyone in the views, as a user runs it), against the Qualisys file."""
+    from mocap.datasets import pose2sim_demo_capture
+    from mocap.triangulate import select_main_person, triangulate
+
+    qualisys, det = pose2sim_demo_capture()
+    main = select_main_person(det)
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        rc = cli(["calibrate", str(pose2sim_board_session(root)), "--from-people", "-q"])
+    seconds = time.perf_counter() - t0
+    if rc != 0:
+        raise RuntimeError(f"Pose2Sim demo with its checkerboards: mocap calibrate exited {rc}")
+    rig = Rig.load(root / "calibration.toml")
+    report = json.loads((root / "out/calibration/adjust_report.json").read_text())
+    centre, rot = aligned_errors(rig, qualisys)
+    X_q = triangulate(main, qualisys).xyz
+    X = triangulate(main, aligned_to(rig, qualisys)).xyz
+    f = np.array([c.K[0, 0] for c in rig]) / np.array([c.K[0, 0] for c in qualisys])
+    return {"scene": "Pose2Sim demo (real), K boards", "centre_cm": 100 * centre, "rot_deg": rot,
+            "focal": 100 * float(np.max(np.abs(f - 1))),
+            "kp_mm": 1000 * float(np.nanmedian(np.linalg.norm(X - X_q, axis=-1))),
+            "px": max(c["reprojection_error_px"] for c in report["from_people"]["cameras"]),
+            "seconds": seconds, "rig": rig}
+
+
+def pose2sim_from_people_row(estimate: bool = False, extra: "dict | None" = None) -> dict:
     """``--from-people``'s steps on the Pose2Sim demo (main person, the Qualisys file's
     intrinsics), against its Qualisys calibration after the similarity of the camera centres:
     centres, rotations, and the main person's 3D keypoints triangulated through each (median
     distance); the same for the Qualisys calibration refined from that person (a reference:
     where the bundle adjustment on this take goes from the Qualisys start). With ``estimate``
-    the Qualisys file gives only the image sizes (focal lengths and k1 estimated)."""
+    the Qualisys file gives only the image sizes (focal lengths and k1 estimated). ``extra``:
+    other calibrations of the demo for the table of :func:`gap_rows`."""
     from calibration.people import refine_from_keypoints
     from mocap.datasets import pose2sim_demo_capture
     from mocap.people_bootstrap import calibrate_from_people
@@ -214,6 +269,7 @@ def pose2sim_from_people_row(estimate: bool = False) -> dict:
     if not estimate:
         print_gap(gap_rows(qualisys, main, {"Qualisys file": qualisys,
                                             "from people (K Qualisys)": cal.rig,
+                                            **(extra or {}),
                                             "Qualisys refined from person": ref}))
         print("the demo's reference .trc vs Pose2Sim's triangulation + filter of the detections "
               f"through the Qualisys file as we read it: "
@@ -402,16 +458,21 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60, help="frames per studio take")
     ap.add_argument("--only-from-people", action="store_true",
                     help="only the rows of the calibration with no board")
+    ap.add_argument("--only-pose2sim", action="store_true",
+                    help="only the Pose2Sim demo's rows of the calibration with no board")
     args = ap.parse_args()
     people = []
-    for rig_name, frames, estimate in FROM_PEOPLE:
+    for rig_name, frames, estimate in () if args.only_pose2sim else FROM_PEOPLE:
         with tempfile.TemporaryDirectory() as tmp:
             people.append(from_people_row(rig_name, frames, estimate, Path(tmp) / "s"))
         print(f"  from people, {rig_name}: done", file=sys.stderr)
-    people.append(pose2sim_from_people_row())
+    with tempfile.TemporaryDirectory() as tmp:
+        boards = pose2sim_board_row(Path(tmp) / "s")
+    people.append(pose2sim_from_people_row(extra={"from people (K boards, CLI)": boards["rig"]}))
+    people.append(boards)
     people.append(pose2sim_from_people_row(estimate=True))
     print_from_people(people)
-    if args.only_from_people:
+    if args.only_from_people or args.only_pose2sim:
         return
     print()
     rows = []
