@@ -187,6 +187,8 @@ def from_people_row(rig_name: str, frames: int, estimate: bool, root: Path) -> d
         row["focal"] = 100 * float(np.max(np.abs(f / np.array([c.K[0, 0] for c in truth]) - 1)))
         row["focal_sd"] = 100 * max(c["focal_sd_px"] / c["focal_px"]
                                     for c in report["intrinsics"]["cameras"])
+        sweep = report["intrinsics"]["sweep_focal_over_width"] * truth[0].size_wh[0]
+        row["sweep"] = 100 * float(np.max(np.abs(sweep / np.array([c.K[0, 0] for c in truth]) - 1)))
     return row
 
 
@@ -283,6 +285,8 @@ def pose2sim_from_people_row(estimate: bool = False, extra: "dict | None" = None
         row["focal"] = 100 * float(np.max(np.abs(f - 1)))
         row["focal_sd"] = 100 * float(np.max(cal.refined.focal_sd_px
                                              / [c.K[0, 0] for c in cal.rig]))
+        sweep = cal.focal_sweep.ratio * qualisys[0].size_wh[0]
+        row["sweep"] = 100 * float(np.max(np.abs(sweep / np.array([c.K[0, 0] for c in qualisys]) - 1)))
     return row
 
 
@@ -428,20 +432,23 @@ def leave_one_out(rig=None) -> list:
 
 def print_from_people(rows: list) -> None:
     head = (f"{'no board (--from-people)':<34} {'centre cm':>9} {'rot deg':>8} {'focal %':>7} "
-            f"{'f sd %':>6} {'scale %':>8} "
+            f"{'f sd %':>6} {'sweep %':>7} {'scale %':>8} "
             f"{'+- %':>6} {'tilt deg':>8} {'px max':>7} {'kp mm':>6} {'ref mm':>6} {'time s':>7}")
     print(head)
     print("-" * len(head))
     for r in rows:
         print(f"{r['scene']:<34} {r['centre_cm']:9.2f} {r['rot_deg']:8.3f} "
               f"{fmt(r.get('focal'), '7.2f'):>7} {fmt(r.get('focal_sd'), '6.2f'):>6} "
+              f"{fmt(r.get('sweep'), '7.2f'):>7} "
               f"{fmt(r.get('scale'), '8.3f'):>8} {fmt(r.get('scale_unc'), '6.2f'):>6} "
               f"{fmt(r.get('tilt'), '8.2f'):>8} {fmt(r.get('px'), '7.2f'):>7} "
               f"{fmt(r.get('kp_mm'), '6.1f'):>6} {fmt(r.get('kp_ref_mm'), '6.1f'):>6} "
               f"{r['seconds']:7.1f}")
     print("\ncentre, rot: largest camera-centre and rotation error after the best similarity; "
           "focal: largest focal-length error (K unknown: no calibration file) and f sd: the "
-          "largest standard deviation the command reports for one; "
+          "largest standard deviation the command reports for one; sweep: the largest error "
+          "of the one focal length the sweep shares between the cameras (before each camera's "
+          "focal and k1 are bundle adjusted); "
           "scale: error of the mean distance between cameras; +-: the scale uncertainty the "
           "command reports; px: largest per-camera RMS reprojection error (the command's report); "
           "kp: median distance of the 3D keypoints through our calibration (similarity-aligned "

@@ -320,7 +320,8 @@ def calibrate_session_from_people(folder: "str | Path", height_m: "float | None"
     k1 are estimated too (:func:`starting_intrinsics`).
 
     The new ``calibration.toml`` is written atomically (the previous one backed up) with
-    ``out/calibration/adjust_report.json`` (key ``from_people``).
+    ``out/calibration/adjust_report.json`` (keys ``from_people`` and ``intrinsics_from``; with
+    board images, ``from_people.intrinsics.cameras`` holds each camera's board views and error).
 
     Returns:
         The calibration, where it went and the height used.
@@ -342,6 +343,7 @@ def calibrate_session_from_people(folder: "str | Path", height_m: "float | None"
     report = {"calibration_in": source, "units": "m", "intrinsics_from": origin,
               "from_people": from_people_report(cal, height)}
     if boards is not None:
-        report["board_intrinsics"] = boards
+        report["from_people"]["intrinsics"] = {
+            "source": "board images of each camera (calibration/<camera>/)", "cameras": boards}
     adjust = Adjustment(session, settings, cal.rig, report)
     return cal, adjust.save(), height
