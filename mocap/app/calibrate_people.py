@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from calibration import Rig
-from calibration.boards import find_camera_sources
+from calibration.boards import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from calibration.calibrate import intrinsics_only
 from calibration.focal import centred_cameras
 from calibration.lens import FISHEYE, PINHOLE
@@ -263,9 +263,7 @@ def board_intrinsics(session: Session) -> "tuple[Rig, list[dict]] | None":
             cameras`` without board images (named).
     """
     folder = session.root / "calibration"
-    sources = find_camera_sources(folder) if folder.is_dir() and any(folder.iterdir()) else {}
-    sources.pop(FLOOR_FOLDER, None)
-    if not sources:
+    if not _has_board_sources(folder):
         return None
     inputs = board_inputs(session.root)
     missing = [n for n in _camera_names(session) if n not in inputs.names]
@@ -285,6 +283,22 @@ def board_intrinsics(session: Session) -> "tuple[Rig, list[dict]] | None":
         log.info("camera %s: intrinsics from %d board views (%.2f px RMS), focal %.1f px",
                  name, len(views), ba.error_px, cam.K[0, 0])
     return Rig(tuple(cameras)), rows
+
+
+def _has_board_sources(folder: Path) -> bool:
+    """Whether ``folder`` holds a camera's board source (``<camera>.<video>`` or a
+    ``<camera>/`` folder of images; the floor's folder does not count)."""
+    if not folder.is_dir():
+        return False
+    for entry in folder.iterdir():
+        if entry.name.startswith(".") or entry.name == FLOOR_FOLDER:
+            continue
+        if entry.is_file() and entry.suffix.lower() in VIDEO_EXTENSIONS:
+            return True
+        if entry.is_dir() and any(f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+                                  for f in entry.iterdir()):
+            return True
+    return False
 
 
 def starting_intrinsics(session: Session, estimate: bool,

@@ -109,3 +109,25 @@ def test_a_camera_whose_board_is_never_seen_is_named(board_session, tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "cam2" in err, err
     assert not (root / "calibration.toml").exists()
+
+
+def test_where_the_intrinsics_come_from(board_session, tmp_path):
+    """The calibration file first, then board images, then estimated; a ``calibration/``
+    folder holding no camera's board source (the floor's images, notes) is no board."""
+    from mocap.app.calibrate_people import starting_intrinsics
+    from mocap.app.session import Session
+
+    root = fresh_copy(board_session, tmp_path / "s")
+    rig, origin, boards = starting_intrinsics(Session(root), False, None)
+    assert origin == "board images" and rig.names == STUDIO.names and len(boards) == 4
+    assert starting_intrinsics(Session(root), True, (640, 360))[1] == "estimated"
+    STUDIO.save(root / "calibration.toml")
+    assert starting_intrinsics(Session(root), False, None)[1] == "calibration file"
+    (root / "calibration.toml").unlink()
+    for cam in STUDIO.names:
+        shutil.rmtree(root / "calibration" / cam)
+    (root / "calibration" / "floor").mkdir()
+    cv2.imwrite(str(root / "calibration" / "floor" / "cam1.png"), np.zeros((360, 640), np.uint8))
+    (root / "calibration" / "notes.txt").write_text("board on the floor")
+    rig, origin, boards = starting_intrinsics(Session(root), False, (640, 360))
+    assert origin == "estimated" and boards is None and rig.names == STUDIO.names
