@@ -350,17 +350,20 @@ def gap_rows(qualisys: Rig, main, rigs: dict) -> list:
     own, 15 px camera exclusion: a calibration that fits the detections leaves little for them
     to disagree about), and its keypoints' distance to the Qualisys file's, through ours and
     through Pose2Sim's triangulation (as aligned on the camera centres; and after the best
-    similarity of the keypoints themselves)."""
+    similarity of the keypoints themselves), and to those through the last calibration of
+    ``rigs`` (the Qualisys file refined from the person: where a calibration that fits the
+    detections lands from the Qualisys start)."""
     from mocap.geometry import bone_length_stats, bone_lengths
     from mocap.keypoints import get_format
     from mocap.triangulate import triangulate
 
     bones = get_format(main.format).bone_indices
-    rows, X_q, P_q = [], None, None
+    rows, X_q, P_q, Xs = [], None, None, []
     with tempfile.TemporaryDirectory() as tmp:
         for i, (label, rig) in enumerate(rigs.items()):
             rig = aligned_to(rig, qualisys)
             X = triangulate(main, rig).xyz[:, 0]
+            Xs.append(X)
             P = pose2sim_triangulation(main, rig, Path(tmp) / f"p{i}")
             X_q, P_q = (X, P) if X_q is None else (X_q, P_q)
             spread = lambda Y: 1000 * float(np.nanmedian(bone_length_stats(bone_lengths(Y, bones))["std_m"]))  # noqa: E731
@@ -373,6 +376,8 @@ def gap_rows(qualisys: Rig, main, rigs: dict) -> list:
                 row["pose2sim_vs_qualisys_mm"] = keypoint_gap_mm(P, P_q)
                 row["pose2sim_bone_sd_mm"] = spread(P)
             rows.append(row)
+    for row, X in zip(rows, Xs):
+        row["vs_refined_mm"] = keypoint_gap_mm(X, Xs[-1])[0]
     return rows
 
 
@@ -382,7 +387,7 @@ def print_gap(rows: list) -> None:
     names = [name for name, _, _ in rows[0]["loo"]]
     head = (f"{'calibration':<30} " + " ".join(f"{n + ' px (dx, dy)':>22}" for n in names)
             + f" {'bone sd':>7} {'P2S sd':>6} {'ours-P2S':>8} {'vs Q':>6} {'vs Q kp':>7}"
-            f" {'P2S vs Q':>8} {'kp':>5} {'scale':>6}")
+            f" {'P2S vs Q':>8} {'kp':>5} {'vs ref':>6} {'scale':>6}")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -392,6 +397,7 @@ def print_gap(rows: list) -> None:
               f"{fmt(r.get('pose2sim_bone_sd_mm'), '6.1f'):>6} "
               f"{fmt(r.get('ours_vs_pose2sim_mm'), '8.1f'):>8} {r['vs_qualisys_mm'][0]:6.1f} "
               f"{r['vs_qualisys_mm'][1]:7.1f} {fmt(p2s[0], '8.1f'):>8} {fmt(p2s[1], '5.1f'):>5} "
+              f"{r['vs_refined_mm']:6.1f} "
               f"{r['scale']:6.3f}")
     print("px: each camera's keypoints vs the person triangulated by the other three cameras "
           "(median distance; median signed offset); bone sd: median over bones of each bone "
@@ -399,7 +405,9 @@ def print_gap(rows: list) -> None:
           "Pose2Sim's own; ours-P2S: median distance between the two triangulations through the "
           "same calibration (mm); vs Q: median distance of the keypoints (our triangulation) "
           "to those through the Qualisys file, vs Q kp: the same after the best similarity of "
-          "the keypoints; P2S vs Q, kp: the same through Pose2Sim's triangulation; scale: the "
+          "the keypoints; P2S vs Q, kp: the same through Pose2Sim's triangulation; vs ref: "
+          "median distance (our triangulation) to the keypoints through the Qualisys file "
+          "refined from the person (last row); scale: the "
           "similarity's scale onto the Qualisys camera centres.")
 
 
