@@ -6,7 +6,7 @@ from the wheel file itself, not installed) on a studio take's 2D detections, for
 The take becomes a Pose2Sim project: ``Config.toml`` (the wheel's ``Demo_SinglePerson`` one:
 its triangulation and Butterworth 6 Hz filtering defaults; frame rate set, every frame kept,
 no figures, no C3D), ``calibration/Calib.toml`` (our rig in the anipose layout Pose2Sim reads)
-and ``pose/<camera>_json/`` (OpenPose BODY_25 JSON). Needs Pose2Sim's imports besides ours:
+and ``pose/<camera>_json/`` (OpenPose JSON: BODY_25, or BODY_25B for ``body25b`` detections). Needs Pose2Sim's imports besides ours:
 ``rtoml``, ``anytree``, ``statsmodels``, ``filterpy``, ``c3d`` (the ``peers`` extra).
 """
 from __future__ import annotations
@@ -24,16 +24,18 @@ from mocap.io.openpose import write_openpose_frame
 from mocap.keypoints import get_format
 
 VERSION = "0.10.49"
+#: Our keypoint formats -> Pose2Sim's ``pose_model``.
+POSE_MODELS = {"body25": "BODY_25", "body25b": "BODY_25B"}
 
 
-def _config(project: Path, fps: float) -> dict:
+def _config(project: Path, fps: float, pose_model: str = "BODY_25") -> dict:
     """The Demo_SinglePerson Config.toml of the wheel, for this project."""
     import rtoml
     with zipfile.ZipFile(fetch_wheel("pose2sim", VERSION)) as z:
         cfg = rtoml.loads(z.read("Pose2Sim/Demo_SinglePerson/Config.toml").decode())
     cfg["project"].update(project_dir=str(project), frame_rate=int(round(fps)),
                           frame_range="all", multi_person=False)
-    cfg["pose"]["pose_model"] = "BODY_25"
+    cfg["pose"]["pose_model"] = pose_model
     cfg["triangulation"].update(make_c3d=False, show_interp_indices=False)
     cfg["filtering"].update(display_figures=False, save_filt_plots=False, make_c3d=False)
     (project / "Config.toml").write_text(rtoml.dumps(cfg))
@@ -50,24 +52,26 @@ def _write_project(project: Path, det, rig) -> None:
             write_openpose_frame(folder / f"{name}_{f:06d}.json", det.xy[c, f], det.conf[c, f])
 
 
-def pose2sim_keypoints(det, rig, project: Path) -> np.ndarray:
-    """(F, 25, 3) BODY_25 keypoints, metres, our world frame (Z up), NaN where missing, from
-    Pose2Sim's triangulation and filtering of ``det`` (one person, BODY_25)."""
+def pose2sim_keypoints(det, rig, project: Path, filtered: bool = True) -> np.ndarray:
+    """(F, J, 3) keypoints in ``det``'s format, metres, our world frame (Z up), NaN where
+    missing, from Pose2Sim's triangulation and filtering of ``det`` (one person, BODY_25 or
+    BODY_25B); ``filtered=False``: its triangulation alone (no filter)."""
     sys.path.insert(0, str(fetch_wheel("pose2sim", VERSION)))
     from Pose2Sim.filtering import filter_all
     from Pose2Sim.triangulation import triangulate_all
     _write_project(project, det, rig)
-    cfg = _config(project, det.fps)
+    cfg = _config(project, det.fps, POSE_MODELS[det.format])
     level = logging.getLogger().level
     try:
         triangulate_all(cfg)
-        filter_all(cfg)
+        if filtered:
+            filter_all(cfg)
     finally:
         logging.getLogger().setLevel(level)
-    trc = sorted((project / "pose-3d").glob("*filt*.trc"))[-1]
+    trc = sorted(p for p in (project / "pose-3d").glob("*.trc") if ("filt" in p.name) == filtered)[-1]
     data = read_trc(trc, up="file")
     world = data.xyz[..., [2, 0, 1]]               # Pose2Sim's TRC axes are (y, z, x)
-    fmt = get_format("body25")
+    fmt = get_format(det.format)
     names = {"CHip": "MidHip"}
     out = np.full((det.num_frames, fmt.num_joints, 3), np.nan)
     frames = data.frame_numbers - data.frame_numbers.min()

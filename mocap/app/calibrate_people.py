@@ -11,12 +11,16 @@ written atomically; the previous one is kept as ``calibration.backup<N>.toml``, 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from calibration import Rig
+from calibration.boards import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from calibration.calibrate import intrinsics_only
 from calibration.focal import centred_cameras
+from calibration.lens import FISHEYE, PINHOLE
 from calibration.people import KeypointRefineResult
 
 from exporters.atomic import atomic_write
@@ -29,14 +33,17 @@ from ..associate import identify_people
 from ..triangulate import triangulate
 from ..types import Points3D
 from ..detect.video import find_source, probe_source
+from .calibrate_board import FLOOR_FOLDER, board_inputs, detect_camera, detection_step
 from .detections import pose_cameras, session_detections
 from .session import Session
 
 __all__ = ["BACKUP_PREFIX", "capture_detections", "capture_points", "backup_calibration",
-           "Adjustment", "Saved", "person_height", "camera_template",
-           "calibrate_session_from_people"]
+           "Adjustment", "Saved", "person_height", "camera_template", "board_intrinsics",
+           "starting_intrinsics", "calibrate_session_from_people"]
 
 BACKUP_PREFIX = "calibration.backup"
+
+log = logging.getLogger(__name__)
 
 
 def capture_detections(session: Session, rig: Rig, settings: Settings, need: str,
@@ -239,17 +246,96 @@ def camera_template(session: Session, image_size: "tuple[int, int] | None" = Non
     return Rig(centred_cameras(names, sizes, [float(w) for w, _ in sizes]))
 
 
+def board_intrinsics(session: Session) -> "tuple[Rig, list[dict]] | None":
+    """Each camera's intrinsics from its own board views in ``SESSION/calibration/<camera>/``
+    (images, or ``<camera>.<video>``; the board of ``[calibration]``), for a calibration from
+    people: views of one camera at a time are enough, the poses come from the people.
+
+    Returns:
+        None when ``calibration/`` holds no camera's board source; else the cameras in
+        ``[calibration] cameras`` order (or the folders' natural order; their poses mean
+        nothing) and, per camera, ``name``, ``views`` (board views used) and ``error_px`` (RMS
+        reprojection error of those views, pixels).
+
+    Raises:
+        BoardNotFoundError: a camera whose board is in too few views (named).
+        SessionError: a camera of the capture (``pose/``, ``videos/``) or of ``[calibration]
+            cameras`` without board images (named).
+    """
+    folder = session.root / "calibration"
+    if not _has_board_sources(folder):
+        return None
+    inputs = board_inputs(session.root)
+    missing = [n for n in _camera_names(session) if n not in inputs.names]
+    if missing:
+        raise SessionError(f"{folder}: camera(s) {', '.join(missing)} of the capture have no board "
+                           f"images (expected calibration/<camera>/ images or "
+                           f"calibration/<camera>.<video> for every camera), found "
+                           f"{', '.join(inputs.names)}")
+    step = detection_step(inputs)
+    cameras, rows = [], []
+    for name in inputs.names:
+        views = detect_camera(inputs, name, step)
+        model = FISHEYE if name in inputs.settings.fisheye_cameras else PINHOLE
+        cam, ba = intrinsics_only(views, inputs.spec, model)
+        cameras.append(cam)
+        rows.append({"name": name, "views": int(len(views)), "error_px": float(ba.error_px)})
+        log.info("camera %s: intrinsics from %d board views (%.2f px RMS), focal %.1f px",
+                 name, len(views), ba.error_px, cam.K[0, 0])
+    return Rig(tuple(cameras)), rows
+
+
+def _has_board_sources(folder: Path) -> bool:
+    """Whether ``folder`` holds a camera's board source (``<camera>.<video>`` or a
+    ``<camera>/`` folder of images; the floor's folder does not count)."""
+    if not folder.is_dir():
+        return False
+    for entry in folder.iterdir():
+        if entry.name.startswith(".") or entry.name == FLOOR_FOLDER:
+            continue
+        if entry.is_file() and entry.suffix.lower() in VIDEO_EXTENSIONS:
+            return True
+        if entry.is_dir() and any(f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+                                  for f in entry.iterdir()):
+            return True
+    return False
+
+
+def starting_intrinsics(session: Session, estimate: bool,
+                        image_size: "tuple[int, int] | None") -> "tuple[Rig, str, list | None]":
+    """The intrinsics a calibration from people starts from, in this order: estimated when
+    ``estimate``; else the session's calibration file (its poses ignored); else each camera's
+    board images (:func:`board_intrinsics`); else estimated (:func:`camera_template`).
+
+    Returns:
+        The cameras, where their intrinsics come from (``"estimated"``, ``"calibration
+        file"`` or ``"board images"``) and the board rows of :func:`board_intrinsics` (None
+        unless from board images).
+    """
+    if not estimate:
+        try:
+            session.calibration_path()
+            return session.rig(), "calibration file", None
+        except SessionError:
+            boards = board_intrinsics(session)
+            if boards is not None:
+                return boards[0], "board images", boards[1]
+    return camera_template(session, image_size), "estimated", None
+
+
 def calibrate_session_from_people(folder: "str | Path", height_m: "float | None" = None,
                                   estimate_intrinsics: bool = False,
                                   image_size: "tuple[int, int] | None" = None,
                                   ) -> "tuple[PeopleCalibration, Saved, float]":
     """``mocap calibrate SESSION --from-people``: every camera's pose from the people of the
-    capture, with the intrinsics of the session's calibration file (its poses are ignored);
-    with ``estimate_intrinsics``, or when the session has no calibration file, each camera's
-    focal length and k1 are estimated too (:func:`camera_template`: names and image sizes).
+    capture, with the intrinsics of the session's calibration file (its poses are ignored),
+    else of each camera's board images in ``calibration/<camera>/``; with
+    ``estimate_intrinsics``, or when the session has neither, each camera's focal length and
+    k1 are estimated too (:func:`starting_intrinsics`).
 
     The new ``calibration.toml`` is written atomically (the previous one backed up) with
-    ``out/calibration/adjust_report.json`` (key ``from_people``).
+    ``out/calibration/adjust_report.json`` (keys ``from_people`` and ``intrinsics_from``; with
+    board images, ``from_people.intrinsics.cameras`` holds each camera's board views and error).
 
     Returns:
         The calibration, where it went and the height used.
@@ -261,17 +347,17 @@ def calibrate_session_from_people(folder: "str | Path", height_m: "float | None"
     session = Session(Path(folder))
     settings = session.settings()
     height = person_height(settings, height_m, session.settings_path)
-    try:
-        source = str(session.calibration_path())
-    except SessionError:
-        source, estimate_intrinsics = None, True
-    intrinsics = camera_template(session, image_size) if estimate_intrinsics else session.rig()
+    intrinsics, origin, boards = starting_intrinsics(session, estimate_intrinsics, image_size)
+    source = str(session.calibration_path()) if origin == "calibration file" else None
     det = capture_detections(session, intrinsics, settings, "calibrating from people needs")
     cal = calibrate_from_people(intrinsics.cameras, det, height,
                                 triangulate_settings=settings.triangulate,
-                                estimate_intrinsics=estimate_intrinsics,
+                                estimate_intrinsics=origin == "estimated",
                                 associate_settings=settings.associate)
-    adjust = Adjustment(session, settings, cal.rig,
-                        {"calibration_in": source, "units": "m",
-                         "from_people": from_people_report(cal, height)})
+    report = {"calibration_in": source, "units": "m", "intrinsics_from": origin,
+              "from_people": from_people_report(cal, height)}
+    if boards is not None:
+        report["from_people"]["intrinsics"] = {
+            "source": "board images of each camera (calibration/<camera>/)", "cameras": boards}
+    adjust = Adjustment(session, settings, cal.rig, report)
     return cal, adjust.save(), height

@@ -44,6 +44,32 @@ def test_pose2sim_demo_file_loads(pose2sim_demo_calib):
 
 
 @pytest.mark.network
+def test_pose2sim_demo_file_reads_as_pose2sim_computes_p(pose2sim_demo_calib):
+    """Our cameras from the demo's TOML against Pose2Sim's own reading of it
+    (``Pose2Sim.common.computeP`` and ``retrieve_calib_params`` of the pinned 0.10.49 wheel,
+    imported from the wheel): the same projection matrices (Rodrigues rotation, world to
+    camera, metres, principal point from the top-left pixel centre), image sizes and lens."""
+    for module in ("rtoml", "anytree", "c3d", "pandas", "matplotlib"):
+        pytest.importorskip(module)
+    import sys
+
+    from mocap.datasets import fetch_wheel
+
+    sys.path.insert(0, str(fetch_wheel("pose2sim", "0.10.49")))
+    try:
+        from Pose2Sim.common import computeP, retrieve_calib_params
+    finally:
+        sys.path.pop(0)
+    rig = Rig.load(pose2sim_demo_calib)
+    theirs = retrieve_calib_params(Path(pose2sim_demo_calib))
+    for cam, P, size, dist in zip(rig, computeP(Path(pose2sim_demo_calib)), theirs["S"],
+                                  theirs["dist"]):
+        np.testing.assert_allclose(cam.P, P, rtol=1e-12, atol=1e-9)
+        assert cam.size_wh == tuple(int(v) for v in size)
+        np.testing.assert_array_equal(cam.dist[:4], dist)
+
+
+@pytest.mark.network
 def test_qualisys_demo_matches_pose2sim_conversion():
     qca = pose2sim_demo("0.10.49") / "Demo_SinglePerson/calibration/Calib.qca.txt"
     ref = Rig.load(pose2sim_demo("0.4.15") / "Demo/calibration/Calib_qualisys.toml")

@@ -7,8 +7,9 @@ bundle adjustment on the 2D keypoints and prints the per-camera reprojection err
 after; ``--level-from-person`` levels the floor from a person standing upright. Given both,
 the refinement runs first. ``--from-people`` finds every camera's pose from a person walking
 through the volume, with no board and no prior poses (the intrinsics from the session's
-calibration file, or estimated with ``--estimate-intrinsics`` or when there is none; metric
-scale from ``--height-m`` or ``[calibration] person_height_m``).
+calibration file, else from each camera's own board images in ``calibration/<camera>/``, or
+estimated with ``--estimate-intrinsics`` or when there are neither; metric scale from
+``--height-m`` or ``[calibration] person_height_m``).
 """
 from __future__ import annotations
 
@@ -177,7 +178,8 @@ def register(sub) -> None:
     p.add_argument("--from-people", action="store_true",
                    help="find every camera's pose with no board from a person walking through "
                         "the whole volume for 20-30 s (the intrinsics from SESSION's calibration "
-                        "file, its poses ignored): metric scale from the person's height, Z up "
+                        "file, its poses ignored, else from each camera's board images in "
+                        "SESSION/calibration/<camera>/): metric scale from the person's height, Z up "
                         "from the feet, origin under the person, X along the first camera's view")
     p.add_argument("--height-m", type=float, default=None, metavar="METRES",
                    help="with --from-people: the walking person's standing height (default: "
@@ -185,7 +187,8 @@ def register(sub) -> None:
     p.add_argument("--estimate-intrinsics", action="store_true",
                    help="with --from-people: the lenses are unknown: estimate each camera's "
                         "focal length (and k1, principal point at the image centre) from the "
-                        "person too; implied when SESSION has no calibration file")
+                        "person too; implied when SESSION has no calibration file nor board "
+                        "images")
     p.add_argument("--image-size", type=image_size, default=None, metavar="WIDTHxHEIGHT",
                    help="with --from-people and no calibration file: every camera's image size "
                         "in pixels (default: each camera's video in SESSION/videos/)")
