@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 from calibration.world import similarity_from_points  # noqa: E402
 from mocap.angles import joint_angles  # noqa: E402
 from mocap.app.detections import detect_session  # noqa: E402
-from mocap.app.render_session import RenderSpec, render_session  # noqa: E402
+from mocap.app.render_session import RenderSpec, refresh_truth, render_session  # noqa: E402
 from mocap.app.session import Session  # noqa: E402
 from mocap.datasets import cache_dir  # noqa: E402
 from mocap.filter import butterworth_zero_phase, filter_points  # noqa: E402
@@ -66,6 +66,7 @@ def make_session(spec: RenderSpec) -> tuple[Path, float]:
     key = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:16]
     root = cache_dir() / "bench" / "pixels" / key
     if (root / "gt.npz").is_file():
+        refresh_truth(root)        # the truth as defined now (images do not depend on it)
         return root, float("nan")
     _, dt = timed(lambda: render_session(spec, root))
     return root, dt
@@ -124,6 +125,32 @@ def detector_rows(det, truth: dict) -> list:
     return rows
 
 
+def keypoint_rows(det, truth: dict, points: dict) -> list:
+    """Per keypoint: the detector's 2D error on visible views (median px), its bias (the
+    median 2D offset per camera, length averaged over the cameras, px: close to the median
+    error when the offset is the same in every frame, i.e. the truth is defined elsewhere
+    than where the detector means the point; small when the error is noise), and the 3D error
+    (mean, mm) of each method in ``points`` (label -> (F, K, 3) metres)."""
+    names = get_format(FMT).joint_names
+    xy_t, vis = truth[f"xy_{FMT}"][:, :, 0], truth[f"visible_{FMT}"][:, :, 0]
+    d = np.where(vis[..., None], det.xy[:, :, 0] - xy_t, np.nan)           # (C, F, K, 2)
+    err = np.nanmedian(np.linalg.norm(d, axis=-1).reshape(-1, len(names)), 0)
+    bias = np.nanmean(np.linalg.norm(np.nanmedian(d, axis=1), axis=-1), 0)  # (K,)
+    gt = truth[f"xyz_{FMT}"][:, 0]
+    e3 = {label: 1000 * np.nanmean(np.linalg.norm(xyz - gt, axis=-1), 0)
+          for label, xyz in points.items()}
+    return [(n, err[k], bias[k], [e3[label][k] for label in points])
+            for k, n in enumerate(names)]
+
+
+def print_keypoint_table(rows: list, labels) -> None:
+    print("\n| keypoint | 2D median error px | 2D bias px | "
+          + " | ".join(f"{lab} 3D mm" for lab in labels) + " |")
+    print("| --- | ---: | ---: | " + " | ".join("---:" for _ in labels) + " |")
+    for n, err, bias, e3 in rows:
+        print(f"| {n} | {err:.2f} | {bias:.2f} | " + " | ".join(f"{v:.1f}" for v in e3) + " |")
+
+
 def peer_points(rig, det, ransac: bool) -> np.ndarray:
     """aniposelib on the per-frame detections (confidence >= 0.2, as ours): (F, J, 3)."""
     from aniposelib.cameras import CameraGroup
@@ -146,7 +173,7 @@ def method_rows(rig, det, truth, settings, fps) -> tuple[list, dict]:
     from mocap.settings import TriangulateSettings
     names = list(get_format(FMT).joint_names)
     gt = truth[f"xyz_{FMT}"][:, 0]
-    rows, secs = [], {}
+    rows, secs, points = [], {}, {}
     ours = {"ours algebraic": TriangulateSettings(view_selection="all"),
             "ours robust": TriangulateSettings(),
             "ours volumetric": TriangulateSettings(method="volumetric")}
@@ -155,6 +182,7 @@ def method_rows(rig, det, truth, settings, fps) -> tuple[list, dict]:
         filt, dtf = timed(lambda: filter_points(pts, settings.filter, rig))
         secs[label] = dt
         secs[label + " + filter"] = dtf
+        points[label] = pts.xyz[:, 0]
         rows.append((label, scores(pts.xyz[:, 0], gt, names),
                      scores(filt.xyz[:, 0], gt, names)))
     for label, ransac in (("aniposelib triangulate", False),
@@ -163,8 +191,16 @@ def method_rows(rig, det, truth, settings, fps) -> tuple[list, dict]:
         filt, dtf = timed(lambda: butterworth_zero_phase(raw, 6.0, fps, order=4))
         secs[label] = dt
         secs[label + " + Butterworth 6 Hz"] = dtf
+        points[label] = raw
         rows.append((label, scores(raw, gt, names), scores(filt, gt, names)))
-    return rows, secs
+    return rows, secs, points
+
+
+def print_ratios(rows: list) -> None:
+    """Our MPJPE (raw, all keypoints) over the peer's (aniposelib triangulate)."""
+    peer = dict((label, r) for label, r, _ in rows)["aniposelib triangulate"]["mpjpe"]
+    print("\nMPJPE raw over aniposelib triangulate's: " + ", ".join(
+        f"{label} {r['mpjpe'] / peer:.2f} x" for label, r, _ in rows if label.startswith("ours")))
 
 
 def print_tables(title, det_rows, rows, secs) -> None:
@@ -298,6 +334,8 @@ def main() -> None:
         root = cache_dir() / "bench" / "pixels" / f"day-{args.width}-{args.frames}-{args.studio_day}"
         if not (root / "calibration_truth.toml").is_file():
             render_studio_day(spec, root, args.studio_day)
+        else:
+            refresh_truth(root)
         print(f"\n## studio day: {args.rig}, {args.width} px, {args.studio_day} board views, "
               f"{args.frames} capture frames, {args.engine}")
         studio_day_table(root)
@@ -313,13 +351,15 @@ def main() -> None:
     settings = replace(settings, detect=replace(settings.detect, workers=1))
     det, t_det = timed(lambda: detect_session(root, rig.names, settings, workers=1, rig=rig))
     truth = dict(np.load(root / "gt.npz"))
-    rows, secs = method_rows(rig, det, truth, settings, spec.fps)
+    rows, secs, points = method_rows(rig, det, truth, settings, spec.fps)
     secs = {"render (Blender; nan: cached)": t_render, "detect (BlazePose Full, 1 worker)": t_det,
             **secs}
     title = (f"{args.rig}, {len(rig)} cameras at {args.width} px, {args.motion}, "
              f"{args.frames} frames at {spec.fps:g} fps, {args.engine}"
              + (f" {args.samples} spp" if args.engine == "cycles" else ""))
     print_tables(title, detector_rows(det, truth), rows, secs)
+    print_ratios(rows)
+    print_keypoint_table(keypoint_rows(det, truth, points), list(points))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from ..types import save_npz
 log = logging.getLogger(__name__)
 
 __all__ = ["RenderSpec", "crossing_actors", "render_session", "write_rendered_session",
+           "write_truth", "refresh_truth",
            "STUDIO_BOARD", "render_studio_day", "write_board_images"]
 
 
@@ -97,15 +99,50 @@ def write_rendered_session(folder: "str | Path", rendered, fmt: str, info: dict)
            "simulate": {"rendered": True, **info}}
     with open(root / "session.toml", "wb") as fh:
         tomli_w.dump(doc, fh)
-    t = rendered.truth
-    if f"xyz_{kf.name}" not in t:
-        raise SimulationError(f"format {kf.name!r}: the body model cannot place its keypoints")
-    save_npz(root / "gt.npz", xyz=t[f"xyz_{kf.name}"], joint_names=np.array(kf.joint_names),
-             fps=np.array(rendered.fps), camera_offsets=np.zeros(len(rendered.rig), int),
-             **{k: v for k, v in t.items() if k not in ("xyz",)})
+    write_truth(root, rendered.truth, kf.name, rendered.fps, len(rendered.rig))
     log.info("rendered session of %d actor(s), %d cameras written to %s", P,
              len(rendered.rig), root)
     return root
+
+
+def write_truth(root: Path, truth: dict, fmt: str, fps: float, cameras: int) -> Path:
+    """Write ``gt.npz`` (see the module docstring) from a rendered take's truth."""
+    kf = get_format(fmt)
+    if f"xyz_{kf.name}" not in truth:
+        raise SimulationError(f"format {kf.name!r}: the body model cannot place its keypoints")
+    return save_npz(root / "gt.npz", xyz=truth[f"xyz_{kf.name}"],
+                    joint_names=np.array(kf.joint_names), fps=np.array(fps),
+                    camera_offsets=np.zeros(cameras, int),
+                    **{k: v for k, v in truth.items() if k not in ("xyz",)})
+
+
+def refresh_truth(folder: "str | Path") -> Path:
+    """Recompute a rendered session's ``gt.npz`` from its ``[simulate]`` description (the
+    actors, the true rig: ``calibration_truth.toml`` on a studio day, else
+    ``calibration.toml``), without Blender: the images do not depend on where the truth
+    places keypoints, so a session rendered before a change of keypoint definitions is
+    brought up to date in seconds. Returns the path of ``gt.npz``.
+
+    Raises:
+        SimulationError: the folder is not a rendered session.
+    """
+    from calibration import Rig
+    from ..body.anny_model import load_anny
+    from ..simulate.bodymodel import BodyActor
+    from ..simulate.render import animate_actors, take_truth
+    root = Path(folder)
+    sim = tomllib.loads((root / "session.toml").read_text()).get("simulate", {})
+    if not sim.get("rendered") or "actors_json" not in sim:
+        raise SimulationError(f"{root / 'session.toml'}: expected a rendered session "
+                              f"([simulate] rendered = true, actors_json), found {sorted(sim)}")
+    actors = [BodyActor(**{k: tuple(v) if isinstance(v, list) else v for k, v in a.items()})
+              for a in json.loads(sim["actors_json"])]
+    true_rig = root / "calibration_truth.toml"
+    rig = Rig.load(true_rig if true_rig.is_file() else root / "calibration.toml")
+    model = load_anny()
+    anims = animate_actors(model, actors, int(sim["frames"]), float(sim["fps"]))
+    truth = take_truth(model, rig, anims)
+    return write_truth(root, truth, sim["format"], float(sim["fps"]), len(rig))
 
 
 def render_session(spec: RenderSpec, folder: "str | Path") -> Path:
