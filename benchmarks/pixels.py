@@ -9,7 +9,16 @@ Per take, one table:
 - 3D: MPJPE raw (all 33 BlazePose keypoints), PA-MPJPE (per frame, similarity-aligned),
   body MPJPE (shoulders, elbows, wrists, hips, knees, ankles), the same after filtering, and
   the RMS error of knee, hip, elbow and shoulder flexion (``mocap.angles``), degrees;
-- seconds per stage.
+- seconds per stage;
+- per keypoint: the detector's median 2D error and bias (its median 2D offset per camera: a
+  bias close to the error means a constant offset, i.e. the truth placed elsewhere than where
+  the detector means the point; a small one means noise) and each method's 3D error;
+- studio day (``--studio-day``): the calibration against the true rig, then the capture
+  through it: keypoints, the fitted body (joints and keypoints) and the BVH and TRC files
+  read back, against the truth.
+
+A cached take's ``gt.npz`` is recomputed on every run (``refresh_truth``: no Blender), so the
+scores follow the current keypoint definitions.
 
 Methods: ours algebraic (weighted DLT, every view), robust (view selection + swap repair),
 volumetric (from the detector's real heatmaps), each filtered by our filter stage; the peer
@@ -293,20 +302,54 @@ def studio_day_table(root: Path) -> None:
         print(f"| {a.name} | {c_err:.1f} | {r_err:.3f} | {f_err:+.2f} |")
     print(f"\nscale of the calibrated rig against the truth: {scale:.5f}; "
           f"`mocap calibrate` took {t_cal:.1f} s")
-    text = (root / "session.toml").read_text()
-    if "[fit]" not in text:
-        (root / "session.toml").write_text(text + '\n[fit]\nenabled = false\n\n[export]\n'
-                                           'formats = ["trc"]\n')
-    run(root, force=True)
+    text = (root / "session.toml").read_text().split("\n[fit]")[0].rstrip()
+    (root / "session.toml").write_text(text + '\n\n[fit]\nenabled = true\n\n[export]\n'
+                                       'formats = ["bvh", "trc"]\n')
+    _, t_run = timed(lambda: run(root, force=True))
+    print(f"\n`mocap run` (detect to export, the fit included) took {t_run:.1f} s\n")
+    capture_rows(root, lambda xyz: scale * xyz @ R.T + T[:3, 3])
+
+
+def capture_rows(root: Path, to_truth) -> None:
+    """The capture of a studio day scored through its calibration: keypoints raw and
+    filtered, the fitted body (its joints and its keypoints), and the files written (BVH
+    joints read back, TRC markers read back); ``to_truth`` maps (..., 3) points of the
+    calibrated world into the true one (the similarity between the rigs)."""
+    from exporters.bvh import read_bvh
+    from exporters.trc import read_trc
+    from mocap.body.anny_model import ANNY_CANONICAL
+    from mocap.body.motion import BodyMotion
+    from mocap.types import Points3D
     gt = dict(np.load(root / "gt.npz"))
     names = list(get_format(FMT).joint_names)
-    for label, name in (("raw", "points3d_raw.npz"), ("filtered", "points3d.npz")):
-        xyz = Points3D.load(root / "out" / name).xyz[:, 0]
-        xyz = scale * xyz @ R.T + T[:3, 3]
-        sc = scores(xyz, gt[f"xyz_{FMT}"][:, 0], names)
-        print(f"capture through that calibration, {label}: MPJPE {sc['mpjpe']:.1f} mm, "
-              f"body {sc['body']:.1f} mm, PA-MPJPE {sc['pa']:.1f} mm, knee RMS "
-              f"{sc['knee']:.2f} deg, hip RMS {sc['hip']:.2f} deg")
+    truth_kp = gt[f"xyz_{FMT}"][:, 0]
+    canon = [ANNY_CANONICAL[j] for j in gt["fitted_joints"]]
+    truth_joints = gt["joints"][:, 0]                                       # (F, Jb, 3)
+    out = root / "out"
+    print("| output | MPJPE mm | body mm | PA-MPJPE mm | knee RMS deg | hip RMS deg |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    body = BodyMotion.load(out / "person0" / "body.npz")
+    kp_rows = [("keypoints raw", Points3D.load(out / "points3d_raw.npz").xyz[:, 0]),
+               ("keypoints filtered", Points3D.load(out / "points3d.npz").xyz[:, 0]),
+               ("fitted body: its keypoints", body.keypoints)]
+    trc = read_trc(out / "person0.trc")
+    order = [list(trc.marker_names).index(n) for n in get_format(FMT).native_names]
+    kp_rows.append(("TRC markers (read back)", trc.xyz[:, order]))
+    for label, xyz in kp_rows:
+        sc = scores(to_truth(xyz), truth_kp, names)
+        print(f"| {label} | {sc['mpjpe']:.1f} | {sc['body']:.1f} | {sc['pa']:.1f} "
+              f"| {sc['knee']:.2f} | {sc['hip']:.2f} |")
+    skel, motion = read_bvh(out / "person0.bvh")
+    bvh = motion.positions(skel)
+    joint_rows = [("fitted body: its joints", to_truth(body.joints), canon)]
+    on = [skel.joint_names.index(c) for c in canon if c in skel.joint_names]
+    joint_rows.append(("BVH joints (read back, feet locked)", to_truth(bvh[:, on]),
+                       [c for c in canon if c in skel.joint_names]))
+    for label, xyz, have in joint_rows:
+        t = truth_joints[:, [canon.index(c) for c in have]]
+        e = 1000 * np.linalg.norm(xyz - t, axis=-1)
+        print(f"| {label} ({len(have)} joints) | {np.nanmean(e):.1f} | | "
+              f"{pa_mpjpe_mm(xyz, t):.1f} | | |")
 
 
 def main() -> None:
