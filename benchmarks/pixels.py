@@ -379,6 +379,12 @@ def main() -> None:
             render_studio_day(spec, root, args.studio_day)
         else:
             refresh_truth(root)
+            if not (root / "calibration" / "floor").is_dir():      # a day rendered before
+                from mocap.app.render_session import write_floor_board_images
+                from mocap.simulate import load_rig_template
+                from mocap.simulate.render import scale_rig
+                write_floor_board_images(root, scale_rig(load_rig_template(args.rig),
+                                                         args.width), spec)
         print(f"\n## studio day: {args.rig}, {args.width} px, {args.studio_day} board views, "
               f"{args.frames} capture frames, {args.engine}")
         studio_day_table(root)

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["RenderSpec", "crossing_actors", "render_session", "write_rendered_session",
            "write_truth", "refresh_truth",
-           "STUDIO_BOARD", "render_studio_day", "write_board_images"]
+           "STUDIO_BOARD", "render_studio_day", "write_board_images",
+           "write_floor_board_images"]
 
 
 @dataclass(frozen=True)
@@ -184,10 +185,31 @@ def write_board_images(folder: Path, rig, images: list) -> None:
                 raise VideoError(f"{d / f'{f:06d}.png'}: expected a writable image", d)
 
 
+def write_floor_board_images(root: Path, rig, spec: RenderSpec) -> Path:
+    """Render the studio day's board lying on the floor, printed face up, at the origin
+    (:func:`mocap.simulate.render.floor_board_pose`) into ``calibration/floor/<cam>.png``:
+    ``mocap calibrate`` puts the world on it (Z up, the floor at z = 0), as a studio would.
+    Returns the folder."""
+    from calibration.boards import board_from_dict
+    from ..simulate.render import RenderSettings, floor_board_pose, render_board_frames
+    from .calibrate_board import FLOOR_FOLDER
+    board = board_from_dict(dict(STUDIO_BOARD))
+    images, _ = render_board_frames(rig, board, floor_board_pose(board)[None],
+                                    RenderSettings(engine=spec.engine, samples=spec.samples))
+    d = root / "calibration" / FLOOR_FOLDER
+    d.mkdir(parents=True, exist_ok=True)
+    for cam, frames in zip(rig, images):
+        if not cv2.imwrite(str(d / f"{cam.name}.png"), cv2.cvtColor(frames[0],
+                                                                   cv2.COLOR_RGB2GRAY)):
+            raise VideoError(f"{d / f'{cam.name}.png'}: expected a writable image", d)
+    return d
+
+
 def render_studio_day(spec: RenderSpec, folder: "str | Path", board_frames: int = 60) -> Path:
     """A studio day: the rendered take (:func:`render_session`) plus a ChArUco board
     (:data:`STUDIO_BOARD`) carried through the same scene, rendered by the same cameras into
-    ``calibration/<cam>/`` with the board in ``session.toml [calibration.board]``. The
+    ``calibration/<cam>/`` with the board in ``session.toml [calibration.board]``, then laid
+    on the floor (``calibration/floor/``: the world frame, :func:`write_floor_board_images`). The
     session's ``calibration.toml`` is then the one ``mocap calibrate`` makes from the board;
     the true rig is kept in ``calibration_truth.toml``."""
     from calibration.boards import board_from_dict
@@ -203,6 +225,7 @@ def render_studio_day(spec: RenderSpec, folder: "str | Path", board_frames: int 
                                                          samples=spec.samples))
     write_board_images(root, rig, images)
     np.savez(root / "gt_board.npz", poses=poses, corners_px=corners)
+    write_floor_board_images(root, rig, spec)
     (root / "calibration.toml").replace(root / "calibration_truth.toml")
     with open(root / "session.toml", "ab") as fh:
         tomli_w.dump({"calibration": {"board": dict(STUDIO_BOARD)}}, fh)
