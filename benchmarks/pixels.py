@@ -41,6 +41,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import warnings  # noqa: E402
 from dataclasses import asdict, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -143,8 +144,10 @@ def keypoint_rows(det, truth: dict, points: dict) -> list:
     names = get_format(FMT).joint_names
     xy_t, vis = truth[f"xy_{FMT}"][:, :, 0], truth[f"visible_{FMT}"][:, :, 0]
     d = np.where(vis[..., None], det.xy[:, :, 0] - xy_t, np.nan)           # (C, F, K, 2)
-    err = np.nanmedian(np.linalg.norm(d, axis=-1).reshape(-1, len(names)), 0)
-    bias = np.nanmean(np.linalg.norm(np.nanmedian(d, axis=1), axis=-1), 0)  # (K,)
+    with warnings.catch_warnings():             # a keypoint a camera never sees: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        err = np.nanmedian(np.linalg.norm(d, axis=-1).reshape(-1, len(names)), 0)
+        bias = np.nanmean(np.linalg.norm(np.nanmedian(d, axis=1), axis=-1), 0)  # (K,)
     gt = truth[f"xyz_{FMT}"][:, 0]
     e3 = {label: 1000 * np.nanmean(np.linalg.norm(xyz - gt, axis=-1), 0)
           for label, xyz in points.items()}
@@ -177,6 +180,16 @@ def peer_points(rig, det, ransac: bool) -> np.ndarray:
     return np.asarray(out).reshape(F, J, 3)
 
 
+def fitted_keypoints(points, det, rig, settings) -> np.ndarray:
+    """The fit stage (``[fit]``: Anny, the reprojection term on the detections) on filtered
+    keypoints: the fitted body's keypoints (F, K, 3), metres. Beware: the rendered actor is
+    an Anny body too, so the fit's shape space holds the truth's shape exactly."""
+    from mocap.fit import fit_points3d
+    from mocap.app.bodies import body_model_for
+    return fit_points3d(points, settings.fit, body_model_for(settings.fit), det,
+                        rig)[0].body.keypoints
+
+
 def method_rows(rig, det, truth, settings, fps) -> tuple[list, dict]:
     """3D rows for ours and the peers; seconds per method."""
     from mocap.settings import TriangulateSettings
@@ -186,14 +199,21 @@ def method_rows(rig, det, truth, settings, fps) -> tuple[list, dict]:
     ours = {"ours algebraic": TriangulateSettings(view_selection="all"),
             "ours robust": TriangulateSettings(),
             "ours volumetric": TriangulateSettings(method="volumetric")}
+    filtered = {}
     for label, ts in ours.items():
         pts, dt = timed(lambda: triangulate(det, rig, ts))
         filt, dtf = timed(lambda: filter_points(pts, settings.filter, rig))
         secs[label] = dt
         secs[label + " + filter"] = dtf
-        points[label] = pts.xyz[:, 0]
+        points[label], filtered[label] = pts.xyz[:, 0], filt
         rows.append((label, scores(pts.xyz[:, 0], gt, names),
                      scores(filt.xyz[:, 0], gt, names)))
+    for label in ("ours robust", "ours volumetric"):
+        kp, dt = timed(lambda: fitted_keypoints(filtered[label], det, rig, settings))
+        secs[label + " + filter + fit"] = dt
+        points[label + " + fit"] = kp
+        rows.append((label + " + fit (body keypoints)", scores(kp, gt, names),
+                     scores(kp, gt, names)))
     for label, ransac in (("aniposelib triangulate", False),
                           ("aniposelib triangulate_ransac", True)):
         raw, dt = timed(lambda: peer_points(rig, det, ransac))
