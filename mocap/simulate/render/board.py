@@ -79,7 +79,6 @@ def render_board_frames(rig: Rig, spec: BoardSpec, poses: np.ndarray,
     tex, margin = board_image(spec, px_per_square)
     F = len(poses)
     arrays = {"faces": np.zeros((0, 3), np.int32), "face_part": np.zeros(0, np.int32),
-              "keypoints": np.zeros((F, 0, 0, 3), np.float32),
               "board_texture": tex.astype(np.uint8),
               "board_quad": board_quad(spec, px_per_square, margin, tex.shape),
               "board_poses": poses}

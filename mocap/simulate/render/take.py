@@ -137,7 +137,7 @@ def render_job(rig: Rig, frames: int, settings: RenderSettings,
            "aa": "8" if settings.antialias else "OFF",
            "floor": bool(settings.floor),
            "floor_size_m": 12.0, "background": bool(settings.background),
-           "occlusion_tolerance_m": float(settings.occlusion_tolerance_m), "actors": actors}
+           "actors": actors}
     return job, Ks
 
 
@@ -234,8 +234,7 @@ def render_take(rig: Rig, model: BodyModel, actors, frames: int, fps: float = 30
     weights = np.asarray(model.weights.detach().numpy() if hasattr(model.weights, "detach")
                          else model.weights)
     parts = face_parts(faces, vertex_parts(model.joint_names, weights))
-    arrays = {"faces": faces.astype(np.int32), "face_part": parts.astype(np.int32),
-              "keypoints": np.zeros((frames, len(actors), 0, 3), np.float32)}
+    arrays = {"faces": faces.astype(np.int32), "face_part": parts.astype(np.int32)}
     for p, an in enumerate(anims):
         arrays[f"verts_{p}"] = an["vertices"].astype(np.float32)
         arrays[f"colors_{p}"] = looks[p % len(looks)].colors()
