@@ -9,7 +9,16 @@ Per take, one table:
 - 3D: MPJPE raw (all 33 BlazePose keypoints), PA-MPJPE (per frame, similarity-aligned),
   body MPJPE (shoulders, elbows, wrists, hips, knees, ankles), the same after filtering, and
   the RMS error of knee, hip, elbow and shoulder flexion (``mocap.angles``), degrees;
-- seconds per stage.
+- seconds per stage;
+- per keypoint: the detector's median 2D error and bias (its median 2D offset per camera: a
+  bias close to the error means a constant offset, i.e. the truth placed elsewhere than where
+  the detector means the point; a small one means noise) and each method's 3D error;
+- studio day (``--studio-day``): the calibration against the true rig, then the capture
+  through it: keypoints, the fitted body (joints and keypoints) and the BVH and TRC files
+  read back, against the truth.
+
+A cached take's ``gt.npz`` is recomputed on every run (``refresh_truth``: no Blender), so the
+scores follow the current keypoint definitions.
 
 Methods: ours algebraic (weighted DLT, every view), robust (view selection + swap repair),
 volumetric (from the detector's real heatmaps), each filtered by our filter stage; the peer
@@ -32,6 +41,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import warnings  # noqa: E402
 from dataclasses import asdict, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -40,7 +50,7 @@ import numpy as np  # noqa: E402
 from calibration.world import similarity_from_points  # noqa: E402
 from mocap.angles import joint_angles  # noqa: E402
 from mocap.app.detections import detect_session  # noqa: E402
-from mocap.app.render_session import RenderSpec, render_session  # noqa: E402
+from mocap.app.render_session import RenderSpec, refresh_truth, render_session  # noqa: E402
 from mocap.app.session import Session  # noqa: E402
 from mocap.datasets import cache_dir  # noqa: E402
 from mocap.filter import butterworth_zero_phase, filter_points  # noqa: E402
@@ -66,6 +76,7 @@ def make_session(spec: RenderSpec) -> tuple[Path, float]:
     key = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:16]
     root = cache_dir() / "bench" / "pixels" / key
     if (root / "gt.npz").is_file():
+        refresh_truth(root)        # the truth as defined now (images do not depend on it)
         return root, float("nan")
     _, dt = timed(lambda: render_session(spec, root))
     return root, dt
@@ -124,6 +135,34 @@ def detector_rows(det, truth: dict) -> list:
     return rows
 
 
+def keypoint_rows(det, truth: dict, points: dict) -> list:
+    """Per keypoint: the detector's 2D error on visible views (median px), its bias (the
+    median 2D offset per camera, length averaged over the cameras, px: close to the median
+    error when the offset is the same in every frame, i.e. the truth is defined elsewhere
+    than where the detector means the point; small when the error is noise), and the 3D error
+    (mean, mm) of each method in ``points`` (label -> (F, K, 3) metres)."""
+    names = get_format(FMT).joint_names
+    xy_t, vis = truth[f"xy_{FMT}"][:, :, 0], truth[f"visible_{FMT}"][:, :, 0]
+    d = np.where(vis[..., None], det.xy[:, :, 0] - xy_t, np.nan)           # (C, F, K, 2)
+    with warnings.catch_warnings():             # a keypoint a camera never sees: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        err = np.nanmedian(np.linalg.norm(d, axis=-1).reshape(-1, len(names)), 0)
+        bias = np.nanmean(np.linalg.norm(np.nanmedian(d, axis=1), axis=-1), 0)  # (K,)
+    gt = truth[f"xyz_{FMT}"][:, 0]
+    e3 = {label: 1000 * np.nanmean(np.linalg.norm(xyz - gt, axis=-1), 0)
+          for label, xyz in points.items()}
+    return [(n, err[k], bias[k], [e3[label][k] for label in points])
+            for k, n in enumerate(names)]
+
+
+def print_keypoint_table(rows: list, labels) -> None:
+    print("\n| keypoint | 2D median error px | 2D bias px | "
+          + " | ".join(f"{lab} 3D mm" for lab in labels) + " |")
+    print("| --- | ---: | ---: | " + " | ".join("---:" for _ in labels) + " |")
+    for n, err, bias, e3 in rows:
+        print(f"| {n} | {err:.2f} | {bias:.2f} | " + " | ".join(f"{v:.1f}" for v in e3) + " |")
+
+
 def peer_points(rig, det, ransac: bool) -> np.ndarray:
     """aniposelib on the per-frame detections (confidence >= 0.2, as ours): (F, J, 3)."""
     from aniposelib.cameras import CameraGroup
@@ -141,30 +180,56 @@ def peer_points(rig, det, ransac: bool) -> np.ndarray:
     return np.asarray(out).reshape(F, J, 3)
 
 
+def fitted_keypoints(points, det, rig, settings) -> np.ndarray:
+    """The fit stage (``[fit]``: Anny, the reprojection term on the detections) on filtered
+    keypoints: the fitted body's keypoints (F, K, 3), metres. Beware: the rendered actor is
+    an Anny body too, so the fit's shape space holds the truth's shape exactly."""
+    from mocap.fit import fit_points3d
+    from mocap.app.bodies import body_model_for
+    return fit_points3d(points, settings.fit, body_model_for(settings.fit), det,
+                        rig)[0].body.keypoints
+
+
 def method_rows(rig, det, truth, settings, fps) -> tuple[list, dict]:
     """3D rows for ours and the peers; seconds per method."""
     from mocap.settings import TriangulateSettings
     names = list(get_format(FMT).joint_names)
     gt = truth[f"xyz_{FMT}"][:, 0]
-    rows, secs = [], {}
+    rows, secs, points = [], {}, {}
     ours = {"ours algebraic": TriangulateSettings(view_selection="all"),
             "ours robust": TriangulateSettings(),
             "ours volumetric": TriangulateSettings(method="volumetric")}
+    filtered = {}
     for label, ts in ours.items():
         pts, dt = timed(lambda: triangulate(det, rig, ts))
         filt, dtf = timed(lambda: filter_points(pts, settings.filter, rig))
         secs[label] = dt
         secs[label + " + filter"] = dtf
+        points[label], filtered[label] = pts.xyz[:, 0], filt
         rows.append((label, scores(pts.xyz[:, 0], gt, names),
                      scores(filt.xyz[:, 0], gt, names)))
+    for label in ("ours robust", "ours volumetric"):
+        kp, dt = timed(lambda: fitted_keypoints(filtered[label], det, rig, settings))
+        secs[label + " + filter + fit"] = dt
+        points[label + " + fit"] = kp
+        rows.append((label + " + fit (body keypoints)", scores(kp, gt, names),
+                     scores(kp, gt, names)))
     for label, ransac in (("aniposelib triangulate", False),
                           ("aniposelib triangulate_ransac", True)):
         raw, dt = timed(lambda: peer_points(rig, det, ransac))
         filt, dtf = timed(lambda: butterworth_zero_phase(raw, 6.0, fps, order=4))
         secs[label] = dt
         secs[label + " + Butterworth 6 Hz"] = dtf
+        points[label] = raw
         rows.append((label, scores(raw, gt, names), scores(filt, gt, names)))
-    return rows, secs
+    return rows, secs, points
+
+
+def print_ratios(rows: list) -> None:
+    """Our MPJPE (raw, all keypoints) over the peer's (aniposelib triangulate)."""
+    peer = dict((label, r) for label, r, _ in rows)["aniposelib triangulate"]["mpjpe"]
+    print("\nMPJPE raw over aniposelib triangulate's: " + ", ".join(
+        f"{label} {r['mpjpe'] / peer:.2f} x" for label, r, _ in rows if label.startswith("ours")))
 
 
 def print_tables(title, det_rows, rows, secs) -> None:
@@ -257,20 +322,54 @@ def studio_day_table(root: Path) -> None:
         print(f"| {a.name} | {c_err:.1f} | {r_err:.3f} | {f_err:+.2f} |")
     print(f"\nscale of the calibrated rig against the truth: {scale:.5f}; "
           f"`mocap calibrate` took {t_cal:.1f} s")
-    text = (root / "session.toml").read_text()
-    if "[fit]" not in text:
-        (root / "session.toml").write_text(text + '\n[fit]\nenabled = false\n\n[export]\n'
-                                           'formats = ["trc"]\n')
-    run(root, force=True)
+    text = (root / "session.toml").read_text().split("\n[fit]")[0].rstrip()
+    (root / "session.toml").write_text(text + '\n\n[fit]\nenabled = true\n\n[export]\n'
+                                       'formats = ["bvh", "trc"]\n')
+    _, t_run = timed(lambda: run(root, force=True))
+    print(f"\n`mocap run` (detect to export, the fit included) took {t_run:.1f} s\n")
+    capture_rows(root, lambda xyz: scale * xyz @ R.T + T[:3, 3])
+
+
+def capture_rows(root: Path, to_truth) -> None:
+    """The capture of a studio day scored through its calibration: keypoints raw and
+    filtered, the fitted body (its joints and its keypoints), and the files written (BVH
+    joints read back, TRC markers read back); ``to_truth`` maps (..., 3) points of the
+    calibrated world into the true one (the similarity between the rigs)."""
+    from exporters.bvh import read_bvh
+    from exporters.trc import read_trc
+    from mocap.body.anny_model import ANNY_CANONICAL
+    from mocap.body.motion import BodyMotion
+    from mocap.types import Points3D
     gt = dict(np.load(root / "gt.npz"))
     names = list(get_format(FMT).joint_names)
-    for label, name in (("raw", "points3d_raw.npz"), ("filtered", "points3d.npz")):
-        xyz = Points3D.load(root / "out" / name).xyz[:, 0]
-        xyz = scale * xyz @ R.T + T[:3, 3]
-        sc = scores(xyz, gt[f"xyz_{FMT}"][:, 0], names)
-        print(f"capture through that calibration, {label}: MPJPE {sc['mpjpe']:.1f} mm, "
-              f"body {sc['body']:.1f} mm, PA-MPJPE {sc['pa']:.1f} mm, knee RMS "
-              f"{sc['knee']:.2f} deg, hip RMS {sc['hip']:.2f} deg")
+    truth_kp = gt[f"xyz_{FMT}"][:, 0]
+    canon = [ANNY_CANONICAL[j] for j in gt["fitted_joints"]]
+    truth_joints = gt["joints"][:, 0]                                       # (F, Jb, 3)
+    out = root / "out"
+    print("| output | MPJPE mm | body mm | PA-MPJPE mm | knee RMS deg | hip RMS deg |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    body = BodyMotion.load(out / "person0" / "body.npz")
+    kp_rows = [("keypoints raw", Points3D.load(out / "points3d_raw.npz").xyz[:, 0]),
+               ("keypoints filtered", Points3D.load(out / "points3d.npz").xyz[:, 0]),
+               ("fitted body: its keypoints", body.keypoints)]
+    trc = read_trc(out / "person0.trc")
+    order = [list(trc.marker_names).index(n) for n in get_format(FMT).native_names]
+    kp_rows.append(("TRC markers (read back)", trc.xyz[:, order]))
+    for label, xyz in kp_rows:
+        sc = scores(to_truth(xyz), truth_kp, names)
+        print(f"| {label} | {sc['mpjpe']:.1f} | {sc['body']:.1f} | {sc['pa']:.1f} "
+              f"| {sc['knee']:.2f} | {sc['hip']:.2f} |")
+    skel, motion = read_bvh(out / "person0.bvh")
+    bvh = motion.positions(skel)
+    joint_rows = [("fitted body: its joints", to_truth(body.joints), canon)]
+    on = [skel.joint_names.index(c) for c in canon if c in skel.joint_names]
+    joint_rows.append(("BVH joints (read back, feet locked)", to_truth(bvh[:, on]),
+                       [c for c in canon if c in skel.joint_names]))
+    for label, xyz, have in joint_rows:
+        t = truth_joints[:, [canon.index(c) for c in have]]
+        e = 1000 * np.linalg.norm(xyz - t, axis=-1)
+        print(f"| {label} ({len(have)} joints) | {np.nanmean(e):.1f} | | "
+              f"{pa_mpjpe_mm(xyz, t):.1f} | | |")
 
 
 def main() -> None:
@@ -298,6 +397,14 @@ def main() -> None:
         root = cache_dir() / "bench" / "pixels" / f"day-{args.width}-{args.frames}-{args.studio_day}"
         if not (root / "calibration_truth.toml").is_file():
             render_studio_day(spec, root, args.studio_day)
+        else:
+            refresh_truth(root)
+            if not (root / "calibration" / "floor").is_dir():      # a day rendered before
+                from mocap.app.render_session import write_floor_board_images
+                from mocap.simulate import load_rig_template
+                from mocap.simulate.render import scale_rig
+                write_floor_board_images(root, scale_rig(load_rig_template(args.rig),
+                                                         args.width), spec)
         print(f"\n## studio day: {args.rig}, {args.width} px, {args.studio_day} board views, "
               f"{args.frames} capture frames, {args.engine}")
         studio_day_table(root)
@@ -313,13 +420,15 @@ def main() -> None:
     settings = replace(settings, detect=replace(settings.detect, workers=1))
     det, t_det = timed(lambda: detect_session(root, rig.names, settings, workers=1, rig=rig))
     truth = dict(np.load(root / "gt.npz"))
-    rows, secs = method_rows(rig, det, truth, settings, spec.fps)
+    rows, secs, points = method_rows(rig, det, truth, settings, spec.fps)
     secs = {"render (Blender; nan: cached)": t_render, "detect (BlazePose Full, 1 worker)": t_det,
             **secs}
     title = (f"{args.rig}, {len(rig)} cameras at {args.width} px, {args.motion}, "
              f"{args.frames} frames at {spec.fps:g} fps, {args.engine}"
              + (f" {args.samples} spp" if args.engine == "cycles" else ""))
     print_tables(title, detector_rows(det, truth), rows, secs)
+    print_ratios(rows)
+    print_keypoint_table(keypoint_rows(det, truth, points), list(points))
 
 
 if __name__ == "__main__":

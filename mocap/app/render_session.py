@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from ..types import save_npz
 log = logging.getLogger(__name__)
 
 __all__ = ["RenderSpec", "crossing_actors", "render_session", "write_rendered_session",
-           "STUDIO_BOARD", "render_studio_day", "write_board_images"]
+           "write_truth", "refresh_truth",
+           "STUDIO_BOARD", "render_studio_day", "write_board_images",
+           "write_floor_board_images"]
 
 
 @dataclass(frozen=True)
@@ -97,15 +100,50 @@ def write_rendered_session(folder: "str | Path", rendered, fmt: str, info: dict)
            "simulate": {"rendered": True, **info}}
     with open(root / "session.toml", "wb") as fh:
         tomli_w.dump(doc, fh)
-    t = rendered.truth
-    if f"xyz_{kf.name}" not in t:
-        raise SimulationError(f"format {kf.name!r}: the body model cannot place its keypoints")
-    save_npz(root / "gt.npz", xyz=t[f"xyz_{kf.name}"], joint_names=np.array(kf.joint_names),
-             fps=np.array(rendered.fps), camera_offsets=np.zeros(len(rendered.rig), int),
-             **{k: v for k, v in t.items() if k not in ("xyz",)})
+    write_truth(root, rendered.truth, kf.name, rendered.fps, len(rendered.rig))
     log.info("rendered session of %d actor(s), %d cameras written to %s", P,
              len(rendered.rig), root)
     return root
+
+
+def write_truth(root: Path, truth: dict, fmt: str, fps: float, cameras: int) -> Path:
+    """Write ``gt.npz`` (see the module docstring) from a rendered take's truth."""
+    kf = get_format(fmt)
+    if f"xyz_{kf.name}" not in truth:
+        raise SimulationError(f"format {kf.name!r}: the body model cannot place its keypoints")
+    return save_npz(root / "gt.npz", xyz=truth[f"xyz_{kf.name}"],
+                    joint_names=np.array(kf.joint_names), fps=np.array(fps),
+                    camera_offsets=np.zeros(cameras, int),
+                    **{k: v for k, v in truth.items() if k not in ("xyz",)})
+
+
+def refresh_truth(folder: "str | Path") -> Path:
+    """Recompute a rendered session's ``gt.npz`` from its ``[simulate]`` description (the
+    actors, the true rig: ``calibration_truth.toml`` on a studio day, else
+    ``calibration.toml``), without Blender: the images do not depend on where the truth
+    places keypoints, so a session rendered before a change of keypoint definitions is
+    brought up to date in seconds. Returns the path of ``gt.npz``.
+
+    Raises:
+        SimulationError: the folder is not a rendered session.
+    """
+    from calibration import Rig
+    from ..body.anny_model import load_anny
+    from ..simulate.bodymodel import BodyActor
+    from ..simulate.render import animate_actors, take_truth
+    root = Path(folder)
+    sim = tomllib.loads((root / "session.toml").read_text()).get("simulate", {})
+    if not sim.get("rendered") or "actors_json" not in sim:
+        raise SimulationError(f"{root / 'session.toml'}: expected a rendered session "
+                              f"([simulate] rendered = true, actors_json), found {sorted(sim)}")
+    actors = [BodyActor(**{k: tuple(v) if isinstance(v, list) else v for k, v in a.items()})
+              for a in json.loads(sim["actors_json"])]
+    true_rig = root / "calibration_truth.toml"
+    rig = Rig.load(true_rig if true_rig.is_file() else root / "calibration.toml")
+    model = load_anny()
+    anims = animate_actors(model, actors, int(sim["frames"]), float(sim["fps"]))
+    truth = take_truth(model, rig, anims)
+    return write_truth(root, truth, sim["format"], float(sim["fps"]), len(rig))
 
 
 def render_session(spec: RenderSpec, folder: "str | Path") -> Path:
@@ -147,10 +185,31 @@ def write_board_images(folder: Path, rig, images: list) -> None:
                 raise VideoError(f"{d / f'{f:06d}.png'}: expected a writable image", d)
 
 
+def write_floor_board_images(root: Path, rig, spec: RenderSpec) -> Path:
+    """Render the studio day's board lying on the floor, printed face up, at the origin
+    (:func:`mocap.simulate.render.floor_board_pose`) into ``calibration/floor/<cam>.png``:
+    ``mocap calibrate`` puts the world on it (Z up, the floor at z = 0), as a studio would.
+    Returns the folder."""
+    from calibration.boards import board_from_dict
+    from ..simulate.render import RenderSettings, floor_board_pose, render_board_frames
+    from .calibrate_board import FLOOR_FOLDER
+    board = board_from_dict(dict(STUDIO_BOARD))
+    images, _ = render_board_frames(rig, board, floor_board_pose(board)[None],
+                                    RenderSettings(engine=spec.engine, samples=spec.samples))
+    d = root / "calibration" / FLOOR_FOLDER
+    d.mkdir(parents=True, exist_ok=True)
+    for cam, frames in zip(rig, images):
+        if not cv2.imwrite(str(d / f"{cam.name}.png"), cv2.cvtColor(frames[0],
+                                                                   cv2.COLOR_RGB2GRAY)):
+            raise VideoError(f"{d / f'{cam.name}.png'}: expected a writable image", d)
+    return d
+
+
 def render_studio_day(spec: RenderSpec, folder: "str | Path", board_frames: int = 60) -> Path:
     """A studio day: the rendered take (:func:`render_session`) plus a ChArUco board
     (:data:`STUDIO_BOARD`) carried through the same scene, rendered by the same cameras into
-    ``calibration/<cam>/`` with the board in ``session.toml [calibration.board]``. The
+    ``calibration/<cam>/`` with the board in ``session.toml [calibration.board]``, then laid
+    on the floor (``calibration/floor/``: the world frame, :func:`write_floor_board_images`). The
     session's ``calibration.toml`` is then the one ``mocap calibrate`` makes from the board;
     the true rig is kept in ``calibration_truth.toml``."""
     from calibration.boards import board_from_dict
@@ -166,6 +225,7 @@ def render_studio_day(spec: RenderSpec, folder: "str | Path", board_frames: int 
                                                          samples=spec.samples))
     write_board_images(root, rig, images)
     np.savez(root / "gt_board.npz", poses=poses, corners_px=corners)
+    write_floor_board_images(root, rig, spec)
     (root / "calibration.toml").replace(root / "calibration_truth.toml")
     with open(root / "session.toml", "ab") as fh:
         tomli_w.dump({"calibration": {"board": dict(STUDIO_BOARD)}}, fh)

@@ -32,7 +32,7 @@ from .model import BodyModel, KeypointSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["anny_cache_dir", "load_anny", "ANNY_FITTED", "ANNY_CANONICAL"]
+__all__ = ["anny_cache_dir", "load_anny", "ANNY_FITTED", "ANNY_CANONICAL", "HAND_KNUCKLES"]
 
 #: Anny bones a fit moves (the rest keep their rest pose) and their canonical names.
 ANNY_CANONICAL = {
@@ -44,6 +44,14 @@ ANNY_CANONICAL = {
     "upperarm01.R": "right_shoulder", "lowerarm01.R": "right_elbow", "wrist.R": "right_wrist",
     "neck01": "neck", "head": "head"}
 ANNY_FITTED = tuple(ANNY_CANONICAL)
+
+#: BlazePose's hand points (``left_pinky``, ``left_index``, ``left_thumb``...) are knuckles,
+#: not fingertips: the head of the bone that starts there. Measured on rendered takes
+#: (benchmarks/pixels.py): BlazePose's triangulated pinky/index points lie 21-37 mm from the
+#: MCP joints (finger5-1, finger2-1) against 85-100 mm from the fingertips, its thumb point
+#: 32-40 mm from the thumb's MCP joint (finger1-2) against 53-57 mm from its IP joint and
+#: 78-80 mm from its tip; the wrist, for scale, 17-22 mm.
+HAND_KNUCKLES = {"thumb": "finger1-2", "index": "finger2-1", "pinky": "finger5-1"}
 
 # Prior over the phenotypes (gender, age, muscle, weight, height, proportions): mean, spread.
 # Age 2/3 is Anny's "young" adult anchor (1/3 child, 1 old).
@@ -140,18 +148,11 @@ def _sparse(weights: np.ndarray) -> KeypointSpec:
     return KeypointSpec(nz.astype(np.int64), weights[nz].astype(np.float64))
 
 
-def _tip_vertex(weights: np.ndarray, verts: np.ndarray, joints: np.ndarray, bone: int) -> int:
-    """The vertex mostly skinned to ``bone`` that lies farthest from its rest head."""
-    own = np.flatnonzero(weights.argmax(1) == bone)
-    return int(own[np.argmax(np.linalg.norm(verts[own] - joints[bone], axis=1))])
-
-
 def _anny_keypoints(model, labels: list[str], coco: np.ndarray) -> dict:
     """Canonical keypoint name -> spec: Anny's COCO regressor (17 points, toes and heels)
     plus the points other formats need, built from its joints and vertices."""
     kp = {name: _sparse(coco[i]) for i, name in enumerate(labels)}
     names = list(model.bone_labels)
-    J = model.template_bone_heads.numpy()
     V = model.template_vertices.numpy()
     W = model.dense_vertex_bone_weights.numpy()
     kp["neck"] = KeypointSpec.mean(kp["left_shoulder"], kp["right_shoulder"])
@@ -164,10 +165,8 @@ def _anny_keypoints(model, labels: list[str], coco: np.ndarray) -> dict:
         kp[f"{side}_collar"] = KeypointSpec.joint(f"clavicle.{s}")
         kp[f"{side}_hand"] = KeypointSpec.joint(f"finger3-1.{s}")
         kp[f"{side}_foot"] = KeypointSpec.joint(f"toe3-1.{s}")
-        for canon, bone in (("thumb", "finger1-3"), ("index", "finger2-3"),
-                            ("pinky", "finger5-3")):
-            kp[f"{side}_{canon}"] = KeypointSpec.vertex(
-                _tip_vertex(W, V, J, names.index(f"{bone}.{s}")))
+        for canon, bone in HAND_KNUCKLES.items():
+            kp[f"{side}_{canon}"] = KeypointSpec.joint(f"{bone}.{s}")
     head = names.index("head")
     own = np.flatnonzero(W.argmax(1) == head)
     kp["head_top"] = KeypointSpec.vertex(int(own[np.argmax(V[own, 2])]))

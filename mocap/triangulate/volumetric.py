@@ -1,16 +1,16 @@
 """Volumetric triangulation from 2D heatmaps (torch; no trained weights needed).
 
-For each person and frame a cube (side ``volume_size_m``, centred on the median of the
-person's algebraic joints) is cut into ``volume_grid``^3 voxels. Every voxel centre is
-projected into every camera through the full lens model, mapped into each heatmap by the
-inverse of its heatmap-to-image affine and sampled (bicubic); the per-view likelihoods are
-aggregated across views (``product`` = sum of logs, ``softmax`` = mean weighted by a softmax
-over views of their peak values, ``mean``), and a 3D soft-argmax (softmax over voxels, expectation of the
-voxel centres) gives each joint's position. Then, per joint, a cube 3 voxels wide around that
-estimate is cut into ``volume_refine_grid``^3 finer voxels and the same is done again, until
-the voxel is smaller than ``volume_voxel_mm``. Heatmaps are average-pooled at each level to
-about half a voxel's footprint, so a coarse voxel sees the likelihood over its extent, not at
-one point.
+For each person and frame a cube (side ``volume_size_m``, centred on the middle of the person's
+algebraic joints' extent: :func:`cube_centres`) is cut into ``volume_grid``^3 voxels. Every
+voxel centre is projected into every camera through the full lens model, mapped into each
+heatmap by the inverse of its heatmap-to-image affine and sampled (bicubic); the per-view
+likelihoods are aggregated across views (``product`` = sum of logs, ``softmax`` = mean weighted
+by a softmax over views of their peak values, ``mean``), and a 3D soft-argmax (softmax over
+voxels, expectation of the voxel centres) gives each joint's position. Then, per joint, a cube
+3 voxels wide around that estimate is cut into ``volume_refine_grid``^3 finer voxels and the
+same is done again, until the voxel is smaller than ``volume_voxel_mm``. Heatmaps are average-
+pooled at each level to about half a voxel's footprint, so a coarse voxel sees the likelihood
+over its extent, not at one point.
 
 Aggregated volumes are log-likelihoods, so the soft-argmax at temperature 1 is the posterior
 mean of the voxel grid under the product model. The likelihood floor (``volume_floor``) bounds
@@ -47,7 +47,7 @@ from .v2v import V2VRefiner, load_v2v
 log = logging.getLogger(__name__)
 
 __all__ = ["AGGREGATIONS", "voxel_grid", "sample_heatmaps", "aggregate", "soft_argmax",
-           "volumetric_points", "triangulate_volumetric"]
+           "volumetric_points", "cube_centres", "triangulate_volumetric"]
 
 AGGREGATIONS = choices(VolumeAggregation)
 _SOFTMAX_VIEW_BETA = 3.0  # sharpness of the softmax over views (of peaks in [0, 1])
@@ -239,11 +239,24 @@ def volumetric_points(hm: torch.Tensor, affine: torch.Tensor, weights: torch.Ten
 
 # ----------------------------------------------------------------------------- a whole take
 
-def _person_centres(xyz: np.ndarray) -> np.ndarray:
-    """(F, P, 3) median of each person's finite joints (NaN where none)."""
+def cube_centres(xyz: np.ndarray, side_m: float) -> np.ndarray:
+    """Where each person's cube is centred: the middle of the person's extent (the box
+    around its joints), not the median of its joints, which formats with many face points
+    (BlazePose: 11 of 33) pull up to the chest, leaving the feet of a tall person outside
+    a cube of ``side_m``. Joints farther than 0.75 ``side_m`` from the median on any axis
+    (gross outliers of the algebraic result) do not count.
+
+    Args:
+        xyz: (F, P, J, 3) algebraic joints, metres, NaN where missing. side_m: cube side.
+    Returns:
+        (F, P, 3) metres, NaN where a person has no joint.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(xyz, axis=2)
+        med = np.nanmedian(xyz, axis=2)                                     # (F, P, 3)
+        near = np.abs(xyz - med[:, :, None]).max(-1) <= 0.75 * side_m       # (F, P, J)
+        kept = np.where(near[..., None], xyz, np.nan)
+        return 0.5 * (np.nanmin(kept, axis=2) + np.nanmax(kept, axis=2))
 
 
 def _relabel_heatmaps(hm: np.ndarray, swapped: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -285,7 +298,7 @@ def triangulate_volumetric(det: Detections2D, rig: Rig,
     C, F, P, J = det.shape
     kf = det.keypoint_format
     alg = triangulate_take(det, rig, settings)
-    centres = _person_centres(alg.points.xyz)                               # (F, P, 3)
+    centres = cube_centres(alg.points.xyz, settings.volume_size_m)          # (F, P, 3)
     pairs = np.array(kf.lr_pairs, int).reshape(-1, 2)
     dev = pick_device(settings.device, TriangulationError, "[triangulate] device")
     dt = torch.float32  # ample for voxels of millimetres at metres; gradchecks use float64

@@ -7,8 +7,7 @@ JOB.json (written by :mod:`mocap.simulate.render.driver`):
 
 - ``arrays``: an ``.npz`` with ``faces`` (T, 3) int, ``face_part`` (T,) int (0 skin, 1 shirt,
   2 trousers, 3 shoes), per actor ``verts_<p>`` (F, V, 3) float32 world metres (Z up) and
-  ``colors_<p>`` (4, 3) linear RGB in [0, 1], ``keypoints`` (F, P, K, 3) world metres (the
-  points whose visibility is wanted; may have K = 0);
+  ``colors_<p>`` (4, 3) linear RGB in [0, 1];
 - ``cameras``: a list of ``{"name", "size_wh", "lens_mm", "sensor_width_mm", "shift_x",
   "shift_y", "matrix_world"}`` (:func:`mocap.simulate.render.scene.blender_camera`);
 - ``frames`` (indices to render), ``engine`` (``"workbench"`` or ``"cycles"``), ``samples``,
@@ -16,15 +15,14 @@ JOB.json (written by :mod:`mocap.simulate.render.driver`):
   shows the materials' colours unlit on a black world, so a white actor's pixel values are
   its coverage), ``aa`` (Workbench anti-aliasing samples: ``"OFF"``, ``"8"``...),
   ``background`` (bool: also render the scene without
-  actors once per camera, as ``<cam>/background.png``), ``occlusion_tolerance_m``;
+  actors once per camera, as ``<cam>/background.png``);
 - ``board`` (bool, optional): a printed board carried through the volume: arrays
   ``board_texture`` (H, W) uint8 grey, ``board_quad`` (4, 3) its corners in the board frame
   (top-left, top-right, bottom-right, bottom-left of the texture) and ``board_poses``
   (F, 4, 4) ``T_world_from_board``; shown unlit (Workbench colour type TEXTURE);
-- ``out``: folder for ``<cam>/<frame:06d>.png`` (8-bit RGB) and ``visibility.npy``
-  (C, F, P, K) bool: a keypoint is visible from a camera when the first surface of an actor
-  that the ray from the camera centre towards it meets lies no nearer than
-  ``occlusion_tolerance_m`` in front of it (the floor never hides a keypoint).
+- ``out``: folder for ``<cam>/<frame:06d>.png`` (8-bit RGB). Which keypoints each camera
+  sees is not Blender's job (:mod:`mocap.simulate.render.visibility` casts the rays in numpy),
+  so the images do not depend on where the truth places keypoints.
 
 Progress lines on stdout start with ``@@mocap ``.
 """
@@ -34,7 +32,7 @@ from pathlib import Path
 
 import bpy
 import numpy as np
-from mathutils import Matrix, Vector
+from mathutils import Matrix
 
 PART_NAMES = ("skin", "shirt", "trousers", "shoes")
 
@@ -183,24 +181,6 @@ def setup_engine(job: dict) -> None:
         scene.display.render_aa = job["aa"]
 
 
-def visibility(cams, kp_f: np.ndarray, tol: float) -> np.ndarray:
-    """(C, P, K) bool for one frame's keypoints (P, K, 3) (see the module docstring)."""
-    scene = bpy.context.scene
-    deps = bpy.context.evaluated_depsgraph_get()
-    out = np.ones((len(cams),) + kp_f.shape[:2], bool)
-    for c, cam in enumerate(cams):
-        origin = cam.matrix_world.translation.copy()
-        for p in range(kp_f.shape[0]):
-            for k in range(kp_f.shape[1]):
-                ray = Vector(kp_f[p, k].tolist()) - origin
-                dist = ray.length
-                hit, loc, _, _, obj, _ = scene.ray_cast(deps, origin, ray.normalized(),
-                                                        distance=dist)
-                if hit and obj.name != "floor":
-                    out[c, p, k] = (loc - origin).length >= dist - tol
-    return out
-
-
 def render_to(path: Path) -> None:
     bpy.context.scene.render.filepath = str(path)
     bpy.ops.render.render(write_still=True)
@@ -234,9 +214,7 @@ def main(job_path: str) -> None:
             render_to(out / spec["name"] / "background.png")
         for obj in objs:
             obj.hide_render = False
-    kp = arrays["keypoints"]
     frames = job["frames"]
-    vis = np.zeros((len(cams), len(frames)) + kp.shape[1:3], bool)
     for i, f in enumerate(frames):
         if board is not None:
             board.matrix_world = Matrix(arrays["board_poses"][f].tolist())
@@ -244,14 +222,11 @@ def main(job_path: str) -> None:
             obj.data.vertices.foreach_set("co", verts[p][f].astype(np.float32).ravel())
             obj.data.update()
         bpy.context.view_layer.update()
-        if kp.shape[2]:
-            vis[:, i] = visibility(cams, kp[f], job["occlusion_tolerance_m"])
         for cam, spec in zip(cams, job["cameras"]):
             scene.camera = cam
             scene.render.resolution_x, scene.render.resolution_y = spec["size_wh"]
             render_to(out / spec["name"] / f"{f:06d}.png")
         say(f"frame {i + 1}/{len(frames)}")
-    np.save(out / "visibility.npy", vis)
     say("done")
 
 

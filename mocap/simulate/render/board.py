@@ -17,7 +17,7 @@ from ...errors import SimulationError
 from .driver import run_blender
 from .take import RenderSettings, distorted_images, render_job
 
-__all__ = ["board_quad", "carried_board_poses", "render_board_frames"]
+__all__ = ["board_quad", "carried_board_poses", "floor_board_pose", "render_board_frames"]
 
 
 def board_quad(spec: BoardSpec, px_per_square: int, margin_px: float,
@@ -55,6 +55,15 @@ def carried_board_poses(rig: Rig, spec: BoardSpec, frames: int, seed: int = 0) -
     return out
 
 
+def floor_board_pose(spec: BoardSpec, lift_m: float = 0.002) -> np.ndarray:
+    """(4, 4) ``T_world_from_board`` of the board lying on the floor, printed face up, centred
+    on the world origin, its x axis along the world's (the board frame's z points into the
+    floor, as :mod:`calibration.world` expects of a floor board); ``lift_m`` above the floor
+    so that the two surfaces do not fight in the render."""
+    w, h = spec.size_m
+    return pose_matrix(np.diag([1.0, -1.0, -1.0]), np.array([-w / 2, h / 2, lift_m]))
+
+
 def render_board_frames(rig: Rig, spec: BoardSpec, poses: np.ndarray,
                         settings: RenderSettings = RenderSettings(),
                         px_per_square: int = 96) -> tuple[list, np.ndarray]:
@@ -70,7 +79,6 @@ def render_board_frames(rig: Rig, spec: BoardSpec, poses: np.ndarray,
     tex, margin = board_image(spec, px_per_square)
     F = len(poses)
     arrays = {"faces": np.zeros((0, 3), np.int32), "face_part": np.zeros(0, np.int32),
-              "keypoints": np.zeros((F, 0, 0, 3), np.float32),
               "board_texture": tex.astype(np.uint8),
               "board_quad": board_quad(spec, px_per_square, margin, tex.shape),
               "board_poses": poses}

@@ -22,11 +22,12 @@ from ..bodymodel import BodyActor, animate_body, body_keypoints
 from .driver import run_blender
 from .lens_remap import apply_lens, lens_maps
 from .scene import LOOKS, ActorLook, blender_camera, face_parts, render_camera, vertex_parts
+from .visibility import keypoint_visibility
 
 log = logging.getLogger(__name__)
 
 __all__ = ["RenderSettings", "RenderedTake", "render_take", "animate_actors",
-           "keypoint_truth", "project_truth", "render_job", "distorted_images"]
+           "keypoint_truth", "take_truth", "project_truth", "render_job", "distorted_images"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class RenderSettings:
         floor: render the floor (a 12 m square). background: also render each camera's
             view without actors (:attr:`RenderedTake.backgrounds`).
         occlusion_tolerance_m: a keypoint is hidden when an actor's surface lies more than
-            this in front of it along the camera's ray (joints lie inside the body).
+            this in front of it along the camera's ray (joints lie inside the body; computed
+            from the posed meshes by :mod:`.visibility`, not by Blender, so the images do
+            not depend on where the truth places keypoints).
         margin_px: spare pixels around the undistorted render.
         use_cache: reuse an identical earlier render (``<mocap cache>/renders``).
     """
@@ -134,7 +137,7 @@ def render_job(rig: Rig, frames: int, settings: RenderSettings,
            "aa": "8" if settings.antialias else "OFF",
            "floor": bool(settings.floor),
            "floor_size_m": 12.0, "background": bool(settings.background),
-           "occlusion_tolerance_m": float(settings.occlusion_tolerance_m), "actors": actors}
+           "actors": actors}
     return job, Ks
 
 
@@ -157,8 +160,29 @@ def distorted_images(rig: Rig, folder, Ks: list, frames: int, background: bool):
     return images, (backs if background else None)
 
 
+def take_truth(model: BodyModel, rig: Rig, anims: list, formats=None,
+               occlusion_tolerance_m: float = 0.12) -> dict:
+    """The ground-truth arrays of animated actors (:func:`animate_actors`) seen by ``rig``
+    (see :func:`render_take`), computed without Blender: keypoints of every format the model
+    places (``formats``: None for all), their projections and visibility (ray cast against
+    the posed meshes, :func:`~.visibility.keypoint_visibility`).
+
+    Raises:
+        SimulationError: the model places none of ``formats``.
+    """
+    kp = keypoint_truth(model, anims, formats)
+    if not kp:
+        raise SimulationError(f"render_take: the {model.kind} model places none of the "
+                              f"formats {formats}")
+    vis = keypoint_visibility(rig, [an["vertices"] for an in anims],
+                              np.asarray(model.faces, np.int64),
+                              np.concatenate(list(kp.values()), 2), occlusion_tolerance_m)
+    return _truth(model, rig, anims, kp, vis)
+
+
 def _truth(model: BodyModel, rig: Rig, anims: list, kp: dict, vis: np.ndarray) -> dict:
-    """The ground-truth arrays (see :func:`render_take`)."""
+    """The ground-truth arrays (see :func:`render_take`); vis: (C, F, P, sum of K) over the
+    formats of ``kp`` in order."""
     rot = np.stack([an["rotations"] for an in anims], 1)                   # (F, P, Jb, 3, 3)
     rv = rotmat_to_rotvec(rot)
     betas = np.stack([an["betas"] for an in anims])
@@ -205,23 +229,18 @@ def render_take(rig: Rig, model: BodyModel, actors, frames: int, fps: float = 30
         raise SimulationError(f"render_take: expected frames >= 1, found {frames}")
     looks = tuple(looks or LOOKS)
     anims = animate_actors(model, actors, frames, fps)
-    kp = keypoint_truth(model, anims, formats)
-    if not kp:
-        raise SimulationError(f"render_take: the {model.kind} model places none of the "
-                              f"formats {formats}")
+    truth = take_truth(model, rig, anims, formats, settings.occlusion_tolerance_m)
     faces = np.asarray(model.faces, np.int64)
     weights = np.asarray(model.weights.detach().numpy() if hasattr(model.weights, "detach")
                          else model.weights)
     parts = face_parts(faces, vertex_parts(model.joint_names, weights))
-    arrays = {"faces": faces.astype(np.int32), "face_part": parts.astype(np.int32),
-              "keypoints": np.concatenate(list(kp.values()), 2).astype(np.float32)}
+    arrays = {"faces": faces.astype(np.int32), "face_part": parts.astype(np.int32)}
     for p, an in enumerate(anims):
         arrays[f"verts_{p}"] = an["vertices"].astype(np.float32)
         arrays[f"colors_{p}"] = looks[p % len(looks)].colors()
     job, Ks = render_job(rig, frames, settings, len(actors))
     folder = run_blender(arrays, job, use_cache=settings.use_cache)
-    vis = np.load(folder / "visibility.npy")
     images, backs = distorted_images(rig, folder, Ks, frames, settings.background)
     return RenderedTake(rig=rig, fps=float(fps), images=images, backgrounds=backs,
                         vertices=[arrays[f"verts_{p}"] for p in range(len(actors))],
-                        faces=faces, truth=_truth(model, rig, anims, kp, vis))
+                        faces=faces, truth=truth)

@@ -158,6 +158,28 @@ def test_session_folder_is_read_by_the_pipeline(rendered, tmp_path):
     assert gt["xyz"].shape == (FRAMES, 1, 25, 3) and len(gt["joint_names"]) == 25
 
 
+def test_refresh_truth_rebuilds_gt_without_blender(rendered, tmp_path, monkeypatch):
+    """A rendered session's gt.npz recomputed from its [simulate] description alone (no
+    Blender: the keypoint definitions may change without rendering again) equals the truth
+    the render returned: keypoints, projections and visibility."""
+    import json
+    from dataclasses import asdict
+    from mocap.app.render_session import refresh_truth, write_rendered_session
+    actors = [BodyActor("walk", seed=1)]
+    info = {"frames": FRAMES, "fps": 30.0, "format": "blazepose33",
+            "actors_json": json.dumps([asdict(a) for a in actors])}
+    root = write_rendered_session(tmp_path / "s", rendered, "blazepose33", info)
+    (root / "gt.npz").unlink()
+    monkeypatch.setenv("MOCAP_BLENDER_PYTHON", str(tmp_path / "no-blender"))
+    gt = np.load(refresh_truth(root))
+    t = rendered.truth
+    for fmt in ("body25", "blazepose33"):
+        np.testing.assert_allclose(gt[f"xyz_{fmt}"], t[f"xyz_{fmt}"], atol=1e-9)
+        np.testing.assert_allclose(gt[f"xy_{fmt}"], t[f"xy_{fmt}"], atol=1e-3)
+        assert (gt[f"visible_{fmt}"] == t[f"visible_{fmt}"]).mean() > 0.999
+    np.testing.assert_allclose(gt["xyz"], t["xyz_blazepose33"], atol=1e-9)
+
+
 BODY12 = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
           "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
           "right_ankle")
