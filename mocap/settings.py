@@ -54,6 +54,7 @@ C3dUnit = Literal["mm", "m"]
 RestPose = Literal["auto", "neutral", "t", "a"]
 BoneNaming = Literal["canonical", "mixamo", "unreal", "metahuman", "blender", "smpl"]
 ExportMesh = Literal["body", "boxes", "none"]
+OpenSimMarkers = Literal["body", "keypoints"]
 
 
 def choices(alias) -> tuple:
@@ -403,6 +404,10 @@ class OpenSimSettings(CheckedTable):
     for a person to be solved; a person seen in fewer is an error naming the person."""
     workers: Annotated[int, NON_NEGATIVE] = 0
     """Processes solving people in parallel; 0: one per person, at most the CPUs."""
+    markers: OpenSimMarkers = "body"
+    """What OpenSim scales and solves: "body", virtual markers on the fitted body
+    (``person<N>/body.npz``; the model scaled to it), or "keypoints", the 3D keypoints as
+    Pose2Sim's markers."""
 
 
 @dataclass(frozen=True)
