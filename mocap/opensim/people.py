@@ -73,7 +73,8 @@ def person_entry(summary: dict) -> dict:
     p = summary["person"]
     files = [f"person{p}/{name}" for name in PERSON_FILES]
     return {"id": p, "files": files, "opensim": {
-        "markers": summary.get("markers", "keypoints"), "model": files[1], "motion": files[2], "markers": files[0], "marker_errors": files[3],
+        "marker_source": summary.get("markers", "keypoints"), "model": files[1],
+        "motion": files[2], "markers": files[0], "marker_errors": files[3],
         "static_frames": summary["static_frames"], "solved_frames": summary["solved_frames"],
         "median_marker_rms_m": round(summary["marker_rms_m"], 5)}}
 
