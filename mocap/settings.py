@@ -28,7 +28,7 @@ from .keypoints import format_names, get_format
 from .schema import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, CheckedTable, Range, Rule, at_least,
                      build_table, check_rules, suggest)
 from .settings_calibration import BoardSettings, CalibrationSettings
-from .settings_rules import below_nyquist, blazepose_model, spike_window
+from .settings_rules import below_nyquist, blazepose_model, opensim_body_needs_fit, spike_window
 
 __all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings",
            "TriangulateSettings", "FilterSettings", "FitSettings", "ExportSettings",
@@ -415,7 +415,7 @@ class Settings:
     """All stages' settings. Rules between tables (``RULES``) are checked when built, naming
     ``session.toml`` and both keys (:func:`settings_from_dict` names the file read)."""
 
-    RULES: ClassVar[tuple] = (below_nyquist, spike_window)
+    RULES: ClassVar[tuple] = (below_nyquist, spike_window, opensim_body_needs_fit)
 
     take: TakeSettings = field(default_factory=TakeSettings)
     detect: DetectSettings = field(default_factory=DetectSettings)

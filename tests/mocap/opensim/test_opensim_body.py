@@ -101,3 +101,17 @@ def test_a_person_without_a_fitted_body(tmp_path: Path) -> None:
                                            r"needs the person's fitted body"):
         solve_people(xyz, "body25", 30.0, tmp_path / "out", virtual={})
     assert not any((tmp_path / "out").iterdir())
+
+
+def test_body_markers_without_the_fit_is_refused_when_read(tmp_path: Path) -> None:
+    """``[opensim] enabled`` with markers on the body needs the fit in the same run: refused
+    when session.toml is read, naming both keys."""
+    from mocap.errors import SettingsError
+    from mocap.settings import load_settings
+    path = tmp_path / "session.toml"
+    path.write_text("[fit]\nenabled = false\n[opensim]\nenabled = true\n")
+    with pytest.raises(SettingsError, match=r'\[opensim\] enabled = true with markers = "body" '
+                                            r"and \[fit\] enabled = false; expected"):
+        load_settings(path)
+    path.write_text("[fit]\nenabled = false\n[opensim]\nenabled = true\nmarkers = 'keypoints'\n")
+    assert load_settings(path).opensim.markers == "keypoints"
