@@ -1,18 +1,24 @@
-"""Pose2Sim's OpenSim model scaled to a fitted body and carrying its virtual markers
-(``[opensim] markers = "body"``, :mod:`mocap.opensim.virtual`).
+"""Pose2Sim's OpenSim model adapted to a fitted body and carrying its virtual markers
+(``[opensim] markers = "body"``, :mod:`mocap.opensim.virtual`). Four steps, on the model of
+the pinned pose2sim wheel (``Model_Pose2Sim_simple.osim``):
 
-Scaling: each OpenSim body is scaled by the ratio of the fitted body's segment length to the
-model's, measured between joint centres (:data:`MODEL_LENGTHS`: hip width between the hip
-joints, thigh from hip to knee, shank from knee to ankle, trunk from the hips' midpoint to the
-shoulders', upper arm, forearm), so that the model's joint centres land on the body's.
+1. Scaling (geometry and mass): each OpenSim body by the ratio of the body's segment length
+   to the model's, between joint centres (:data:`MODEL_LENGTHS`, :data:`SCALED_BODIES`).
+2. Joints like the body model's (:func:`_anatomical_hinges`): the knees pure hinges about the
+   femur's medio-lateral axis (Pose2Sim's knee couples up to 15 degrees of tibial rotation and
+   millimetres of translation to flexion), the ankle about the tibia's medio-lateral axis and
+   the subtalar joint about the foot's nearest axis (Pose2Sim's are oblique).
+3. Joint centres on the body's (:func:`_joints_on_body`, :data:`JOINT_CENTRES`): hips, knees,
+   ankles, lumbar, neck, shoulders, elbows and wrists at the body's neutral joint positions,
+   so that each model segment turns about the same points as the body's.
+4. Markers: with every coordinate at zero (legs straight, feet flat, arms hanging) and the hip
+   joints' midpoint at the origin, each marker is placed on its OpenSim body
+   (:data:`OSIM_BODIES`) at the body's neutral-pose spot. The model standing at zero then
+   carries the body's neutral markers exactly: OpenSim's zero angles are the body's neutral
+   pose (the zero of the ISB angles). Coordinates no marker sees (toes, wrists) stay at zero
+   in IK; they are not locked: OpenSim's IK with locked coordinates ran 5 times slower.
 
-Markers: with every coordinate at zero (the model's neutral standing pose: legs straight,
-feet flat, arms hanging) and the hip joints' midpoint at the origin, each marker is placed on
-its OpenSim body (:data:`OSIM_BODIES`) at the body's neutral-pose spot. The scaled model
-standing at zero then carries the body's neutral markers exactly: OpenSim's zero angles are
-the body's neutral pose (the zero of the ISB angles). The coordinates no marker sees (the
-toes, the wrists) are locked at zero.
-
+The coordinate names stay Pose2Sim's (``hip_flexion_r``, ``knee_angle_r``, ``ankle_angle_r``).
 ``opensim`` is imported inside the functions (an optional dependency, heavy to import).
 """
 from __future__ import annotations
@@ -24,7 +30,7 @@ import numpy as np
 from ..errors import OpenSimError
 from .tools import MODEL_FILE, import_opensim, quiet_stdout, tool_errors
 
-__all__ = ["OSIM_BODIES", "MODEL_LENGTHS", "SCALED_BODIES", "LOCKED", "BODY_TO_GROUND",
+__all__ = ["OSIM_BODIES", "MODEL_LENGTHS", "SCALED_BODIES", "BODY_TO_GROUND",
            "osim_body", "scale_and_place"]
 
 #: (segment, side) of :data:`mocap.opensim.virtual.MARKER_SEGMENTS` -> the OpenSim body.
@@ -47,10 +53,6 @@ SCALED_BODIES = {"pelvis": "hip_width", "sacrum": "hip_width", "femur": "thigh",
                  "tibia": "shank", "talus": "shank", "calcn": "shank", "toes": "shank",
                  "torso": "trunk", "head": "trunk", "humerus": "upper_arm",
                  "ulna": "forearm", "radius": "forearm", "hand": "forearm"}
-
-#: Coordinates no virtual marker determines: locked at zero.
-LOCKED = ("mtp_angle_r", "mtp_angle_l", "wrist_flex_r", "wrist_flex_l", "wrist_dev_r",
-          "wrist_dev_l")
 
 #: (3, 3) from the body frame (x forward, y left, z up) to OpenSim's ground (X forward,
 #: Y up, Z right).
@@ -138,18 +140,13 @@ def snapped(R: np.ndarray, axis: np.ndarray) -> np.ndarray:
     return (np.eye(3) + s * K + (1 - c) * K @ K) @ R
 
 
-def _frames_on_axes(joint, axis: np.ndarray) -> None:
+def _frames_on_axes(osim, joint, axis: np.ndarray) -> None:
     """Turn both offset frames of ``joint`` (the same orientation) so that its rotation axis
     ``axis`` (joint frame) lies on the nearest axis of the parent body."""
     o = joint.get_frames(0).get_orientation()
-    R = snapped(_rot_xyz([o.get(k) for k in range(3)]), axis)
+    angles = _euler_xyz(snapped(_rot_xyz([o.get(k) for k in range(3)]), axis))
     for i in (0, 1):
-        joint.upd_frames(i).set_orientation(_vec3(joint, _euler_xyz(R)))
-
-
-def _vec3(joint, v):
-    import opensim
-    return opensim.Vec3(*[float(x) for x in v])
+        joint.upd_frames(i).set_orientation(osim.Vec3(*(float(a) for a in angles)))
 
 
 def _anatomical_hinges(osim, model) -> None:
@@ -163,12 +160,12 @@ def _anatomical_hinges(osim, model) -> None:
         st = knee.upd_SpatialTransform()
         for i in (1, 2, 3, 4):                        # coupled rotations and translations
             st.updTransformAxis(i).set_function(osim.Constant(0.0))
-        _frames_on_axes(knee, np.array([1.0, 0, 0]))
+        _frames_on_axes(osim, knee, np.array([1.0, 0, 0]))
         ankle = osim.CustomJoint.safeDownCast(joints.get(f"ankle_{side}"))
         st = ankle.upd_SpatialTransform()
         st.updTransformAxis(0).setAxis(osim.Vec3(0, 0, 1))
         st.updTransformAxis(2).setAxis(osim.Vec3(1, 0, 0))
-        _frames_on_axes(joints.get(f"subtalar_{side}"), np.array([0, 0, 1.0]))
+        _frames_on_axes(osim, joints.get(f"subtalar_{side}"), np.array([0, 0, 1.0]))
 
 
 #: OpenSim joints (in tree order) -> the body's joint (canonical name) whose neutral position
@@ -228,9 +225,6 @@ def _place_markers(osim, model, names, segments, neutral: np.ndarray) -> None:
     markers.clearAndDestroy()
     for name, body, loc in where:
         model.addMarker(osim.Marker(name, body, osim.Vec3(*loc)))
-    coords = model.getCoordinateSet()
-    for c in LOCKED:
-        coords.get(c).setDefaultLocked(True)
     model.finalizeConnections()
 
 

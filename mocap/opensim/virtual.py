@@ -136,14 +136,14 @@ def _rest_points(model: BodyModel, betas) -> dict:
     return out
 
 
-def _neutral_pose(model: BodyModel, betas) -> tuple[dict, np.ndarray, np.ndarray]:
-    """The neutral pose facing the body frame: (canonical name -> (3,) point, body frame),
-    (Jb, 3) joint positions and (Jb, 3, 3) joint rotations, body frame. The foot keypoints
-    ride on the ankles (legs are at rest in the neutral pose)."""
+def _neutral_pose(model: BodyModel, rest: dict) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The neutral pose facing the body frame, from the body's rest points
+    (:func:`_rest_points`): (canonical name -> (3,) point, body frame), (Jb, 3) joint positions
+    and (Jb, 3, 3) joint rotations, body frame. The foot keypoints ride on the ankles (legs are
+    at rest in the neutral pose)."""
     C = body_axes(model)
     R = rotvec_to_rotmat(np.asarray(neutral_pose(model), float))
     R[0] = C.T @ R[0]                                  # face the body frame: x forward
-    rest = _rest_points(model, betas)
     J = np.stack([rest[model.canonical[n]] for n in model.fitted])
     pos, G = forward_kinematics(model.fitted_parents, J, R, np.zeros(3))
     pts = {model.canonical[n]: pos[i] for i, n in enumerate(model.fitted)}
@@ -206,15 +206,16 @@ def virtual_markers(model: BodyModel, betas, rotations: np.ndarray, transl: np.n
     if rotations.shape != (F, Jb, 3, 3) or transl.shape != (F, 3):
         raise OpenSimError(f"virtual markers: rotations must be (F, {Jb}, 3, 3) and transl "
                            f"(F, 3), found {rotations.shape} and {transl.shape}")
-    points, pos0, G0 = _neutral_pose(model, betas)
+    rest = _rest_points(model, betas)
+    points, pos0, G0 = _neutral_pose(model, rest)
     lengths = segment_lengths(points)
     spots = _spots(points, lengths)                                    # (M, 3) body frame
     seg = [model.fitted.index(next(n for n in model.fitted if model.canonical[n]
                                    == SEGMENT_JOINTS[s].format(s=side)))
            for s, side in MARKER_SEGMENTS.values()]
     local = np.einsum("mba,mb->ma", G0[seg], spots - pos0[seg])        # segment-local offsets
-    rest = np.stack([_rest_points(model, betas)[model.canonical[n]] for n in model.fitted])
-    pos, G = forward_kinematics(model.fitted_parents, rest, rotations, transl)
+    J = np.stack([rest[model.canonical[n]] for n in model.fitted])
+    pos, G = forward_kinematics(model.fitted_parents, J, rotations, transl)
     xyz = pos[:, seg] + np.einsum("fmab,mb->fma", G[:, seg], local)
     if observed is not None:
         xyz[~np.asarray(observed, bool)] = np.nan
