@@ -71,7 +71,8 @@ class PersonJob:
 
     @property
     def who(self) -> str:
-        return f"person {self.person} ({'fitted body' if self.virtual else self.format})"
+        where = ", markers on the fitted body" if self.virtual is not None else ""
+        return f"person {self.person} ({self.format}{where})"
 
 
 def frame_runs(mask: np.ndarray) -> list[tuple[int, int]]:

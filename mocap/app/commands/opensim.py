@@ -12,8 +12,8 @@ def run(args) -> int:
     for e in entries:
         info = e["opensim"]
         print(f"  person {e['id']}: {out / info['motion']} ({info['solved_frames']} frames, "
-              f"median marker RMS {1000 * info['median_marker_rms_m']:.1f} mm), "
-              f"model {out / info['model']}")
+              f"markers from the {info.get('marker_source', 'keypoints')}, median marker RMS "
+              f"{1000 * info['median_marker_rms_m']:.1f} mm), model {out / info['model']}")
     print(f"listed in {out / 'manifest.json'}")
     return 0
 

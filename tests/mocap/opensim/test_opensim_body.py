@@ -117,3 +117,40 @@ def test_body_markers_without_the_fit_is_refused_when_read(tmp_path: Path) -> No
         load_settings(path)
     path.write_text("[fit]\nenabled = false\n[opensim]\nenabled = true\nmarkers = 'keypoints'\n")
     assert load_settings(path).opensim.markers == "keypoints"
+
+
+@pytest.fixture(scope="module")
+def standing():
+    """Virtual markers of a short noise-free standing take of the body."""
+    from mocap.opensim.virtual import virtual_markers
+    from mocap.simulate.bodymodel import animate_body
+    model = load_body_model("anny")
+    anim = animate_body(model, BodyActor("stand", seed=1), 12, 30.0)
+    return virtual_markers(model, anim["betas"], anim["rotations"], anim["transl"])
+
+
+def test_a_body_observed_in_too_few_frames(standing, tmp_path: Path) -> None:
+    import dataclasses
+    xyz = standing.xyz.copy()
+    xyz[3:] = np.nan
+    with pytest.raises(OpenSimError, match=r"^person 0 \(body25, markers on the fitted body\): "
+                                           r"the fitted body was observed in 3 of 12 frames"):
+        solve_people(np.zeros((12, 1, 25, 3)), "body25", 30.0, tmp_path / "out",
+                     virtual={0: dataclasses.replace(standing, xyz=xyz)})
+    assert not any((tmp_path / "out").iterdir())
+
+
+def test_a_failing_opensim_tool_on_the_body(standing, tmp_path: Path, monkeypatch) -> None:
+    import shutil
+
+    from mocap.datasets import pose2sim_opensim_setup
+    from mocap.opensim import people
+    bad = tmp_path / "setup"
+    shutil.copytree(pose2sim_opensim_setup(), bad, ignore=shutil.ignore_patterns("Geometry"))
+    (bad / "Model_Pose2Sim_simple.osim").write_text("<OpenSimDocument><Model>")
+    monkeypatch.setattr(people, "pose2sim_opensim_setup", lambda: bad)
+    with pytest.raises(OpenSimError, match=r"^person 0 \(body25, markers on the fitted body\): "
+                                           r"OpenSim scaling to the fitted body failed"):
+        solve_people(np.zeros((12, 1, 25, 3)), "body25", 30.0, tmp_path / "out",
+                     virtual={0: standing})
+    assert not any((tmp_path / "out").iterdir())
