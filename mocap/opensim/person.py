@@ -7,7 +7,9 @@ Files written into the work folder:
 
 - ``markers.trc``: the markers of the whole take (OpenSim's axes: Y up, metres); frames the
   person cannot be solved in are empty.
-- ``scaled.osim``: Pose2Sim's model scaled to the person.
+- ``scaled.osim``: Pose2Sim's model scaled to the person (from the upright frames), or, with
+  the fitted body's virtual markers (:attr:`PersonJob.virtual`), adapted to the body and
+  carrying its markers (:mod:`mocap.opensim.placement`).
 - ``ik.mot``: the model's coordinates (degrees; translations metres) at every solved frame;
   the time column gives the frame (frame index / fps). Frames the person is missing from, or
   where too few markers were seen, have no row.
@@ -187,7 +189,7 @@ def _inverse_kinematics(job: PersonJob, markers: MarkerSet, xyz: np.ndarray,
             job.setup_dir, markers.files[2], markers.names, job.work / "scaled.osim",
             job.work / "markers.trc", (a / job.fps, b / job.fps), run / "ik.mot", run, job.who,
             initial_pelvis(markers, xyz[a]),
-            dict(zip(job.virtual.names, job.virtual.weights)) if job.virtual else None))
+            None if job.virtual is None else dict(zip(job.virtual.names, job.virtual.weights))))
         parts.append(run / "ik.mot")
     merge_motions(parts, job.work / "ik.mot")
     atomic_write_text(job.work / "ik_marker_errors.csv",
@@ -210,7 +212,7 @@ def solve_person(job: PersonJob) -> dict:
     static = _scale(job, markers, xyz, ok)
     _inverse_kinematics(job, markers, xyz, ok)
     table = np.genfromtxt(job.work / "ik_marker_errors.csv", delimiter=",", names=True)
-    return dict(person=job.person, markers="body" if job.virtual else "keypoints",
+    return dict(person=job.person, markers="keypoints" if job.virtual is None else "body",
                 static_frames=static.tolist(), solved_frames=int(ok.sum()),
                 marker_rms_m=float(np.nanmedian(table["rms_m"])),
                 seconds=time.perf_counter() - t0, pid=os.getpid())

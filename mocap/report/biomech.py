@@ -26,8 +26,8 @@ IK_COORDINATES = {("hip", "flexion"): "hip_flexion", ("knee", "flexion"): "knee_
 #: default detector noise; IK after a static calibration). "IK (body markers)": IK on the
 #: fitted body's virtual markers (``[opensim] markers = "body"``), "IK": on the keypoints.
 EXPECTED_RMS_DEG = {
-    "IK (body markers)": {("hip", "flexion"): 1.7, ("knee", "flexion"): 1.3,
-                          ("ankle", "flexion"): 1.4, ("hip", "adduction"): 1.4},
+    "IK (body markers)": {("hip", "flexion"): 1.6, ("knee", "flexion"): 1.4,
+                          ("ankle", "flexion"): 1.5, ("hip", "adduction"): 1.4},
     "body fit": {("hip", "flexion"): 1.7, ("knee", "flexion"): 1.2,
                  ("ankle", "flexion"): 1.4, ("hip", "adduction"): 1.3},
     "IK": {("hip", "flexion"): 3.6, ("knee", "flexion"): 2.4,
