@@ -9,6 +9,10 @@ films Anny; the detections are triangulated and filtered as ``mocap run`` does. 
 
 * IK (ours): ``mocap.opensim.solve_people`` on the filtered keypoints: Pose2Sim's model and
   BODY_25 marker set, scaled from the upright frames, OpenSim's InverseKinematicsTool.
+* IK (body): ``[opensim] markers = "body"``: virtual markers on our fitted body
+  (``mocap.opensim.virtual``: six on the pelvis, three or four per limb segment), the model
+  scaled to the body with its joint centres on the body's and its markers placed from the
+  body's neutral pose (``mocap.opensim.placement``), then the same InverseKinematicsTool.
 * body fit: ``mocap.fit.fit_sequence`` (default settings, with the 2D views as ``mocap run``),
   angles by ``mocap.body.joint_angles.isb_angles_deg``.
 * IK (Pose2Sim): Pose2Sim's own triangulation and Butterworth filtering
@@ -20,8 +24,10 @@ Truth: the ISB angles of the true rotations (``isb_angles_deg`` of ``gt_root_R``
 ``gt_local_R``), the same function the body-fit angles go through. OpenSim's coordinates are
 defined on another skeleton, so the IK angles are compared after a static calibration, as a
 lab references its angles to a standing trial: the same person (same shape) stands still in
-the studio (motion ``stand``, noise-free keypoints), IK runs on it, and each coordinate's mean
-difference to the truth there is its offset. Signs: OpenSim's ``hip_flexion``,
+the studio (motion ``stand``, noise-free keypoints; for IK (body) the virtual markers of the
+true standing body), IK runs on it, and each coordinate's mean difference to the truth there
+is its offset. The IK (body) offsets are printed too: OpenSim's zero is the body's neutral
+pose there, so they are near zero. Signs: OpenSim's ``hip_flexion``,
 ``hip_adduction``, ``knee_angle`` and ``ankle_angle`` are positive in flexion, adduction,
 knee flexion and dorsiflexion, as ours.
 
@@ -50,6 +56,7 @@ from mocap.body.joint_angles import isb_angles_deg  # noqa: E402
 from mocap.filter import filter_points  # noqa: E402
 from mocap.fit import fit_sequence, prepare_data, views_from  # noqa: E402
 from mocap.opensim import read_sto, solve_people  # noqa: E402
+from mocap.opensim.virtual import virtual_markers  # noqa: E402
 from mocap.settings import Settings  # noqa: E402
 from mocap.simulate import ErrorModel, load_rig_template  # noqa: E402
 from mocap.simulate.bodymodel import (BodyActor, animate_body, body_keypoints,  # noqa: E402
@@ -78,9 +85,11 @@ def studio_take(model, motion: str, frames: int, seed: int):
     return bt, points, rig
 
 
-def ik_angles(xyz: np.ndarray, folder: Path) -> dict:
-    """{(label, side): (F,) degrees (NaN where not solved)} of IK on ``xyz`` (F, K, 3)."""
-    solve_people(xyz[:, None], FMT, FPS, folder)
+def ik_angles(xyz: np.ndarray, folder: Path, virtual=None) -> dict:
+    """{(label, side): (F,) degrees (NaN where not solved)} of IK on ``xyz`` (F, K, 3), or
+    on the virtual markers ``virtual`` of a body."""
+    solve_people(xyz[:, None], FMT, FPS, folder, Settings().opensim,
+                 None if virtual is None else {0: virtual})
     _, labels, v = read_sto(folder / "person0" / "ik.mot")
     frames = np.rint(v[:, 0] * FPS).astype(int)
     out = {}
@@ -99,18 +108,27 @@ def truth_angles(model, root_R: np.ndarray, local_R: np.ndarray) -> dict:
             for side, _ in SIDES}
 
 
-def static_offsets(model, seed: int, folder: Path) -> dict:
+def body_ik_angles(model, betas, rotations, transl, folder: Path) -> dict:
+    """{(label, side): (F,) degrees} of IK on the virtual markers of a posed body."""
+    vm = virtual_markers(model, betas, rotations, transl)
+    return ik_angles(np.zeros((len(transl), 25, 3)), folder, vm)
+
+
+def static_offsets(model, seed: int, folder: Path, body: bool = False) -> dict:
     """{(label, side): degrees} IK minus truth, mean over a noise-free standing trial of the
-    same person (the static calibration, see the module docstring)."""
+    same person (the static calibration, see the module docstring); ``body``: IK on the
+    standing body's virtual markers."""
     anim = animate_body(model, BodyActor("stand", seed=seed), 30, FPS)
-    kp = body_keypoints(model, anim, FMT)
-    ik = ik_angles(kp, folder)
+    if body:
+        ik = body_ik_angles(model, anim["betas"], anim["rotations"], anim["transl"], folder)
+    else:
+        ik = ik_angles(body_keypoints(model, anim, FMT), folder)
     truth = truth_angles(model, anim["rotations"][:, 0], anim["rotations"][:, 1:])
     return {k: float(np.nanmean(ik[k] - truth[k])) for k in ik}
 
 
-def body_fit_angles(model, bt, points, rig) -> tuple[dict, float]:
-    """{(label, side): (F,) degrees} of our body fit, and its seconds."""
+def body_fit_angles(model, bt, points, rig) -> tuple[dict, float, object]:
+    """{(label, side): (F,) degrees} of our body fit, its seconds and the fit."""
     layer = keypoint_layer(model, FMT)
     w = Settings().fit.reprojection_weight
     views = views_from(bt.take.detections, rig, 0, FMT, layer.device, layer.dtype) if w else None
@@ -118,7 +136,7 @@ def body_fit_angles(model, bt, points, rig) -> tuple[dict, float]:
     t0 = time.perf_counter()
     res = fit_sequence(layer, data, extra_weights={"reprojection": w} if w else None)
     seconds = time.perf_counter() - t0
-    return truth_angles(model, res.rotations[:, 0], res.rotations[:, 1:]), seconds
+    return truth_angles(model, res.rotations[:, 0], res.rotations[:, 1:]), seconds, res
 
 
 def errors(est: dict, truth: dict, label: str) -> tuple[float, float, float]:
@@ -140,9 +158,16 @@ def take_rows(model, motion: str, frames: int, seed: int, work: Path) -> tuple[l
     p2s_xyz = pose2sim_keypoints(bt.take.detections, rig, work / f"{motion}-pose2sim-project")
     p2s = ik_angles(p2s_xyz, work / f"{motion}-pose2sim-ik")
     p2s = {k: v - offsets[k] for k, v in p2s.items()}
-    fit, _ = body_fit_angles(model, bt, points, rig)
+    fit, _, res = body_fit_angles(model, bt, points, rig)
+    body_offsets = static_offsets(model, seed, work / f"{motion}-static-body", body=True)
+    bik = body_ik_angles(model, res.betas, res.rotations, res.transl, work / f"{motion}-bik")
+    bik = {k: v - body_offsets[k] for k, v in bik.items()}
+    print(f"{motion}: IK (body) static offsets (deg): " + ", ".join(
+        f"{label} {side} {body_offsets[(label, side)]:+.2f}" for label, _, _ in ANGLES
+        for side, _ in SIDES), flush=True)
     rows, pooled = [], {}
-    for method, est in (("IK (ours)", ik), ("IK (Pose2Sim)", p2s), ("body fit", fit)):
+    for method, est in (("IK (ours)", ik), ("IK (body)", bik), ("IK (Pose2Sim)", p2s),
+                        ("body fit", fit)):
         for label, _, _ in ANGLES:
             rms, mx, rom = errors(est, truth, label)
             pooled.setdefault(method, {}).setdefault(label, []).append(rms)
@@ -151,14 +176,18 @@ def take_rows(model, motion: str, frames: int, seed: int, work: Path) -> tuple[l
     return rows, pooled
 
 
-def speed(model, frames: int, work: Path) -> tuple[float, float]:
-    """Seconds per 1,000 frames of IK (tool only) and of the body fit, on one walk."""
+def speed(model, frames: int, work: Path) -> tuple[float, float, float]:
+    """Seconds per 1,000 frames of IK from the keypoints, of the body fit and of IK from the
+    body's virtual markers (markers, scaling and IK), on one walk."""
     bt, points, rig = studio_take(model, "walk", frames, 7)
     t0 = time.perf_counter()
     solve_people(points.xyz[:, :1], FMT, FPS, work / "speed", Settings().opensim)
     ik_s = time.perf_counter() - t0
-    _, fit_s = body_fit_angles(model, bt, points, rig)
-    return 1000 * ik_s / frames, 1000 * fit_s / frames
+    _, fit_s, res = body_fit_angles(model, bt, points, rig)
+    t0 = time.perf_counter()
+    body_ik_angles(model, res.betas, res.rotations, res.transl, work / "speed-body")
+    body_s = time.perf_counter() - t0
+    return 1000 * ik_s / frames, 1000 * fit_s / frames, 1000 * body_s / frames
 
 
 def main(argv=None) -> int:
@@ -182,7 +211,7 @@ def main(argv=None) -> int:
                 for label, v in d.items():
                     pooled.setdefault(method, {}).setdefault(label, []).extend(v)
             print("\n".join(rows), flush=True)
-        ik_per_k, fit_per_k = speed(model, args.speed_frames, Path(tmp))
+        ik_per_k, fit_per_k, body_per_k = speed(model, args.speed_frames, Path(tmp))
     lines.append("|---|---|---|---:|---:|---:|")
     for method, d in pooled.items():
         for label, v in d.items():
@@ -190,7 +219,9 @@ def main(argv=None) -> int:
     print()
     print("\n".join(lines))
     print(f"\nIK: {ik_per_k:.1f} s per 1000 frames (scaling and IK, OpenSim tools, one person); "
-          f"body fit: {fit_per_k:.1f} s per 1000 frames; ratio fit/IK {fit_per_k / ik_per_k:.2f}")
+          f"body fit: {fit_per_k:.1f} s per 1000 frames; ratio fit/IK {fit_per_k / ik_per_k:.2f}; "
+          f"IK (body): {body_per_k:.1f} s per 1000 frames (ratio to IK from keypoints "
+          f"{body_per_k / ik_per_k:.2f})")
     return 0
 
 

@@ -28,7 +28,7 @@ from .keypoints import format_names, get_format
 from .schema import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, CheckedTable, Range, Rule, at_least,
                      build_table, check_rules, suggest)
 from .settings_calibration import BoardSettings, CalibrationSettings
-from .settings_rules import below_nyquist, blazepose_model, spike_window
+from .settings_rules import below_nyquist, blazepose_model, opensim_body_needs_fit, spike_window
 
 __all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings",
            "TriangulateSettings", "FilterSettings", "FitSettings", "ExportSettings",
@@ -54,6 +54,7 @@ C3dUnit = Literal["mm", "m"]
 RestPose = Literal["auto", "neutral", "t", "a"]
 BoneNaming = Literal["canonical", "mixamo", "unreal", "metahuman", "blender", "smpl"]
 ExportMesh = Literal["body", "boxes", "none"]
+OpenSimMarkers = Literal["body", "keypoints"]
 
 
 def choices(alias) -> tuple:
@@ -403,6 +404,10 @@ class OpenSimSettings(CheckedTable):
     for a person to be solved; a person seen in fewer is an error naming the person."""
     workers: Annotated[int, NON_NEGATIVE] = 0
     """Processes solving people in parallel; 0: one per person, at most the CPUs."""
+    markers: OpenSimMarkers = "body"
+    """What OpenSim scales and solves: "body", virtual markers on the fitted body
+    (``person<N>/body.npz``; the model scaled to it), or "keypoints", the 3D keypoints as
+    Pose2Sim's markers."""
 
 
 @dataclass(frozen=True)
@@ -410,7 +415,7 @@ class Settings:
     """All stages' settings. Rules between tables (``RULES``) are checked when built, naming
     ``session.toml`` and both keys (:func:`settings_from_dict` names the file read)."""
 
-    RULES: ClassVar[tuple] = (below_nyquist, spike_window)
+    RULES: ClassVar[tuple] = (below_nyquist, spike_window, opensim_body_needs_fit)
 
     take: TakeSettings = field(default_factory=TakeSettings)
     detect: DetectSettings = field(default_factory=DetectSettings)

@@ -8,7 +8,8 @@ built.
 """
 from __future__ import annotations
 
-__all__ = ["below_nyquist", "spike_window", "fisheye_among_cameras", "blazepose_model"]
+__all__ = ["below_nyquist", "spike_window", "fisheye_among_cameras", "blazepose_model",
+           "opensim_body_needs_fit"]
 
 #: ``[detect] model`` values of the BlazePose backend (empty: the default, heavy).
 BLAZEPOSE_MODELS = ("heavy", "full", "lite")
@@ -58,4 +59,14 @@ def blazepose_model(d) -> "str | None":
     if d.backend == "blazepose" and d.model not in ("",) + BLAZEPOSE_MODELS:
         return (f"model = {d.model!r} and backend = 'blazepose'; expected one of "
                 f"{', '.join(BLAZEPOSE_MODELS)} (or backend = 'onnx' for a model file)")
+    return None
+
+
+def opensim_body_needs_fit(s) -> "str | None":
+    """Settings: the OpenSim stage of ``mocap run`` on virtual markers of the fitted body needs
+    the body fit in the same run."""
+    if s.opensim.enabled and s.opensim.markers == "body" and not s.fit.enabled:
+        return ('[opensim] enabled = true with markers = "body" and [fit] enabled = false; '
+                'expected [fit] enabled = true (the markers ride on the fitted body) or '
+                '[opensim] markers = "keypoints"')
     return None

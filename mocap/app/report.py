@@ -215,7 +215,9 @@ def _load_biomech(inp: SessionInputs) -> None:
                 F = F or len(table)
             if motion and F and (inp.session.out / motion).is_file():
                 _, labels, values = read_sto(inp.session.out / motion)
-                sources["IK"] = curves_from_mot(labels, values, fps, F)
+                body = person["opensim"].get("marker_source") == "body"
+                sources["IK (body markers)" if body else "IK"] = curves_from_mot(
+                    labels, values, fps, F)
         except (OSError, ValueError, KeyError, StopIteration) as exc:
             inp.notes.append(f"person {person.get('id')}: joint angles unreadable ({exc})")
         if sources:

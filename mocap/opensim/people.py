@@ -32,17 +32,22 @@ __all__ = ["solve_people", "person_entry"]
 
 
 def _jobs(xyz: np.ndarray, fmt: str, fps: float, work: Path, settings: OpenSimSettings,
-          setup_dir: Path) -> list[PersonJob]:
+          setup_dir: Path, virtual: "dict | None") -> list[PersonJob]:
     """One job per person with a keypoint in some frame (others are not in the take)."""
     jobs = []
     for p in range(xyz.shape[1]):
         if not np.isfinite(xyz[:, p]).any():
             log.info("person %d: no keypoint in any frame, skipped", p)
             continue
+        if virtual is not None and p not in virtual:
+            raise OpenSimError(f"person {p} ({fmt}): [opensim] markers = \"body\" needs the "
+                               f"person's fitted body; found none (run `mocap fit`, or set "
+                               f"markers = \"keypoints\")")
         (work / f"person{p}").mkdir()
         jobs.append(PersonJob(person=p, xyz=xyz[:, p], format=fmt, fps=fps,
                               setup_dir=setup_dir, work=work / f"person{p}",
-                              mass_kg=settings.mass_kg, min_frames=settings.min_frames))
+                              mass_kg=settings.mass_kg, min_frames=settings.min_frames,
+                              virtual=None if virtual is None else virtual[p]))
     return jobs
 
 
@@ -68,7 +73,8 @@ def person_entry(summary: dict) -> dict:
     p = summary["person"]
     files = [f"person{p}/{name}" for name in PERSON_FILES]
     return {"id": p, "files": files, "opensim": {
-        "model": files[1], "motion": files[2], "markers": files[0], "marker_errors": files[3],
+        "marker_source": summary.get("markers", "keypoints"), "model": files[1],
+        "motion": files[2], "markers": files[0], "marker_errors": files[3],
         "static_frames": summary["static_frames"], "solved_frames": summary["solved_frames"],
         "median_marker_rms_m": round(summary["marker_rms_m"], 5)}}
 
@@ -83,12 +89,15 @@ def _commit(jobs: list[PersonJob], out: Path) -> None:
 
 
 def solve_people(xyz: np.ndarray, fmt: str, fps: float, out: Path,
-                 settings: OpenSimSettings = OpenSimSettings()) -> list[dict]:
+                 settings: OpenSimSettings = OpenSimSettings(),
+                 virtual: "dict | None" = None) -> list[dict]:
     """Scale and IK of every person, written to ``out/person<N>/`` (see the module).
 
     Args:
         xyz: (F, P, K, 3) filtered keypoints, metres, world frame (Z up), NaN = missing.
         fmt: their keypoint format. fps: frames per second. out: the session's ``out/``.
+        virtual: ``{person: VirtualMarkers}`` (:func:`mocap.opensim.virtual.virtual_markers`)
+            to solve from the fitted bodies' virtual markers; None: from the keypoints.
     Returns:
         one manifest entry per person solved (:func:`person_entry`).
     Raises:
@@ -103,7 +112,7 @@ def solve_people(xyz: np.ndarray, fmt: str, fps: float, out: Path,
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=out, prefix=".opensim-"))
     try:
-        jobs = _jobs(xyz, fmt, fps, work, settings, setup_dir)
+        jobs = _jobs(xyz, fmt, fps, work, settings, setup_dir, virtual)
         workers = settings.workers or min(len(jobs), os.cpu_count() or 1)
         summaries = _run_jobs(jobs, workers)
         _commit(jobs, out)

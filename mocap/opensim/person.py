@@ -7,7 +7,9 @@ Files written into the work folder:
 
 - ``markers.trc``: the markers of the whole take (OpenSim's axes: Y up, metres); frames the
   person cannot be solved in are empty.
-- ``scaled.osim``: Pose2Sim's model scaled to the person.
+- ``scaled.osim``: Pose2Sim's model scaled to the person (from the upright frames), or, with
+  the fitted body's virtual markers (:attr:`PersonJob.virtual`), adapted to the body and
+  carrying its markers (:mod:`mocap.opensim.placement`).
 - ``ik.mot``: the model's coordinates (degrees; translations metres) at every solved frame;
   the time column gives the frame (frame index / fps). Frames the person is missing from, or
   where too few markers were seen, have no row.
@@ -21,6 +23,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,7 +34,11 @@ from exporters.trc import write_trc
 from ..errors import OpenSimError
 from .markers import (MarkerSet, marker_set_for, markers_from_keypoints, solvable_frames,
                       upright_frames)
+from .placement import scale_and_place
 from .tools import inverse_kinematics, model_marker_names, read_sto, scale_model
+
+if TYPE_CHECKING:                  # torch and the body model: not in the worker processes
+    from .virtual import VirtualMarkers
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,8 @@ class PersonJob:
         (Z up), NaN = missing. format: their keypoint format. fps: frames per second.
         setup_dir: Pose2Sim's OpenSim setup folder. work: the folder to write into.
         mass_kg, min_frames: as in :class:`mocap.settings.OpenSimSettings`.
+        virtual: the virtual markers of the person's fitted body (``[opensim] markers =
+        "body"``), or None: the markers are the keypoints (Pose2Sim's marker set).
     """
 
     person: int
@@ -60,10 +69,12 @@ class PersonJob:
     work: Path
     mass_kg: float = 70.0
     min_frames: int = 10
+    virtual: "VirtualMarkers | None" = None
 
     @property
     def who(self) -> str:
-        return f"person {self.person} ({self.format})"
+        where = ", markers on the fitted body" if self.virtual is not None else ""
+        return f"person {self.person} ({self.format}{where})"
 
 
 def frame_runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -72,12 +83,32 @@ def frame_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
 
 
+#: The IK setup whose solver settings (accuracy, constraints) the virtual markers' IK uses;
+#: its marker tasks are replaced by the virtual markers' weights.
+VIRTUAL_IK_SETUP = "IK_Setup_Pose2Sim_Body25.xml"
+
+
+def _virtual_markers(job: PersonJob) -> tuple[MarkerSet, np.ndarray, np.ndarray]:
+    """As :func:`_markers`, for the fitted body's virtual markers: frames where the body was
+    observed are solved."""
+    vm = job.virtual
+    xyz = np.array(vm.xyz, float)
+    ok = np.isfinite(xyz).all((1, 2))
+    if ok.sum() < job.min_frames:
+        raise OpenSimError(f"{job.who}: the fitted body was observed in {int(ok.sum())} of "
+                           f"{len(ok)} frames; at least {job.min_frames} needed ([opensim] "
+                           f"min_frames)")
+    return MarkerSet("body", ("", "", VIRTUAL_IK_SETUP), vm.names, ()), xyz, ok
+
+
 def _markers(job: PersonJob) -> tuple[MarkerSet, np.ndarray, np.ndarray]:
     """The marker set, (F, M, 3) markers (unsolvable frames NaN) and the (F,) solvable mask.
 
     Raises:
         OpenSimError: no marker set for the format, or fewer than ``min_frames`` solvable.
     """
+    if job.virtual is not None:
+        return _virtual_markers(job)
     files = marker_set_for(job.format, (), job.person).files
     markers = marker_set_for(job.format, model_marker_names(job.setup_dir, files[0]),
                              job.person)
@@ -93,7 +124,14 @@ def _markers(job: PersonJob) -> tuple[MarkerSet, np.ndarray, np.ndarray]:
 
 
 def _scale(job: PersonJob, markers: MarkerSet, xyz: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Scale the model from the upright frames (``static.trc``); returns their indices."""
+    """Scale the model from the upright frames (``static.trc``); returns their indices. With
+    virtual markers: the model scaled to the fitted body and its markers placed from the
+    body's neutral pose (:func:`mocap.opensim.placement.scale_and_place`); no static frames."""
+    if job.virtual is not None:
+        vm = job.virtual
+        scale_and_place(vm.lengths, vm.joints, vm.names, vm.segments, vm.neutral,
+                        job.work / "scaled.osim", job.mass_kg, job.who, job.setup_dir)
+        return np.zeros(0, int)
     static = upright_frames(job.xyz, job.format, ok)
     log.info("%s: scaling from %d upright frames", job.who, len(static))
     write_trc(job.work / "static.trc", markers.names, xyz[static], job.fps)
@@ -131,7 +169,8 @@ def initial_pelvis(markers: MarkerSet, xyz: np.ndarray) -> dict:
     """The pelvis coordinates IK starts a run from: standing upright at the hip markers'
     midpoint, facing where the hips face (left hip minus right hip, turned a quarter to the
     front). xyz: (M, 3) the run's first frame, metres, world frame (Z up)."""
-    left, right = (xyz[markers.names.index(n)] for n in ("LHip", "RHip"))
+    hips = ("LHJC", "RHJC") if markers.format == "body" else ("LHip", "RHip")
+    left, right = (xyz[markers.names.index(n)] for n in hips)
     forward = np.cross(left - right, [0.0, 0.0, 1.0])
     mid = zup_to_yup(0.5 * (left + right))           # OpenSim's ground: X forward, Y up
     return {"pelvis_rotation": float(np.arctan2(forward[1], forward[0])),
@@ -149,7 +188,8 @@ def _inverse_kinematics(job: PersonJob, markers: MarkerSet, xyz: np.ndarray,
         errors.append(inverse_kinematics(
             job.setup_dir, markers.files[2], markers.names, job.work / "scaled.osim",
             job.work / "markers.trc", (a / job.fps, b / job.fps), run / "ik.mot", run, job.who,
-            initial_pelvis(markers, xyz[a])))
+            initial_pelvis(markers, xyz[a]),
+            None if job.virtual is None else dict(zip(job.virtual.names, job.virtual.weights))))
         parts.append(run / "ik.mot")
     merge_motions(parts, job.work / "ik.mot")
     atomic_write_text(job.work / "ik_marker_errors.csv",
@@ -172,6 +212,7 @@ def solve_person(job: PersonJob) -> dict:
     static = _scale(job, markers, xyz, ok)
     _inverse_kinematics(job, markers, xyz, ok)
     table = np.genfromtxt(job.work / "ik_marker_errors.csv", delimiter=",", names=True)
-    return dict(person=job.person, static_frames=static.tolist(), solved_frames=int(ok.sum()),
+    return dict(person=job.person, markers="keypoints" if job.virtual is None else "body",
+                static_frames=static.tolist(), solved_frames=int(ok.sum()),
                 marker_rms_m=float(np.nanmedian(table["rms_m"])),
                 seconds=time.perf_counter() - t0, pid=os.getpid())

@@ -20,8 +20,8 @@ from ..errors import OpenSimError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MODEL_FILE", "import_opensim", "model_marker_names", "scale_model",
-           "inverse_kinematics", "read_sto"]
+__all__ = ["MODEL_FILE", "import_opensim", "quiet_stdout", "tool_errors", "model_marker_names",
+           "scale_model", "inverse_kinematics", "read_sto"]
 
 #: The generic model scaled for every person (Pose2Sim's, with its marker sets).
 MODEL_FILE = "Model_Pose2Sim_simple.osim"
@@ -139,15 +139,36 @@ def _start_model(osim, model_osim: Path, initial: dict, out: Path) -> Path:
     return out
 
 
+def _own_tasks(osim, weights: dict):
+    """An IK task set of one marker task per ``{marker: weight}``."""
+    tasks = osim.IKTaskSet()
+    for name, w in weights.items():
+        task = osim.IKMarkerTask()
+        task.setName(name)
+        task.setWeight(float(w))
+        task.setApply(True)
+        tasks.cloneAndAppend(task)
+    return tasks
+
+
+def _switch_off_tasks(osim, tasks, have: set) -> None:
+    """Turn off the marker tasks of markers not in ``have``."""
+    for i in range(tasks.getSize()):
+        task = tasks.get(i)
+        if osim.IKMarkerTask.safeDownCast(task) is not None and task.getName() not in have:
+            task.setApply(False)
+
+
 def inverse_kinematics(setup_dir: Path, ik_setup: str, names, model_osim: Path, trc: Path,
                        time_range_s: tuple, out_mot: Path, results_dir: Path, who: str,
-                       initial: "dict | None" = None) -> Path:
-    """Inverse kinematics of ``trc`` over ``time_range_s`` (Pose2Sim's IK setup: its marker
-    weights; tasks of markers the TRC lacks switched off).
+                       initial: "dict | None" = None, weights: "dict | None" = None) -> Path:
+    """Inverse kinematics of ``trc`` over ``time_range_s`` (Pose2Sim's IK setup: its accuracy
+    and marker weights; tasks of markers the TRC lacks switched off).
 
     ``initial``: coordinate values the first frame starts from (the tool starts from the
     model's defaults: a person facing away from the model's +X then lands in a twisted pose,
     knees bent backwards, for the first frames); later frames start from the previous one.
+    ``weights``: ``{marker: weight}`` marker tasks replacing the setup's (the virtual markers).
 
     Returns:
         the marker errors file OpenSim wrote (``<results_dir>/ik_ik_marker_errors.sto``:
@@ -167,11 +188,9 @@ def inverse_kinematics(setup_dir: Path, ik_setup: str, names, model_osim: Path, 
         tool.setEndTime(float(time_range_s[1]))
         tool.set_report_errors(True)
         tool.setResultsDir(str(results_dir))
-        tasks = tool.getIKTaskSet()
-        for i in range(tasks.getSize()):
-            task = tasks.get(i)
-            if osim.IKMarkerTask.safeDownCast(task) is not None and task.getName() not in have:
-                task.setApply(False)
+        if weights:
+            tool.set_IKTaskSet(_own_tasks(osim, weights))
+        _switch_off_tasks(osim, tool.getIKTaskSet(), have)
         with quiet_stdout():
             ok = tool.run()
     log.debug("IK tool returned %r", ok)

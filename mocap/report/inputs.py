@@ -42,8 +42,8 @@ class ReportInputs:
         files_present: for every file the manifest lists (artifacts and people's files, as
             written there, relative to ``files_dir``), whether it is on disk.
         biomech: {person: {source: curves}} of the biomechanics section ("body fit": the
-            fitted body's ``angles.csv``; "IK": OpenSim's ``ik.mot``; curves as
-            :mod:`mocap.report.biomech`).
+            fitted body's ``angles.csv``; "IK" or "IK (body markers)": OpenSim's ``ik.mot``;
+            curves as :mod:`mocap.report.biomech`).
         contacts: {person id: {column: (F,) bool}}: each person's foot contacts
             (``person<p>/contacts.csv``: heel, toe and foot of each side), where written.
     """

@@ -28,13 +28,14 @@ FRAMES = 60
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory) -> Path:
-    """A walk run through ``mocap run`` with ``[opensim] enabled`` (no body fit)."""
+    """A walk run through ``mocap run`` with ``[opensim] enabled`` on the keypoints (no body
+    fit)."""
     rig = load_rig_template("studio4")
     bt = simulate_body_take(rig, load_body_model("anny"), [BodyActor("walk", seed=1)], FRAMES,
                             30.0, "body25", ErrorModel(), seed=3)
     root = write_body_session(tmp_path_factory.mktemp("os") / "s", rig, bt, settings={
         "fit": {"enabled": False}, "export": {"formats": ["trc"]},
-        "opensim": {"enabled": True}})
+        "opensim": {"enabled": True, "markers": "keypoints"}})
     assert cli(["-q", "run", str(root)]) == 0
     return root
 
