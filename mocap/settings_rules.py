@@ -8,7 +8,8 @@ built.
 """
 from __future__ import annotations
 
-__all__ = ["below_nyquist", "spike_window", "fisheye_among_cameras", "blazepose_model"]
+__all__ = ["below_nyquist", "spike_window", "fisheye_among_cameras", "blazepose_model",
+           "hands_need_blazepose"]
 
 #: ``[detect] model`` values of the BlazePose backend (empty: the default, heavy).
 BLAZEPOSE_MODELS = ("heavy", "full", "lite")
@@ -58,4 +59,13 @@ def blazepose_model(d) -> "str | None":
     if d.backend == "blazepose" and d.model not in ("",) + BLAZEPOSE_MODELS:
         return (f"model = {d.model!r} and backend = 'blazepose'; expected one of "
                 f"{', '.join(BLAZEPOSE_MODELS)} (or backend = 'onnx' for a model file)")
+    return None
+
+
+def hands_need_blazepose(d) -> "str | None":
+    """``[detect]``: ``hands = true`` crops the hands from BlazePose's wrist, index and pinky
+    points, so it needs ``backend = "blazepose"``."""
+    if d.hands and d.backend != "blazepose":
+        return (f"hands = true and backend = {d.backend!r}; expected backend = 'blazepose' "
+                f"(the hand crops come from its wrist, index and pinky points) or hands = false")
     return None

@@ -1,0 +1,198 @@
+"""Finger keypoints with ground truth: a rendered take (``mocap.simulate.render``, the Anny
+body through the studio's cameras, lenses applied) run through our detector with
+``[detect] hands = true`` (BlazePose plus MediaPipe's hand landmark model on crops from the
+body's wrist, index and pinky points), triangulated, and scored against the truth of
+the whole-body format ``blazepose75`` (Anny's finger joints and fingertips,
+:mod:`mocap.body.hand_keypoints`).
+
+One table per take:
+
+- 2D: the hand points against the projected truth, px, visible points (ray cast in Blender)
+  and how many were missed;
+- 3D: median / mean / p90 error of the 42 hand points (and of the fingertips, the finger
+  joints, the hand wrists), in frames where both hands are visible in three or more views
+  (a hand counts as visible in a view when at least 15 of its 21 points are), for our
+  algebraic triangulation (every view, weighted DLT) and the robust one (view selection),
+  raw and filtered;
+- seconds: detection with and without hands on the same frames (the cost of hands).
+
+Needs ``.venv-blender`` (``make setup-blender``). Run:
+
+    nice -n 10 .venv/bin/python benchmarks/hands.py [--width 960] [--frames 12] ...
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import shutil  # noqa: E402
+import time  # noqa: E402
+from dataclasses import asdict, replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from mocap.app.detections import detect_session  # noqa: E402
+from mocap.app.render_session import RenderSpec, render_session  # noqa: E402
+from mocap.app.session import Session  # noqa: E402
+from mocap.datasets import cache_dir  # noqa: E402
+from mocap.filter import filter_points  # noqa: E402
+from mocap.keypoints import get_format  # noqa: E402
+from mocap.settings import TriangulateSettings  # noqa: E402
+from mocap.triangulate import triangulate  # noqa: E402
+
+log = logging.getLogger("benchmark")
+FMT = "blazepose75"
+BODY = 33
+#: A hand is visible in a view when at least this many of its 21 points are.
+MIN_POINTS_SEEN = 15
+MIN_VIEWS = 3
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def make_session(spec: RenderSpec) -> tuple[Path, float]:
+    """The rendered session (made once per spec, kept in the cache) and the render seconds."""
+    key = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:16]
+    root = cache_dir() / "bench" / "hands" / key
+    if (root / "gt.npz").is_file():
+        return root, float("nan")
+    _, dt = timed(lambda: render_session(spec, root))
+    return root, dt
+
+
+def hands_seen(visible: np.ndarray) -> np.ndarray:
+    """(F,) bool: frames where both hands are seen in at least ``MIN_VIEWS`` views.
+
+    Args:
+        visible: (C, F, 75) bool, the truth's visibility of the whole-body points.
+    """
+    both = np.ones(visible.shape[1], bool)
+    for h in range(2):
+        pts = visible[:, :, BODY + 21 * h: BODY + 21 * (h + 1)].sum(-1)      # (C, F)
+        both &= (pts >= MIN_POINTS_SEEN).sum(0) >= MIN_VIEWS
+    return both
+
+
+def point_groups() -> dict:
+    """Label -> indices of the whole-body format's hand points."""
+    names = get_format(FMT).joint_names
+    hand = list(range(BODY, BODY + 42))
+    return {"all 42 hand points": hand,
+            "fingertips (10)": [i for i in hand if names[i].endswith("_tip")],
+            "finger joints (30)": [i for i in hand if not names[i].endswith(("_tip",
+                                                                             "hand_wrist"))],
+            "hand wrists (2)": [i for i in hand if names[i].endswith("hand_wrist")],
+            "body wrists (2)": [names.index("left_wrist"), names.index("right_wrist")]}
+
+
+def error_stats(e: np.ndarray) -> tuple:
+    """n, median, mean, p90 of finite errors (any shape), NaN share %."""
+    f = e[np.isfinite(e)]
+    if not f.size:
+        return 0, np.nan, np.nan, np.nan, 100.0
+    return (f.size, float(np.median(f)), float(f.mean()), float(np.percentile(f, 90)),
+            100.0 * float(np.isnan(e).mean()))
+
+
+def detector_rows(det, truth: dict) -> list:
+    """2D error of the hand points (visible in the truth), px."""
+    xy_t, vis = truth[f"xy_{FMT}"][:, :, 0], truth[f"visible_{FMT}"][:, :, 0]
+    e = np.linalg.norm(det.xy[:, :, 0] - xy_t, axis=-1)                      # (C, F, 75)
+    rows = []
+    for label, idx in point_groups().items():
+        m = np.zeros(e.shape, bool)
+        m[..., idx] = True
+        m &= vis
+        rows.append((label, *error_stats(np.where(m, e, np.nan)[m])))
+    return rows
+
+
+def method_rows(det, rig, truth, settings, frames: np.ndarray) -> list:
+    """3D error rows (mm) per method, raw and filtered, over ``frames`` (F,) bool."""
+    gt = truth[f"xyz_{FMT}"][:, 0]
+    rows = []
+    for label, ts in (("ours algebraic (all views)", TriangulateSettings(view_selection="all")),
+                      ("ours robust", TriangulateSettings())):
+        pts = triangulate(det, rig, ts)
+        filt = filter_points(pts, settings.filter, rig)
+        for stage, p in (("raw", pts), ("filtered", filt)):
+            e = 1000 * np.linalg.norm(p.xyz[:, 0] - gt, axis=-1)[frames]    # (F', 75)
+            for glabel, idx in point_groups().items():
+                rows.append((label, stage, glabel, *error_stats(e[:, idx])))
+    return rows
+
+
+def detect_timed(root: Path, rig, settings, hands: bool):
+    """Detections of the session (1 worker, fresh: the cached camera files removed)."""
+    s = replace(settings, detect=replace(settings.detect, workers=1, hands=hands))
+    shutil.rmtree(root / "out", ignore_errors=True)
+    return timed(lambda: detect_session(root, rig.names, s, workers=1, rig=rig))
+
+
+def print_tables(title, det_rows, rows, secs, seen: np.ndarray) -> None:
+    print(f"\n## {title}\n")
+    print(f"frames where both hands are seen in >= {MIN_VIEWS} views: {int(seen.sum())} of "
+          f"{len(seen)}\n")
+    print("| 2D, visible points | n | median px | mean px | p90 px | missed % |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, n, med, mean, p90, miss in det_rows:
+        print(f"| {label} | {n} | {med:.2f} | {mean:.2f} | {p90:.2f} | {miss:.1f} |")
+    print("\n| 3D method | stage | points | n | median mm | mean mm | p90 mm | missing % |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, stage, glabel, n, med, mean, p90, miss in rows:
+        print(f"| {label} | {stage} | {glabel} | {n} | {med:.1f} | {mean:.1f} | {p90:.1f} "
+              f"| {miss:.1f} |")
+    print("\n| detection (1 worker, same frames) | seconds | frames/s per camera |")
+    print("| --- | ---: | ---: |")
+    for k, (v, fps) in secs.items():
+        print(f"| {k} | {v:.2f} | {fps:.2f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rig", default="studio4")
+    ap.add_argument("--motion", default="walk")
+    ap.add_argument("--frames", type=int, default=12)
+    ap.add_argument("--width", type=int, default=960)
+    ap.add_argument("--engine", default="cycles", choices=("workbench", "cycles"))
+    ap.add_argument("--samples", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--render-only", action="store_true", help="make the take and stop")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    spec = RenderSpec(rig=args.rig, motion=args.motion, frames=args.frames, format=FMT,
+                      seed=args.seed, width_px=args.width, engine=args.engine,
+                      samples=args.samples)
+    root, t_render = make_session(spec)
+    print(f"rendered take: {root} (render {t_render:.0f} s; nan: cached)")
+    if args.render_only:
+        return
+    session = Session(root)
+    rig, settings = session.rig(), session.settings()
+    truth = dict(np.load(root / "gt.npz"))
+    _, t_body = detect_timed(root, rig, settings, hands=False)
+    det, t_hands = detect_timed(root, rig, settings, hands=True)
+    F, C = det.xy.shape[1], det.xy.shape[0]
+    seen = hands_seen(truth[f"visible_{FMT}"][:, :, 0])
+    secs = {"body only (BlazePose Heavy + flip)": (t_body, F / t_body * C / C),
+            "body + hands": (t_hands, F / t_hands)}
+    title = (f"{args.rig}, {len(rig)} cameras at {args.width} px, {args.motion}, "
+             f"{args.frames} frames, {args.engine}"
+             + (f" {args.samples} spp" if args.engine == "cycles" else ""))
+    print_tables(title, detector_rows(det, truth),
+                 method_rows(det, rig, truth, settings, seen), secs, seen)
+
+
+if __name__ == "__main__":
+    main()
