@@ -14,6 +14,8 @@ One table per take:
   (a hand counts as visible in a view when at least 15 of its 21 points are), for our
   algebraic triangulation (every view, weighted DLT) and the robust one (view selection),
   raw and filtered;
+- 2D: the hand model on each hand's crop as it is, mirrored (points mirrored back) and the
+  two averaged (does it read left hands as well as right ones?);
 - seconds: detection with and without hands on the same frames, one worker process, fastest
   of ``--runs`` alternating runs (the cost of hands; camera frames per second of one
   process: cameras x frames / seconds).
@@ -155,6 +157,44 @@ def detection_seconds(root: Path, rig, settings, runs: int) -> tuple:
     return det, min(secs[False]), min(secs[True])
 
 
+def mirrored_crop(landmarker, rgb: np.ndarray, roi) -> np.ndarray:
+    """(21, 2) image pixels: the hand model on the crop of ``roi`` mirrored left-right (a left
+    hand then looks like a right one), its points mirrored back."""
+    from mocap.detect.geometry import image_from_crop_edge
+    from mocap.detect.hands import HAND_INPUT_PX, hand_crop
+    xy, _, _ = landmarker.on_crop(np.ascontiguousarray(hand_crop(rgb, roi)[:, ::-1]))
+    xy[:, 0] = HAND_INPUT_PX - xy[:, 0]
+    return image_from_crop_edge(roi, HAND_INPUT_PX, xy)
+
+
+def mirror_rows(root: Path, det, truth: dict) -> list:
+    """2D error (px) of the hand model on each hand's refined region (hands with at least
+    ``MIN_POINTS_SEEN`` visible points), the crop as it is, mirrored, and the two averaged:
+    whether the model reads left hands as well as right ones."""
+    from mocap.detect.hands import (HandLandmarker, body_hand_points, hand_roi_from_landmarks,
+                                    hand_roi_from_pose)
+    from mocap.detect.video import FrameReader, probe_source
+    from mocap.models import model_path
+    model = HandLandmarker(model_path("hand_landmark_full"))
+    xy_t, vis = truth[f"xy_{FMT}"][:, :, 0], truth[f"visible_{FMT}"][:, :, 0]
+    errs = {"as it is": [], "mirrored": [], "both averaged": []}
+    for c, cam in enumerate(det.camera_names):
+        video = next((root / "videos").glob(f"{cam}.*"))
+        with FrameReader(probe_source(video, cam), det.xy.shape[1]) as frames:
+            for f, rgb in frames:
+                for h, side in enumerate(("left", "right")):
+                    sl = slice(BODY + 21 * h, BODY + 21 * (h + 1))
+                    v = vis[c, f, sl]
+                    roi = hand_roi_from_pose(*body_hand_points(det.xy[c, f, 0, :BODY], side))
+                    if v.sum() < MIN_POINTS_SEEN or roi is None:
+                        continue
+                    roi = hand_roi_from_landmarks(model(rgb, roi).xy)
+                    plain, mirrored = model(rgb, roi).xy, mirrored_crop(model, rgb, roi)
+                    for k, xy in zip(errs, (plain, mirrored, 0.5 * (plain + mirrored))):
+                        errs[k].append(np.linalg.norm(xy - xy_t[c, f, sl], axis=-1)[v])
+    return [(k, *error_stats(np.concatenate(v))) for k, v in errs.items()]
+
+
 def print_tables(title, det_rows, rows, secs, seen: np.ndarray) -> None:
     print(f"\n## {title}\n")
     print(f"frames where both hands are seen in >= {MIN_VIEWS} views: {int(seen.sum())} of "
@@ -209,6 +249,10 @@ def main() -> None:
              + (f" {args.samples} spp" if args.engine == "cycles" else ""))
     print_tables(title, detector_rows(det, truth),
                  method_rows(det, rig, truth, settings, seen), secs, seen)
+    print("\n| hand crop (refined region, every hand seen) | n | median px | mean px | p90 px |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label, n, med, mean, p90, _ in mirror_rows(root, det, truth):
+        print(f"| {label} | {n} | {med:.2f} | {mean:.2f} | {p90:.2f} |")
 
 
 if __name__ == "__main__":

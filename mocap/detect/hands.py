@@ -40,6 +40,7 @@ from .geometry import (Roi, apply_affine, image_from_crop_affine, image_from_cro
                        invert_affine, normalize_angle, rotation_2d)
 
 __all__ = ["HAND_INPUT_PX", "NUM_HAND", "HandResult", "HandLandmarker", "hand_roi_from_pose",
+           "hand_crop",
            "hand_roi_from_landmarks", "body_hand_points", "BODY_HAND_INDEX", "point_heatmaps",
            "detect_hands"]
 
@@ -165,18 +166,28 @@ class HandLandmarker:
         self._lm, self._presence, self._side = (outs[k]["index"] for k in
                                                 ("Identity", "Identity_1", "Identity_2"))
 
-    def __call__(self, rgb: np.ndarray, roi: Roi) -> HandResult:
-        """The hand in ``roi`` of an (H, W, 3) uint8 RGB frame."""
-        n = HAND_INPUT_PX
-        crop = cv2.warpAffine(rgb, invert_affine(image_from_crop_affine(roi, n)), (n, n),
-                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    def on_crop(self, crop: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """The model on a (224, 224, 3) uint8 RGB crop: points (21, 2) in crop edge units
+        (0 = the crop's left/top edge), presence and P(right hand)."""
         self.interpreter.set_tensor(self._in, crop.astype(np.float32)[None] / 255.0)
         self.interpreter.invoke()
         raw = self.interpreter.get_tensor(self._lm).reshape(NUM_HAND, 3)
         presence = float(self.interpreter.get_tensor(self._presence).reshape(()))
         right = float(self.interpreter.get_tensor(self._side).reshape(()))
-        xy = image_from_crop_edge(roi, n, raw[:, :2].astype(np.float64))
-        return HandResult(xy=xy, presence=presence, right=right, roi=roi)
+        return raw[:, :2].astype(np.float64), presence, right
+
+    def __call__(self, rgb: np.ndarray, roi: Roi) -> HandResult:
+        """The hand in ``roi`` of an (H, W, 3) uint8 RGB frame."""
+        xy_edge, presence, right = self.on_crop(hand_crop(rgb, roi))
+        return HandResult(xy=image_from_crop_edge(roi, HAND_INPUT_PX, xy_edge),
+                          presence=presence, right=right, roi=roi)
+
+
+def hand_crop(rgb: np.ndarray, roi: Roi) -> np.ndarray:
+    """The (224, 224, 3) crop of ``roi`` the hand model reads (outside the frame: black)."""
+    n = HAND_INPUT_PX
+    return cv2.warpAffine(rgb, invert_affine(image_from_crop_affine(roi, n)), (n, n),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 
 def body_hand_points(body_xy: np.ndarray, side: str) -> tuple:
