@@ -243,7 +243,7 @@ def main() -> None:
     C, F = det.xy.shape[:2]
     seen = hands_seen(truth[f"visible_{FMT}"][:, :, 0])
     secs = {"body only (BlazePose Heavy + flip)": (t_body, C * F / t_body),
-            "body + hands (2 hand-model passes per hand)": (t_hands, C * F / t_hands)}
+            "body + hands (3 hand-model passes per hand)": (t_hands, C * F / t_hands)}
     title = (f"{args.rig}, {len(rig)} cameras at {args.width} px, {args.motion}, "
              f"{args.frames} frames, {args.engine}"
              + (f" {args.samples} spp" if args.engine == "cycles" else ""))
