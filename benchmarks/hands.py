@@ -15,10 +15,12 @@ One table per take:
   algebraic triangulation (every view, weighted DLT) and the robust one (view selection),
   raw and filtered;
 - 2D: the hand model on each hand's crop as it is, mirrored (points mirrored back) and the
-  two averaged (does it read left hands as well as right ones?);
-- seconds: detection with and without hands on the same frames, one worker process, fastest
-  of ``--runs`` alternating runs (the cost of hands; camera frames per second of one
-  process: cameras x frames / seconds).
+  two averaged (does it read left hands as well as right ones?), and the model's handedness
+  against the side the body gives each crop;
+- CPU seconds (``time.process_time``: not inflated by other jobs on a shared machine, as wall
+  time is): detection with and without hands on the same frames, in this process, least of
+  ``--runs`` alternating runs (the cost of hands; cameras x frames / CPU seconds), and each
+  landmark model alone per call.
 
 Needs ``.venv-blender`` (``make setup-blender``). Run:
 
@@ -138,15 +140,19 @@ def method_rows(det, rig, truth, settings, frames: np.ndarray) -> list:
 
 
 def detect_timed(root: Path, rig, settings, hands: bool):
-    """Detections of the session (1 worker, fresh: the cached camera files removed)."""
+    """Detections of the session (1 worker: in this process; fresh: the cached camera files
+    removed) and the CPU seconds this process spent on them (every thread: decoding, models;
+    unlike wall time, not inflated by other jobs on a shared machine)."""
     s = replace(settings, detect=replace(settings.detect, workers=1, hands=hands))
     shutil.rmtree(root / "out", ignore_errors=True)
-    return timed(lambda: detect_session(root, rig.names, s, workers=1, rig=rig))
+    t0 = time.process_time()
+    det = detect_session(root, rig.names, s, workers=1, rig=rig)
+    return det, time.process_time() - t0
 
 
 def detection_seconds(root: Path, rig, settings, runs: int) -> tuple:
-    """Detections with hands, and the fastest of ``runs`` detection runs without and with
-    hands, alternating (one worker process, the same frames; model loading included)."""
+    """Detections with hands, and the least CPU seconds of ``runs`` detection runs without
+    and with hands, alternating (one worker, the same frames; model loading included)."""
     secs = {False: [], True: []}
     det = None
     for _ in range(runs):
@@ -178,6 +184,7 @@ def mirror_rows(root: Path, det, truth: dict) -> list:
     model = HandLandmarker(model_path("hand_landmark_full"))
     xy_t, vis = truth[f"xy_{FMT}"][:, :, 0], truth[f"visible_{FMT}"][:, :, 0]
     errs = {"as it is": [], "mirrored": [], "both averaged": []}
+    sides = {"left": [], "right": []}                 # (P(right), median px) per hand
     for c, cam in enumerate(det.camera_names):
         video = next((root / "videos").glob(f"{cam}.*"))
         with FrameReader(probe_source(video, cam), det.xy.shape[1]) as frames:
@@ -189,10 +196,51 @@ def mirror_rows(root: Path, det, truth: dict) -> list:
                     if v.sum() < MIN_POINTS_SEEN or roi is None:
                         continue
                     roi = hand_roi_from_landmarks(model(rgb, roi).xy)
-                    plain, mirrored = model(rgb, roi).xy, mirrored_crop(model, rgb, roi)
+                    answer = model(rgb, roi)
+                    plain, mirrored = answer.xy, mirrored_crop(model, rgb, roi)
+                    sides[side].append((answer.right, float(np.median(np.linalg.norm(
+                        plain - xy_t[c, f, sl], axis=-1)[v]))))
                     for k, xy in zip(errs, (plain, mirrored, 0.5 * (plain + mirrored))):
                         errs[k].append(np.linalg.norm(xy - xy_t[c, f, sl], axis=-1)[v])
-    return [(k, *error_stats(np.concatenate(v))) for k, v in errs.items()]
+    return [(k, *error_stats(np.concatenate(v))) for k, v in errs.items()], sides
+
+
+def print_handedness(sides: dict) -> None:
+    """The model's handedness against the side the body gives each crop."""
+    print("\n| crop of the body's | hands | median P(right) | wrong side % | wrong side, points "
+          "within 3 px % |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for side, vals in sides.items():
+        p, e = np.array(vals).T
+        wrong = (p < 0.5) if side == "right" else (p > 0.5)
+        print(f"| {side} wrist | {len(p)} | {np.median(p):.2f} | {100 * wrong.mean():.1f} "
+              f"| {100 * (wrong & (e < 3.0)).mean():.1f} |")
+
+
+def model_milliseconds(rounds: int = 5, calls: int = 10) -> dict:
+    """CPU milliseconds per call, one runtime thread, least of ``rounds`` alternating rounds:
+    the hand model on one crop, and BlazePose Heavy's landmark model on one region (the
+    peer, measured in the same run)."""
+    from mocap.detect.blazepose import PoseLandmarker
+    from mocap.detect.geometry import Roi
+    from mocap.detect.hands import HandLandmarker, hand_crop
+    from mocap.models import model_path
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (540, 960, 3), dtype=np.uint8)
+    roi = Roi((480.0, 270.0), 300.0, 0.3)
+    hand = HandLandmarker(model_path("hand_landmark_full"))
+    pose = PoseLandmarker(model_path("pose_landmark_heavy"), flip=False)
+    jobs = {"hand landmark model, one crop": lambda: hand.on_crop(hand_crop(rgb, roi)),
+            "BlazePose Heavy landmark model, one region (no flip)": lambda: pose(rgb, roi)}
+    best = {k: np.inf for k in jobs}
+    for _ in range(rounds):
+        for k, job in jobs.items():
+            job()
+            t0 = time.process_time()
+            for _ in range(calls):
+                job()
+            best[k] = min(best[k], 1000 * (time.process_time() - t0) / calls)
+    return best
 
 
 def print_tables(title, det_rows, rows, secs, seen: np.ndarray) -> None:
@@ -208,12 +256,16 @@ def print_tables(title, det_rows, rows, secs, seen: np.ndarray) -> None:
     for label, stage, glabel, n, med, mean, p90, miss in rows:
         print(f"| {label} | {stage} | {glabel} | {n} | {med:.1f} | {mean:.1f} | {p90:.1f} "
               f"| {miss:.1f} |")
-    print("\n| detection (1 worker, same frames, fastest run) | seconds | camera frames/s |")
+    print("\n| detection (1 worker, same frames, least of the runs) | CPU seconds | camera frames "
+          "per CPU second |")
     print("| --- | ---: | ---: |")
     for k, (v, fps) in secs.items():
         print(f"| {k} | {v:.2f} | {fps:.2f} |")
     (t_body, _), (t_hands, _) = secs.values()
-    print(f"\nhands cost {t_hands / t_body:.2f} x the time of the body alone")
+    print(f"\nhands cost {t_hands / t_body:.2f} x the CPU time of the body alone")
+    print("\n| model (1 thread, least of 5 rounds) | CPU ms per call |\n| --- | ---: |")
+    for k, ms in model_milliseconds().items():
+        print(f"| {k} | {ms:.1f} |")
 
 
 def main() -> None:
@@ -251,8 +303,10 @@ def main() -> None:
                  method_rows(det, rig, truth, settings, seen), secs, seen)
     print("\n| hand crop (refined region, every hand seen) | n | median px | mean px | p90 px |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for label, n, med, mean, p90, _ in mirror_rows(root, det, truth):
+    mirror, sides = mirror_rows(root, det, truth)
+    for label, n, med, mean, p90, _ in mirror:
         print(f"| {label} | {n} | {med:.2f} | {mean:.2f} | {p90:.2f} |")
+    print_handedness(sides)
 
 
 if __name__ == "__main__":

@@ -29,13 +29,12 @@ as seen in an unmirrored image (MediaPipe's label map calls that "Left": its pip
 mirrored selfie images). One model reads both hands: no crop is mirrored.
 
 The side of a hand comes from the body (the crop of the left wrist is the left hand), not from
-the handedness: on the rendered studio (12 frames x 4 cameras at 960 px) the handedness was
-right for most hands (median P(right) 0.25 on left hands, 0.87 on right ones) but called
-right hands left at P(right) = 0.06 where their points were within 2 px of the truth. It only
-decides which side keeps a hand that both sides' crops found (hands together). A hand's
-confidence is its presence; a hand below ``min_presence``, or whose wrist lies farther from
-the body's wrist than the body's wrist -> middle finger length (another hand), is missing
-(NaN, confidence 0).
+the handedness, which is too often wrong: on the rendered studio it named the other side for
+11-36 % of the hands (by take and side), among them hands whose points lay within 3 px of
+the truth (up to 14 %; ``benchmarks/hands.py``). It only decides which side keeps a hand that both sides' crops
+found (hands together). A hand the model's last answer gives less than ``min_presence``, or
+whose wrist lies farther from the body's wrist than the body's wrist -> middle finger length
+(another hand), is missing (NaN, confidence 0).
 """
 from __future__ import annotations
 
