@@ -12,8 +12,9 @@ One table per take:
 - 3D: median / mean / p90 error of the 42 hand points (and of the fingertips, the finger
   joints, the hand wrists), in frames where both hands are visible in three or more views
   (a hand counts as visible in a view when at least 15 of its 21 points are), for our
-  algebraic triangulation (every view, weighted DLT) and the robust one (view selection),
-  raw and filtered;
+  algebraic triangulation (every view, weighted DLT), the robust one (view selection) and
+  the volumetric one (the body's heatmaps, Gaussians around the hand points), raw and
+  filtered;
 - 2D: the hand model on each hand's crop as it is, mirrored (points mirrored back) and the
   two averaged (does it read left hands as well as right ones?), and the model's handedness
   against the side the body gives each crop;
@@ -129,7 +130,9 @@ def method_rows(det, rig, truth, settings, frames: np.ndarray) -> list:
     gt = truth[f"xyz_{FMT}"][:, 0]
     rows = []
     for label, ts in (("ours algebraic (all views)", TriangulateSettings(view_selection="all")),
-                      ("ours robust", TriangulateSettings())):
+                      ("ours robust", TriangulateSettings()),
+                      ("ours volumetric (heatmaps; the hands' are Gaussians)",
+                       TriangulateSettings(method="volumetric"))):
         pts = triangulate(det, rig, ts)
         filt = filter_points(pts, settings.filter, rig)
         for stage, p in (("raw", pts), ("filtered", filt)):
