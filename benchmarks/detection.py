@@ -6,7 +6,8 @@ per-frame work (decoding in the background thread, crops, model, decoding of out
 ratio against the peer measured in the same run: BlazePose Full in "static image" mode (the
 person detector on every frame, as detectors without tracking run). The BlazePose rows give each
 landmark model (heavy, full, lite; ``[detect] model``) with and without the mirrored pass
-(``[detect] flip``). The ONNX rows use models of a
+(``[detect] flip``), and two of them with hands (``[detect] hands``: two passes of MediaPipe's
+hand landmark model per hand). The ONNX rows use models of a
 realistic size for a top-down pose network at 256 x 192 (random weights: speed does not
 depend on them), exported here with ``torch.onnx.export``; crops come from BlazePose's detector
 and then the previous frame's keypoints. The last rows time the whole detection stage of four
@@ -121,6 +122,10 @@ def main() -> None:
             label = f"BlazePose {model}, tracking{', flip' if flip else ''}" + \
                 (" (default)" if (model, flip) == (DEFAULT_LANDMARK_MODEL, True) else "")
             rows.append((label, _time_backend(lambda s=spec: make_backend(s), info, n)))
+    for model, flip in (("heavy", True), ("full", False)):       # [detect] hands = true
+        spec = replace(base, landmark_model=model, flip=flip, hands=True)
+        rows.append((f"BlazePose {model}, tracking{', flip' if flip else ''}, hands",
+                     _time_backend(lambda s=spec: make_backend(s), info, n)))
     rows.append(("BlazePose full, tracking, no heatmaps",
                  _time_backend(lambda: make_backend(replace(base, heatmaps=False)), info, n)))
     for kind, label in (("heatmap", "ONNX top-down heatmaps 256x192"),

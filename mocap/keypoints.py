@@ -39,6 +39,8 @@ class KeypointFormat:
         kinematic: the joints are the centres of a skeleton's joints (SMPL, Human3.6M), so
             every bone keeps its length; otherwise they are landmarks on the body and only
             bones within one rigid segment do (see :attr:`rigid_bone_indices`).
+        body_format: for a whole-body format (body plus hands), the format of its body part,
+            which a body is fitted to (empty: the format itself).
     """
 
     name: str
@@ -49,6 +51,7 @@ class KeypointFormat:
     root: str = "pelvis"
     description: str = ""
     kinematic: bool = False
+    body_format: str = ""
 
     def __post_init__(self) -> None:
         if len(self.joint_names) != len(self.native_names):
@@ -160,15 +163,23 @@ RIGID_PAIRS = frozenset(frozenset(p) for p in (
     ("heel", "big_toe"), ("ankle", "foot"), ("hip", "pelvis"), ("head_top", "upper_neck"),
     ("nose", "eye"), ("eye", "ear"), ("nose", "eye_inner"), ("eye_inner", "eye"),
     ("eye", "eye_outer"), ("eye_outer", "ear"), ("nose", "mouth"), ("head_top", "nose"),
+    # finger bones (phalanges) and the palm's (metacarpals) of the hand formats
+    ("thumb_cmc", "thumb_mcp"), ("thumb_mcp", "thumb_ip"), ("thumb_ip", "thumb_tip"),
+    ("hand_wrist", "thumb_cmc"),
+    *(("hand_wrist", f"{d}_mcp") for d in ("index", "middle", "ring", "pinky")),
+    *((f"{d}_{a}", f"{d}_{b}") for d in ("index", "middle", "ring", "pinky")
+      for a, b in (("mcp", "pip"), ("pip", "dip"), ("dip", "tip"))),
 ))
 
 
-def _fmt(name, pairs, bones, virtual=None, root="pelvis", description="", kinematic=False):
+def _fmt(name, pairs, bones, virtual=None, root="pelvis", description="", kinematic=False,
+         body_format=""):
     native = tuple(p[0] for p in pairs)
     canon = tuple(p[1] for p in pairs)
     return KeypointFormat(name=name, joint_names=canon, native_names=native,
                           bones=tuple(bones), virtual=dict(virtual or {}), root=root,
-                          description=description, kinematic=kinematic)
+                          description=description, kinematic=kinematic,
+                          body_format=body_format)
 
 
 def _limbs(root: str, neck: str) -> list[tuple[str, str]]:
@@ -263,6 +274,34 @@ BLAZEPOSE33 = _fmt(
         (f"{s}_ankle", f"{s}_big_toe"))],
     virtual=_MID, description="MediaPipe BlazePose 33 landmarks")
 
+#: MediaPipe Hands' 21 points in its order: (native name, canonical name), both without the
+#: side; native names as MediaPipe's ``HandLandmark`` enum, but the hand's own wrist point is
+#: ``hand_wrist`` (apart from the body's ``wrist``).
+HAND21 = (("hand_wrist", "hand_wrist"), ("thumb_cmc", "thumb_cmc"), ("thumb_mcp", "thumb_mcp"),
+          ("thumb_ip", "thumb_ip"), ("thumb_tip", "thumb_tip")) + tuple(
+    (f"{d}{'_finger' if d != 'pinky' else ''}_{j}", f"{d}_{j}")
+    for d in ("index", "middle", "ring", "pinky") for j in ("mcp", "pip", "dip", "tip"))
+
+
+def _hand_bones(side: str) -> list[tuple[str, str]]:
+    """The hand's tree: body wrist -> hand wrist -> each digit's chain (thumb from its CMC)."""
+    s = f"{side}_"
+    chains = [("hand_wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip")] + [
+        ("hand_wrist",) + tuple(f"{d}_{j}" for j in ("mcp", "pip", "dip", "tip"))
+        for d in ("index", "middle", "ring", "pinky")]
+    return [(f"{side}_wrist", s + "hand_wrist")] + [
+        (s + a, s + b) for chain in chains for a, b in zip(chain[:-1], chain[1:])]
+
+
+BLAZEPOSE75 = _fmt(
+    "blazepose75", [(n, _BP_CANON.get(n, n)) for n in _BP_NAMES]
+    + [(f"{side}_{native}", f"{side}_{canon}") for side in ("left", "right")
+       for native, canon in HAND21],
+    BLAZEPOSE33.bones + tuple(_hand_bones("left")) + tuple(_hand_bones("right")),
+    virtual=_MID, body_format="blazepose33",
+    description="MediaPipe BlazePose 33 landmarks, then 21 MediaPipe Hands points per hand "
+                "(left, right)")
+
 H36M17 = _fmt("h36m17", [
     ("Hip", "pelvis"), ("RHip", "right_hip"), ("RKnee", "right_knee"), ("RFoot", "right_ankle"),
     ("LHip", "left_hip"), ("LKnee", "left_knee"), ("LFoot", "left_ankle"), ("Spine", "spine2"),
@@ -302,11 +341,12 @@ COCO18 = _fmt("coco18", [
     description="OpenPose COCO 18 (COCO 17 plus the neck, in OpenPose's order)")
 
 FORMATS: dict[str, KeypointFormat] = {f.name: f for f in (
-    COCO17, COCO18, BODY25, BODY25B, HALPE26, BLAZEPOSE33, H36M17, SMPL24)}
+    COCO17, COCO18, BODY25, BODY25B, HALPE26, BLAZEPOSE33, H36M17, SMPL24, BLAZEPOSE75)}
 _ALIASES = {"coco": "coco17", "coco_18": "coco18", "openpose_coco": "coco18",
             "body_25": "body25", "body_25b": "body25b", "halpe": "halpe26",
             "halpe_26": "halpe26", "blazepose": "blazepose33", "mediapipe": "blazepose33",
-            "h36m": "h36m17", "smpl": "smpl24"}
+            "h36m": "h36m17", "smpl": "smpl24", "blazepose_hands": "blazepose75",
+            "wholebody": "blazepose75"}
 
 
 def format_names() -> tuple[str, ...]:

@@ -28,7 +28,8 @@ from .keypoints import format_names, get_format
 from .schema import (NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, CheckedTable, Range, Rule, at_least,
                      build_table, check_rules, suggest)
 from .settings_calibration import BoardSettings, CalibrationSettings
-from .settings_rules import below_nyquist, blazepose_model, opensim_body_needs_fit, spike_window
+from .settings_rules import (below_nyquist, blazepose_model, hands_need_blazepose,
+                             opensim_body_needs_fit, spike_window)
 
 __all__ = ["TakeSettings", "DetectSettings", "SyncSettings", "AssociateSettings",
            "TriangulateSettings", "FilterSettings", "FitSettings", "ExportSettings",
@@ -92,7 +93,7 @@ class DetectSettings(CheckedTable):
     """2D detections."""
 
     TABLE: ClassVar[str] = "detect"
-    RULES: ClassVar[tuple] = (blazepose_model,)
+    RULES: ClassVar[tuple] = (blazepose_model, hands_need_blazepose)
 
     format: Annotated[str, KEYPOINT_FORMAT] = "body25"
     """Keypoint layout of imported 2D detections (coco17, coco18, body25, body25b, halpe26,
@@ -136,6 +137,12 @@ class DetectSettings(CheckedTable):
     workers: Annotated[int, NON_NEGATIVE] = 0
     """Parallel worker processes, one camera each (0: one per camera, at most the CPU
     count)."""
+    hands: bool = False
+    """BlazePose: also find 21 points per hand (MediaPipe's hand landmark model on crops from
+    the body's wrist, index and pinky points); the keypoints are then ``blazepose75`` (33
+    body points, then the left and the right hand's 21), carried through triangulation,
+    filtering and the exports (TRC/C3D markers, ``.npz``); the body fit uses the 33. See the
+    README for what it costs."""
 
 
 @dataclass(frozen=True)

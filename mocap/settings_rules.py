@@ -9,7 +9,7 @@ built.
 from __future__ import annotations
 
 __all__ = ["below_nyquist", "spike_window", "fisheye_among_cameras", "blazepose_model",
-           "opensim_body_needs_fit"]
+           "opensim_body_needs_fit", "hands_need_blazepose"]
 
 #: ``[detect] model`` values of the BlazePose backend (empty: the default, heavy).
 BLAZEPOSE_MODELS = ("heavy", "full", "lite")
@@ -69,4 +69,13 @@ def opensim_body_needs_fit(s) -> "str | None":
         return ('[opensim] enabled = true with markers = "body" and [fit] enabled = false; '
                 'expected [fit] enabled = true (the markers ride on the fitted body) or '
                 '[opensim] markers = "keypoints"')
+    return None
+
+
+def hands_need_blazepose(d) -> "str | None":
+    """``[detect]``: ``hands = true`` crops the hands from BlazePose's wrist, index and pinky
+    points, so it needs ``backend = "blazepose"``."""
+    if d.hands and d.backend != "blazepose":
+        return (f"hands = true and backend = {d.backend!r}; expected backend = 'blazepose' "
+                f"(the hand crops come from its wrist, index and pinky points) or hands = false")
     return None

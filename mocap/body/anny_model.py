@@ -28,6 +28,7 @@ import torch
 from exporters.atomic import replace_atomically
 
 from ..errors import BodyModelError
+from .hand_keypoints import add_hand_landmarks
 from .model import BodyModel, KeypointSpec
 
 log = logging.getLogger(__name__)
@@ -208,4 +209,4 @@ def load_anny() -> BodyModel:
         phenotype={"mask": model.stacked_phenotype_blend_shapes_mask.detach(),
                    "projection": model.phenotype_blendshape_projection.detach(),
                    "anchors": anchors})
-    return add_face_landmarks(body)
+    return add_hand_landmarks(add_face_landmarks(body))

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..errors import SMPL_SOURCE, BodyModelError
+from .hand_keypoints import add_hand_landmarks
 from .model import BodyModel, KeypointSpec, body_axes
 
 log = logging.getLogger(__name__)
@@ -278,4 +279,4 @@ def load_smpl(model_path: "str | Path", kind: str = "smpl", gender: str = "neutr
     own = np.flatnonzero(body.weights.numpy().argmax(1) == head)
     if len(own):
         kp["head_top"] = KeypointSpec.vertex(int(own[np.argmax(v.numpy()[own] @ up)]))
-    return add_face_landmarks(dataclasses.replace(body, keypoints=kp))
+    return add_hand_landmarks(add_face_landmarks(dataclasses.replace(body, keypoints=kp)))

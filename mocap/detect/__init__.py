@@ -4,6 +4,8 @@
 * :mod:`.geometry`: person crops and the affines between crop, heatmap and image pixels.
 * :mod:`.blazepose`: BlazePose through LiteRT (detector with SSD anchors, landmark model with
   its 64 x 64 heatmaps, ROI tracking).
+* :mod:`.hands`: MediaPipe's hand landmark model on hand crops placed from BlazePose's wrist,
+  index and pinky points (``[detect] hands``).
 * :mod:`.onnx_backend`: top-down heatmap / SimCC ONNX models through onnxruntime.
 * :mod:`.types`: what the backends share (:class:`~.types.BackendSpec`, the
   :class:`~.types.DetectorBackend` interface, :class:`~.types.PersonResult`);

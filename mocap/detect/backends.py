@@ -13,6 +13,7 @@ import numpy as np
 
 from ..models import landmark_model_name, model_path
 from .blazepose import NUM_BODY, BlazePoseTracker, PoseDetector, PoseLandmarker
+from .hands import HandLandmarker, detect_hands, point_heatmaps
 from .onnx_backend import OnnxTopDownBackend
 from .types import BackendSpec, DetectorBackend, PersonResult
 
@@ -23,12 +24,14 @@ __all__ = ["BlazePoseBackend", "make_backend"]
 
 class BlazePoseBackend:
     """BlazePose 33 landmarks (the heavy, full or lite landmark model) with ROI tracking (see
-    :mod:`.blazepose`)."""
-
-    format = "blazepose33"
+    :mod:`.blazepose`); with ``spec.hands``, each person's two hands too (:mod:`.hands`:
+    format ``blazepose75``; their heatmaps are Gaussians on the body's heatmap grid)."""
 
     def __init__(self, spec: BackendSpec):
         self.spec = spec
+        self.format = spec.format
+        self.hands = HandLandmarker(model_path("hand_landmark_full"), spec.num_threads) \
+            if spec.hands else None
         self.tracker = BlazePoseTracker(
             PoseDetector(model_path("pose_detection"), spec.num_threads),
             PoseLandmarker(model_path(landmark_model_name(spec.landmark_model)),
@@ -41,9 +44,16 @@ class BlazePoseBackend:
         """(slot, person) for the people followed in an RGB uint8 frame (H, W, 3)."""
         out = []
         for slot, r in self.tracker.process(rgb):
+            xy, conf = r.xy[:NUM_BODY], r.visibility[:NUM_BODY]
             hm = r.heatmaps[:NUM_BODY] if self.spec.heatmaps else None
             aff = r.image_from_heatmap if self.spec.heatmaps else None
-            out.append((slot, PersonResult(r.xy[:NUM_BODY], r.visibility[:NUM_BODY], hm, aff)))
+            if self.hands is not None:
+                hand_xy, hand_conf = detect_hands(self.hands, rgb, xy)
+                xy, conf = np.concatenate([xy, hand_xy]), np.concatenate([conf, hand_conf])
+                if hm is not None:
+                    hm = np.concatenate([hm, point_heatmaps(hand_xy, hand_conf, aff,
+                                                            hm.shape[1:])])
+            out.append((slot, PersonResult(xy, conf, hm, aff)))
         return out
 
 

@@ -79,7 +79,7 @@ def spec_from_settings(detect, root: "Path | None" = None, num_threads: int = 1
                        detect_interval=detect.detect_interval_frames,
                        person_boxes=detect.person_boxes, mean_rgb=tuple(detect.model_mean_rgb),
                        std_rgb=tuple(detect.model_std_rgb), heatmaps=detect.heatmaps,
-                       flip=detect.flip,
+                       flip=detect.flip, hands=detect.hands,
                        num_threads=num_threads)
 
 
@@ -96,6 +96,8 @@ def _fingerprint(info: VideoInfo, num_frames: int, spec: BackendSpec) -> str:
     used = (["pose_detection"] if spec.kind == "blazepose" or spec.person_boxes == "detector"
             else []) + ([landmark_model_name(spec.landmark_model)] if spec.kind == "blazepose"
                         else [])
+    if spec.hands:
+        used.append("hand_landmark_full")
     if used:
         doc["models"] = {n: MODELS[n].sha256 for n in used}
     if spec.kind == "onnx":

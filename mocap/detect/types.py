@@ -48,6 +48,9 @@ class BackendSpec:
         heatmaps: keep heatmaps.
         flip: BlazePose: also run each crop mirrored and average (twice the landmark time).
         num_threads: CPU threads of the model runtime.
+        hands: BlazePose: also run MediaPipe's hand landmark model on each hand (crops from
+            the body's wrist, index and pinky points); the output format is then
+            ``blazepose75`` (the 33 body points, then 21 per hand).
 
     A spec built in code is checked here (a spec from ``session.toml`` was checked when the
     file was read).
@@ -66,6 +69,7 @@ class BackendSpec:
     heatmaps: bool = True
     flip: bool = True
     num_threads: int = 1
+    hands: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in BACKENDS:
@@ -81,6 +85,10 @@ class BackendSpec:
         if self.person_boxes not in PERSON_BOXES:
             raise DetectorError(f"person_boxes must be 'detector' or 'full', found "
                                 f"{self.person_boxes!r}")
+        if self.hands and self.kind != "blazepose":
+            raise DetectorError(f"[detect] hands = true needs backend 'blazepose' (the hand "
+                                f"crops come from its wrist, index and pinky points), found "
+                                f"backend {self.kind!r}")
         if self.kind == "onnx":
             get_format(self.model_format)
             if not self.model:
@@ -89,7 +97,9 @@ class BackendSpec:
     @property
     def format(self) -> str:
         """Keypoint format of the backend's output."""
-        return "blazepose33" if self.kind == "blazepose" else get_format(self.model_format).name
+        if self.kind == "blazepose":
+            return "blazepose75" if self.hands else "blazepose33"
+        return get_format(self.model_format).name
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import numpy as np
 from ..body import BodyMotion, keypoint_layer, rest_height
 from ..errors import FitError
 from ..body.regressors import KeypointLayer
+from ..keypoints import get_format
 from ..device import pick_device
 from .chunks import fit_chunked, windows
 from .data import prepare_data, views_from
@@ -25,7 +26,7 @@ from .runtime import torch_threads
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PersonFit", "body_motion", "fit_points3d", "require_format"]
+__all__ = ["PersonFit", "body_motion", "fit_points3d", "require_format", "body_points"]
 
 
 @dataclass
@@ -73,6 +74,25 @@ def require_format(points) -> None:
     to them)."""
     if not points.format:
         raise FitError("the 3D keypoints do not name their keypoint format; cannot fit a body")
+
+
+def body_points(points):
+    """The keypoints a body is fitted to: of a whole-body format (body plus hands), its body
+    part (the format's ``body_format``; the hand points are left out: the body models' finger
+    joints are not fitted), else ``points`` itself. Same frames and people.
+
+    Args:
+        points: :class:`mocap.types.Points3D` in a named format.
+    """
+    body = get_format(points.format).body_format
+    if not body:
+        return points
+    idx = [points.joint_names.index(n) for n in get_format(body).joint_names]
+    pick = lambda a: None if a is None else a[:, :, idx]  # noqa: E731
+    return points.replace(xyz=points.xyz[:, :, idx], conf=points.conf[:, :, idx],
+                          joint_names=tuple(points.joint_names[i] for i in idx), format=body,
+                          views_used=pick(points.views_used),
+                          reproj_err_px=pick(points.reproj_err_px))
 
 
 def _extra_weights(settings, use_views: bool) -> dict:
@@ -142,6 +162,7 @@ def fit_points3d(points, settings, model, detections=None, rig=None) -> list[Per
         FitError: the keypoints name no format, or a person cannot be placed.
     """
     require_format(points)
+    points = body_points(points)
     use_views = settings.reprojection_weight > 0 and detections is not None and rig is not None
     extra = _extra_weights(settings, use_views)
     fits = []

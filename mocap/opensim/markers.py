@@ -31,6 +31,7 @@ MARKER_SETS = {
     "halpe26": ("Halpe26", "Halpe26"),
     "coco17": ("Coco17", "Coco17"),
     "blazepose33": ("BlazePose", "Blazepose"),
+    "blazepose75": ("BlazePose", "Blazepose"),      # its body part; the hand points unused
 }
 
 #: Pose2Sim marker name -> canonical keypoint name (where the format's native names differ).

@@ -56,7 +56,15 @@ _LANDMARKS_LEFT = [
     ("left_index", "left_wrist", (0.012, -0.004, -0.1)),
     ("left_pinky", "left_wrist", (-0.02, -0.004, -0.085)),
     ("left_thumb", "left_wrist", (0.03, -0.012, -0.05)),
-]
+] + [(f"left_{name}", "left_wrist", off) for name, off in (
+    # MediaPipe Hands' 21 points (format blazepose75), the hand straight, palm inwards
+    ("hand_wrist", (0.0, 0.0, -0.004)), ("thumb_cmc", (0.012, -0.004, -0.016)),
+    ("thumb_mcp", (0.022, -0.008, -0.03)), ("thumb_ip", (0.028, -0.011, -0.042)),
+    ("thumb_tip", (0.032, -0.012, -0.053)))] + [
+    (f"left_{digit}_{j}", "left_wrist", (x, -0.004, z * length))
+    for digit, x, length in (("index", 0.012, 1.0), ("middle", 0.002, 1.07),
+                             ("ring", -0.009, 1.0), ("pinky", -0.019, 0.85))
+    for j, z in (("mcp", -0.055), ("pip", -0.075), ("dip", -0.089), ("tip", -0.1))]
 
 # (joint a, joint b, radius as a fraction of height): solids that hide what is behind them
 CAPSULES = (
