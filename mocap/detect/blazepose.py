@@ -399,9 +399,8 @@ class _Track:
 
 def same_body(a: LandmarkResult, b: LandmarkResult, tolerance: float = 0.08) -> bool:
     """Whether two answers of the landmark model are one body: the median distance between
-    their 33 body points is below ``tolerance`` times the region's side (the side is about
-    1.25 x the body's extent, so 0.08 is a tenth of the body). Two people side by side, or
-    one in front of the other, keep apart although their regions overlap."""
+    their 33 body points is below ``tolerance`` times the region's side (about 1.25 x the
+    body's extent: 0.08 is a tenth of the body); people side by side stay apart."""
     size = min(a.roi.size_px, b.roi.size_px)
     d = np.linalg.norm(a.xy[:NUM_BODY] - b.xy[:NUM_BODY], axis=-1)
     return bool(np.median(d) < tolerance * size)
@@ -422,14 +421,12 @@ class BlazePoseTracker:
     (:func:`same_body`: one person's region slid onto the other while they crossed), the one
     that moved more drifted: it looks again with the others painted out (for the person
     behind), kept if that finds another body near it, so one person's detections never
-    continue on another's body; people side by side or one in front of the other keep
-    apart although their regions overlap. The person detector runs every
-    ``detect_interval`` frames, on every frame where somebody was lost or nobody is followed,
-    and only while fewer than ``max_people`` are followed (then again with them painted out:
-    :meth:`_find_new`); a region it proposes that overlaps a followed person's by more than
-    ``duplicate_iou`` is that person (skipped before the landmark model runs), and a new
-    region whose landmarks are a followed body is dropped. People keep their slot (index along P) for as long as they are followed; a new person
-    takes the lowest free slot.
+    continue on another's body. The person detector runs every ``detect_interval`` frames,
+    on every frame where somebody was lost or nobody is followed, and only while fewer than
+    ``max_people`` are followed (then again with them painted out: :meth:`_find_new`); a
+    region it proposes that overlaps a followed person's by more than ``duplicate_iou`` is
+    that person (skipped), and a new region whose landmarks are a followed body is dropped.
+    People keep their slot (index along P) while followed; a new one takes the lowest free.
     """
 
     def __init__(self, detector: PoseDetector, landmarker: PoseLandmarker, max_people: int = 1,
@@ -466,13 +463,14 @@ class BlazePoseTracker:
     def _find_new(self, rgb: np.ndarray, results: list) -> None:
         """Follow the people the person detector finds that nobody follows. It scores the most
         prominent person and hardly the others (trained on one per image), so while anyone is
-        followed it looks again with them painted black (hull, then box: ``body_mask``); a
-        body then found mostly under the paint is a followed one's ghost."""
-        used = {s for s, _ in results}
-        for hide, margin in ((None, 0.0), ("hull", 0.03), ("box", 0.1)):
+        followed it looks again with them painted black (hull, then box: ``body_mask``), and
+        again while that finds someone (a crowd); a body found under the paint is a ghost."""
+        used, passes = {s for s, _ in results}, [(None, 0.0), ("hull", 0.03), ("box", 0.1)]
+        while passes:
+            hide, margin = passes.pop(0)
             if len(results) >= self.max_people or (hide and not results):
                 return
-            self.detector_runs += 1
+            self.detector_runs, before = self.detector_runs + 1, len(results)
             mask = hide and body_mask(rgb.shape[:2], [r.xy[:NUM_BODY] for _, r in results],
                                       hide, margin)
             for det in self.detector(np.where(mask[..., None], 0, rgb) if hide else rgb):
@@ -488,6 +486,8 @@ class BlazePoseTracker:
                 slot = min(set(range(self.max_people)) - used)
                 used.add(slot)
                 results.append((slot, res))
+            if hide and len(results) > before:
+                passes.insert(0, (hide, margin))    # someone new: look past them too
 
     def process(self, rgb: np.ndarray) -> list[tuple[int, LandmarkResult]]:
         """(slot, result) of every person followed in this frame (an RGB uint8 frame)."""

@@ -53,3 +53,14 @@ def test_a_person_passing_close_behind_another_is_followed_throughout():
         seen.append({slot: r.who for slot, r in tracker.process(grey)})
     assert all(sorted(s.values()) == ["behind", "front"] for s in seen), seen
     assert all(s == seen[0] for s in seen)                # nobody changed slot
+
+
+def test_a_crowd_is_found_at_the_first_look():
+    """Five people and a detector that reports only the most prominent one per image: it
+    looks again past everyone found while that finds someone new, so all five are followed
+    from the first frame (before: three, the others only at the next scheduled look)."""
+    from test_detect_tracking import run
+    scene = Scene({k: (lambda f, x=x: (x, 600)) for k, x in zip("abcde", range(400, 1900, 300))})
+    seen, calls = run(scene, 3, prominent_only=True, max_people=20, detect_interval=10)
+    assert all(sorted(s.values()) == list("abcde") for s in seen), seen
+    assert calls == [0]
