@@ -24,7 +24,8 @@ from .signals import (MIN_CONF, MIN_OVERLAP, joint_speeds, lag_correlations, pai
 
 log = logging.getLogger("mocap.sync")
 
-__all__ = ["SyncResult", "estimate_offsets", "gain_over_zero", "interior_peak"]
+__all__ = ["SyncResult", "estimate_offsets", "gain_over_zero", "interior_peak", "solve_pairs",
+           "pair_evidence"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class SyncResult:
         return path
 
 
-def _solve(pairs: list, C: int) -> np.ndarray:
+def solve_pairs(pairs: list, C: int) -> np.ndarray:
     """Offsets (C,) with offsets[0] = 0 from weighted equations o_c - o_d = lag."""
     if C == 1:
         return np.zeros(1)
@@ -117,17 +118,17 @@ def _consistent_solution(curves: dict, lags: np.ndarray, C: int) -> tuple[np.nda
             pairs.append((c, d, float(lags[k]) + subframe_peak(curve, k),
                           max(float(curve[k]), 1e-3)))
     connected = {c for p in pairs if p[3] > 0 for c in p[:2]}
-    sol = _solve(pairs, C) if pairs else np.zeros(C)
+    sol = solve_pairs(pairs, C) if pairs else np.zeros(C)
     while len(pairs) > C - 1:
         res = [abs(sol[c] - sol[d] - lag) for c, d, lag, _ in pairs]
         if max(res) <= 1.0:
             break
         pairs = pairs[:int(np.argmax(res))] + pairs[int(np.argmax(res)) + 1:]
-        sol = _solve(pairs, C)
+        sol = solve_pairs(pairs, C)
     return np.round(sol).astype(int), connected
 
 
-def _evidence(curves: dict, est: np.ndarray, lags: np.ndarray, C: int):
+def pair_evidence(curves: dict, est: np.ndarray, lags: np.ndarray, C: int):
     """Per camera: mean over its pairs of the curve at the solution's lag, and its margin
     over the best lag more than one frame away."""
     corr = [[] for _ in range(C)]
@@ -255,7 +256,7 @@ def estimate_offsets(det: Detections2D, settings: SyncSettings = SyncSettings(),
                        else np.full(2 * max_lag + 1, np.nan)) for p, (x, y) in rows.items()}
     lags = np.arange(-max_lag, max_lag + 1)
     est, connected = _consistent_solution(curves, lags, C)
-    corr, margin = _evidence(curves, est, lags, C)
+    corr, margin = pair_evidence(curves, est, lags, C)
     trusted = np.array([c == 0 or (c in connected and abs(est[c]) <= max_lag
                                    and corr[c] >= settings.min_correlation
                                    and margin[c] >= settings.min_margin) for c in range(C)])
