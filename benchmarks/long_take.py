@@ -164,7 +164,7 @@ def run_ours(session: Path) -> dict:
     settings, rig = s.settings(), s.rig()
     det = session_detections(s, rig, settings)
     lap("load JSON")
-    synced, _ = synchronise(det, settings.sync)
+    synced, _ = synchronise(det, settings.sync, rig=rig)
     lap("sync")
     det, _ = identify_people(synced, rig, settings.associate)
     lap("associate + track")

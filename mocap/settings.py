@@ -163,6 +163,11 @@ class SyncSettings(CheckedTable):
     min_margin: Annotated[float, Range(0, 2)] = 0.04
     """... and only if it beats the best correlation at any lag more than one frame away by
     this much (a difference of correlations: at most 2)."""
+    min_gain_t: Annotated[float, NON_NEGATIVE] = 3.0
+    """... and only if it beats no offset clearly: the correlation it gains over lag 0 (on
+    the camera pairs whose lag it changes), summed in blocks of a third of a second, must
+    reach this t statistic (mean over its standard error). Synchronous cameras are never
+    shifted on weak evidence."""
     offsets: tuple[int, ...] = ()
     """Known offsets per camera in the rig's order (frame f of camera c shows the instant of
     frame f + offsets[c] of the take); when given, nothing is estimated."""

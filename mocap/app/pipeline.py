@@ -63,12 +63,12 @@ def _sources(session: Session) -> list[Path]:
             session.calibration_path()]
 
 
-def _stage_sync(runner: StageRunner, session: Session, det, settings: Settings):
+def _stage_sync(runner: StageRunner, session: Session, det, rig, settings: Settings):
     """Sync (``out/sync.json``); when up to date, the recorded offsets are applied again."""
     state = {}
 
     def work():
-        state["det"], result = synchronise(det, settings.sync)
+        state["det"], result = synchronise(det, settings.sync, rig=rig)
         result.save(session.out / "sync.json")
         return ["sync.json"]
     if runner.run("sync", _sources(session), (settings.take, settings.detect, settings.sync),
@@ -212,7 +212,7 @@ def _run_stages(runner: StageRunner, session: Session, rig, settings: Settings) 
     """Every stage, under the session lock; returns the manifest written."""
     runner.remove_stale_temporaries()
     det = session_detections(session, rig, settings)     # pose files, else detect on videos
-    synced = _stage_sync(runner, session, det, settings)
+    synced = _stage_sync(runner, session, det, rig, settings)
     det = _stage_associate(runner, session, synced, rig, settings)   # P axis = identity
     C, F, P, J = det.shape
     log.info("detections: %d frames, %d people, %d joints (%s) at %g fps", F, P, J, det.format,

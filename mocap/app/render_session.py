@@ -59,13 +59,14 @@ class RenderSpec:
 
 def crossing_actors(motion: str, seed: int, count: int) -> tuple:
     """``count`` body-model actors: one in the middle; with two, both offset sideways by
-    0.5 m on either side of the centre so that their paths cross in the cameras' views."""
+    0.5 m on either side of the centre so that their paths cross in the cameras' views; a
+    third and fourth ahead and behind on the centre line, a fifth further aside (a crowd)."""
     from ..simulate.bodymodel import BodyActor
-    if count < 1 or count > 4:
-        raise SimulationError(f"--actors: expected 1 to 4, found {count}")
+    if count < 1 or count > 5:
+        raise SimulationError(f"--actors: expected 1 to 5, found {count}")
     if count == 1:
         return (BodyActor(motion=motion, seed=seed),)
-    offsets = [(0.0, -0.5), (0.0, 0.5), (-0.8, 0.0), (0.8, 0.0)]
+    offsets = [(0.0, -0.5), (0.0, 0.5), (-0.8, 0.0), (0.8, 0.0), (0.0, 1.5)]
     return tuple(BodyActor(motion=motion, seed=seed + k, xy_offset_m=offsets[k])
                  for k in range(count))
 

@@ -85,8 +85,9 @@ def sync_session(folder: "str | Path", max_offset: "int | None" = None,
     changes = {"enabled": True} if max_offset is None else {"max_offset_frames": max_offset,
                                                            "enabled": True}
     settings = override(session.settings(), "sync", changes)
-    det = session_detections(session, session.rig(), settings)
-    _, result = synchronise(det, settings.sync)
+    rig = session.rig()
+    det = session_detections(session, rig, settings)
+    _, result = synchronise(det, settings.sync, rig=rig)
     path = session.out / "sync.json"
     result.save(path)
     return result, path

@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import MocapError
 from .geometry import (Roi, apply_affine, body_mask, image_from_crop_affine,
                        image_from_crop_edge, image_from_heatmap_affine, invert_affine,
-                       roi_from_two_points, share_inside)
+                       paint_out, roi_from_two_points, share_inside)
 
 log = logging.getLogger(__name__)
 
@@ -399,9 +399,8 @@ class _Track:
 
 def same_body(a: LandmarkResult, b: LandmarkResult, tolerance: float = 0.08) -> bool:
     """Whether two answers of the landmark model are one body: the median distance between
-    their 33 body points is below ``tolerance`` times the region's side (the side is about
-    1.25 x the body's extent, so 0.08 is a tenth of the body). Two people side by side, or
-    one in front of the other, keep apart although their regions overlap."""
+    their 33 body points is below ``tolerance`` times the region's side (about 1.25 x the
+    body's extent: 0.08 is a tenth of the body); people side by side stay apart."""
     size = min(a.roi.size_px, b.roi.size_px)
     d = np.linalg.norm(a.xy[:NUM_BODY] - b.xy[:NUM_BODY], axis=-1)
     return bool(np.median(d) < tolerance * size)
@@ -409,9 +408,8 @@ def same_body(a: LandmarkResult, b: LandmarkResult, tolerance: float = 0.08) -> 
 
 def _drift(track: _Track, res: LandmarkResult) -> float:
     """How far a track's region moved this frame, in units of its size."""
-    nxt = res.next_roi()
-    return float(np.linalg.norm(np.subtract(nxt.center_xy, track.roi.center_xy)) /
-                 max(track.roi.size_px, 1e-6))
+    return float(np.linalg.norm(np.subtract(res.next_roi().center_xy, track.roi.center_xy))
+                 / max(track.roi.size_px, 1e-6))
 
 
 class BlazePoseTracker:
@@ -421,16 +419,14 @@ class BlazePoseTracker:
     frame comes from that person's own landmarks. A region whose presence falls below
     ``min_presence`` is dropped (the person is lost). When two regions close onto one body
     (:func:`same_body`: one person's region slid onto the other while they crossed), the one
-    that moved more since the last frame is the one that drifted and is dropped, so one
-    person's detections never continue on another's body; two people side by side or one in
-    front of the other keep apart although their regions overlap. The person detector runs
-    every ``detect_interval`` frames, on every frame where somebody was lost or nobody is
-    followed, and only while fewer than ``max_people`` are followed (then again with them
-    painted out: :meth:`_find_new`); a region it proposes that overlaps a followed person's
-    by more than ``duplicate_iou`` is that person (skipped before
-    the landmark model runs), and a new region whose landmarks are a followed body is dropped.
-    People keep their slot (index along P) for as long as they are followed; a new person
-    takes the lowest free slot.
+    that moved more drifted: it looks again with the others painted out (for the person
+    behind), kept if that finds another body near it, so one person's detections never
+    continue on another's body. The person detector runs every ``detect_interval`` frames,
+    on every frame where somebody was lost or nobody is followed, and only while fewer than
+    ``max_people`` are followed (then again with them painted out: :meth:`_find_new`); a
+    region it proposes that overlaps a followed person's by more than ``duplicate_iou`` is
+    that person (skipped), and a new region whose landmarks are a followed body is dropped.
+    People keep their slot (index along P) while followed; a new one takes the lowest free.
     """
 
     def __init__(self, detector: PoseDetector, landmarker: PoseLandmarker, max_people: int = 1,
@@ -449,32 +445,34 @@ class BlazePoseTracker:
 
     def _follow(self, rgb: np.ndarray) -> tuple[list, bool]:
         """The tracked people's landmarks this frame, and whether somebody was lost."""
-        found = []
-        for t in self.tracks:
-            res = self.landmarker(rgb, t.roi)
-            if res.presence >= self.min_presence:
-                found.append((_drift(t, res), t.slot, res))
+        found = [(_drift(t, r), t, r) for t in self.tracks
+                 for r in [self.landmarker(rgb, t.roi)] if r.presence >= self.min_presence]
         lost = len(found) < len(self.tracks)
         results: list[tuple[int, LandmarkResult]] = []
-        for _, slot, res in sorted(found, key=lambda x: x[0]):     # the steadiest first
-            if self._taken(res, results):
-                lost = True                                        # drifted onto another
-                continue
-            results.append((slot, res))
+        for _, t, res in sorted(found, key=lambda x: x[0]):        # the steadiest first
+            if self._taken(res, results):                          # drifted onto another:
+                res = self.landmarker(paint_out(rgb, [r.xy[:NUM_BODY] for _, r in results]),
+                                      t.roi)                       # look behind them
+                if res.presence < self.min_presence or self._taken(res, results) or \
+                        _drift(t, res) > 0.25:
+                    lost = True
+                    continue
+            results.append((t.slot, res))
         return results, lost
 
     def _find_new(self, rgb: np.ndarray, results: list) -> None:
         """Follow the people the person detector finds that nobody follows. It scores the most
         prominent person and hardly the others (trained on one per image), so while anyone is
-        followed it looks again with them painted black (hull, then box: ``body_mask``); a
-        body then found mostly under the paint is a followed one's ghost."""
-        used = {s for s, _ in results}
-        for hide, margin in ((None, 0.0), ("hull", 0.03), ("box", 0.1)):
+        followed it looks again with them painted black (hull, then box: ``body_mask``), and
+        again while that finds someone (a crowd); a body found under the paint is a ghost."""
+        used, passes = {s for s, _ in results}, [(None, 0.0), ("hull", 0.03), ("box", 0.1)]
+        while passes:
+            hide, margin = passes.pop(0)
             if len(results) >= self.max_people or (hide and not results):
                 return
-            self.detector_runs += 1
-            mask = body_mask(rgb.shape[:2], [r.xy[:NUM_BODY] for _, r in results], hide,
-                             margin) if hide else None
+            self.detector_runs, before = self.detector_runs + 1, len(results)
+            mask = hide and body_mask(rgb.shape[:2], [r.xy[:NUM_BODY] for _, r in results],
+                                      hide, margin)
             for det in self.detector(np.where(mask[..., None], 0, rgb) if hide else rgb):
                 if len(results) >= self.max_people:
                     break
@@ -488,6 +486,8 @@ class BlazePoseTracker:
                 slot = min(set(range(self.max_people)) - used)
                 used.add(slot)
                 results.append((slot, res))
+            if hide and len(results) > before:
+                passes.insert(0, (hide, margin))    # someone new: look past them too
 
     def process(self, rgb: np.ndarray) -> list[tuple[int, LandmarkResult]]:
         """(slot, result) of every person followed in this frame (an RGB uint8 frame)."""

@@ -23,7 +23,7 @@ import numpy as np
 __all__ = ["Roi", "roi_from_two_points", "roi_from_box", "box_from_points", "rotation_2d",
            "image_from_crop_affine", "crop_from_image_affine", "image_from_heatmap_affine",
            "apply_affine", "invert_affine", "compose_affines", "image_from_crop_edge",
-           "normalize_angle", "body_mask", "share_inside"]
+           "normalize_angle", "body_mask", "share_inside", "paint_out"]
 
 
 @dataclass(frozen=True)
@@ -203,3 +203,9 @@ def share_inside(xy: np.ndarray, mask: np.ndarray) -> float:
     h, w = mask.shape
     ok &= (ij[:, 0] >= 0) & (ij[:, 0] < w) & (ij[:, 1] >= 0) & (ij[:, 1] < h)
     return float(mask[ij[ok, 1], ij[ok, 0]].sum() / max(len(xy), 1))
+
+
+def paint_out(rgb: np.ndarray, bodies_xy: "list[np.ndarray]", margin: float = 0.03
+              ) -> np.ndarray:
+    """The frame (H, W, 3) with the bodies' hulls (:func:`body_mask`) painted black."""
+    return np.where(body_mask(rgb.shape[:2], bodies_xy, "hull", margin)[..., None], 0, rgb)

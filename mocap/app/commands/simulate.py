@@ -94,7 +94,8 @@ def register(sub) -> None:
     r.add_argument("--width", type=int, default=480,
                    help="image width in pixels, height in proportion (default: 480)")
     r.add_argument("--actors", type=int, default=1,
-                   help="actors (2: walking across each other's path; default: 1)")
+                   help="actors (2: walking across each other's path; up to 5, a crowd; "
+                        "default: 1)")
     r.add_argument("--studio-day", type=int, default=0, metavar="FRAMES",
                    help="with --render: also render a ChArUco board carried through the "
                         "scene (FRAMES views per camera) into calibration/, for `mocap "
