@@ -265,7 +265,7 @@ def enforce_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarray
 
 
 def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: np.ndarray,
-                    f_px: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+                    f_px: np.ndarray, floor: float = 1e-3, chunk: int = 8192) -> np.ndarray:
     """How firmly the cameras pin each point: ``H = sum_c J_c^T J_c`` over the views used,
     with ``J_c`` (2, 3) the derivative of camera c's pixel projection (pinhole, focal
     ``f_px``) at the point, plus ``floor`` times the largest eigenvalue's scale on the
@@ -275,24 +275,41 @@ def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: n
     Args:
         xyz: (..., J, 3) world points, metres (NaN allowed). views_used: (..., J, C) bool.
         R: (C, 3, 3) ``R_cam_from_world``; t: (C, 3) metres; f_px: (C,) focal lengths.
+        chunk: points per block (the arithmetic runs block by block so that its temporaries
+            stay in the cache; the result does not depend on it).
     Returns:
         (..., J, 3, 3) pixels^2 per metre^2.
     """
-    X = np.nan_to_num(np.asarray(xyz, float))
-    Xc = np.einsum("cab,...b->...ca", R, X) + t                   # (..., J, C, 3)
+    X = np.asarray(xyz, float)
+    used = np.asarray(views_used, bool)
+    rows, C = X.reshape(-1, 3), used.shape[-1]
+    used_rows = used.reshape(-1, C)
+    out = np.empty((len(rows), 3, 3))
+    f_px = np.asarray(f_px, float)
+    floor_scale = np.median(f_px) ** 2 / 100.0
+    for a in range(0, len(rows), max(1, chunk)):
+        b = min(len(rows), a + chunk)
+        out[a:b] = _precision_rows(rows[a:b], used_rows[a:b], R, t, f_px, floor, floor_scale)
+    return out.reshape(X.shape[:-1] + (3, 3))
+
+
+def _precision_rows(X, used, R, t, f_px, floor: float, floor_scale: float) -> np.ndarray:
+    """:func:`point_precision` of a block of points X (N, 3), used (N, C): (N, 3, 3)."""
+    X = np.nan_to_num(X)
+    Xc = np.einsum("cab,...b->...ca", R, X) + t                   # (N, C, 3)
     z = Xc[..., 2]
-    ok = np.asarray(views_used, bool) & (z > 1e-6)
+    ok = used & (z > 1e-6)
     with np.errstate(divide="ignore", invalid="ignore"):
         x, y = Xc[..., 0] / z, Xc[..., 1] / z
-        g = np.where(ok, (f_px / z) ** 2, 0.0)                     # (..., J, C)
+        g = np.where(ok, (f_px / z) ** 2, 0.0)                     # (N, C)
     x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
     # J_c^T J_c = (f/z)^2 (a a^T + b b^T), a = R_0 - x R_2, b = R_1 - y R_2 (rows of R): the
     # same as (f/z)^2 R^T [[1, 0, -x], [0, 1, -y], [-x, -y, x^2 + y^2]] R, without 3x3 products
-    a = R[:, 0] - x[..., None] * R[:, 2]                              # (..., J, C, 3)
+    a = R[:, 0] - x[..., None] * R[:, 2]                              # (N, C, 3)
     b = R[:, 1] - y[..., None] * R[:, 2]
     ga, gb = g[..., None] * a, g[..., None] * b
     H = np.einsum("...ca,...cb->...ab", ga, a) + np.einsum("...ca,...cb->...ab", gb, b)
-    scale = np.maximum(np.trace(H, axis1=-2, axis2=-1) / 3.0, np.median(f_px) ** 2 / 100.0)
+    scale = np.maximum(np.trace(H, axis1=-2, axis2=-1) / 3.0, floor_scale)
     return H + (floor * scale)[..., None, None] * np.eye(3)
 
 

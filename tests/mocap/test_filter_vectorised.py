@@ -146,3 +146,28 @@ def test_bone_lengths_equal_the_joint_last_loop(holey, studio4, with_precision):
         return np.nanmedian(np.nanstd(np.linalg.norm(x[..., bones[:, 0], :]
                                                      - x[..., bones[:, 1], :], axis=-1), 0))
     assert spread(got) < 0.5 * spread(xyz)                  # the bones are made steadier
+
+
+@pytest.mark.parametrize("chunk", [5, 64, 1 << 20])
+def test_point_precision_in_blocks_equals_the_one_pass(holey, studio4, chunk):
+    """Blocks of any size give the one-pass result bit for bit (the reference is the one-pass
+    code of the vectorised precision)."""
+    cams = studio4.arrays()
+    R, t = cams.R_cam_from_world, cams.t_cam_from_world
+    f = 0.5 * (cams.K[:, 0, 0] + cams.K[:, 1, 1])
+    used = np.random.default_rng(5).random(holey.shape[:-1] + (len(studio4),)) < 0.7
+    X = np.nan_to_num(holey)
+    Xc = np.einsum("cab,...b->...ca", R, X) + t
+    z = Xc[..., 2]
+    ok = used & (z > 1e-6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x, y = Xc[..., 0] / z, Xc[..., 1] / z
+        g = np.where(ok, (f / z) ** 2, 0.0)
+    x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
+    a = R[:, 0] - x[..., None] * R[:, 2]
+    b = R[:, 1] - y[..., None] * R[:, 2]
+    ga, gb = g[..., None] * a, g[..., None] * b
+    H = np.einsum("...ca,...cb->...ab", ga, a) + np.einsum("...ca,...cb->...ab", gb, b)
+    scale = np.maximum(np.trace(H, axis1=-2, axis2=-1) / 3.0, np.median(f) ** 2 / 100.0)
+    ref = H + (1e-3 * scale)[..., None, None] * np.eye(3)
+    np.testing.assert_array_equal(point_precision(holey, used, R, t, f, chunk=chunk), ref)
