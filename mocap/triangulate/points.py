@@ -7,10 +7,10 @@ point on a baseline) and points behind the cameras that saw them.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from calibration import Rig
 
@@ -148,7 +148,9 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
     out = _empty_result(N, C)
     T = (lambda a: a) if xp is np else (lambda a: xp.as_tensor(a, device=dev))  # noqa: E731
     N_ = (lambda a: a) if xp is np else (lambda a: a.cpu().numpy())  # noqa: E731
-    ctx = contextlib.nullcontext() if xp is np else xp.no_grad()
+    # numpy: one BLAS thread (the products are small, (9, 4 C) by (4 C, chunk): threads only
+    # wait on each other); torch: no gradients
+    ctx = threadpool_limits(limits=1, user_api="blas") if xp is np else xp.no_grad()
     with ctx:
         for a in range(0, N, chunk):
             b = min(N, a + chunk)

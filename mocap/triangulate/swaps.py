@@ -77,10 +77,12 @@ def cross_errors(g: DltRig, xyz, xy_n, jac, perm, chunk: int = CHUNK):
     return out[0].reshape(N, J, C), out[1].reshape(N, J, C)
 
 
-def flip_views(xy_n, jac, conf, swapped, pairs):
-    """Relabel swapped pairs: (N=F*P, J, C, ...) arrays, swapped (N, K, C). Returns copies;
-    only the rows where a pair is swapped are rewritten."""
-    xy_n, jac, conf = xy_n.copy(), jac.copy(), conf.copy()
+def flip_views(xy_n, jac, conf, swapped, pairs, inplace: bool = False):
+    """Relabel swapped pairs: (N=F*P, J, C, ...) arrays, swapped (N, K, C). Returns copies,
+    or the arrays themselves relabelled with ``inplace`` (a take's arrays are large: a copy
+    costs more than the relabelling); only the rows where a pair is swapped are rewritten."""
+    if not inplace:
+        xy_n, jac, conf = xy_n.copy(), jac.copy(), conf.copy()
     for k, (l, r) in enumerate(pairs):
         rows = np.flatnonzero(swapped[:, k].any(-1))
         if not rows.size:

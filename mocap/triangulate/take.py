@@ -83,11 +83,12 @@ class TakeTriangulation:
 
 
 def _replace(res: Triangulation, idx: np.ndarray, sub: Triangulation) -> Triangulation:
-    """``res`` with the points ``idx`` taken from ``sub``."""
-    out = [a.copy() for a in (res.xyz, res.used, res.err_px, res.mean_err_px, res.flags)]
+    """``res`` with the points ``idx`` taken from ``sub``, in place (``res`` is the take's
+    own result: copying its arrays would cost more than the rows replaced)."""
+    out = (res.xyz, res.used, res.err_px, res.mean_err_px, res.flags)
     for a, b in zip(out, (sub.xyz, sub.used, sub.err_px, sub.mean_err_px, sub.flags)):
         a[idx] = b
-    return Triangulation(*out)
+    return res
 
 
 def temporal_reference(xyz: np.ndarray, half_window: int) -> np.ndarray:
@@ -168,7 +169,8 @@ def _repair_take_swaps(rig: Rig, settings: TriangulateSettings, res: Triangulati
                            settings.reproj_threshold_px)
     if not swapped.any():
         return res, swapped, xy_n, jac, conf
-    n_xy, n_jac, n_conf = flip_views(shp(xy_n), shp(jac), shp(conf), swapped, pairs)
+    n_xy, n_jac, n_conf = flip_views(shp(xy_n), shp(jac), shp(conf), swapped, pairs,
+                                     inplace=True)              # the take's own arrays
     redo = np.zeros((FP, J), bool)
     hit = swapped.any(-1)                                                # (N, K)
     redo[:, pairs[:, 0]] |= hit
