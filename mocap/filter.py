@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["fill_gaps", "butterworth_zero_phase", "hold_nearest", "runs", "one_euro",
            "hampel_outliers", "hampel", "bone_lengths", "robust_bone_lengths",
-           "enforce_bone_lengths", "point_precision", "filter_points"]
+           "enforce_bone_lengths", "inverse_sym3", "point_precision", "filter_points"]
 
 
 def runs(valid: np.ndarray) -> list[tuple[int, int]]:
@@ -237,31 +237,67 @@ def enforce_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarray
     """
     xyz = np.asarray(xyz, dtype=np.float64)
     b = np.asarray(bones, int).reshape(-1, 2)
-    L = np.broadcast_to(np.asarray(lengths, float), xyz.shape[:-2] + (len(b),))
+    L = np.moveaxis(np.broadcast_to(np.asarray(lengths, float), xyz.shape[:-2] + (len(b),)),
+                    -1, 0)
     if precision is None:
         c = np.ones(xyz.shape[:-1]) if conf is None else np.clip(np.asarray(conf, float), 0, 1) + 1e-3
-        A = (1.0 / c)[..., None, None] * np.eye(3)
+        inv_c = np.moveaxis(1.0 / c, -1, 0)
+        zero = np.zeros_like(inv_c)
+        A = (inv_c, zero, zero, inv_c, zero, inv_c)
     else:
-        A = np.linalg.inv(np.asarray(precision, float))
-    # joints first, so that each bone's two ends are contiguous blocks (the same arithmetic)
-    out, A, L = (np.moveaxis(xyz, -2, 0).copy(), np.moveaxis(A, -3, 0).copy(),
-                 np.moveaxis(L, -1, 0))
+        A = tuple(np.moveaxis(a, -1, 0) for a in inverse_sym3(np.asarray(precision, float)))
+    # joints first, one array per coordinate: each bone's two ends are contiguous blocks
+    P = [np.moveaxis(xyz[..., k], -1, 0).copy() for k in range(3)]         # 3 x (J, ...)
     for _ in range(int(iterations)):
         for k, (i, j) in enumerate(b):
-            d = out[j] - out[i]
-            n = np.linalg.norm(d, axis=-1)
-            ok = np.isfinite(n) & (n > 1e-9) & np.isfinite(L[k])
-            if not ok.any():
-                continue
-            with np.errstate(invalid="ignore", divide="ignore"):
-                u = np.where(ok[..., None], d / np.where(ok, n, 1.0)[..., None], 0.0)
-                ai = np.einsum("...ab,...b->...a", A[i], u)
-                aj = np.einsum("...ab,...b->...a", A[j], u)
-                mu = (n - L[k]) / np.einsum("...a,...a->...", u, ai + aj)
-            mu = np.where(ok & np.isfinite(mu), mu, 0.0)[..., None]
-            out[i] += mu * ai
-            out[j] -= mu * aj
-    return np.ascontiguousarray(np.moveaxis(out, 0, -2))
+            _project_bone(P, A, i, j, L[k])
+    return np.stack([np.moveaxis(p, 0, -1) for p in P], -1)
+
+
+def _project_bone(P: list, A: tuple, i: int, j: int, length: np.ndarray) -> None:
+    """One constraint projection of the bone (i, j) to ``length`` (...,), in place: P 3
+    arrays (J, ...) metres, A 6 arrays (J, ...) of H^-1 (entries 00, 01, 02, 11, 12, 22)."""
+    d = [p[j] - p[i] for p in P]
+    n = np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+    ok = np.isfinite(n) & (n > 1e-9) & np.isfinite(length)
+    if not ok.any():
+        return
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv_n = np.where(ok, n, 1.0)
+        u = [np.where(ok, a / inv_n, 0.0) for a in d]
+        ai, aj = _sym_times(A, i, u), _sym_times(A, j, u)
+        mu = (n - length) / (u[0] * (ai[0] + aj[0]) + u[1] * (ai[1] + aj[1])
+                             + u[2] * (ai[2] + aj[2]))
+    mu = np.where(ok & np.isfinite(mu), mu, 0.0)
+    for p, a_i, a_j in zip(P, ai, aj):
+        p[i] += mu * a_i
+        p[j] -= mu * a_j
+
+
+def _sym_times(A: tuple, j: int, u: list) -> list:
+    """Joint j's symmetric 3 x 3 matrices (6 entries of A, each (J, ...)) times u (3 x (...))."""
+    a00, a01, a02, a11, a12, a22 = (a[j] for a in A)
+    return [a00 * u[0] + a01 * u[1] + a02 * u[2],
+            a01 * u[0] + a11 * u[1] + a12 * u[2],
+            a02 * u[0] + a12 * u[1] + a22 * u[2]]
+
+
+def inverse_sym3(H: np.ndarray) -> tuple:
+    """Inverses of symmetric 3 x 3 matrices in closed form (adjugate over determinant).
+
+    Args:
+        H: (..., 3, 3) symmetric, invertible (the upper triangle is read).
+    Returns:
+        6 arrays (...): entries 00, 01, 02, 11, 12, 22 of H^-1.
+    """
+    m00, m01, m02 = H[..., 0, 0], H[..., 0, 1], H[..., 0, 2]
+    m11, m12, m22 = H[..., 1, 1], H[..., 1, 2], H[..., 2, 2]
+    c00 = m11 * m22 - m12 * m12
+    c01 = m02 * m12 - m01 * m22
+    c02 = m01 * m12 - m02 * m11
+    inv = 1.0 / (m00 * c00 + m01 * c01 + m02 * c02)
+    return (c00 * inv, c01 * inv, c02 * inv, (m00 * m22 - m02 * m02) * inv,
+            (m01 * m02 - m00 * m12) * inv, (m00 * m11 - m01 * m01) * inv)
 
 
 def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: np.ndarray,
@@ -278,14 +314,14 @@ def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: n
         chunk: points per block (the arithmetic runs block by block so that its temporaries
             stay in the cache; the result does not depend on it).
     Returns:
-        (..., J, 3, 3) pixels^2 per metre^2.
+        (..., J, 3, 3) pixels^2 per metre^2, symmetric.
     """
     X = np.asarray(xyz, float)
     used = np.asarray(views_used, bool)
     rows, C = X.reshape(-1, 3), used.shape[-1]
     used_rows = used.reshape(-1, C)
     out = np.empty((len(rows), 3, 3))
-    f_px = np.asarray(f_px, float)
+    R, t, f_px = (np.asarray(a, float) for a in (R, t, f_px))
     floor_scale = np.median(f_px) ** 2 / 100.0
     for a in range(0, len(rows), max(1, chunk)):
         b = min(len(rows), a + chunk)
@@ -294,23 +330,28 @@ def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: n
 
 
 def _precision_rows(X, used, R, t, f_px, floor: float, floor_scale: float) -> np.ndarray:
-    """:func:`point_precision` of a block of points X (N, 3), used (N, C): (N, 3, 3)."""
+    """:func:`point_precision` of a block of points X (N, 3), used (N, C): (N, 3, 3).
+    Per-camera arrays are views first, (C, N), one per coordinate."""
     X = np.nan_to_num(X)
-    Xc = np.einsum("cab,...b->...ca", R, X) + t                   # (N, C, 3)
-    z = Xc[..., 2]
-    ok = used & (z > 1e-6)
+    Xc = [R[:, k, 0, None] * X[:, 0] + R[:, k, 1, None] * X[:, 1] + R[:, k, 2, None] * X[:, 2]
+          + t[:, k, None] for k in range(3)]                                    # 3 x (C, N)
+    z = Xc[2]
+    ok = used.T & (z > 1e-6)
     with np.errstate(divide="ignore", invalid="ignore"):
-        x, y = Xc[..., 0] / z, Xc[..., 1] / z
-        g = np.where(ok, (f_px / z) ** 2, 0.0)                     # (N, C)
+        x, y = Xc[0] / z, Xc[1] / z
+        g = np.where(ok, (f_px[:, None] / z) ** 2, 0.0)
     x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
     # J_c^T J_c = (f/z)^2 (a a^T + b b^T), a = R_0 - x R_2, b = R_1 - y R_2 (rows of R): the
     # same as (f/z)^2 R^T [[1, 0, -x], [0, 1, -y], [-x, -y, x^2 + y^2]] R, without 3x3 products
-    a = R[:, 0] - x[..., None] * R[:, 2]                              # (N, C, 3)
-    b = R[:, 1] - y[..., None] * R[:, 2]
-    ga, gb = g[..., None] * a, g[..., None] * b
-    H = np.einsum("...ca,...cb->...ab", ga, a) + np.einsum("...ca,...cb->...ab", gb, b)
-    scale = np.maximum(np.trace(H, axis1=-2, axis2=-1) / 3.0, floor_scale)
-    return H + (floor * scale)[..., None, None] * np.eye(3)
+    a = [R[:, 0, k, None] - x * R[:, 2, k, None] for k in range(3)]
+    b = [R[:, 1, k, None] - y * R[:, 2, k, None] for k in range(3)]
+    H = np.empty((X.shape[0], 3, 3))
+    for i, j in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)):
+        H[:, i, j] = H[:, j, i] = (g * (a[i] * a[j] + b[i] * b[j])).sum(0)
+    scale = np.maximum((H[:, 0, 0] + H[:, 1, 1] + H[:, 2, 2]) / 3.0, floor_scale)
+    for k in range(3):
+        H[:, k, k] += floor * scale
+    return H
 
 
 def filter_points(points: "Points3D", settings: "FilterSettings", rig=None) -> "Points3D":
