@@ -163,6 +163,9 @@ def one_euro(x: np.ndarray, fps: float, min_cutoff_hz: float = 1.5, beta: float 
     return out.reshape(x.shape)
 
 
+_BLOCK = 1 << 16     # window values per block of frames in :func:`hampel_outliers`
+
+
 def hampel_outliers(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
                     min_deviation: float = 0.0) -> np.ndarray:
     """Spikes found by the Hampel identifier: samples further from the median of a centred
@@ -184,12 +187,17 @@ def hampel_outliers(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
         return np.zeros(x.shape, bool)
     flat = x.reshape(x.shape[0], -1)
     pad = np.pad(flat, ((h, h), (0, 0)), constant_values=np.nan)
-    win = sliding_window_view(pad, 2 * h + 1, axis=0)                    # (F, N, W)
-    med = nanmedian(win)
-    mad = nanmedian(np.abs(win - med[..., None]))
-    dev = np.abs(flat - med)
-    with np.errstate(invalid="ignore"):
-        spike = (dev > n_sigmas * 1.4826 * mad) & (dev > min_deviation)
+    spike = np.empty(flat.shape, bool)
+    # frame blocks of about ``_BLOCK`` window values: the sorts' copies stay in the cache
+    step = max(1, _BLOCK // max(1, flat.shape[1] * (2 * h + 1)))
+    for a in range(0, flat.shape[0], step):
+        b = min(flat.shape[0], a + step)
+        win = sliding_window_view(pad[a:b + 2 * h], 2 * h + 1, axis=0)   # (b - a, N, W)
+        med = nanmedian(win)
+        mad = nanmedian(np.abs(win - med[..., None]))
+        dev = np.abs(flat[a:b] - med)
+        with np.errstate(invalid="ignore"):
+            spike[a:b] = (dev > n_sigmas * 1.4826 * mad) & (dev > min_deviation)
     return spike.reshape(x.shape)
 
 
@@ -241,11 +249,12 @@ def enforce_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarray
                     -1, 0)
     if precision is None:
         c = np.ones(xyz.shape[:-1]) if conf is None else np.clip(np.asarray(conf, float), 0, 1) + 1e-3
-        inv_c = np.moveaxis(1.0 / c, -1, 0)
+        inv_c = np.ascontiguousarray(np.moveaxis(1.0 / c, -1, 0))
         zero = np.zeros_like(inv_c)
         A = (inv_c, zero, zero, inv_c, zero, inv_c)
     else:
-        A = tuple(np.moveaxis(a, -1, 0) for a in inverse_sym3(np.asarray(precision, float)))
+        A = tuple(np.ascontiguousarray(np.moveaxis(a, -1, 0))
+                  for a in inverse_sym3(np.asarray(precision, float)))
     # joints first, one array per coordinate: each bone's two ends are contiguous blocks
     P = [np.moveaxis(xyz[..., k], -1, 0).copy() for k in range(3)]         # 3 x (J, ...)
     for _ in range(int(iterations)):

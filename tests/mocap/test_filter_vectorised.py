@@ -178,3 +178,13 @@ def test_point_precision_in_blocks_equals_the_one_pass(holey, studio4, chunk):
     np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-12 * np.abs(ref).max())
     np.testing.assert_array_equal(got, np.swapaxes(got, -1, -2))          # exactly symmetric
     np.testing.assert_array_equal(got, point_precision(holey, used, R, t, f))
+
+
+@pytest.mark.parametrize("block", [1, 200, 5000])
+def test_hampel_in_frame_blocks_equals_the_whole_take(holey, monkeypatch, block):
+    """Frame blocks of any size (one frame, a few, more than the take) give the windows'
+    result bit for bit."""
+    import mocap.filter
+    monkeypatch.setattr(mocap.filter, "_BLOCK", block)
+    np.testing.assert_array_equal(hampel_outliers(holey, 3, 3.0, 0.01),
+                                  hampel_reference(holey, 3, 3.0, 0.01))
