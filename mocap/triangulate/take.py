@@ -91,27 +91,28 @@ def _replace(res: Triangulation, idx: np.ndarray, sub: Triangulation) -> Triangu
     return res
 
 
-def temporal_reference(xyz: np.ndarray, half_window: int) -> np.ndarray:
+def temporal_reference(xyz: np.ndarray, half_window: int, chunk: int = 8192) -> np.ndarray:
     """Where each point is expected from its neighbours in time: the median of the frames
     ``f - h .. f + h`` other than ``f`` (NaN where none is known).
 
     Args:
         xyz: (F, ...) points over time (axis 0 = frames), NaN = missing.
+        chunk: values per block of frames (blocks keep the windows' copies in the cache;
+            the result does not depend on it).
     Returns:
         (F, ...) the reference positions.
     """
+    h = int(half_window)
     F = xyz.shape[0]
-    stack = []
-    for d in range(-half_window, half_window + 1):
-        if d == 0:
-            continue
-        shifted = np.full_like(xyz, np.nan)
-        if d > 0:
-            shifted[:F - d] = xyz[d:]
-        else:
-            shifted[-d:] = xyz[:F + d]
-        stack.append(shifted)
-    return nanmedian(np.stack(stack), axis=0)
+    pad = np.full((F + 2 * h,) + xyz.shape[1:], np.nan)
+    pad[h:h + F] = xyz
+    out = np.empty(xyz.shape)
+    step = max(1, chunk // max(1, int(np.prod(xyz.shape[1:])) * 2 * h))
+    shifts = [d for d in range(-h, h + 1) if d != 0]
+    for a in range(0, F, step):
+        b = min(F, a + step)
+        out[a:b] = nanmedian(np.stack([pad[a + h + d:b + h + d] for d in shifts]), axis=0)
+    return out
 
 
 def triangulate_take(det: Detections2D, rig: Rig,

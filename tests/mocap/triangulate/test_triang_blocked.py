@@ -86,3 +86,30 @@ def test_health_reprojection_in_blocks_equals_the_one_pass(noisy_take, studio4, 
     proj, depth_ref = cams.project(xyz)
     np.testing.assert_array_equal(err, np.linalg.norm(proj - det.xy, axis=-1))
     np.testing.assert_array_equal(depth, depth_ref)
+
+
+def temporal_reference_reference(xyz, half_window):
+    from mocap.nanstats import nanmedian
+    F = xyz.shape[0]
+    stack = []
+    for d in range(-half_window, half_window + 1):
+        if d == 0:
+            continue
+        shifted = np.full_like(xyz, np.nan)
+        if d > 0:
+            shifted[:F - d] = xyz[d:]
+        else:
+            shifted[-d:] = xyz[:F + d]
+        stack.append(shifted)
+    return nanmedian(np.stack(stack), axis=0)
+
+
+@pytest.mark.parametrize("half_window, chunk", [(1, 1), (2, 300), (3, 1 << 20), (5, 1000)])
+def test_temporal_reference_in_blocks_equals_the_whole_take(noisy_take, half_window, chunk):
+    from mocap.triangulate.take import temporal_reference
+    rng = np.random.default_rng(9)
+    xyz = noisy_take.gt_xyz + rng.normal(0, 0.01, noisy_take.gt_xyz.shape)
+    xyz[rng.random(xyz.shape[:-1]) < 0.1] = np.nan
+    xyz[10:20, :, 4] = np.nan                                   # a gap longer than the window
+    got = temporal_reference(xyz, half_window, chunk=chunk)
+    np.testing.assert_array_equal(got, temporal_reference_reference(xyz, half_window))
