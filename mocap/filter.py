@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
 from .errors import MocapError
 from .geometry.bones import bone_lengths, robust_bone_lengths
+from .iir import butter_lowpass_sos, sosfiltfilt
 from .keypoints import get_format
 from .nanstats import nanmedian
 
@@ -85,14 +85,17 @@ def butterworth_zero_phase(x: np.ndarray, cutoff_hz: float, fps: float, order: i
         raise MocapError(
             f"[filter] cutoff_hz must be below the Nyquist frequency {fps / 2:g} Hz for a "
             f"{fps:g} fps take, found {cutoff_hz:g}")
-    sos = butter(order, cutoff_hz, btype="low", fs=fps, output="sos")
+    sos = butter_lowpass_sos(order, cutoff_hz, fps)
     pad = 3 * (2 * len(sos) + 1)
     out = np.array(x, dtype=np.float64, copy=True)
     flat = out.reshape(out.shape[0], -1)
+    stretches: dict = {}                    # (start, stop) -> the series finite there
     for k, s in _series(flat):
         for a, b in runs(np.isfinite(s)):
             if b - a > pad:
-                flat[a:b, k] = sosfiltfilt(sos, s[a:b])
+                stretches.setdefault((a, b), []).append(k)
+    for (a, b), cols in stretches.items():  # every series with the same stretch at once
+        flat[a:b, cols] = sosfiltfilt(sos, flat[a:b, cols])
     return out
 
 
