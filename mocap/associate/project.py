@@ -7,12 +7,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from calibration import Rig
 
 from ..nanstats import nanmedian
 from ..types import Detections2D
+from .assignment import assignment
 from .solve import Association
 
 __all__ = ["slot_identities", "detections_by_identity", "detections_for_points"]
@@ -95,7 +95,7 @@ def detections_for_points(det: Detections2D, rig: Rig, xyz: np.ndarray,
         cost = nanmedian(d, axis=-1)                  # (F, P, K); all-NaN rows: NaN
         for f in np.flatnonzero(np.isfinite(cost).any((1, 2))):
             m = np.where(np.isfinite(cost[f]), cost[f], _BIG)
-            rows, cols = linear_sum_assignment(m)
+            rows, cols = assignment(m)
             keep = m[rows, cols] < gate[f, rows]
             slot[c, f, cols[keep]] = rows[keep]
     return detections_by_identity(det.replace(xy=det.xy[:, :F], conf=det.conf[:, :F],

@@ -42,12 +42,12 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from calibration import Rig
 
 from ..settings import AssociateSettings
 from ..types import Detections2D
+from .assignment import assignment
 from .geometry import (AssociationError, RayChunk, association_joints, detection_rays,
                        distance_matrix, group_xyz, point_costs, ray_chunk)
 
@@ -209,7 +209,7 @@ def _assign(cost: np.ndarray, flipc: np.ndarray, usable: np.ndarray, max_m: floa
     slots[sel] = best[sel]
     for f, c in zip(*np.nonzero(~easy)):
         cc = cost[f, :, c]
-        r, k = linear_sum_assignment(cc)
+        r, k = assignment(cc)
         good = cc[r, k] < _BIG
         slots[f, r[good], c] = k[good]
     fi, gi, ci = np.nonzero(slots >= 0)

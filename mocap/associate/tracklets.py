@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..geometry.bones import robust_bone_lengths
 from ..settings import AssociateSettings
+from .assignment import assignment
 
 __all__ = ["link_frames", "bone_signature", "tracklet_summaries", "stitch_tracklets",
            "pose_centre"]
@@ -123,7 +123,7 @@ class _Tracks:
             gate = self._gate(lag)
             cost = _pose_distance(pred, Xg) / gate[:, None]
             cost = np.where(cost <= 1.0, cost, _BIG)
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = assignment(cost)
             ok = cost[rows, cols] < _BIG
             rows, cols = rows[ok], cols[ok]
             self._update(f, active[rows], Xg[cols], pred[rows], lag[rows])
@@ -253,7 +253,7 @@ def stitch_tracklets(tracks: list, fps: float, settings: AssociateSettings) -> n
         cost[i, j] = dist[i, j] / reach[i, j] + med / settings.reid_bone_tolerance
     nxt = np.full(T, -1)
     if (cost < _BIG).any():
-        rows, cols = linear_sum_assignment(cost)
+        rows, cols = assignment(cost)
         for r, c in zip(rows, cols):
             if cost[r, c] < _BIG:
                 nxt[r] = c
