@@ -48,6 +48,15 @@ def detections_by_identity(det: Detections2D, slot_identity: np.ndarray,
     """
     C, F, K, J = det.shape
     T = num_people
+    if det.heatmaps is None and T <= K and bool(np.all(
+            (slot_identity == np.arange(K)) | (slot_identity < 0))):
+        # slot k is identity k wherever it is anyone (one person, or people kept in the
+        # detector's order): one masked copy instead of a scatter
+        keep = slot_identity[:, :, :T] >= 0
+        return det.replace(xy=np.where(keep[..., None, None], det.xy[:, :, :T],
+                                       np.nan).astype(np.float64, copy=False),
+                           conf=np.where(keep[..., None], det.conf[:, :, :T],
+                                         np.float32(0)).astype(np.float32, copy=False))
     xy = np.full((C, F, T, J, 2), np.nan)
     conf = np.zeros((C, F, T, J), np.float32)
     c, f, k = np.nonzero(slot_identity >= 0)

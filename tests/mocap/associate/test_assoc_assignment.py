@@ -24,3 +24,33 @@ def test_association_and_triangulation_load_without_scipy_optimize():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def _by_identity_reference(det, slot_identity, T):
+    C, F, K, J = det.shape
+    xy = np.full((C, F, T, J, 2), np.nan)
+    conf = np.zeros((C, F, T, J), np.float32)
+    c, f, k = np.nonzero(slot_identity >= 0)
+    t = slot_identity[c, f, k]
+    xy[c, f, t] = det.xy[c, f, k]
+    conf[c, f, t] = det.conf[c, f, k]
+    return xy, conf
+
+
+def test_detections_by_identity_equals_the_scatter(crossing3):
+    """Slots kept in the detector's order (the masked copy) and shuffled ones (the scatter)
+    give what the scatter gave, bit for bit."""
+    from mocap.associate.project import detections_by_identity
+    det = crossing3.detections.replace(heatmaps=None, heatmap_affine=None)
+    C, F, K, J = det.shape
+    rng = np.random.default_rng(3)
+    in_order = np.where(rng.random((C, F, K)) < 0.8, np.arange(K), -1)
+    shuffled = np.stack([rng.permutation(K) for _ in range(C * F)]).reshape(C, F, K)
+    shuffled[rng.random((C, F, K)) < 0.2] = -1
+    for slots, T in ((in_order, K), (in_order[:, :, :2] , 2), (shuffled, K)):
+        sub = det.replace(xy=det.xy[:, :, :slots.shape[2]], conf=det.conf[:, :, :slots.shape[2]])
+        got = detections_by_identity(sub, slots, T)
+        xy, conf = _by_identity_reference(sub, slots, T)
+        np.testing.assert_array_equal(got.xy, xy)
+        np.testing.assert_array_equal(got.conf, conf)
+        assert got.conf.dtype == np.float32
