@@ -5,7 +5,7 @@ alone costs most of a second, more than filtering a ten-minute take).
 
 A filter is a cascade of second-order sections, rows ``(b0, b1, b2, 1, a1, a2)`` as in scipy.
 Each section runs in transposed direct form II; its state s (2,) moves by ``s_n = A s_{n-1} +
-B x_n`` with ``y_n = b0 x_n + s_{n-1}[0]``. The samples are taken in blocks of ``block``: one
+B x_n`` with ``y_n = b0 x_n + s_{n-1}[0]``. The samples are taken in blocks of ``block`` (32: short products, one BLAS thread): one
 block of every series at once is two matrix products with the block's response matrices (the
 exact recursion, unrolled), so the Python loop runs over blocks, not samples.
 
@@ -14,6 +14,7 @@ Time is axis 0; columns (axis 1) are independent series of equal length.
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 __all__ = ["butter_lowpass_sos", "sosfilt_zi", "sosfilt", "sosfiltfilt", "sosfiltfilt_padlen"]
 
@@ -74,7 +75,7 @@ def _block_maps(section: np.ndarray, L: int):
     return T, O, powers[L], W
 
 
-def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray, block: int = 128) -> np.ndarray:
+def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray, block: int = 32) -> np.ndarray:
     """Filter the series x (F, N) through the sections from states zi (S, 2, N)."""
     y = np.array(x, dtype=np.float64, copy=True)
     F = len(y)
@@ -109,7 +110,8 @@ def sosfiltfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
     n = sosfiltfilt_padlen(sos)
     ext = np.concatenate([2 * x[:1] - x[n:0:-1], x, 2 * x[-1:] - x[-2:-n - 2:-1]])
     zi = sosfilt_zi(sos)[:, :, None]
-    y = sosfilt(sos, ext, zi * ext[0])
-    y = sosfilt(sos, y[::-1], zi * y[-1])[::-1]
+    with threadpool_limits(limits=1, user_api="blas"):    # small products: threads only wait
+        y = sosfilt(sos, ext, zi * ext[0])
+        y = sosfilt(sos, y[::-1], zi * y[-1])[::-1]
     y = y[n:len(y) - n]
     return y[:, 0] if one else y
