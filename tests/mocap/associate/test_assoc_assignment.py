@@ -54,3 +54,24 @@ def test_detections_by_identity_equals_the_scatter(crossing3):
         np.testing.assert_array_equal(got.xy, xy)
         np.testing.assert_array_equal(got.conf, conf)
         assert got.conf.dtype == np.float32
+
+
+def test_chunks_in_parallel_processes_give_the_serial_association(crowd4, studio4,
+                                                                   monkeypatch):
+    """Chunks associated in forked processes give what one process gives, array for array
+    (several people entering and leaving, so the chunks' group counts differ)."""
+    import sys
+
+    import pytest
+
+    import mocap.associate.solve as solve
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    monkeypatch.setattr(solve, "_CHUNK_FRAMES", 16)
+    serial = solve.associate_take(crowd4.detections, studio4)
+    monkeypatch.setattr(solve, "PARALLEL_MIN_FRAMES", 0)
+    monkeypatch.setattr(solve, "fork_workers", lambda jobs: 2)
+    parallel = solve.associate_take(crowd4.detections, studio4)
+    assert serial.num_groups >= 3
+    for key in ("slots", "flipped", "xyz", "residual_m", "num_views", "joints"):
+        np.testing.assert_array_equal(getattr(parallel, key), getattr(serial, key))

@@ -113,3 +113,29 @@ def test_temporal_reference_in_blocks_equals_the_whole_take(noisy_take, half_win
     xyz[10:20, :, 4] = np.nan                                   # a gap longer than the window
     got = temporal_reference(xyz, half_window, chunk=chunk)
     np.testing.assert_array_equal(got, temporal_reference_reference(xyz, half_window))
+
+
+def test_blocks_in_parallel_processes_give_the_serial_triangulation(noisy_take, studio4,
+                                                                    monkeypatch):
+    """triangulate_points' blocks in forked processes give one process's result, array for
+    array (with a prior: the temporal check's path)."""
+    import sys
+
+    import mocap.triangulate.points as points
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    det = noisy_take.detections
+    C = det.shape[0]
+    xy = np.moveaxis(det.xy, 0, 3).reshape(-1, C, 2)
+    conf = np.moveaxis(det.conf, 0, 3).reshape(-1, C).astype(np.float64)
+    prior = noisy_take.gt_xyz.reshape(-1, 3).copy()
+    prior[::3] = np.nan
+    monkeypatch.setattr(points, "CHUNK", 97)
+    serial = [points.triangulate_points(studio4, xy, conf, prior=p) for p in (None, prior)]
+    monkeypatch.setattr(points, "PARALLEL_MIN_POINTS", 0)
+    monkeypatch.setattr(points, "fork_workers", lambda jobs: 2)
+    for p, ref in zip((None, prior), serial):
+        got = points.triangulate_points(studio4, xy, conf, prior=p)
+        for a, b in zip((got.xyz, got.used, got.err_px, got.mean_err_px, got.flags),
+                        (ref.xyz, ref.used, ref.err_px, ref.mean_err_px, ref.flags)):
+            np.testing.assert_array_equal(a, b)
