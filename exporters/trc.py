@@ -75,6 +75,24 @@ def _trailing_nan(cells: list) -> list:
     return cells[:end] + ["NaN"] * (len(cells) - end)
 
 
+def _data_rows(values: np.ndarray, fps: float) -> list:
+    """One text line per frame: frame number, time, then the (F, 3 M) values. A row with
+    every value known is formatted by one format string (the same text as cell by cell,
+    ``%.6f`` is ``{:.6f}``); a row with missing values cell by cell."""
+    F, n = values.shape
+    full = "\t".join(["%d", "%.6f"] + ["%.6f"] * n)
+    known = np.isfinite(values).all(1)
+    rows = values.tolist()
+    lines = []
+    for f in range(F):
+        if known[f]:
+            lines.append(full % (f + 1, f / fps, *rows[f]))
+        else:
+            cells = [str(f + 1), f"{f / fps:.6f}"] + [_fmt(v) for v in values[f]]
+            lines.append("\t".join(_trailing_nan(cells)))
+    return lines
+
+
 def write_trc(path: "str | os.PathLike", marker_names, xyz: np.ndarray, fps: float,
               units: str = "m", up: str = "y") -> Path:
     """Write markers to a TRC file atomically.
@@ -120,9 +138,7 @@ def write_trc(path: "str | os.PathLike", marker_names, xyz: np.ndarray, fps: flo
         "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, M + 1)),
         "",
     ]
-    for f in range(F):
-        cells = [str(f + 1), f"{f / fps:.6f}"] + [_fmt(v) for v in out[f].ravel()]
-        lines.append("\t".join(_trailing_nan(cells)))
+    lines += _data_rows(out.reshape(F, -1), fps)
     with atomic_write(path, "w", newline="\n") as fh:
         fh.write("\n".join(lines) + "\n")
     return path

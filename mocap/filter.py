@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
 from .errors import MocapError
 from .geometry.bones import bone_lengths, robust_bone_lengths
+from .iir import butter_lowpass_sos, sosfiltfilt
 from .keypoints import get_format
 from .nanstats import nanmedian
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["fill_gaps", "butterworth_zero_phase", "hold_nearest", "runs", "one_euro",
            "hampel_outliers", "hampel", "bone_lengths", "robust_bone_lengths",
-           "enforce_bone_lengths", "point_precision", "filter_points"]
+           "enforce_bone_lengths", "inverse_sym3", "point_precision", "filter_points"]
 
 
 def runs(valid: np.ndarray) -> list[tuple[int, int]]:
@@ -85,14 +85,17 @@ def butterworth_zero_phase(x: np.ndarray, cutoff_hz: float, fps: float, order: i
         raise MocapError(
             f"[filter] cutoff_hz must be below the Nyquist frequency {fps / 2:g} Hz for a "
             f"{fps:g} fps take, found {cutoff_hz:g}")
-    sos = butter(order, cutoff_hz, btype="low", fs=fps, output="sos")
+    sos = butter_lowpass_sos(order, cutoff_hz, fps)
     pad = 3 * (2 * len(sos) + 1)
     out = np.array(x, dtype=np.float64, copy=True)
     flat = out.reshape(out.shape[0], -1)
+    stretches: dict = {}                    # (start, stop) -> the series finite there
     for k, s in _series(flat):
         for a, b in runs(np.isfinite(s)):
             if b - a > pad:
-                flat[a:b, k] = sosfiltfilt(sos, s[a:b])
+                stretches.setdefault((a, b), []).append(k)
+    for (a, b), cols in stretches.items():  # every series with the same stretch at once
+        flat[a:b, cols] = sosfiltfilt(sos, flat[a:b, cols])
     return out
 
 
@@ -163,6 +166,9 @@ def one_euro(x: np.ndarray, fps: float, min_cutoff_hz: float = 1.5, beta: float 
     return out.reshape(x.shape)
 
 
+_BLOCK = 1 << 16     # window values per block of frames in :func:`hampel_outliers`
+
+
 def hampel_outliers(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
                     min_deviation: float = 0.0) -> np.ndarray:
     """Spikes found by the Hampel identifier: samples further from the median of a centred
@@ -184,12 +190,17 @@ def hampel_outliers(x: np.ndarray, half_window: int, n_sigmas: float = 3.0,
         return np.zeros(x.shape, bool)
     flat = x.reshape(x.shape[0], -1)
     pad = np.pad(flat, ((h, h), (0, 0)), constant_values=np.nan)
-    win = sliding_window_view(pad, 2 * h + 1, axis=0)                    # (F, N, W)
-    med = nanmedian(win)
-    mad = nanmedian(np.abs(win - med[..., None]))
-    dev = np.abs(flat - med)
-    with np.errstate(invalid="ignore"):
-        spike = (dev > n_sigmas * 1.4826 * mad) & (dev > min_deviation)
+    spike = np.empty(flat.shape, bool)
+    # frame blocks of about ``_BLOCK`` window values: the sorts' copies stay in the cache
+    step = max(1, _BLOCK // max(1, flat.shape[1] * (2 * h + 1)))
+    for a in range(0, flat.shape[0], step):
+        b = min(flat.shape[0], a + step)
+        win = sliding_window_view(pad[a:b + 2 * h], 2 * h + 1, axis=0)   # (b - a, N, W)
+        med = nanmedian(win)
+        mad = nanmedian(np.abs(win - med[..., None]))
+        dev = np.abs(flat[a:b] - med)
+        with np.errstate(invalid="ignore"):
+            spike[a:b] = (dev > n_sigmas * 1.4826 * mad) & (dev > min_deviation)
     return spike.reshape(x.shape)
 
 
@@ -237,35 +248,72 @@ def enforce_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarray
     """
     xyz = np.asarray(xyz, dtype=np.float64)
     b = np.asarray(bones, int).reshape(-1, 2)
-    L = np.broadcast_to(np.asarray(lengths, float), xyz.shape[:-2] + (len(b),))
+    L = np.moveaxis(np.broadcast_to(np.asarray(lengths, float), xyz.shape[:-2] + (len(b),)),
+                    -1, 0)
     if precision is None:
         c = np.ones(xyz.shape[:-1]) if conf is None else np.clip(np.asarray(conf, float), 0, 1) + 1e-3
-        A = (1.0 / c)[..., None, None] * np.eye(3)
+        inv_c = np.ascontiguousarray(np.moveaxis(1.0 / c, -1, 0))
+        zero = np.zeros_like(inv_c)
+        A = (inv_c, zero, zero, inv_c, zero, inv_c)
     else:
-        A = np.linalg.inv(np.asarray(precision, float))
-    # joints first, so that each bone's two ends are contiguous blocks (the same arithmetic)
-    out, A, L = (np.moveaxis(xyz, -2, 0).copy(), np.moveaxis(A, -3, 0).copy(),
-                 np.moveaxis(L, -1, 0))
+        A = tuple(np.ascontiguousarray(np.moveaxis(a, -1, 0))
+                  for a in inverse_sym3(np.asarray(precision, float)))
+    # joints first, one array per coordinate: each bone's two ends are contiguous blocks
+    P = [np.moveaxis(xyz[..., k], -1, 0).copy() for k in range(3)]         # 3 x (J, ...)
     for _ in range(int(iterations)):
         for k, (i, j) in enumerate(b):
-            d = out[j] - out[i]
-            n = np.linalg.norm(d, axis=-1)
-            ok = np.isfinite(n) & (n > 1e-9) & np.isfinite(L[k])
-            if not ok.any():
-                continue
-            with np.errstate(invalid="ignore", divide="ignore"):
-                u = np.where(ok[..., None], d / np.where(ok, n, 1.0)[..., None], 0.0)
-                ai = np.einsum("...ab,...b->...a", A[i], u)
-                aj = np.einsum("...ab,...b->...a", A[j], u)
-                mu = (n - L[k]) / np.einsum("...a,...a->...", u, ai + aj)
-            mu = np.where(ok & np.isfinite(mu), mu, 0.0)[..., None]
-            out[i] += mu * ai
-            out[j] -= mu * aj
-    return np.ascontiguousarray(np.moveaxis(out, 0, -2))
+            _project_bone(P, A, i, j, L[k])
+    return np.stack([np.moveaxis(p, 0, -1) for p in P], -1)
+
+
+def _project_bone(P: list, A: tuple, i: int, j: int, length: np.ndarray) -> None:
+    """One constraint projection of the bone (i, j) to ``length`` (...,), in place: P 3
+    arrays (J, ...) metres, A 6 arrays (J, ...) of H^-1 (entries 00, 01, 02, 11, 12, 22)."""
+    d = [p[j] - p[i] for p in P]
+    n = np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+    ok = np.isfinite(n) & (n > 1e-9) & np.isfinite(length)
+    if not ok.any():
+        return
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv_n = np.where(ok, n, 1.0)
+        u = [np.where(ok, a / inv_n, 0.0) for a in d]
+        ai, aj = _sym_times(A, i, u), _sym_times(A, j, u)
+        mu = (n - length) / (u[0] * (ai[0] + aj[0]) + u[1] * (ai[1] + aj[1])
+                             + u[2] * (ai[2] + aj[2]))
+    mu = np.where(ok & np.isfinite(mu), mu, 0.0)
+    for p, a_i, a_j in zip(P, ai, aj):
+        p[i] += mu * a_i
+        p[j] -= mu * a_j
+
+
+def _sym_times(A: tuple, j: int, u: list) -> list:
+    """Joint j's symmetric 3 x 3 matrices (6 entries of A, each (J, ...)) times u (3 x (...))."""
+    a00, a01, a02, a11, a12, a22 = (a[j] for a in A)
+    return [a00 * u[0] + a01 * u[1] + a02 * u[2],
+            a01 * u[0] + a11 * u[1] + a12 * u[2],
+            a02 * u[0] + a12 * u[1] + a22 * u[2]]
+
+
+def inverse_sym3(H: np.ndarray) -> tuple:
+    """Inverses of symmetric 3 x 3 matrices in closed form (adjugate over determinant).
+
+    Args:
+        H: (..., 3, 3) symmetric, invertible (the upper triangle is read).
+    Returns:
+        6 arrays (...): entries 00, 01, 02, 11, 12, 22 of H^-1.
+    """
+    m00, m01, m02 = H[..., 0, 0], H[..., 0, 1], H[..., 0, 2]
+    m11, m12, m22 = H[..., 1, 1], H[..., 1, 2], H[..., 2, 2]
+    c00 = m11 * m22 - m12 * m12
+    c01 = m02 * m12 - m01 * m22
+    c02 = m01 * m12 - m02 * m11
+    inv = 1.0 / (m00 * c00 + m01 * c01 + m02 * c02)
+    return (c00 * inv, c01 * inv, c02 * inv, (m00 * m22 - m02 * m02) * inv,
+            (m01 * m02 - m00 * m12) * inv, (m00 * m11 - m01 * m01) * inv)
 
 
 def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: np.ndarray,
-                    f_px: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+                    f_px: np.ndarray, floor: float = 1e-3, chunk: int = 8192) -> np.ndarray:
     """How firmly the cameras pin each point: ``H = sum_c J_c^T J_c`` over the views used,
     with ``J_c`` (2, 3) the derivative of camera c's pixel projection (pinhole, focal
     ``f_px``) at the point, plus ``floor`` times the largest eigenvalue's scale on the
@@ -275,25 +323,47 @@ def point_precision(xyz: np.ndarray, views_used: np.ndarray, R: np.ndarray, t: n
     Args:
         xyz: (..., J, 3) world points, metres (NaN allowed). views_used: (..., J, C) bool.
         R: (C, 3, 3) ``R_cam_from_world``; t: (C, 3) metres; f_px: (C,) focal lengths.
+        chunk: points per block (the arithmetic runs block by block so that its temporaries
+            stay in the cache; the result does not depend on it).
     Returns:
-        (..., J, 3, 3) pixels^2 per metre^2.
+        (..., J, 3, 3) pixels^2 per metre^2, symmetric.
     """
-    X = np.nan_to_num(np.asarray(xyz, float))
-    Xc = np.einsum("cab,...b->...ca", R, X) + t                   # (..., J, C, 3)
-    z = Xc[..., 2]
-    ok = np.asarray(views_used, bool) & (z > 1e-6)
+    X = np.asarray(xyz, float)
+    used = np.asarray(views_used, bool)
+    rows, C = X.reshape(-1, 3), used.shape[-1]
+    used_rows = used.reshape(-1, C)
+    out = np.empty((len(rows), 3, 3))
+    R, t, f_px = (np.asarray(a, float) for a in (R, t, f_px))
+    floor_scale = np.median(f_px) ** 2 / 100.0
+    for a in range(0, len(rows), max(1, chunk)):
+        b = min(len(rows), a + chunk)
+        out[a:b] = _precision_rows(rows[a:b], used_rows[a:b], R, t, f_px, floor, floor_scale)
+    return out.reshape(X.shape[:-1] + (3, 3))
+
+
+def _precision_rows(X, used, R, t, f_px, floor: float, floor_scale: float) -> np.ndarray:
+    """:func:`point_precision` of a block of points X (N, 3), used (N, C): (N, 3, 3).
+    Per-camera arrays are views first, (C, N), one per coordinate."""
+    X = np.nan_to_num(X)
+    Xc = [R[:, k, 0, None] * X[:, 0] + R[:, k, 1, None] * X[:, 1] + R[:, k, 2, None] * X[:, 2]
+          + t[:, k, None] for k in range(3)]                                    # 3 x (C, N)
+    z = Xc[2]
+    ok = used.T & (z > 1e-6)
     with np.errstate(divide="ignore", invalid="ignore"):
-        x, y = Xc[..., 0] / z, Xc[..., 1] / z
-        g = np.where(ok, (f_px / z) ** 2, 0.0)                     # (..., J, C)
+        x, y = Xc[0] / z, Xc[1] / z
+        g = np.where(ok, (f_px[:, None] / z) ** 2, 0.0)
     x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
     # J_c^T J_c = (f/z)^2 (a a^T + b b^T), a = R_0 - x R_2, b = R_1 - y R_2 (rows of R): the
     # same as (f/z)^2 R^T [[1, 0, -x], [0, 1, -y], [-x, -y, x^2 + y^2]] R, without 3x3 products
-    a = R[:, 0] - x[..., None] * R[:, 2]                              # (..., J, C, 3)
-    b = R[:, 1] - y[..., None] * R[:, 2]
-    ga, gb = g[..., None] * a, g[..., None] * b
-    H = np.einsum("...ca,...cb->...ab", ga, a) + np.einsum("...ca,...cb->...ab", gb, b)
-    scale = np.maximum(np.trace(H, axis1=-2, axis2=-1) / 3.0, np.median(f_px) ** 2 / 100.0)
-    return H + (floor * scale)[..., None, None] * np.eye(3)
+    a = [R[:, 0, k, None] - x * R[:, 2, k, None] for k in range(3)]
+    b = [R[:, 1, k, None] - y * R[:, 2, k, None] for k in range(3)]
+    H = np.empty((X.shape[0], 3, 3))
+    for i, j in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)):
+        H[:, i, j] = H[:, j, i] = (g * (a[i] * a[j] + b[i] * b[j])).sum(0)
+    scale = np.maximum((H[:, 0, 0] + H[:, 1, 1] + H[:, 2, 2]) / 3.0, floor_scale)
+    for k in range(3):
+        H[:, k, k] += floor * scale
+    return H
 
 
 def filter_points(points: "Points3D", settings: "FilterSettings", rig=None) -> "Points3D":

@@ -108,11 +108,15 @@ class Session:
         per_cam = read_cameras_cached(self.out, folders, fmt.name, F, first, rig)
         P = max(xy.shape[1] for xy, _ in per_cam)
         C, J = len(rig), fmt.num_joints
-        xy = np.full((C, F, P, J, 2), np.nan)
-        conf = np.zeros((C, F, P, J), np.float32)
-        for c, (x, cf) in enumerate(per_cam):
-            xy[c, :, :x.shape[1]] = x
-            conf[c, :, :x.shape[1]] = cf
+        if all(x.shape == (F, P, J, 2) for x, _ in per_cam):     # one write, no padding
+            xy = np.stack([x for x, _ in per_cam]).astype(np.float64, copy=False)
+            conf = np.stack([cf for _, cf in per_cam]).astype(np.float32, copy=False)
+        else:
+            xy = np.full((C, F, P, J, 2), np.nan)
+            conf = np.zeros((C, F, P, J), np.float32)
+            for c, (x, cf) in enumerate(per_cam):
+                xy[c, :, :x.shape[1]] = x
+                conf[c, :, :x.shape[1]] = cf
         hm, aff = self._heatmaps(rig, (C, F, P, J))
         return Detections2D(xy=xy, conf=conf, format=fmt.name, camera_names=rig.names,
                             fps=settings.take.fps, heatmaps=hm, heatmap_affine=aff)

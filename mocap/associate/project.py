@@ -7,12 +7,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from calibration import Rig
 
 from ..nanstats import nanmedian
 from ..types import Detections2D
+from .assignment import assignment
 from .solve import Association
 
 __all__ = ["slot_identities", "detections_by_identity", "detections_for_points"]
@@ -48,6 +48,15 @@ def detections_by_identity(det: Detections2D, slot_identity: np.ndarray,
     """
     C, F, K, J = det.shape
     T = num_people
+    if det.heatmaps is None and T <= K and bool(np.all(
+            (slot_identity == np.arange(K)) | (slot_identity < 0))):
+        # slot k is identity k wherever it is anyone (one person, or people kept in the
+        # detector's order): one masked copy instead of a scatter
+        keep = slot_identity[:, :, :T] >= 0
+        return det.replace(xy=np.where(keep[..., None, None], det.xy[:, :, :T],
+                                       np.nan).astype(np.float64, copy=False),
+                           conf=np.where(keep[..., None], det.conf[:, :, :T],
+                                         np.float32(0)).astype(np.float32, copy=False))
     xy = np.full((C, F, T, J, 2), np.nan)
     conf = np.zeros((C, F, T, J), np.float32)
     c, f, k = np.nonzero(slot_identity >= 0)
@@ -95,7 +104,7 @@ def detections_for_points(det: Detections2D, rig: Rig, xyz: np.ndarray,
         cost = nanmedian(d, axis=-1)                  # (F, P, K); all-NaN rows: NaN
         for f in np.flatnonzero(np.isfinite(cost).any((1, 2))):
             m = np.where(np.isfinite(cost[f]), cost[f], _BIG)
-            rows, cols = linear_sum_assignment(m)
+            rows, cols = assignment(m)
             keep = m[rows, cols] < gate[f, rows]
             slot[c, f, cols[keep]] = rows[keep]
     return detections_by_identity(det.replace(xy=det.xy[:, :F], conf=det.conf[:, :F],

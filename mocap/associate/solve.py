@@ -34,7 +34,8 @@ set of *groups* (one per person hypothesis) with their member skeleton in each c
 
 Frames are processed in chunks, every step batched over the chunk (frames last in memory, so
 that numpy's inner loops are long); only the per-camera Hungarian assignments where two people
-want the same skeleton run one by one.
+want the same skeleton run one by one. Chunks are independent: a long take's chunks run in
+parallel processes (forked, one per CPU; :data:`PARALLEL_MIN_FRAMES`), with the same result.
 """
 from __future__ import annotations
 
@@ -42,20 +43,23 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from calibration import Rig
 
+from ..parallel import fork_workers, map_blocks
 from ..settings import AssociateSettings
 from ..types import Detections2D
+from .assignment import assignment
 from .geometry import (AssociationError, RayChunk, association_joints, detection_rays,
                        distance_matrix, group_xyz, point_costs, ray_chunk)
 
 log = logging.getLogger("mocap.associate")      # the stage's logger, for every module
 
-__all__ = ["Association", "cluster_views", "associate_take"]
+__all__ = ["Association", "cluster_views", "associate_take", "PARALLEL_MIN_FRAMES"]
 
 _CHUNK_FRAMES = 256    # frames processed together
+#: From this many frames on, chunks are associated in parallel processes (one per CPU).
+PARALLEL_MIN_FRAMES = 4096
 _BIG = 1e6             # cost of a forbidden assignment
 
 
@@ -209,7 +213,7 @@ def _assign(cost: np.ndarray, flipc: np.ndarray, usable: np.ndarray, max_m: floa
     slots[sel] = best[sel]
     for f, c in zip(*np.nonzero(~easy)):
         cc = cost[f, :, c]
-        r, k = linear_sum_assignment(cc)
+        r, k = assignment(cc)
         good = cc[r, k] < _BIG
         slots[f, r[good], c] = k[good]
     fi, gi, ci = np.nonzero(slots >= 0)
@@ -339,6 +343,14 @@ def _associate_chunk(ch: RayChunk, settings: AssociateSettings):
     return slots, flipped, X.transpose(3, 2, 1, 0), res
 
 
+def _chunk_job(job: tuple):
+    """One chunk's association: job (detections of the chunk's frames, rig, settings) ->
+    what :func:`_associate_chunk` returns."""
+    part, rig, settings = job
+    rays = detection_rays(rig, part, settings.min_conf, settings.min_joints)
+    return _associate_chunk(ray_chunk(rays, slice(None)), settings)
+
+
 def associate_take(det: Detections2D, rig: Rig,
                    settings: AssociateSettings = AssociateSettings()) -> Association:
     """Associate the skeletons of every frame of a take across the cameras.
@@ -351,14 +363,13 @@ def associate_take(det: Detections2D, rig: Rig,
         :class:`Association` with G = the largest number of people found in one frame.
     """
     F = det.num_frames
-    parts = []
     joints = association_joints(det.keypoint_format.joint_names)
-    for s in range(0, F, _CHUNK_FRAMES):          # rays chunk by chunk: memory stays bounded
-        frames = slice(s, min(F, s + _CHUNK_FRAMES))
-        part = det.replace(xy=det.xy[:, frames], conf=det.conf[:, frames], heatmaps=None,
-                           heatmap_affine=None)
-        rays = detection_rays(rig, part, settings.min_conf, settings.min_joints)
-        parts.append(_associate_chunk(ray_chunk(rays, slice(None)), settings))
+    # rays chunk by chunk (memory stays bounded), the chunks in parallel on a long take
+    jobs = [(det.replace(xy=det.xy[:, s:s + _CHUNK_FRAMES], conf=det.conf[:, s:s + _CHUNK_FRAMES],
+                         heatmaps=None, heatmap_affine=None), rig, settings)
+            for s in range(0, F, _CHUNK_FRAMES)]
+    parts = map_blocks(_chunk_job, jobs,
+                       fork_workers(len(jobs)) if F >= PARALLEL_MIN_FRAMES else 1)
     if not parts:
         raise AssociationError("the detections have no frames; nothing to associate")
     G = max(p[0].shape[1] for p in parts)

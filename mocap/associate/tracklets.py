@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..geometry.bones import robust_bone_lengths
 from ..settings import AssociateSettings
+from .assignment import assignment
 
 __all__ = ["link_frames", "bone_signature", "tracklet_summaries", "stitch_tracklets",
            "pose_centre"]
@@ -123,7 +123,7 @@ class _Tracks:
             gate = self._gate(lag)
             cost = _pose_distance(pred, Xg) / gate[:, None]
             cost = np.where(cost <= 1.0, cost, _BIG)
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = assignment(cost)
             ok = cost[rows, cols] < _BIG
             rows, cols = rows[ok], cols[ok]
             self._update(f, active[rows], Xg[cols], pred[rows], lag[rows])
@@ -133,19 +133,38 @@ class _Tracks:
         return track
 
     def link_one(self, f: int, X: np.ndarray) -> int:
-        """:meth:`link_many` for a frame with one group X (Jp, 3) (the common case, without
-        the assignment's arrays)."""
+        """:meth:`link_many` for a frame with one group X (Jp, 3) (the common case: one
+        track, scalar indices, no assignment; the same arithmetic)."""
         active = self._active(f)
         if len(active) != 1:
             return int(self.link_many(f, X[None])[0])
-        t = active[:1]
-        lag = f - self.last_f[t]
-        pred = self.last_X[t] + self.vel[t][:, None, :] * lag[:, None, None]
-        cost = _pose_distance(pred, X[None])[0, 0] / self._gate(lag[0])
-        if not cost <= 1.0:
+        t = int(active[0])
+        lag = f - int(self.last_f[t])
+        pred = self.last_X[t] + self.vel[t] * lag                           # (Jp, 3)
+        gap = np.sqrt(((pred - X) ** 2).sum(-1))                            # (Jp,)
+        known = np.isfinite(gap)
+        n = int(known.sum())
+        if n >= 3:
+            dist = np.where(known, gap, 0.0).sum() / max(n, 1)
+        else:
+            dist = _pose_distance(pred[None], X[None])[0, 0]
+        if not dist / self._gate(lag) <= 1.0:
             return self._start(f, X)
-        self._update(f, t, X[None], pred, lag)
-        return int(t[0])
+        self._update_one(f, t, X, pred, lag)
+        return t
+
+    def _update_one(self, f: int, t: int, X: np.ndarray, pred: np.ndarray, lag: int) -> None:
+        """:meth:`_update` of one track t with pose X (Jp, 3)."""
+        step = X - self.last_X[t]                                           # (Jp, 3)
+        both = np.isfinite(step).all(-1)
+        cnt = int(both.sum())
+        v_new = np.where(both[:, None], step, 0.0).sum(0) / (max(cnt, 1) * lag)
+        if not lag > 1:
+            v_new = 0.5 * (self.vel[t] + v_new)
+        if cnt >= 3:
+            self.vel[t] = v_new
+        self.last_X[t] = np.where(np.isfinite(X), X, pred)
+        self.last_f[t] = f
 
     def _update(self, f: int, t: np.ndarray, X: np.ndarray, pred: np.ndarray,
                 lag: np.ndarray) -> None:
@@ -253,7 +272,7 @@ def stitch_tracklets(tracks: list, fps: float, settings: AssociateSettings) -> n
         cost[i, j] = dist[i, j] / reach[i, j] + med / settings.reid_bone_tolerance
     nxt = np.full(T, -1)
     if (cost < _BIG).any():
-        rows, cols = linear_sum_assignment(cost)
+        rows, cols = assignment(cost)
         for r, c in zip(rows, cols):
             if cost[r, c] < _BIG:
                 nxt[r] = c

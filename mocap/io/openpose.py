@@ -35,7 +35,7 @@ from .checks import frame_number, keypoint_numbers, log_frame_range, mask_wild_p
 
 log = logging.getLogger(__name__)
 
-__all__ = ["list_frames", "numbered_names", "read_openpose_folder", "read_openpose_folders",
+__all__ = ["list_frames", "numbered_names", "fixed_width_numbers", "read_openpose_folder", "read_openpose_folders",
            "folder_fingerprint",
            "write_openpose_frame", "openpose_frame_dict", "guess_openpose_format",
            "OPENPOSE_FORMATS", "PARALLEL_MIN_FILES"]
@@ -77,6 +77,31 @@ def list_frames(folder: "str | os.PathLike") -> list[tuple[int, Path]]:
     return [(n, folder / name) for n, name in numbered_names(folder)]
 
 
+def fixed_width_numbers(names: list) -> "list | None":
+    """:func:`~mocap.io.checks.frame_number` of every ``<prefix><digits><suffix>.json`` name
+    when all of them share one prefix and one suffix and the digits' width (OpenPose's
+    ``cam1_000000000123_keypoints.json``): the number is one slice of each name, read
+    without a regular expression; None when the names are not of that one form."""
+    if len(names) < 2 or len({len(n) for n in names}) != 1:
+        return None
+    first = names[0][:-5]
+    digits = [i for i, ch in enumerate(first) if ch.isdigit()]
+    if not digits:
+        return None
+    b = digits[-1] + 1
+    a = b
+    while a > 0 and first[a - 1].isdigit():
+        a -= 1
+    prefix, suffix = first[:a], names[0][b:]
+    if any(ch.isdigit() for ch in suffix) or len({n[:a] for n in names}) != 1 or \
+            len({n[b:] for n in names}) != 1:
+        return None
+    cells = [n[a:b] for n in names]
+    if not all(c.isdigit() and c.isascii() for c in cells) or (prefix and prefix[-1].isdigit()):
+        return None
+    return [int(c) for c in cells]
+
+
 def numbered_names(folder: "str | os.PathLike") -> list[tuple[int, str]]:
     """(frame number, file name) of every ``*.json`` in ``folder``, as :func:`list_frames`
     (names as strings: cheaper than paths by the hundred thousand)."""
@@ -84,7 +109,9 @@ def numbered_names(folder: "str | os.PathLike") -> list[tuple[int, str]]:
     if not folder.is_dir():
         raise DetectionsError(f"{folder}: OpenPose JSON folder not found")
     names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(".json"))
-    found = [frame_number(n[:-5]) for n in names]
+    found = fixed_width_numbers(names)
+    if found is None:
+        found = [frame_number(n[:-5]) for n in names]
     if names and all(n is None for n in found):
         log.info("%s: no frame number in any file name; frames in name order", folder)
         return list(enumerate(names))

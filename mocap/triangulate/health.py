@@ -24,7 +24,8 @@ from ..errors import TriangulationError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MIN_SHARE_USED", "CameraHealth", "detected", "nearest_errors", "camera_health",
+__all__ = ["MIN_SHARE_USED", "CameraHealth", "detected", "reprojection_errors",
+           "nearest_errors", "camera_health",
            "health_problems", "health_table", "nobody_reason", "check_reconstructed",
            "triangulation_health"]
 
@@ -130,6 +131,28 @@ def detected(xy: np.ndarray, conf: np.ndarray, min_conf: float) -> np.ndarray:
     return (conf >= min_conf) & (conf > 0) & np.isfinite(xy).all(-1)
 
 
+def reprojection_errors(rig: RigArrays, xyz: np.ndarray, xy: np.ndarray,
+                        chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel distance from each detection to its point's projection (full lens model), and
+    the point's depth in each camera, frame block by frame block (about ``chunk`` points a
+    block, so that the lens model's temporaries stay in the cache).
+
+    Args:
+        rig: the cameras (C). xyz: (F, P, J, 3) world metres, NaN = missing.
+        xy: (C, F, P, J, 2) detections, pixels, NaN = missing.
+    Returns:
+        err (C, F, P, J) pixels (NaN where either is missing or the point is behind the
+        camera) and depth (C, F, P, J) metres.
+    """
+    F = xyz.shape[0]
+    step = max(1, chunk // max(1, int(np.prod(xyz.shape[1:-1]))))
+    err, depth = np.empty(xy.shape[:-1]), np.empty(xy.shape[:-1])
+    for a in range(0, F, step):
+        proj, depth[:, a:a + step] = rig.project(xyz[a:a + step])
+        err[:, a:a + step] = np.linalg.norm(proj - xy[:, a:a + step], axis=-1)
+    return err, depth
+
+
 def nearest_errors(proj: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Distance, pixels, from each detection of one camera to the nearest reprojection of
     the same joint of any person in the same frame.
@@ -177,8 +200,9 @@ def camera_health(rig: RigArrays, camera_names, xy: np.ndarray, conf: np.ndarray
     """
     all_xy, all_conf = (xy, conf) if all_xy is None else (all_xy, all_conf)
     seen, seen_all = detected(xy, conf, min_conf), detected(all_xy, all_conf, min_conf)
-    proj, depth = rig.project(np.asarray(xyz, float))         # (C, F, P, J, 2), (C, F, P, J)
-    err = np.linalg.norm(proj - xy, axis=-1)
+    xyz = np.asarray(xyz, float)
+    err, depth = reprojection_errors(rig, xyz, xy)              # (C, F, P, J) each
+    proj = None
     if views_used is not None:
         used = np.moveaxis(np.asarray(views_used, bool), -1, 0) & seen
     else:
@@ -190,6 +214,7 @@ def camera_health(rig: RigArrays, camera_names, xy: np.ndarray, conf: np.ndarray
             n_seen, e = int(seen[c].sum()), err[c][seen[c]]
         else:
             n_seen = int(seen_all[c].sum())
+            proj = rig.project(xyz)[0] if proj is None else proj      # (C, F, P, J, 2)
             e = nearest_errors(proj[c], all_xy[c])[seen_all[c]]
         e = e[np.isfinite(e)]
         behind = float((depth[c][known] <= 0).mean()) if known.any() else 0.0

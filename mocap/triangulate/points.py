@@ -1,5 +1,6 @@
 """Triangulation of a batch of points (numpy or torch), in chunks, with degenerate geometry
-flagged.
+flagged. A large batch's chunks (numpy) run in parallel processes (:mod:`mocap.parallel`,
+:data:`PARALLEL_MIN_POINTS`), with the same result.
 
 Degenerate geometry is flagged (``FLAG_*`` bits in :attr:`Triangulation.flags`) and returned as
 NaN: too few views, no consensus, (nearly) parallel rays (coincident or collinear cameras, a
@@ -7,23 +8,27 @@ point on a baseline) and points behind the cameras that saw them.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from calibration import Rig
 
 from ..errors import TriangulationError
 from ..settings import TriangulateSettings
 from ..device import pick_device
+from ..parallel import fork_workers, map_blocks
 from .backend import CHUNK, copy_array, index_of, ns
 from .dlt import dlt_rig, features
 from .robust import narrow, robust_subset, solve_refined
 from .undistort import undistort_chunk
 
 __all__ = ["FLAG_FEW_VIEWS", "FLAG_NO_CONSENSUS", "FLAG_PARALLEL_RAYS", "FLAG_BEHIND_CAMERA",
-           "Triangulation", "triangulate_points", "triangulate_views"]
+           "PARALLEL_MIN_POINTS", "Triangulation", "triangulate_points", "triangulate_views"]
+
+#: From this many points on (numpy backend), blocks run in parallel processes (one per CPU).
+PARALLEL_MIN_POINTS = 1 << 16
 
 FLAG_FEW_VIEWS = 1
 """Fewer than ``min_views`` cameras detected the joint."""
@@ -146,37 +151,54 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
         chunk = 1 << 20 if dev.type == "cuda" else CHUNK
     g = dlt_rig(rig.arrays() if xp is np else rig.arrays().to(dev))
     out = _empty_result(N, C)
+    spans = [(a, min(N, a + chunk)) for a in range(0, N, chunk)]
+    jobs = [(g, dev, rig, settings, robust, xy_px[a:b], _rows(xy_n, a, b), _rows(jac, a, b),
+             conf[a:b], _rows(prior, a, b)) for a, b in spans]
+    workers = fork_workers(len(jobs)) if xp is np and N >= PARALLEL_MIN_POINTS else 1
+    _fill(out, spans, map_blocks(_block_job, jobs, workers))
+    return out
+
+
+def _rows(a: "np.ndarray | None", start: int, stop: int) -> "np.ndarray | None":
+    return None if a is None else a[start:stop]
+
+
+def _fill(out: Triangulation, spans: list, blocks) -> None:
+    """Write each block's (xyz, used, err, flags, mean_err) rows into ``out``."""
+    for (a, b), (xyz, used, err, flags, mean_err) in zip(spans, blocks):
+        out.xyz[a:b], out.used[a:b], out.err_px[a:b] = xyz, used, err
+        out.flags[a:b], out.mean_err_px[a:b] = flags, mean_err
+
+
+def _block_job(job: tuple) -> tuple:
+    """One block of :func:`triangulate_points` (its rows of every input): (xyz (n, 3),
+    used (n, C), err_px (n, C), flags (n,), mean_err_px (n,)), numpy arrays."""
+    g, dev, rig, settings, robust, xy_px, xy_n, jac, conf, prior = job
+    xp = np if dev is None else ns(g.normal)
     T = (lambda a: a) if xp is np else (lambda a: xp.as_tensor(a, device=dev))  # noqa: E731
     N_ = (lambda a: a) if xp is np else (lambda a: a.cpu().numpy())  # noqa: E731
-    ctx = contextlib.nullcontext() if xp is np else xp.no_grad()
+    if xy_n is None or jac is None:
+        x, y, *jc = undistort_chunk(rig, xy_px[:, :, 0].T.copy(), xy_px[:, :, 1].T.copy())
+    else:
+        x, y = (xy_n[:, :, k].T.copy() for k in (0, 1))
+        jc = [jac[:, :, i, j].T.copy() for i in (0, 1) for j in (0, 1)]
+    cf = conf.T.copy()
+    valid = cf >= settings.min_conf
+    if not settings.min_conf > 0:
+        valid &= cf > 0
+    valid &= np.isfinite(x) & np.isfinite(y)
+    pr = None if prior is None else [T(np.ascontiguousarray(prior[:, k])) for k in range(3)]
+    # numpy: one BLAS thread (the products are small, (9, 4 C) by (4 C, chunk): threads only
+    # wait on each other); torch: no gradients
+    ctx = threadpool_limits(limits=1, user_api="blas") if xp is np else xp.no_grad()
     with ctx:
-        for a in range(0, N, chunk):
-            b = min(N, a + chunk)
-            if xy_n is None or jac is None:
-                x, y, *jc = undistort_chunk(rig, xy_px[a:b, :, 0].T.copy(),
-                                            xy_px[a:b, :, 1].T.copy())
-            else:
-                x, y = (xy_n[a:b, :, k].T.copy() for k in (0, 1))
-                jc = [jac[a:b, :, i, j].T.copy() for i in (0, 1) for j in (0, 1)]
-            cf = conf[a:b].T.copy()
-            valid = cf >= settings.min_conf
-            if not settings.min_conf > 0:
-                valid &= cf > 0
-            valid &= np.isfinite(x) & np.isfinite(y)
-            pr = None if prior is None else [T(np.ascontiguousarray(prior[a:b, k]))
-                                             for k in range(3)]
-            X, used, err, flags = _triangulate_chunk(g, T(x), T(y), [T(j) for j in jc], T(cf),
-                                                     T(valid), settings, robust, pr)
-            used, err = N_(used), np.where(valid, N_(err), np.nan)
-            for k in range(3):
-                out.xyz[a:b, k] = N_(X[k])
-            out.used[a:b] = used.T
-            out.err_px[a:b] = err.T
-            out.flags[a:b] = N_(flags)
-            n = used.sum(0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out.mean_err_px[a:b] = np.where(used, err, 0.0).sum(0) / np.where(n > 0, n, np.nan)
-    return out
+        X, used, err, flags = _triangulate_chunk(g, T(x), T(y), [T(j) for j in jc], T(cf),
+                                                 T(valid), settings, robust, pr)
+    used, err = N_(used), np.where(valid, N_(err), np.nan)
+    n = used.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_err = np.where(used, err, 0.0).sum(0) / np.where(n > 0, n, np.nan)
+    return np.stack([N_(a) for a in X], -1), used.T, err.T, N_(flags), mean_err
 
 
 def _empty_result(N, C) -> Triangulation:

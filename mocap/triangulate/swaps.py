@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import CHUNK
 from .dlt import DltRig, residuals
 
 __all__ = ["repair_swaps", "cross_errors", "flip_views"]
@@ -49,36 +50,47 @@ def repair_swaps(xyz: np.ndarray, err_self: np.ndarray, err_cross: np.ndarray,
     return both & seen & (cur > tau_px) & (alt < ratio * cur)
 
 
-def cross_errors(g: DltRig, xyz, xy_n, jac, perm):
+def cross_errors(g: DltRig, xyz, xy_n, jac, perm, chunk: int = CHUNK):
     """Errors of each detection against its own joint's point and its mirror's point.
 
     Args:
         xyz: (N, J, 3); xy_n: (N, J, C, 2); jac: (N, J, C, 2, 2); perm: (J,) mirror joints.
+        chunk: points (N J rows) per block: the arithmetic runs block by block so that its
+            temporaries stay in the cache (the result does not depend on it).
     Returns:
         e_self, e_cross: (N, J, C) pixels.
     """
     N, J, C = xy_n.shape[:3]
-    mv = lambda a: np.moveaxis(a, 2, 0).reshape(C, N * J)  # noqa: E731
-    x, y = mv(xy_n[..., 0]), mv(xy_n[..., 1])
-    jc = [mv(jac[..., i, j]) for i in (0, 1) for j in (0, 1)]
-    out = []
-    for pts in (xyz, xyz[:, perm]):
-        X = [pts[..., k].reshape(N * J) for k in range(3)]
-        with np.errstate(invalid="ignore"):
-            e, _ = residuals(g, X, x, y, jc)
-        out.append(np.moveaxis(e.reshape(C, N, J), 0, 2))
-    return out[0], out[1]
+    rows = lambda a: a.reshape((N * J,) + a.shape[2:])  # noqa: E731
+    pts = (rows(xyz), rows(xyz[:, perm]))
+    xy, jc = rows(xy_n), rows(jac)
+    out = [np.empty((N * J, C)) for _ in pts]
+    for a in range(0, N * J, max(1, chunk)):
+        b = min(N * J, a + chunk)
+        cols = lambda v: np.ascontiguousarray(v.T)  # noqa: E731
+        x, y = cols(xy[a:b, :, 0]), cols(xy[a:b, :, 1])
+        jab = [cols(jc[a:b, :, i, j]) for i in (0, 1) for j in (0, 1)]
+        for p, o in zip(pts, out):
+            with np.errstate(invalid="ignore"):
+                e, _ = residuals(g, [p[a:b, k] for k in range(3)], x, y, jab)
+            o[a:b] = e.T
+    return out[0].reshape(N, J, C), out[1].reshape(N, J, C)
 
 
-def flip_views(xy_n, jac, conf, swapped, pairs):
-    """Relabel swapped pairs: (N=F*P, J, C, ...) arrays, swapped (N, K, C)."""
-    xy_n, jac, conf = xy_n.copy(), jac.copy(), conf.copy()
+def flip_views(xy_n, jac, conf, swapped, pairs, inplace: bool = False):
+    """Relabel swapped pairs: (N=F*P, J, C, ...) arrays, swapped (N, K, C). Returns copies,
+    or the arrays themselves relabelled with ``inplace`` (a take's arrays are large: a copy
+    costs more than the relabelling); only the rows where a pair is swapped are rewritten."""
+    if not inplace:
+        xy_n, jac, conf = xy_n.copy(), jac.copy(), conf.copy()
     for k, (l, r) in enumerate(pairs):
-        s = swapped[:, k]                                                 # (N, C)
-        if not s.any():
+        rows = np.flatnonzero(swapped[:, k].any(-1))
+        if not rows.size:
             continue
+        s = swapped[rows, k]                                              # (n, C)
         for a in (xy_n, jac, conf):
-            al, ar = a[:, l].copy(), a[:, r].copy()
-            a[:, l] = np.where(s.reshape(s.shape + (1,) * (a.ndim - 3)), ar, al)
-            a[:, r] = np.where(s.reshape(s.shape + (1,) * (a.ndim - 3)), al, ar)
+            al, ar = a[rows, l], a[rows, r]                               # copies
+            m = s.reshape(s.shape + (1,) * (a.ndim - 3))
+            a[rows, l] = np.where(m, ar, al)
+            a[rows, r] = np.where(m, al, ar)
     return xy_n, jac, conf

@@ -83,34 +83,36 @@ class TakeTriangulation:
 
 
 def _replace(res: Triangulation, idx: np.ndarray, sub: Triangulation) -> Triangulation:
-    """``res`` with the points ``idx`` taken from ``sub``."""
-    out = [a.copy() for a in (res.xyz, res.used, res.err_px, res.mean_err_px, res.flags)]
+    """``res`` with the points ``idx`` taken from ``sub``, in place (``res`` is the take's
+    own result: copying its arrays would cost more than the rows replaced)."""
+    out = (res.xyz, res.used, res.err_px, res.mean_err_px, res.flags)
     for a, b in zip(out, (sub.xyz, sub.used, sub.err_px, sub.mean_err_px, sub.flags)):
         a[idx] = b
-    return Triangulation(*out)
+    return res
 
 
-def temporal_reference(xyz: np.ndarray, half_window: int) -> np.ndarray:
+def temporal_reference(xyz: np.ndarray, half_window: int, chunk: int = 8192) -> np.ndarray:
     """Where each point is expected from its neighbours in time: the median of the frames
     ``f - h .. f + h`` other than ``f`` (NaN where none is known).
 
     Args:
         xyz: (F, ...) points over time (axis 0 = frames), NaN = missing.
+        chunk: values per block of frames (blocks keep the windows' copies in the cache;
+            the result does not depend on it).
     Returns:
         (F, ...) the reference positions.
     """
+    h = int(half_window)
     F = xyz.shape[0]
-    stack = []
-    for d in range(-half_window, half_window + 1):
-        if d == 0:
-            continue
-        shifted = np.full_like(xyz, np.nan)
-        if d > 0:
-            shifted[:F - d] = xyz[d:]
-        else:
-            shifted[-d:] = xyz[:F + d]
-        stack.append(shifted)
-    return nanmedian(np.stack(stack), axis=0)
+    pad = np.full((F + 2 * h,) + xyz.shape[1:], np.nan)
+    pad[h:h + F] = xyz
+    out = np.empty(xyz.shape)
+    step = max(1, chunk // max(1, int(np.prod(xyz.shape[1:])) * 2 * h))
+    shifts = [d for d in range(-h, h + 1) if d != 0]
+    for a in range(0, F, step):
+        b = min(F, a + step)
+        out[a:b] = nanmedian(np.stack([pad[a + h + d:b + h + d] for d in shifts]), axis=0)
+    return out
 
 
 def triangulate_take(det: Detections2D, rig: Rig,
@@ -168,7 +170,8 @@ def _repair_take_swaps(rig: Rig, settings: TriangulateSettings, res: Triangulati
                            settings.reproj_threshold_px)
     if not swapped.any():
         return res, swapped, xy_n, jac, conf
-    n_xy, n_jac, n_conf = flip_views(shp(xy_n), shp(jac), shp(conf), swapped, pairs)
+    n_xy, n_jac, n_conf = flip_views(shp(xy_n), shp(jac), shp(conf), swapped, pairs,
+                                     inplace=True)              # the take's own arrays
     redo = np.zeros((FP, J), bool)
     hit = swapped.any(-1)                                                # (N, K)
     redo[:, pairs[:, 0]] |= hit

@@ -84,3 +84,34 @@ def test_reads_pose2sim_style_file(tmp_path):
     assert d.marker_names == ("RHip", "Neck") and d.fps == 60.0
     np.testing.assert_allclose(d.xyz[0, 1], [0.0, 1.4, -1.5])
     assert np.isnan(d.xyz[1, 1]).all()
+
+
+def _rows_reference(out, fps):
+    """The writer's data lines cell by cell (the old code): a row's trailing empty cells NaN."""
+    lines = []
+    for f in range(len(out)):
+        cells = [str(f + 1), f"{f / fps:.6f}"] + [
+            "" if not np.isfinite(v) else f"{v:.6f}" for v in out[f].ravel()]
+        end = len(cells)
+        while end > 2 and cells[end - 1] == "":
+            end -= 1
+        lines.append("\t".join(cells[:end] + ["NaN"] * (len(cells) - end)))
+    return lines
+
+
+@pytest.mark.parametrize("n_markers", [0, 1, 5])
+def test_data_rows_are_the_cell_by_cell_text(tmp_path, n_markers):
+    """Whole known rows go through one format string: the file is the same text, byte for
+    byte, as the cell-by-cell writer's (negative zeros, large and tiny values, holes, a row's
+    trailing holes)."""
+    rng = np.random.default_rng(0)
+    xyz = rng.normal(0, 2.0, (40, n_markers, 3)) * 10.0 ** rng.integers(-8, 4, (40, n_markers, 3))
+    if n_markers:
+        xyz[3, 0] = -1e-9
+        xyz[5, :, 1] = np.nan
+        xyz[7, -1] = np.nan
+        xyz[9] = np.nan
+    names = [f"m{i}" for i in range(n_markers)]
+    path = write_trc(tmp_path / "a.trc", names, xyz, 29.97, up="z")
+    body = path.read_text().split("\n")[6:-1]
+    assert body == _rows_reference(xyz, 29.97)

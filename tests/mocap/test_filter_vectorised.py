@@ -141,8 +141,50 @@ def test_bone_lengths_equal_the_joint_last_loop(holey, studio4, with_precision):
         H = point_precision(xyz, used, cams.R_cam_from_world, cams.t_cam_from_world,
                             0.5 * (cams.K[:, 0, 0] + cams.K[:, 1, 1]))
     got = enforce_bone_lengths(xyz, bones, lengths, conf, 10, H)
-    np.testing.assert_array_equal(got, bones_reference(xyz, bones, lengths, conf, 10, H))
+    # explicit 3 x 3 products and a closed-form inverse instead of einsum and LAPACK: the
+    # same arithmetic up to the order of float operations (under a tenth of a nanometre)
+    ref = bones_reference(xyz, bones, lengths, conf, 10, H)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10)
     def spread(x):
         return np.nanmedian(np.nanstd(np.linalg.norm(x[..., bones[:, 0], :]
                                                      - x[..., bones[:, 1], :], axis=-1), 0))
     assert spread(got) < 0.5 * spread(xyz)                  # the bones are made steadier
+
+
+@pytest.mark.parametrize("chunk", [5, 64, 1 << 20])
+def test_point_precision_in_blocks_equals_the_one_pass(holey, studio4, chunk):
+    """Blocks of any size give the one-pass einsum result (the reference: the one-pass code
+    of the vectorised precision) up to the order of float operations."""
+    cams = studio4.arrays()
+    R, t = cams.R_cam_from_world, cams.t_cam_from_world
+    f = 0.5 * (cams.K[:, 0, 0] + cams.K[:, 1, 1])
+    used = np.random.default_rng(5).random(holey.shape[:-1] + (len(studio4),)) < 0.7
+    X = np.nan_to_num(holey)
+    Xc = np.einsum("cab,...b->...ca", R, X) + t
+    z = Xc[..., 2]
+    ok = used & (z > 1e-6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x, y = Xc[..., 0] / z, Xc[..., 1] / z
+        g = np.where(ok, (f / z) ** 2, 0.0)
+    x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
+    a = R[:, 0] - x[..., None] * R[:, 2]
+    b = R[:, 1] - y[..., None] * R[:, 2]
+    ga, gb = g[..., None] * a, g[..., None] * b
+    H = np.einsum("...ca,...cb->...ab", ga, a) + np.einsum("...ca,...cb->...ab", gb, b)
+    scale = np.maximum(np.trace(H, axis1=-2, axis2=-1) / 3.0, np.median(f) ** 2 / 100.0)
+    ref = H + (1e-3 * scale)[..., None, None] * np.eye(3)
+    got = point_precision(holey, used, R, t, f, chunk=chunk)
+    np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_array_equal(got, np.swapaxes(got, -1, -2))          # exactly symmetric
+    np.testing.assert_array_equal(got, point_precision(holey, used, R, t, f))
+
+
+@pytest.mark.parametrize("block", [1, 200, 5000])
+def test_hampel_in_frame_blocks_equals_the_whole_take(holey, monkeypatch, block):
+    """Frame blocks of any size (one frame, a few, more than the take) give the windows'
+    result bit for bit."""
+    import mocap.filter
+    monkeypatch.setattr(mocap.filter, "_BLOCK", block)
+    np.testing.assert_array_equal(hampel_outliers(holey, 3, 3.0, 0.01),
+                                  hampel_reference(holey, 3, 3.0, 0.01))

@@ -1,0 +1,34 @@
+"""Independent blocks of a long take's work on every CPU this process may use.
+
+The association's frame chunks and the triangulation's point blocks do not depend on each
+other; on a long take they run in forked worker processes (instant to start: nothing is
+imported again; each worker gets its block's arrays and returns its results), one per CPU, and
+give exactly what one process gives. Where processes cannot be forked (not Linux) or there is
+one CPU, the blocks run here, in order.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+__all__ = ["fork_workers", "map_blocks"]
+
+
+def fork_workers(jobs: int) -> int:
+    """Processes for ``jobs`` blocks: the CPUs this process may use (at most ``jobs``) where
+    processes can be forked, else 1."""
+    if not sys.platform.startswith("linux"):
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(jobs, cpus or 1))
+
+
+def map_blocks(fn, jobs: list, workers: int) -> list:
+    """``[fn(job) for job in jobs]``, in ``workers`` forked processes when more than one
+    (``fn`` a module-level function; jobs and results are pickled)."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [fn(job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        return list(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
