@@ -15,6 +15,8 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from exporters.atomic import atomic_write
 
 from ..detect.frame_map import FRAME_SIZE_TOLERANCE
@@ -30,7 +32,8 @@ log = logging.getLogger(__name__)
 
 
 __all__ = ["session_detections", "pose_files", "pose_entries_check", "camera_sources",
-           "camera_jobs", "check_frame_sizes", "detect_session", "pose_cameras"]
+           "camera_jobs", "check_frame_sizes", "detect_session", "pose_cameras",
+           "recorded_frame_maps"]
 
 
 def _pose_camera(entry: Path) -> "str | None":
@@ -167,6 +170,18 @@ def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
     if rig is not None:
         check_frame_sizes(jobs, rig)
     return jobs
+
+
+def recorded_frame_maps(out: Path) -> "dict[str, np.ndarray]":
+    """The maps ``out/detections.json`` recorded (:func:`detect_session`): camera name ->
+    (2, 3) affine from its video's pixels to its calibration's, for the cameras whose video
+    is not the calibration's size ({} when none, or no such file)."""
+    try:
+        cams = json.loads((Path(out) / "detections.json").read_text()).get("cameras", [])
+        return {c["name"]: np.asarray(c["frame_map"]["A_calib_from_video"], float)
+                for c in cams if c.get("frame_map")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
 from ..errors import SessionError
@@ -35,6 +36,7 @@ from ..types import Detections2D
 log = logging.getLogger(__name__)
 
 __all__ = ["FrameMap", "Bars", "black_bars", "decide_frame_map", "map_detections",
+           "warp_to_calibration",
            "BLACK_LEVEL", "FRAME_SIZE_TOLERANCE", "ANISOTROPY_TOLERANCE_PX"]
 
 #: Frames may differ from the calibration's size by this share of it (a codec's padding).
@@ -212,3 +214,21 @@ def map_detections(det: Detections2D, maps: "list[FrameMap | None]") -> Detectio
             lin[..., 2] += A[:, 2]
             aff[c] = lin
     return replace(det, xy=xy, heatmap_affine=aff)
+
+
+def warp_to_calibration(img: np.ndarray, A_calib_from_video: np.ndarray,
+                        calib_wh: "tuple[int, int]") -> np.ndarray:
+    """A video frame resampled into its calibration's pixel frame (what the detections are in
+    after :func:`map_detections`), for overlays and viewers.
+
+    Args:
+        img: (h, w, 3) uint8 video frame. A_calib_from_video: (2, 3) the camera's map.
+        calib_wh: the calibration's (width, height) px.
+    Returns:
+        (H, W, 3) uint8; outside the video, black.
+    """
+    A = np.asarray(A_calib_from_video, np.float64)
+    shrink = abs(np.linalg.det(A[:, :2])) < 1.0
+    return cv2.warpAffine(img, A, tuple(int(v) for v in calib_wh),
+                          flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)

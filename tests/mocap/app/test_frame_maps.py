@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from calibration import Camera, Rig
-from mocap.app.detections import check_frame_sizes
-from mocap.detect.frame_map import FrameMap, map_detections
+from mocap.app.detections import check_frame_sizes, detect_session, recorded_frame_maps
+from mocap.detect.frame_map import (FrameMap, black_bars, decide_frame_map, map_detections,
+                                    warp_to_calibration)
 from mocap.detect.video import probe_source
 from mocap.errors import SessionError
 from mocap.types import Detections2D
@@ -160,3 +161,51 @@ def test_map_detections_moves_keypoints_and_heatmap_affines():
     cell = np.array([2.0, 3.0, 1.0])
     assert np.allclose(out.heatmap_affine[1, 0, 0] @ cell, fm.apply(aff[1, 0, 0] @ cell))
     assert np.isnan(out.xy[0, 1, 0, 3]).all()
+
+
+def test_warp_to_calibration_undoes_the_letterbox():
+    img = scene(seed=3)
+    s, bar = 0.98, (300 - 0.98 * 300) / 2
+    video = letterboxed(img, (196, 300), s, (0.0, bar))
+    fm = decide_frame_map("cam1", (196, 300), CALIB_WH, black_bars([video]))
+    back = warp_to_calibration(video, fm.A_calib_from_video, CALIB_WH)
+    assert back.shape == img.shape
+    inner = (slice(4, -4), slice(4, -4))
+    assert np.abs(back[inner].astype(int) - img[inner]).mean() < 4
+    stretched = cv2.resize(video, CALIB_WH, interpolation=cv2.INTER_AREA)   # the old way
+    assert np.abs(stretched[inner].astype(int) - img[inner]).mean() > \
+        2 * np.abs(back[inner].astype(int) - img[inner]).mean()
+
+
+def test_detect_session_writes_detections_in_the_calibration_frame(tmp_path, monkeypatch):
+    import mocap.detect.run as run_module
+    from mocap.settings import Settings
+    root = tmp_path / "session"
+    (root / "videos").mkdir(parents=True)
+    letterbox_take(root / "videos", "cam1")
+    write_video(root / "videos" / "cam2.mp4", [scene(seed=k) for k in range(6)])
+    rig = rig_of(["cam1", "cam2"])
+    truth = np.random.default_rng(4).uniform(20, 180, (2, 6, 1, 17, 2))    # calib pixels
+    s, bar = 196 / 200, (300 - 196 / 200 * 300) / 2
+    A = calib_to_video_affine(s, (0.0, bar))
+    seen = truth.copy()
+    seen[0] = truth[0] @ A[:, :2].T + A[:, 2]                              # cam1's video
+
+    def fake_detect_jobs(jobs, camera_names, settings, workers=None, desc=""):
+        return Detections2D(xy=seen, conf=np.ones(seen.shape[:4], np.float32),
+                            format="coco17", camera_names=tuple(camera_names), fps=30.0)
+
+    monkeypatch.setattr(run_module, "detect_jobs", fake_detect_jobs)
+    det = detect_session(root, rig.names, Settings(), rig=rig)
+    assert np.abs(det.xy - truth).max() < 0.5
+    assert np.abs(Detections2D.load(root / "out" / "detections.npz").xy - truth).max() < 0.5
+    maps = recorded_frame_maps(root / "out")
+    assert set(maps) == {"cam1"}
+    assert np.allclose(maps["cam1"], det_map(root))
+
+
+def det_map(root: Path) -> np.ndarray:
+    import json
+    cams = json.loads((root / "out" / "detections.json").read_text())["cameras"]
+    assert cams[1]["frame_map"] is None and cams[0]["frame_map"]["kind"] == "scaled"
+    return np.array(cams[0]["frame_map"]["A_calib_from_video"])
