@@ -125,8 +125,12 @@ def _scaled_affine(video_wh, calib_wh, bars: Bars) -> "tuple[np.ndarray, float, 
     # an axis without bars gives the scale exactly; a barred one only to a row or so
     s = sx if bars.left == bars.right == 0 else sy if bars.top == bars.bottom == 0 \
         else 0.5 * (sx + sy)
-    ox = 0.5 * (bars.left + Wv - bars.right) - 0.5 * s * Wc
-    oy = 0.5 * (bars.top + Hv - bars.bottom) - 0.5 * s * Hc
+    # bars within a row of each other are centred ones whose edge row is half dark (the
+    # Pose2Sim demo's cam_01: 7 and 6 rows found, 7.06 each in fact)
+    ox = (0.5 * Wv if abs(bars.left - bars.right) <= 1 else
+          0.5 * (bars.left + Wv - bars.right)) - 0.5 * s * Wc
+    oy = (0.5 * Hv if abs(bars.top - bars.bottom) <= 1 else
+          0.5 * (bars.top + Hv - bars.bottom)) - 0.5 * s * Hc
     A = np.array([[1 / s, 0.0, (0.5 - ox) / s - 0.5], [0.0, 1 / s, (0.5 - oy) / s - 0.5]])
     return A, s, abs(sx - sy) * max(Wc, Hc)
 

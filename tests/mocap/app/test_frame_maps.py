@@ -18,7 +18,7 @@ import pytest
 
 from calibration import Camera, Rig
 from mocap.app.detections import check_frame_sizes, detect_session, recorded_frame_maps
-from mocap.detect.frame_map import (FrameMap, black_bars, decide_frame_map, map_detections,
+from mocap.detect.frame_map import (Bars, FrameMap, black_bars, decide_frame_map, map_detections,
                                     warp_to_calibration)
 from mocap.detect.video import probe_source
 from mocap.errors import SessionError
@@ -209,3 +209,16 @@ def det_map(root: Path) -> np.ndarray:
     cams = json.loads((root / "out" / "detections.json").read_text())["cameras"]
     assert cams[1]["frame_map"] is None and cams[0]["frame_map"]["kind"] == "scaled"
     return np.array(cams[0]["frame_map"]["A_calib_from_video"])
+
+
+def test_pose2sim_demo_letterbox_with_a_half_dark_edge_row():
+    """The Pose2Sim demo's cam_01: 1088 x 1920 shrunk by 1080/1088, 7.06 rows of bars each
+    side, found as 7 and 6; the map stays within 0.2 px of the true one."""
+    s = 1080 / 1088
+    fm = decide_frame_map("cam_01", (1080, 1920), (1088, 1920), Bars(7, 6, 0, 0))
+    assert fm.kind == "scaled"
+    calib = np.array([[0.0, 0.0], [1087.0, 1919.0], [500.0, 960.0]])
+    video = calib @ calib_to_video_affine(s, (0.0, (1920 - s * 1920) / 2))[:, :2].T \
+        + calib_to_video_affine(s, (0.0, (1920 - s * 1920) / 2))[:, 2]
+    assert np.abs(fm.apply(video) - calib).max() < 0.2
+    assert np.abs(video - calib).max() > 7            # as it is: the old answer
