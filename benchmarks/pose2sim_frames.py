@@ -8,7 +8,9 @@ the background of each video (the per-pixel median of its frames, the person gon
 against the extrinsic-calibration image the demo ships for that camera (1088 x 1920, the
 calibration's frame, same camera position) by SIFT matches and a RANSAC similarity (scale,
 offset; rotation checked to be nil); and the rows of black bars at the top and bottom of the
-video's first frame.
+video's first frame. Then what the pipeline decides for each video of another size
+(:mod:`mocap.detect.frame_map`: padded or scaled, from black bars in sampled frames), and how
+far its map lies from the registration's.
 
 Then what taking such a video "as it is" costs, measured on the 0.4.15 demo's OpenPose
 JSON (in the calibration's frame: :func:`mocap.datasets.pose2sim_demo_capture`): the keypoints
@@ -33,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from calibration.world import similarity_from_points  # noqa: E402
 from exporters.trc import read_trc  # noqa: E402
 from mocap.datasets import pose2sim_demo, pose2sim_demo_capture  # noqa: E402
+from mocap.detect.frame_map import black_bars, decide_frame_map  # noqa: E402
+from mocap.detect.video import probe_source, sample_frames  # noqa: E402
 from mocap.keypoints import get_format  # noqa: E402
 from mocap.triangulate import select_main_person, triangulate  # noqa: E402
 
@@ -91,6 +95,22 @@ def reference_error_mm(X: np.ndarray, fmt: str) -> float:
     return 1000 * float(np.median(np.linalg.norm(moved - ref[:F][ok], axis=-1)))
 
 
+def decided_vs_registered(video: Path, camera, r: dict) -> str:
+    """What the pipeline decides for a video of another size than its calibration
+    (:mod:`mocap.detect.frame_map`, from sampled frames) against the SIFT registration: the
+    largest distance (calibration pixels) between the two maps over the frame."""
+    info = probe_source(video, camera.name)
+    if tuple(info.size_wh) == tuple(camera.size_wh):
+        return f"{camera.name:<8} same size: no map"
+    fm = decide_frame_map(camera.name, info.size_wh, camera.size_wh,
+                          black_bars(sample_frames(info)))
+    w, h = camera.size_wh
+    calib = np.stack(np.meshgrid(np.linspace(0, w - 1, 9), np.linspace(0, h - 1, 9)), -1)
+    video_px = r["scale"] * calib + r["offset"]           # the registration (angle nil)
+    worst = float(np.linalg.norm(fm.apply(video_px) - calib, axis=-1).max())
+    return f"{camera.name:<8} {fm.kind:<7} {fm.reason:<60} {worst:8.2f}"
+
+
 def main() -> None:
     root = pose2sim_demo("0.10.49") / DEMO
     rig, det = pose2sim_demo_capture()
@@ -109,6 +129,9 @@ def main() -> None:
               f"{calib_image.shape[0]:<5} {r['scale']:8.4f} {r['angle_deg']:9.3f} "
               f"{r['offset'][0]:7.2f},{r['offset'][1]:7.2f} {r['inliers']:7d} "
               f"{r['residual_px']:8.2f} {top:>11}/{bottom:<10}")
+    print(f"\n{'camera':<8} {'decided':<7} {'why':<60} {'vs SIFT px':>8}")
+    for i, (cam, r) in enumerate(zip(rig, maps), start=1):
+        print(decided_vs_registered(root / "videos" / f"cam0{i}.mp4", cam, r))
     main_person = select_main_person(det)
     xy = np.array(main_person.xy)
     moved = [c for c, r in enumerate(maps) if abs(r["scale"] - 1) > 1e-3 or np.abs(r["offset"]).max() > 0.5]
@@ -123,6 +146,8 @@ def main() -> None:
           f" mm (median); median distance to the reference .trc after a similarity: "
           f"{reference_error_mm(X0, det.format):.2f} mm in the calibration's frame, "
           f"{reference_error_mm(X1, det.format):.2f} mm in the videos' frames taken as they are")
+    print("decided: mocap.detect.frame_map on 8 sampled frames; vs SIFT: the largest distance "
+          "between its map and the registration's over the frame (calibration pixels).")
     print("scale, offset: the similarity taking the calibration's pixels (the demo's extrinsic "
           "image of the camera) to the video's (background: median of its frames); black rows: "
           "rows of the first frame darker than 20/255.")

@@ -15,22 +15,25 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from exporters.atomic import atomic_write
 
+from ..detect.frame_map import FRAME_SIZE_TOLERANCE
 from ..errors import SessionError
 from ..io.importers import POSE_FILE_EXTENSIONS, import_cameras
 from ..types import Detections2D
 
 if TYPE_CHECKING:
+    from ..detect.frame_map import FrameMap
     from ..detect.run import CameraJob
 
 log = logging.getLogger(__name__)
 
-#: Frames may differ from the calibration's size by this share of it (a codec's padding).
-FRAME_SIZE_TOLERANCE = 0.02
 
 __all__ = ["session_detections", "pose_files", "pose_entries_check", "camera_sources",
-           "camera_jobs", "check_frame_sizes", "detect_session", "pose_cameras"]
+           "camera_jobs", "check_frame_sizes", "detect_session", "pose_cameras",
+           "recorded_frame_maps"]
 
 
 def _pose_camera(entry: Path) -> "str | None":
@@ -111,27 +114,37 @@ def camera_sources(root: Path, camera_names: "tuple[str, ...]") -> list[Path]:
     return found  # type: ignore[return-value]
 
 
-def check_frame_sizes(jobs: "list[CameraJob]", rig) -> None:
-    """Raise :class:`SessionError` unless every camera's frames are the size its calibration
-    states (``size_wh``, within :data:`FRAME_SIZE_TOLERANCE`, e.g. 1080 rows in a video whose
-    calibration says 1088, a codec's padding): detections made at another resolution do not
-    fit the calibration.
+def check_frame_sizes(jobs: "list[CameraJob]", rig) -> "list[FrameMap | None]":
+    """Each camera's map from its video's pixels to its calibration's (``size_wh``).
+
+    A camera whose frames are the calibration's size needs none (None, no frame read); for
+    the others a few frames are sampled and :func:`mocap.detect.frame_map.decide_frame_map`
+    tells a codec's padding/cropping (used as they are, within
+    :data:`FRAME_SIZE_TOLERANCE`) from the calibration's frame scaled, with or without black
+    bars (scaled back, bars taken off). What was decided is logged per camera.
 
     Args:
         jobs: the cameras' detection jobs (their probed sources). rig: the calibration.
+    Returns:
+        (C,) a :class:`~mocap.detect.frame_map.FrameMap` or None per job.
+    Raises:
+        SessionError: frames that fit neither explanation, naming the camera and both sizes.
     """
+    from ..detect.frame_map import black_bars, decide_frame_map   # lazy, as in camera_jobs
+    from ..detect.video import sample_frames
+    maps = []
     for job in jobs:
         found, want = tuple(job.info.size_wh), tuple(rig[job.info.camera].size_wh)
         if found == want:
+            maps.append(None)
             continue
-        if all(abs(f - w) <= FRAME_SIZE_TOLERANCE * w for f, w in zip(found, want)):
-            log.info("camera %s: frames of %d x %d px, the calibration says %d x %d (a "
-                     "codec's padding?): used as they are", job.info.camera, *found, *want)
-        else:
-            raise SessionError(
-                f"camera {job.info.camera}: {job.info.path} has frames of {found[0]} x "
-                f"{found[1]} px but the calibration says {want[0]} x {want[1]}; detect on "
-                f"the video the camera was calibrated at, or calibrate at this resolution")
+        bars = black_bars(sample_frames(job.info))
+        fm = decide_frame_map(job.info.camera, found, want, bars, FRAME_SIZE_TOLERANCE)
+        log.info("camera %s: frames of %d x %d px, the calibration says %d x %d: %s (%s); "
+                 "detections mapped into the calibration's frame", job.info.camera, *found,
+                 *want, fm.kind, fm.reason)
+        maps.append(fm)
+    return maps
 
 
 def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
@@ -143,7 +156,8 @@ def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
     Lets a scheduler (``mocap batch --ray``) run cameras anywhere before the session itself
     runs.
 
-    With ``rig`` (the calibration), each camera's frame size must be its ``size_wh``.
+    With ``rig`` (the calibration), each camera's frames must map to its ``size_wh``
+    (:func:`check_frame_sizes`: a codec's padding, or the calibration's frame scaled).
 
     Raises:
         SessionError / DetectorError: missing or inconsistent videos, frames of another size
@@ -158,6 +172,18 @@ def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
     return jobs
 
 
+def recorded_frame_maps(out: Path) -> "dict[str, np.ndarray]":
+    """The maps ``out/detections.json`` recorded (:func:`detect_session`): camera name ->
+    (2, 3) affine from its video's pixels to its calibration's, for the cameras whose video
+    is not the calibration's size ({} when none, or no such file)."""
+    try:
+        cams = json.loads((Path(out) / "detections.json").read_text()).get("cameras", [])
+        return {c["name"]: np.asarray(c["frame_map"]["A_calib_from_video"], float)
+                for c in cams if c.get("frame_map")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
 def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings,
                    workers: "int | None" = None, rig=None) -> Detections2D:
     """Detect 2D keypoints in a session's videos; write ``out/detections.npz``.
@@ -167,20 +193,29 @@ def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings
         camera_names: the rig's cameras, in its order.
         settings: the session's :class:`~mocap.settings.Settings`.
         workers: parallel processes (None: ``[detect] workers``).
-        rig: the calibration; when given, each camera's frames must be its ``size_wh``
-            (checked before any detection, :func:`check_frame_sizes`).
+        rig: the calibration; when given, each camera's frames are mapped to its
+            ``size_wh`` (decided before any detection, :func:`check_frame_sizes`): the
+            detections are in the calibration's pixels, ``out/detections.json`` records
+            each camera's ``frame_map``.
     Returns:
         the detections, also saved to ``out/detections.npz`` (and a summary to
         ``out/detections.json``).
     """
     root = Path(root)
     from ..detect.run import detect_jobs, detection_summary     # lazy, as in camera_jobs
-    jobs = camera_jobs(root, camera_names, settings, rig)
-    det = detect_jobs(jobs, camera_names, settings, workers, desc=f"detect {root.name}")
+    from ..detect.frame_map import map_detections
+    jobs = camera_jobs(root, camera_names, settings)
+    maps = check_frame_sizes(jobs, rig) if rig is not None else [None] * len(jobs)
+    # the per-camera results (out/detect/) stay in video pixels; the mapping follows them
+    det = map_detections(detect_jobs(jobs, camera_names, settings, workers,
+                                     desc=f"detect {root.name}"), maps)
     out = root / "out"
     det.save(out / "detections.npz")
+    summary = detection_summary(jobs, det)
+    for cam, fm in zip(summary["cameras"], maps):
+        cam["frame_map"] = None if fm is None else fm.to_json()
     with atomic_write(out / "detections.json", "w") as fh:
-        json.dump(detection_summary(jobs, det), fh, indent=2)
+        json.dump(summary, fh, indent=2)
     return det
 
 

@@ -37,7 +37,8 @@ from ..report.data import frame_shift, sheet_frames
 from ..settings import Settings
 from ..sync import shift_detections
 from ..types import Detections2D, Manifest, Points3D
-from .detections import session_detections
+from ..detect.frame_map import warp_to_calibration
+from .detections import recorded_frame_maps, session_detections
 from .session import Session
 
 log = logging.getLogger("mocap.report")         # the report's logger, as before the split
@@ -317,14 +318,20 @@ def read_overlay_videos(inp: SessionInputs, frames: np.ndarray) -> list:
     Returns:
         per camera of the rig, ``(video, images)``: the video file (None when the session has
         none) and ``{camera frame: (H, W, 3) uint8 BGR}`` of the frames read; the camera's
-        frame f - offset shows the take's frame f (see :mod:`mocap.sync`).
+        frame f - offset shows the take's frame f (see :mod:`mocap.sync`). A video that is
+        not its calibration's size is resampled into the calibration's frame by the map the
+        detection stage recorded (:func:`mocap.app.detections.recorded_frame_maps`).
     """
     out = []
+    maps = recorded_frame_maps(inp.session.out)
     for c, cam in enumerate(inp.rig):
         video = find_video(inp.session.root, cam.name)
         in_video = frames - frame_shift(inp.offsets, c)
         images = ({} if video is None else
                   read_video_frames(video, in_video[in_video >= 0]))
+        if cam.name in maps:
+            images = {f: warp_to_calibration(img, maps[cam.name], cam.size_wh)
+                      for f, img in images.items()}
         out.append((video, images))
     return out
 

@@ -35,6 +35,8 @@ from ..errors import MocapError
 from ..keypoints import KeypointFormat, get_format
 from ..report import PERSON_COLORS_RGB
 from ..types import load_npz
+from ..detect.frame_map import warp_to_calibration
+from .detections import recorded_frame_maps
 from .report import find_video, gather_inputs, read_video_frames
 
 log = logging.getLogger(__name__)
@@ -151,10 +153,12 @@ def _log_images(rr, rec, inp, frames: np.ndarray, step: int, quality: int) -> in
     """Video frames as JPEG, every ``step``-th frame of the take; the number logged.
 
     A camera that runs late (sync offsets) has its frames logged at the take's frame they
-    show. Frames are resized to the camera's calibrated size when the video differs, so that
-    they line up with the pinhole and the 2D detections.
+    show. Frames are brought to the camera's calibrated size when the video differs, so that
+    they line up with the pinhole and the 2D detections: by the map the detection stage
+    recorded (letterbox bars taken off), else resized.
     """
     logged = 0
+    maps = recorded_frame_maps(inp.session.out)
     for c, cam in enumerate(inp.rig):
         video = find_video(inp.session.root, cam.name)
         if video is None:
@@ -167,7 +171,9 @@ def _log_images(rr, rec, inp, frames: np.ndarray, step: int, quality: int) -> in
             part = read_video_frames(video, wanted[start:start + 64])
             for f_video, img in sorted(part.items()):
                 f = f_video + shift
-                if img.shape[1::-1] != tuple(cam.size_wh):
+                if cam.name in maps:
+                    img = warp_to_calibration(img, maps[cam.name], cam.size_wh)
+                elif img.shape[1::-1] != tuple(cam.size_wh):
                     img = cv2.resize(img, tuple(cam.size_wh), interpolation=cv2.INTER_AREA)
                 ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
                 if not ok:

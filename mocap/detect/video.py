@@ -28,7 +28,7 @@ from ..errors import VideoError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["VideoInfo", "probe_source", "check_sources", "FrameReader",
+__all__ = ["VideoInfo", "probe_source", "check_sources", "FrameReader", "sample_frames",
            "VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS", "find_source"]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -136,6 +136,26 @@ def probe_source(path: "str | os.PathLike", camera: str, fps: "float | None" = N
     finally:
         cap.release()
     return VideoInfo(camera, path, count, rate, (w, h))
+
+
+def sample_frames(info: VideoInfo, count: int = 8) -> list[np.ndarray]:
+    """Up to ``count`` frames spread evenly over a source, (H, W, 3) uint8 (BGR for a video,
+    RGB for images: for measuring, not for a model); frames that do not decode are skipped."""
+    picks = np.unique(np.linspace(0, info.num_frames - 1, min(count, info.num_frames))
+                      .round().astype(int))
+    if info.is_images:
+        return [_read_image(info.images[int(f)]) for f in picks]
+    cap = cv2.VideoCapture(str(info.path))
+    frames = []
+    try:
+        for f in picks:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(f))
+            ok, bgr = cap.read()
+            if ok and bgr is not None:
+                frames.append(bgr)
+    finally:
+        cap.release()
+    return frames
 
 
 def check_sources(infos: "list[VideoInfo]", fps_rel_tol: float = 1e-3) -> int:
