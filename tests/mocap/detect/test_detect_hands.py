@@ -130,13 +130,14 @@ def test_hands_are_in_a_cameras_fingerprint(tmp_path):
     assert len(prints) == 2
 
 
+@pytest.mark.network
 def test_hand_model_missing_offline_is_one_line_naming_the_fix(tmp_path, monkeypatch):
     """The body models cached, the hand model not, no registry: building the detector stops
     with one line naming the hand model and the command that fetches it."""
     cache = tmp_path / "cache"
     (cache / "models").mkdir(parents=True)
     for name in ("pose_detection", "pose_landmark_lite"):
-        src = model_path(name, fetch=False)
+        src = model_path(name)          # fetched from the registry into the real cache first
         os.symlink(src, cache / "models" / src.name)
     monkeypatch.setenv("MOCAP_CACHE_DIR", str(cache))
     monkeypatch.setenv("npm_config_registry", "http://127.0.0.1:9")   # nothing listens there
