@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -135,6 +136,11 @@ def prepare_data(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: f
                  views: "Views | None" = None, floor_z_m: float = 0.0) -> FitData:
     """:class:`FitData` from one person's keypoints.
 
+    Each keypoint's weight (3D term) and each detection's (reprojection term) is its
+    confidence times its share of the rigid body part it measures
+    (:attr:`mocap.keypoints.KeypointFormat.part_weights`): the face's landmarks count
+    together as one part, as much as a hip.
+
     Args:
         xyz: (F, K, 3) world metres, NaN = missing, in ``layer.format``; conf: (F, K).
         views: 2D detections for the reprojection term. floor_z_m: the floor's height, for
@@ -158,9 +164,12 @@ def prepare_data(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: f
     lengths, bw = median_bone_lengths(obs, np.where(seen, conf, 0.0), bones, extended)
     sole, height = _sole_heights(layer)
     to = dict(device=layer.device, dtype=layer.dtype)
+    part = torch.as_tensor(kf.part_weights, **to)                                     # (K,)
+    if views is not None:
+        views = replace(views, conf=views.conf * part)
     return FitData(
         xyz=torch.as_tensor(np.where(seen[..., None], xyz, 0.0), **to),
-        weight=torch.as_tensor(np.where(seen, conf, 0.0), **to),
+        weight=torch.as_tensor(np.where(seen, conf, 0.0), **to) * part,
         torso=torch.as_tensor([n in TORSO for n in layer.keypoint_names], **to),
         fps=float(fps), bones=torch.as_tensor(bones, dtype=torch.long, device=layer.device),
         bone_lengths=torch.as_tensor(lengths, **to), bone_weight=torch.as_tensor(bw, **to),
