@@ -352,6 +352,12 @@ class FitSettings(CheckedTable):
     """Fit a longer take in windows of this many frames (memory bounded; 0: whole take)."""
     chunk_overlap_frames: Annotated[int, at_least(1)] = 60
     """Frames shared by consecutive windows: warm-started, then blended."""
+    parts_once: bool = False
+    """Count each rigid body part once in the keypoint and reprojection terms (the 11
+    BlazePose face points together as much as a hip; a hand's wrist and knuckles, a foot's
+    ankle, heel and toes likewise: ``KeypointFormat.part_weights``). On the rendered studio
+    (``benchmarks/pixels.py``) it brings the body keypoints closer (hips 25 -> 18 mm) but
+    the face, hence all-keypoint MPJPE, and the elbow angles further: off by default."""
 
 
 @dataclass(frozen=True)
