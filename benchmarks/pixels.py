@@ -214,6 +214,13 @@ def method_rows(rig, det, truth, settings, fps) -> tuple[list, dict]:
         points[label + " + fit"] = kp
         rows.append((label + " + fit (body keypoints)", scores(kp, gt, names),
                      scores(kp, gt, names)))
+    # [fit] parts_once: each rigid part (the face's 11 points, a hand, a foot) counted once
+    once = replace(settings, fit=replace(settings.fit, parts_once=True))
+    label = "ours volumetric + fit, parts once"
+    kp, dt = timed(lambda: fitted_keypoints(filtered["ours volumetric"], det, rig, once))
+    secs[label] = dt
+    points[label] = kp
+    rows.append((label + " (body keypoints)", scores(kp, gt, names), scores(kp, gt, names)))
     for label, ransac in (("aniposelib triangulate", False),
                           ("aniposelib triangulate_ransac", True)):
         raw, dt = timed(lambda: peer_points(rig, det, ransac))

@@ -20,7 +20,8 @@ import numpy as np
 
 from .errors import KeypointFormatError
 
-__all__ = ["KeypointFormat", "get_format", "FORMATS", "format_names", "convert_keypoints"]
+__all__ = ["KeypointFormat", "get_format", "FORMATS", "format_names", "convert_keypoints",
+           "BODY_PARTS", "body_part"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,22 @@ class KeypointFormat:
         return np.array(keep, dtype=int).reshape(-1, 2)
 
     @cached_property
+    def part_weights(self) -> np.ndarray:
+        """(J,) float: each keypoint's share of the rigid body part it measures,
+        ``1 / n`` where ``n`` is the number of this format's keypoints on that part
+        (:func:`body_part`): BlazePose's 11 face points weigh 1/11 each, so that the head
+        counts as much as a hip, not eleven times; a keypoint alone on its part weighs 1.
+
+        A detector's error on one part is mostly shared by all its points (a constant
+        offset of the whole face, say), so n points on one rigid part carry about one
+        point's worth of evidence about the body's pose; weighted by count, the part with
+        most points would pull the fitted body to its own bias.
+        """
+        parts = [body_part(n) for n in self.joint_names]
+        counts = {p: parts.count(p) for p in parts}
+        return np.array([1.0 / counts[p] for p in parts])
+
+    @cached_property
     def tree(self) -> tuple[tuple[str, ...], np.ndarray]:
         """The export tree: names (real joints then virtual ones, ordered parents first) and
         parents (N,) int with -1 for the root."""
@@ -170,6 +187,34 @@ RIGID_PAIRS = frozenset(frozenset(p) for p in (
     *((f"{d}_{a}", f"{d}_{b}") for d in ("index", "middle", "ring", "pinky")
       for a, b in (("mcp", "pip"), ("pip", "dip"), ("dip", "tip"))),
 ))
+
+
+#: Rigid body parts that several keypoints of a format can measure together, by canonical
+#: name without the side: the head (the face's landmarks, the top of the head, SMPL's head
+#: joint), each hand (the wrist, BlazePose's knuckles ``pinky``, ``index``, ``thumb``, SMPL's
+#: hand joint, and the palm's points of the hand formats) and each foot (the ankle, heel,
+#: toes, SMPL's foot joint). Every other keypoint is a part of its own.
+BODY_PARTS = {
+    "head": ("nose", "eye", "eye_inner", "eye_outer", "ear", "mouth", "head_top", "head"),
+    "hand": ("wrist", "pinky", "index", "thumb", "hand", "hand_wrist", "thumb_cmc",
+             "index_mcp", "middle_mcp", "ring_mcp", "pinky_mcp"),
+    "foot": ("ankle", "heel", "big_toe", "small_toe", "foot"),
+}
+_PART_OF = {n: part for part, names in BODY_PARTS.items() for n in names}
+
+
+def body_part(canonical: str) -> str:
+    """The rigid body part a keypoint lies on (:data:`BODY_PARTS`), with its side for the
+    sided parts (``"left_pinky"`` -> ``"left_hand"``, ``"left_eye"`` -> ``"head"``); a
+    keypoint on no listed part is its own part (its canonical name)."""
+    side, base = "", canonical
+    for s in ("left_", "right_"):
+        if canonical.startswith(s):
+            side, base = s, canonical[len(s):]
+    part = _PART_OF.get(base)
+    if part is None:
+        return canonical
+    return part if part == "head" else side + part
 
 
 def _fmt(name, pairs, bones, virtual=None, root="pelvis", description="", kinematic=False,

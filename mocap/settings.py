@@ -352,6 +352,13 @@ class FitSettings(CheckedTable):
     """Fit a longer take in windows of this many frames (memory bounded; 0: whole take)."""
     chunk_overlap_frames: Annotated[int, at_least(1)] = 60
     """Frames shared by consecutive windows: warm-started, then blended."""
+    parts_once: bool = False
+    """Count each rigid body part once in the keypoint and reprojection terms (the 11
+    BlazePose face points together as much as a hip; a hand's wrist and knuckles, a foot's
+    ankle, heel and toes likewise: ``KeypointFormat.part_weights``). On the rendered studio
+    (``benchmarks/pixels.py``, volumetric + fit) it brings the trunk closer (hips 25 -> 18
+    mm, body keypoints 16.3 -> 14.8 mm) but the face, hands and feet further (all 33
+    keypoints 18.0 -> 19.3 mm; elbow flexion RMS 2.9 -> 3.7 degrees): off by default."""
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ def _append(acc: dict, res: FitResult, s: int, end: int) -> None:
 def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: float,
                 views: "Views | None", chunk: int, overlap: int,
                 extra_weights: "dict | None" = None, iteration_scale: float = 1.0,
-                stages=DEFAULT_STAGES) -> FitResult:
+                stages=DEFAULT_STAGES, parts_once: bool = False) -> FitResult:
     """One person's fit in windows of ``chunk`` frames overlapping by ``overlap``.
 
     Args:
@@ -143,7 +143,7 @@ def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: fl
             (on any device: each window's frames are moved to the fit's), or None.
         chunk, overlap: frames per window and shared by consecutive windows
             (``0 < overlap < chunk``). extra_weights, iteration_scale, stages: as in
-            :func:`fit_sequence`.
+            :func:`fit_sequence`. parts_once: as in :func:`prepare_data`.
     Returns:
         :class:`FitResult` of the whole take (the report: every window's stages, each with
         its ``window`` index).
@@ -152,7 +152,8 @@ def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: fl
     report: list = []
     betas, prev, end = None, None, 0
     for k, (s, e) in enumerate(windows(len(xyz), chunk, overlap)):
-        data = prepare_data(layer, xyz[s:e], conf[s:e], fps, _window_views(views, s, e, layer))
+        data = prepare_data(layer, xyz[s:e], conf[s:e], fps, _window_views(views, s, e, layer),
+                            parts_once=parts_once)
         if prev is None:
             res = fit_sequence(layer, data, stages, extra_weights=extra_weights,
                                iteration_scale=iteration_scale)

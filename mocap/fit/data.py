@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -132,13 +133,20 @@ def _sole_heights(layer: KeypointLayer) -> tuple[list, list]:
 
 
 def prepare_data(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: float,
-                 views: "Views | None" = None, floor_z_m: float = 0.0) -> FitData:
+                 views: "Views | None" = None, floor_z_m: float = 0.0,
+                 parts_once: bool = False) -> FitData:
     """:class:`FitData` from one person's keypoints.
+
+    Each keypoint's weight (3D term) and each detection's (reprojection term) is its
+    confidence; with ``parts_once`` (``[fit] parts_once``), times its share of the rigid body
+    part it measures (:attr:`mocap.keypoints.KeypointFormat.part_weights`): the face's 11
+    BlazePose landmarks then count together as much as one hip.
 
     Args:
         xyz: (F, K, 3) world metres, NaN = missing, in ``layer.format``; conf: (F, K).
         views: 2D detections for the reprojection term. floor_z_m: the floor's height, for
-            the contact weights of the floor term.
+            the contact weights of the floor term. parts_once: count each rigid body part
+            once (see above).
     Raises:
         FitError: shapes that do not match the format, or no keypoint seen at all.
     """
@@ -158,9 +166,12 @@ def prepare_data(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: f
     lengths, bw = median_bone_lengths(obs, np.where(seen, conf, 0.0), bones, extended)
     sole, height = _sole_heights(layer)
     to = dict(device=layer.device, dtype=layer.dtype)
+    part = torch.as_tensor(kf.part_weights if parts_once else np.ones(K), **to)      # (K,)
+    if views is not None and parts_once:
+        views = replace(views, conf=views.conf * part)
     return FitData(
         xyz=torch.as_tensor(np.where(seen[..., None], xyz, 0.0), **to),
-        weight=torch.as_tensor(np.where(seen, conf, 0.0), **to),
+        weight=torch.as_tensor(np.where(seen, conf, 0.0), **to) * part,
         torso=torch.as_tensor([n in TORSO for n in layer.keypoint_names], **to),
         fps=float(fps), bones=torch.as_tensor(bones, dtype=torch.long, device=layer.device),
         bone_lengths=torch.as_tensor(lengths, **to), bone_weight=torch.as_tensor(bw, **to),

@@ -135,9 +135,10 @@ def _fit_person(layer: KeypointLayer, points, p: int, settings, extra: dict,
         chunked = False
     if chunked:
         result = fit_chunked(layer, xyz, conf, points.fps, views, settings.chunk_frames,
-                             settings.chunk_overlap_frames, extra, settings.iteration_scale)
+                             settings.chunk_overlap_frames, extra, settings.iteration_scale,
+                             parts_once=settings.parts_once)
     else:
-        data = prepare_data(layer, xyz, conf, points.fps, views)
+        data = prepare_data(layer, xyz, conf, points.fps, views, parts_once=settings.parts_once)
         result = fit_sequence(layer, data, extra_weights=extra,
                               iteration_scale=settings.iteration_scale)
     body = body_motion(layer, result, points.fps)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mocap.errors import KeypointFormatError
-from mocap.keypoints import FORMATS, convert_keypoints, get_format
+from mocap.keypoints import FORMATS, body_part, convert_keypoints, get_format
 from mocap.simulate.body import LANDMARK_NAMES
 
 REQUIRED = ("coco17", "body25", "body25b", "halpe26", "blazepose33", "h36m17", "smpl24")
@@ -94,3 +94,22 @@ def test_rigid_bones_exclude_chords_across_the_spine():
     for f in ("coco17", "body25", "blazepose33", "halpe26", "body25b", "coco18"):
         rigid = {tuple(b) for b in get_format(f).rigid_bone_indices.tolist()}
         assert rigid and rigid <= {tuple(b) for b in get_format(f).bone_indices.tolist()}
+
+
+def test_part_weights_count_each_rigid_part_once():
+    """Every format's keypoints on one rigid part (head, each hand, each foot) weigh 1 in all;
+    a keypoint alone on its part weighs 1."""
+    assert body_part("left_eye_outer") == "head" and body_part("nose") == "head"
+    assert body_part("right_thumb") == "right_hand" and body_part("left_heel") == "left_foot"
+    assert body_part("left_knee") == "left_knee"
+    for fmt in FORMATS.values():
+        w = fmt.part_weights
+        assert w.shape == (fmt.num_joints,) and (w > 0).all() and (w <= 1).all(), fmt.name
+        parts = [body_part(n) for n in fmt.joint_names]
+        for part in set(parts):
+            total = sum(wi for wi, p in zip(w, parts) if p == part)
+            assert abs(total - 1.0) < 1e-12, (fmt.name, part, total)
+    bp = FORMATS["blazepose33"]
+    assert bp.part_weights[bp.index("nose")] == pytest.approx(1 / 11)
+    assert bp.part_weights[bp.index("left_hip")] == 1.0
+    assert FORMATS["coco17"].part_weights[FORMATS["coco17"].index("left_ear")] == pytest.approx(0.2)
