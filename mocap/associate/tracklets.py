@@ -10,7 +10,9 @@ Two steps, each a global assignment (Hungarian, ``scipy.optimize.linear_sum_assi
    is the mean joint distance between the prediction and the group's 3D pose divided by the
    track's gate (``track_gate_m``, widened by ``max_speed_m_per_s`` for every frame the track
    has been lost). Pairs beyond the gate are never made; groups left over start new tracks; a
-   track lost for more than ``max_gap_s`` ends.
+   track lost for more than ``max_gap_s`` ends. A run of frames with one group, every joint
+   known, while one track is live (the common one-person take) is followed in one vectorised
+   step (:meth:`_Tracks.follow_run`): the same tracks as the per-frame loop.
 2. **Re-identification** (:func:`stitch_tracklets`). Tracks that ended are joined to tracks
    that started later (an occlusion longer than ``max_gap_s``, a person leaving the volume and
    coming back) when the gap is at most ``reid_max_gap_s``, the person could have walked the
@@ -84,14 +86,42 @@ def link_frames(xyz: np.ndarray, live: np.ndarray, fps: float,
                  settings.track_gate_m, settings.max_speed_m_per_s, fps)
     counts = live.sum(1)
     first_live = live.argmax(1)
-    for f in np.flatnonzero(counts):
+    run_end = _simple_run_ends(xyz, live, counts, first_live)
+    frames = np.flatnonzero(counts)
+    i = 0
+    while i < len(frames):
+        f = frames[i]
         if counts[f] == 1:
             g = first_live[f]
-            out[f, g] = st.link_one(f, xyz[f, g])
+            out[f, g] = t = st.link_one(f, xyz[f, g])
+            e = min(run_end[f], f + _RUN_MAX)
+            if e > f + _RUN_MIN and Jp >= 3 and st.sole_follower(f, t):
+                run = np.arange(f + 1, e + 1)
+                m = st.follow_run(t, f, xyz[run, first_live[run]])
+                out[f + 1 + np.arange(m), first_live[f + 1:f + 1 + m]] = t
+                i += m
         else:
             groups = np.flatnonzero(live[f])
             out[f, groups] = st.link_many(f, xyz[f, groups])
+        i += 1
     return out
+
+
+_RUN_MIN = 8          # frames: shorter runs of simple frames go through the per-frame loop
+_RUN_MAX = 2048       # frames followed at once (a gate failure costs at most one block)
+_EMA_TERMS = 64       # the velocity average's terms kept: the rest weigh under 2**-64
+
+
+def _simple_run_ends(xyz: np.ndarray, live: np.ndarray, counts: np.ndarray,
+                     first_live: np.ndarray) -> np.ndarray:
+    """(F,) int: for a simple frame f (one group, every joint known), the last frame e >= f
+    such that frames f..e are all simple; -1 for frames that are not simple."""
+    F = len(counts)
+    simple = (counts == 1) & np.isfinite(xyz[np.arange(F), first_live]).all((-1, -2))
+    idx = np.arange(F)
+    stop = np.where(simple, F, idx)                      # a non-simple frame ends runs before it
+    nxt = np.minimum.accumulate(stop[::-1])[::-1]        # first non-simple frame at or after f
+    return np.where(simple, nxt - 1, -1)
 
 
 class _Tracks:
@@ -131,6 +161,36 @@ class _Tracks:
         for i in np.flatnonzero(track < 0):
             track[i] = self._start(f, Xg[i])
         return track
+
+    def sole_follower(self, f: int, t: int) -> bool:
+        """Track t, just continued or started at frame f with a fully known pose, is the only
+        live track (the others, older, stay out of reach from now on)."""
+        active = self._active(f)
+        return len(active) == 1 and int(active[0]) == t and bool(np.isfinite(self.last_X[t]).all())
+
+    def follow_run(self, t: int, f: int, X: np.ndarray) -> int:
+        """:meth:`link_one` over the frames f+1, f+2, ... of X (n, Jp, 3), every joint known,
+        one group a frame, track t the only live one, vectorised: the frames are taken while
+        each lies within the gate of its prediction. Returns m, the frames taken (the state
+        is then that of frame f + m); the (m+1)-th, if any, goes through :meth:`link_one`.
+
+        The velocity's running average 0.5 (v + v_new) is summed as its series (terms under
+        2**-64 of the newest dropped), equal to the per-frame loop to rounding (1e-16 m).
+        """
+        n, Jp = X.shape[:2]
+        prev = np.concatenate([self.last_X[t][None], X[:-1]])                  # (n, Jp, 3)
+        v_new = (X - prev).sum(1) / Jp                                           # (n, 3)
+        half = 0.5 ** (1.0 + np.arange(n))
+        vel = half[:, None] * self.vel[t]                                        # (n, 3)
+        for d in range(min(n, _EMA_TERMS)):
+            vel[d:] += half[d] * v_new[:n - d]
+        vel_before = np.concatenate([self.vel[t][None], vel[:-1]])
+        gap = np.sqrt((((prev + vel_before[:, None]) - X) ** 2).sum(-1))        # (n, Jp)
+        ok = gap.sum(-1) / Jp / self._gate(1) <= 1.0
+        m = n if ok.all() else int(np.argmin(ok))
+        if m:
+            self.last_X[t], self.last_f[t], self.vel[t] = X[m - 1], f + m, vel[m - 1]
+        return m
 
     def link_one(self, f: int, X: np.ndarray) -> int:
         """:meth:`link_many` for a frame with one group X (Jp, 3) (the common case: one

@@ -267,17 +267,18 @@ def undistort_detections(rig: Rig, xy_px: np.ndarray) -> tuple[np.ndarray, np.nd
     Returns:
         xy_n (N, C, 2) (NaN where missing or not invertible) and jac (N, C, 2, 2), the
         Jacobian d pixels / d xy_n at each detection (converts small normalised residuals to
-        pixels).
+        pixels). Both are views of one (6, C, N) array, points last: each camera's x, y and
+        Jacobian entries are contiguous (what :func:`undistort_chunk` makes and the
+        triangulation's blocks read), so nothing is interleaved and pulled apart again.
     """
     xy_px = np.asarray(xy_px, float)
     N, C = xy_px.shape[:2]
-    xy_n = np.empty((N, C, 2))
-    jac = np.empty((N, C, 2, 2))
+    u, v = (np.ascontiguousarray(xy_px[:, :, k].T) for k in (0, 1))       # (C, N)
+    planes = np.empty((6, C, N))                         # x, y, j00, j01, j10, j11
     for a in range(0, N, CHUNK):
         b = min(N, a + CHUNK)
-        x, y, j00, j01, j10, j11 = undistort_chunk(rig, xy_px[a:b, :, 0].T.copy(),
-                                                   xy_px[a:b, :, 1].T.copy())
-        xy_n[a:b, :, 0], xy_n[a:b, :, 1] = x.T, y.T
-        jac[a:b, :, 0, 0], jac[a:b, :, 0, 1], jac[a:b, :, 1, 0], jac[a:b, :, 1, 1] = \
-            j00.T, j01.T, j10.T, j11.T
+        for k, plane in enumerate(undistort_chunk(rig, u[:, a:b], v[:, a:b])):
+            planes[k, :, a:b] = plane
+    xy_n = planes[:2].transpose(2, 1, 0)                                   # (N, C, 2)
+    jac = planes[2:].reshape(2, 2, C, N).transpose(3, 2, 0, 1)            # (N, C, 2, 2)
     return xy_n, jac

@@ -94,3 +94,41 @@ def test_link_frames_equals_the_old_loop(scene, clean_take, crossing3):
     ref = link_frames_reference(xyz, live, 30.0, settings)
     np.testing.assert_array_equal(got, ref)
     assert (got[live] >= 0).all() and got.max() >= gt.shape[1]     # the gap made a new track
+
+
+def one_group_take(gt, rng):
+    """One group a frame, every joint known in long runs (the fast path's case), 2,600 frames
+    from the truth (F, P, J, 3): person 0 walked forth and back, noise 3 mm, then jumps to the
+    others (gate failures inside runs), jumps either side of the gate, a gap, a few frames with a dropped joint and frames
+    with a second group."""
+    F = gt.shape[0]
+    walk = np.concatenate([gt[:, 0], gt[::-1, 0]])
+    parts = [np.tile(walk, (9, 1, 1)), gt[:, 1], gt[:, 2], np.tile(walk, (2, 1, 1))]
+    xyz = np.concatenate(parts)[:, None] + rng.normal(0, 0.003, (sum(map(len, parts)), 1) + gt.shape[2:])
+    xyz[400:] += [0.5, 0.0, 0.0]                           # a jump just beyond the 0.4 m gate
+    xyz[900:] += [0.3, 0.0, 0.0]                           # and one just within it
+    live = np.ones(xyz.shape[:2], bool)
+    live[700:712] = False                                  # a gap longer than max_gap_s
+    live[1300:1303] = False                                # a short one
+    xyz[1500:1510, 0, 3] = np.nan                          # a dropped joint
+    second = np.full_like(xyz, np.nan)
+    second[2000:2040] = xyz[2000:2040] + 2.0               # someone else for a while
+    xyz = np.concatenate([xyz, second], 1)
+    live = np.concatenate([live, np.isfinite(second).all((-1, -2))], 1)
+    assert xyz.shape[0] > 2 * F * 10
+    return xyz, live
+
+
+def test_link_frames_fast_runs_equal_the_old_loop(crossing3, monkeypatch):
+    from mocap.associate import tracklets
+    followed = []
+    follow = tracklets._Tracks.follow_run
+    monkeypatch.setattr(tracklets._Tracks, "follow_run",
+                        lambda self, *a: followed.append(follow(self, *a)) or followed[-1])
+    xyz, live = one_group_take(crossing3.take.gt_xyz, np.random.default_rng(8))
+    settings = AssociateSettings()
+    got = link_frames(xyz, live, 30.0, settings)
+    ref = link_frames_reference(xyz, live, 30.0, settings)
+    np.testing.assert_array_equal(got, ref)
+    assert sum(followed) > 0.9 * live.shape[0]            # most frames took the fast path
+    assert len(np.unique(ref[live])) >= 4                  # jumps and the gap made new tracks
