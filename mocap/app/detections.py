@@ -19,7 +19,6 @@ import numpy as np
 
 from exporters.atomic import atomic_write
 
-from ..detect.frame_map import FRAME_SIZE_TOLERANCE
 from ..errors import SessionError
 from ..io.importers import POSE_FILE_EXTENSIONS, import_cameras
 from ..types import Detections2D
@@ -130,7 +129,8 @@ def check_frame_sizes(jobs: "list[CameraJob]", rig) -> "list[FrameMap | None]":
     Raises:
         SessionError: frames that fit neither explanation, naming the camera and both sizes.
     """
-    from ..detect.frame_map import black_bars, decide_frame_map   # lazy, as in camera_jobs
+    from ..detect.frame_map import (FRAME_SIZE_TOLERANCE, black_bars,   # lazy, as in camera_jobs
+                                    decide_frame_map)
     from ..detect.video import sample_frames
     maps = []
     for job in jobs:
