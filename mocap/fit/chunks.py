@@ -7,8 +7,7 @@ stage); its shape is the person's and stays fixed in every later window, so the 
 not change between windows. A later window starts from the analytic start of its own frames
 (:func:`initial_params`, :func:`initial_pose`, with that shape) where it is new and from the
 previous window's solution where they overlap (warm start), and runs one pose stage (the
-last pose stage's objective and budget, without the shape: :func:`later_stages`), stopping
-early once its loss has settled (:data:`LATER_OPTIONS`). Across an overlap the two solutions are blended with a smooth weight
+last pose stage's objective and budget, without the shape: :func:`later_stages`). Across an overlap the two solutions are blended with a smooth weight
 (the root and every joint's rotation along the geodesic between them, the translation
 linearly), then the joints and keypoints are posed again window by window.
 """
@@ -25,16 +24,12 @@ from ..body.regressors import KeypointLayer, keypoints_forward
 from .data import prepare_data
 from .init import initial_params, initial_pose
 from .optimise import fit_sequence
-from .options import DEFAULT_STAGES, FitOptions
+from .options import DEFAULT_STAGES
 from .params import FitResult, Views
-
-#: The solver settings of a later window: it stops once its loss falls by less than 0.2 %
-#: over a check (10 L-BFGS iterations) twice in a row (``benchmarks/fit_chunks.py``).
-LATER_OPTIONS = FitOptions(tolerance=2e-3)
 
 _SHAPE_TERMS = ("shape_prior", "bone_length")     # terms of the shape alone: constant here
 
-__all__ = ["LATER_OPTIONS", "later_stages", "windows", "blend_weights", "blend_rotations", "fit_chunked"]
+__all__ = ["later_stages", "windows", "blend_weights", "blend_rotations", "fit_chunked"]
 
 
 def windows(frames: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
@@ -171,9 +166,8 @@ def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: fl
             betas = res.betas
         else:
             init = _warm_start(layer, data, betas, prev, end - s)
-            res = fit_sequence(layer, data, later_stages(stages), LATER_OPTIONS,
-                               extra_weights=extra_weights, iteration_scale=iteration_scale,
-                               init=init)
+            res = fit_sequence(layer, data, later_stages(stages), extra_weights=extra_weights,
+                               iteration_scale=iteration_scale, init=init)
         report += [{**r, "window": k, "frames": [s, e]} for r in res.report]
         _append(acc, res, s, end)
         prev, end = res, e
