@@ -7,9 +7,10 @@ stage); its shape is the person's and stays fixed in every later window, so the 
 not change between windows. A later window starts from the analytic start of its own frames
 (:func:`initial_params`, :func:`initial_pose`, with that shape) where it is new and from the
 previous window's solution where they overlap (warm start), and runs one pose stage (the
-last pose stage's objective and budget, without the shape: :func:`later_stages`). Across an overlap the two solutions are blended with a smooth weight
-(the root and every joint's rotation along the geodesic between them, the translation
-linearly), then the joints and keypoints are posed again window by window.
+last pose stage's objective and budget, without the shape: :func:`later_stages`). Across an
+overlap the two solutions are blended with a smooth weight (the root and every joint's
+rotation along the geodesic between them, the translation linearly), then the joints and
+keypoints are posed again window by window.
 """
 from __future__ import annotations
 
