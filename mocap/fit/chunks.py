@@ -6,10 +6,11 @@ The first window is fitted as a whole take is (:func:`mocap.fit.fit_sequence`, e
 stage); its shape is the person's and stays fixed in every later window, so the body does
 not change between windows. A later window starts from the analytic start of its own frames
 (:func:`initial_params`, :func:`initial_pose`, with that shape) where it is new and from the
-previous window's solution where they overlap (warm start), and runs the pose stages
-without the shape. Across an overlap the two solutions are blended with a smooth weight
-(the root and every joint's rotation along the geodesic between them, the translation
-linearly), then the joints and keypoints are posed again window by window.
+previous window's solution where they overlap (warm start), and runs one pose stage (the
+last pose stage's objective and budget, without the shape: :func:`later_stages`). Across an
+overlap the two solutions are blended with a smooth weight (the root and every joint's
+rotation along the geodesic between them, the translation linearly), then the joints and
+keypoints are posed again window by window.
 """
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ from .optimise import fit_sequence
 from .options import DEFAULT_STAGES
 from .params import FitResult, Views
 
-__all__ = ["windows", "blend_weights", "blend_rotations", "fit_chunked"]
+_SHAPE_TERMS = ("shape_prior", "bone_length")     # terms of the shape alone: constant here
+
+__all__ = ["later_stages", "windows", "blend_weights", "blend_rotations", "fit_chunked"]
 
 
 def windows(frames: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
@@ -70,15 +73,20 @@ def _window_views(views: "Views | None", s: int, e: int, layer: KeypointLayer):
                  xy=views.xy[:, s:e].to(**to), conf=views.conf[:, s:e].to(**to))
 
 
-def _later_stages(stages) -> tuple:
-    """The stages of a later window: the shape left out (the stages that fit only the shape
-    dropped), the pose started by :func:`_warm_start` rather than by the stage."""
-    out = []
-    for st in stages:
-        names = tuple(n for n in st.optimise if n != "betas")
-        if names and not st.extended_only:
-            out.append(replace(st, optimise=names, init_pose=False))
-    return tuple(out)
+def later_stages(stages) -> tuple:
+    """The stages of a later window: one pose stage, the last of those that move the pose,
+    with its weights and budget (the first window's pose stages run one after the other on
+    the same pose with nearly the same weights; a later window starts where the previous
+    one ended across their overlap, so one stage on the objective they end on does the work:
+    ``benchmarks/fit_chunks.py``), the shape and its terms left out (the shape is the first
+    window's), the pose started by :func:`_warm_start` rather than by the stage."""
+    pose = [st for st in stages if set(st.optimise) - {"betas"} and not st.extended_only]
+    if not pose:
+        return ()
+    last = pose[-1]
+    weights = {k: v for k, v in last.weights.items() if k not in _SHAPE_TERMS}
+    return (replace(last, name=f"{last.name}_window", weights=weights, init_pose=False,
+                    optimise=tuple(n for n in last.optimise if n != "betas")),)
 
 
 def _warm_start(layer: KeypointLayer, data, betas: np.ndarray, prev: FitResult, n: int):
@@ -160,7 +168,7 @@ def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: fl
             betas = res.betas
         else:
             init = _warm_start(layer, data, betas, prev, end - s)
-            res = fit_sequence(layer, data, _later_stages(stages), extra_weights=extra_weights,
+            res = fit_sequence(layer, data, later_stages(stages), extra_weights=extra_weights,
                                iteration_scale=iteration_scale, init=init)
         report += [{**r, "window": k, "frames": [s, e]} for r in res.report]
         _append(acc, res, s, end)

@@ -35,6 +35,7 @@ _CAP_M = 1.0           # per-joint clip of the distance, metres
 _RUNNER_UP = 2.0       # the next candidate must be at least this many times further ...
 _RUNNER_UP_M = 0.15    # ... and this much further (metres)
 _CHUNK = 512           # frames per distance block (memory)
+_RAY_BLOCK = 4096      # frames whose rays are held at once (memory)
 
 
 def present(det: Detections2D, min_conf: float, min_joints: int = 5) -> np.ndarray:
@@ -72,16 +73,17 @@ def geometric_links(det: Detections2D, rig: Rig, min_conf: float,
     Returns:
         {(c, d): (F, K, K) bool} for every pair c < d.
     """
-    rays = detection_rays(rig, det, min_conf=min_conf)
-    C, F = det.xy.shape[:2]
-    out = {}
-    for c in range(C):
-        for d in range(c + 1, C):
-            blocks = [_unambiguous(pair_distances(rays, c, d, slice(s, s + _CHUNK), _CAP_M),
-                                   gate_m) for s in range(0, F, _CHUNK)]
-            out[(c, d)] = np.concatenate(blocks) if blocks else np.zeros((0,) + (
-                det.xy.shape[2],) * 2, bool)
-    return out
+    C, F, K = det.xy.shape[:3]
+    out = {(c, d): [] for c in range(C) for d in range(c + 1, C)}
+    for s0 in range(0, F, _RAY_BLOCK):      # rays of a block of frames at a time (memory)
+        sl = slice(s0, min(s0 + _RAY_BLOCK, F))
+        rays = detection_rays(rig, det.replace(xy=det.xy[:, sl], conf=det.conf[:, sl],
+                                               heatmaps=None, heatmap_affine=None),
+                              min_conf=min_conf)
+        for (c, d), blocks in out.items():
+            blocks += [_unambiguous(pair_distances(rays, c, d, slice(s, s + _CHUNK), _CAP_M),
+                                    gate_m) for s in range(0, sl.stop - s0, _CHUNK)]
+    return {p: np.concatenate(b) if b else np.zeros((0, K, K), bool) for p, b in out.items()}
 
 
 def motion_links(speeds: np.ndarray, alive: np.ndarray, max_lag: int) -> dict:

@@ -1,0 +1,46 @@
+"""A later window of a chunked fit runs one pose stage (the last pose stage's objective and
+budget, no shape terms), and stays on the truth."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from mocap.body import load_body_model
+from mocap.fit import fit_points3d
+from mocap.fit.chunks import later_stages
+from mocap.fit.options import DEFAULT_STAGES
+from mocap.settings import Settings
+from mocap.simulate import ErrorModel, load_rig_template
+from mocap.simulate.bodymodel import BodyActor, simulate_body_take
+from mocap.triangulate import triangulate
+from mocap.filter import filter_points
+
+
+def test_later_windows_run_one_pose_stage_without_the_shape():
+    (st,) = later_stages(DEFAULT_STAGES)
+    last = DEFAULT_STAGES[-1]
+    assert st.optimise == ("global_orient", "transl", "body_pose")
+    assert st.max_iterations == last.max_iterations and not st.init_pose
+    assert set(st.weights) == set(last.weights) - {"shape_prior", "bone_length"}
+    assert all(st.weights[k] == last.weights[k] for k in st.weights)
+    assert later_stages(DEFAULT_STAGES[:1]) == ()          # shape only: nothing to pose
+
+
+def test_later_windows_of_a_fit_stay_on_the_truth():
+    """Every later window reports its one stage, within the budget, and the fit stays on
+    the truth (the reported losses are those of the pose terms alone)."""
+    anny, rig = load_body_model("anny"), load_rig_template("studio4")
+    bt = simulate_body_take(rig, anny, [BodyActor("walk", seed=1)], 70, 30.0, "body25",
+                            ErrorModel(), seed=3)
+    s = Settings()
+    points = filter_points(triangulate(bt.take.detections, rig, s.triangulate), s.filter, rig)
+    fit = fit_points3d(points, dataclasses.replace(
+        s.fit, device="cpu", reprojection_weight=0.0, chunk_frames=40,
+        chunk_overlap_frames=10), anny)[0]
+    later = [r for r in fit.report if r["window"] > 0]
+    assert [r["stage"] for r in later] == ["refine_window"]
+    assert all(r["iterations"] <= DEFAULT_STAGES[-1].max_iterations for r in later)
+    assert not set(later[0]["losses"]) & {"shape_prior", "bone_length"}
+    err = np.linalg.norm(fit.body.keypoints - bt.take.gt_xyz[:, 0], axis=-1)
+    assert np.nanmean(err) < 0.02
