@@ -36,13 +36,12 @@ import sys
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
 import argparse  # noqa: E402
-import hashlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from dataclasses import asdict, replace  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -50,7 +49,7 @@ import numpy as np  # noqa: E402
 from calibration.world import similarity_from_points  # noqa: E402
 from mocap.angles import joint_angles  # noqa: E402
 from mocap.app.detections import detect_session  # noqa: E402
-from mocap.app.render_session import RenderSpec, refresh_truth, render_session  # noqa: E402
+from mocap.app.render_session import RenderSpec, cached_render, refresh_truth  # noqa: E402
 from mocap.app.session import Session  # noqa: E402
 from mocap.datasets import cache_dir  # noqa: E402
 from mocap.filter import butterworth_zero_phase, filter_points  # noqa: E402
@@ -73,13 +72,7 @@ def timed(fn):
 
 def make_session(spec: RenderSpec) -> tuple[Path, float]:
     """The rendered session (made once per spec, kept in the cache) and the render seconds."""
-    key = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:16]
-    root = cache_dir() / "bench" / "pixels" / key
-    if (root / "gt.npz").is_file():
-        refresh_truth(root)        # the truth as defined now (images do not depend on it)
-        return root, float("nan")
-    _, dt = timed(lambda: render_session(spec, root))
-    return root, dt
+    return cached_render(spec, cache_dir() / "bench" / "pixels")
 
 
 def pa_mpjpe_mm(pred: np.ndarray, gt: np.ndarray) -> float:

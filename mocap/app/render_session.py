@@ -12,8 +12,10 @@ session's format, ``joints``, ``local_R``, ``root_R``, ``root_pos``, ``camera_of
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import time
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,7 +30,7 @@ from ..types import save_npz
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RenderSpec", "crossing_actors", "render_session", "write_rendered_session",
+__all__ = ["RenderSpec", "crossing_actors", "render_session", "cached_render", "write_rendered_session",
            "write_truth", "refresh_truth",
            "STUDIO_BOARD", "render_studio_day", "write_board_images",
            "write_floor_board_images"]
@@ -174,6 +176,22 @@ def render_session(spec: RenderSpec, folder: "str | Path") -> Path:
 #: to be found by two cameras 4 m away at once.
 STUDIO_BOARD = {"kind": "charuco", "squares_x": 5, "squares_y": 7, "square_length_m": 0.2,
                 "marker_length_m": 0.15, "dictionary": "DICT_4X4_50"}
+
+
+def cached_render(spec: RenderSpec, root: "str | Path") -> tuple[Path, float]:
+    """The rendered session of ``spec`` under ``root/<hash of spec>``, rendered once.
+
+    A cached session gets its truth rewritten as defined now (:func:`refresh_truth`: the images
+    do not depend on it). Returns the session folder and the render's wall seconds (NaN when
+    it came from the cache)."""
+    key = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:16]
+    folder = Path(root) / key
+    if (folder / "gt.npz").is_file():
+        refresh_truth(folder)
+        return folder, float("nan")
+    t0 = time.perf_counter()
+    render_session(spec, folder)
+    return folder, time.perf_counter() - t0
 
 
 def write_board_images(folder: Path, rig, images: list) -> None:

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from ..errors import MocapError
+from .litert import load_interpreter
 from .geometry import (Roi, apply_affine, body_mask, image_from_crop_affine,
                        image_from_crop_edge, image_from_heatmap_affine, invert_affine,
                        paint_out, roi_from_two_points, share_inside)
@@ -52,16 +53,6 @@ _SCORE_CLIP = 80.0     # logits beyond this saturate the sigmoid (and exp overfl
 #: regressed ones when cell centres (0.5) are assumed, i.e. the model's cell u stands for crop
 #: coordinate 4 u, its top-left corner, as MediaPipe's own refinement also assumes.
 HEATMAP_CELL_OFFSET = 0.0
-
-
-def _interpreter(model_path: "str | Path", num_threads: int):
-    from ai_edge_litert.interpreter import Interpreter
-    try:
-        it = Interpreter(model_path=str(model_path), num_threads=max(1, int(num_threads)))
-    except (ValueError, RuntimeError) as exc:
-        raise MocapError(f"{model_path}: not a loadable LiteRT model ({exc})") from None
-    it.allocate_tensors()
-    return it
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -208,7 +199,7 @@ class PoseDetector:
 
     def __init__(self, model_path: "str | Path", num_threads: int = 1, min_score: float = 0.5,
                  nms_iou: float = 0.3):
-        self.interpreter = _interpreter(model_path, num_threads)
+        self.interpreter = load_interpreter(model_path, num_threads)
         inp = self.interpreter.get_input_details()[0]
         outs = {d["name"]: d["index"] for d in self.interpreter.get_output_details()}
         if tuple(inp["shape"]) != (1, DETECTOR_INPUT_PX, DETECTOR_INPUT_PX, 3) or \
@@ -337,7 +328,7 @@ class PoseLandmarker:
 
     def __init__(self, model_path: "str | Path", num_threads: int = 1, refine: bool = True,
                  flip: bool = False):
-        self.interpreter = _interpreter(model_path, num_threads)
+        self.interpreter = load_interpreter(model_path, num_threads)
         inp = self.interpreter.get_input_details()[0]
         outs = {d["name"]: d for d in self.interpreter.get_output_details()}
         want = {"Identity": (1, 5 * _NUM_ALL), "Identity_1": (1, 1),

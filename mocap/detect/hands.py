@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 
 from ..errors import MocapError
+from .litert import load_interpreter
 from .geometry import (Roi, apply_affine, image_from_crop_affine, image_from_crop_edge,
                        invert_affine, normalize_angle, rotation_2d)
 
@@ -63,16 +64,6 @@ AGREEMENT_SPREAD = 0.02
 #: Hand points (MediaPipe order) whose bounding box gives the hand-tracking region: wrist,
 #: the thumb's CMC, MCP and IP, and each finger's MCP and PIP (MediaPipe's partial list).
 _ROI_POINTS = np.array([0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18])
-
-
-def _interpreter(model_path: "str | Path", num_threads: int):
-    from ai_edge_litert.interpreter import Interpreter
-    try:
-        it = Interpreter(model_path=str(model_path), num_threads=max(1, int(num_threads)))
-    except (ValueError, RuntimeError) as exc:
-        raise MocapError(f"{model_path}: not a loadable LiteRT model ({exc})") from None
-    it.allocate_tensors()
-    return it
 
 
 def _shifted(center_xy: np.ndarray, size_px: float, angle_rad: float, shift_y: float) -> Roi:
@@ -165,7 +156,7 @@ class HandLandmarker:
     """MediaPipe's hand landmark model (holds a LiteRT interpreter)."""
 
     def __init__(self, model_path: "str | Path", num_threads: int = 1):
-        self.interpreter = _interpreter(model_path, num_threads)
+        self.interpreter = load_interpreter(model_path, num_threads)
         inp = self.interpreter.get_input_details()[0]
         outs = {d["name"]: d for d in self.interpreter.get_output_details()}
         want = {"Identity": (1, 3 * NUM_HAND), "Identity_1": (1, 1), "Identity_2": (1, 1)}
