@@ -4,7 +4,8 @@ scored against the truth, ours side by side with the pipeline a user assembles f
 
 Per take, one table:
 
-- 2D: BlazePose Full (our detector stage) against the projected truth, px and % of the
+- 2D: the detector stage (the session's default model, BlazePose Heavy with the mirrored pass,
+  or ``--model``) against the projected truth, px and % of the
   actor's image height, visible vs occluded keypoints (visibility: ray cast in Blender);
 - 3D: MPJPE raw (all 33 BlazePose keypoints), PA-MPJPE (per frame, similarity-aligned),
   body MPJPE (shoulders, elbows, wrists, hips, knees, ankles), the same after filtering, and
@@ -232,9 +233,9 @@ def print_ratios(rows: list) -> None:
         f"{label} {r['mpjpe'] / peer:.2f} x" for label, r, _ in rows if label.startswith("ours")))
 
 
-def print_tables(title, det_rows, rows, secs) -> None:
+def print_tables(title, det_rows, rows, secs, detector: str) -> None:
     print(f"\n## {title}\n")
-    print("| detector (BlazePose Full) | joints | n | mean px | median px | % of height | missed % |")
+    print(f"| detector ({detector}) | joints | n | mean px | median px | % of height | missed % |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for label, v, n, m, med, pct, miss in det_rows:
         print(f"| {label} | {v} | {n} | {m:.2f} | {med:.2f} | {pct:.2f} | {miss:.1f} |")
@@ -384,6 +385,9 @@ def main() -> None:
     ap.add_argument("--engine", default="cycles", choices=("workbench", "cycles"))
     ap.add_argument("--samples", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default="", choices=("", "heavy", "full", "lite"),
+                    help="BlazePose landmark model (default: the session's, heavy)")
+    ap.add_argument("--no-flip", action="store_true", help="no mirrored second pass")
     ap.add_argument("--studio-day", type=int, default=0, metavar="FRAMES",
                     help="also render a board carried through the scene (FRAMES views), "
                          "calibrate from it and score the rig and the capture")
@@ -420,16 +424,19 @@ def main() -> None:
         return
     session = Session(root)
     rig, settings = session.rig(), session.settings()
-    settings = replace(settings, detect=replace(settings.detect, workers=1))
+    detect = replace(settings.detect, workers=1, **({"model": args.model} if args.model else {}),
+                     **({"flip": False} if args.no_flip else {}))
+    settings = replace(settings, detect=detect)
+    detector = f"BlazePose {detect.model or 'heavy'}" + (" + mirrored pass" if detect.flip else "")
     det, t_det = timed(lambda: detect_session(root, rig.names, settings, workers=1, rig=rig))
     truth = dict(np.load(root / "gt.npz"))
     rows, secs, points = method_rows(rig, det, truth, settings, spec.fps)
-    secs = {"render (Blender; nan: cached)": t_render, "detect (BlazePose Full, 1 worker)": t_det,
+    secs = {"render (Blender; nan: cached)": t_render, f"detect ({detector}, 1 worker)": t_det,
             **secs}
     title = (f"{args.rig}, {len(rig)} cameras at {args.width} px, {args.motion}, "
              f"{args.frames} frames at {spec.fps:g} fps, {args.engine}"
              + (f" {args.samples} spp" if args.engine == "cycles" else ""))
-    print_tables(title, detector_rows(det, truth), rows, secs)
+    print_tables(title, detector_rows(det, truth), rows, secs, detector)
     print_ratios(rows)
     print_keypoint_table(keypoint_rows(det, truth, points), list(points))
 
