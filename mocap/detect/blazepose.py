@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from ..errors import MocapError
-from .litert import load_interpreter
+from .litert import load_interpreter, model_io
 from .geometry import (Roi, apply_affine, body_mask, image_from_crop_affine,
                        image_from_crop_edge, image_from_heatmap_affine, invert_affine,
                        paint_out, roi_from_two_points, share_inside)
@@ -200,14 +200,12 @@ class PoseDetector:
     def __init__(self, model_path: "str | Path", num_threads: int = 1, min_score: float = 0.5,
                  nms_iou: float = 0.3):
         self.interpreter = load_interpreter(model_path, num_threads)
-        inp = self.interpreter.get_input_details()[0]
-        outs = {d["name"]: d["index"] for d in self.interpreter.get_output_details()}
-        if tuple(inp["shape"]) != (1, DETECTOR_INPUT_PX, DETECTOR_INPUT_PX, 3) or \
-                not {"Identity", "Identity_1"} <= set(outs):
-            raise MocapError(f"{model_path}: expected the BlazePose detector (input 1x224x224x3,"
-                             f" outputs Identity/Identity_1), found input {inp['shape']}")
-        self._in, self._boxes, self._scores = inp["index"], outs["Identity"], outs["Identity_1"]
         self.anchors = ssd_anchors()
+        n = len(self.anchors)
+        want = {"Identity": (1, n, 12), "Identity_1": (1, n, 1)}
+        self._in, outs = model_io(self.interpreter, model_path, "the BlazePose detector",
+                                  DETECTOR_INPUT_PX, want)
+        self._boxes, self._scores = outs["Identity"], outs["Identity_1"]
         self.min_score, self.nms_iou = min_score, nms_iou
 
     def __call__(self, rgb: np.ndarray) -> list[PersonDetection]:
@@ -329,18 +327,11 @@ class PoseLandmarker:
     def __init__(self, model_path: "str | Path", num_threads: int = 1, refine: bool = True,
                  flip: bool = False):
         self.interpreter = load_interpreter(model_path, num_threads)
-        inp = self.interpreter.get_input_details()[0]
-        outs = {d["name"]: d for d in self.interpreter.get_output_details()}
         want = {"Identity": (1, 5 * _NUM_ALL), "Identity_1": (1, 1),
                 "Identity_3": (1, 64, 64, _NUM_ALL)}
-        found = {k: tuple(outs[k]["shape"]) for k in want if k in outs}
-        if tuple(inp["shape"]) != (1, LANDMARK_INPUT_PX, LANDMARK_INPUT_PX, 3) or found != want:
-            raise MocapError(f"{model_path}: expected the BlazePose landmark model (input "
-                             f"1x256x256x3, outputs {want}), found input {inp['shape']}, "
-                             f"outputs {found}")
-        self._in = inp["index"]
-        self._lm, self._presence, self._hm = (outs[k]["index"] for k in
-                                              ("Identity", "Identity_1", "Identity_3"))
+        self._in, outs = model_io(self.interpreter, model_path, "the BlazePose landmark model",
+                                  LANDMARK_INPUT_PX, want)
+        self._lm, self._presence, self._hm = (outs[k] for k in want)
         self.refine, self.flip = refine, flip
 
     def _run(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:

@@ -44,8 +44,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import MocapError
-from .litert import load_interpreter
+from .litert import load_interpreter, model_io
 from .geometry import (Roi, apply_affine, image_from_crop_affine, image_from_crop_edge,
                        invert_affine, normalize_angle, rotation_2d)
 
@@ -157,17 +156,10 @@ class HandLandmarker:
 
     def __init__(self, model_path: "str | Path", num_threads: int = 1):
         self.interpreter = load_interpreter(model_path, num_threads)
-        inp = self.interpreter.get_input_details()[0]
-        outs = {d["name"]: d for d in self.interpreter.get_output_details()}
         want = {"Identity": (1, 3 * NUM_HAND), "Identity_1": (1, 1), "Identity_2": (1, 1)}
-        found = {k: tuple(outs[k]["shape"]) for k in want if k in outs}
-        if tuple(inp["shape"]) != (1, HAND_INPUT_PX, HAND_INPUT_PX, 3) or found != want:
-            raise MocapError(f"{model_path}: expected the MediaPipe hand landmark model (input "
-                             f"1x224x224x3, outputs {want}), found input {inp['shape']}, "
-                             f"outputs {found}")
-        self._in = inp["index"]
-        self._lm, self._presence, self._side = (outs[k]["index"] for k in
-                                                ("Identity", "Identity_1", "Identity_2"))
+        self._in, outs = model_io(self.interpreter, model_path,
+                                  "the MediaPipe hand landmark model", HAND_INPUT_PX, want)
+        self._lm, self._presence, self._side = (outs[k] for k in want)
 
     def on_crop(self, crop: np.ndarray) -> tuple[np.ndarray, float, float]:
         """The model on a (224, 224, 3) uint8 RGB crop: points (21, 2) in crop edge units
