@@ -110,15 +110,21 @@ def peer_filter(xyz: np.ndarray) -> np.ndarray:
     return out
 
 
+def stage_clock():
+    """A dict of stage name -> (seconds since the previous lap, peak RSS MB) and the function
+    that closes a stage: ``lap(name)``."""
+    stages, last = {}, [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = (now - last[0], peak_rss_mb())
+        last[0] = now
+    return stages, lap
+
+
 def run_peer(session: Path, result: Path) -> dict:
     """The peer, in this process: load, triangulate, filter; stage seconds and peak memory."""
-    stages, t = {}, time.perf_counter()
-
-    def lap(name):
-        nonlocal t
-        now = time.perf_counter()
-        stages[name] = (now - t, peak_rss_mb())
-        t = now
+    stages, lap = stage_clock()
     from aniposelib.cameras import CameraGroup
     lap("imports")
     names, kp = peer_load(session)
@@ -143,13 +149,7 @@ def run_peer(session: Path, result: Path) -> dict:
 def run_ours(session: Path) -> dict:
     """``mocap run``'s stages one after the other, in this process, with a clock around each
     (the same functions :mod:`mocap.app.pipeline` calls, no stage skipping)."""
-    stages, t = {}, time.perf_counter()
-
-    def lap(name):
-        nonlocal t
-        now = time.perf_counter()
-        stages[name] = (now - t, peak_rss_mb())
-        t = now
+    stages, lap = stage_clock()
     from mocap.app.bodies import fit_people
     from mocap.app.detections import session_detections
     from mocap.app.session import Session
