@@ -388,6 +388,9 @@ def main() -> None:
     ap.add_argument("--model", default="", choices=("", "heavy", "full", "lite"),
                     help="BlazePose landmark model (default: the session's, heavy)")
     ap.add_argument("--no-flip", action="store_true", help="no mirrored second pass")
+    ap.add_argument("--plain-face", action="store_true",
+                    help="the actor's face unpainted (plain skin: no eyes, brows or lips), "
+                         "as takes were rendered before")
     ap.add_argument("--studio-day", type=int, default=0, metavar="FRAMES",
                     help="also render a board carried through the scene (FRAMES views), "
                          "calibrate from it and score the rig and the capture")
@@ -397,8 +400,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     spec = RenderSpec(rig=args.rig, motion=args.motion, frames=args.frames, format=FMT,
                       seed=args.seed, actors=args.actors, width_px=args.width,
-                      engine=args.engine,
-                      samples=args.samples)
+                      engine=args.engine, samples=args.samples, face=not args.plain_face)
     if args.studio_day:
         from mocap.app.render_session import render_studio_day
         root = cache_dir() / "bench" / "pixels" / f"day-{args.width}-{args.frames}-{args.studio_day}"
@@ -435,7 +437,8 @@ def main() -> None:
             **secs}
     title = (f"{args.rig}, {len(rig)} cameras at {args.width} px, {args.motion}, "
              f"{args.frames} frames at {spec.fps:g} fps, {args.engine}"
-             + (f" {args.samples} spp" if args.engine == "cycles" else ""))
+             + (f" {args.samples} spp" if args.engine == "cycles" else "")
+             + (", plain face" if args.plain_face else ", painted face"))
     print_tables(title, detector_rows(det, truth), rows, secs, detector)
     print_ratios(rows)
     print_keypoint_table(keypoint_rows(det, truth, points), list(points))
