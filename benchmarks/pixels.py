@@ -22,10 +22,14 @@ A cached take's ``gt.npz`` is recomputed on every run (``refresh_truth``: no Ble
 scores follow the current keypoint definitions.
 
 Methods: ours algebraic (weighted DLT, every view), robust (view selection + swap repair),
-volumetric (from the detector's real heatmaps), each filtered by our filter stage; the peer
-pipeline: the same per-frame detections triangulated by aniposelib's ``triangulate`` and
-``triangulate_ransac``, then a zero-phase 4th-order Butterworth low-pass at 6 Hz as Pose2Sim
-filters. Needs ``.venv-blender`` (``make setup-blender``). Run:
+volumetric (from the detector's real heatmaps), each filtered by our filter stage; the peers
+(``benchmarks/pixels_peer.py``): our per-frame detections triangulated by aniposelib's
+``triangulate`` and ``triangulate_ransac``, and the peer pipeline of issue 16 on its own 2D
+(BlazePose Full, one pass per frame, on the region around the truth's box, then aniposelib's
+``triangulate``; its 2D scored in a second detector table), each then through a zero-phase
+4th-order Butterworth low-pass at 6 Hz as Pose2Sim filters; two ratio lines: ours over each.
+The actor's face is painted (eyes, brows, lips; ``--plain-face``: the plain skin of takes
+rendered before). Needs ``.venv-blender`` (``make setup-blender``). Run:
 
     nice -n 10 .venv/bin/python benchmarks/pixels.py [--engine cycles] [--frames 60] ...
 """
@@ -35,11 +39,11 @@ import os
 import sys
 
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))   # last: calibration.py here
 
 import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import replace  # noqa: E402
@@ -56,6 +60,7 @@ from mocap.datasets import cache_dir  # noqa: E402
 from mocap.filter import butterworth_zero_phase, filter_points  # noqa: E402
 from mocap.keypoints import get_format  # noqa: E402
 from mocap.triangulate import triangulate  # noqa: E402
+from pixels_peer import blazepose_on_truth_boxes, peer_points  # noqa: E402  (benchmarks/)
 
 log = logging.getLogger("benchmark")
 FMT = "blazepose33"
@@ -157,23 +162,6 @@ def print_keypoint_table(rows: list, labels) -> None:
         print(f"| {n} | {err:.2f} | {bias:.2f} | " + " | ".join(f"{v:.1f}" for v in e3) + " |")
 
 
-def peer_points(rig, det, ransac: bool) -> np.ndarray:
-    """aniposelib on the per-frame detections (confidence >= 0.2, as ours): (F, J, 3)."""
-    from aniposelib.cameras import CameraGroup
-    with tempfile.TemporaryDirectory() as tmp:
-        rig.save(Path(tmp) / "calib.toml")
-        group = CameraGroup.load(str(Path(tmp) / "calib.toml"))
-    C, F, _, J, _ = det.xy.shape
-    pts = np.where((det.conf[:, :, 0] >= 0.2)[..., None], det.xy[:, :, 0], np.nan)
-    pts = np.ascontiguousarray(pts.reshape(C, F * J, 2))
-    group.triangulate(pts[:, :J], progress=False)            # warm-up (jax compiles once)
-    if ransac:
-        out = group.triangulate_ransac(pts, progress=False)[0]
-    else:
-        out = group.triangulate(pts, progress=False)
-    return np.asarray(out).reshape(F, J, 3)
-
-
 def fitted_keypoints(points, det, rig, settings) -> np.ndarray:
     """The fit stage (``[fit]``: Anny, the reprojection term on the detections) on filtered
     keypoints: the fitted body's keypoints (F, K, 3), metres. Beware: the rendered actor is
@@ -217,7 +205,7 @@ def method_rows(rig, det, truth, settings, fps) -> tuple[list, dict]:
     rows.append((label + " (body keypoints)", scores(kp, gt, names), scores(kp, gt, names)))
     for label, ransac in (("aniposelib triangulate", False),
                           ("aniposelib triangulate_ransac", True)):
-        raw, dt = timed(lambda: peer_points(rig, det, ransac))
+        raw, dt = timed(lambda: peer_points(rig, det.xy[:, :, 0], det.conf[:, :, 0], ransac))
         filt, dtf = timed(lambda: butterworth_zero_phase(raw, 6.0, fps, order=4))
         secs[label] = dt
         secs[label + " + Butterworth 6 Hz"] = dtf
@@ -226,19 +214,47 @@ def method_rows(rig, det, truth, settings, fps) -> tuple[list, dict]:
     return rows, secs, points
 
 
+PEER = "peer: BlazePose Full on truth boxes + aniposelib triangulate"
+
+
+def peer_method(root: Path, rig, truth: dict, fps: float) -> tuple:
+    """The peer of issue 16 (``pixels_peer``): its 2D (a detections-like object for
+    :func:`detector_rows`), its row, seconds and 3D points (F, K, 3)."""
+    from types import SimpleNamespace
+    xy_t = truth[f"xy_{FMT}"][:, :, 0]
+    (xy, conf), t_det = timed(lambda: blazepose_on_truth_boxes(root, rig, xy_t, xy_t.shape[1]))
+    raw, dt = timed(lambda: peer_points(rig, xy, conf, ransac=False))
+    filt = butterworth_zero_phase(raw, 6.0, fps, order=4)
+    gt, names = truth[f"xyz_{FMT}"][:, 0], list(get_format(FMT).joint_names)
+    det = SimpleNamespace(xy=xy[:, :, None], conf=conf[:, :, None])
+    secs = {"peer: detect (BlazePose Full on truth boxes, 1 thread)": t_det,
+            "peer: aniposelib triangulate": dt}
+    return det, (PEER, scores(raw, gt, names), scores(filt, gt, names)), secs, raw
+
+
 def print_ratios(rows: list) -> None:
-    """Our MPJPE (raw, all keypoints) over the peer's (aniposelib triangulate)."""
-    peer = dict((label, r) for label, r, _ in rows)["aniposelib triangulate"]["mpjpe"]
-    print("\nMPJPE raw over aniposelib triangulate's: " + ", ".join(
-        f"{label} {r['mpjpe'] / peer:.2f} x" for label, r, _ in rows if label.startswith("ours")))
+    """Our MPJPE (raw, all keypoints) over each peer's: aniposelib triangulate on our
+    detections, and the peer pipeline on its own 2D."""
+    mpjpe = dict((label, r["mpjpe"]) for label, r, _ in rows)
+    for peer, name in (("aniposelib triangulate", "aniposelib triangulate's (our detections)"),
+                       (PEER, "the peer pipeline's (BlazePose Full on truth boxes + "
+                              "aniposelib triangulate)")):
+        if peer in mpjpe:
+            print(f"\nMPJPE raw over {name}: " + ", ".join(
+                f"{label} {v / mpjpe[peer]:.2f} x" for label, v in mpjpe.items()
+                if label.startswith("ours")))
 
 
-def print_tables(title, det_rows, rows, secs, detector: str) -> None:
-    print(f"\n## {title}\n")
-    print(f"| detector ({detector}) | joints | n | mean px | median px | % of height | missed % |")
+def print_detector_table(detector: str, det_rows: list) -> None:
+    print(f"\n| detector ({detector}) | joints | n | mean px | median px | % of height | missed % |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for label, v, n, m, med, pct, miss in det_rows:
         print(f"| {label} | {v} | {n} | {m:.2f} | {med:.2f} | {pct:.2f} | {miss:.1f} |")
+
+
+def print_tables(title, det_rows, rows, secs, detector: str) -> None:
+    print(f"\n## {title}")
+    print_detector_table(detector, det_rows)
     print("\n(angle errors after filtering)\n")
     print("| method | MPJPE raw mm | PA-MPJPE mm | body mm | MPJPE filtered mm | body filtered mm "
           "| knee RMS deg | hip RMS deg | elbow RMS deg | shoulder RMS deg | reconstructed % |")
@@ -388,6 +404,9 @@ def main() -> None:
     ap.add_argument("--model", default="", choices=("", "heavy", "full", "lite"),
                     help="BlazePose landmark model (default: the session's, heavy)")
     ap.add_argument("--no-flip", action="store_true", help="no mirrored second pass")
+    ap.add_argument("--plain-face", action="store_true",
+                    help="the actor's face unpainted (plain skin: no eyes, brows or lips), "
+                         "as takes were rendered before")
     ap.add_argument("--studio-day", type=int, default=0, metavar="FRAMES",
                     help="also render a board carried through the scene (FRAMES views), "
                          "calibrate from it and score the rig and the capture")
@@ -397,8 +416,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     spec = RenderSpec(rig=args.rig, motion=args.motion, frames=args.frames, format=FMT,
                       seed=args.seed, actors=args.actors, width_px=args.width,
-                      engine=args.engine,
-                      samples=args.samples)
+                      engine=args.engine, samples=args.samples, face=not args.plain_face)
     if args.studio_day:
         from mocap.app.render_session import render_studio_day
         root = cache_dir() / "bench" / "pixels" / f"day-{args.width}-{args.frames}-{args.studio_day}"
@@ -431,12 +449,17 @@ def main() -> None:
     det, t_det = timed(lambda: detect_session(root, rig.names, settings, workers=1, rig=rig))
     truth = dict(np.load(root / "gt.npz"))
     rows, secs, points = method_rows(rig, det, truth, settings, spec.fps)
+    peer_det, peer_row, peer_secs, points[PEER] = peer_method(root, rig, truth, spec.fps)
+    rows.append(peer_row)
     secs = {"render (Blender; nan: cached)": t_render, f"detect ({detector}, 1 worker)": t_det,
-            **secs}
+            **secs, **peer_secs}
     title = (f"{args.rig}, {len(rig)} cameras at {args.width} px, {args.motion}, "
              f"{args.frames} frames at {spec.fps:g} fps, {args.engine}"
-             + (f" {args.samples} spp" if args.engine == "cycles" else ""))
+             + (f" {args.samples} spp" if args.engine == "cycles" else "")
+             + (", plain face" if args.plain_face else ", painted face"))
     print_tables(title, detector_rows(det, truth), rows, secs, detector)
+    print_detector_table("peer: BlazePose Full on truth boxes, no mirrored pass",
+                         detector_rows(peer_det, truth))
     print_ratios(rows)
     print_keypoint_table(keypoint_rows(det, truth, points), list(points))
 

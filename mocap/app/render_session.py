@@ -30,7 +30,8 @@ from ..types import save_npz
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RenderSpec", "crossing_actors", "render_session", "cached_render", "write_rendered_session",
+__all__ = ["RenderSpec", "crossing_actors", "render_session", "cached_render", "render_key",
+           "write_rendered_session",
            "write_truth", "refresh_truth",
            "STUDIO_BOARD", "render_studio_day", "write_board_images",
            "write_floor_board_images"]
@@ -45,6 +46,8 @@ class RenderSpec:
             ``actors`` = 2, two actors walking across each other's path). format: the keypoint
             format of ``gt.npz``'s ``xyz``. width_px: image width (height in proportion).
         engine, samples: Blender's renderer (``workbench`` or ``cycles``) and Cycles' samples.
+        face: the actors' faces painted (eyes, brows, lips:
+            :mod:`mocap.simulate.render.face_paint`); False: the plain skin of earlier takes.
     """
 
     rig: str = "studio4"
@@ -57,6 +60,7 @@ class RenderSpec:
     width_px: int = 480
     engine: str = "workbench"
     samples: int = 16
+    face: bool = True
 
 
 def crossing_actors(motion: str, seed: int, count: int) -> tuple:
@@ -166,7 +170,8 @@ def render_session(spec: RenderSpec, folder: "str | Path") -> Path:
     rig = scale_rig(load_rig_template(spec.rig), spec.width_px)
     actors = crossing_actors(spec.motion, spec.seed, spec.actors)
     rendered = render_take(rig, load_anny(), actors, spec.frames, spec.fps,
-                           RenderSettings(engine=spec.engine, samples=spec.samples))
+                           RenderSettings(engine=spec.engine, samples=spec.samples,
+                                          face=spec.face))
     info = {k: v for k, v in asdict(spec).items()}
     info["actors_json"] = json.dumps([asdict(a) for a in actors])
     return write_rendered_session(folder, rendered, spec.format, info)
@@ -178,13 +183,23 @@ STUDIO_BOARD = {"kind": "charuco", "squares_x": 5, "squares_y": 7, "square_lengt
                 "marker_length_m": 0.15, "dictionary": "DICT_4X4_50"}
 
 
+def render_key(spec: RenderSpec) -> str:
+    """The cache key of a rendered session: a digest of ``spec``. A plain-face take
+    (``face = False``) keeps the key takes had before faces were painted, whose images it
+    shares; a painted one gets a new key."""
+    fields = asdict(spec)
+    if not fields["face"]:
+        del fields["face"]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def cached_render(spec: RenderSpec, root: "str | Path") -> tuple[Path, float]:
     """The rendered session of ``spec`` under ``root/<hash of spec>``, rendered once.
 
     A cached session gets its truth rewritten as defined now (:func:`refresh_truth`: the images
     do not depend on it). Returns the session folder and the render's wall seconds (NaN when
     it came from the cache)."""
-    key = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:16]
+    key = render_key(spec)
     folder = Path(root) / key
     if (folder / "gt.npz").is_file():
         refresh_truth(folder)
@@ -214,7 +229,8 @@ def write_floor_board_images(root: Path, rig, spec: RenderSpec) -> Path:
     from .calibrate_board import FLOOR_FOLDER
     board = board_from_dict(dict(STUDIO_BOARD))
     images, _ = render_board_frames(rig, board, floor_board_pose(board)[None],
-                                    RenderSettings(engine=spec.engine, samples=spec.samples))
+                                    RenderSettings(engine=spec.engine, samples=spec.samples,
+                                          face=spec.face))
     d = root / "calibration" / FLOOR_FOLDER
     d.mkdir(parents=True, exist_ok=True)
     for cam, frames in zip(rig, images):

@@ -6,8 +6,9 @@ it imports only ``bpy``, ``mathutils``, ``numpy`` and the standard library.
 JOB.json (written by :mod:`mocap.simulate.render.driver`):
 
 - ``arrays``: an ``.npz`` with ``faces`` (T, 3) int, ``face_part`` (T,) int (0 skin, 1 shirt,
-  2 trousers, 3 shoes), per actor ``verts_<p>`` (F, V, 3) float32 world metres (Z up) and
-  ``colors_<p>`` (4, 3) linear RGB in [0, 1];
+  2 trousers, 3 shoes; the painted face: 4 sclera, 5 iris, 6 brow, 7 lips), per actor
+  ``verts_<p>`` (F, V, 3) float32 world metres (Z up) and ``colors_<p>`` (8, 3) linear RGB
+  in [0, 1];
 - ``cameras``: a list of ``{"name", "size_wh", "lens_mm", "sensor_width_mm", "shift_x",
   "shift_y", "matrix_world"}`` (:func:`mocap.simulate.render.scene.blender_camera`);
 - ``frames`` (indices to render), ``engine`` (``"workbench"`` or ``"cycles"``), ``samples``,
@@ -34,7 +35,8 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-PART_NAMES = ("skin", "shirt", "trousers", "shoes")
+# mocap.simulate.render.scene.PART_NAMES (this script imports nothing of the project)
+PART_NAMES = ("skin", "shirt", "trousers", "shoes", "sclera", "iris", "brow", "lips")
 
 
 def say(text: str) -> None:

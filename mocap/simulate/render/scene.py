@@ -29,12 +29,15 @@ from calibration.camera import pixels_to_normalized
 from calibration.lens import undistort_normalized
 
 from ...errors import SimulationError
+from .face_paint import FACE_PARTS
 
-__all__ = ["ActorLook", "LOOKS", "PART_NAMES", "vertex_parts", "face_parts", "render_camera",
-           "blender_camera", "scale_camera", "scale_rig", "SENSOR_WIDTH_MM"]
+__all__ = ["ActorLook", "LOOKS", "PART_NAMES", "BODY_PARTS", "painted_parts", "vertex_parts",
+           "face_parts", "render_camera", "blender_camera", "scale_camera", "scale_rig", "SENSOR_WIDTH_MM"]
 
-#: The body parts a look colours, in the order of the colour rows.
-PART_NAMES = ("skin", "shirt", "trousers", "shoes")
+#: The clothing parts of the body, then the painted face's (:mod:`.face_paint`): the parts a
+#: look colours, in the order of the colour rows.
+BODY_PARTS = ("skin", "shirt", "trousers", "shoes")
+PART_NAMES = BODY_PARTS + FACE_PARTS
 SENSOR_WIDTH_MM = 36.0
 
 # Anny bone-name prefixes of each clothed part (the rest is skin: head, neck, forearms, hands).
@@ -45,16 +48,21 @@ _SHOES = ("foot", "toe")
 
 @dataclass(frozen=True)
 class ActorLook:
-    """Colours of an actor, linear RGB in [0, 1]: skin, shirt, trousers, shoes."""
+    """Colours of an actor, linear RGB in [0, 1]: skin, shirt, trousers, shoes, and the painted
+    face (:mod:`.face_paint`): the eyes' white and iris (with the pupil), brows, lips."""
 
     skin: tuple[float, float, float]
     shirt: tuple[float, float, float]
     trousers: tuple[float, float, float]
     shoes: tuple[float, float, float]
+    sclera: tuple[float, float, float] = (0.75, 0.75, 0.72)
+    iris: tuple[float, float, float] = (0.02, 0.015, 0.01)
+    brow: tuple[float, float, float] = (0.035, 0.025, 0.018)
+    lips: tuple[float, float, float] = (0.45, 0.10, 0.09)
 
     def colors(self) -> np.ndarray:
-        """(4, 3) the colours in :data:`PART_NAMES` order."""
-        return np.array([self.skin, self.shirt, self.trousers, self.shoes], float)
+        """(8, 3) the colours in :data:`PART_NAMES` order."""
+        return np.array([getattr(self, name) for name in PART_NAMES], float)
 
 
 #: A few actors' looks (skin tones from light to dark; contrasting clothes).
@@ -85,6 +93,14 @@ def face_parts(faces: np.ndarray, vpart: np.ndarray) -> np.ndarray:
     """(T,) part of each face (T, 3): the highest part index among its corners, so that
     clothes cover their seams."""
     return vpart[np.asarray(faces)].max(1)
+
+
+def painted_parts(parts: np.ndarray, paint: np.ndarray) -> np.ndarray:
+    """(T,) :data:`PART_NAMES` index of each face: the clothing ``parts`` (T,), with the skin
+    faces that ``paint`` (T,) gives a face part (index into :data:`FACE_PARTS`, -1: none)
+    showing it instead."""
+    parts, paint = np.asarray(parts), np.asarray(paint)
+    return np.where((paint >= 0) & (parts == 0), len(BODY_PARTS) + paint, parts)
 
 
 def scale_camera(cam: Camera, width: int) -> Camera:

@@ -21,7 +21,9 @@ from ...keypoints import format_names
 from ..bodymodel import BodyActor, animate_body, body_keypoints
 from .driver import run_blender
 from .lens_remap import apply_lens, lens_maps
-from .scene import LOOKS, ActorLook, blender_camera, face_parts, render_camera, vertex_parts
+from .face_paint import face_paint
+from .scene import (LOOKS, ActorLook, blender_camera, face_parts, painted_parts, render_camera,
+                    vertex_parts)
 from .visibility import keypoint_visibility
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ class RenderSettings:
             from the posed meshes by :mod:`.visibility`, not by Blender, so the images do
             not depend on where the truth places keypoints).
         margin_px: spare pixels around the undistorted render.
+        face: paint the face (eyes, brows, lips: :mod:`.face_paint`) so that a detector can
+            read it; False renders the plain skin of earlier takes.
         use_cache: reuse an identical earlier render (``<mocap cache>/renders``).
     """
 
@@ -59,6 +63,7 @@ class RenderSettings:
     background: bool = False
     occlusion_tolerance_m: float = 0.12
     margin_px: int = 3
+    face: bool = True
     use_cache: bool = True
 
 
@@ -234,6 +239,8 @@ def render_take(rig: Rig, model: BodyModel, actors, frames: int, fps: float = 30
     weights = np.asarray(model.weights.detach().numpy() if hasattr(model.weights, "detach")
                          else model.weights)
     parts = face_parts(faces, vertex_parts(model.joint_names, weights))
+    if settings.face:
+        parts = painted_parts(parts, face_paint(model, parts))
     arrays = {"faces": faces.astype(np.int32), "face_part": parts.astype(np.int32)}
     for p, an in enumerate(anims):
         arrays[f"verts_{p}"] = an["vertices"].astype(np.float32)

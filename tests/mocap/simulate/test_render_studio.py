@@ -78,9 +78,9 @@ def _centroid(mask: np.ndarray) -> np.ndarray:
 def silhouettes():
     """A white actor, unlit, on a black world without floor: pixel values are coverage."""
     from mocap.body.anny_model import load_anny
-    from mocap.simulate.render import ActorLook, RenderSettings, render_take, scale_rig
+    from mocap.simulate.render import PART_NAMES, ActorLook, RenderSettings, render_take, scale_rig
     rig = scale_rig(load_rig_template("studio4"), 320)
-    white = ActorLook(*([(1.0, 1.0, 1.0)] * 4))
+    white = ActorLook(*([(1.0, 1.0, 1.0)] * len(PART_NAMES)))      # the painted face too
     return render_take(rig, load_anny(), [BodyActor("walk", seed=1)], 2, 30.0,
                        RenderSettings(lighting="flat", floor=False, antialias=False), looks=(white,),
                        formats=("body25",))
