@@ -116,11 +116,39 @@ def temporal_reference(xyz: np.ndarray, half_window: int, chunk: int = 8192) -> 
     return out
 
 
+#: Frames on each side of a frame whose sizes give a person's size in a view (their median).
+SIZE_HALF_WINDOW = 3
+
+
+def person_size_px(xy: np.ndarray, half_window: int = SIZE_HALF_WINDOW) -> np.ndarray:
+    """A person's size in each view and frame: the longest side of the box around their
+    keypoints, the median over the frames ``f - half_window .. f + half_window`` (a person's
+    size changes slowly; a keypoint far off in one frame does not set it).
+
+    Args:
+        xy: (C, F, P, J, 2) keypoints, pixels, NaN = missing.
+    Returns:
+        (C, F, P) pixels (NaN where the person has no keypoint in the window).
+    """
+    with _quiet():
+        side = (np.nanmax(xy, axis=-2) - np.nanmin(xy, axis=-2)).max(-1)      # (C, F, P)
+    C, F, P = side.shape
+    h = int(half_window)
+    pad = np.full((C, F + 2 * h, P), np.nan)
+    pad[:, h:h + F] = side
+    out = np.empty(side.shape)
+    step = max(1, (1 << 16) // (C * P * (2 * h + 1)))      # blocks of frames: small temporaries
+    for a in range(0, F, step):
+        b = min(F, a + step)
+        out[:, a:b] = nanmedian(np.stack([pad[:, a + d:b + d] for d in range(2 * h + 1)], -1))
+    return out
+
+
 def view_thresholds(xy: np.ndarray, conf: np.ndarray,
                     settings: TriangulateSettings) -> np.ndarray:
     """Each view's outlier threshold for each point: the larger of ``reproj_threshold_px`` and
-    ``reproj_threshold_frac`` of the person's size in that view, the longest side of the box
-    around their keypoints at or above ``min_conf`` (a detector's error grows with the
+    ``reproj_threshold_frac`` of the person's size in that view (:func:`person_size_px` of
+    their keypoints at or above ``min_conf``; a detector's error grows with the
     person's size in pixels, so a fixed pixel threshold would reject good views of a person
     filmed at a higher resolution).
 
@@ -133,9 +161,7 @@ def view_thresholds(xy: np.ndarray, conf: np.ndarray,
     """
     C, F, P, J = conf.shape
     seen = (conf >= settings.min_conf) & (conf > 0) & np.isfinite(xy).all(-1)
-    pts = np.where(seen[..., None], xy, np.nan)
-    with _quiet():
-        side = (np.nanmax(pts, axis=3) - np.nanmin(pts, axis=3)).max(-1)     # (C, F, P)
+    side = person_size_px(np.where(seen[..., None], xy, np.nan))         # (C, F, P)
     thr = np.fmax(settings.reproj_threshold_px, settings.reproj_threshold_frac * side)
     thr = np.where(seen.sum(-1) >= 2, thr, settings.reproj_threshold_px)
     return np.broadcast_to(np.moveaxis(thr, 0, -1)[:, :, None], (F, P, J, C)).reshape(-1, C)

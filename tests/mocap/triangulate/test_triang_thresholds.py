@@ -6,26 +6,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from calibration import Rig
 from mocap.settings import TriangulateSettings
 from mocap.simulate import Actor, ErrorModel, simulate_take
+from mocap.simulate.render import scale_rig
 from mocap.triangulate import triangulate
-from mocap.triangulate.take import view_thresholds
+from mocap.triangulate.take import person_size_px, view_thresholds
 
 
-def finer(rig: Rig, k: float) -> Rig:
-    """The same cameras with k times as many pixels per side (same field of view)."""
-    cams = []
-    for cam in rig:
-        K = cam.K.copy()
-        K[:2, :2] *= k
-        K[:2, 2] = (cam.K[:2, 2] + 0.5) * k - 0.5       # pixel centres: (0, 0) is a pixel's
-        cams.append(cam.replace(K=K, size_wh=(round(cam.size_wh[0] * k),  # centre
-                                              round(cam.size_wh[1] * k))))
-    return Rig(cams)
-
-
-def scores(rig: Rig, settings: TriangulateSettings = TriangulateSettings(), seed: int = 11):
+def scores(rig, settings: TriangulateSettings = TriangulateSettings(), seed: int = 11):
     """(mean error mm, share missing) of a walk with outliers and swaps seen through ``rig``
     (the simulated detector's noise is a fraction of the person's height in pixels)."""
     model = ErrorModel(outlier_rate=0.05, swap_rate=0.03)
@@ -40,7 +28,7 @@ def test_finer_cameras_reconstruct_as_well(studio4):
     """4K cameras (a person about 1200 px tall) do as well as HD ones: the fixed 15 px
     threshold rejected good views there (mean 9.1 vs 8.6 mm, 1.1 vs 0.7 % missing)."""
     base, base_missing = scores(studio4)
-    fine, fine_missing = scores(finer(studio4, 2.0))
+    fine, fine_missing = scores(scale_rig(studio4, 3840))
     assert fine <= 1.02 * base, (fine, base)
     assert fine_missing <= base_missing + 0.001, (fine_missing, base_missing)
 
@@ -49,8 +37,8 @@ def test_fixed_threshold_is_what_loses_views(studio4):
     """The same 4K take with the fraction off (the fixed threshold alone) loses views: the
     fraction is what makes the difference above."""
     fixed = TriangulateSettings(reproj_threshold_frac=0.0)
-    fine, fine_missing = scores(finer(studio4, 2.0))
-    old, old_missing = scores(finer(studio4, 2.0), fixed)
+    fine, fine_missing = scores(scale_rig(studio4, 3840))
+    old, old_missing = scores(scale_rig(studio4, 3840), fixed)
     assert fine < old and fine_missing < old_missing, (fine, old, fine_missing, old_missing)
 
 
@@ -77,3 +65,15 @@ def test_view_thresholds_floor_and_fraction():
 def test_fraction_is_checked():
     with pytest.raises(Exception, match="reproj_threshold_frac"):
         TriangulateSettings(reproj_threshold_frac=-0.1)
+
+
+def test_person_size_ignores_a_keypoint_far_off_in_one_frame():
+    """The size is the median over neighbouring frames of the box's longest side: one frame
+    with a keypoint 3000 px away keeps the person's 800 px (the box alone said 3000)."""
+    F = 20
+    xy = np.zeros((1, F, 1, 3, 2))
+    xy[0, :, 0] = [[100, 100], [140, 900], [120, 500]]
+    xy[0, 5, 0, 2] = [3100, 500]
+    size = person_size_px(xy)
+    assert size.shape == (1, F, 1)
+    np.testing.assert_allclose(size, 800.0)
