@@ -77,3 +77,14 @@ def test_person_size_ignores_a_keypoint_far_off_in_one_frame():
     size = person_size_px(xy)
     assert size.shape == (1, F, 1)
     np.testing.assert_allclose(size, 800.0)
+
+
+def test_torch_backend_takes_the_same_thresholds(studio4):
+    """The per-view thresholds reach the torch path too: the same points as numpy's."""
+    rig = scale_rig(studio4, 3840)
+    take = simulate_take(rig, [Actor("walk", seed=3)], 8, 30.0, "body25",
+                         ErrorModel(outlier_rate=0.05, swap_rate=0.03), seed=3, heatmaps=False)
+    a = triangulate(take.detections, rig, TriangulateSettings())
+    b = triangulate(take.detections, rig, TriangulateSettings(backend="torch", device="cpu"))
+    np.testing.assert_array_equal(a.views_used, b.views_used)
+    np.testing.assert_allclose(a.xyz, b.xyz, atol=1e-6)
