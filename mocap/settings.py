@@ -230,6 +230,8 @@ class TriangulateSettings(CheckedTable):
     """Fewest agreeing cameras a joint must be seen by to be triangulated."""
     reproj_threshold_px: Annotated[float, POSITIVE] = 15.0
     """A view whose reprojection error exceeds this (pixels) is an outlier for that joint."""
+    reproj_threshold_frac: Annotated[float, NON_NEGATIVE] = 0.025
+    """Or this fraction of the person's size in that view where larger (take.view_thresholds)."""
     view_selection: ViewSelection = "robust"
     """``robust`` (view-pair hypotheses scored by confidence-weighted inliers, then iterative
     reweighting) or ``all`` (every detection above ``min_conf``, no rejection)."""
@@ -251,8 +253,7 @@ class TriangulateSettings(CheckedTable):
     temporal_half_window: Annotated[int, at_least(1)] = 2
     """Neighbouring frames on each side that give that median."""
     min_ray_angle_deg: Annotated[float, Range(0, 180, high_open=True)] = 2.0
-    """Points whose agreeing rays span less than this angle (coincident or collinear cameras)
-    are flagged and left missing: their depth is not determined."""
+    """Points whose agreeing rays span less than this angle are left missing (depth unknown)."""
     backend: ArrayBackend = "numpy"
     """``numpy`` or ``torch`` (batched on the GPU when present, see ``device``)."""
     device: str = "auto"

@@ -61,8 +61,9 @@ class Triangulation:
 
 
 def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust: bool,
-                       prior=None):
-    """Triangulate one chunk, views first: x, y, jac entries, conf, valid (C, N).
+                       prior=None, tau=None):
+    """Triangulate one chunk, views first: x, y, jac entries, conf, valid, tau (each view's
+    outlier threshold, pixels; None: ``s.reproj_threshold_px``) (C, N).
 
     Returns X (3 arrays (N,)), used (C, N), err (C, N) pixels, flags (N,).
     """
@@ -83,7 +84,8 @@ def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust
     all_parallel = narrow(xp, g, x, y, valid, (nvalid >= 2) & ~(det_rel > 0.05),
                           s.min_ray_angle_deg)
     if robust:
-        good = valid & (z > 0) & (err <= s.reproj_threshold_px)
+        tau = xp.full_like(conf, s.reproj_threshold_px) if tau is None else tau
+        good = valid & (z > 0) & (err <= tau)
         redo = ((good != valid).any(0) | ~(det_rel > 1e-12)) & (nvalid >= 2)
         if prior is not None:
             redo = redo | (xp.isfinite(prior[0]) & (nvalid >= 2))
@@ -94,7 +96,7 @@ def _triangulate_chunk(g, x, y, jac, conf, valid, s: TriangulateSettings, robust
             Xr, ur, dr, er, zr = robust_subset(
                 g, sub(x), sub(y),
                 [sub(a) for a in jac], sub(conf), sub(valid), sub(scale),
-                s.reproj_threshold_px, s.robust_pair_views, s.robust_iterations,
+                sub(tau), s.robust_pair_views, s.robust_iterations,
                 None if prior is None else [a[idx] for a in prior], s.temporal_radius_m)
             X, err, z, det_rel = ([copy_array(a) for a in X], copy_array(err), copy_array(z),
                                   copy_array(det_rel))
@@ -120,7 +122,8 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
                        settings: TriangulateSettings = TriangulateSettings(),
                        xy_n: "np.ndarray | None" = None, jac: "np.ndarray | None" = None,
                        robust: "bool | None" = None,
-                       prior: "np.ndarray | None" = None) -> Triangulation:
+                       prior: "np.ndarray | None" = None,
+                       threshold_px: "np.ndarray | None" = None) -> Triangulation:
     """Triangulate a batch of points (numpy or torch path, chosen by ``settings.backend``).
 
     Args:
@@ -132,6 +135,8 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
         prior: optional (N, 3) positions the points are known to be near (NaN = none), e.g.
             from neighbouring frames: view-pair hypotheses further than
             ``settings.temporal_radius_m`` are discarded (robust path).
+        threshold_px: optional (N, C) each view's outlier threshold, pixels (robust path;
+            None: ``settings.reproj_threshold_px`` everywhere).
     Returns:
         :class:`Triangulation` (numpy arrays whatever the backend).
     """
@@ -153,7 +158,7 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
     out = _empty_result(N, C)
     spans = [(a, min(N, a + chunk)) for a in range(0, N, chunk)]
     jobs = [(g, dev, rig, settings, robust, xy_px[a:b], _rows(xy_n, a, b), _rows(jac, a, b),
-             conf[a:b], _rows(prior, a, b)) for a, b in spans]
+             conf[a:b], _rows(prior, a, b), _rows(threshold_px, a, b)) for a, b in spans]
     workers = fork_workers(len(jobs)) if xp is np and N >= PARALLEL_MIN_POINTS else 1
     _fill(out, spans, map_blocks(_block_job, jobs, workers))
     return out
@@ -173,7 +178,7 @@ def _fill(out: Triangulation, spans: list, blocks) -> None:
 def _block_job(job: tuple) -> tuple:
     """One block of :func:`triangulate_points` (its rows of every input): (xyz (n, 3),
     used (n, C), err_px (n, C), flags (n,), mean_err_px (n,)), numpy arrays."""
-    g, dev, rig, settings, robust, xy_px, xy_n, jac, conf, prior = job
+    g, dev, rig, settings, robust, xy_px, xy_n, jac, conf, prior, tau = job
     xp = np if dev is None else ns(g.normal)
     T = (lambda a: a) if xp is np else (lambda a: xp.as_tensor(a, device=dev))  # noqa: E731
     N_ = (lambda a: a) if xp is np else (lambda a: a.cpu().numpy())  # noqa: E731
@@ -188,12 +193,13 @@ def _block_job(job: tuple) -> tuple:
         valid &= cf > 0
     valid &= np.isfinite(x) & np.isfinite(y)
     pr = None if prior is None else [T(np.ascontiguousarray(prior[:, k])) for k in range(3)]
+    tau = None if tau is None else T(np.asarray(tau, float).T.copy())
     # numpy: one BLAS thread (the products are small, (9, 4 C) by (4 C, chunk): threads only
     # wait on each other); torch: no gradients
     ctx = threadpool_limits(limits=1, user_api="blas") if xp is np else xp.no_grad()
     with ctx:
         X, used, err, flags = _triangulate_chunk(g, T(x), T(y), [T(j) for j in jc], T(cf),
-                                                 T(valid), settings, robust, pr)
+                                                 T(valid), settings, robust, pr, tau)
     used, err = N_(used), np.where(valid, N_(err), np.nan)
     n = used.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):

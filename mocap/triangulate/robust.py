@@ -1,6 +1,7 @@
 """Robust view selection (scales with cameras, no exhaustive subsets).
 
-A point whose all-view solution reprojects within ``reproj_threshold_px`` in every view is
+A point whose all-view solution reprojects within its threshold in every view (per view,
+pixels: :func:`mocap.triangulate.take.view_thresholds`) is
 accepted at once; for the others, hypotheses are triangulated from pairs among the
 ``robust_pair_views`` most confident views, scored by confidence-weighted inliers (a truncated
 quadratic, MSAC), the best is refined by iteratively reweighted least squares (Tukey weights)
@@ -68,7 +69,8 @@ def robust_subset(g, x, y, jac, conf, valid, scale, tau, pair_views, iters,
 
     Per-view arrays (C, S); ``prior``: optional 3 arrays (S,), a
     position each point is known to be near (NaN = none): hypotheses further than
-    ``prior_radius_m`` from it are discarded. Returns X (3 arrays (S,)), used (C, S),
+    ``prior_radius_m`` from it are discarded; ``tau``: (C, S) each view's outlier threshold,
+    pixels. Returns X (3 arrays (S,)), used (C, S),
     det_rel (S,), err (C, S), depth (C, S).
     """
     xp = ns(conf)
@@ -82,8 +84,9 @@ def robust_subset(g, x, y, jac, conf, valid, scale, tau, pair_views, iters,
     vh = [take_along(xp, a, ci, 0) * wi + take_along(xp, a, cj, 0) * wj for a in v]
     Xh, det_h = solve_sym3(mh, vh)                                     # (H, S)
     eh, zh = residuals(g.expand(1), Xh, x[:, None], y[:, None], [a[:, None] for a in jac])
-    inl = valid[:, None] & (zh > 0) & (eh < tau)                         # (C, H, S)
-    u = xp.where(inl, eh * (1.0 / tau), 1.0)
+    tau_h = tau[:, None]
+    inl = valid[:, None] & (zh > 0) & (eh < tau_h)                       # (C, H, S)
+    u = xp.where(inl, eh * (1.0 / tau_h), 1.0)
     score = (conf[:, None] * (1 - u * u)).sum(0)
     score = xp.where((det_h > 1e-12) & (wi > 0) & (wj > 0), score, -1.0)
     if prior is not None:

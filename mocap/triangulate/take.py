@@ -22,7 +22,8 @@ from .undistort import undistort_detections
 
 log = logging.getLogger(__name__)
 
-__all__ = ["select_main_person", "TakeTriangulation", "temporal_reference", "triangulate_take"]
+__all__ = ["select_main_person", "TakeTriangulation", "temporal_reference", "triangulate_take",
+           "view_thresholds"]
 
 
 def select_main_person(det: Detections2D) -> Detections2D:
@@ -115,6 +116,57 @@ def temporal_reference(xyz: np.ndarray, half_window: int, chunk: int = 8192) -> 
     return out
 
 
+#: Frames on each side of a frame whose sizes give a person's size in a view (their median).
+SIZE_HALF_WINDOW = 3
+
+
+def person_size_px(xy: np.ndarray, half_window: int = SIZE_HALF_WINDOW) -> np.ndarray:
+    """A person's size in each view and frame: the longest side of the box around their
+    keypoints, the median over the frames ``f - half_window .. f + half_window`` (a person's
+    size changes slowly; a keypoint far off in one frame does not set it).
+
+    Args:
+        xy: (C, F, P, J, 2) keypoints, pixels, NaN = missing.
+    Returns:
+        (C, F, P) pixels (NaN where the person has no keypoint in the window).
+    """
+    with _quiet():
+        side = (np.nanmax(xy, axis=-2) - np.nanmin(xy, axis=-2)).max(-1)      # (C, F, P)
+    C, F, P = side.shape
+    h = int(half_window)
+    pad = np.full((C, F + 2 * h, P), np.nan)
+    pad[:, h:h + F] = side
+    out = np.empty(side.shape)
+    step = max(1, (1 << 16) // (C * P * (2 * h + 1)))      # blocks of frames: small temporaries
+    for a in range(0, F, step):
+        b = min(F, a + step)
+        out[:, a:b] = nanmedian(np.stack([pad[:, a + d:b + d] for d in range(2 * h + 1)], -1))
+    return out
+
+
+def view_thresholds(xy: np.ndarray, conf: np.ndarray,
+                    settings: TriangulateSettings) -> np.ndarray:
+    """Each view's outlier threshold for each point: the larger of ``reproj_threshold_px`` and
+    ``reproj_threshold_frac`` of the person's size in that view (:func:`person_size_px` of
+    their keypoints at or above ``min_conf``; a detector's error grows with the
+    person's size in pixels, so a fixed pixel threshold would reject good views of a person
+    filmed at a higher resolution).
+
+    Args:
+        xy: (C, F, P, J, 2) detections, image pixels, NaN = missing. conf: (C, F, P, J).
+    Returns:
+        (F P J, C) thresholds, pixels, rows in (frame, person, joint) order as
+        :func:`triangulate_take` flattens them; the fixed one where the person has fewer than
+        two keypoints in a view.
+    """
+    C, F, P, J = conf.shape
+    seen = (conf >= settings.min_conf) & (conf > 0) & np.isfinite(xy).all(-1)
+    side = person_size_px(np.where(seen[..., None], xy, np.nan))         # (C, F, P)
+    thr = np.fmax(settings.reproj_threshold_px, settings.reproj_threshold_frac * side)
+    thr = np.where(seen.sum(-1) >= 2, thr, settings.reproj_threshold_px)
+    return np.broadcast_to(np.moveaxis(thr, 0, -1)[:, :, None], (F, P, J, C)).reshape(-1, C)
+
+
 def triangulate_take(det: Detections2D, rig: Rig,
                      settings: TriangulateSettings = TriangulateSettings()) -> TakeTriangulation:
     """Algebraic triangulation of every frame, person and joint of a take.
@@ -135,26 +187,28 @@ def triangulate_take(det: Detections2D, rig: Rig,
     xy = np.moveaxis(det.xy, 0, 3).reshape(-1, C, 2)
     conf = np.moveaxis(det.conf, 0, 3).reshape(-1, C).astype(np.float64)
     xy_n, jac = undistort_detections(rig, xy)
-    res = triangulate_points(rig, xy, conf, settings, xy_n, jac)
+    tau = view_thresholds(det.xy, det.conf, settings)                    # (N, C) pixels
+    res = triangulate_points(rig, xy, conf, settings, xy_n, jac, threshold_px=tau)
     pairs = np.array(kf.lr_pairs, int).reshape(-1, 2)
     swapped = np.zeros((F * P, len(pairs), C), bool)
     robust = settings.view_selection == "robust"
     if settings.repair_swaps and len(pairs) and robust:
         res, swapped, xy_n, jac, conf = _repair_take_swaps(rig, settings, res, xy, xy_n, jac,
-                                                           conf, (F * P, J), kf)
+                                                           conf, (F * P, J), kf, tau)
     if robust and settings.temporal_radius_m > 0 and F >= 3:
-        res = _temporal_check(rig, settings, res, xy, xy_n, jac, conf, F)
+        res = _temporal_check(rig, settings, res, xy, xy_n, jac, conf, F, tau)
     return _take_result(det, res, conf, swapped)
 
 
 def _repair_take_swaps(rig: Rig, settings: TriangulateSettings, res: Triangulation, xy, xy_n,
-                       jac, conf, shape: tuple, kf):
+                       jac, conf, shape: tuple, kf, tau=None):
     """Left/right swap repair of a take's points.
 
     Args:
         res: the take's :class:`Triangulation`, N = F P J rows (frame, person, joint order);
         xy, xy_n, jac, conf: its (N, C, ...) detections as :func:`triangulate_points` takes
-        them; shape: (F P, J); kf: the keypoint format.
+        them; shape: (F P, J); kf: the keypoint format; tau: (N, C) each view's outlier
+        threshold, pixels (:func:`view_thresholds`; None: the fixed one).
     Returns:
         res with the joints of swapped pairs triangulated again, swapped (F P, K, C) bool, and
         xy_n, jac, conf with the swapped detections relabelled (unchanged when none is).
@@ -178,14 +232,14 @@ def _repair_take_swaps(rig: Rig, settings: TriangulateSettings, res: Triangulati
     redo[:, pairs[:, 1]] |= hit
     idx = np.flatnonzero(redo.ravel())
     xy_n, jac, conf = flat(n_xy), flat(n_jac), flat(n_conf)
-    res = _replace(res, idx, triangulate_points(rig, xy[idx], conf[idx], settings,
-                                                xy_n[idx], jac[idx]))
+    res = _replace(res, idx, triangulate_points(rig, xy[idx], conf[idx], settings, xy_n[idx],
+                                                jac[idx], threshold_px=_rows(tau, idx)))
     log.info("repaired %d left/right swapped pairs (pair x view x frame)", int(swapped.sum()))
     return res, swapped, xy_n, jac, conf
 
 
 def _temporal_check(rig: Rig, settings: TriangulateSettings, res: Triangulation, xy, xy_n,
-                    jac, conf, F: int) -> Triangulation:
+                    jac, conf, F: int, tau=None) -> Triangulation:
     """``res`` with the joints far from their neighbouring frames (or missing while those are
     known) triangulated again near them (rows and detections as :func:`_repair_take_swaps`)."""
     xyz = res.xyz.reshape(F, -1, 3)
@@ -196,10 +250,14 @@ def _temporal_check(rig: Rig, settings: TriangulateSettings, res: Triangulation,
     idx = np.flatnonzero(sus)
     if idx.size:
         sub = triangulate_points(rig, xy[idx], conf[idx], settings, xy_n[idx], jac[idx],
-                                 prior=ref[idx])
+                                 prior=ref[idx], threshold_px=_rows(tau, idx))
         res = _replace(res, idx, sub)
         log.info("%d joints re-triangulated near their neighbouring frames", idx.size)
     return res
+
+
+def _rows(a: "np.ndarray | None", idx: np.ndarray) -> "np.ndarray | None":
+    return None if a is None else a[idx]
 
 
 def _take_result(det: Detections2D, res: Triangulation, conf: np.ndarray,
