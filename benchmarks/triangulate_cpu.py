@@ -2,7 +2,7 @@
 
 On a shared machine wall seconds swing by a factor of two or three from one minute to the
 next; the CPU seconds a process spends do not (much). This runs the stages of
-``mocap triangulate`` (the functions ``mocap.app.steps.triangulate_session`` calls, in its
+``mocap triangulate`` (the functions ``mocap.app.triangulation.triangulate_session`` calls, in its
 order) in a child process pinned to one CPU, so that nothing runs in forked workers and every
 stage's CPU time is the process's own, and gives per stage the median CPU seconds of each
 checkout (``--code``, run in turn: A, B, A, B, ...) and their ratio (> 1: the second one
@@ -49,7 +49,7 @@ def child(session: Path, work: Path) -> dict:
 
     from exporters.trc import write_trc
     from mocap.app.detections import session_detections
-    from mocap.app.pipeline import save_health
+    from mocap.app.triangulation import save_health
     from mocap.app.session import Session
     from mocap.associate import identify_people
     from mocap.filter import filter_points
