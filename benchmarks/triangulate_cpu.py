@@ -82,9 +82,12 @@ def child(session: Path, work: Path) -> dict:
 
 def run_child(code: Path, session: Path) -> dict:
     with tempfile.TemporaryDirectory() as work:
+        # numpy's huge-page requests off, as the CLI sets them (mocap/app/cli.py): with them
+        # on, a long take's fresh arrays cost about a second of page faults more
+        env = {"NUMPY_MADVISE_HUGEPAGE": "0", **os.environ, "PYTHONPATH": str(code)}
         out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child",
                               str(session), work], cwd=code, capture_output=True, text=True,
-                             env={**os.environ, "PYTHONPATH": str(code)})
+                             env=env)
     if out.returncode:
         raise RuntimeError(f"child failed in {code}:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
