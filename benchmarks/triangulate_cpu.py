@@ -49,7 +49,10 @@ def child(session: Path, work: Path) -> dict:
 
     from exporters.trc import write_trc
     from mocap.app.detections import session_detections
-    from mocap.app.triangulation import save_health
+    try:
+        from mocap.app.triangulation import save_health
+    except ImportError:                     # a checkout from before mocap/app/triangulation.py
+        from mocap.app.pipeline import save_health
     from mocap.app.session import Session
     from mocap.associate import identify_people
     from mocap.filter import filter_points
