@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,9 @@ from exporters.trc import write_trc
 from ..associate import identify_people
 from ..filter import filter_points
 from ..keypoints import get_format
+from ..parallel import beside
 from ..triangulate import triangulate
-from ..triangulate.health import triangulation_health
+from ..triangulate.health import cameras_health, report_health
 from ..types import Points3D
 from .detections import session_detections
 from .session import Session
@@ -76,14 +78,27 @@ def _triangulate_session(session: Session, method: "str | None", main_person: bo
     every = session_detections(session, rig, settings)
     det, _ = identify_people(every, rig, assoc)
     raw = triangulate(det, rig, tri)
-    health = triangulation_health(det, rig, raw, tri, every)   # raises: no one reconstructed
+    # the cameras' health in a process beside the filter (independent steps, each about a
+    # second on a ten-minute take); when no one was reconstructed, it says why first
+    health_of = beside(cameras_health, det, rig, raw, tri, every)
+    if not np.isfinite(raw.xyz).all(-1).any():
+        report_health(det, raw, tri, health_of())                  # raises, saying why
     points = filter_points(raw, settings.filter, rig) if filtered else raw
+    health = report_health(det, raw, tri, health_of())
     session.out.mkdir(parents=True, exist_ok=True)
-    written = [raw.save(session.out / "points3d_raw.npz"),
-               points.save(session.out / "points3d.npz"), save_health(session.out, health)]
-    names = get_format(points.format).native_names
-    for p in range(points.xyz.shape[1]):
-        if np.isfinite(points.xyz[:, p]).all(-1).any():
-            written.append(write_trc(session.out / f"person{p}.trc", names, points.xyz[:, p],
-                                     points.fps))
-    return TriangulateRun(raw, tri.method, tuple(written))
+    return TriangulateRun(raw, tri.method, _write(session.out, raw, points, health))
+
+
+def _write(out: Path, raw: Points3D, points: Points3D, health: dict) -> tuple:
+    """``points3d_raw.npz``, ``points3d.npz`` and ``cameras.json`` (compressed in a thread:
+    zlib runs outside Python's lock) while ``person<p>.trc`` are formatted here; returns the
+    paths written."""
+    with ThreadPoolExecutor(1) as pool:
+        saved = pool.submit(lambda: [raw.save(out / "points3d_raw.npz"),
+                                     points.save(out / "points3d.npz"),
+                                     save_health(out, health)])
+        names = get_format(points.format).native_names
+        trc = [write_trc(out / f"person{p}.trc", names, points.xyz[:, p], points.fps)
+               for p in range(points.xyz.shape[1])
+               if np.isfinite(points.xyz[:, p]).all(-1).any()]
+        return tuple(saved.result() + trc)
