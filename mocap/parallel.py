@@ -2,9 +2,9 @@
 
 The association's frame chunks and the triangulation's point blocks do not depend on each
 other; on a long take they run in forked worker processes (instant to start: nothing is
-imported again; each worker gets its block's arrays and returns its results), one per CPU, and
-give exactly what one process gives. Where processes cannot be forked (not Linux) or there is
-one CPU, the blocks run here, in order.
+imported again; the workers inherit the take's arrays, get the rows of their block and return
+its results: :func:`map_spans`), one per CPU, and give exactly what one process gives. Where
+processes cannot be forked (not Linux) or there is one CPU, the blocks run here, in order.
 
 :func:`beside` runs one independent step (the cameras' health) in a forked process while this
 one goes on with the next (the filter): the child inherits the arrays, nothing is pickled but
@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Callable
 
-__all__ = ["fork_workers", "map_blocks", "beside"]
+__all__ = ["fork_workers", "map_spans", "beside"]
 
 
 def fork_workers(jobs: int) -> int:
@@ -31,13 +31,29 @@ def fork_workers(jobs: int) -> int:
     return max(1, min(jobs, cpus or 1))
 
 
-def map_blocks(fn, jobs: list, workers: int) -> list:
-    """``[fn(job) for job in jobs]``, in ``workers`` forked processes when more than one
-    (``fn`` a module-level function; jobs and results are pickled)."""
-    if workers <= 1 or len(jobs) <= 1:
-        return [fn(job) for job in jobs]
-    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        return list(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+#: The arguments :func:`map_spans` hands its forked workers by inheritance.
+_SHARED: tuple = ()
+
+
+def map_spans(fn, shared: tuple, spans: list, workers: int) -> list:
+    """``[fn(shared, span) for span in spans]``, in ``workers`` forked processes when more
+    than one (``fn`` a module-level function). The large arguments ``shared`` reach the
+    workers by inheritance (they are forked after it is set), so only each span (e.g.
+    ``(start, stop)`` rows) and the results are pickled, not the take's arrays."""
+    global _SHARED
+    if workers <= 1 or len(spans) <= 1:
+        return [fn(shared, span) for span in spans]
+    _SHARED = shared
+    try:
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            return list(pool.map(_shared_call, [fn] * len(spans), spans,
+                                 chunksize=max(1, len(spans) // (4 * workers))))
+    finally:
+        _SHARED = ()
+
+
+def _shared_call(fn, span):
+    return fn(_SHARED, span)
 
 
 def beside(fn, *args) -> Callable[[], object]:

@@ -1,4 +1,5 @@
-"""``mocap.parallel.beside``: a step run in a forked process beside this one gives its result,
+"""``mocap.parallel``: blocks in forked workers that inherit the arrays (``map_spans``) give
+what one process gives; ``beside``: a step run in a forked process beside this one gives its result,
 or raises its exception (with the child's traceback as a note), and runs here, in order, where
 no second CPU can take it."""
 from __future__ import annotations
@@ -51,3 +52,19 @@ def test_one_cpu_runs_it_here(monkeypatch):
     later = parallel.beside(_fails, np.zeros(3))               # raised when asked, not before
     with pytest.raises(TriangulationError):
         later()
+
+
+def _rows_sum(shared, span):
+    (a,) = shared
+    return os.getpid(), float(a[span[0]:span[1]].sum())
+
+
+def test_map_spans_hands_the_arrays_by_inheritance(two_cpus):
+    """The workers read the shared array they inherited (only spans are sent) and give what
+    one process gives, in order."""
+    a = np.random.default_rng(1).random(10_000)
+    spans = [(s, s + 1000) for s in range(0, 10_000, 1000)]
+    got = parallel.map_spans(_rows_sum, (a,), spans, 2)
+    assert [v for _, v in got] == [float(a[s:e].sum()) for s, e in spans]
+    assert {p for p, _ in got} - {os.getpid()}                     # forked workers did it
+    assert parallel.map_spans(_rows_sum, (a,), spans, 1) == [(os.getpid(), v) for _, v in got]
