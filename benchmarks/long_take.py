@@ -190,7 +190,9 @@ def peak_rss_mb() -> float:
 # ----------------------------------------------------------------------------- processes
 
 def timed_process(cmd: list, code: Path, stdout=subprocess.DEVNULL) -> tuple[float, float, str]:
-    """Run ``cmd`` with ``code`` first on the path; (wall s, peak RSS MB, stdout)."""
+    """Run ``cmd`` with ``code`` first on the path; (wall s, peak RSS MB, stdout). The
+    process's CPU seconds (user + system, its reaped workers included: ``wait4``) go to
+    :data:`CPU_S` (on a shared machine they swing far less than the wall seconds)."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     with tempfile.TemporaryFile("w+") as out:
         t0 = time.perf_counter()
@@ -204,7 +206,12 @@ def timed_process(cmd: list, code: Path, stdout=subprocess.DEVNULL) -> tuple[flo
         text = out.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n{err[-3000:]}")
+    CPU_S.append(usage.ru_utime + usage.ru_stime)
     return wall, usage.ru_maxrss / 1024.0, text
+
+
+#: CPU seconds of every process :func:`timed_process` ran, in order.
+CPU_S: list = []
 
 
 def child(mode: str, session: Path, code: Path, extra: str = "") -> tuple[float, float, dict]:
@@ -242,8 +249,8 @@ def measure(session: Path, code: Path, runs: int, with_run: bool, work: Path,
     rows: dict = {k: [] for k in ("peer", "tri_cold", "tri_warm", "run")}
     peer_file = work / f"peer_{session.name}.npz"
     def keep(key, figures):
-        rows[key].append(figures[:2])
-        log.info("  %s: %.1f s, %.0f MB", key, figures[0], figures[1])
+        rows[key].append((*figures[:2], CPU_S[-1]))
+        log.info("  %s: %.1f s, %.0f MB, %.1f CPU s", key, figures[0], figures[1], CPU_S[-1])
     for _ in range(runs):
         wall, rss, peer_stages = child("peer", session, code, str(peer_file))
         keep("peer", (wall, rss))
@@ -289,16 +296,21 @@ def print_table(results: dict, minutes: list, runs: int) -> None:
     peer_w = [p[0] for p in rows["peer"]]
     print(f"\nlong take: {long_m:g} min, {CAMERAS} cameras x {int(long_m * 60 * FPS)} frames "
           f"of OpenPose JSON, one person; {runs} run(s) each, medians; ratio = peer wall / "
-          f"ours wall, pair by pair (> 1: ours faster)")
-    print(f"{'whole process':<34}{'wall s':>9}{'peak MB':>9}{'peer/ours':>11}")
+          f"ours wall, pair by pair (> 1: ours faster); cpu: the process's user + system "
+          f"seconds, its workers included")
+    print(f"{'whole process':<34}{'wall s':>9}{'peak MB':>9}{'peer/ours':>11}{'cpu s':>8}"
+          f"{'peer/ours cpu':>15}")
     print(f"{'peer: json + aniposelib + Butterworth':<34}{med(rows['peer'], 0):>9.1f}"
-          f"{med(rows['peer'], 1):>9.0f}{'1.00':>11}")
+          f"{med(rows['peer'], 1):>9.0f}{'1.00':>11}{med(rows['peer'], 2):>8.1f}{'1.00':>15}")
+    peer_c = [p[2] for p in rows["peer"]]
     for key, label in (("tri_cold", "mocap triangulate (cold)"),
                        ("tri_warm", "mocap triangulate (cached)"), ("run", "mocap run --force")):
         if not rows[key]:
             continue
         ratio = statistics.median(p / o[0] for p, o in zip(peer_w, rows[key]))
-        print(f"{label:<34}{med(rows[key], 0):>9.1f}{med(rows[key], 1):>9.0f}{ratio:>11.2f}")
+        cpu = statistics.median(p / o[2] for p, o in zip(peer_c, rows[key]))
+        print(f"{label:<34}{med(rows[key], 0):>9.1f}{med(rows[key], 1):>9.0f}{ratio:>11.2f}"
+              f"{med(rows[key], 2):>8.1f}{cpu:>15.2f}")
     print(f"\n{'accuracy (MPJPE vs truth)':<34}{'mm':>9}{'cover':>9}")
     for name, (mm, cov) in r["accuracy"].items():
         print(f"{name:<34}{mm:>9.1f}{cov:>9.3f}")

@@ -2,7 +2,7 @@
 
 On a shared machine wall seconds swing by a factor of two or three from one minute to the
 next; the CPU seconds a process spends do not (much). This runs the stages of
-``mocap triangulate`` (the functions ``mocap.app.steps.triangulate_session`` calls, in its
+``mocap triangulate`` (the functions ``mocap.app.triangulation.triangulate_session`` calls, in its
 order) in a child process pinned to one CPU, so that nothing runs in forked workers and every
 stage's CPU time is the process's own, and gives per stage the median CPU seconds of each
 checkout (``--code``, run in turn: A, B, A, B, ...) and their ratio (> 1: the second one
@@ -49,7 +49,10 @@ def child(session: Path, work: Path) -> dict:
 
     from exporters.trc import write_trc
     from mocap.app.detections import session_detections
-    from mocap.app.pipeline import save_health
+    try:
+        from mocap.app.triangulation import save_health
+    except ImportError:                     # a checkout from before mocap/app/triangulation.py
+        from mocap.app.pipeline import save_health
     from mocap.app.session import Session
     from mocap.associate import identify_people
     from mocap.filter import filter_points
@@ -82,9 +85,12 @@ def child(session: Path, work: Path) -> dict:
 
 def run_child(code: Path, session: Path) -> dict:
     with tempfile.TemporaryDirectory() as work:
+        # numpy's huge-page requests off, as the CLI sets them (mocap/app/cli.py): with them
+        # on, a long take's fresh arrays cost about a second of page faults more
+        env = {"NUMPY_MADVISE_HUGEPAGE": "0", **os.environ, "PYTHONPATH": str(code)}
         out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child",
                               str(session), work], cwd=code, capture_output=True, text=True,
-                             env={**os.environ, "PYTHONPATH": str(code)})
+                             env=env)
     if out.returncode:
         raise RuntimeError(f"child failed in {code}:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

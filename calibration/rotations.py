@@ -8,8 +8,10 @@ Conventions:
 - A Rodrigues vector (rotation vector) is ``axis * angle``, radians, as OpenCV's
   ``cv2.Rodrigues`` and ``scipy.spatial.transform.Rotation.from_rotvec`` read it; the matrix
   ``R`` rotates column vectors, ``x' = R @ x``.
-- numpy goes through ``scipy.spatial.transform.Rotation`` (float64); torch is written out
-  (any dtype, kept) and differentiable everywhere, the angle 0 included.
+- numpy (float64) follows ``scipy.spatial.transform.Rotation``'s algorithm (through unit
+  quaternions, its Taylor series near the identity) written out in numpy, so that loading a
+  calibration does not import scipy (about 0.25 s); torch is written out (any dtype, kept) and
+  differentiable everywhere, the angle 0 included.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from calibration.errors import ShapeError
 from calibration.shapes import last_axis, last_two_axes
@@ -44,14 +45,15 @@ def _check_torch(name: str, x, tail: tuple[int, ...]) -> None:
 def rotvec_to_rotmat(rvec: Any):
     """Rodrigues vectors (..., 3) (axis * angle, radians) -> rotation matrices (..., 3, 3).
 
-    numpy (float64, through scipy) or torch (dtype kept): ``cos t I + sin t / t [r]x +
+    numpy (float64, scipy's quaternion algorithm: :func:`_rotvec_to_rotmat_np`) or torch
+    (dtype kept): ``cos t I + sin t / t [r]x +
     (1 - cos t) / t^2 r r^T``; below 1e-3 rad the two ratios come from their Taylor series, so
     that value and gradient stay exact and finite at zero (where ``t = |r|`` has no
     derivative).
     """
     if not _is_tensor(rvec):
         r = last_axis("rvec", rvec, 3)
-        return Rotation.from_rotvec(r.reshape(-1, 3)).as_matrix().reshape(r.shape[:-1] + (3, 3))
+        return _rotvec_to_rotmat_np(np.asarray(r, np.float64))
     import torch
 
     _check_torch("rvec", rvec, (3,))
@@ -73,15 +75,74 @@ def rotvec_to_rotmat(rvec: Any):
 def rotmat_to_rotvec(R: Any):
     """Rotation matrices (..., 3, 3) -> Rodrigues vectors (..., 3), angle in [0, pi] radians.
 
-    numpy (float64, through scipy) or torch (dtype kept, scipy's algorithm written out: the
+    numpy (float64: :func:`_rotmat_to_rotvec_np`) or torch (dtype kept; scipy's algorithm: the
     quaternion from the largest of the trace and the diagonal, then its angle; Taylor series
     of ``angle / |v|`` near the identity, so the gradient is finite there).
     """
     if not _is_tensor(R):
         m = last_two_axes("R", R, (3, 3))
-        return Rotation.from_matrix(m.reshape(-1, 3, 3)).as_rotvec().reshape(m.shape[:-2] + (3,))
+        return _rotmat_to_rotvec_np(np.asarray(m, np.float64))
     _check_torch("R", R, (3, 3))
     return _quat_to_rotvec_torch(_rotmat_to_quat_torch(R))
+
+
+def _rotvec_to_rotmat_np(r: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (..., 3, 3), float64: scipy's ``from_rotvec`` then ``as_matrix`` (the unit
+    quaternion ``(sin(t/2) / t r, cos(t/2))``, its Taylor series at or below 1e-3 rad)."""
+    t = np.sqrt((r * r).sum(-1, keepdims=True))
+    small = t <= 1e-3
+    t2 = t * t
+    with np.errstate(divide="ignore", invalid="ignore"):       # NaN or inf in, NaN out
+        scale = np.where(small, 0.5 - t2 / 48 + t2 * t2 / 3840, np.sin(t / 2) / t)
+        w = np.cos(t / 2)[..., 0]
+    x, y, z = np.moveaxis(r * scale, -1, 0)
+    x2, y2, z2, w2 = x * x, y * y, z * z, w * w
+    xy, zw, xz, yw, yz, xw = x * y, z * w, x * z, y * w, y * z, x * w
+    m = np.stack([x2 - y2 - z2 + w2, 2 * (xy - zw), 2 * (xz + yw),
+                  2 * (xy + zw), -x2 + y2 - z2 + w2, 2 * (yz - xw),
+                  2 * (xz - yw), 2 * (yz + xw), -x2 - y2 + z2 + w2], -1)
+    return m.reshape(r.shape[:-1] + (3, 3))
+
+
+def _rotmat_to_rotvec_np(m: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) -> (..., 3), float64: scipy's ``from_matrix`` (a matrix that is not
+    orthonormal to 1e-12 replaced by the nearest rotation, ``U V^T`` of its SVD; the
+    quaternion from the largest of the trace and the diagonal) then ``as_rotvec``."""
+    m = m.copy()
+    gram = m @ m.swapaxes(-1, -2)
+    skew = ~(np.abs(gram - np.eye(3)) <= 1e-12 + 1e-5 * np.eye(3)).all((-2, -1))
+    if skew.any():
+        U, _, Vt = np.linalg.svd(m[skew])
+        m[skew] = U @ Vt
+    q = _rotmat_to_quat_np(m)
+    q = np.where(q[..., 3:] < 0, -q, q)
+    n = np.sqrt((q[..., :3] * q[..., :3]).sum(-1, keepdims=True))
+    angle = 2 * np.arctan2(n, q[..., 3:])
+    small = angle <= 1e-3
+    a2 = angle * angle
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(small, 2 + a2 / 12 + 7 * a2 * a2 / 2880, angle / np.sin(angle / 2))
+    return scale * q[..., :3]
+
+
+def _rotmat_to_quat_np(m: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotations -> unit quaternions (..., 4) ``(x, y, z, w)`` (scipy's choice)."""
+    tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+    choice = np.stack([m[..., 0, 0], m[..., 1, 1], m[..., 2, 2], tr], -1).argmax(-1)
+    q = np.empty(m.shape[:-2] + (4,))
+    for i in range(3):                       # led by the diagonal entry i
+        j, k = (i + 1) % 3, (i + 2) % 3
+        sel = choice == i
+        q[sel, i] = 1 - tr[sel] + 2 * m[sel, i, i]
+        q[sel, j] = m[sel, j, i] + m[sel, i, j]
+        q[sel, k] = m[sel, k, i] + m[sel, i, k]
+        q[sel, 3] = m[sel, k, j] - m[sel, j, k]
+    sel = choice == 3                        # led by the trace
+    q[sel, 0] = m[sel, 2, 1] - m[sel, 1, 2]
+    q[sel, 1] = m[sel, 0, 2] - m[sel, 2, 0]
+    q[sel, 2] = m[sel, 1, 0] - m[sel, 0, 1]
+    q[sel, 3] = 1 + tr[sel]
+    return q / np.sqrt((q * q).sum(-1, keepdims=True))
 
 
 def _rotmat_to_quat_torch(m):

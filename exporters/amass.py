@@ -30,7 +30,6 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from exporters.atomic import atomic_write
 from exporters.errors import ExportError, FormatError, MotionError, SkeletonError
@@ -106,6 +105,7 @@ def motion_to_amass(skeleton: Skeleton, motion: Motion) -> AmassMotion:
     ``trans = root_translation - rest root position`` (AMASS's meaning of ``trans``).
     """
     motion.check_matches(skeleton)
+    from scipy.spatial.transform import Rotation  # lazy: scipy.spatial costs ~0.25 s to import
     rotvecs = Rotation.from_matrix(motion.rotations.reshape(-1, 3, 3)).as_rotvec()
     poses = rotvecs.reshape(motion.num_frames, 3 * skeleton.num_joints)
     return AmassMotion(poses, motion.root_translation - skeleton.offsets[0], motion.fps, model_type="skeleton",
@@ -130,6 +130,7 @@ def amass_to_motion(amass: AmassMotion, skeleton: Skeleton | None = None) -> tup
         raise SkeletonError(
             f"AMASS poses: expected {skeleton.num_joints} joints (the skeleton's), found {amass.num_joints}"
         )
+    from scipy.spatial.transform import Rotation  # lazy: scipy.spatial costs ~0.25 s to import
     rotations = Rotation.from_rotvec(amass.poses.reshape(-1, 3)).as_matrix()
     rotations = rotations.reshape(amass.num_frames, amass.num_joints, 3, 3)
     return skeleton, Motion(rotations, amass.trans + skeleton.offsets[0], amass.fps)

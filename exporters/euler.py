@@ -21,7 +21,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 __all__ = [
     "EULER_ORDERS",
@@ -86,6 +85,7 @@ def matrix_to_euler(rotations: np.ndarray, order: str) -> np.ndarray:
         last in (-180, 180]). At gimbal lock (middle angle +-90) the split between the first
         and last angles is not unique; the one returned still gives back the same matrix.
     """
+    from scipy.spatial.transform import Rotation  # lazy: scipy.spatial costs ~0.25 s to import
     rotations = np.asarray(rotations, dtype=np.float64)
     batch = rotations.shape[:-2]
     if rotations.size == 0:

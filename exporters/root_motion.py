@@ -16,7 +16,6 @@ translation relative to it holds all their motion over the floor.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from exporters.errors import SkeletonError
 from exporters.mesh import SkinnedMesh
@@ -36,6 +35,7 @@ def pelvis_yaw(rotations: np.ndarray) -> np.ndarray:
         the rest pose about the vertical), unwrapped over frames (no 2 pi jumps). A pelvis
         turned upside down (twist undefined) keeps the previous frame's heading.
     """
+    from scipy.spatial.transform import Rotation  # lazy: scipy.spatial costs ~0.25 s to import
     quaternions = Rotation.from_matrix(np.asarray(rotations, dtype=np.float64).reshape(-1, 3, 3)).as_quat()
     z, w = quaternions[:, 2], quaternions[:, 3]                     # the twist about z is (w, 0, 0, z)
     yaw = 2.0 * np.arctan2(z, w)

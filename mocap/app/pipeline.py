@@ -30,10 +30,11 @@ from .detections import session_detections
 from .opensim import opensim_stage
 from .session import Session
 from .stages import StageRunner
+from .triangulation import save_health
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run", "fit_bodies", "detections_for_fit", "recorded_offsets", "save_health"]
+__all__ = ["run", "fit_bodies", "detections_for_fit", "recorded_offsets"]
 
 
 def recorded_offsets(session: Session) -> "list[int] | None":
@@ -111,14 +112,6 @@ def detections_for_fit(session: Session, rig, settings: Settings, points: Points
                                                  fill=0.0),
                           format=points.format, heatmaps=None, heatmap_affine=None)
     return detections_for_points(det, rig, points.xyz)
-
-
-def save_health(out: Path, health: dict) -> Path:
-    """Write the cameras' health table (:func:`mocap.triangulate.health.health_table`) to
-    ``out/cameras.json``."""
-    with atomic_write(out / "cameras.json", "w") as fh:
-        json.dump(health, fh, indent=1)
-    return out / "cameras.json"
 
 
 def warn_recorded_health(out: Path) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +70,18 @@ def _save(path: Path, key: str, xy: np.ndarray, conf: np.ndarray, present: np.nd
                     path, exc)
 
 
+def _in_threads(fn, n: int) -> list:
+    """``[fn(c) for c in range(n)]``, the cameras in threads (one per CPU at most): a
+    folder's fingerprint is a stat call per file and a cache's load a file read, both
+    outside Python's lock, so on a long take the cameras' folders are visited at once."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = max(1, min(n, cpus or 1))
+    if workers == 1:
+        return [fn(c) for c in range(n)]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, range(n)))
+
+
 def read_cameras_cached(out: Path, folders: list, fmt: str, num_frames: int, first_frame: int,
                         rig) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every camera's (xy (F, P, J, 2) px, conf (F, P, J)) from its JSON folder, through its
@@ -79,9 +93,9 @@ def read_cameras_cached(out: Path, folders: list, fmt: str, num_frames: int, fir
         fmt: the keypoint format. num_frames, first_frame: the take's frame range.
         rig: the cameras (names and image sizes).
     """
-    keys = [cache_key(f, fmt, num_frames, first_frame, cam.size_wh)
-            for f, cam in zip(folders, rig)]
-    found = [_load(cache_path(out, cam.name), k) for cam, k in zip(rig, keys)]
+    keys = _in_threads(lambda c: cache_key(folders[c], fmt, num_frames, first_frame,
+                                           rig[c].size_wh), len(folders))
+    found = _in_threads(lambda c: _load(cache_path(out, rig[c].name), keys[c]), len(folders))
     todo = [c for c, hit in enumerate(found) if hit is None]
     if todo:
         read = read_openpose_folders([folders[c] for c in todo], fmt, num_frames, first_frame,

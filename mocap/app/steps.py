@@ -1,6 +1,7 @@
 """One stage alone on a session folder: what ``mocap detect``, ``sync``, ``associate``,
-``triangulate``, ``fit`` and ``export`` do (the pipeline's stages, read from and written to
-the session's files, without the skip-and-resume records of ``mocap run``).
+``fit`` and ``export`` do (the pipeline's stages, read from and written to the session's
+files, without the skip-and-resume records of ``mocap run``; ``mocap triangulate``'s is
+:mod:`mocap.app.triangulation`, which imports only what it runs).
 
 Each function takes the session folder and the settings changes the command line asked for
 (``{key: value}`` of one settings table), and returns what was done for the CLI to print.
@@ -15,30 +16,23 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from exporters.trc import write_trc
-
 from ..errors import MocapError, SessionError
 from ..export import export_people
 from ..filter import filter_points
-from ..keypoints import get_format
 from ..settings import Settings
 from ..sync import SyncResult, synchronise
 from ..associate import Identities, identify_people
-from ..triangulate import triangulate
-from ..triangulate.health import triangulation_health
 from ..types import Detections2D, Manifest, Points3D
 from .bodies import fit_people, require_current_fits, stored_bodies
 from .detections import detect_session, session_detections
-from .pipeline import detections_for_fit, save_health
+from .pipeline import detections_for_fit
 from .session import Session
 from .stages import session_lock
 
 log = logging.getLogger(__name__)
 
 __all__ = ["override", "detect_videos", "sync_session", "AssociateRun", "associate_session",
-           "TriangulateRun", "triangulate_session", "fit_session", "export_session"]
+           "fit_session", "export_session"]
 
 
 def locked(fn):
@@ -120,52 +114,6 @@ def associate_session(folder: "str | Path", mode: "str | None" = None) -> Associ
     path = identities.save(session.out / "identities.npz")
     people_path = people.save(session.out / "detections_people.npz")
     return AssociateRun(identities, det.num_frames, len(rig), path, people_path)
-
-
-@dataclass(frozen=True)
-class TriangulateRun:
-    """What ``triangulate_session`` did: the raw triangulation, the method and the files."""
-
-    raw: Points3D
-    method: str
-    written: tuple
-
-
-@locked
-def triangulate_session(folder: "str | Path", method: "str | None" = None,
-                        main_person: bool = False, filtered: bool = True) -> TriangulateRun:
-    """Association (P axis = identity, as in ``mocap run``) and triangulation.
-
-    Writes ``out/points3d_raw.npz``, ``out/points3d.npz`` (filtered with ``[filter]`` unless
-    ``filtered`` is false), ``out/cameras.json`` (each camera's contribution, see
-    :mod:`mocap.triangulate.health`; a camera contributing almost nothing is logged as a
-    warning) and ``out/person<p>.trc`` per person seen.
-
-    Raises:
-        TriangulationError: no person has any reconstructed joint, saying why.
-    """
-    session = Session(Path(folder))
-    settings = session.settings()
-    tri = settings.triangulate if not method else dataclasses.replace(settings.triangulate,
-                                                                      method=method)
-    assoc = settings.associate
-    if main_person:
-        assoc = dataclasses.replace(assoc, mode="main_subject")
-    rig = session.rig()
-    every = session_detections(session, rig, settings)
-    det, _ = identify_people(every, rig, assoc)
-    raw = triangulate(det, rig, tri)
-    health = triangulation_health(det, rig, raw, tri, every)   # raises: no one reconstructed
-    points = filter_points(raw, settings.filter, rig) if filtered else raw
-    session.out.mkdir(parents=True, exist_ok=True)
-    written = [raw.save(session.out / "points3d_raw.npz"),
-               points.save(session.out / "points3d.npz"), save_health(session.out, health)]
-    names = get_format(points.format).native_names
-    for p in range(points.xyz.shape[1]):
-        if np.isfinite(points.xyz[:, p]).all(-1).any():
-            written.append(write_trc(session.out / f"person{p}.trc", names, points.xyz[:, p],
-                                     points.fps))
-    return TriangulateRun(raw, tri.method, tuple(written))
 
 
 def filtered_points(session: Session, settings: Settings) -> Points3D:

@@ -46,7 +46,7 @@ import numpy as np
 
 from calibration import Rig
 
-from ..parallel import fork_workers, map_blocks
+from ..parallel import fork_workers, map_spans
 from ..settings import AssociateSettings
 from ..types import Detections2D
 from .assignment import assignment
@@ -343,10 +343,13 @@ def _associate_chunk(ch: RayChunk, settings: AssociateSettings):
     return slots, flipped, X.transpose(3, 2, 1, 0), res
 
 
-def _chunk_job(job: tuple):
-    """One chunk's association: job (detections of the chunk's frames, rig, settings) ->
-    what :func:`_associate_chunk` returns."""
-    part, rig, settings = job
+def _chunk_job(shared: tuple, start: int):
+    """One chunk's association: shared = (the take's detections, rig, settings), the chunk's
+    first frame ``start`` -> what :func:`_associate_chunk` returns."""
+    det, rig, settings = shared
+    s = slice(start, start + _CHUNK_FRAMES)
+    part = det.replace(xy=det.xy[:, s], conf=det.conf[:, s], heatmaps=None,
+                       heatmap_affine=None)
     rays = detection_rays(rig, part, settings.min_conf, settings.min_joints)
     return _associate_chunk(ray_chunk(rays, slice(None)), settings)
 
@@ -365,11 +368,10 @@ def associate_take(det: Detections2D, rig: Rig,
     F = det.num_frames
     joints = association_joints(det.keypoint_format.joint_names)
     # rays chunk by chunk (memory stays bounded), the chunks in parallel on a long take
-    jobs = [(det.replace(xy=det.xy[:, s:s + _CHUNK_FRAMES], conf=det.conf[:, s:s + _CHUNK_FRAMES],
-                         heatmaps=None, heatmap_affine=None), rig, settings)
-            for s in range(0, F, _CHUNK_FRAMES)]
-    parts = map_blocks(_chunk_job, jobs,
-                       fork_workers(len(jobs)) if F >= PARALLEL_MIN_FRAMES else 1)
+    starts = list(range(0, F, _CHUNK_FRAMES))
+    parts = map_spans(_chunk_job, (det.replace(heatmaps=None, heatmap_affine=None), rig,
+                                   settings), starts,
+                      fork_workers(len(starts)) if F >= PARALLEL_MIN_FRAMES else 1)
     if not parts:
         raise AssociationError("the detections have no frames; nothing to associate")
     G = max(p[0].shape[1] for p in parts)

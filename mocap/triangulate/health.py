@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 __all__ = ["MIN_SHARE_USED", "CameraHealth", "detected", "reprojection_errors",
            "nearest_errors", "camera_health",
            "health_problems", "health_table", "nobody_reason", "check_reconstructed",
-           "triangulation_health"]
+           "triangulation_health", "cameras_health", "report_health"]
 
 #: A camera used for less than this share of the joints it saw contributes (almost) nothing.
 MIN_SHARE_USED = 0.2
@@ -294,10 +294,27 @@ def triangulation_health(det, rig, points, settings, all_det=None) -> dict:
     Raises:
         TriangulationError: no person has any reconstructed joint, saying why.
     """
+    return report_health(det, points, settings,
+                         cameras_health(det, rig, points, settings, all_det))
+
+
+def cameras_health(det, rig, points, settings, all_det=None) -> tuple:
+    """The computation of :func:`triangulation_health` alone (no check, no log): one
+    :class:`CameraHealth` per camera (arguments as there)."""
     every = det if all_det is None else all_det
-    health = camera_health(rig.arrays(), rig.names, det.xy, det.conf, points.xyz,
-                           points.views_used, settings.min_conf, settings.reproj_threshold_px,
-                           every.xy, every.conf)
+    return camera_health(rig.arrays(), rig.names, det.xy, det.conf, points.xyz,
+                         points.views_used, settings.min_conf, settings.reproj_threshold_px,
+                         every.xy, every.conf)
+
+
+def report_health(det, points, settings, health) -> dict:
+    """The rest of :func:`triangulation_health` on its :func:`cameras_health`: raise when no
+    one was reconstructed, warn about each camera contributing (almost) nothing; returns the
+    health table.
+
+    Raises:
+        TriangulationError: no person has any reconstructed joint, saying why.
+    """
     check_reconstructed(points.xyz, det.xy, det.conf, settings, health)
     for problem in health_problems(health):
         log.warning(problem)

@@ -18,7 +18,7 @@ from calibration import Rig
 from ..errors import TriangulationError
 from ..settings import TriangulateSettings
 from ..device import pick_device
-from ..parallel import fork_workers, map_blocks
+from ..parallel import fork_workers, map_spans
 from .backend import CHUNK, copy_array, index_of, ns
 from .dlt import dlt_rig, features
 from .robust import narrow, robust_subset, solve_refined
@@ -157,11 +157,19 @@ def triangulate_points(rig: Rig, xy_px: np.ndarray, conf: np.ndarray,
     g = dlt_rig(rig.arrays() if xp is np else rig.arrays().to(dev))
     out = _empty_result(N, C)
     spans = [(a, min(N, a + chunk)) for a in range(0, N, chunk)]
-    jobs = [(g, dev, rig, settings, robust, xy_px[a:b], _rows(xy_n, a, b), _rows(jac, a, b),
-             conf[a:b], _rows(prior, a, b), _rows(threshold_px, a, b)) for a, b in spans]
-    workers = fork_workers(len(jobs)) if xp is np and N >= PARALLEL_MIN_POINTS else 1
-    _fill(out, spans, map_blocks(_block_job, jobs, workers))
+    shared = (g, dev, rig, settings, robust, xy_px, xy_n, jac, conf, prior, threshold_px)
+    workers = fork_workers(len(spans)) if xp is np and N >= PARALLEL_MIN_POINTS else 1
+    _fill(out, spans, map_spans(_span_job, shared, spans, workers))
     return out
+
+
+def _span_job(shared: tuple, span: tuple) -> tuple:
+    """:func:`_block_job` on the rows ``span`` = (start, stop) of the batch ``shared`` =
+    (g, dev, rig, settings, robust, xy_px, xy_n, jac, conf, prior, threshold_px)."""
+    g, dev, rig, settings, robust, xy_px, xy_n, jac, conf, prior, tau = shared
+    a, b = span
+    return _block_job((g, dev, rig, settings, robust, xy_px[a:b], _rows(xy_n, a, b),
+                       _rows(jac, a, b), conf[a:b], _rows(prior, a, b), _rows(tau, a, b)))
 
 
 def _rows(a: "np.ndarray | None", start: int, stop: int) -> "np.ndarray | None":

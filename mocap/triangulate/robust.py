@@ -18,7 +18,7 @@ from ..geometry.rays import ray_spread_deg
 from .backend import index_of, ns, take_along
 from .dlt import DltRig, feature_solve, features, pieces, residuals, solve_sym3, to_cameras
 
-__all__ = ["solve_refined", "robust_subset", "narrow"]
+__all__ = ["solve_refined", "robust_subset", "narrow", "pair_points", "inlier_scores"]
 
 
 def _tukey(e, tau):
@@ -63,6 +63,83 @@ def _pair_hypotheses(xp, conf, valid, k: int):
     return order[pi], order[pj]
 
 
+def pair_points(xp, g: DltRig, x, y, wc, pairs):
+    """The points of the view-pair hypotheses ``pairs`` = (ci, cj) (H, S): Xh (3 arrays
+    (H, S)), det_rel (H, S) and the pair's squared weights wi, wj (H, S) (wc (C, S) the
+    views' weights). numpy gathers by flat index (``take``: the same values as
+    ``take_along_axis``, without building its index arrays for every piece)."""
+    ci, cj = pairs
+    m, v = pieces(g, x, y)
+    if xp is np:
+        col = np.arange(x.shape[1])
+        fi, fj = ci * x.shape[1] + col, cj * x.shape[1] + col
+        gi = lambda a: a.take(fi)  # noqa: E731
+        gj = lambda a: a.take(fj)  # noqa: E731
+    else:
+        gi = lambda a: take_along(xp, a, ci, 0)  # noqa: E731
+        gj = lambda a: take_along(xp, a, cj, 0)  # noqa: E731
+    wi, wj = gi(wc) ** 2, gj(wc) ** 2
+    Xh, det_h = solve_sym3([gi(a) * wi + gj(a) * wj for a in m],
+                           [gi(a) * wi + gj(a) * wj for a in v])
+    return Xh, det_h, wi, wj
+
+
+def _to_cameras_into(g: DltRig, X, buf):
+    """:func:`mocap.triangulate.dlt.to_cameras` (its broadcast sums, in the same order: the
+    same numbers) written into ``buf`` (4 or more, C, *B): xc, yc, z = buf[:3], buf[3] a
+    temporary."""
+    tmp = buf[3]
+    for k in range(3):
+        out = buf[k]
+        np.multiply(g.R[k][0], X[0], out=out)
+        np.multiply(g.R[k][1], X[1], out=tmp)
+        out += tmp
+        np.multiply(g.R[k][2], X[2], out=tmp)
+        out += tmp
+        out += g.t[k]
+    return buf[0], buf[1], buf[2]
+
+
+def inlier_scores(xp, g: DltRig, Xh, x, y, jac, conf, valid, tau):
+    """(H, S) MSAC score of each hypothesis point Xh (3 arrays (H, S)) over the views
+    (x, y, jac, conf, valid (C, S)): ``sum conf (1 - (e / tau)^2)`` over its inliers (in
+    front of the camera, error e < tau pixels; ``tau`` a number or (C, S) per view and point).
+    numpy computes the old formulas' numbers in place, in a few reused (C, H, S) buffers (the
+    largest arrays of the robust path)."""
+    if getattr(tau, "ndim", 0) == 2:
+        tau = tau[:, None]                                               # (C, 1, S)
+    if xp is not np:
+        eh, zh = residuals(g.expand(1), Xh, x[:, None], y[:, None], [a[:, None] for a in jac])
+        inl = valid[:, None] & (zh > 0) & (eh < tau)                     # (C, H, S)
+        u = xp.where(inl, eh * (1.0 / tau), 1.0)
+        return (conf[:, None] * (1 - u * u)).sum(0)
+    C, (H, S) = x.shape[0], Xh[0].shape
+    with np.errstate(all="ignore"):             # unsolved hypotheses: inf/NaN, no inliers
+        buf = np.empty((5, C, H, S))
+        xc, yc, z = _to_cameras_into(g.expand(1), Xh, buf)
+        tmp, e = buf[3], buf[4]
+        np.divide(1.0, z, out=tmp)                                       # 1 / z
+        xc *= tmp
+        xc -= x[:, None]                                                 # dx
+        yc *= tmp
+        yc -= y[:, None]                                                 # dy
+        np.multiply(jac[0][:, None], xc, out=e)
+        e += np.multiply(jac[1][:, None], yc, out=tmp)
+        ev = np.multiply(jac[2][:, None], xc, out=xc)
+        ev += np.multiply(jac[3][:, None], yc, out=tmp)
+        e *= e
+        ev *= ev
+        e += ev
+        np.sqrt(e, out=e)
+        out = ~((z > 0) & (e < tau) & valid[:, None])                  # not an inlier
+    e *= 1.0 / tau
+    np.copyto(e, 1.0, where=out)
+    e *= e
+    np.subtract(1, e, out=e)
+    e *= conf[:, None]
+    return e.sum(0)
+
+
 def robust_subset(g, x, y, jac, conf, valid, scale, tau, pair_views, iters,
                   prior=None, prior_radius_m: float = 0.0):
     """Hypothesise-and-verify on points whose all-view solution failed (see module doc).
@@ -74,20 +151,11 @@ def robust_subset(g, x, y, jac, conf, valid, scale, tau, pair_views, iters,
     det_rel (S,), err (C, S), depth (C, S).
     """
     xp = ns(conf)
-    m, v = pieces(g, x, y)
     feats = features(x, y)
-    ci, cj = _pair_hypotheses(xp, conf, valid, pair_views)   # (H, S)
     wc = conf * valid
-    wi = take_along(xp, wc, ci, 0) ** 2
-    wj = take_along(xp, wc, cj, 0) ** 2
-    mh = [take_along(xp, a, ci, 0) * wi + take_along(xp, a, cj, 0) * wj for a in m]
-    vh = [take_along(xp, a, ci, 0) * wi + take_along(xp, a, cj, 0) * wj for a in v]
-    Xh, det_h = solve_sym3(mh, vh)                                     # (H, S)
-    eh, zh = residuals(g.expand(1), Xh, x[:, None], y[:, None], [a[:, None] for a in jac])
-    tau_h = tau[:, None]
-    inl = valid[:, None] & (zh > 0) & (eh < tau_h)                       # (C, H, S)
-    u = xp.where(inl, eh * (1.0 / tau_h), 1.0)
-    score = (conf[:, None] * (1 - u * u)).sum(0)
+    Xh, det_h, wi, wj = pair_points(xp, g, x, y, wc, _pair_hypotheses(xp, conf, valid,
+                                                                       pair_views))
+    score = inlier_scores(xp, g, Xh, x, y, jac, conf, valid, tau)
     score = xp.where((det_h > 1e-12) & (wi > 0) & (wj > 0), score, -1.0)
     if prior is not None:
         d2 = sum((a - b[None]) ** 2 for a, b in zip(Xh, prior))            # (H, S)

@@ -39,30 +39,34 @@ def repair_swaps(xyz: np.ndarray, err_self: np.ndarray, err_cross: np.ndarray,
     both = (known[..., l] & known[..., r])[..., None]
     cap = 2.0 * tau_px
 
-    def cost(e, jl, jr):
-        el = np.where(valid[..., jl, :], np.minimum(np.nan_to_num(e[..., jl, :], nan=cap), cap), 0)
-        er = np.where(valid[..., jr, :], np.minimum(np.nan_to_num(e[..., jr, :], nan=cap), cap), 0)
-        return el + er
+    def cost(e):
+        # each detection's error capped at 2 tau (fmin: NaN -> the cap), 0 where missing;
+        # once for every joint, then the pair's two joints added
+        c = np.where(valid, np.fmin(e, cap), 0.0)
+        return c[..., l, :] + c[..., r, :]
 
-    cur = cost(err_self, l, r)
-    alt = cost(err_cross, l, r)
+    cur = cost(err_self)
+    alt = cost(err_cross)
     seen = valid[..., l, :] | valid[..., r, :]
     return both & seen & (cur > tau_px) & (alt < ratio * cur)
 
 
-def cross_errors(g: DltRig, xyz, xy_n, jac, perm, chunk: int = CHUNK):
+def cross_errors(g: DltRig, xyz, xy_n, jac, perm, chunk: int = CHUNK, own: bool = True):
     """Errors of each detection against its own joint's point and its mirror's point.
 
     Args:
         xyz: (N, J, 3); xy_n: (N, J, C, 2); jac: (N, J, C, 2, 2); perm: (J,) mirror joints.
         chunk: points (N J rows) per block: the arithmetic runs block by block so that its
             temporaries stay in the cache (the result does not depend on it).
+        own: also the errors against the own joint's point (a triangulation has them
+            already: :attr:`mocap.triangulate.points.Triangulation.err_px`, the same numbers
+            on the detections used).
     Returns:
-        e_self, e_cross: (N, J, C) pixels.
+        e_self (None without ``own``), e_cross: (N, J, C) pixels.
     """
     N, J, C = xy_n.shape[:3]
     rows = lambda a: a.reshape((N * J,) + a.shape[2:])  # noqa: E731
-    pts = (rows(xyz), rows(xyz[:, perm]))
+    pts = (rows(xyz), rows(xyz[:, perm])) if own else (rows(xyz[:, perm]),)
     xy, jc = rows(xy_n), rows(jac)
     out = [np.empty((N * J, C)) for _ in pts]
     for a in range(0, N * J, max(1, chunk)):
@@ -74,7 +78,8 @@ def cross_errors(g: DltRig, xyz, xy_n, jac, perm, chunk: int = CHUNK):
             with np.errstate(invalid="ignore"):
                 e, _ = residuals(g, [p[a:b, k] for k in range(3)], x, y, jab)
             o[a:b] = e.T
-    return out[0].reshape(N, J, C), out[1].reshape(N, J, C)
+    e = [o.reshape(N, J, C) for o in out]
+    return (e[0], e[1]) if own else (None, e[0])
 
 
 def flip_views(xy_n, jac, conf, swapped, pairs, inplace: bool = False):

@@ -218,9 +218,10 @@ def _repair_take_swaps(rig: Rig, settings: TriangulateSettings, res: Triangulati
     shp = lambda a: a.reshape((FP, J) + a.shape[1:])  # noqa: E731
     flat = lambda a: a.reshape((FP * J,) + a.shape[2:])  # noqa: E731
     valid = ((conf >= settings.min_conf) & (conf > 0) & np.isfinite(xy_n).all(-1))
-    e_self, e_cross = cross_errors(dlt_rig(rig.arrays()), shp(res.xyz), shp(xy_n), shp(jac),
-                                   kf.flip_permutation)
-    swapped = repair_swaps(shp(res.xyz), e_self, e_cross, shp(valid), pairs,
+    _, e_cross = cross_errors(dlt_rig(rig.arrays()), shp(res.xyz), shp(xy_n), shp(jac),
+                              kf.flip_permutation, own=False)
+    # each detection's error against its own point: the triangulation's (the same numbers)
+    swapped = repair_swaps(shp(res.xyz), shp(res.err_px), e_cross, shp(valid), pairs,
                            settings.reproj_threshold_px)
     if not swapped.any():
         return res, swapped, xy_n, jac, conf

@@ -40,6 +40,31 @@ def test_batch_shapes_are_kept():
     assert rotvec_to_rotmat(np.zeros(3)).shape == (3, 3)
 
 
+def test_numpy_path_is_scipys_algorithm_without_scipy():
+    """The numpy path is scipy's Rotation written out (so loading a calibration imports no
+    scipy): matrices from vectors bit for bit, vectors from matrices to 1e-15 (numpy's and the
+    C library's sin and atan2 may differ in the last bit), non-orthonormal matrices projected
+    onto the nearest rotation as scipy does."""
+    from scipy.spatial.transform import Rotation
+    rng = np.random.default_rng(1)
+    rv = np.concatenate([_rotvecs(), rng.normal(size=(300, 3)) * 1e-3, [[np.pi, 0, 0]]])
+    R = Rotation.from_rotvec(rv).as_matrix()
+    assert np.array_equal(rotvec_to_rotmat(rv), R)
+    np.testing.assert_allclose(rotmat_to_rotvec(R), Rotation.from_matrix(R).as_rotvec(),
+                               rtol=0, atol=1e-15)
+    skew = R[:50] + rng.normal(size=(50, 3, 3)) * 1e-6
+    np.testing.assert_allclose(rotmat_to_rotvec(skew), Rotation.from_matrix(skew).as_rotvec(),
+                               rtol=0, atol=1e-14)
+
+
+def test_importing_calibration_imports_no_scipy():
+    import subprocess
+    import sys
+    code = "import sys, calibration; print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_torch_agrees_with_numpy():
     torch = pytest.importorskip("torch")
     rv = _rotvecs()

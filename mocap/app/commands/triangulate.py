@@ -7,7 +7,7 @@ HELP = "triangulate the 2D detections only"
 def run(args) -> int:
     import numpy as np
 
-    from ..steps import triangulate_session
+    from ..triangulation import triangulate_session
     done = triangulate_session(args.session, args.method, args.main_person,
                                filtered=not args.no_filter)
     ok = np.isfinite(done.raw.xyz).all(-1)

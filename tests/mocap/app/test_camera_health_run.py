@@ -54,6 +54,28 @@ def test_run_names_a_camera_that_looks_the_wrong_way(tmp_path, studio4, walk, ca
     assert [c["ok"] for c in table["cameras"]] == [True, True, False, True]
 
 
+def test_triangulate_command_names_the_camera_as_run_does(tmp_path, studio4, walk, caplog,
+                                                          monkeypatch):
+    """`mocap triangulate` computes the health in a process beside the filter (when a second
+    CPU is there; forced here) and warns from this one: the same warning and table as the
+    pipeline's."""
+    from mocap import parallel
+    from mocap.app.triangulation import triangulate_session
+    monkeypatch.setattr(parallel, "fork_workers", lambda jobs: 2)
+    root = write_session(tmp_path / "turned", turned_around(studio4, "cam3"), walk,
+                         settings=SETTINGS)
+    with caplog.at_level(logging.WARNING):
+        done = triangulate_session(root)
+    warned = camera_warnings(caplog)
+    assert len(warned) == 1 and warned[0].startswith("cam3: used for 0 % of its ")
+    table = json.loads((root / "out" / "cameras.json").read_text())
+    assert [c["ok"] for c in table["cameras"]] == [True, True, False, True]
+    assert [p.name for p in done.written] == ["points3d_raw.npz", "points3d.npz",
+                                              "cameras.json", "person0.trc"]
+    run(root)                                  # the pipeline's table: the same
+    assert json.loads((root / "out" / "cameras.json").read_text()) == table
+
+
 def test_run_names_detections_made_at_another_resolution(tmp_path, studio4, walk, caplog):
     take = walk.__class__(**{**walk.__dict__, "detections": scaled(walk.detections, 1, 2.0)})
     root = write_session(tmp_path / "scaled", studio4, take, settings=SETTINGS)
