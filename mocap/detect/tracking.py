@@ -17,7 +17,7 @@ import numpy as np
 from .blazepose import NUM_BODY, LandmarkResult, PoseDetector, PoseLandmarker
 from .geometry import Roi, body_mask, paint_out, share_inside
 
-__all__ = ["TrackedRegion", "same_body", "landmark_shift", "sliding_toward",
+__all__ = ["TrackedRegion", "expected_xy", "same_body", "landmark_shift", "sliding_toward",
            "BlazePoseTracker"]
 
 
@@ -29,6 +29,14 @@ class TrackedRegion:
     slot: int
     roi: Roi
     xy: "np.ndarray | None" = None      # (33, 2) the person's body points last frame, px
+    step: "np.ndarray | None" = None    # (2,) their median displacement that frame, px
+
+
+def expected_xy(track: TrackedRegion) -> np.ndarray:
+    """(33, 2) where the track's body points should be this frame, px: last frame's, moved by
+    last frame's median displacement (a person keeps their pace from one frame to the next;
+    the limbs swing about it)."""
+    return track.xy if track.step is None else track.xy + track.step
 
 
 def same_body(a: LandmarkResult, b: LandmarkResult, tolerance: float = 0.08) -> bool:
@@ -56,9 +64,9 @@ def sliding_toward(track: TrackedRegion, res: LandmarkResult, others: list,
     shift = landmark_shift(track, res)
     if track.xy is None or shift <= max_shift:
         return False
-    size = max(track.roi.size_px, 1e-6)
+    size, expected = max(track.roi.size_px, 1e-6), expected_xy(track)
     for o in others:
-        before = np.median(np.linalg.norm(track.xy - o, axis=-1))
+        before = np.median(np.linalg.norm(expected - o, axis=-1))
         after = np.median(np.linalg.norm(res.xy[:NUM_BODY] - o, axis=-1))
         if (before - after) / size >= 0.5 * shift:
             return True
@@ -66,15 +74,25 @@ def sliding_toward(track: TrackedRegion, res: LandmarkResult, others: list,
 
 
 def landmark_shift(track: TrackedRegion, res: LandmarkResult) -> float:
-    """How far a track's body points moved this frame: the median over the 33 body points of
-    their displacement from the track's previous ones, in units of the region's size (the
-    region's drift when the track has no points yet). A region sliding onto another body
-    moves every point by about the distance between the bodies; the person's own walking
-    moves the trunk little and the limbs in turn, so the median stays small."""
+    """How far a track's body points moved this frame beyond their pace: the median over the
+    33 body points of their distance from where they should be (:func:`expected_xy`), in
+    units of the region's size (the region's drift when the track has no points yet). A
+    region sliding onto another body moves every point by about the distance between the
+    bodies; the person's own motion moves the trunk at their pace and the limbs in turn
+    about it, so the median stays small (walking: 0.01-0.02 of the region)."""
     if track.xy is None:
         return _drift(track, res)
-    d = np.linalg.norm(res.xy[:NUM_BODY] - track.xy, axis=-1)
+    d = np.linalg.norm(res.xy[:NUM_BODY] - expected_xy(track), axis=-1)
     return float(np.median(d) / max(track.roi.size_px, 1e-6))
+
+
+def _step(track: "TrackedRegion | None", res: LandmarkResult, same_person: bool
+          ) -> "np.ndarray | None":
+    """(2,) the median displacement of a followed person's body points this frame, px (None
+    for a person found this frame)."""
+    if not same_person or track is None or track.xy is None:
+        return None
+    return np.median(res.xy[:NUM_BODY] - track.xy, axis=0)
 
 
 class BlazePoseTracker:
@@ -86,7 +104,12 @@ class BlazePoseTracker:
     (:func:`same_body`: one person's region slid onto the other while they crossed), the one
     that moved more drifted: it looks again with the others painted out (for the person
     behind), kept if that finds another body near it, so one person's detections never
-    continue on another's body. The person detector runs every ``detect_interval`` frames,
+    continue on another's body. A region whose landmarks slide toward another followed body
+    (:func:`sliding_toward`: more than ``max_shift`` of the region in a frame) looks again
+    with the others painted out and keeps the answer that fits the person's own track; one
+    whose landmarks jumped more than ``max_jump`` beyond the person's pace
+    (:func:`landmark_shift`, once the pace is known: a tenth of the body) holds another
+    body, or none, and is dropped (the person is lost). The person detector runs every ``detect_interval`` frames,
     on every frame where somebody was lost or nobody is followed, and only while fewer than
     ``max_people`` are followed (then again with them painted out: :meth:`_find_new`); a
     region it proposes that overlaps a followed person's by more than ``duplicate_iou`` is
@@ -96,11 +119,11 @@ class BlazePoseTracker:
 
     def __init__(self, detector: PoseDetector, landmarker: PoseLandmarker, max_people: int = 1,
                  min_presence: float = 0.5, duplicate_iou: float = 0.8,
-                 detect_interval: int = 10, max_shift: float = 0.03):
+                 detect_interval: int = 10, max_shift: float = 0.03, max_jump: float = 0.08):
         self.detector, self.landmarker = detector, landmarker
         self.max_people, self.min_presence = max_people, min_presence
         self.duplicate_iou, self.detect_interval = duplicate_iou, max(1, int(detect_interval))
-        self.max_shift = max_shift
+        self.max_shift, self.max_jump = max_shift, max_jump
         self.tracks: list[TrackedRegion] = []
         self.detector_runs = 0
         self.frame = 0
@@ -123,6 +146,9 @@ class BlazePoseTracker:
                     continue
             else:
                 res = self._unslide(rgb, t, res, results)
+            if t.step is not None and landmark_shift(t, res) > self.max_jump:
+                lost = True                         # another body, or none: not this person
+                continue
             results.append((t.slot, res))
         return results, lost
 
@@ -182,9 +208,13 @@ class BlazePoseTracker:
     def process(self, rgb: np.ndarray) -> list[tuple[int, LandmarkResult]]:
         """(slot, result) of every person followed in this frame (an RGB uint8 frame)."""
         results, lost = self._follow(rgb)
+        followed = {slot for slot, _ in results}
+        previous = {t.slot: t for t in self.tracks}
         due = lost or not results or self.frame % self.detect_interval == 0
         if due and len(results) < self.max_people:
             self._find_new(rgb, results)
-        self.tracks = [TrackedRegion(s, r.next_roi(), r.xy[:NUM_BODY]) for s, r in results]
+        self.tracks = [TrackedRegion(s, r.next_roi(), r.xy[:NUM_BODY],
+                                     _step(previous.get(s), r, s in followed))
+                       for s, r in results]
         self.frame += 1
         return sorted(results, key=lambda sr: sr[0])

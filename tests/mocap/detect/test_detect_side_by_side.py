@@ -92,3 +92,50 @@ def test_sliding_toward_another_body_is_told_from_walking():
     assert not sliding_toward(track, _result((970, 600)), other)     # away from the other
     assert not sliding_toward(track, _result((1008, 600)), other)    # a walking step
     assert not sliding_toward(TrackedRegion(0, prev.roi), _result((1030, 600)), other)
+
+
+class LockingLandmarker(FakeLandmarker):
+    """Answers with the body at the region's centre (within a tenth of the region); a region
+    holding someone only off-centre answers half-way to them (the model locking onto the
+    body in its crop over a few frames). ``off_px`` records each answer's distance from the
+    nearest true body."""
+
+    def __call__(self, rgb, roi: Roi) -> LandmarkResult:
+        res = FakeLandmarker.__call__(self, rgb, roi)
+        centre = np.asarray(roi.center_xy)
+        if res.who is None:
+            return res
+        body = self.scene.bodies()[res.who]
+        at = body if np.linalg.norm(body - centre) < 0.1 * roi.size_px else \
+            centre + 0.5 * (body - centre)
+        xy = res.xy.copy()
+        xy[:NUM_BODY] = at + BODY
+        xy[NUM_BODY], xy[NUM_BODY + 1] = at, at + [0.0, -0.5 * self.scene.height]
+        out = LandmarkResult(xy=xy, visibility=res.visibility, presence=res.presence,
+                             heatmaps=res.heatmaps, image_from_heatmap=res.image_from_heatmap,
+                             roi=roi)
+        object.__setattr__(out, "who", res.who)
+        object.__setattr__(out, "off_px", float(min(
+            np.linalg.norm(at - c) for c in self.scene.bodies().values())))
+        return out
+
+
+def test_a_region_whose_person_vanished_does_not_report_the_slide_onto_someone_else():
+    """a walks (8 px a frame) and is hidden from frame 10; b, who stepped in at frame 9 and
+    is not followed yet, stands 150 px ahead. a's region then holds b off-centre and the
+    model answers half-way to b. Before: that answer (75 px from anyone) was reported as a,
+    then the next ones sliding onto b. Now: a jump beyond a's pace drops the region (a is
+    lost), the person detector looks at once and b is followed from their own region."""
+    scene = Scene({"a": lambda f: (800 + 8 * f, 600) if f < 10 else None,
+                   "b": lambda f: (800 + 8 * 9 + 150, 600) if f >= 9 else None})
+    tracker = BlazePoseTracker(FakeDetector(scene), LockingLandmarker(scene), max_people=5,
+                               detect_interval=100)
+    grey = np.full((H, W, 3), 128, np.uint8)
+    seen, off = [], []
+    for f in range(16):
+        scene.frame = f
+        out = tracker.process(grey)
+        seen.append(sorted(r.who for _, r in out))
+        off.append(max([r.off_px for _, r in out], default=0.0))
+    assert seen[:9] == [["a"]] * 9 and seen[10:] == [["b"]] * 6, seen
+    assert max(off) < 1.0, off
