@@ -44,6 +44,7 @@ sys.path.append(os.path.dirname(os.path.abspath(__file__)))   # last: calibratio
 import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
+import shutil  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import replace  # noqa: E402
@@ -278,6 +279,8 @@ def crossing_table(root: Path, truth: dict) -> None:
 
     from mocap.app.pipeline import run
     from mocap.types import Points3D
+    # the per-camera detection files know the video and the settings, not the code: redo
+    shutil.rmtree(root / "out" / "detect", ignore_errors=True)
     text = (root / "session.toml").read_text()
     if "[fit]" not in text:
         (root / "session.toml").write_text(text + '\n[fit]\nenabled = false\n\n[export]\n'

@@ -5,7 +5,8 @@ the main subject).
 * :mod:`.geometry`: detections as world rays, ray-to-ray (epipolar) distances between
   skeletons, points triangulated from rays.
 * :mod:`.solve`: the per-frame cross-view matching (clustering with cycle consistency,
-  reprojection refinement): :func:`associate_take`.
+  reprojection refinement, a skeleton two people in line explain given to the front one):
+  :func:`associate_take`.
 * :mod:`.tracklets`: groups linked frame to frame, tracklets joined after a gap.
 * :mod:`.identities`: the identities kept (``main_subject``), :class:`Identities`,
   :func:`identify_people` (association and tracking in one call).
@@ -19,7 +20,7 @@ from .geometry import (ASSOCIATION_JOINTS, AssociationError, Rays, association_j
 from .identities import (Identities, association_bones, identify_people, rig_aim_point,
                          track_people)
 from .project import detections_by_identity, detections_for_points, slot_identities
-from .solve import Association, associate_take, cluster_views
+from .solve import BODY_DEPTH_M, Association, associate_take, cluster_views
 from .tracklets import bone_signature, link_frames, stitch_tracklets
 
 __all__ = ["AssociationError", "ASSOCIATION_JOINTS", "Rays", "Association",
@@ -27,4 +28,4 @@ __all__ = ["AssociationError", "ASSOCIATION_JOINTS", "Rays", "Association",
            "cluster_views", "triangulate_rays", "associate_take",
            "Identities", "link_frames", "stitch_tracklets", "bone_signature", "rig_aim_point",
            "association_bones", "track_people", "slot_identities", "detections_by_identity",
-           "identify_people", "detections_for_points"]
+           "identify_people", "detections_for_points", "BODY_DEPTH_M"]

@@ -136,6 +136,11 @@ class RayChunk:
         return RayChunk(self.origin, self.dirs[..., sl], self.conf[..., sl],
                         self.dirs_flip[..., sl], self.conf_flip[..., sl], self.usable[sl])
 
+    def frames(self, idx: np.ndarray) -> "RayChunk":
+        """The rays of some of the chunk's frames, (n,) indices."""
+        return RayChunk(self.origin, self.dirs[..., idx], self.conf[..., idx],
+                        self.dirs_flip[..., idx], self.conf_flip[..., idx], self.usable[idx])
+
 
 def ray_chunk(rays: Rays, frames: slice) -> RayChunk:
     """The rays of some frames, laid out frames last (see :class:`RayChunk`)."""

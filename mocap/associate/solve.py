@@ -55,12 +55,16 @@ from .geometry import (AssociationError, RayChunk, association_joints, detection
 
 log = logging.getLogger("mocap.associate")      # the stage's logger, for every module
 
-__all__ = ["Association", "cluster_views", "associate_take", "PARALLEL_MIN_FRAMES"]
+__all__ = ["Association", "cluster_views", "associate_take", "PARALLEL_MIN_FRAMES", "BODY_DEPTH_M"]
 
 _CHUNK_FRAMES = 256    # frames processed together
 #: From this many frames on, chunks are associated in parallel processes (one per CPU).
 PARALLEL_MIN_FRAMES = 4096
 _BIG = 1e6             # cost of a forbidden assignment
+#: A torso is about this deep, metres: a person whose centre is nearer a camera than
+#: another's by more than this stands in front of them (their body hides the other's), not
+#: beside them.
+BODY_DEPTH_M = 0.25
 
 
 @dataclass(frozen=True)
@@ -322,8 +326,19 @@ def _associate_chunk(ch: RayChunk, settings: AssociateSettings):
     gaps[:, np.arange(slots.shape[1]), np.arange(slots.shape[1])] = np.inf
     dup = (gaps <= thr).any((-2, -1))
     redo = [f for f in range(Fc) if extra[f] is not None or dup[f]]
-    if not redo:
+    if redo:
+        slots, flipped = _redo_frames(ch, slots, flipped, Xf, redo, extra, dup, thr, cap)
+    slots, flipped, moved = _front_views(ch, slots, flipped, thr, cap)
+    if not (redo or moved):
         return slots, flipped, Xf, res
+    X, res = group_xyz(ch, slots, flipped, 0.5 * thr, iterations=3)
+    return slots, flipped, X.transpose(3, 2, 1, 0), res
+
+
+def _redo_frames(ch: RayChunk, slots, flipped, Xf, redo: list, extra: list, dup, thr: float,
+                 cap: float):
+    """The frames with duplicate people merged or skeletons left over grouped, refined again
+    (one by one)."""
     rows = []
     for f in redo:
         s, fl = slots[f], flipped[f]
@@ -338,9 +353,96 @@ def _associate_chunk(ch: RayChunk, settings: AssociateSettings):
     slots, flipped = _fit(slots, G, -1), _fit(flipped, G, False)
     for f, s, fl in rows:
         slots[f], flipped[f] = _fit(s[None], G, -1)[0], _fit(fl[None], G, False)[0]
-    slots, flipped = _pack(slots, flipped)
-    X, res = group_xyz(ch, slots, flipped, 0.5 * thr, iterations=3)
-    return slots, flipped, X.transpose(3, 2, 1, 0), res
+    return _pack(slots, flipped)
+
+
+def _front_views(ch: RayChunk, slots: np.ndarray, flipped: np.ndarray, thr: float,
+                 cap: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A camera's skeleton that two people explain goes to the one in front.
+
+    Where two people stand one behind the other in a camera, the one behind is hidden and the
+    camera's one skeleton lies close to the rays of both (the rendered studio's crossing: the
+    skeleton of the actor in front, 0.4 m before the other, within 0.12 m of either's rays),
+    so the distances cannot tell whose it is and the clustering may give it to the person
+    behind, who then has a wrong view and the person in front one fewer. It is the front
+    person's: a skeleton held by group g moves to a group h that has no skeleton in that
+    camera and explains it within ``thr`` (its mean point-to-ray distance), when, with g
+    triangulated without that camera, h stands nearer the camera than g by more than a body
+    (:data:`BODY_DEPTH_M`) and explains the skeleton better than g does (a front person missed
+    by the detector for another reason leaves the skeleton with its own). Frames with one
+    person are left as they are.
+
+    Args:
+        slots, flipped: (Fc, G, C) the groups. thr, cap: as in :func:`_refine`.
+    Returns:
+        slots, flipped (packed) and whether anything moved.
+    """
+    live = (slots >= 0).sum(-1) >= 2                                    # (Fc, G)
+    multi = np.flatnonzero(live.sum(-1) >= 2)
+    if len(multi) == 0:
+        return slots, flipped, False
+    sub, s = ch.frames(multi), slots[multi]
+    X, _ = group_xyz(sub, s, flipped[multi], 0.5 * thr)
+    cost, flipc = point_costs(sub, X, cap)                             # (n, G, C, K)
+    depth = _depths(X, sub.origin)                                      # (n, G, C)
+    k = np.maximum(s, 0)                                                # (n, G, C)
+    n, G, C = s.shape
+    # fits[i, h, g, c]: h explains the skeleton g holds in camera c
+    fits = np.take_along_axis(cost, np.broadcast_to(k.transpose(0, 2, 1)[:, None],
+                                                    (n, G, C, G)), -1)  # (n, h, C, g)
+    fits = fits.transpose(0, 1, 3, 2) <= thr                            # (n, h, g, C)
+    front = depth[:, :, None, :] < depth[:, None, :, :]                 # h before g
+    ok = fits & front & (s[:, :, None, :] < 0) & (s[:, None, :, :] >= 0) & \
+        live[multi][:, :, None, None]
+    if not ok.any():
+        return slots, flipped, False
+    loo = _left_out_costs(sub, s, flipped[multi], np.nonzero(ok), thr, cap)
+    slots, flipped = slots.copy(), flipped.copy()
+    for i, h, g, c in zip(*np.nonzero(ok)):
+        f, kk = multi[i], s[i, g, c]
+        g_cost, g_depth = loo[(i, g, c)]
+        if slots[f, h, c] >= 0 or slots[f, g, c] != kk or not cost[i, h, c, kk] < g_cost \
+                or not depth[i, h, c] < g_depth - BODY_DEPTH_M:
+            continue            # taken meanwhile, fits its own group better, or beside it
+        slots[f, h, c], slots[f, g, c] = s[i, g, c], -1
+        flipped[f, h, c], flipped[f, g, c] = flipc[i, h, c, s[i, g, c]], False
+    return (*_pack(slots, flipped), True)
+
+
+def _left_out_costs(ch: RayChunk, slots: np.ndarray, flipped: np.ndarray, cand: tuple,
+                    thr: float, cap: float) -> dict:
+    """For candidate moves (arrays i, h, g, c of :func:`_front_views`): the cost of the
+    skeleton group g holds in camera c against g triangulated without camera c, metres (its
+    plain cost where g has no other two views), and that g's distance from camera c:
+    {(i, g, c): (cost, depth)}."""
+    out = {}
+    i_all, _, g_all, c_all = cand
+    for c in np.unique(c_all):
+        on = c_all == c
+        idx = np.unique(i_all[on])
+        s_c = slots[idx].copy()
+        s_c[:, :, c] = -1
+        sub = ch.frames(idx)
+        Xc, _ = group_xyz(sub, s_c, flipped[idx], 0.5 * thr)
+        loo, _ = point_costs(sub, Xc, cap)
+        plain, _ = point_costs(sub, group_xyz(sub, slots[idx], flipped[idx], 0.5 * thr)[0], cap)
+        depth = _depths(Xc, sub.origin)
+        for i, g in zip(i_all[on], g_all[on]):
+            r, k = int(np.searchsorted(idx, i)), slots[i, g, c]
+            v = loo[r, g, c, k]
+            out[(i, g, c)] = (v, depth[r, g, c]) if np.isfinite(v) else \
+                (plain[r, g, c, k], np.inf)
+    return out
+
+
+def _depths(X: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """(n, G, C) distance of each group's centre (mean of its known joints; X (3, Jp, G, n))
+    from each camera centre (origin (C, 3)), metres."""
+    known = np.isfinite(X).all(0)                                       # (Jp, G, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = np.where(known, X, 0.0).sum(1) / known.sum(0)          # (3, G, n)
+    return np.linalg.norm(centre.transpose(2, 1, 0)[:, :, None, :] - origin[None, None],
+                          axis=-1)
 
 
 def _chunk_job(shared: tuple, start: int):

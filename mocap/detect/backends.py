@@ -12,9 +12,10 @@ import logging
 import numpy as np
 
 from ..models import landmark_model_name, model_path
-from .blazepose import NUM_BODY, BlazePoseTracker, PoseDetector, PoseLandmarker
+from .blazepose import NUM_BODY, PoseDetector, PoseLandmarker
 from .hands import HandLandmarker, detect_hands, point_heatmaps
 from .onnx_backend import OnnxTopDownBackend
+from .tracking import BlazePoseTracker
 from .types import BackendSpec, DetectorBackend, PersonResult
 
 log = logging.getLogger(__name__)

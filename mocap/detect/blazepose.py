@@ -15,7 +15,7 @@ Two models from the ``mediapipe==0.10.21`` wheel (see :mod:`mocap.models`):
   heatmap logits (4 crop pixels per cell) and world points.
 
 Between frames the region of interest follows the previous landmarks (auxiliary points 33
-and 34 play the detector's keypoints 0 and 1); the detector runs again when presence drops.
+and 34 play the detector's keypoints 0 and 1): :mod:`.tracking` follows everyone in view.
 Heatmaps are kept as probabilities (sigmoid of the logits) with the affine from heatmap cells
 to image pixels (see :mod:`.geometry`).
 """
@@ -30,17 +30,16 @@ import numpy as np
 
 from ..errors import MocapError
 from .litert import load_interpreter, model_io
-from .geometry import (Roi, apply_affine, body_mask, image_from_crop_affine,
-                       image_from_crop_edge, image_from_heatmap_affine, invert_affine,
-                       paint_out, roi_from_two_points, share_inside)
+from .geometry import (Roi, apply_affine, image_from_crop_affine, image_from_crop_edge,
+                       image_from_heatmap_affine, invert_affine, roi_from_two_points)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ssd_anchors", "decode_detections", "weighted_nms", "PersonDetection",
-           "PoseDetector", "PoseLandmarker", "LandmarkResult", "BlazePoseTracker",
+           "PoseDetector", "PoseLandmarker", "LandmarkResult",
            "refine_from_heatmaps", "letterbox", "NUM_BODY", "DETECTOR_INPUT_PX",
            "LANDMARK_INPUT_PX", "HEATMAP_CELL_OFFSET", "FLIP_INDEX",
-           "flip_agreement", "same_body"]
+           "flip_agreement"]
 
 DETECTOR_INPUT_PX = 224
 LANDMARK_INPUT_PX = 256
@@ -371,112 +370,3 @@ class PoseLandmarker:
         return LandmarkResult(xy=xy, visibility=_sigmoid(vis).astype(np.float32),
                               presence=presence, heatmaps=hm.astype(np.float32),
                               image_from_heatmap=image_from_hm, roi=roi)
-
-
-@dataclass
-class _Track:
-    slot: int
-    roi: Roi
-
-
-def same_body(a: LandmarkResult, b: LandmarkResult, tolerance: float = 0.08) -> bool:
-    """Whether two answers of the landmark model are one body: the median distance between
-    their 33 body points is below ``tolerance`` times the region's side (about 1.25 x the
-    body's extent: 0.08 is a tenth of the body); people side by side stay apart."""
-    size = min(a.roi.size_px, b.roi.size_px)
-    d = np.linalg.norm(a.xy[:NUM_BODY] - b.xy[:NUM_BODY], axis=-1)
-    return bool(np.median(d) < tolerance * size)
-
-
-def _drift(track: _Track, res: LandmarkResult) -> float:
-    """How far a track's region moved this frame, in units of its size."""
-    return float(np.linalg.norm(np.subtract(res.next_roi().center_xy, track.roi.center_xy))
-                 / max(track.roi.size_px, 1e-6))
-
-
-class BlazePoseTracker:
-    """Per-frame BlazePose with region tracking (state: the regions of the people followed).
-
-    Each frame, the landmark model runs on every tracked region, and each region for the next
-    frame comes from that person's own landmarks. A region whose presence falls below
-    ``min_presence`` is dropped (the person is lost). When two regions close onto one body
-    (:func:`same_body`: one person's region slid onto the other while they crossed), the one
-    that moved more drifted: it looks again with the others painted out (for the person
-    behind), kept if that finds another body near it, so one person's detections never
-    continue on another's body. The person detector runs every ``detect_interval`` frames,
-    on every frame where somebody was lost or nobody is followed, and only while fewer than
-    ``max_people`` are followed (then again with them painted out: :meth:`_find_new`); a
-    region it proposes that overlaps a followed person's by more than ``duplicate_iou`` is
-    that person (skipped), and a new region whose landmarks are a followed body is dropped.
-    People keep their slot (index along P) while followed; a new one takes the lowest free.
-    """
-
-    def __init__(self, detector: PoseDetector, landmarker: PoseLandmarker, max_people: int = 1,
-                 min_presence: float = 0.5, duplicate_iou: float = 0.8,
-                 detect_interval: int = 10):
-        self.detector, self.landmarker = detector, landmarker
-        self.max_people, self.min_presence = max_people, min_presence
-        self.duplicate_iou, self.detect_interval = duplicate_iou, max(1, int(detect_interval))
-        self.tracks: list[_Track] = []
-        self.detector_runs = 0
-        self.frame = 0
-
-    @staticmethod
-    def _taken(res: LandmarkResult, results: list) -> bool:
-        return any(same_body(res, r) for _, r in results)
-
-    def _follow(self, rgb: np.ndarray) -> tuple[list, bool]:
-        """The tracked people's landmarks this frame, and whether somebody was lost."""
-        found = [(_drift(t, r), t, r) for t in self.tracks
-                 for r in [self.landmarker(rgb, t.roi)] if r.presence >= self.min_presence]
-        lost = len(found) < len(self.tracks)
-        results: list[tuple[int, LandmarkResult]] = []
-        for _, t, res in sorted(found, key=lambda x: x[0]):        # the steadiest first
-            if self._taken(res, results):                          # drifted onto another:
-                res = self.landmarker(paint_out(rgb, [r.xy[:NUM_BODY] for _, r in results]),
-                                      t.roi)                       # look behind them
-                if res.presence < self.min_presence or self._taken(res, results) or \
-                        _drift(t, res) > 0.25:
-                    lost = True
-                    continue
-            results.append((t.slot, res))
-        return results, lost
-
-    def _find_new(self, rgb: np.ndarray, results: list) -> None:
-        """Follow the people the person detector finds that nobody follows. It scores the most
-        prominent person and hardly the others (trained on one per image), so while anyone is
-        followed it looks again with them painted black (hull, then box: ``body_mask``), and
-        again while that finds someone (a crowd); a body found under the paint is a ghost."""
-        used, passes = {s for s, _ in results}, [(None, 0.0), ("hull", 0.03), ("box", 0.1)]
-        while passes:
-            hide, margin = passes.pop(0)
-            if len(results) >= self.max_people or (hide and not results):
-                return
-            self.detector_runs, before = self.detector_runs + 1, len(results)
-            mask = hide and body_mask(rgb.shape[:2], [r.xy[:NUM_BODY] for _, r in results],
-                                      hide, margin)
-            for det in self.detector(np.where(mask[..., None], 0, rgb) if hide else rgb):
-                if len(results) >= self.max_people:
-                    break
-                roi = det.roi()
-                if any(roi.iou(r.next_roi()) > self.duplicate_iou for _, r in results):
-                    continue                        # a followed person's region: not new
-                res = self.landmarker(rgb, roi)
-                if res.presence < self.min_presence or self._taken(res, results) or \
-                        (hide and share_inside(res.xy[:NUM_BODY], mask) > 0.5):
-                    continue
-                slot = min(set(range(self.max_people)) - used)
-                used.add(slot)
-                results.append((slot, res))
-            if hide and len(results) > before:
-                passes.insert(0, (hide, margin))    # someone new: look past them too
-
-    def process(self, rgb: np.ndarray) -> list[tuple[int, LandmarkResult]]:
-        """(slot, result) of every person followed in this frame (an RGB uint8 frame)."""
-        results, lost = self._follow(rgb)
-        due = lost or not results or self.frame % self.detect_interval == 0
-        if due and len(results) < self.max_people:
-            self._find_new(rgb, results)
-        self.tracks = [_Track(s, r.next_roi()) for s, r in results]
-        self.frame += 1
-        return sorted(results, key=lambda sr: sr[0])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from test_detect_tracking import FakeDetector, FakeLandmarker, H, Scene, W
 
-from mocap.detect.blazepose import BlazePoseTracker
+from mocap.detect.tracking import BlazePoseTracker
 
 
 def _unpainted(rgb, c) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mocap.detect.blazepose import (NUM_BODY, BlazePoseTracker, LandmarkResult,
-                                    PersonDetection)
+from mocap.detect.blazepose import NUM_BODY, LandmarkResult, PersonDetection
+from mocap.detect.tracking import BlazePoseTracker
 from mocap.detect.geometry import Roi
 
 W, H = 1920, 1080
