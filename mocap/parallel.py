@@ -25,10 +25,14 @@ def fork_workers(jobs: int) -> int:
     return max(1, min(jobs, cpus or 1))
 
 
-def map_blocks(fn, jobs: list, workers: int) -> list:
+def map_blocks(fn, jobs: list, workers: int, chunksize: "int | None" = None) -> list:
     """``[fn(job) for job in jobs]``, in ``workers`` forked processes when more than one
-    (``fn`` a module-level function; jobs and results are pickled)."""
+    (``fn`` a module-level function; jobs and results are pickled). ``chunksize``: jobs
+    handed to a worker at a time (default: a quarter of a worker's share; 1 for a few long
+    jobs, so that no worker is left with several at the end)."""
     if workers <= 1 or len(jobs) <= 1:
         return [fn(job) for job in jobs]
+    if chunksize is None:
+        chunksize = max(1, len(jobs) // (4 * workers))
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        return list(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+        return list(pool.map(fn, jobs, chunksize=chunksize))

@@ -5,12 +5,14 @@ optimiser's history) hold one window's frames whatever the take's length.
 The first window is fitted as a whole take is (:func:`mocap.fit.fit_sequence`, every
 stage); its shape is the person's and stays fixed in every later window, so the body does
 not change between windows. A later window starts from the analytic start of its own frames
-(:func:`initial_params`, :func:`initial_pose`, with that shape) where it is new and from the
-previous window's solution where they overlap (warm start), and runs one pose stage (the
-last pose stage's objective and budget, without the shape: :func:`later_stages`). Across an
-overlap the two solutions are blended with a smooth weight (the root and every joint's
-rotation along the geodesic between them, the translation linearly), then the joints and
-keypoints are posed again window by window.
+(:func:`initial_params`, :func:`initial_pose`, with that shape) and runs one pose stage (the
+last pose stage's objective and budget, without the shape: :func:`later_stages`). Given the
+shape, the later windows depend on nothing but their own frames: they run in forked worker
+processes, one per CPU (:mod:`mocap.parallel`; on a GPU, or where processes cannot be
+forked, one after the other), and the result does not depend on how many run at once.
+Across an overlap the two solutions are blended with a smooth weight (the root and every
+joint's rotation along the geodesic between them, the translation linearly), then the joints
+and keypoints are posed again window by window.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import torch
 from calibration.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 
 from ..body.regressors import KeypointLayer, keypoints_forward
+from ..parallel import fork_workers, map_blocks
 from .data import prepare_data
 from .init import initial_params, initial_pose
 from .optimise import fit_sequence
@@ -89,20 +92,13 @@ def later_stages(stages) -> tuple:
                     optimise=tuple(n for n in last.optimise if n != "betas")),)
 
 
-def _warm_start(layer: KeypointLayer, data, betas: np.ndarray, prev: FitResult, n: int):
+def _start(layer: KeypointLayer, data, betas: np.ndarray):
     """Starting parameters of a later window: the analytic start of its frames with the
-    shape ``betas``, its first ``n`` frames (the overlap) the previous window's solution
-    ``prev`` (its last ``n`` frames)."""
-    to = dict(device=layer.device, dtype=layer.dtype)
+    shape ``betas``."""
     params = initial_params(layer, data)
     with torch.no_grad():
-        params.betas.copy_(torch.as_tensor(betas, **to))
+        params.betas.copy_(torch.as_tensor(betas, device=layer.device, dtype=layer.dtype))
         initial_pose(layer, data, params)
-        R = torch.as_tensor(prev.rotations[-n:], **to)
-        params.orient_init[:n] = R[:, 0]
-        params.global_orient[:n] = 0.0
-        params.body_pose[:n] = rotmat_to_rotvec(params.neutral.transpose(-1, -2) @ R[:, 1:])
-        params.transl[:n] = torch.as_tensor(prev.transl[-n:], **to)
     return params
 
 
@@ -139,6 +135,37 @@ def _append(acc: dict, res: FitResult, s: int, end: int) -> None:
         acc[key] = np.concatenate([acc[key][:s], new]) if key in acc else new
 
 
+#: What the later windows share (set before the workers are forked, read by them).
+_SHARED: dict = {}
+
+
+def _later_window(job: tuple) -> FitResult:
+    """Fit the later window ``job = (s, e)`` of :data:`_SHARED`'s take (in a worker)."""
+    s, e = job
+    c = _SHARED
+    layer = c["layer"]
+    if torch.get_num_threads() != 1 and c["workers"] > 1:
+        torch.set_num_threads(1)             # a process per CPU: no threads inside each
+    data = prepare_data(layer, c["xyz"][s:e], c["conf"][s:e], c["fps"],
+                        _window_views(c["views"], s, e, layer), parts_once=c["parts_once"])
+    return fit_sequence(layer, data, later_stages(c["stages"]), extra_weights=c["extra"],
+                        iteration_scale=c["iteration_scale"],
+                        init=_start(layer, data, c["betas"]))
+
+
+def _fit_later_windows(bounds: list, shared: dict) -> list:
+    """The :class:`FitResult` of each later window ``bounds`` [(s, e)], in order: in forked
+    workers on a CPU, here on a GPU (a forked process cannot use CUDA)."""
+    cpu = shared["layer"].device.type == "cpu"
+    workers = fork_workers(len(bounds)) if cpu else 1
+    _SHARED.clear()
+    _SHARED.update(shared, workers=workers)
+    try:
+        return map_blocks(_later_window, bounds, workers, chunksize=1)
+    finally:
+        _SHARED.clear()
+
+
 def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: float,
                 views: "Views | None", chunk: int, overlap: int,
                 extra_weights: "dict | None" = None, iteration_scale: float = 1.0,
@@ -156,25 +183,25 @@ def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: fl
         :class:`FitResult` of the whole take (the report: every window's stages, each with
         its ``window`` index).
     """
+    bounds = windows(len(xyz), chunk, overlap)
+    s, e = bounds[0]
+    data = prepare_data(layer, xyz[s:e], conf[s:e], fps, _window_views(views, s, e, layer),
+                        parts_once=parts_once)
+    first = fit_sequence(layer, data, stages, extra_weights=extra_weights,
+                         iteration_scale=iteration_scale)
+    later = _fit_later_windows(bounds[1:], dict(
+        layer=layer, xyz=xyz, conf=conf, fps=fps, views=views, stages=stages,
+        extra=extra_weights, iteration_scale=iteration_scale, parts_once=parts_once,
+        betas=first.betas))
     acc: dict = {}
     report: list = []
-    betas, prev, end = None, None, 0
-    for k, (s, e) in enumerate(windows(len(xyz), chunk, overlap)):
-        data = prepare_data(layer, xyz[s:e], conf[s:e], fps, _window_views(views, s, e, layer),
-                            parts_once=parts_once)
-        if prev is None:
-            res = fit_sequence(layer, data, stages, extra_weights=extra_weights,
-                               iteration_scale=iteration_scale)
-            betas = res.betas
-        else:
-            init = _warm_start(layer, data, betas, prev, end - s)
-            res = fit_sequence(layer, data, later_stages(stages), extra_weights=extra_weights,
-                               iteration_scale=iteration_scale, init=init)
+    end = 0
+    for k, ((s, e), res) in enumerate(zip(bounds, [first, *later])):
         report += [{**r, "window": k, "frames": [s, e]} for r in res.report]
         _append(acc, res, s, end)
-        prev, end = res, e
-    joints, kps = _pose_again(layer, betas, acc["R"], acc["T"], chunk)
+        end = e
+    joints, kps = _pose_again(layer, first.betas, acc["R"], acc["T"], chunk)
     R = acc["R"]
-    return FitResult(betas=betas, global_orient=rotmat_to_rotvec(R[:, 0]),
+    return FitResult(betas=first.betas, global_orient=rotmat_to_rotvec(R[:, 0]),
                      body_pose=rotmat_to_rotvec(R[:, 1:]), transl=acc["T"], rotations=R,
                      joints=joints, keypoints=kps, observed=acc["obs"], report=report)
