@@ -28,6 +28,7 @@ __all__ = [
     "FBX_ROTATION_ORDERS",
     "euler_to_matrix",
     "matrix_to_euler",
+    "tait_bryan_angles",
     "unwrapped_euler",
     "unwrapped_euler_xyz",
     "fbx_euler_to_matrix",
@@ -96,6 +97,36 @@ def matrix_to_euler(rotations: np.ndarray, order: str) -> np.ndarray:
     return angles.reshape(*batch, 3)
 
 
+def tait_bryan_angles(rotations: np.ndarray, order: str) -> np.ndarray:
+    """``matrix_to_euler`` in closed form (a few array operations, no per-matrix checks:
+    several times faster on a long take), for the Tait-Bryan orders (three different axes).
+
+    Args:
+        rotations: (..., 3, 3) proper rotations. order: one of ``EULER_ORDERS`` (intrinsic)
+            or its lower case (extrinsic).
+
+    Returns:
+        (..., 3) degrees in ``order``: the middle angle in [-90, 90], the first and last in
+        [-180, 180]. At gimbal lock (the middle angle within 1e-7 rad of +-90 degrees) the
+        last angle is 0 and the first carries the whole turn, so the angles still give back
+        the matrix.
+    """
+    rotations = np.asarray(rotations, dtype=np.float64)
+    if order.islower():
+        return tait_bryan_angles(rotations, order[::-1].upper())[..., ::-1]
+    i, j, k = ("XYZ".index(a) for a in order)
+    s = 1.0 if (j - i) % 3 == 1 else -1.0      # +1 for the cyclic orders (XYZ, YZX, ZXY)
+    R = rotations
+    middle = np.arcsin(np.clip(s * R[..., i, k], -1.0, 1.0))
+    first = np.arctan2(-s * R[..., j, k], R[..., k, k])
+    last = np.arctan2(-s * R[..., i, j], R[..., i, i])
+    locked = np.abs(np.cos(middle)) < 1e-7
+    if np.any(locked):   # R = R_i(first) R_j(+-90): the first angle from the j-th column
+        first = np.where(locked, np.arctan2(s * R[..., k, j], R[..., j, j]), first)
+        last = np.where(locked, 0.0, last)
+    return np.degrees(np.stack([first, middle, last], axis=-1))
+
+
 def unwrapped_euler(rotations: np.ndarray, order: str) -> np.ndarray:
     """Euler angles of ``matrix_to_euler(rotations, order)``, continuous over frames.
 
@@ -114,7 +145,7 @@ def unwrapped_euler(rotations: np.ndarray, order: str) -> np.ndarray:
     frames, joints = rotations.shape[:2]
     if frames == 0:
         return np.zeros((0, joints, 3))
-    angles = matrix_to_euler(rotations, order)
+    angles = tait_bryan_angles(rotations, order)
     alternative = np.stack([angles[..., 0] + 180.0, 180.0 - angles[..., 1], angles[..., 2] + 180.0], axis=-1)
     out = np.empty_like(angles)
     out[0] = angles[0]

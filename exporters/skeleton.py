@@ -142,6 +142,14 @@ class Skeleton:
         return positions
 
 
+def _det3(m: np.ndarray) -> np.ndarray:
+    """(...) determinants of (..., 3, 3) matrices by the rule of Sarrus (a long take's
+    rotations in a few array operations; ``np.linalg.det`` factorises each one)."""
+    return (m[..., 0, 0] * (m[..., 1, 1] * m[..., 2, 2] - m[..., 1, 2] * m[..., 2, 1])
+            - m[..., 0, 1] * (m[..., 1, 0] * m[..., 2, 2] - m[..., 1, 2] * m[..., 2, 0])
+            + m[..., 0, 2] * (m[..., 1, 0] * m[..., 2, 1] - m[..., 1, 1] * m[..., 2, 0]))
+
+
 def _check_rotations(rotations: np.ndarray, name: str) -> None:
     """Raise MotionError naming the first frame/joint whose matrix is not finite or not a rotation.
 
@@ -156,7 +164,7 @@ def _check_rotations(rotations: np.ndarray, name: str) -> None:
             f"{name}[frame {f}, joint {j}]: expected a finite rotation matrix, found {rotations[f, j].tolist()}"
         )
     gram = np.einsum("...ki,...kj->...ij", rotations, rotations) - np.eye(3)
-    error = np.maximum(np.abs(gram).max(axis=(-2, -1)), np.abs(np.linalg.det(rotations) - 1.0))
+    error = np.maximum(np.abs(gram).max(axis=(-2, -1)), np.abs(_det3(rotations) - 1.0))
     bad = error > ROTATION_TOLERANCE
     if np.any(bad):
         f, j = np.argwhere(bad)[0]
