@@ -147,15 +147,46 @@ def unwrapped_euler(rotations: np.ndarray, order: str) -> np.ndarray:
         return np.zeros((0, joints, 3))
     angles = tait_bryan_angles(rotations, order)
     alternative = np.stack([angles[..., 0] + 180.0, 180.0 - angles[..., 1], angles[..., 2] + 180.0], axis=-1)
-    out = np.empty_like(angles)
-    out[0] = angles[0]
-    for f in range(1, frames):
-        previous = out[f - 1]
-        a = angles[f] + 360.0 * np.round((previous - angles[f]) / 360.0)
-        b = alternative[f] + 360.0 * np.round((previous - alternative[f]) / 360.0)
-        closer_a = np.sum((a - previous) ** 2, axis=-1) <= np.sum((b - previous) ** 2, axis=-1)
-        out[f] = np.where(closer_a[:, None], a, b)
-    return out
+    # Which triple a frame takes depends only on which one the frame before took (the
+    # shifts by 360 degrees do not change the distances), so the choice is a two-state chain:
+    # both transitions are found for every frame at once, then chained (_follow).
+    # The distances are those between frames f - 1 and f of the same triple (equal for both
+    # triples) and across (from either one to the other: equal too), so two of the four.
+    pick = np.zeros((frames, joints), bool)                                  # True: alternative
+    if frames > 1:
+        same = _distance2(angles[1:], angles[:-1])                           # (F - 1, J)
+        cross = _distance2(alternative[1:], angles[:-1])
+        pick[1:] = _follow(cross < same, same < cross)
+    chosen = np.where(pick[..., None], alternative, angles)
+    turns = np.zeros_like(chosen)
+    turns[1:] = np.round((chosen[:-1] - chosen[1:]) / 360.0)
+    return chosen + 360.0 * np.cumsum(turns, axis=0)
+
+
+def _follow(from_first: np.ndarray, from_second: np.ndarray) -> np.ndarray:
+    """(N, ...) bool: the state after each of N steps of a two-state chain started in the
+    first state (False), step ``n`` going to ``from_first[n]`` from the first state and to
+    ``from_second[n]`` from the second (True): the steps composed by a prefix scan (log2 N
+    array passes, the same as following them one by one)."""
+    img0, img1 = from_first, from_second        # each step's map: its image of each state
+    d = 1
+    while d < len(img0):                        # img[n] becomes step n after steps n - 2d .. n - d
+        later0, later1 = img0[d:], img1[d:]
+        img0, img1 = (np.concatenate([img0[:d], np.where(img0[:-d], later1, later0)]),
+                      np.concatenate([img1[:d], np.where(img1[:-d], later1, later0)]))
+        d *= 2
+    return img0
+
+
+def _distance2(candidates: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """(..., J) squared distance of Euler triples (..., J, 3) from ``previous`` (..., J, 3),
+    each angle shifted by the multiple of 360 degrees that brings it nearest (degrees^2)."""
+    d = candidates - previous
+    turns = d / 360.0
+    np.round(turns, out=turns)
+    d -= 360.0 * turns
+    d *= d
+    return d.sum(axis=-1)
 
 
 def unwrapped_euler_xyz(rotations: np.ndarray) -> np.ndarray:

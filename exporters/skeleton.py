@@ -153,10 +153,18 @@ def _det3(m: np.ndarray) -> np.ndarray:
 def _check_rotations(rotations: np.ndarray, name: str) -> None:
     """Raise MotionError naming the first frame/joint whose matrix is not finite or not a rotation.
 
+    One pass over the whole array when every matrix is fine (the usual case: whole-array
+    reductions); the per-matrix errors are made only to name the first bad one.
+
     Args:
         rotations: (F, J, 3, 3).
         name: how the array is called in the message.
     """
+    if np.isfinite(rotations).all():
+        gram = np.swapaxes(rotations, -1, -2) @ rotations - np.eye(3)
+        if max(np.abs(gram).max(initial=0.0),
+               np.abs(_det3(rotations) - 1.0).max(initial=0.0)) <= ROTATION_TOLERANCE:
+            return
     finite = np.all(np.isfinite(rotations), axis=(-2, -1))
     if not np.all(finite):
         f, j = np.argwhere(~finite)[0]

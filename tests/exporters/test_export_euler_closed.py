@@ -42,3 +42,31 @@ def test_unwrapped_curves_are_those_of_scipys_angles() -> None:
         curve = unwrapped_euler(R, order)
         assert np.abs(np.diff(curve, axis=0)).max() < 30.0
         np.testing.assert_allclose(euler_to_matrix(curve, order), R, atol=1e-12)
+
+
+def _frame_by_frame(rotations: np.ndarray, order: str) -> np.ndarray:
+    """The unwrapping followed one frame at a time (the definition; the code before the
+    chain was scanned)."""
+    angles = tait_bryan_angles(rotations, order)
+    alternative = np.stack([angles[..., 0] + 180.0, 180.0 - angles[..., 1], angles[..., 2] + 180.0], -1)
+    out = np.empty_like(angles)
+    out[0] = angles[0]
+    for f in range(1, len(angles)):
+        previous = out[f - 1]
+        a = angles[f] + 360.0 * np.round((previous - angles[f]) / 360.0)
+        b = alternative[f] + 360.0 * np.round((previous - alternative[f]) / 360.0)
+        closer_a = np.sum((a - previous) ** 2, axis=-1) <= np.sum((b - previous) ** 2, axis=-1)
+        out[f] = np.where(closer_a[:, None], a, b)
+    return out
+
+
+@pytest.mark.parametrize("order", ["ZXY", "xyz", "YXZ"])
+def test_scanned_unwrapping_is_the_frame_by_frame_one(order: str) -> None:
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.normal(0, 0.3, (700, 6, 3)), axis=0)           # through gimbal regions
+    jumps = Rotation.random(300 * 4, random_state=1).as_rotvec().reshape(300, 4, 3)
+    for rv in (walk, jumps):
+        R = Rotation.from_rotvec(rv.reshape(-1, 3)).as_matrix().reshape(*rv.shape[:2], 3, 3)
+        np.testing.assert_array_equal(unwrapped_euler(R, order), _frame_by_frame(R, order))
+    one = Rotation.random(3, random_state=2).as_matrix()[None]
+    np.testing.assert_array_equal(unwrapped_euler(one, order), _frame_by_frame(one, order))
