@@ -6,10 +6,14 @@ The first window is fitted as a whole take is (:func:`mocap.fit.fit_sequence`, e
 stage); its shape is the person's and stays fixed in every later window, so the body does
 not change between windows. A later window starts from the analytic start of its own frames
 (:func:`initial_params`, :func:`initial_pose`, with that shape) and runs one pose stage (the
-last pose stage's objective and budget, without the shape: :func:`later_stages`). Given the
-shape, the later windows depend on nothing but their own frames: they run in forked worker
-processes, one per CPU (:mod:`mocap.parallel`; on a GPU, or where processes cannot be
-forked, one after the other), and the result does not depend on how many run at once.
+last pose stage's objective and budget, without the shape: :func:`later_stages`). The later
+windows run in two rounds: the even ones (2, 4, ...) from their own frames, then the odd
+ones started across both their overlaps from the even ones' solutions (warm start; each
+overlap then has one window started from the other, as when the windows run one after the
+other). Each round's windows depend on nothing but their own frames and what the round
+before gave: they run in forked worker processes, one per CPU (:mod:`mocap.parallel`; on a
+GPU, or where processes cannot be forked, one after the other), and the result does not
+depend on how many run at once.
 Across an overlap the two solutions are blended with a smooth weight (the root and every
 joint's rotation along the geodesic between them, the translation linearly), then the joints
 and keypoints are posed again window by window.
@@ -82,7 +86,7 @@ def later_stages(stages) -> tuple:
     the same pose with nearly the same weights; a later window starts where the previous
     one ended across their overlap, so one stage on the objective they end on does the work:
     ``benchmarks/fit_chunks.py``), the shape and its terms left out (the shape is the first
-    window's), the pose started by :func:`_warm_start` rather than by the stage."""
+    window's), the pose started by :func:`_start` rather than by the stage."""
     pose = [st for st in stages if set(st.optimise) - {"betas"} and not st.extended_only]
     if not pose:
         return ()
@@ -92,13 +96,26 @@ def later_stages(stages) -> tuple:
                     optimise=tuple(n for n in last.optimise if n != "betas")),)
 
 
-def _start(layer: KeypointLayer, data, betas: np.ndarray):
+def _start(layer: KeypointLayer, data, betas: np.ndarray, before=None, after=None):
     """Starting parameters of a later window: the analytic start of its frames with the
-    shape ``betas``."""
+    shape ``betas``; where given, its first frames ``before`` and its last frames ``after``
+    (each ``(R (n, Jb, 3, 3), T (n, 3))``: a neighbouring window's solution across their
+    overlap) taken from that solution (warm start)."""
+    to = dict(device=layer.device, dtype=layer.dtype)
     params = initial_params(layer, data)
     with torch.no_grad():
-        params.betas.copy_(torch.as_tensor(betas, device=layer.device, dtype=layer.dtype))
+        params.betas.copy_(torch.as_tensor(betas, **to))
         initial_pose(layer, data, params)
+        F = params.transl.shape[0]
+        for part, at in ((before, 0), (after, None)):
+            if part is None:
+                continue
+            R, T = (torch.as_tensor(a, **to) for a in part)
+            rows = slice(0, len(T)) if at == 0 else slice(F - len(T), F)
+            params.orient_init[rows] = R[:, 0]
+            params.global_orient[rows] = 0.0
+            params.body_pose[rows] = rotmat_to_rotvec(params.neutral.transpose(-1, -2) @ R[:, 1:])
+            params.transl[rows] = T
     return params
 
 
@@ -140,8 +157,9 @@ _SHARED: dict = {}
 
 
 def _later_window(job: tuple) -> FitResult:
-    """Fit the later window ``job = (s, e)`` of :data:`_SHARED`'s take (in a worker)."""
-    s, e = job
+    """Fit the later window ``job = (s, e, before, after)`` of :data:`_SHARED`'s take (in a
+    worker; ``before``, ``after``: as in :func:`_start`)."""
+    s, e, before, after = job
     c = _SHARED
     layer = c["layer"]
     if torch.get_num_threads() != 1 and c["workers"] > 1:
@@ -150,20 +168,44 @@ def _later_window(job: tuple) -> FitResult:
                         _window_views(c["views"], s, e, layer), parts_once=c["parts_once"])
     return fit_sequence(layer, data, later_stages(c["stages"]), extra_weights=c["extra"],
                         iteration_scale=c["iteration_scale"],
-                        init=_start(layer, data, c["betas"]))
+                        init=_start(layer, data, c["betas"], before, after))
 
 
-def _fit_later_windows(bounds: list, shared: dict) -> list:
-    """The :class:`FitResult` of each later window ``bounds`` [(s, e)], in order: in forked
-    workers on a CPU, here on a GPU (a forked process cannot use CUDA)."""
+def _overlap(res: FitResult, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+    """A window's solution (rotations, translations) on its frames ``rows``."""
+    return res.rotations[rows], res.transl[rows]
+
+
+def _fit_later_windows(bounds: list, first: FitResult, shared: dict) -> list:
+    """The :class:`FitResult` of every window ``bounds`` [(s, e)] after the first
+    (``first``), in order, in two rounds: the even windows from their own frames, then the
+    odd ones started from the even ones across both their overlaps (each overlap has one
+    window warm-started from the other, as when they run one after the other). Each round's
+    windows run in forked workers on a CPU, here on a GPU (a forked process cannot use CUDA);
+    the result does not depend on how many run at once."""
     cpu = shared["layer"].device.type == "cpu"
-    workers = fork_workers(len(bounds)) if cpu else 1
+    workers = fork_workers(len(bounds) // 2) if cpu else 1
+    out = {0: first}
     _SHARED.clear()
     _SHARED.update(shared, workers=workers)
     try:
-        return map_blocks(_later_window, bounds, workers, chunksize=1)
+        even = range(2, len(bounds), 2)
+        for k, res in zip(even, map_blocks(_later_window, [(*bounds[k], None, None)
+                                                           for k in even], workers, 1)):
+            out[k] = res
+        jobs = []
+        for k in range(1, len(bounds), 2):
+            (s0, e0), (s, e) = bounds[k - 1], bounds[k]
+            before = _overlap(out[k - 1], slice(s - s0, e0 - s0))
+            after = None
+            if k + 1 < len(bounds):
+                after = _overlap(out[k + 1], slice(0, e - bounds[k + 1][0]))
+            jobs.append((s, e, before, after))
+        for k, res in zip(range(1, len(bounds), 2), map_blocks(_later_window, jobs, workers, 1)):
+            out[k] = res
     finally:
         _SHARED.clear()
+    return [out[k] for k in range(1, len(bounds))]
 
 
 def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: float,
@@ -189,7 +231,7 @@ def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: fl
                         parts_once=parts_once)
     first = fit_sequence(layer, data, stages, extra_weights=extra_weights,
                          iteration_scale=iteration_scale)
-    later = _fit_later_windows(bounds[1:], dict(
+    later = _fit_later_windows(bounds, first, dict(
         layer=layer, xyz=xyz, conf=conf, fps=fps, views=views, stages=stages,
         extra=extra_weights, iteration_scale=iteration_scale, parts_once=parts_once,
         betas=first.betas))
