@@ -22,6 +22,8 @@ Works on any device and dtype; differentiable.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .kinematics import depth_levels
@@ -95,8 +97,8 @@ def forward_kinematics_planar(parents, joints_rest: torch.Tensor, rotmats: torch
     Returns:
         positions (3, J, F) metres and global rotations (3, 3, J, F).
     """
-    order, inverse, sizes, parent_pos = _indices(tuple(int(p) for p in parents), rotmats.device)
-    par = torch.as_tensor([max(int(p), 0) for p in parents], device=joints_rest.device)
+    order, inverse, sizes, parent_pos, par = _indices(tuple(int(p) for p in parents),
+                                                      rotmats.device)
     off = (joints_rest - joints_rest[par]).T[:, :, None]                     # (3, J, 1)
     R_lv = rotmats.index_select(2, order).split(sizes, 2)
     off_lv = off.index_select(1, order).split(sizes, 1)
@@ -111,11 +113,15 @@ def forward_kinematics_planar(parents, joints_rest: torch.Tensor, rotmats: torch
             torch.cat(glob, 2).index_select(2, inverse))
 
 
+@functools.lru_cache(maxsize=64)
 def _indices(parents: tuple, device) -> tuple:
-    """:func:`depth_levels` as long tensors on ``device``."""
+    """:func:`depth_levels` and each joint's parent (the root's: itself) as long tensors on
+    ``device`` (made once per tree and device: a fit poses the same tree thousands of
+    times)."""
     order, inverse, sizes, parent_pos = depth_levels(parents)
     return (torch.as_tensor(order, device=device), torch.as_tensor(inverse, device=device),
-            list(sizes), tuple(torch.as_tensor(p, device=device) for p in parent_pos))
+            list(sizes), tuple(torch.as_tensor(p, device=device) for p in parent_pos),
+            torch.as_tensor([max(p, 0) for p in parents], device=device))
 
 
 def posed_keypoints_planar(mass: torch.Tensor, parents, J: torch.Tensor, Q: torch.Tensor,
