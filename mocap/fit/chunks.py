@@ -83,8 +83,9 @@ def _window_views(views: "Views | None", s: int, e: int, layer: KeypointLayer):
 def later_stages(stages) -> tuple:
     """The stages of a later window: one pose stage, the last of those that move the pose,
     with its weights and budget (the first window's pose stages run one after the other on
-    the same pose with nearly the same weights; a later window starts where the previous
-    one ended across their overlap, so one stage on the objective they end on does the work:
+    the same pose with nearly the same weights; a later window starts from the analytic
+    start of its frames, the odd ones from their neighbours' solutions across their
+    overlaps, so one stage on the objective they end on does the work:
     ``benchmarks/fit_chunks.py``), the shape and its terms left out (the shape is the first
     window's), the pose started by :func:`_start` rather than by the stage."""
     pose = [st for st in stages if set(st.optimise) - {"betas"} and not st.extended_only]
