@@ -13,7 +13,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-__all__ = ["fork_workers", "map_blocks"]
+__all__ = ["fork_workers", "idle_cpus", "map_blocks"]
 
 
 def fork_workers(jobs: int) -> int:
@@ -23,6 +23,21 @@ def fork_workers(jobs: int) -> int:
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(jobs, cpus or 1))
+
+
+def idle_cpus() -> int:
+    """The CPUs this process may use that the system's load leaves idle (this process's
+    own counted as idle), at least 1: the CPUs less the one-minute load average, plus one.
+
+    Forked workers on a busy machine gain no time (the CPUs are taken) and cost some (each
+    worker's first touches of the parent's memory are copied): long jobs that may run
+    either way (the fit's windows) fork only onto idle CPUs."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cpus or 1
+    return max(1, min(cpus or 1, int(round((cpus or 1) - load + 1))))
 
 
 def map_blocks(fn, jobs: list, workers: int, chunksize: "int | None" = None) -> list:

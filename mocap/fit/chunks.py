@@ -28,7 +28,7 @@ import torch
 from calibration.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 
 from ..body.regressors import KeypointLayer, keypoints_forward
-from ..parallel import fork_workers, map_blocks
+from ..parallel import fork_workers, idle_cpus, map_blocks
 from .data import prepare_data
 from .init import initial_params, initial_pose
 from .optimise import fit_sequence
@@ -182,10 +182,11 @@ def _fit_later_windows(bounds: list, first: FitResult, shared: dict) -> list:
     (``first``), in order, in two rounds: the even windows from their own frames, then the
     odd ones started from the even ones across both their overlaps (each overlap has one
     window warm-started from the other, as when they run one after the other). Each round's
-    windows run in forked workers on a CPU, here on a GPU (a forked process cannot use CUDA);
-    the result does not depend on how many run at once."""
+    windows run in forked workers on a CPU (as many as are idle: :func:`idle_cpus`), here on a
+    GPU (a forked process cannot use CUDA); the result does not depend on how many run at
+    once."""
     cpu = shared["layer"].device.type == "cpu"
-    workers = fork_workers(len(bounds) // 2) if cpu else 1
+    workers = min(fork_workers(len(bounds) // 2), idle_cpus()) if cpu else 1
     out = {0: first}
     _SHARED.clear()
     _SHARED.update(shared, workers=workers)

@@ -64,6 +64,7 @@ def test_later_windows_in_worker_processes_give_what_one_process_gives(monkeypat
     real = chunks.map_blocks
     for workers in (1, 2):
         monkeypatch.setattr(chunks, "fork_workers", lambda jobs, n=workers: min(n, jobs))
+        monkeypatch.setattr(chunks, "idle_cpus", lambda: 2)
         monkeypatch.setattr(chunks, "map_blocks", lambda fn, jobs, w, size: (
             forked.append((w, len(jobs))), real(fn, jobs, w, size))[1])
         fits.append(fit_points3d(points, settings, anny)[0])
