@@ -99,7 +99,8 @@ def main(argv=None) -> int:
                         str(a.overlap), str(out)], check=True)
         rows[name] = (json.loads(out.read_text()), np.load(out.with_suffix(".npy")))
     (whole, jw), (_, jc) = rows.values()
-    print(f"{whole['frames']} frames, CPU, 1 thread")
+    print(f"{whole['frames']} frames, CPU, 1 thread per process (the windows after the first "
+          f"forked onto the CPUs the load leaves idle: mocap.parallel.idle_cpus)")
     print(f"{'fit':<18} {'seconds':>8} {'fit MB':>7} {'MPJPE mm':>9} {'height mm':>10}")
     for name, (r, _) in rows.items():
         print(f"{name:<18} {r['seconds']:8.1f} {r['fit_mb']:7.0f} {r['mpjpe_mm']:9.2f} "

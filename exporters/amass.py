@@ -33,6 +33,7 @@ import numpy as np
 
 from exporters.atomic import atomic_write
 from exporters.errors import ExportError, FormatError, MotionError, SkeletonError
+from exporters.npz import write_npz
 from exporters.skeleton import Motion, Skeleton
 
 __all__ = ["AmassMotion", "write_amass", "read_amass", "motion_to_amass", "amass_to_motion", "GENDERS"]
@@ -157,9 +158,10 @@ def _arrays(amass: AmassMotion) -> dict[str, np.ndarray]:
 
 
 def write_amass(path: str | os.PathLike[str], amass: AmassMotion) -> None:
-    """Write an AMASS-style ``.npz`` (compressed, atomically; layout: module docstring)."""
+    """Write an AMASS-style ``.npz`` atomically (layout: module docstring; members deflated
+    at level 1, or stored where float motion would hardly shrink: :func:`write_npz`)."""
     with atomic_write(path, "wb") as handle:
-        np.savez_compressed(handle, **_arrays(amass))
+        write_npz(handle, _arrays(amass))
     logger.info("wrote %s: %s, %d joints, %d frames at %g fps", path, amass.model_type, amass.num_joints,
                 amass.num_frames, amass.fps)
 

@@ -142,13 +142,29 @@ class Skeleton:
         return positions
 
 
+def _det3(m: np.ndarray) -> np.ndarray:
+    """(...) determinants of (..., 3, 3) matrices by the rule of Sarrus (a long take's
+    rotations in a few array operations; ``np.linalg.det`` factorises each one)."""
+    return (m[..., 0, 0] * (m[..., 1, 1] * m[..., 2, 2] - m[..., 1, 2] * m[..., 2, 1])
+            - m[..., 0, 1] * (m[..., 1, 0] * m[..., 2, 2] - m[..., 1, 2] * m[..., 2, 0])
+            + m[..., 0, 2] * (m[..., 1, 0] * m[..., 2, 1] - m[..., 1, 1] * m[..., 2, 0]))
+
+
 def _check_rotations(rotations: np.ndarray, name: str) -> None:
     """Raise MotionError naming the first frame/joint whose matrix is not finite or not a rotation.
+
+    One pass over the whole array when every matrix is fine (the usual case: whole-array
+    reductions); the per-matrix errors are made only to name the first bad one.
 
     Args:
         rotations: (F, J, 3, 3).
         name: how the array is called in the message.
     """
+    if np.isfinite(rotations).all():
+        gram = np.swapaxes(rotations, -1, -2) @ rotations - np.eye(3)
+        if max(np.abs(gram).max(initial=0.0),
+               np.abs(_det3(rotations) - 1.0).max(initial=0.0)) <= ROTATION_TOLERANCE:
+            return
     finite = np.all(np.isfinite(rotations), axis=(-2, -1))
     if not np.all(finite):
         f, j = np.argwhere(~finite)[0]
@@ -156,7 +172,7 @@ def _check_rotations(rotations: np.ndarray, name: str) -> None:
             f"{name}[frame {f}, joint {j}]: expected a finite rotation matrix, found {rotations[f, j].tolist()}"
         )
     gram = np.einsum("...ki,...kj->...ij", rotations, rotations) - np.eye(3)
-    error = np.maximum(np.abs(gram).max(axis=(-2, -1)), np.abs(np.linalg.det(rotations) - 1.0))
+    error = np.maximum(np.abs(gram).max(axis=(-2, -1)), np.abs(_det3(rotations) - 1.0))
     bad = error > ROTATION_TOLERANCE
     if np.any(bad):
         f, j = np.argwhere(bad)[0]

@@ -9,6 +9,9 @@ processes cannot be forked (not Linux) or there is one CPU, the blocks run here,
 :func:`beside` runs one independent step (the cameras' health) in a forked process while this
 one goes on with the next (the filter): the child inherits the arrays, nothing is pickled but
 its result.
+
+:func:`map_blocks` runs jobs whose arguments are pickled (the fit's windows, forked only onto the
+CPUs the load leaves idle: :func:`idle_cpus`).
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Callable
 
-__all__ = ["fork_workers", "map_spans", "beside"]
+__all__ = ["fork_workers", "idle_cpus", "map_blocks", "map_spans", "beside"]
 
 
 def fork_workers(jobs: int) -> int:
@@ -29,6 +32,34 @@ def fork_workers(jobs: int) -> int:
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(jobs, cpus or 1))
+
+
+def idle_cpus() -> int:
+    """The CPUs this process may use that the system's load leaves idle (this process's
+    own counted as idle), at least 1: the CPUs less the one-minute load average, plus one.
+
+    Forked workers on a busy machine gain no time (the CPUs are taken) and cost some (each
+    worker's first touches of the parent's memory are copied): long jobs that may run
+    either way (the fit's windows) fork only onto idle CPUs."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cpus or 1
+    return max(1, min(cpus or 1, int(round((cpus or 1) - load + 1))))
+
+
+def map_blocks(fn, jobs: list, workers: int, chunksize: "int | None" = None) -> list:
+    """``[fn(job) for job in jobs]``, in ``workers`` forked processes when more than one
+    (``fn`` a module-level function; jobs and results are pickled). ``chunksize``: jobs
+    handed to a worker at a time (default: a quarter of a worker's share; 1 for a few long
+    jobs, so that no worker is left with several at the end)."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [fn(job) for job in jobs]
+    if chunksize is None:
+        chunksize = max(1, len(jobs) // (4 * workers))
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        return list(pool.map(fn, jobs, chunksize=chunksize))
 
 
 #: The arguments :func:`map_spans` hands its forked workers by inheritance.

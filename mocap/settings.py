@@ -346,7 +346,7 @@ class FitSettings(CheckedTable):
     chunk_frames: Annotated[int, at_least(0)] = 600
     """Fit a longer take in windows of this many frames (memory bounded; 0: whole take)."""
     chunk_overlap_frames: Annotated[int, at_least(1)] = 60
-    """Frames shared by consecutive windows: warm-started, then blended."""
+    """Frames shared by consecutive windows: fitted in both, then blended."""
     parts_once: bool = False
     """Count each rigid body part once in the keypoint and reprojection terms (the 11
     BlazePose face points together as much as a hip; a hand's wrist and knuckles, a foot's

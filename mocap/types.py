@@ -11,13 +11,13 @@ import json
 import logging
 import os
 import zipfile
-import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from exporters.atomic import atomic_write
+from exporters.npz import write_npz
 
 from .errors import DetectionsError, MocapError, SessionError, expect_shape
 from .keypoints import KeypointFormat, get_format
@@ -28,41 +28,14 @@ __all__ = ["Detections2D", "Points3D", "Manifest", "save_npz", "load_npz"]
 
 
 def save_npz(path: "str | os.PathLike", **arrays) -> Path:
-    """Write arrays to a compressed ``.npz`` atomically (temp file, then rename).
-
-    Each array is one ``<name>.npy`` member, as :func:`numpy.savez_compressed` writes them
-    (``np.load`` reads either): deflated at level 1 (fast; bools, integers, strings and
-    NaN-filled blocks shrink about as much as at the default level), or stored as they are
-    when they are floats that deflate by less than a quarter (measurement noise: compressing
-    it takes most of the writing time and saves a few per cent).
-    """
+    """Write arrays to a compressed ``.npz`` atomically (temp file, then rename): each array
+    one ``<name>.npy`` member, deflated at level 1 or stored when it is float noise that
+    would hardly shrink (:func:`exporters.npz.write_npz`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, "wb") as fh, \
-            zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, compresslevel=1,
-                            allowZip64=True) as zf:
-        for name, value in arrays.items():
-            a = np.asanyarray(value)
-            member = f"{name}.npy"
-            if not _deflates(a):
-                member = zipfile.ZipInfo(member, (1980, 1, 1, 0, 0, 0))
-                member.compress_type = zipfile.ZIP_STORED
-            with zf.open(member, "w", force_zip64=True) as out:
-                np.lib.format.write_array(out, a, allow_pickle=True)
+    with atomic_write(path, "wb") as fh:
+        write_npz(fh, arrays)
     return path
-
-
-def _deflates(a: np.ndarray, sample_bytes: int = 1 << 16, pieces: int = 8) -> bool:
-    """Whether deflating ``a`` is worth it: anything but a large float array, or one whose
-    samples (``pieces`` slices of ``sample_bytes`` spread over it) shrink by more than a
-    quarter at level 1."""
-    if a.dtype.kind not in "fc" or a.nbytes <= sample_bytes * pieces:
-        return True
-    raw = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
-    step = sample_bytes // a.itemsize * a.itemsize
-    starts = np.linspace(0, raw.size - step, pieces).astype(int) // a.itemsize * a.itemsize
-    sample = b"".join(raw[s:s + step].tobytes() for s in starts)
-    return len(zlib.compress(sample, 1)) < 0.75 * len(sample)
 
 
 def load_npz(path: "str | os.PathLike", required: tuple[str, ...], kind: str) -> dict:

@@ -22,7 +22,11 @@ from exporters.fbx_format.document import (
     Property,
 )
 
-__all__ = ["encode_document", "write_document"]
+__all__ = ["encode_document", "write_document", "COMPRESS_LEVEL"]
+
+COMPRESS_LEVEL = 1
+"""zlib level of compressed arrays: level 1 deflates a take's animation curves about four
+times faster than the default 6, the file a few per cent larger (any level reads the same)."""
 
 
 class _Encoder:
@@ -49,7 +53,7 @@ class _Encoder:
             data = value.astype(ARRAY_CODES[code]).tobytes()
             encoding = 1 if self.compress and len(data) > COMPRESS_MIN_BYTES else 0
             if encoding:
-                data = zlib.compress(data, 6)
+                data = zlib.compress(data, COMPRESS_LEVEL)
             out += struct.pack("<3I", value.size, encoding, len(data)) + data
 
     def node(self, node: FbxNode) -> None:

@@ -294,9 +294,11 @@ def lock_feet(skeleton: Skeleton, motion: Motion, flags: np.ndarray,
     locks = _locks(skeleton, pos, np.asarray(flags, bool), legs, options, blend)
     targets, drop = _ankle_targets(skeleton, pos, legs, locks, options, blend)
     rotations = _solve_legs(skeleton, motion, pos, glob, legs, targets, drop)
+    solved = [j for chain in legs.values() for j in chain]      # the only rotations changed
+    rotations[:, solved] = orthonormal(rotations[:, solved])
     root = np.array(motion.root_translation)
     root[:, 2] -= drop
-    return Motion(orthonormal(rotations), root, motion.fps)
+    return Motion(rotations, root, motion.fps)
 
 
 def orthonormal(rotations: np.ndarray) -> np.ndarray:

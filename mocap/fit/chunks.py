@@ -5,12 +5,18 @@ optimiser's history) hold one window's frames whatever the take's length.
 The first window is fitted as a whole take is (:func:`mocap.fit.fit_sequence`, every
 stage); its shape is the person's and stays fixed in every later window, so the body does
 not change between windows. A later window starts from the analytic start of its own frames
-(:func:`initial_params`, :func:`initial_pose`, with that shape) where it is new and from the
-previous window's solution where they overlap (warm start), and runs one pose stage (the
-last pose stage's objective and budget, without the shape: :func:`later_stages`). Across an
-overlap the two solutions are blended with a smooth weight (the root and every joint's
-rotation along the geodesic between them, the translation linearly), then the joints and
-keypoints are posed again window by window.
+(:func:`initial_params`, :func:`initial_pose`, with that shape) and runs one pose stage (the
+last pose stage's objective and budget, without the shape: :func:`later_stages`). The later
+windows run in two rounds: the even ones (2, 4, ...) from their own frames, then the odd
+ones started across both their overlaps from the even ones' solutions (warm start; each
+overlap then has one window started from the other, as when the windows run one after the
+other). Each round's windows depend on nothing but their own frames and what the round
+before gave: they run in forked worker processes, one per CPU (:mod:`mocap.parallel`; on a
+GPU, or where processes cannot be forked, one after the other), and the result does not
+depend on how many run at once.
+Across an overlap the two solutions are blended with a smooth weight (the root and every
+joint's rotation along the geodesic between them, the translation linearly), then the joints
+and keypoints are posed again window by window.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import torch
 from calibration.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 
 from ..body.regressors import KeypointLayer, keypoints_forward
+from ..parallel import fork_workers, idle_cpus, map_blocks
 from .data import prepare_data
 from .init import initial_params, initial_pose
 from .optimise import fit_sequence
@@ -76,10 +83,11 @@ def _window_views(views: "Views | None", s: int, e: int, layer: KeypointLayer):
 def later_stages(stages) -> tuple:
     """The stages of a later window: one pose stage, the last of those that move the pose,
     with its weights and budget (the first window's pose stages run one after the other on
-    the same pose with nearly the same weights; a later window starts where the previous
-    one ended across their overlap, so one stage on the objective they end on does the work:
+    the same pose with nearly the same weights; a later window starts from the analytic
+    start of its frames, the odd ones from their neighbours' solutions across their
+    overlaps, so one stage on the objective they end on does the work:
     ``benchmarks/fit_chunks.py``), the shape and its terms left out (the shape is the first
-    window's), the pose started by :func:`_warm_start` rather than by the stage."""
+    window's), the pose started by :func:`_start` rather than by the stage."""
     pose = [st for st in stages if set(st.optimise) - {"betas"} and not st.extended_only]
     if not pose:
         return ()
@@ -89,20 +97,26 @@ def later_stages(stages) -> tuple:
                     optimise=tuple(n for n in last.optimise if n != "betas")),)
 
 
-def _warm_start(layer: KeypointLayer, data, betas: np.ndarray, prev: FitResult, n: int):
+def _start(layer: KeypointLayer, data, betas: np.ndarray, before=None, after=None):
     """Starting parameters of a later window: the analytic start of its frames with the
-    shape ``betas``, its first ``n`` frames (the overlap) the previous window's solution
-    ``prev`` (its last ``n`` frames)."""
+    shape ``betas``; where given, its first frames ``before`` and its last frames ``after``
+    (each ``(R (n, Jb, 3, 3), T (n, 3))``: a neighbouring window's solution across their
+    overlap) taken from that solution (warm start)."""
     to = dict(device=layer.device, dtype=layer.dtype)
     params = initial_params(layer, data)
     with torch.no_grad():
         params.betas.copy_(torch.as_tensor(betas, **to))
         initial_pose(layer, data, params)
-        R = torch.as_tensor(prev.rotations[-n:], **to)
-        params.orient_init[:n] = R[:, 0]
-        params.global_orient[:n] = 0.0
-        params.body_pose[:n] = rotmat_to_rotvec(params.neutral.transpose(-1, -2) @ R[:, 1:])
-        params.transl[:n] = torch.as_tensor(prev.transl[-n:], **to)
+        F = params.transl.shape[0]
+        for part, at in ((before, 0), (after, None)):
+            if part is None:
+                continue
+            R, T = (torch.as_tensor(a, **to) for a in part)
+            rows = slice(0, len(T)) if at == 0 else slice(F - len(T), F)
+            params.orient_init[rows] = R[:, 0]
+            params.global_orient[rows] = 0.0
+            params.body_pose[rows] = rotmat_to_rotvec(params.neutral.transpose(-1, -2) @ R[:, 1:])
+            params.transl[rows] = T
     return params
 
 
@@ -139,6 +153,63 @@ def _append(acc: dict, res: FitResult, s: int, end: int) -> None:
         acc[key] = np.concatenate([acc[key][:s], new]) if key in acc else new
 
 
+#: What the later windows share (set before the workers are forked, read by them).
+_SHARED: dict = {}
+
+
+def _later_window(job: tuple) -> FitResult:
+    """Fit the later window ``job = (s, e, before, after)`` of :data:`_SHARED`'s take (in a
+    worker; ``before``, ``after``: as in :func:`_start`)."""
+    s, e, before, after = job
+    c = _SHARED
+    layer = c["layer"]
+    if torch.get_num_threads() != 1 and c["workers"] > 1:
+        torch.set_num_threads(1)             # a process per CPU: no threads inside each
+    data = prepare_data(layer, c["xyz"][s:e], c["conf"][s:e], c["fps"],
+                        _window_views(c["views"], s, e, layer), parts_once=c["parts_once"])
+    return fit_sequence(layer, data, later_stages(c["stages"]), extra_weights=c["extra"],
+                        iteration_scale=c["iteration_scale"],
+                        init=_start(layer, data, c["betas"], before, after))
+
+
+def _overlap(res: FitResult, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+    """A window's solution (rotations, translations) on its frames ``rows``."""
+    return res.rotations[rows], res.transl[rows]
+
+
+def _fit_later_windows(bounds: list, first: FitResult, shared: dict) -> list:
+    """The :class:`FitResult` of every window ``bounds`` [(s, e)] after the first
+    (``first``), in order, in two rounds: the even windows from their own frames, then the
+    odd ones started from the even ones across both their overlaps (each overlap has one
+    window warm-started from the other, as when they run one after the other). Each round's
+    windows run in forked workers on a CPU (as many as are idle: :func:`idle_cpus`), here on a
+    GPU (a forked process cannot use CUDA); the result does not depend on how many run at
+    once."""
+    cpu = shared["layer"].device.type == "cpu"
+    workers = min(fork_workers(len(bounds) // 2), idle_cpus()) if cpu else 1
+    out = {0: first}
+    _SHARED.clear()
+    _SHARED.update(shared, workers=workers)
+    try:
+        even = range(2, len(bounds), 2)
+        for k, res in zip(even, map_blocks(_later_window, [(*bounds[k], None, None)
+                                                           for k in even], workers, 1)):
+            out[k] = res
+        jobs = []
+        for k in range(1, len(bounds), 2):
+            (s0, e0), (s, e) = bounds[k - 1], bounds[k]
+            before = _overlap(out[k - 1], slice(s - s0, e0 - s0))
+            after = None
+            if k + 1 < len(bounds):
+                after = _overlap(out[k + 1], slice(0, e - bounds[k + 1][0]))
+            jobs.append((s, e, before, after))
+        for k, res in zip(range(1, len(bounds), 2), map_blocks(_later_window, jobs, workers, 1)):
+            out[k] = res
+    finally:
+        _SHARED.clear()
+    return [out[k] for k in range(1, len(bounds))]
+
+
 def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: float,
                 views: "Views | None", chunk: int, overlap: int,
                 extra_weights: "dict | None" = None, iteration_scale: float = 1.0,
@@ -156,25 +227,25 @@ def fit_chunked(layer: KeypointLayer, xyz: np.ndarray, conf: np.ndarray, fps: fl
         :class:`FitResult` of the whole take (the report: every window's stages, each with
         its ``window`` index).
     """
+    bounds = windows(len(xyz), chunk, overlap)
+    s, e = bounds[0]
+    data = prepare_data(layer, xyz[s:e], conf[s:e], fps, _window_views(views, s, e, layer),
+                        parts_once=parts_once)
+    first = fit_sequence(layer, data, stages, extra_weights=extra_weights,
+                         iteration_scale=iteration_scale)
+    later = _fit_later_windows(bounds, first, dict(
+        layer=layer, xyz=xyz, conf=conf, fps=fps, views=views, stages=stages,
+        extra=extra_weights, iteration_scale=iteration_scale, parts_once=parts_once,
+        betas=first.betas))
     acc: dict = {}
     report: list = []
-    betas, prev, end = None, None, 0
-    for k, (s, e) in enumerate(windows(len(xyz), chunk, overlap)):
-        data = prepare_data(layer, xyz[s:e], conf[s:e], fps, _window_views(views, s, e, layer),
-                            parts_once=parts_once)
-        if prev is None:
-            res = fit_sequence(layer, data, stages, extra_weights=extra_weights,
-                               iteration_scale=iteration_scale)
-            betas = res.betas
-        else:
-            init = _warm_start(layer, data, betas, prev, end - s)
-            res = fit_sequence(layer, data, later_stages(stages), extra_weights=extra_weights,
-                               iteration_scale=iteration_scale, init=init)
+    end = 0
+    for k, ((s, e), res) in enumerate(zip(bounds, [first, *later])):
         report += [{**r, "window": k, "frames": [s, e]} for r in res.report]
         _append(acc, res, s, end)
-        prev, end = res, e
-    joints, kps = _pose_again(layer, betas, acc["R"], acc["T"], chunk)
+        end = e
+    joints, kps = _pose_again(layer, first.betas, acc["R"], acc["T"], chunk)
     R = acc["R"]
-    return FitResult(betas=betas, global_orient=rotmat_to_rotvec(R[:, 0]),
+    return FitResult(betas=first.betas, global_orient=rotmat_to_rotvec(R[:, 0]),
                      body_pose=rotmat_to_rotvec(R[:, 1:]), transl=acc["T"], rotations=R,
                      joints=joints, keypoints=kps, observed=acc["obs"], report=report)

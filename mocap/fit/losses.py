@@ -13,9 +13,10 @@ from dataclasses import replace
 import torch
 
 from ..body.lumbopelvic import pelvis_tilt_of_trunk
-from ..body.regressors import KeypointLayer, keypoints_forward
-from .params import BodyParams, Views, rotations
-from .projection import project_points
+from ..body.planar import from_planar, posed_keypoints_planar, to_planar
+from ..body.regressors import KeypointLayer, keypoints_forward, posed_keypoints, shape_moments
+from .params import BodyParams, Views, rotations, rotations_planar
+from .projection import project_planes
 
 __all__ = ["gmof", "keypoint_loss", "reprojection_loss", "joint_limit_loss", "pose_prior_loss",
            "lumbopelvic_loss", "spine_coupling_loss", "shape_prior_loss", "smoothness_loss",
@@ -52,9 +53,10 @@ def reprojection_loss(pred: torch.Tensor, views: Views, noise: float,
         scalar: sum over cameras and keypoints, mean over frames, of
         ``conf gmof(|proj - xy|^2) / noise^2``; points behind a camera do not count.
     """
-    uv, z = project_points(pred, views.cameras)
-    sq = ((uv - views.xy) ** 2).sum(-1)
-    w = views.conf * (z > 0.05)
+    u, v, z = project_planes(pred, views.cameras)                           # (C, F K)
+    xu, xv = views.xy_planes
+    sq = (u - xu) ** 2 + (v - xv) ** 2
+    w = views.conf.reshape(z.shape) * (z > 0.05)
     return (w * gmof(sq, robust)).sum() / (noise * noise * pred.shape[0])
 
 
@@ -276,18 +278,20 @@ LOSSES = {"keypoints": _term_keypoints, "reprojection": _term_reprojection,
 class _PosedBody(dict):
     """The posed body the loss terms read (``keypoints``, ``joints``, ``glob``: one forward
     pass over all frames, made on first use; ``rest_keypoints()``; ``params``), so that
-    stages whose terms need no frame (the shape from bone lengths) cost no per-frame work."""
+    stages whose terms need no frame (the shape from bone lengths) cost no per-frame work.
+    ``moments``: the shape's :func:`shape_moments` when a stage holds the shape fixed (made
+    once per stage rather than at every evaluation), else None."""
 
-    def __init__(self, layer: KeypointLayer, params: BodyParams) -> None:
+    def __init__(self, layer: KeypointLayer, params: BodyParams, moments=None) -> None:
         super().__init__(params=params, rest_keypoints=self._rest)
         self.layer = layer
+        self.moments = moments
 
     def __missing__(self, key: str):
         if key not in ("joints", "keypoints", "glob"):
             raise KeyError(key)
-        p = self["params"]
-        self["joints"], self["keypoints"], self["glob"] = keypoints_forward(
-            self.layer, p.betas, rotations(p), p.transl)
+        self["joints"], self["keypoints"], self["glob"] = _posed(self.layer, self["params"],
+                                                                  self.moments)
         return self[key]
 
     def _rest(self) -> torch.Tensor:
@@ -299,14 +303,28 @@ class _PosedBody(dict):
         return keypoints_forward(L, p.betas, R, zero)[1][0]
 
 
-def _state(layer: KeypointLayer, params: BodyParams) -> dict:
-    return _PosedBody(layer, params)
+def _posed(layer: KeypointLayer, p: BodyParams, moments=None) -> tuple:
+    """Joints (F, Jb, 3), keypoints (F, K, 3) and global rotations (F, Jb, 3, 3) of the body
+    ``p``: :func:`keypoints_forward` (``moments``: its shape's :func:`shape_moments`, or None
+    to make them), computed in the planar layout (:mod:`mocap.body.planar`, several times
+    faster on a CPU) for a model without pose correctives."""
+    J, Q = moments if moments is not None else shape_moments(layer, p.betas)
+    if layer.moment_posedirs is not None:
+        return posed_keypoints(layer, J, Q, rotations(p), p.transl)
+    pos, kp, glob = posed_keypoints_planar(layer.mass, layer.parents, J, Q,
+                                           rotations_planar(p), to_planar(p.transl))
+    return from_planar(pos), from_planar(kp), from_planar(glob, 2)
+
+
+def _state(layer: KeypointLayer, params: BodyParams, moments=None) -> dict:
+    return _PosedBody(layer, params, moments)
 
 
 def loss_terms(layer, params, data, consts, weights) -> dict:
     """{name: unweighted value} of the terms of :data:`LOSSES` that ``weights`` turns on
     (non-zero), for the body ``params`` posed by ``layer``; ``consts``: a stage's constants
     (:func:`mocap.fit.optimise.stage_constants` plus its ``torso_only`` and
-    ``extended_only`` flags)."""
-    s = _state(layer, params)
+    ``extended_only`` flags, and ``moments``: the fixed shape's :func:`shape_moments` in a
+    stage that does not move the shape)."""
+    s = _state(layer, params, consts.get("moments"))
     return {name: LOSSES[name](s, data, consts) for name, w in weights.items() if w}

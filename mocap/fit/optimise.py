@@ -14,7 +14,7 @@ import torch
 from calibration.rotations import rotmat_to_rotvec
 
 from ..body.model import body_axes, neutral_pose
-from ..body.regressors import KeypointLayer, keypoints_forward
+from ..body.regressors import KeypointLayer, keypoints_forward, shape_moments
 from .anatomy import pose_priors, spine_joints
 from .init import initial_params, initial_pose
 from .losses import loss_terms
@@ -114,6 +114,9 @@ def _run_stage(layer, params: BodyParams, data: FitData, consts: dict, stage: St
     for n in PARAMETERS:
         getattr(params, n).requires_grad_(False)
     c = {**consts, "torso_only": stage.torso_only, "extended_only": stage.extended_only}
+    if "betas" not in names:                 # the shape is fixed: its moments once, not per step
+        with torch.no_grad():
+            c["moments"] = shape_moments(layer, params.betas)
     weights = {k: float(v) for k, v in stage.weights.items() if v}
     scales = parameter_scales(params, data, names, layer)
     scales = {n: scales.get(n, torch.ones((), device=layer.device, dtype=layer.dtype))

@@ -3,6 +3,7 @@ rotations they stand for), the observations (:class:`FitData`, :class:`Views`) a
 produced (:class:`FitResult`)."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,7 +12,9 @@ import torch
 from calibration import RigArrays
 from calibration.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 
-__all__ = ["BodyParams", "rotations", "root_rotvec", "Views", "FitData", "FitResult"]
+from ..body.planar import matmul_planar, rotvec_to_rotmat_planar, to_planar
+
+__all__ = ["BodyParams", "rotations", "rotations_planar", "root_rotvec", "Views", "FitData", "FitResult"]
 
 
 @dataclass
@@ -52,6 +55,15 @@ def rotations(params: BodyParams) -> torch.Tensor:
     return torch.cat([root[:, None], body], 1)
 
 
+def rotations_planar(params: BodyParams) -> torch.Tensor:
+    """:func:`rotations` in the planar layout (:mod:`mocap.body.planar`): (3, 3, Jb, F)."""
+    root = matmul_planar(rotvec_to_rotmat_planar(to_planar(params.global_orient)),
+                         to_planar(params.orient_init, 2))                   # (3, 3, F)
+    neutral = params.neutral.permute(1, 2, 0)[..., None]                    # (3, 3, Jb-1, 1)
+    body = matmul_planar(neutral, rotvec_to_rotmat_planar(to_planar(params.body_pose)))
+    return torch.cat([root[:, :, None], body], 2)
+
+
 def root_rotvec(params: BodyParams) -> torch.Tensor:
     """(F, 3) the root rotation as an axis-angle vector."""
     return rotmat_to_rotvec(rotvec_to_rotmat(params.global_orient) @ params.orient_init)
@@ -72,6 +84,13 @@ class Views:
     cameras: RigArrays
     xy: torch.Tensor
     conf: torch.Tensor
+
+    @functools.cached_property
+    def xy_planes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The detections' u and v, each (C, F K) contiguous (as
+        :func:`mocap.fit.projection.project_planes` gives the projections), made once."""
+        C = self.xy.shape[0]
+        return tuple(self.xy[..., i].reshape(C, -1).contiguous() for i in (0, 1))
 
 
 @dataclass(frozen=True, eq=False)

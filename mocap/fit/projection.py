@@ -10,7 +10,7 @@ import torch
 from calibration import RigArrays
 from calibration.lens import distort
 
-__all__ = ["project_points"]
+__all__ = ["project_points", "project_planes"]
 
 #: :func:`_lens_terms` of each cameras' tensors, by ``ndim`` (forgotten with the cameras).
 _LENS_TERMS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -30,16 +30,29 @@ def project_points(X: torch.Tensor, cams: RigArrays) -> tuple[torch.Tensor, torc
     Returns:
         pixels (C, F, K, 2) and depth (C, F, K) metres along each optical axis.
     """
-    Xc = torch.einsum("cab,fkb->cfka", cams.R_cam_from_world, X) + \
-        cams.t_cam_from_world[:, None, None, :]
-    z = Xc[..., 2]
+    u, v, z = project_planes(X, cams)
+    shape = (len(cams.K), X.shape[0], X.shape[1])
+    return torch.stack([u, v], -1).reshape(*shape, 2), z.reshape(shape)
+
+
+def project_planes(X: torch.Tensor, cams: RigArrays) -> tuple:
+    """:func:`project_points` with each coordinate a contiguous plane (the lens model then
+    runs over contiguous memory: several times faster on a CPU than over the interleaved
+    (..., 2) and (..., 3) layouts).
+
+    Args:
+        X: (F, K, 3) world metres. cams: as :func:`project_points`.
+    Returns:
+        u, v: (C, F K) pixels; z: (C, F K) depth, metres (point ``f K + k``).
+    """
+    Xp = X.reshape(-1, 3).T                                                  # (3, F K)
+    Xc = torch.matmul(cams.R_cam_from_world, Xp) + cams.t_cam_from_world[:, :, None]
+    x, y, z = Xc.unbind(1)                                                   # (C, F K)
     zs = torch.where(z.abs() > 1e-6, z, torch.full_like(z, 1e-6))
-    coeffs, fisheye = _lens_terms(cams, 2)
-    xd, yd = distort(Xc[..., 0] / zs, Xc[..., 1] / zs, coeffs, fisheye=fisheye)
+    coeffs, fisheye = _lens_terms(cams, 1)
+    xd, yd = distort(x / zs, y / zs, coeffs, fisheye=fisheye)
     K = cams.K
-    u = K[:, None, None, 0, 0] * xd + K[:, None, None, 0, 2]
-    v = K[:, None, None, 1, 1] * yd + K[:, None, None, 1, 2]
-    return torch.stack([u, v], -1), z
+    return K[:, 0, 0, None] * xd + K[:, 0, 2, None], K[:, 1, 1, None] * yd + K[:, 1, 2, None], z
 
 
 def _lens_terms(cams: RigArrays, ndim: int):

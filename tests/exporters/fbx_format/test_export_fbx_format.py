@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from exporters.errors import ExportError, FormatError
+from exporters.fbx_format.encode import COMPRESS_LEVEL
 from exporters.fbx_format import (
     ALWAYS_NESTED,
     COMPRESS_MIN_BYTES,
@@ -108,7 +109,7 @@ def test_arrays_are_compressed_above_the_threshold() -> None:
                                               FbxNode("L", [Property.array(large)])]))
     raw_header = struct.pack("<3I", small.size, 0, small.nbytes)
     assert raw_header in data
-    position = data.index(struct.pack("<3I", large.size, 1, len(zlib.compress(large.tobytes(), 6))))
+    position = data.index(struct.pack("<3I", large.size, 1, len(zlib.compress(large.tobytes(), COMPRESS_LEVEL))))
     assert position > 0
     assert len(data) < 8000 // 4  # the large array did not go in raw
 

@@ -44,3 +44,33 @@ def test_later_windows_of_a_fit_stay_on_the_truth():
     assert not set(later[0]["losses"]) & {"shape_prior", "bone_length"}
     err = np.linalg.norm(fit.body.keypoints - bt.take.gt_xyz[:, 0], axis=-1)
     assert np.nanmean(err) < 0.02
+
+
+def test_later_windows_in_worker_processes_give_what_one_process_gives(monkeypatch):
+    """Given the first window's shape, the even windows depend on their own frames and the
+    odd ones on those and their neighbours' solutions: the fit is the same (to the bit)
+    whether each round's windows run one after the other or in two forked workers."""
+    import mocap.fit.chunks as chunks
+
+    anny, rig = load_body_model("anny"), load_rig_template("studio4")
+    bt = simulate_body_take(rig, anny, [BodyActor("walk", seed=1)], 150, 30.0, "body25",
+                            ErrorModel(), seed=3)
+    s = Settings()
+    points = filter_points(triangulate(bt.take.detections, rig, s.triangulate), s.filter, rig)
+    settings = dataclasses.replace(s.fit, device="cpu", reprojection_weight=0.0,
+                                   chunk_frames=40, chunk_overlap_frames=10,
+                                   iteration_scale=0.25)
+    fits, forked = [], []
+    real = chunks.map_blocks
+    for workers in (1, 2):
+        monkeypatch.setattr(chunks, "fork_workers", lambda jobs, n=workers: min(n, jobs))
+        monkeypatch.setattr(chunks, "idle_cpus", lambda: 2)
+        monkeypatch.setattr(chunks, "map_blocks", lambda fn, jobs, w, size: (
+            forked.append((w, len(jobs))), real(fn, jobs, w, size))[1])
+        fits.append(fit_points3d(points, settings, anny)[0])
+    assert sorted({r["window"] for r in fits[0].report}) == [0, 1, 2, 3, 4]
+    assert forked == [(1, 2), (1, 2), (2, 2), (2, 2)]      # rounds: windows 2, 4; then 1, 3
+    np.testing.assert_array_equal(fits[0].body.poses, fits[1].body.poses)
+    np.testing.assert_array_equal(fits[0].body.trans, fits[1].body.trans)
+    err = np.linalg.norm(fits[0].body.keypoints - bt.take.gt_xyz[:, 0], axis=-1)
+    assert np.nanmean(err) < 0.025
