@@ -38,7 +38,7 @@ __all__ = ["CameraJob", "detect_camera", "detect_sources", "spec_from_settings",
            "pad_people"]
 
 #: Bumped when the detection code changes what it writes (invalidates cached cameras).
-CODE_VERSION = 1
+CODE_VERSION = 2
 _PROGRESS_EVERY = 5
 #: Heatmap probabilities below this are stored as 0: the maps are mostly empty, and exact
 #: zeros make them compress 6 times smaller and 5 times faster (float16 keeps 3 digits anyway).
