@@ -471,6 +471,20 @@ class BlazePoseTracker:
             if hide and len(results) > before:
                 passes.insert(0, (hide, margin))    # someone new: look past them too
 
+    def state(self) -> dict:
+        """What the next frame depends on, JSON-able (floats kept exactly): the frame count,
+        the detector's runs and each followed person's slot and region."""
+        return {"frame": self.frame, "detector_runs": self.detector_runs,
+                "tracks": [[t.slot, float(t.roi.center_xy[0]), float(t.roi.center_xy[1]),
+                            float(t.roi.size_px), float(t.roi.angle_rad)]
+                           for t in self.tracks]}
+
+    def restore(self, state: dict) -> None:
+        """Continue from a :meth:`state` (as if the frames before had just been processed)."""
+        self.frame, self.detector_runs = int(state["frame"]), int(state["detector_runs"])
+        self.tracks = [_Track(int(s), Roi((float(x), float(y)), float(size), float(angle)))
+                       for s, x, y, size, angle in state["tracks"]]
+
     def process(self, rgb: np.ndarray) -> list[tuple[int, LandmarkResult]]:
         """(slot, result) of every person followed in this frame (an RGB uint8 frame)."""
         results, lost = self._follow(rgb)
