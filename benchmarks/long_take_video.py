@@ -77,18 +77,24 @@ def render_clip(cache: Path) -> tuple[Path, float]:
     return cached_render(spec, cache / "clip")
 
 
-def make_video_session(minutes: float, cache: Path) -> tuple[Path, float]:
-    """The looped session of ``minutes`` (made when missing) and the clip's render seconds."""
+def make_video_session(minutes: float, cache: Path, model: str = "", flip: bool = True
+                       ) -> tuple[Path, float]:
+    """The looped session of ``minutes`` (made when missing) and the clip's render seconds;
+    ``model`` and ``flip``: its ``[detect]`` settings (empty, True: the defaults)."""
     clip, render_s = render_clip(cache)
     frames = int(round(minutes * 60 * FPS))
-    root = cache / f"{RIG}_{WIDTH_PX}px_walk_loop_{frames}f"
+    root = cache / f"{RIG}_{WIDTH_PX}px_walk_loop_{frames}f_{model or 'default'}" \
+                   f"{'' if flip else '_noflip'}"
     if (root / ".complete").is_file():
         return root, render_s
     if root.exists():
         shutil.rmtree(root)
     (root / "videos").mkdir(parents=True)
-    for name in ("calibration.toml", "session.toml"):
-        shutil.copy(clip / name, root / name)
+    shutil.copy(clip / "calibration.toml", root / "calibration.toml")
+    toml = (clip / "session.toml").read_text()
+    keys = (f'model = "{model}"\n' if model else "") + ("" if flip else "flip = false\n")
+    (root / "session.toml").write_text(toml.replace("[detect]\n", "[detect]\n" + keys, 1)
+                                       if "[detect]\n" in toml else toml + "[detect]\n" + keys)
     for video in sorted((clip / "videos").glob("*.mp4")):
         subprocess.run([ffmpeg_exe(), "-v", "error", "-stream_loop", "-1", "-i", str(video),
                         "-c", "copy", "-frames:v", str(frames), "-y",
@@ -180,7 +186,7 @@ def single_camera(session: Path, frames: int, threads: int, out: Path) -> dict:
     job = replace(job, num_frames=frames, out_path=out / f"{job.info.camera}.npz",
                   fingerprint="single", spec=replace(job.spec, num_threads=threads))
     from mocap.detect.run import detect_camera
-    t0 = time.perf_counter()
+    t0 = time.perf_counter()                 # as the 4-camera run: model loading included
     detect_camera(job)
     wall = time.perf_counter() - t0
     return {"camera": job.info.camera, "frames": frames, "threads": threads, "wall": wall,
@@ -224,30 +230,33 @@ def same_cameras(a: Path, b: Path) -> bool:
     return True
 
 
-def measure_video(minutes: float, cache: Path, code: Path, single_frames: int,
-                  kill_after: "float | None", work: Path) -> dict:
-    """Every figure of the video take (see the module's docstring)."""
-    session, render_s = make_video_session(minutes, cache)
+def measure_video(minutes: float, cache: Path, code: Path, work: Path, opts) -> dict:
+    """Every figure of the video take (see the module's docstring); ``opts``: the command
+    line's (single_frames, kill_after, chunk_frames, model, flip)."""
+    session, render_s = make_video_session(minutes, cache, opts.model, not opts.no_flip)
     F = int(round(minutes * 60 * FPS))
     shutil.rmtree(session / "out", ignore_errors=True)
     log.info("video take %s: %d frames x 4 cameras", session, F)
     cpus = os.cpu_count() or 1
     workers = min(4, cpus)
     threads = max(1, cpus // workers)
-    single = single_child(session, min(single_frames, F), threads, code, work)
+    single = single_child(session, min(opts.single_frames, F), threads, code, work)
     log.info("  single camera: %s", single)
-    detect = run_tree(mocap_cmd("detect", session), code)
+    chunk = ["--chunk-frames", opts.chunk_frames]
+    detect = run_tree(mocap_cmd("detect", session, *chunk), code)
     log.info("  mocap detect: %s", detect)
     tri = run_tree(mocap_cmd("triangulate", session), code)
     log.info("  mocap triangulate: %s", tri)
     victim = copy_session(session, work / "victim")
-    kill_s = kill_after if kill_after else 0.5 * detect["wall"]
-    killed = run_tree(mocap_cmd("detect", victim), code, kill_after=kill_s)
+    kill_s = opts.kill_after or 0.5 * detect["wall"]
+    killed = run_tree(mocap_cmd("detect", victim, *chunk), code, kill_after=kill_s)
     at_kill = checkpointed(victim)
-    rerun = run_tree(mocap_cmd("detect", victim), code)
+    rerun = run_tree(mocap_cmd("detect", victim, *chunk), code)
     log.info("  kill after %.0f s: %s; checkpointed %s; rerun %s", kill_s, killed, at_kill,
              rerun)
     return {"minutes": minutes, "frames": F, "render_s": render_s, "cpus": cpus,
+            "chunk": opts.chunk_frames, "model": opts.model or "default (heavy)",
+            "flip": not opts.no_flip,
             "workers": workers, "threads": threads, "single": single, "detect": detect,
             "triangulate": tri, "kill_s": kill_s, "killed": killed, "at_kill": at_kill,
             "rerun": rerun, "equal": same_cameras(victim, session)}
@@ -258,7 +267,9 @@ def print_video_table(r: dict) -> None:
     render = "cached" if np.isnan(r["render_s"]) else f"{r['render_s']:.0f} s"
     print(f"\nvideo take: {r['minutes']:g} min, {C} cameras x {F} frames at 1920x1080 (a "
           f"{CLIP_FRAMES}-frame rendered clip looped; render {render}); "
-          f"{r['cpus']} CPUs, {r['workers']} workers x {r['threads']} thread(s)")
+          f"{r['cpus']} CPUs, {r['workers']} workers x {r['threads']} thread(s); BlazePose "
+          f"{r['model']}, mirrored pass {'on' if r['flip'] else 'off'}; checkpoints every "
+          f"{r['chunk']} frames")
     print(f"{'stage (whole process)':<40}{'wall s':>9}{'tree MB':>9}{'largest MB':>11}")
     for label, row in (("mocap detect", d), ("mocap triangulate (detections reused)",
                                              r["triangulate"])):
@@ -277,7 +288,7 @@ def print_video_table(r: dict) -> None:
     print(f"10-minute estimate from this run: {C * 18000 / (per_cam * C) / 60:.0f} min of "
           f"detection for {C} x 18,000 frames")
     k = r["killed"]
-    redo_bound = sum(min(900, F - n) for n in r["at_kill"].values() if n < F)
+    redo_bound = sum(min(r["chunk"], F - n) for n in r["at_kill"].values() if n < F)
     print(f"\nkill and resume: SIGKILL after {r['kill_s']:.0f} s ("
           f"{'killed' if k['killed'] else 'had finished'}); frames checkpointed per camera "
           f"{r['at_kill']}; the rerun detected {C * F - sum(r['at_kill'].values())} frames in "
@@ -294,6 +305,12 @@ def main(argv=None) -> int:
                     help="frames of the single-camera measurement")
     ap.add_argument("--kill-after", type=float, default=0.0,
                     help="seconds before the SIGKILL (0: half the detection's wall)")
+    ap.add_argument("--chunk-frames", type=int, default=900,
+                    help="frames per checkpoint (mocap detect --chunk-frames)")
+    ap.add_argument("--model", default="", choices=("", "heavy", "full", "lite"),
+                    help="[detect] model of the take (default: the session default, heavy)")
+    ap.add_argument("--no-flip", action="store_true",
+                    help="[detect] flip = false (no mirrored pass)")
     ap.add_argument("--cache", type=Path,
                     default=Path.home() / ".cache/mocap/bench/long_take_video")
     ap.add_argument("--code", type=Path, default=REPO, help="the checkout whose mocap is timed")
@@ -306,8 +323,7 @@ def main(argv=None) -> int:
         print(json.dumps(single_camera(Path(session), int(frames), int(threads), Path(work))))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        r = measure_video(args.minutes, args.cache, args.code.resolve(), args.single_frames,
-                          args.kill_after or None, Path(tmp))
+        r = measure_video(args.minutes, args.cache, args.code.resolve(), Path(tmp), args)
     print_video_table(r)
     return 0
 

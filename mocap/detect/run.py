@@ -180,6 +180,8 @@ def _run_chunks(job: CameraJob, backend, done: "list[Chunk]", progress) -> list[
     if done and callable(getattr(backend, "restore", None)):
         backend.restore(load_chunk(done[-1])["state"])
     chunks = list(done)
+    if start >= F:                  # killed while assembling: nothing left to detect
+        return chunks
     with FrameReader(job.info, F, start=start) as reader:
         frames = iter(reader)
         for first in range(start, F, job.chunk_frames):
@@ -283,8 +285,8 @@ def detect_sources(jobs: "list[CameraJob]", workers: int = 0, desc: str = "detec
     Returns:
         the result file of every job, in the jobs' order.
     """
-    left = {j.out_path: frames_left(j) for j in jobs}
-    todo = [j for j in jobs if left[j.out_path]]
+    todo = [j for j in jobs if not _is_done(j)]         # (all chunks done: assembled only)
+    left = {j.out_path: frames_left(j) for j in todo}
     for j in jobs:
         if j not in todo:
             log.info("camera %s: up to date (%s)", j.info.camera, j.out_path)
@@ -335,14 +337,15 @@ def _drain(q, tick) -> None:
 
 
 def make_jobs(sources: "list[Path]", camera_names: "tuple[str, ...]", settings,
-              folder: "str | Path", model_root: "Path | None" = None) -> list[CameraJob]:
+              folder: "str | Path", model_root: "Path | None" = None,
+              chunk_frames: int = CHUNK_FRAMES) -> list[CameraJob]:
     """One detection job per camera, in the given (rig) order.
 
     Args:
         sources: each camera's video file or image folder. camera_names: the cameras.
         settings: the :class:`~mocap.settings.Settings` (``[take] fps``, ``[detect]``).
         folder: where each job writes ``<cam>.npz``. model_root: the folder a relative
-            ``[detect] model`` path is taken from.
+            ``[detect] model`` path is taken from. chunk_frames: frames per checkpoint.
     Returns:
         the jobs; a job whose file already holds the same fingerprint (source, frames,
         detector) is done (see :func:`job_done`).
@@ -352,8 +355,10 @@ def make_jobs(sources: "list[Path]", camera_names: "tuple[str, ...]", settings,
     infos = [probe_source(p, c, settings.take.fps) for p, c in zip(sources, camera_names)]
     F = check_sources(infos)
     spec = spec_from_settings(settings.detect, model_root)
-    return [CameraJob(i, F, spec, Path(folder) / f"{i.camera}.npz", _fingerprint(i, F, spec))
-            for i in infos]
+    if chunk_frames < 1:
+        raise DetectorError(f"chunk_frames: expected at least 1 frame, found {chunk_frames}")
+    return [CameraJob(i, F, spec, Path(folder) / f"{i.camera}.npz", _fingerprint(i, F, spec),
+                      chunk_frames) for i in infos]
 
 
 def job_done(job: CameraJob) -> bool:

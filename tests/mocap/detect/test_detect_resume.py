@@ -176,3 +176,34 @@ def test_blazepose_resumed_equals_uninterrupted(tmp_path, monkeypatch):
     a, b = _arrays(ref), _arrays(tmp_path / "victim" / "cam04.npz")
     for k in a:
         assert _same(a[k], b[k]), k
+
+
+def test_a_chunk_of_no_frames_is_refused(tmp_path):
+    from mocap.errors import DetectorError
+    from mocap.settings import settings_from_dict
+    video = _video(tmp_path / "cam_a.avi", 4)
+    with pytest.raises(DetectorError, match="chunk_frames: expected at least 1 frame, found 0"):
+        run_mod.make_jobs([video], ("cam_a",), settings_from_dict({}), tmp_path, None,
+                          chunk_frames=0)
+    job, = run_mod.make_jobs([video], ("cam_a",), settings_from_dict({}), tmp_path, None,
+                             chunk_frames=3)
+    assert job.chunk_frames == 3 and run_mod.frames_left(job) == 4
+
+
+def test_a_camera_killed_while_assembling_detects_nothing_again(tmp_path, follower,
+                                                                 monkeypatch):
+    job = _job(tmp_path, "out")
+    ref = _arrays(run_mod.detect_camera(_job(tmp_path, "ref")))
+    real = run_mod.write_camera_file
+
+    def killed(*args, **kwargs):
+        raise Interrupted("killed while writing the camera's file")
+    monkeypatch.setattr(run_mod, "write_camera_file", killed)
+    with pytest.raises(Interrupted):
+        run_mod.detect_camera(job)
+    assert run_mod.frames_left(job) == 0 and not job.out_path.exists()
+    monkeypatch.setattr(run_mod, "write_camera_file", real)
+    follower.calls = []
+    got = _arrays(run_mod.detect_sources([job], workers=1)[0])
+    assert follower.calls == []
+    assert all(_same(ref[k], got[k]) for k in ref)
