@@ -207,3 +207,18 @@ def test_a_camera_killed_while_assembling_detects_nothing_again(tmp_path, follow
     got = _arrays(run_mod.detect_sources([job], workers=1)[0])
     assert follower.calls == []
     assert all(_same(ref[k], got[k]) for k in ref)
+
+
+def test_without_a_terminal_progress_is_logged_with_the_rate(tmp_path, follower, caplog):
+    import logging
+    caplog.set_level(logging.INFO, logger="mocap.detect.run")
+    job = _job(tmp_path, "out")
+    follower.fail_at = 12
+    with pytest.raises(Interrupted):
+        run_mod.detect_sources([job], workers=1, desc="detect take")
+    follower.fail_at = None
+    caplog.clear()
+    run_mod.detect_sources([job], workers=1, desc="detect take")
+    last = [m for m in caplog.messages if m.startswith("detect take:")][-1]
+    assert last.startswith(f"detect take: {F - 10}/{F - 10} frames (100 %), ")  # frames left
+    assert "frames/s" in last
