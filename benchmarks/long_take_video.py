@@ -23,7 +23,9 @@ Rows:
   parallel use (on a machine with fewer cores than workers x threads it cannot be reached:
   the line says how many cores there are).
 * ``mocap triangulate`` after detection (the per-camera files reused).
-* kill and resume: the same command on a copy of the session, SIGKILLed (the whole process
+* growth (``--growth-minutes G``): ``mocap detect`` and ``mocap triangulate`` at G minutes
+  too, their seconds and peak memory against the take's, next to the ratio of lengths.
+* kill and resume (``--no-kill``: skipped): the same command on a copy of the session, SIGKILLed (the whole process
   group: the command and its workers) after ``--kill-after`` s (default: half the measured
   detection wall), then run again: the frames checkpointed at the kill per camera, the frames
   the rerun detected, and whether every camera's file equals the uninterrupted run's. The
@@ -31,7 +33,8 @@ Rows:
   camera had detected past its last checkpoint at the kill: fewer than one chunk (900 frames)
   per camera by construction (``tests/mocap/detect/test_detect_resume.py`` counts them).
 
-Run:  nice -n 10 .venv/bin/python benchmarks/long_take_video.py [--minutes 1]
+Run:  nice -n 10 .venv/bin/python benchmarks/long_take_video.py [--minutes 1] [--model lite]
+      [--no-flip] [--chunk-frames 900] [--growth-minutes G] [--no-kill]
       (or ``benchmarks/long_take.py --video-minutes M``)
 """
 from __future__ import annotations
@@ -243,23 +246,36 @@ def measure_video(minutes: float, cache: Path, code: Path, work: Path, opts) -> 
     single = single_child(session, min(opts.single_frames, F), threads, code, work)
     log.info("  single camera: %s", single)
     chunk = ["--chunk-frames", opts.chunk_frames]
-    detect = run_tree(mocap_cmd("detect", session, *chunk), code)
-    log.info("  mocap detect: %s", detect)
-    tri = run_tree(mocap_cmd("triangulate", session), code)
-    log.info("  mocap triangulate: %s", tri)
+    detect, tri = stage_rows(session, code, chunk)
+    r = {"minutes": minutes, "frames": F, "render_s": render_s, "cpus": cpus,
+         "chunk": opts.chunk_frames, "model": opts.model or "default (heavy)",
+         "flip": not opts.no_flip, "workers": workers, "threads": threads, "single": single,
+         "detect": detect, "triangulate": tri, "growth": None, "killed": None}
+    if opts.growth_minutes:
+        short, _ = make_video_session(opts.growth_minutes, cache, opts.model, not opts.no_flip)
+        shutil.rmtree(short / "out", ignore_errors=True)
+        r["growth"] = dict(zip(("detect", "triangulate"), stage_rows(short, code, chunk)),
+                           minutes=opts.growth_minutes)
+    if opts.no_kill:
+        return r
     victim = copy_session(session, work / "victim")
-    kill_s = opts.kill_after or 0.5 * detect["wall"]
-    killed = run_tree(mocap_cmd("detect", victim, *chunk), code, kill_after=kill_s)
-    at_kill = checkpointed(victim)
-    rerun = run_tree(mocap_cmd("detect", victim, *chunk), code)
-    log.info("  kill after %.0f s: %s; checkpointed %s; rerun %s", kill_s, killed, at_kill,
-             rerun)
-    return {"minutes": minutes, "frames": F, "render_s": render_s, "cpus": cpus,
-            "chunk": opts.chunk_frames, "model": opts.model or "default (heavy)",
-            "flip": not opts.no_flip,
-            "workers": workers, "threads": threads, "single": single, "detect": detect,
-            "triangulate": tri, "kill_s": kill_s, "killed": killed, "at_kill": at_kill,
-            "rerun": rerun, "equal": same_cameras(victim, session)}
+    r["kill_s"] = opts.kill_after or 0.5 * detect["wall"]
+    r["killed"] = run_tree(mocap_cmd("detect", victim, *chunk), code, kill_after=r["kill_s"])
+    r["at_kill"] = checkpointed(victim)
+    r["rerun"] = run_tree(mocap_cmd("detect", victim, *chunk), code)
+    r["equal"] = same_cameras(victim, session)
+    log.info("  kill after %.0f s: %s; checkpointed %s; rerun %s", r["kill_s"], r["killed"],
+             r["at_kill"], r["rerun"])
+    return r
+
+
+def stage_rows(session: Path, code: Path, chunk: list) -> tuple[dict, dict]:
+    """``mocap detect`` then ``mocap triangulate`` on a session (figures of :func:`run_tree`)."""
+    detect = run_tree(mocap_cmd("detect", session, *chunk), code)
+    log.info("  %s: mocap detect: %s", session.name, detect)
+    tri = run_tree(mocap_cmd("triangulate", session), code)
+    log.info("  %s: mocap triangulate: %s", session.name, tri)
+    return detect, tri
 
 
 def print_video_table(r: dict) -> None:
@@ -287,7 +303,19 @@ def print_video_table(r: dict) -> None:
           f"{r['cpus']} cores for {r['workers']} workers x {r['threads']} thread(s))")
     print(f"10-minute estimate from this run: {C * 18000 / (per_cam * C) / 60:.0f} min of "
           f"detection for {C} x 18,000 frames")
+    if r["growth"]:
+        g = r["growth"]
+        ratio = r["minutes"] / g["minutes"]
+        print(f"\ngrowth from {g['minutes']:g} to {r['minutes']:g} min (x {ratio:.1f} frames; "
+              f"linear = x {ratio:.1f})")
+        for key, label in (("detect", "mocap detect"), ("triangulate", "mocap triangulate")):
+            a, b = g[key], r[key]
+            print(f"{label:<40}{a['wall']:>7.1f} -> {b['wall']:.1f} s (x "
+                  f"{b['wall'] / a['wall']:.1f}); peak tree {a['tree_mb']:.0f} -> "
+                  f"{b['tree_mb']:.0f} MB")
     k = r["killed"]
+    if k is None:
+        return
     redo_bound = sum(min(r["chunk"], F - n) for n in r["at_kill"].values() if n < F)
     print(f"\nkill and resume: SIGKILL after {r['kill_s']:.0f} s ("
           f"{'killed' if k['killed'] else 'had finished'}); frames checkpointed per camera "
@@ -305,6 +333,9 @@ def main(argv=None) -> int:
                     help="frames of the single-camera measurement")
     ap.add_argument("--kill-after", type=float, default=0.0,
                     help="seconds before the SIGKILL (0: half the detection's wall)")
+    ap.add_argument("--growth-minutes", type=float, default=0.0,
+                    help="also time detect and triangulate at this length (growth line)")
+    ap.add_argument("--no-kill", action="store_true", help="skip the kill-and-resume row")
     ap.add_argument("--chunk-frames", type=int, default=900,
                     help="frames per checkpoint (mocap detect --chunk-frames)")
     ap.add_argument("--model", default="", choices=("", "heavy", "full", "lite"),
