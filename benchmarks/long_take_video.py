@@ -144,6 +144,7 @@ def run_tree(cmd: list, code: Path, kill_after: "float | None" = None) -> dict:
     with ``kill_after``, SIGKILL the group then (``killed``: whether it was still running)."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     peak = [0.0, 0.0]
+    cpu0 = children_cpu_s()
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=err,
@@ -169,7 +170,17 @@ def run_tree(cmd: list, code: Path, kill_after: "float | None" = None) -> dict:
         text = err.read()
     if not killed and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n{text[-3000:]}")
-    return {"wall": wall, "tree_mb": peak[0], "largest_mb": peak[1], "killed": killed}
+    return {"wall": wall, "tree_mb": peak[0], "largest_mb": peak[1], "killed": killed,
+            "cpu_s": children_cpu_s() - cpu0}
+
+
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of the waited-for children so far, their own waited-for
+    children included (a command's detection workers): the work done, whatever else the
+    machine runs at the time."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def mocap_cmd(*args) -> list:
@@ -189,11 +200,11 @@ def single_camera(session: Path, frames: int, threads: int, out: Path) -> dict:
     job = replace(job, num_frames=frames, out_path=out / f"{job.info.camera}.npz",
                   fingerprint="single", spec=replace(job.spec, num_threads=threads))
     from mocap.detect.run import detect_camera
-    t0 = time.perf_counter()                 # as the 4-camera run: model loading included
-    detect_camera(job)
+    t0, cpu0 = time.perf_counter(), time.process_time()  # model loading included, as in
+    detect_camera(job)                                   # the 4-camera run
     wall = time.perf_counter() - t0
     return {"camera": job.info.camera, "frames": frames, "threads": threads, "wall": wall,
-            "fps": frames / wall}
+            "fps": frames / wall, "cpu_s": time.process_time() - cpu0}
 
 
 def single_child(session: Path, frames: int, threads: int, code: Path, work: Path) -> dict:
@@ -301,8 +312,14 @@ def print_video_table(r: dict) -> None:
     print(f"per camera / single = {per_cam / s['fps']:.2f}; per worker / single = "
           f"{per_worker / s['fps']:.2f} (1.00: no loss from running the cameras together; "
           f"{r['cpus']} cores for {r['workers']} workers x {r['threads']} thread(s))")
+    cpu_4, cpu_1 = 1e3 * d["cpu_s"] / (C * F), 1e3 * s["cpu_s"] / s["frames"]
+    print(f"CPU ms per frame (user + system, load-independent): 4 cameras {cpu_4:.1f} (whole "
+          f"process tree), one camera alone {cpu_1:.1f}; frames/s per camera with a core "
+          f"each x threads: {1e3 / cpu_4:.1f} vs {1e3 / cpu_1:.1f} ({cpu_1 / cpu_4:.2f})")
     print(f"10-minute estimate from this run: {C * 18000 / (per_cam * C) / 60:.0f} min of "
-          f"detection for {C} x 18,000 frames")
+          f"detection for {C} x 18,000 frames at this run's rate; "
+          f"{cpu_4 * C * 18000 / 6e4:.0f} CPU-minutes, at least "
+          f"{cpu_4 * C * 18000 / 6e4 / r['cpus']:.0f} min on {r['cpus']} free cores")
     if r["growth"]:
         g = r["growth"]
         ratio = r["minutes"] / g["minutes"]
