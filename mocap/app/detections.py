@@ -9,6 +9,7 @@ names them: ``videos/<cam>.<ext>`` (or ``videos/<cam>/`` images) in,
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["session_detections", "pose_files", "pose_entries_check", "camera_sources",
            "camera_jobs", "check_frame_sizes", "detect_session", "pose_cameras",
-           "recorded_frame_maps"]
+           "recorded_frame_maps", "heatmaps_for"]
 
 
 def _pose_camera(entry: Path) -> "str | None":
@@ -222,6 +223,16 @@ def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings
     with atomic_write(out / "detections.json", "w") as fh:
         json.dump(summary, fh, indent=2)
     return det
+
+
+def heatmaps_for(det: Detections2D, method: str) -> Detections2D:
+    """The detections the later stages need: the heatmaps only for ``[triangulate] method =
+    "volumetric"`` (sync, association and triangulation each copy them: a take's heatmaps
+    several times over in memory, for nothing with the algebraic method). The detection
+    stage's own files keep them."""
+    if method == "volumetric" or det.heatmaps is None:
+        return det
+    return dataclasses.replace(det, heatmaps=None, heatmap_affine=None)
 
 
 def session_detections(session, rig, settings) -> Detections2D:

@@ -30,7 +30,7 @@ from ..triangulate import triangulate
 from ..triangulate.health import triangulation_health
 from ..types import Detections2D, Manifest, Points3D
 from .bodies import fit_people, require_current_fits, stored_bodies
-from .detections import detect_session, session_detections
+from .detections import detect_session, heatmaps_for, session_detections
 from .pipeline import detections_for_fit, save_health
 from .session import Session
 from .stages import session_lock
@@ -153,7 +153,7 @@ def triangulate_session(folder: "str | Path", method: "str | None" = None,
     if main_person:
         assoc = dataclasses.replace(assoc, mode="main_subject")
     rig = session.rig()
-    every = session_detections(session, rig, settings)
+    every = heatmaps_for(session_detections(session, rig, settings), tri.method)
     det, _ = identify_people(every, rig, assoc)
     raw = triangulate(det, rig, tri)
     health = triangulation_health(det, rig, raw, tri, every)   # raises: no one reconstructed
