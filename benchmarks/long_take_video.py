@@ -1,8 +1,9 @@
 """The video take of ``benchmarks/long_take.py``: 4 cameras at 1920x1080, detection to 3D points
 run as a user would (``mocap detect``, then ``mocap triangulate``), with per stage the wall
-seconds and the peak memory of the whole process tree (the command and its detection workers,
-summed, sampled every 0.2 s), next to the single-camera detection rate measured in the same
-run on the same clip, and a kill-and-resume row.
+seconds, CPU seconds and the peak memory of the whole process tree (the command and its
+detection workers, summed as proportional set sizes, sampled every 0.2 s), next to the
+single-camera detection rate measured in the same run on the same clip, and a
+kill-and-resume row.
 
 The take: a 60-frame clip per camera (2 s at 30 fps) rendered once with the project's own
 renderer (:func:`mocap.app.render_session.cached_render`: the ``studio4`` rig, an Anny body
@@ -123,20 +124,24 @@ def copy_session(src: Path, dst: Path) -> Path:
 # ----------------------------------------------------------------------------- processes
 
 def tree_rss_mb(root_pid: int) -> tuple[float, float]:
-    """(sum, largest) resident MB of a process and its descendants."""
+    """(sum, largest) MB of a process and its descendants: the sum of their proportional set
+    sizes (PSS: a page shared by n processes counts 1/n in each, so forked children are not
+    counted twice), and the largest resident set (RSS)."""
     import psutil
     try:
         procs = [psutil.Process(root_pid)]
         procs += procs[0].children(recursive=True)
     except psutil.NoSuchProcess:
         return 0.0, 0.0
-    rss = []
+    pss, rss = [], []
     for p in procs:
         try:
-            rss.append(p.memory_info().rss / 2**20)
+            m = p.memory_full_info()
         except psutil.Error:
-            pass
-    return (sum(rss), max(rss)) if rss else (0.0, 0.0)
+            continue
+        pss.append(getattr(m, "pss", m.rss) / 2**20)
+        rss.append(m.rss / 2**20)
+    return (sum(pss), max(rss)) if rss else (0.0, 0.0)
 
 
 def run_tree(cmd: list, code: Path, kill_after: "float | None" = None) -> dict:
@@ -297,10 +302,12 @@ def print_video_table(r: dict) -> None:
           f"{r['cpus']} CPUs, {r['workers']} workers x {r['threads']} thread(s); BlazePose "
           f"{r['model']}, mirrored pass {'on' if r['flip'] else 'off'}; checkpoints every "
           f"{r['chunk']} frames")
-    print(f"{'stage (whole process)':<40}{'wall s':>9}{'tree MB':>9}{'largest MB':>11}")
+    print(f"{'stage (whole process)':<40}{'wall s':>9}{'tree MB':>9}{'largest MB':>11}"
+          f"{'CPU s':>8}")
     for label, row in (("mocap detect", d), ("mocap triangulate (detections reused)",
                                              r["triangulate"])):
-        print(f"{label:<40}{row['wall']:>9.1f}{row['tree_mb']:>9.0f}{row['largest_mb']:>11.0f}")
+        print(f"{label:<40}{row['wall']:>9.1f}{row['tree_mb']:>9.0f}{row['largest_mb']:>11.0f}"
+              f"{row['cpu_s']:>8.0f}")
     per_cam = F / d["wall"]
     per_worker = per_cam * C / r["workers"]
     s = r["single"]
