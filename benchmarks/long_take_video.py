@@ -26,9 +26,10 @@ Rows:
 * ``mocap triangulate`` after detection (the per-camera files reused).
 * growth (``--growth-minutes G``): ``mocap detect`` and ``mocap triangulate`` at G minutes
   too, their seconds and peak memory against the take's, next to the ratio of lengths.
-* kill and resume (``--no-kill``: skipped): the same command on a copy of the session, SIGKILLed (the whole process
-  group: the command and its workers) after ``--kill-after`` s (default: half the measured
-  detection wall), then run again: the frames checkpointed at the kill per camera, the frames
+* kill and resume (``--no-kill``: skipped): the same command on a copy of the session,
+  SIGKILLed (the whole process group: the command and its workers) after ``--kill-after`` s
+  (default: 0.7 x the measured detection wall: with fewer workers than cameras, inside the
+  cameras that run last), then run again: the frames checkpointed at the kill per camera, the frames
   the rerun detected, and whether every camera's file equals the uninterrupted run's. The
   rerun starts at each camera's last checkpoint, so the frames detected twice are those a
   camera had detected past its last checkpoint at the kill: fewer than one chunk (900 frames)
@@ -275,7 +276,7 @@ def measure_video(minutes: float, cache: Path, code: Path, work: Path, opts) -> 
     if opts.no_kill:
         return r
     victim = copy_session(session, work / "victim")
-    r["kill_s"] = opts.kill_after or 0.5 * detect["wall"]
+    r["kill_s"] = opts.kill_after or 0.7 * detect["wall"]
     r["killed"] = run_tree(mocap_cmd("detect", victim, *chunk), code, kill_after=r["kill_s"])
     r["at_kill"] = checkpointed(victim)
     r["rerun"] = run_tree(mocap_cmd("detect", victim, *chunk), code)
@@ -356,7 +357,7 @@ def main(argv=None) -> int:
     ap.add_argument("--single-frames", type=int, default=300,
                     help="frames of the single-camera measurement")
     ap.add_argument("--kill-after", type=float, default=0.0,
-                    help="seconds before the SIGKILL (0: half the detection's wall)")
+                    help="seconds before the SIGKILL (0: 0.7 x the detection's wall)")
     ap.add_argument("--growth-minutes", type=float, default=0.0,
                     help="also time detect and triangulate at this length (growth line)")
     ap.add_argument("--no-kill", action="store_true", help="skip the kill-and-resume row")
