@@ -336,8 +336,9 @@ def print_video_table(r: dict) -> None:
         for key, label in (("detect", "mocap detect"), ("triangulate", "mocap triangulate")):
             a, b = g[key], r[key]
             print(f"{label:<40}{a['wall']:>7.1f} -> {b['wall']:.1f} s (x "
-                  f"{b['wall'] / a['wall']:.1f}); peak tree {a['tree_mb']:.0f} -> "
-                  f"{b['tree_mb']:.0f} MB")
+                  f"{b['wall'] / a['wall']:.1f}); CPU {a['cpu_s']:.0f} -> {b['cpu_s']:.0f} s "
+                  f"(x {b['cpu_s'] / max(a['cpu_s'], 1e-9):.1f}); peak tree "
+                  f"{a['tree_mb']:.0f} -> {b['tree_mb']:.0f} MB")
     k = r["killed"]
     if k is None:
         return
