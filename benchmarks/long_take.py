@@ -20,6 +20,13 @@ at the short one, against the ratio of lengths (linear: the same number).
 
 Run:  nice -n 10 .venv/bin/python benchmarks/long_take.py [--minutes 10] [--runs 3]
       [--code DIR] (DIR: the checkout whose ``mocap`` is timed; default this one)
+      [--video-minutes M] [--no-json]
+
+The video take (``--video-minutes``, default 0.5; 0: none) is ``benchmarks/long_take_video.py``:
+4 cameras at 1920x1080, a rendered 2-second clip looped to M minutes (a loop repeats the
+motion), ``mocap detect`` and ``mocap triangulate`` as whole processes with the peak memory of
+their process trees, detection frames/s per camera next to one camera alone, and a
+kill-and-resume row; its table follows the JSON take's (``--no-json``: the video take alone).
 """
 from __future__ import annotations
 
@@ -339,6 +346,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-stages", action="store_true", help="skip our stage breakdown")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache/mocap/bench/long_take")
     ap.add_argument("--code", type=Path, default=REPO, help="the checkout whose mocap is timed")
+    ap.add_argument("--video-minutes", type=float, default=0.5,
+                    help="the video take's length (0: no video take)")
+    ap.add_argument("--no-json", action="store_true", help="the video take alone")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if not args.child else logging.WARNING,
@@ -351,13 +361,26 @@ def main(argv=None) -> int:
     minutes = sorted({m for m in (args.growth_minutes, args.minutes) if m > 0})
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for m in minutes:
+        for m in minutes if not args.no_json else []:
             session = make_session(m, args.cache)
             log.info("measuring %g min (%s) with %s", m, session, args.code)
             results[m] = measure(session, args.code.resolve(), args.runs, not args.no_run,
                                  Path(tmp), not (args.no_run or args.no_stages))
-    print_table(results, minutes, args.runs)
+    if results:
+        print_table(results, minutes, args.runs)
+    if args.video_minutes > 0:
+        video_take().main(["--minutes", str(args.video_minutes), "--code", str(args.code)])
     return 0
+
+
+def video_take():
+    """``benchmarks/long_take_video.py`` as a module (this folder is not on the path)."""
+    import importlib.util
+    path = Path(__file__).with_name("long_take_video.py")
+    spec = importlib.util.spec_from_file_location("long_take_video", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":

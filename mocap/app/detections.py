@@ -9,6 +9,7 @@ names them: ``videos/<cam>.<ext>`` (or ``videos/<cam>/`` images) in,
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["session_detections", "pose_files", "pose_entries_check", "camera_sources",
            "camera_jobs", "check_frame_sizes", "detect_session", "pose_cameras",
-           "recorded_frame_maps"]
+           "recorded_frame_maps", "heatmaps_for"]
 
 
 def _pose_camera(entry: Path) -> "str | None":
@@ -148,7 +149,7 @@ def check_frame_sizes(jobs: "list[CameraJob]", rig) -> "list[FrameMap | None]":
 
 
 def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
-                rig=None) -> list[CameraJob]:
+                rig=None, chunk_frames: "int | None" = None) -> list[CameraJob]:
     """One detection job per camera of a session (``videos/<cam>``), in the rig's order.
 
     Each job writes ``out/detect/<cam>.npz``; a job whose file already holds the same
@@ -158,6 +159,7 @@ def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
 
     With ``rig`` (the calibration), each camera's frames must map to its ``size_wh``
     (:func:`check_frame_sizes`: a codec's padding, or the calibration's frame scaled).
+    ``chunk_frames``: frames per checkpoint (None: :data:`mocap.detect.run.CHUNK_FRAMES`).
 
     Raises:
         SessionError / DetectorError: missing or inconsistent videos, frames of another size
@@ -166,7 +168,8 @@ def camera_jobs(root: "str | Path", camera_names: "tuple[str, ...]", settings,
     from ..detect.run import make_jobs      # lazy: the detectors, only for sessions of videos
     root = Path(root)
     sources = camera_sources(root, camera_names)
-    jobs = make_jobs(sources, camera_names, settings, root / "out" / "detect", root)
+    jobs = make_jobs(sources, camera_names, settings, root / "out" / "detect", root,
+                     **({"chunk_frames": chunk_frames} if chunk_frames else {}))
     if rig is not None:
         check_frame_sizes(jobs, rig)
     return jobs
@@ -185,7 +188,8 @@ def recorded_frame_maps(out: Path) -> "dict[str, np.ndarray]":
 
 
 def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings,
-                   workers: "int | None" = None, rig=None) -> Detections2D:
+                   workers: "int | None" = None, rig=None,
+                   chunk_frames: "int | None" = None) -> Detections2D:
     """Detect 2D keypoints in a session's videos; write ``out/detections.npz``.
 
     Args:
@@ -197,6 +201,8 @@ def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings
             ``size_wh`` (decided before any detection, :func:`check_frame_sizes`): the
             detections are in the calibration's pixels, ``out/detections.json`` records
             each camera's ``frame_map``.
+        chunk_frames: frames per checkpoint of a camera (None: 900, see
+            :mod:`mocap.detect.chunks`).
     Returns:
         the detections, also saved to ``out/detections.npz`` (and a summary to
         ``out/detections.json``).
@@ -204,7 +210,7 @@ def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings
     root = Path(root)
     from ..detect.run import detect_jobs, detection_summary     # lazy, as in camera_jobs
     from ..detect.frame_map import map_detections
-    jobs = camera_jobs(root, camera_names, settings)
+    jobs = camera_jobs(root, camera_names, settings, chunk_frames=chunk_frames)
     maps = check_frame_sizes(jobs, rig) if rig is not None else [None] * len(jobs)
     # the per-camera results (out/detect/) stay in video pixels; the mapping follows them
     det = map_detections(detect_jobs(jobs, camera_names, settings, workers,
@@ -217,6 +223,16 @@ def detect_session(root: "str | Path", camera_names: "tuple[str, ...]", settings
     with atomic_write(out / "detections.json", "w") as fh:
         json.dump(summary, fh, indent=2)
     return det
+
+
+def heatmaps_for(det: Detections2D, method: str) -> Detections2D:
+    """The detections the later stages need: the heatmaps only for ``[triangulate] method =
+    "volumetric"`` (sync, association and triangulation each copy them: a take's heatmaps
+    several times over in memory, for nothing with the algebraic method). The detection
+    stage's own files keep them."""
+    if method == "volumetric" or det.heatmaps is None:
+        return det
+    return dataclasses.replace(det, heatmaps=None, heatmap_affine=None)
 
 
 def session_detections(session, rig, settings) -> Detections2D:

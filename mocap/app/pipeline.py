@@ -26,7 +26,7 @@ from ..triangulate import triangulate
 from ..triangulate.health import triangulation_health
 from ..types import Manifest, Points3D
 from .bodies import body_model_for, fit_people
-from .detections import session_detections
+from .detections import heatmaps_for, session_detections
 from .opensim import opensim_stage
 from .session import Session
 from .stages import StageRunner
@@ -205,6 +205,7 @@ def _run_stages(runner: StageRunner, session: Session, rig, settings: Settings) 
     """Every stage, under the session lock; returns the manifest written."""
     runner.remove_stale_temporaries()
     det = session_detections(session, rig, settings)     # pose files, else detect on videos
+    det = heatmaps_for(det, settings.triangulate.method)
     synced = _stage_sync(runner, session, det, rig, settings)
     det = _stage_associate(runner, session, synced, rig, settings)   # P axis = identity
     C, F, P, J = det.shape

@@ -54,7 +54,7 @@ def override(settings: Settings, table: str, changes: dict) -> Settings:
 
 @locked
 def detect_videos(folder: "str | Path", changes: dict, workers: "int | None" = None,
-                  ) -> tuple[Detections2D, Path]:
+                  chunk_frames: "int | None" = None) -> tuple[Detections2D, Path]:
     """2D keypoints (and heatmaps) from the session's videos, ``[detect]`` with ``changes``.
 
     Returns:
@@ -63,7 +63,8 @@ def detect_videos(folder: "str | Path", changes: dict, workers: "int | None" = N
     session = Session(Path(folder))
     settings = override(session.settings(), "detect", changes)
     rig = session.rig()
-    det = detect_session(session.root, rig.names, settings, workers=workers, rig=rig)
+    det = detect_session(session.root, rig.names, settings, workers=workers, rig=rig,
+                         chunk_frames=chunk_frames)
     return det, session.out / "detections.npz"
 
 

@@ -24,7 +24,7 @@ from ..parallel import beside
 from ..triangulate import triangulate
 from ..triangulate.health import cameras_health, report_health
 from ..types import Points3D
-from .detections import session_detections
+from .detections import heatmaps_for, session_detections
 from .session import Session
 from .stages import session_lock
 
@@ -75,7 +75,7 @@ def _triangulate_session(session: Session, method: "str | None", main_person: bo
     if main_person:
         assoc = dataclasses.replace(assoc, mode="main_subject")
     rig = session.rig()
-    every = session_detections(session, rig, settings)
+    every = heatmaps_for(session_detections(session, rig, settings), tri.method)
     det, _ = identify_people(every, rig, assoc)
     raw = triangulate(det, rig, tri)
     # the cameras' health in a process beside the filter (independent steps, each about a

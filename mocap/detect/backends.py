@@ -41,6 +41,14 @@ class BlazePoseBackend:
             detect_interval=spec.detect_interval)
         self.heatmap_hw = (64, 64) if spec.heatmaps else None
 
+    def state(self) -> dict:
+        """The tracking state (the hands keep none): see :meth:`BlazePoseTracker.state`."""
+        return self.tracker.state()
+
+    def restore(self, state: dict) -> None:
+        """Continue from a :meth:`state`."""
+        self.tracker.restore(state)
+
     def process(self, rgb: np.ndarray) -> list[tuple[int, PersonResult]]:
         """(slot, person) for the people followed in an RGB uint8 frame (H, W, 3)."""
         out = []

@@ -237,6 +237,17 @@ class OnnxTopDownBackend:
         results.append((slot, res, box))
         return True
 
+    def state(self) -> dict:
+        """What the next frame depends on, JSON-able: the frame count and each followed
+        person's slot and box (x0, y0, x1, y1 image pixels)."""
+        return {"frame": self.frame,
+                "tracks": [[int(s)] + [float(v) for v in box] for s, box in self.tracks]}
+
+    def restore(self, state: dict) -> None:
+        """Continue from a :meth:`state`."""
+        self.frame = int(state["frame"])
+        self.tracks = [(int(t[0]), np.array(t[1:], np.float64)) for t in state["tracks"]]
+
     def process(self, rgb: np.ndarray) -> list[tuple[int, PersonResult]]:
         """(slot, person) for the people followed in an RGB uint8 frame (H, W, 3)."""
         results: list = []

@@ -4,10 +4,12 @@ Cameras run in parallel worker processes (one camera each, the CPU cores shared 
 each decoding ahead in a thread (:class:`.video.FrameReader`) and writing its result to the
 job's file (``<folder>/<cam>.npz``, the folder chosen by the caller) atomically, stamped
 with a fingerprint of its inputs and settings: a camera whose file is up to date is skipped,
-so a crashed run resumes without redoing finished cameras. Heatmaps go to memory-mapped scratch
-files (one per person slot used) while a camera runs, so a worker's memory does not grow with
-the take's length. One progress bar counts the take's
-frames over all cameras.
+so a crashed run resumes without redoing finished cameras. Inside a camera, every
+``chunk_frames`` frames are checkpointed (:mod:`.chunks`: keypoints, compressed heatmaps and
+the tracker's state), so a rerun redoes at most one chunk per camera, and a worker holds one
+chunk's heatmaps at a time: its memory does not grow with the take's length. One progress
+bar counts the frames left over all cameras; without a terminal, the progress is logged with
+frames/s and the time left (:class:`mocap.progress.RateLog`).
 """
 from __future__ import annotations
 
@@ -26,16 +28,20 @@ import numpy as np
 from ..errors import DetectorError, MocapError
 from ..keypoints import get_format
 from ..models import MODELS, landmark_model_name
-from ..types import Detections2D, load_npz, save_npz
+from ..progress import RateLog
+from ..types import Detections2D
+from .assemble import assemble_detections
 from .backends import make_backend
+from .chunks import (EMPTY_AFFINE, Chunk, finished_chunks, load_chunk, remove_chunks,
+                     save_chunk, write_camera_file)
 from .types import DEFAULT_LANDMARK_MODEL, BackendSpec, resolve_model
 from .video import VideoInfo, FrameReader, check_sources, probe_source
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CameraJob", "detect_camera", "detect_sources", "spec_from_settings",
-           "assemble_detections", "make_jobs", "job_done", "detect_jobs", "detection_summary",
-           "pad_people"]
+           "make_jobs", "job_done", "detect_jobs", "detection_summary",
+           "frames_left", "CHUNK_FRAMES"]
 
 #: Bumped when the detection code changes what it writes (invalidates cached cameras).
 CODE_VERSION = 2
@@ -43,8 +49,10 @@ _PROGRESS_EVERY = 5
 #: Heatmap probabilities below this are stored as 0: the maps are mostly empty, and exact
 #: zeros make them compress 6 times smaller and 5 times faster (float16 keeps 3 digits anyway).
 HEATMAP_FLOOR = 2e-3
-#: Affine of a heatmap slot with no person (all-zero heatmap): finite, one pixel per cell.
-_EMPTY_AFFINE = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+#: Frames per checkpoint of a camera: a run killed mid-camera redoes at most this many frames
+#: per camera, and a worker holds this many frames of heatmaps (about 0.27 MB per frame and
+#: person followed: 240 MB for one person). The detections do not depend on it.
+CHUNK_FRAMES = 900
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,8 @@ class CameraJob:
     Attributes:
         info: the camera's source. num_frames: frames to process (from 0).
         spec: the detector. out_path: the camera's result file. fingerprint: of the inputs.
+        chunk_frames: frames per checkpoint (:mod:`.chunks`); the result does not depend
+            on it.
     """
 
     info: VideoInfo
@@ -61,6 +71,7 @@ class CameraJob:
     spec: BackendSpec
     out_path: Path
     fingerprint: str
+    chunk_frames: int = CHUNK_FRAMES
 
 
 def spec_from_settings(detect, root: "Path | None" = None, num_threads: int = 1
@@ -115,56 +126,91 @@ def _is_done(job: CameraJob) -> bool:
         return False
 
 
-class _HeatmapSlots:
-    """Heatmaps of one camera, a memory-mapped scratch file per person slot, made when the
-    slot is first used (so a cap of many people costs nothing for the slots never used)."""
-
-    def __init__(self, out_path: Path, shape: tuple):
-        self.out_path, self.shape, self.maps = out_path, shape, {}
-
-    def put(self, f: int, slot: int, heatmaps: np.ndarray) -> None:
-        if slot not in self.maps:
-            path = self.out_path.with_name(f".{self.out_path.stem}.heatmaps{slot}.npy")
-            self.maps[slot] = (path, np.lib.format.open_memmap(path, "w+", np.float16,
-                                                               self.shape))
-        self.maps[slot][1][f] = np.where(heatmaps < HEATMAP_FLOOR, 0.0, heatmaps)
-
-    def stacked(self, P: int) -> np.ndarray:
-        """(F, P, J, h, w) float16: the slots below P, zeros where unused."""
-        out = np.zeros((self.shape[0], P) + self.shape[1:], np.float16)
-        for slot, (_, m) in self.maps.items():
-            if slot < P:
-                out[:, slot] = m
-        return out
-
-    def remove(self) -> None:
-        paths = [path for path, _ in self.maps.values()]
-        self.maps = {}                                  # drops the maps (closes the files)
-        for path in paths:
-            path.unlink(missing_ok=True)
+def _new_arrays(n: int, P: int, J: int) -> dict:
+    """Empty keypoint arrays of n frames: xy NaN, conf 0, affines of empty slots."""
+    return {"xy": np.full((n, P, J, 2), np.nan), "conf": np.zeros((n, P, J), np.float32),
+            "aff": np.broadcast_to(EMPTY_AFFINE, (n, P, 2, 3)).copy()}
 
 
-def _run_frames(job: CameraJob, backend, arrays: dict, hm: "_HeatmapSlots | None",
-                progress) -> None:
-    """The backend over the job's frames, filling xy, conf, aff (and the heatmaps)."""
+def _put_heatmaps(maps: dict, f: int, slot: int, heatmaps: np.ndarray, n: int) -> None:
+    """Frame f's heatmaps (J, h, w) of a slot into the chunk's (n, J, h, w) float16 map of
+    that slot (made when the slot is first used), values below the floor set to 0."""
+    if slot not in maps:
+        maps[slot] = np.zeros((n,) + heatmaps.shape, np.float16)
+    maps[slot][f] = np.where(heatmaps < HEATMAP_FLOOR, 0.0, heatmaps)
+
+
+def _detect_chunk(backend, frames, first: int, n: int, shape: "tuple[int, int]",
+                  progress) -> tuple[dict, dict]:
+    """The backend over frames ``first`` to ``first + n - 1`` of an open reader: the keypoint
+    arrays (xy, conf, aff) and the heatmaps of the slots used (slot -> (n, J, h, w)).
+
+    Args:
+        shape: (P, J): the person slots (``max_people``) and joints of the arrays.
+    """
+    arrays, maps = _new_arrays(n, *shape), {}
+    keep_heatmaps = backend.heatmap_hw is not None
     xy, conf, aff = arrays["xy"], arrays["conf"], arrays["aff"]
-    done = 0
-    with FrameReader(job.info, job.num_frames) as frames:
-        for f, rgb in frames:
-            for slot, r in backend.process(rgb):
-                xy[f, slot], conf[f, slot] = r.xy, r.conf
-                if hm is not None and r.heatmaps is not None:
-                    hm.put(f, slot, r.heatmaps)
-                    aff[f, slot] = r.image_from_heatmap
-            done += 1
-            if progress is not None and done % _PROGRESS_EVERY == 0:
-                progress(_PROGRESS_EVERY)
-    if progress is not None and done % _PROGRESS_EVERY:
-        progress(done % _PROGRESS_EVERY)
+    for i in range(n):
+        f, rgb = next(frames)
+        if f != first + i:
+            raise DetectorError(f"frame {f} read where frame {first + i} was expected")
+        for slot, r in backend.process(rgb):
+            xy[i, slot], conf[i, slot] = r.xy, r.conf
+            if keep_heatmaps and r.heatmaps is not None:
+                _put_heatmaps(maps, i, slot, r.heatmaps, n)
+                aff[i, slot] = r.image_from_heatmap
+        if progress is not None and (i + 1) % _PROGRESS_EVERY == 0:
+            progress(_PROGRESS_EVERY)
+    if progress is not None and n % _PROGRESS_EVERY:
+        progress(n % _PROGRESS_EVERY)
+    return arrays, maps
+
+
+def _backend_state(backend) -> "dict | None":
+    state = getattr(backend, "state", None)
+    return state() if callable(state) else None
+
+
+def _run_chunks(job: CameraJob, backend, done: "list[Chunk]", progress) -> list[Chunk]:
+    """Detect the frames after the finished chunks ``done``, one chunk file per
+    ``job.chunk_frames`` frames; returns every chunk of the camera in frame order."""
+    F, J = job.num_frames, get_format(backend.format).num_joints
+    start = done[-1].stop if done else 0
+    if done and callable(getattr(backend, "restore", None)):
+        backend.restore(load_chunk(done[-1])["state"])
+    chunks = list(done)
+    if start >= F:                  # killed while assembling: nothing left to detect
+        return chunks
+    with FrameReader(job.info, F, start=start) as reader:
+        frames = iter(reader)
+        for first in range(start, F, job.chunk_frames):
+            n = min(job.chunk_frames, F - first)
+            arrays, maps = _detect_chunk(backend, frames, first, n,
+                                         (job.spec.max_people, J), progress)
+            chunks.append(save_chunk(job.out_path, first, arrays, maps, job.fingerprint,
+                                     _backend_state(backend)))
+            log.debug("camera %s: frames %d-%d checkpointed", job.info.camera, first,
+                      first + n - 1)
+    return chunks
+
+
+def frames_left(job: CameraJob) -> int:
+    """Frames of a job still to detect: 0 when its file is done, else those after its
+    finished chunks."""
+    if _is_done(job):
+        return 0
+    done = finished_chunks(job.out_path, job.fingerprint, job.num_frames)
+    return job.num_frames - (done[-1].stop if done else 0)
 
 
 def detect_camera(job: CameraJob, progress=None) -> Path:
     """Run the detector over one camera's frames and write ``job.out_path``.
+
+    Frames are detected in chunks of ``job.chunk_frames``, each checkpointed with the
+    backend's tracking state (:mod:`.chunks`); finished chunks of the same job are loaded,
+    not detected again, and detection continues from the first missing one exactly as an
+    uninterrupted run would. The file is assembled from the chunks (which are then removed).
 
     The file holds xy (F, P, J, 2) pixels (NaN = nobody), conf (F, P, J), format, camera,
     fps, fingerprint and, when kept, heatmaps (F, P, J, h, w) float16 (values below
@@ -176,29 +222,19 @@ def detect_camera(job: CameraJob, progress=None) -> Path:
         progress: optional callable taking a number of frames done since the last call.
     """
     backend = make_backend(job.spec)
-    F, P = job.num_frames, job.spec.max_people
-    J = get_format(backend.format).num_joints
-    arrays = {"xy": np.full((F, P, J, 2), np.nan), "conf": np.zeros((F, P, J), np.float32),
-              "aff": np.broadcast_to(_EMPTY_AFFINE, (F, P, 2, 3)).copy()}
-    job.out_path.parent.mkdir(parents=True, exist_ok=True)
-    hw = backend.heatmap_hw
-    hm = _HeatmapSlots(job.out_path, (F, J) + hw) if hw else None
-    try:
-        _run_frames(job, backend, arrays, hm, progress)
-        used = np.isfinite(arrays["xy"][..., 0]).any((0, 2))
-        P = int(np.flatnonzero(used).max()) + 1 if used.any() else 1
-        xy = arrays["xy"][:, :P]
-        out = dict(xy=xy, conf=arrays["conf"][:, :P], format=np.array(backend.format),
-                   camera=np.array(job.info.camera), fps=np.array(job.info.fps),
-                   fingerprint=np.array(job.fingerprint))
-        if hm is not None:
-            out.update(heatmaps=hm.stacked(P), heatmap_affine=arrays["aff"][:, :P])
-        save_npz(job.out_path, **out)
-    finally:
-        if hm is not None:
-            hm.remove()
+    done = finished_chunks(job.out_path, job.fingerprint, job.num_frames)
+    if done:
+        log.info("camera %s: resuming at frame %d of %d (finished chunks kept)",
+                 job.info.camera, done[-1].stop, job.num_frames)
+    chunks = _run_chunks(job, backend, done, progress)
+    meta = dict(format=np.array(backend.format), camera=np.array(job.info.camera),
+                fps=np.array(job.info.fps), fingerprint=np.array(job.fingerprint))
+    kp = write_camera_file(job.out_path, chunks, meta, backend.heatmap_hw)
+    remove_chunks(job.out_path)
+    xy = kp["xy"]
     log.info("camera %s: %d frames, up to %d people, somebody found in %.0f %% of them",
-             job.info.camera, F, P, 100.0 * np.isfinite(xy[..., 0]).any((1, 2)).mean())
+             job.info.camera, job.num_frames, xy.shape[1],
+             100.0 * np.isfinite(xy[..., 0]).any((1, 2)).mean())
     return job.out_path
 
 
@@ -225,9 +261,23 @@ def _progress_bar(total: int, desc: str):
                 dynamic_ncols=True)
 
 
+def _progress(total: int, desc: str):
+    """A callable counting frames done: a progress bar on a terminal (its rate and time
+    left), else a :class:`~mocap.progress.RateLog` (log lines with frames/s and time left);
+    and the callable that closes it."""
+    bar = _progress_bar(total, desc)
+    if bar is not None and not bar.disable:
+        return bar.update, bar.close
+    if bar is not None:
+        bar.close()
+    meter = RateLog(total, desc, "frames", logger=log)
+    return meter.update, meter.close
+
+
 def detect_sources(jobs: "list[CameraJob]", workers: int = 0, desc: str = "detect"
                    ) -> list[Path]:
-    """Run the jobs (cameras) in parallel worker processes, skipping finished ones.
+    """Run the jobs (cameras) in parallel worker processes, skipping finished ones (and,
+    inside a camera, its finished chunks).
 
     Args:
         workers: processes (0: one per camera, at most the CPU count); 1 runs in this
@@ -235,7 +285,8 @@ def detect_sources(jobs: "list[CameraJob]", workers: int = 0, desc: str = "detec
     Returns:
         the result file of every job, in the jobs' order.
     """
-    todo = [j for j in jobs if not _is_done(j)]
+    todo = [j for j in jobs if not _is_done(j)]         # (all chunks done: assembled only)
+    left = {j.out_path: frames_left(j) for j in todo}
     for j in jobs:
         if j not in todo:
             log.info("camera %s: up to date (%s)", j.info.camera, j.out_path)
@@ -245,8 +296,7 @@ def detect_sources(jobs: "list[CameraJob]", workers: int = 0, desc: str = "detec
     n = min(len(todo), workers or cpus)
     threads = max(1, cpus // max(n, 1))
     todo = [replace(j, spec=replace(j.spec, num_threads=threads)) for j in todo]
-    bar = _progress_bar(sum(j.num_frames for j in todo), desc)
-    tick = (lambda k: bar.update(k)) if bar is not None else None
+    tick, close = _progress(sum(left[j.out_path] for j in todo), desc)
     try:
         if n <= 1:
             for j in todo:
@@ -254,8 +304,7 @@ def detect_sources(jobs: "list[CameraJob]", workers: int = 0, desc: str = "detec
         else:
             _run_pool(todo, n, tick)
     finally:
-        if bar is not None:
-            bar.close()
+        close()
     return [j.out_path for j in jobs]
 
 
@@ -287,54 +336,16 @@ def _drain(q, tick) -> None:
             tick(k)
 
 
-# --- assembling a take ----------------------------------------------------------------------
-
-def pad_people(a: np.ndarray, P: int, fill) -> np.ndarray:
-    """An (F, P', ...) array padded along its people axis to P with ``fill`` (broadcast)."""
-    if a.shape[1] >= P:
-        return a
-    pad = np.empty((a.shape[0], P - a.shape[1]) + a.shape[2:], a.dtype)
-    pad[...] = fill
-    return np.concatenate([a, pad], 1)
-
-
-def assemble_detections(paths: "list[Path]", camera_names: "tuple[str, ...]", fps: float,
-                        max_heatmap_gb: float = 2.0) -> Detections2D:
-    """Stack per-camera result files into one :class:`Detections2D` (rig order).
-
-    Heatmaps are kept when every camera has them and they fit in ``max_heatmap_gb`` (a
-    warning names the setting otherwise).
-    """
-    per = [load_npz(p, ("xy", "conf", "format"), "camera detections") for p in paths]
-    fmts = {str(d["format"]) for d in per}
-    if len(fmts) != 1:
-        raise MocapError(f"camera detection files disagree on the keypoint format: {fmts}")
-    P = max(d["xy"].shape[1] for d in per)
-    xy = np.stack([pad_people(d["xy"], P, np.nan) for d in per])
-    conf = np.stack([pad_people(d["conf"], P, 0.0) for d in per])
-    hm = aff = None
-    if all("heatmaps" in d for d in per):
-        size_gb = sum(d["heatmaps"].nbytes / d["heatmaps"].shape[1] for d in per) * P / 1e9
-        if size_gb <= max_heatmap_gb:
-            hm = np.stack([pad_people(d["heatmaps"], P, 0.0) for d in per])
-            aff = np.stack([pad_people(d["heatmap_affine"], P, _EMPTY_AFFINE)
-                            for d in per])
-        else:
-            log.warning("heatmaps of this take take %.1f GB, more than [detect] "
-                        "max_heatmap_gb = %g; keeping keypoints only", size_gb, max_heatmap_gb)
-    return Detections2D(xy=xy, conf=conf, format=fmts.pop(), camera_names=camera_names,
-                        fps=fps, heatmaps=hm, heatmap_affine=aff)
-
-
 def make_jobs(sources: "list[Path]", camera_names: "tuple[str, ...]", settings,
-              folder: "str | Path", model_root: "Path | None" = None) -> list[CameraJob]:
+              folder: "str | Path", model_root: "Path | None" = None,
+              chunk_frames: int = CHUNK_FRAMES) -> list[CameraJob]:
     """One detection job per camera, in the given (rig) order.
 
     Args:
         sources: each camera's video file or image folder. camera_names: the cameras.
         settings: the :class:`~mocap.settings.Settings` (``[take] fps``, ``[detect]``).
         folder: where each job writes ``<cam>.npz``. model_root: the folder a relative
-            ``[detect] model`` path is taken from.
+            ``[detect] model`` path is taken from. chunk_frames: frames per checkpoint.
     Returns:
         the jobs; a job whose file already holds the same fingerprint (source, frames,
         detector) is done (see :func:`job_done`).
@@ -344,8 +355,10 @@ def make_jobs(sources: "list[Path]", camera_names: "tuple[str, ...]", settings,
     infos = [probe_source(p, c, settings.take.fps) for p, c in zip(sources, camera_names)]
     F = check_sources(infos)
     spec = spec_from_settings(settings.detect, model_root)
-    return [CameraJob(i, F, spec, Path(folder) / f"{i.camera}.npz", _fingerprint(i, F, spec))
-            for i in infos]
+    if chunk_frames < 1:
+        raise DetectorError(f"chunk_frames: expected at least 1 frame, found {chunk_frames}")
+    return [CameraJob(i, F, spec, Path(folder) / f"{i.camera}.npz", _fingerprint(i, F, spec),
+                      chunk_frames) for i in infos]
 
 
 def job_done(job: CameraJob) -> bool:

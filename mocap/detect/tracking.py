@@ -205,6 +205,27 @@ class BlazePoseTracker:
             if hide and len(results) > before:
                 passes.insert(0, (hide, margin))    # someone new: look past them too
 
+    def state(self) -> dict:
+        """What the next frame depends on, JSON-able (floats kept exactly, arrays with their
+        dtype): the frame count, the detector's runs and each followed person's slot, region,
+        last body points and pace."""
+        def arr(a):
+            return None if a is None else {"dtype": str(a.dtype), "values": a.tolist()}
+        return {"frame": self.frame, "detector_runs": self.detector_runs,
+                "tracks": [{"slot": t.slot, "roi": [float(t.roi.center_xy[0]),
+                                                    float(t.roi.center_xy[1]),
+                                                    float(t.roi.size_px), float(t.roi.angle_rad)],
+                            "xy": arr(t.xy), "step": arr(t.step)} for t in self.tracks]}
+
+    def restore(self, state: dict) -> None:
+        """Continue from a :meth:`state` (as if the frames before had just been processed)."""
+        def arr(d):
+            return None if d is None else np.asarray(d["values"], dtype=d["dtype"])
+        self.frame, self.detector_runs = int(state["frame"]), int(state["detector_runs"])
+        self.tracks = [TrackedRegion(int(t["slot"]), Roi((float(t["roi"][0]), float(t["roi"][1])),
+                                                         float(t["roi"][2]), float(t["roi"][3])),
+                                     arr(t["xy"]), arr(t["step"])) for t in state["tracks"]]
+
     def process(self, rgb: np.ndarray) -> list[tuple[int, LandmarkResult]]:
         """(slot, result) of every person followed in this frame (an RGB uint8 frame)."""
         results, lost = self._follow(rgb)

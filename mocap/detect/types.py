@@ -132,6 +132,17 @@ class DetectorBackend(Protocol):
         the person's index along P for as long as they are followed."""
         ...
 
+    def state(self) -> dict:
+        """The tracking state the next frame depends on, JSON-able with floats kept exactly
+        (saved with each checkpoint of a camera, :mod:`.chunks`). A backend without
+        ``state`` and ``restore`` is taken to keep none."""
+        ...
+
+    def restore(self, state: dict) -> None:
+        """Continue from a :meth:`state`: the next frames give what they would have given
+        after the frames that produced it."""
+        ...
+
 
 def resolve_model(path: str, root: "Path | None") -> Path:
     """An ONNX model path, relative paths taken from ``root`` (the session folder).

@@ -185,8 +185,12 @@ def check_sources(infos: "list[VideoInfo]", fps_rel_tol: float = 1e-3) -> int:
 
 
 class FrameReader:
-    """Iterate ``(frame index, RGB frame)`` over the first ``num_frames`` frames of a source,
-    decoded ahead in a background thread.
+    """Iterate ``(frame index, RGB frame)`` over frames ``start`` to ``num_frames - 1`` of a
+    source, decoded ahead in a background thread.
+
+    A video is read from its first frame and the frames before ``start`` are decoded and
+    dropped (exact on every container; seeking by frame number is not, for some codecs and
+    stream-copied files); an image folder starts at its ``start``-th image.
 
     Use as a context manager (the thread stops when the block ends, even on error)::
 
@@ -200,9 +204,11 @@ class FrameReader:
 
     _END = object()
 
-    def __init__(self, info: VideoInfo, num_frames: "int | None" = None, prefetch: int = 4):
+    def __init__(self, info: VideoInfo, num_frames: "int | None" = None, prefetch: int = 4,
+                 start: int = 0):
         self.info = info
         self.num_frames = info.num_frames if num_frames is None else int(num_frames)
+        self.start = max(0, int(start))
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"decode-{info.camera}",
@@ -232,12 +238,15 @@ class FrameReader:
 
     def _frames(self):
         if self.info.is_images:
-            for p in self.info.images[:self.num_frames]:
+            for p in self.info.images[self.start:self.num_frames]:
                 yield _read_image(p)
             return
         cap = cv2.VideoCapture(str(self.info.path))
         try:
-            for _ in range(self.num_frames):
+            for _ in range(min(self.start, self.num_frames)):
+                if not cap.grab():
+                    return
+            for _ in range(self.start, self.num_frames):
                 ok, bgr = cap.read()
                 if not ok:
                     return
@@ -246,7 +255,7 @@ class FrameReader:
             cap.release()
 
     def _run(self) -> None:
-        n = 0
+        n = self.start
         try:
             for rgb in self._frames():
                 if not self._put((n, rgb)):

@@ -11,7 +11,8 @@ def run(args) -> int:
                                  ("max_people", args.max_people)) if v is not None}
     if args.no_heatmaps:
         changes["heatmaps"] = False
-    det, path = detect_videos(args.session, changes, workers=args.workers)
+    det, path = detect_videos(args.session, changes, workers=args.workers,
+                              chunk_frames=args.chunk_frames)
     C, F, P, J = det.shape
     seen = det.conf.any(-1).any(-1).sum(-1)
     print(f"{C} cameras x {F} frames at {det.fps:g} fps, {J} joints ({det.format}), "
@@ -39,4 +40,7 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="parallel processes (default: [detect] workers; 0 = one per camera)")
     p.add_argument("--no-heatmaps", action="store_true", help="keep keypoints only")
+    p.add_argument("--chunk-frames", type=int, default=None,
+                   help="frames per checkpoint of a camera: a killed run redoes at most this "
+                        "many per camera (default 900; the detections do not depend on it)")
     p.set_defaults(func=run)

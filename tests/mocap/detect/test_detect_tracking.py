@@ -152,6 +152,7 @@ def test_a_camera_file_holds_the_slots_used_and_no_scratch_is_left(tmp_path, mon
     import cv2
 
     from mocap.detect import run as run_mod
+    from mocap.detect.assemble import assemble_detections
     from mocap.detect.types import BackendSpec, PersonResult
     from mocap.detect.video import probe_source
 
@@ -187,6 +188,6 @@ def test_a_camera_file_holds_the_slots_used_and_no_scratch_is_left(tmp_path, mon
     one = tmp_path / "out" / "b.npz"
     np.savez(one, xy=d["xy"][:, :1], conf=d["conf"][:, :1], format=d["format"],
              heatmaps=d["heatmaps"][:, :1], heatmap_affine=d["heatmap_affine"][:, :1])
-    both = run_mod.assemble_detections([job.out_path, one], ("a", "b"), 30.0)
+    both = assemble_detections([job.out_path, one], ("a", "b"), 30.0)
     assert both.xy.shape == (2, 4, 3, 17, 2) and np.isnan(both.xy[1, :, 1:]).all()
     assert both.heatmaps.shape == (2, 4, 3, 17, 4, 4) and not both.heatmaps[1, :, 1:].any()
