@@ -6,25 +6,16 @@ The render test is skipped only when ``.venv-blender`` is absent AND CI is unset
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
 
 from calibration import Camera, Rig
 from mocap.simulate.bodymodel import BodyActor
+from blender_skip import needs_blender
 
 SIZE = (160, 120)
 
-
-def _have_blender() -> bool:
-    from mocap.errors import BlenderMissingError
-    from mocap.simulate.render import blender_python
-    try:
-        blender_python()
-        return True
-    except BlenderMissingError:
-        return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +90,7 @@ def _luma(grey: np.ndarray, xy: np.ndarray, r: int = 1) -> float:
     return float(box.min())
 
 
-@pytest.mark.blender
-@pytest.mark.skipif(not _have_blender(), reason="no .venv-blender (make setup-blender)")
+@needs_blender
 def test_rendered_eyes_are_dark_where_the_truth_eyes_project(anny):
     """A close-up of the face (Workbench, one frame, about 0.7 px per mm): within 3 px (4 mm)
     of the truth's projected eye keypoints the image is dark (the irises: the truth's eye

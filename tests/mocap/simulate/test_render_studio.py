@@ -8,7 +8,6 @@ Skipped only when ``.venv-blender`` is absent AND CI is unset (as the Blender ex
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -18,24 +17,15 @@ import pytest
 from calibration.camera import project_points
 from mocap.simulate import load_rig_template
 from mocap.simulate.bodymodel import BodyActor
+from blender_skip import BLENDER_MARKS
 
 REPO = Path(__file__).resolve().parents[3]
 FRAMES = 6
 WIDTH = 480
 
 
-def _have_blender() -> bool:
-    from mocap.errors import BlenderMissingError
-    from mocap.simulate.render import blender_python
-    try:
-        blender_python()
-        return True
-    except BlenderMissingError:
-        return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
-
-pytestmark = [pytest.mark.blender,
-              pytest.mark.skipif(not _have_blender(), reason="no .venv-blender (make setup-blender)")]
+pytestmark = BLENDER_MARKS
 
 
 @pytest.fixture(scope="module")
