@@ -21,6 +21,7 @@ from mocap.detect.video import FrameReader, probe_source
 from mocap.errors import DetectorError, ModelError, SettingsError
 from mocap.models import FETCH_COMMAND, model_path
 from mocap.settings import DetectSettings, Settings, load_settings
+from tiny_video import grey_video
 
 
 def test_pose_region_of_a_hand_pointing_right():
@@ -121,10 +122,7 @@ def test_hands_setting_gives_the_whole_body_format_and_needs_blazepose(tmp_path)
 def test_hands_are_in_a_cameras_fingerprint(tmp_path):
     video = tmp_path / "videos" / "cam_a.avi"
     video.parent.mkdir()
-    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
-    for _ in range(3):
-        w.write(np.zeros((48, 64, 3), np.uint8))
-    w.release()
+    grey_video(video, 3)
     prints = {make_jobs([video], ("cam_a",), Settings(detect=DetectSettings(hands=h)),
                         tmp_path / "out")[0].fingerprint for h in (False, True)}
     assert len(prints) == 2

@@ -17,6 +17,7 @@ from mocap.errors import DetectorError, SettingsError
 from mocap.keypoints import get_format
 from mocap.models import model_path
 from mocap.settings import DetectSettings, Settings, load_settings
+from tiny_video import grey_video
 
 
 def test_model_setting_names_a_landmark_model(tmp_path):
@@ -39,11 +40,7 @@ def test_the_model_and_the_flip_are_in_a_cameras_fingerprint(tmp_path):
     """Changing the landmark model or the mirrored pass redoes the cameras (and only that)."""
     video = tmp_path / "videos" / "cam_a.avi"
     video.parent.mkdir()
-    import cv2
-    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
-    for _ in range(3):
-        w.write(np.zeros((48, 64, 3), np.uint8))
-    w.release()
+    grey_video(video, 3)
     prints = set()
     for detect in (DetectSettings(), DetectSettings(model="heavy"), DetectSettings(model="lite"),
                    DetectSettings(model="lite", flip=False)):

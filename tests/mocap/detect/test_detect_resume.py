@@ -3,24 +3,19 @@ and the tracker's state after the chunk's last frame), a rerun loads the finishe
 detects from the first missing one, and the result equals an uninterrupted run's."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 from mocap.detect import run as run_mod
 from mocap.detect.types import BackendSpec, PersonResult
 from mocap.detect.video import probe_source
+from tiny_video import grey_video
 
 F, CHUNK = 22, 5
 
 
-def _video(path, frames=F, size=(64, 48)):
-    """An MJPG AVI whose frame i is uniformly grey level 10 i (mod 256)."""
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, size)
-    for i in range(frames):
-        w.write(np.full((size[1], size[0], 3), (10 * i) % 256, np.uint8))
-    w.release()
-    return path
+def _video(path, frames=F):
+    return grey_video(path, frames)
 
 
 class Interrupted(RuntimeError):

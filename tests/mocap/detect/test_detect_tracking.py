@@ -13,6 +13,7 @@ import numpy as np
 from mocap.detect.blazepose import NUM_BODY, LandmarkResult, PersonDetection
 from mocap.detect.tracking import BlazePoseTracker
 from mocap.detect.geometry import Roi
+from tiny_video import grey_video
 
 W, H = 1920, 1080
 
@@ -149,18 +150,14 @@ def test_a_camera_file_holds_the_slots_used_and_no_scratch_is_left(tmp_path, mon
     """A cap of 20 people costs nothing for the slots never used: the file holds P = the
     highest slot used + 1, heatmaps per slot, and the scratch files are gone; cameras with
     fewer slots are padded when stacked."""
-    import cv2
-
+    
     from mocap.detect import run as run_mod
     from mocap.detect.assemble import assemble_detections
     from mocap.detect.types import BackendSpec, PersonResult
     from mocap.detect.video import probe_source
 
     video = tmp_path / "cam_a.avi"
-    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
-    for _ in range(4):
-        w.write(np.zeros((48, 64, 3), np.uint8))
-    w.release()
+    grey_video(video, 4)
 
     class Fake:
         format, heatmap_hw = "coco17", (4, 4)

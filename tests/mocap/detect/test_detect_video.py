@@ -13,25 +13,17 @@ from mocap.detect.types import BackendSpec
 from mocap.detect.video import FrameReader, check_sources, probe_source
 from mocap.errors import DetectorError, KeypointFormatError, SessionError, VideoError
 from mocap.settings import settings_from_dict
-
-
-def write_video(path, frames=12, fps=30.0, size=(64, 48)):
-    """An MJPG AVI whose frame i is uniformly grey level 10 i."""
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
-    for i in range(frames):
-        w.write(np.full((size[1], size[0], 3), (10 * i) % 256, np.uint8))
-    w.release()
-    return path
+from tiny_video import grey_video
 
 
 def test_probe_reads_count_rate_and_size(tmp_path):
-    info = probe_source(write_video(tmp_path / "a.avi", 12, 25.0), "cam_a")
+    info = probe_source(grey_video(tmp_path / "a.avi", 12, 25.0), "cam_a")
     assert (info.num_frames, info.fps, info.size_wh) == (12, 25.0, (64, 48))
     assert not info.is_images
 
 
 def test_reader_decodes_every_frame_in_order(tmp_path):
-    info = probe_source(write_video(tmp_path / "a.avi", 12), "cam_a")
+    info = probe_source(grey_video(tmp_path / "a.avi", 12), "cam_a")
     with FrameReader(info, prefetch=2) as frames:
         got = [(f, int(rgb.mean().round())) for f, rgb in frames]
     assert [f for f, _ in got] == list(range(12))
@@ -39,7 +31,7 @@ def test_reader_decodes_every_frame_in_order(tmp_path):
 
 
 def test_reader_stops_cleanly_when_left_early(tmp_path):
-    info = probe_source(write_video(tmp_path / "a.avi", 12), "cam_a")
+    info = probe_source(grey_video(tmp_path / "a.avi", 12), "cam_a")
     with FrameReader(info, prefetch=1) as frames:
         for f, _ in frames:
             if f == 2:
@@ -48,7 +40,7 @@ def test_reader_stops_cleanly_when_left_early(tmp_path):
 
 
 def test_truncated_video_is_refused(tmp_path):
-    path = write_video(tmp_path / "cut.avi", 30)
+    path = grey_video(tmp_path / "cut.avi", 30)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(VideoError, match=r"camera cam_b: .*cut.avi is truncated: its header "
@@ -57,7 +49,7 @@ def test_truncated_video_is_refused(tmp_path):
 
 
 def test_source_ending_early_raises_while_reading(tmp_path):
-    info = probe_source(write_video(tmp_path / "a.avi", 8), "cam_a")
+    info = probe_source(grey_video(tmp_path / "a.avi", 8), "cam_a")
     with pytest.raises(VideoError, match="expected 12 frames, only 8 could be decoded"):
         with FrameReader(info, 12) as frames:
             for _ in frames:
@@ -74,16 +66,16 @@ def test_unreadable_and_missing_files(tmp_path):
 
 
 def test_different_fps_is_an_error_naming_the_fix(tmp_path):
-    a = probe_source(write_video(tmp_path / "a.avi", 10, 30.0), "cam_a")
-    b = probe_source(write_video(tmp_path / "b.avi", 10, 25.0), "cam_b")
+    a = probe_source(grey_video(tmp_path / "a.avi", 10, 30.0), "cam_a")
+    b = probe_source(grey_video(tmp_path / "b.avi", 10, 25.0), "cam_b")
     with pytest.raises(VideoError, match=r"camera cam_b: b.avi runs at 25 fps, camera cam_a at "
                                          r"30 fps.*ffmpeg -i b.avi -r 30"):
         check_sources([a, b])
 
 
 def test_different_frame_counts_warn_and_use_the_shortest(tmp_path, caplog):
-    a = probe_source(write_video(tmp_path / "a.avi", 10), "cam_a")
-    b = probe_source(write_video(tmp_path / "b.avi", 7), "cam_b")
+    a = probe_source(grey_video(tmp_path / "a.avi", 10), "cam_a")
+    b = probe_source(grey_video(tmp_path / "b.avi", 7), "cam_b")
     with caplog.at_level(logging.WARNING):
         assert check_sources([a, b]) == 7
     assert "different frame counts" in caplog.text and "mocap sync" in caplog.text
@@ -107,7 +99,7 @@ def test_image_folder_source(tmp_path):
 
 def test_camera_sources_names_missing_cameras(tmp_path):
     (tmp_path / "videos").mkdir()
-    write_video(tmp_path / "videos" / "cam_a.avi")
+    grey_video(tmp_path / "videos" / "cam_a.avi")
     assert camera_sources(tmp_path, ("cam_a",))[0].name == "cam_a.avi"
     with pytest.raises(SessionError, match=r"no video for camera\(s\) cam_b .*found "
                                            r"\['cam_a.avi'\]"):
@@ -129,7 +121,7 @@ def test_cli_detect_reports_a_bad_video_in_one_line(tmp_path, capsys, studio4):
     studio4.save(tmp_path / "calibration.toml")
     (tmp_path / "videos").mkdir()
     for i, name in enumerate(studio4.names):
-        write_video(tmp_path / "videos" / f"{name}.avi", 10, 30.0 if i else 25.0)
+        grey_video(tmp_path / "videos" / f"{name}.avi", 10, 30.0 if i else 25.0)
     assert main(["detect", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: camera ") and "fps" in err[0]
